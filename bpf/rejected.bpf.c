@@ -6,11 +6,16 @@
  * result without a NULL check, so the verifier fails with
  *   "R0 invalid mem access 'map_value_or_null'"
  * Used to test that the loader reports verifier failures properly.
+ *
+ * The map is a HASH on purpose: since Linux 6.14 the verifier knows that an
+ * ARRAY lookup with a constant in-bounds key can never return NULL, so the
+ * same bug on an ARRAY map is *accepted* by new kernels.  A HASH lookup can
+ * always return NULL, so this is rejected on every kernel.
  */
 #include "core_types.h"
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, __u64);
