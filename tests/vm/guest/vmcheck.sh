@@ -1,0 +1,170 @@
+#!/bin/sh
+# init= of the minimal real root used by tests/vm: runs after switch_root, checks
+# what bpf-preload left behind, prints machine-readable lines on the console and
+# powers off. Parameters come from the kernel command line:
+#   vmtest.case=NAME        label printed in the result line
+#   vmtest.loaded=a,b       objects that must be loaded (pins, status, kmsg)
+#   vmtest.failed=x,y       objects that must have failed (status names a reason)
+#   vmtest.demo=1           print the demo view instead of (before) the checks
+# Output:  VMCHECK ok|FAIL <check> [detail] ... ;  VMFIG key=value ;
+#          VMRESULT case=NAME passed=N failed=M
+PATH=/usr/bin:/usr/sbin:/bin:/sbin
+export PATH
+read -r UPTIME_AT_INIT _ < /proc/uptime 2> /dev/null
+exec < /dev/console > /dev/console 2>&1
+echo "VMCHECK-BEGIN uptime=$UPTIME_AT_INIT"
+
+[ -e /proc/self ] || mount -t proc proc /proc
+[ -d /sys/kernel ] || mount -t sysfs sysfs /sys
+[ -e /dev/null ] || mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+
+arg() { tr ' ' '\n' < /proc/cmdline | sed -n "s/^$1=//p" | tail -n1 | tr ',' ' '; }
+CASE=$(arg vmtest.case)
+LOADED=$(arg vmtest.loaded)
+FAILED=$(arg vmtest.failed)
+DEMO=$(arg vmtest.demo)
+P=0
+F=0
+ok() { P=$((P + 1)); echo "VMCHECK ok $*"; }
+bad() { F=$((F + 1)); echo "VMCHECK FAIL $*"; }
+check() { # check NAME command...
+    _n=$1
+    shift
+    if "$@" > /dev/null 2>&1; then ok "$_n"; else bad "$_n"; fi
+}
+BPF=/sys/fs/bpf
+ST=/run/bpf-preload/status.json
+
+# ---- demo view ------------------------------------------------------------
+if [ "$DEMO" = 1 ]; then
+    echo "==== DEMO: the real root (init=/sbin/vmcheck, after switch_root) ===="
+    echo "---- mount | grep bpf"
+    grep -E ' bpf | tracefs ' /proc/mounts
+    echo "---- find /sys/fs/bpf"
+    find $BPF | sort
+    echo "---- bpf-preload status"
+    bpf-preload status
+    echo "---- dmesg | grep bpf-preload:"
+    dmesg | grep 'bpf-preload: '
+    if [ -e $BPF/counter/maps/exec_count ]; then
+        echo "---- live: counter's exec_count (tracepoint sched_process_exec), 3 readings"
+        for i in 1 2 3; do
+            echo "exec_count[0] = $(bpfmap get $BPF/counter/maps/exec_count 0)"
+            /bin/true; /bin/true; sleep 1
+        done
+    fi
+    if [ -e $BPF/lsm_deny ]; then
+        echo "---- live: lsm_deny (BPF LSM on path_mkdir)"
+        mkdir /tmp/bpf-preload-deny-demo && echo "mkdir /tmp/bpf-preload-deny-demo: succeeded (?)" \
+            || echo "mkdir /tmp/bpf-preload-deny-demo: refused as expected"
+        echo "denied[0] = $(bpfmap get $BPF/lsm_deny/maps/denied 0 2>&1)"
+    fi
+    if [ -e $BPF/iter/links/dump_task ]; then
+        echo "---- cat /sys/fs/bpf/iter/links/dump_task (iter/task), first lines"
+        head -n 5 $BPF/iter/links/dump_task
+    fi
+    echo "==== END DEMO ===="
+fi
+
+# ---- checks -----------------------------------------------------------------
+n=$(grep -c " $BPF bpf " /proc/mounts)
+if [ "$n" = 1 ]; then ok bpffs-mounted-once; else bad bpffs-mounted-once "count=$n"; fi
+n=$(grep ' bpf ' /proc/mounts | grep -vc " $BPF bpf ")
+if [ "$n" = 0 ]; then ok no-other-bpffs; else bad no-other-bpffs "$(grep ' bpf ' /proc/mounts | tr '\n' ';')"; fi
+
+check status.json-exists test -s $ST
+STATUS=$(bpf-preload status 2>&1)
+rc=$?
+echo "$STATUS" | sed 's/^/VMSTATUS /'
+if [ $rc = 0 ]; then ok bpf-preload-status-exit0; else bad bpf-preload-status-exit0 "rc=$rc"; fi
+DMESG=$(dmesg | grep 'bpf-preload: ')
+echo "$DMESG" | sed 's/^/VMKMSG /'
+
+for o in $LOADED; do
+    if [ -d $BPF/$o ] && [ -n "$(ls -A $BPF/$o 2> /dev/null)" ]; then
+        ok "pins-dir:$o"
+    else
+        bad "pins-dir:$o" "$(ls -la $BPF 2>&1 | tr '\n' ';')"
+    fi
+    check "status.json-names:$o" grep -q "\"$o\"" $ST
+    if echo "$STATUS" | grep -qw "$o"; then ok "status-cmd-names:$o"; else bad "status-cmd-names:$o"; fi
+    if echo "$DMESG" | grep -qw "$o"; then ok "kmsg:$o"; else bad "kmsg:$o"; fi
+    case $o in
+        counter)
+            check pin:counter/maps/exec_count test -e $BPF/counter/maps/exec_count
+            check pin:counter/links/count_exec test -e $BPF/counter/links/count_exec
+            a=$(bpfmap get $BPF/counter/maps/exec_count 0)
+            for i in 1 2 3 4 5; do /bin/true; done
+            b=$(bpfmap get $BPF/counter/maps/exec_count 0)
+            if [ -n "$a" ] && [ -n "$b" ] && [ "$b" -ge $((a + 5)) ]; then
+                ok "running:counter" "exec_count $a -> $b"
+            else
+                bad "running:counter" "exec_count '$a' -> '$b'"
+            fi
+            ;;
+        iter)
+            check pin:iter/links/dump_task test -e $BPF/iter/links/dump_task
+            n=$(cat $BPF/iter/links/dump_task 2> /dev/null | wc -l)
+            if [ "$n" -ge 3 ]; then ok "running:iter" "$n tasks"; else bad "running:iter" "$n lines"; fi
+            ;;
+        maponly)
+            check pin:maponly/maps/config test -e $BPF/maponly/maps/config
+            check pin:maponly/maps/stats test -e $BPF/maponly/maps/stats
+            if ls $BPF/maponly/maps | grep -qE 'rodata|bss|data'; then
+                bad "maponly-no-internal-maps" "$(ls $BPF/maponly/maps | tr '\n' ' ')"
+            else ok "maponly-no-internal-maps"; fi
+            ;;
+        xdp_pass)
+            check pin:xdp_pass/progs/xdp_pass test -e $BPF/xdp_pass/progs/xdp_pass
+            ;;
+        lsm_deny)
+            check pin:lsm_deny/links/deny_marker_mkdir test -e $BPF/lsm_deny/links/deny_marker_mkdir
+            a=$(bpfmap get $BPF/lsm_deny/maps/denied 0)
+            if mkdir /tmp/bpf-preload-deny-vmtest 2> /tmp/mkdir.err; then
+                bad "running:lsm_deny" "mkdir of a bpf-preload-deny* dir succeeded"
+            elif grep -qi 'not permitted' /tmp/mkdir.err; then
+                ok "running:lsm_deny" "$(cat /tmp/mkdir.err)"
+            else
+                bad "running:lsm_deny" "$(cat /tmp/mkdir.err)"
+            fi
+            check "lsm_deny-other-mkdir-allowed" mkdir /tmp/bpf-preload-allowed
+            b=$(bpfmap get $BPF/lsm_deny/maps/denied 0)
+            if [ -n "$b" ] && [ "$b" -gt "${a:-0}" ]; then ok "lsm_deny-counted" "$a -> $b"; else bad "lsm_deny-counted" "'$a' -> '$b'"; fi
+            ;;
+        fentry_unlink)
+            check pin:fentry_unlink/links/count_unlink test -e $BPF/fentry_unlink/links/count_unlink
+            a=$(bpfmap get $BPF/fentry_unlink/maps/unlink_count 0)
+            for i in 1 2 3; do : > /tmp/unlink-me; rm /tmp/unlink-me; done
+            b=$(bpfmap get $BPF/fentry_unlink/maps/unlink_count 0)
+            if [ -n "$a" ] && [ -n "$b" ] && [ "$b" -ge $((a + 3)) ]; then
+                ok "running:fentry_unlink" "unlink_count $a -> $b"
+            else
+                bad "running:fentry_unlink" "unlink_count '$a' -> '$b'"
+            fi
+            ;;
+    esac
+done
+
+for o in $FAILED; do
+    if [ -n "$(find $BPF/$o -type f 2> /dev/null | head -n1)" ]; then
+        bad "not-loaded:$o" "$(find $BPF/$o | tr '\n' ' ')"
+    else ok "not-loaded:$o"; fi
+    check "status.json-names:$o" grep -q "\"$o\"" $ST
+    line=$(echo "$STATUS" | grep -w "$o")
+    if echo "$line" | grep -qiE 'fail|error|invalid|reject|signature|verif|denied|missing|not found|no such'; then
+        ok "status-reason:$o" "$(echo "$line" | head -n1)"
+    else
+        bad "status-reason:$o" "$line"
+    fi
+    if echo "$DMESG" | grep -qw "$o"; then ok "kmsg:$o"; else bad "kmsg:$o"; fi
+done
+
+# ---- figures --------------------------------------------------------------------
+echo "VMFIG uptime_at_init=$UPTIME_AT_INIT"
+d=$(grep -oE '"[A-Za-z_]*duration[A-Za-z_]*" *: *[0-9.]+' $ST 2> /dev/null | tail -n1 | tr -d ' "')
+[ -n "$d" ] && echo "VMFIG loader_$d"
+echo "VMRESULT case=${CASE:-none} passed=$P failed=$F"
+sync
+poweroff -f
+sleep 5
