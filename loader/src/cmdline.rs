@@ -1,0 +1,247 @@
+//! Kernel command line and preload list → the ordered plan of objects (pure).
+//!
+//! * `rd.bpf_preload=a,b,c`: ordered list; repeated options append; a name listed twice loads once.
+//! * `rd.bpf_preload=0`: load nothing (a `0` anywhere among the values disables loading; the
+//!   other names stay in the plan, to be reported as skipped).
+//! * `rd.bpf_preload.required=a,b`: these must load; a required name not in the list is appended.
+//! * Without any `rd.bpf_preload=`, the preload list file (one name per line, `#` comments) is used.
+//! * A malformed name fails that entry alone; the rest of the list still loads.
+#![forbid(unsafe_code)]
+
+use crate::name::{NameError, ObjectName};
+
+pub const LIST_OPTION: &str = "rd.bpf_preload";
+pub const REQUIRED_OPTION: &str = "rd.bpf_preload.required";
+
+/// Where the list of objects came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    Cmdline,
+    PreloadList,
+    Nothing,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The name as written.
+    pub raw: String,
+    pub name: Result<ObjectName, NameError>,
+    pub required: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub source: Source,
+    /// `rd.bpf_preload=0`.
+    pub disabled: bool,
+    pub entries: Vec<Entry>,
+}
+
+/// Split a kernel command line into parameters as the kernel does: whitespace separates, double
+/// quotes group (and are removed).
+pub fn split_params(cmdline: &str) -> Vec<String> {
+    let mut params = Vec::new();
+    let mut cur = String::new();
+    let mut in_quotes = false;
+    let mut any = false;
+    for c in cmdline.chars() {
+        match c {
+            '"' => {
+                in_quotes = !in_quotes;
+                any = true;
+            }
+            c if c.is_whitespace() && !in_quotes => {
+                if any {
+                    params.push(std::mem::take(&mut cur));
+                    any = false;
+                }
+            }
+            c => {
+                cur.push(c);
+                any = true;
+            }
+        }
+    }
+    if any {
+        params.push(cur);
+    }
+    params
+}
+
+/// The values of every `key=value` parameter for `key`, in order.
+fn values<'a>(params: &'a [String], key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    params
+        .iter()
+        .filter_map(move |p| p.strip_prefix(key)?.strip_prefix('='))
+}
+
+fn names(value: &str) -> impl Iterator<Item = &str> {
+    value.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Parse the preload list file: one name per line, blank lines and `#` comments ignored.
+pub fn list_file_names(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Build the plan from the command line and, when the command line names no list, the text of
+/// the preload list file (if one exists).
+pub fn plan(cmdline: &str, preload_list: Option<&str>) -> Plan {
+    let params = split_params(cmdline);
+    let listed: Vec<&str> = values(&params, LIST_OPTION).collect();
+    let required: Vec<&str> = values(&params, REQUIRED_OPTION).flat_map(names).collect();
+    let disabled = listed.iter().flat_map(|v| names(v)).any(|n| n == "0");
+    let (source, wanted): (Source, Vec<String>) = if !listed.is_empty() {
+        (
+            Source::Cmdline,
+            listed
+                .iter()
+                .flat_map(|v| names(v))
+                .map(str::to_owned)
+                .collect(),
+        )
+    } else if let Some(text) = preload_list {
+        (Source::PreloadList, list_file_names(text))
+    } else {
+        (Source::Nothing, Vec::new())
+    };
+    let mut entries: Vec<Entry> = Vec::new();
+    for raw in wanted
+        .iter()
+        .map(String::as_str)
+        .chain(required.iter().copied())
+    {
+        if raw == "0" || entries.iter().any(|e| e.raw == raw) {
+            continue;
+        }
+        entries.push(Entry {
+            raw: raw.to_owned(),
+            name: ObjectName::parse(raw),
+            required: false,
+        });
+    }
+    for e in &mut entries {
+        e.required = required.contains(&e.raw.as_str());
+    }
+    Plan {
+        source,
+        disabled,
+        entries,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names_of(p: &Plan) -> Vec<(&str, bool, bool)> {
+        p.entries
+            .iter()
+            .map(|e| (e.raw.as_str(), e.name.is_ok(), e.required))
+            .collect()
+    }
+
+    #[test]
+    fn splits_like_the_kernel() {
+        assert_eq!(
+            split_params("  a=1  b=\"x y\" c\n"),
+            vec!["a=1", "b=x y", "c"]
+        );
+        assert_eq!(split_params(""), Vec::<String>::new());
+        assert_eq!(split_params("x=\"\""), vec!["x="]);
+    }
+
+    #[test]
+    fn ordered_appending_deduplicated() {
+        let p = plan(
+            "quiet rd.bpf_preload=a,b root=/dev/vda rd.bpf_preload=c,a rd.bpf_preload=b",
+            None,
+        );
+        assert_eq!(p.source, Source::Cmdline);
+        assert_eq!(
+            names_of(&p),
+            vec![("a", true, false), ("b", true, false), ("c", true, false)]
+        );
+    }
+
+    #[test]
+    fn required_marks_and_appends() {
+        let p = plan(
+            "rd.bpf_preload=a,b rd.bpf_preload.required=b,z rd.bpf_preload.required=a",
+            None,
+        );
+        assert_eq!(
+            names_of(&p),
+            vec![("a", true, true), ("b", true, true), ("z", true, true)]
+        );
+        let p = plan("rd.bpf_preload.required=z", Some("x\n"));
+        assert_eq!(p.source, Source::PreloadList);
+        assert_eq!(names_of(&p), vec![("x", true, false), ("z", true, true)]);
+    }
+
+    #[test]
+    fn zero_disables() {
+        let p = plan(
+            "rd.bpf_preload=a rd.bpf_preload=0 rd.bpf_preload.required=a",
+            Some("b"),
+        );
+        assert!(p.disabled);
+        assert_eq!(names_of(&p), vec![("a", true, true)]);
+    }
+
+    #[test]
+    fn preload_list_is_the_fallback() {
+        let p = plan(
+            "root=/dev/sda",
+            Some("# default\ncounter\n\n  iter # comment\ncounter\n"),
+        );
+        assert_eq!(p.source, Source::PreloadList);
+        assert_eq!(
+            names_of(&p),
+            vec![("counter", true, false), ("iter", true, false)]
+        );
+        // The command line wins over the list, even when it names nothing loadable.
+        let p = plan("rd.bpf_preload=", Some("counter"));
+        assert_eq!((p.source, p.entries.len()), (Source::Cmdline, 0));
+        let p = plan("", None);
+        assert_eq!((p.source, p.entries.len()), (Source::Nothing, 0));
+    }
+
+    #[test]
+    fn malformed_entries_fail_alone() {
+        let p = plan("rd.bpf_preload=ok1,../etc,a/b,a.b,,é,ok2 rd.bpf_preload=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", None);
+        assert_eq!(
+            names_of(&p),
+            vec![
+                ("ok1", true, false),
+                ("../etc", false, false),
+                ("a/b", false, false),
+                ("a.b", false, false),
+                ("é", false, false),
+                ("ok2", true, false),
+                (&"x".repeat(64), false, false),
+            ]
+        );
+    }
+
+    #[test]
+    fn garbage_cmdlines_do_not_panic() {
+        for junk in [
+            "\0\0\0",
+            "\"unterminated rd.bpf_preload=a",
+            "rd.bpf_preload",
+            "rd.bpf_preloadx=a",
+            "=,=,",
+            "rd.bpf_preload=,,,",
+        ] {
+            let p = plan(junk, None);
+            assert!(p.entries.iter().all(|e| e.name.is_ok()), "{junk:?}: {p:?}");
+        }
+        assert_eq!(plan("rd.bpf_preloadx=a", None).source, Source::Nothing);
+    }
+}

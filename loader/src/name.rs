@@ -1,0 +1,211 @@
+//! Names that become path components in bpffs.
+//!
+//! An [`ObjectName`] or [`PinName`] that exists is already known to be safe as a single bpffs path
+//! component: no '/', no '.', no NUL, bounded length. Everything that builds a path in bpffs goes
+//! through these types.
+#![forbid(unsafe_code)]
+
+use std::fmt;
+
+/// Longest object name (same bound as a kernel object name would allow, with room for prefixes).
+pub const OBJECT_NAME_MAX: usize = 63;
+/// Longest pin name: the longest file name a bpffs accepts.
+pub const PIN_NAME_MAX: usize = 255;
+
+/// Directory of the bpffs holding maps shared between objects (libbpf's `LIBBPF_PIN_BY_NAME`).
+/// '+' can never appear in an object name, so no object can take this directory.
+pub const SHARED_DIR: &str = "+shared";
+/// Prefix of the per-object staging directories; like [`SHARED_DIR`] no object name can clash.
+pub const STAGING_PREFIX: &str = "+staging-";
+/// Prefix of the marker directory recording the sha256 of a loaded object's payload.
+pub const SHA256_MARKER_PREFIX: &str = "sha256-";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("name is empty")]
+    Empty,
+    #[error("name {shown:?} is {len} bytes long, at most {max} allowed")]
+    TooLong {
+        shown: String,
+        len: usize,
+        max: usize,
+    },
+    #[error("name {shown:?} has {bad:?} at byte {at}: only A-Z a-z 0-9 _ - are allowed")]
+    BadChar { shown: String, bad: char, at: usize },
+}
+
+fn allowed(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == '-'
+}
+
+/// The name of a preloaded object: 1–63 of `[A-Za-z0-9_-]`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectName(String);
+
+impl ObjectName {
+    pub fn parse(s: &str) -> Result<Self, NameError> {
+        if s.is_empty() {
+            return Err(NameError::Empty);
+        }
+        if let Some((at, bad)) = s.char_indices().find(|&(_, c)| !allowed(c)) {
+            return Err(NameError::BadChar {
+                shown: s.to_owned(),
+                bad,
+                at,
+            });
+        }
+        if s.len() > OBJECT_NAME_MAX {
+            return Err(NameError::TooLong {
+                shown: s.to_owned(),
+                len: s.len(),
+                max: OBJECT_NAME_MAX,
+            });
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    /// The default name of an object file: its file name without `.bpf.o` or `.o`.
+    pub fn from_file_name(file_name: &str) -> Result<Self, NameError> {
+        let stem = file_name
+            .strip_suffix(".bpf.o")
+            .or_else(|| file_name.strip_suffix(".o"))
+            .unwrap_or(file_name);
+        Self::parse(stem)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The staging directory name used while this object's pins are being built.
+    pub fn staging_dir(&self) -> String {
+        format!("{STAGING_PREFIX}{}", self.0)
+    }
+
+    /// The bundle file that holds this object.
+    pub fn file_name(&self) -> String {
+        format!("{}.bpf.o", self.0)
+    }
+}
+
+impl fmt::Display for ObjectName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A file name for a pin of a program, link or map.
+///
+/// Built from the libbpf name by one rule: every byte outside `[A-Za-z0-9_-]` becomes '_'
+/// (bpffs refuses '.', and we refuse anything else surprising), truncated to 255 bytes.
+/// `my.map` → `my_map`. Two names of one object that map to the same pin name are an error of
+/// that object, never a silent overwrite.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PinName(String);
+
+impl PinName {
+    pub fn sanitize(raw: &str) -> Result<Self, NameError> {
+        if raw.is_empty() {
+            return Err(NameError::Empty);
+        }
+        let mut s: String = raw
+            .chars()
+            .map(|c| if allowed(c) { c } else { '_' })
+            .collect();
+        // Replacement keeps ASCII, so truncating at a byte index is a char boundary.
+        s.truncate(PIN_NAME_MAX);
+        Ok(Self(s))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PinName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_names() {
+        for good in ["a", "counter", "net-pol_2", &"x".repeat(63)] {
+            assert_eq!(ObjectName::parse(good).unwrap().as_str(), good);
+        }
+        let bad: &[(&str, &str)] = &[
+            ("", "empty"),
+            ("..", "'.'"),
+            (".", "'.'"),
+            ("a/b", "'/'"),
+            ("a.b", "'.'"),
+            ("émoji", "'é'"),
+            ("a b", "' '"),
+            ("a\0b", "'\\0'"),
+            ("+shared", "'+'"),
+        ];
+        for (name, why) in bad {
+            let e = ObjectName::parse(name).unwrap_err().to_string();
+            assert!(e.contains(why), "{name:?}: {e}");
+        }
+        let long = "x".repeat(64);
+        assert_eq!(
+            ObjectName::parse(&long).unwrap_err(),
+            NameError::TooLong {
+                shown: long.clone(),
+                len: 64,
+                max: 63
+            }
+        );
+    }
+
+    #[test]
+    fn object_name_from_file() {
+        assert_eq!(
+            ObjectName::from_file_name("counter.bpf.o")
+                .unwrap()
+                .as_str(),
+            "counter"
+        );
+        assert_eq!(
+            ObjectName::from_file_name("counter.o").unwrap().as_str(),
+            "counter"
+        );
+        assert_eq!(
+            ObjectName::from_file_name("counter").unwrap().as_str(),
+            "counter"
+        );
+        assert!(ObjectName::from_file_name("a.b.bpf.o").is_err());
+        assert!(ObjectName::from_file_name(".bpf.o").is_err());
+    }
+
+    #[test]
+    fn reserved_dirs_cannot_be_object_names() {
+        assert!(ObjectName::parse(SHARED_DIR).is_err());
+        let staging = ObjectName::parse("x").unwrap().staging_dir();
+        assert!(ObjectName::parse(&staging).is_err());
+    }
+
+    #[test]
+    fn pin_names() {
+        assert_eq!(
+            PinName::sanitize("count_exec").unwrap().as_str(),
+            "count_exec"
+        );
+        assert_eq!(
+            PinName::sanitize("obj.rodata").unwrap().as_str(),
+            "obj_rodata"
+        );
+        assert_eq!(PinName::sanitize("a/b..c").unwrap().as_str(), "a_b__c");
+        assert_eq!(PinName::sanitize("é").unwrap().as_str(), "_");
+        assert_eq!(
+            PinName::sanitize(&"y".repeat(300)).unwrap().as_str().len(),
+            255
+        );
+        assert_eq!(PinName::sanitize(""), Err(NameError::Empty));
+    }
+}

@@ -1,0 +1,212 @@
+//! The status record written by `run` (JSON, versioned) and its rendering for people.
+//!
+//! Schema (version 1): see `docs/status.md`.
+#![forbid(unsafe_code)]
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cmdline::Source;
+
+pub const STATUS_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Loaded,
+    Failed,
+    Skipped,
+    AlreadyLoaded,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Loaded => "loaded",
+            Outcome::Failed => "failed",
+            Outcome::Skipped => "skipped",
+            Outcome::AlreadyLoaded => "already-loaded",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObjectStatus {
+    /// The name as listed (may be invalid when the entry was malformed).
+    pub name: String,
+    pub result: Outcome,
+    pub required: bool,
+    /// SHA-256 of the signed payload, once verified.
+    pub sha256: Option<String>,
+    /// Id of the key that signed it, once verified.
+    pub key_id: Option<String>,
+    pub error: Option<String>,
+    /// Pin names under `<bpffs>/<name>/links`.
+    pub links: Vec<String>,
+    /// Pin names under `<bpffs>/<name>/maps`.
+    pub maps: Vec<String>,
+    /// Pin names under `<bpffs>/<name>/progs`: programs that loaded but were not attached.
+    pub programs: Vec<String>,
+    /// Programs loaded but not attached (libbpf cannot auto-attach their section).
+    pub not_attached: Vec<String>,
+    /// Programs marked not-autoload (`SEC("?…")`), skipped.
+    pub skipped_programs: Vec<String>,
+    /// Maps pinned by name in the shared directory (created or reused).
+    pub shared_maps: Vec<String>,
+    pub duration_ms: f64,
+}
+
+impl ObjectStatus {
+    pub fn new(name: &str, required: bool) -> Self {
+        Self {
+            name: name.to_owned(),
+            result: Outcome::Failed,
+            required,
+            sha256: None,
+            key_id: None,
+            error: None,
+            links: vec![],
+            maps: vec![],
+            programs: vec![],
+            not_attached: vec![],
+            skipped_programs: vec![],
+            shared_maps: vec![],
+            duration_ms: 0.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    pub version: u32,
+    /// Where the list came from: `cmdline`, `preload-list` or `nothing`.
+    pub source: Source,
+    /// `rd.bpf_preload=0` was given.
+    pub disabled: bool,
+    pub bpffs: String,
+    /// We mounted the bpffs (false: one was already there and was reused).
+    pub mounted_bpffs: bool,
+    /// A run-wide error (e.g. bpffs could not be mounted, keys could not be read).
+    pub error: Option<String>,
+    pub objects: Vec<ObjectStatus>,
+    pub duration_ms: f64,
+}
+
+impl Status {
+    pub fn required_failed(&self) -> impl Iterator<Item = &ObjectStatus> {
+        self.objects
+            .iter()
+            .filter(|o| o.required && o.result == Outcome::Failed)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("status serialises") + "\n"
+    }
+
+    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    /// A few lines a person can read.
+    pub fn render(&self) -> String {
+        let count = |o: Outcome| self.objects.iter().filter(|x| x.result == o).count();
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "bpf-preload: {} object(s) from {}: {} loaded, {} already loaded, {} failed, {} skipped in {:.1} ms (bpffs {}{})",
+            self.objects.len(),
+            match self.source {
+                Source::Cmdline => "the kernel cmdline",
+                Source::PreloadList => "the preload list",
+                Source::Nothing => "nowhere (no list)",
+            },
+            count(Outcome::Loaded),
+            count(Outcome::AlreadyLoaded),
+            count(Outcome::Failed),
+            count(Outcome::Skipped),
+            self.duration_ms,
+            self.bpffs,
+            if self.mounted_bpffs { ", mounted" } else { "" },
+        );
+        if self.disabled {
+            s.push_str("  loading disabled by rd.bpf_preload=0\n");
+        }
+        if let Some(e) = &self.error {
+            let _ = writeln!(s, "  error: {e}");
+        }
+        for o in &self.objects {
+            let result = if o.result == Outcome::Failed {
+                "FAILED"
+            } else {
+                o.result.as_str()
+            };
+            let _ = write!(s, "  {:<20} {:<14}", o.name, result);
+            if o.required {
+                s.push_str(" required");
+            }
+            if let Some(k) = &o.key_id {
+                let _ = write!(s, " key {k}");
+            }
+            if let Some(h) = &o.sha256 {
+                let _ = write!(s, " sha256 {}", &h[..h.len().min(16)]);
+            }
+            let _ = writeln!(s, " {:.1} ms", o.duration_ms);
+            if let Some(e) = &o.error {
+                let _ = writeln!(s, "      error: {e}");
+            }
+            for (label, list) in [
+                ("links", &o.links),
+                ("maps", &o.maps),
+                ("progs", &o.programs),
+                ("not attached", &o.not_attached),
+                ("shared maps", &o.shared_maps),
+                ("skipped progs", &o.skipped_programs),
+            ] {
+                if !list.is_empty() {
+                    let _ = writeln!(s, "      {label}: {}", list.join(" "));
+                }
+            }
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_round_trip_and_render() {
+        let mut o = ObjectStatus::new("counter", true);
+        o.result = Outcome::Loaded;
+        o.links = vec!["count_exec".into()];
+        o.sha256 = Some("ab".repeat(32));
+        let mut bad = ObjectStatus::new("a.b", false);
+        bad.error = Some("name \"a.b\" has '.'".into());
+        let st = Status {
+            version: STATUS_VERSION,
+            source: Source::Cmdline,
+            disabled: false,
+            bpffs: "/sys/fs/bpf".into(),
+            mounted_bpffs: false,
+            error: None,
+            objects: vec![o, bad],
+            duration_ms: 3.25,
+        };
+        let json = st.to_json();
+        assert!(json.contains("\"result\": \"loaded\""), "{json}");
+        assert!(json.contains("\"source\": \"cmdline\""), "{json}");
+        assert_eq!(Status::from_json(&json).unwrap(), st);
+        let text = st.render();
+        assert!(
+            text.contains(
+                "2 object(s) from the kernel cmdline: 1 loaded, 0 already loaded, 1 failed"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("links: count_exec"), "{text}");
+        assert!(text.contains("FAILED"), "{text}");
+        assert_eq!(st.required_failed().count(), 0);
+    }
+}

@@ -1,0 +1,435 @@
+//! The syscall boundary: mounts, statfs, directory and pin operations on bpffs, reading objects,
+//! and /dev/kmsg. The pipeline talks to the system only through [`Sys`], so its order of
+//! operations is unit-tested with the recording fake below.
+#![forbid(unsafe_code)]
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::Path;
+use std::sync::Mutex;
+
+use rustix::fs::{OFlags, RenameFlags, CWD};
+use rustix::mount::MountFlags;
+
+/// Largest object file we read; anything bigger is refused before reading.
+pub const MAX_OBJECT_SIZE: u64 = 64 << 20;
+pub const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
+pub const TRACEFS_MAGIC: i64 = 0x7472_6163;
+/// Where libbpf looks for tracefs.
+pub const TRACEFS_PATH: &str = "/sys/kernel/tracing";
+const KMSG: &str = "/dev/kmsg";
+/// One kmsg record holds about 1 KiB; longer messages are split.
+const KMSG_RECORD_MAX: usize = 900;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsKind {
+    Bpf,
+    Trace,
+}
+
+impl FsKind {
+    fn magic(self) -> i64 {
+        match self {
+            FsKind::Bpf => BPF_FS_MAGIC,
+            FsKind::Trace => TRACEFS_MAGIC,
+        }
+    }
+    fn fstype(self) -> &'static str {
+        match self {
+            FsKind::Bpf => "bpf",
+            FsKind::Trace => "tracefs",
+        }
+    }
+}
+
+/// Kernel log priorities used in kmsg records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prio {
+    Err = 3,
+    Warning = 4,
+    Notice = 5,
+    Info = 6,
+}
+
+pub trait Sys {
+    /// Is a filesystem of this kind mounted at (or above) `path`? False when `path` is missing.
+    fn is_mounted(&self, kind: FsKind, path: &Path) -> io::Result<bool>;
+    /// Mount a new instance at `path` (created if missing), nosuid,nodev,noexec.
+    fn mount(&self, kind: FsKind, path: &Path) -> io::Result<()>;
+    fn mkdir(&self, path: &Path) -> io::Result<()>;
+    /// Rename that fails with EEXIST rather than replace anything.
+    fn rename_noreplace(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Remove a directory tree (pins and directories), or a single pin.
+    fn remove_tree(&self, path: &Path) -> io::Result<()>;
+    /// Does anything exist at `path` (without following a final symlink)?
+    fn exists(&self, path: &Path) -> bool;
+    /// Names in a directory; empty when it does not exist.
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
+    /// Read a regular file once: O_NOFOLLOW (a symlink is refused), O_CLOEXEC, size-bounded.
+    fn read_object(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// One log record: /dev/kmsg, or stderr when kmsg is absent.
+    fn log(&self, prio: Prio, message: &str);
+}
+
+/// The real system.
+pub struct RealSys {
+    kmsg: Mutex<Option<File>>,
+    /// Also echo log records to stderr (for people running `run` by hand).
+    pub echo: bool,
+}
+
+impl RealSys {
+    pub fn new(echo: bool) -> Self {
+        let kmsg = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(OFlags::CLOEXEC.bits() as i32)
+            .open(KMSG)
+            .ok();
+        Self {
+            kmsg: Mutex::new(kmsg),
+            echo,
+        }
+    }
+}
+
+fn fs_err(e: rustix::io::Errno) -> io::Error {
+    io::Error::from_raw_os_error(e.raw_os_error())
+}
+
+/// Split a message into kmsg-sized records, at whitespace when possible.
+pub fn kmsg_records(message: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = message.trim_end();
+    while rest.len() > KMSG_RECORD_MAX {
+        let mut cut = KMSG_RECORD_MAX;
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let cut = rest[..cut].rfind(' ').filter(|&i| i > 0).unwrap_or(cut);
+        out.push(&rest[..cut]);
+        rest = rest[cut..].trim_start();
+    }
+    out.push(rest);
+    out
+}
+
+impl Sys for RealSys {
+    fn is_mounted(&self, kind: FsKind, path: &Path) -> io::Result<bool> {
+        match rustix::fs::statfs(path) {
+            Ok(st) => Ok(st.f_type as i64 == kind.magic()),
+            Err(rustix::io::Errno::NOENT) => Ok(false),
+            Err(e) => Err(fs_err(e)),
+        }
+    }
+
+    fn mount(&self, kind: FsKind, path: &Path) -> io::Result<()> {
+        std::fs::create_dir_all(path)?;
+        let data = match kind {
+            FsKind::Bpf => Some(c"mode=0700"),
+            FsKind::Trace => None,
+        };
+        let flags = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
+        rustix::mount::mount(kind.fstype(), path, kind.fstype(), flags, data).map_err(fs_err)
+    }
+
+    fn mkdir(&self, path: &Path) -> io::Result<()> {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new().mode(0o700).create(path)
+    }
+
+    fn rename_noreplace(&self, from: &Path, to: &Path) -> io::Result<()> {
+        rustix::fs::renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE).map_err(fs_err)
+    }
+
+    fn remove_tree(&self, path: &Path) -> io::Result<()> {
+        match std::fs::symlink_metadata(path) {
+            Ok(m) if m.is_dir() => std::fs::remove_dir_all(path),
+            Ok(_) => std::fs::remove_file(path),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        std::fs::symlink_metadata(path).is_ok()
+    }
+
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut names = Vec::new();
+        for e in entries {
+            names.push(e?.file_name().to_string_lossy().into_owned());
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    fn read_object(&self, path: &Path) -> io::Result<Vec<u8>> {
+        let flags = OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(flags.bits() as i32)
+            .open(path)
+            .map_err(|e| {
+                if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
+                    io::Error::new(io::ErrorKind::InvalidInput, "is a symbolic link (refused)")
+                } else {
+                    e
+                }
+            })?;
+        let meta = file.metadata()?;
+        let ft = meta.file_type();
+        if !ft.is_file() {
+            let what = if ft.is_dir() {
+                "a directory"
+            } else if ft.is_fifo() || ft.is_socket() || ft.is_char_device() || ft.is_block_device()
+            {
+                "a special file"
+            } else {
+                "not a regular file"
+            };
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("is {what} (refused)"),
+            ));
+        }
+        if meta.len() > MAX_OBJECT_SIZE {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "is {} bytes, more than the {MAX_OBJECT_SIZE} allowed",
+                    meta.len()
+                ),
+            ));
+        }
+        let mut buf = Vec::with_capacity(meta.len() as usize);
+        Read::by_ref(&mut file)
+            .take(MAX_OBJECT_SIZE + 1)
+            .read_to_end(&mut buf)?;
+        if buf.len() as u64 > MAX_OBJECT_SIZE {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "grew while being read (refused)",
+            ));
+        }
+        Ok(buf)
+    }
+
+    fn log(&self, prio: Prio, message: &str) {
+        let mut kmsg = self.kmsg.lock().unwrap_or_else(|e| e.into_inner());
+        for record in kmsg_records(message) {
+            let line = format!("<{}>bpf-preload: {record}\n", prio as u8);
+            // One write() is one kmsg record.
+            let written = kmsg
+                .as_mut()
+                .map(|f| f.write_all(line.as_bytes()).is_ok())
+                .unwrap_or(false);
+            if !written || self.echo {
+                eprint!("bpf-preload: {record}\n");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+pub mod fake {
+    //! A recording fake: an in-memory tree of directories and pins, and the list of operations.
+    use super::*;
+    use std::cell::RefCell;
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::path::PathBuf;
+
+    #[derive(Default)]
+    pub struct FakeSys {
+        pub ops: RefCell<Vec<String>>,
+        pub dirs: RefCell<BTreeSet<PathBuf>>,
+        pub files: RefCell<BTreeMap<PathBuf, Vec<u8>>>,
+        pub mounted: RefCell<Vec<(FsKind, PathBuf)>>,
+        /// Paths whose creation fails (to inject errors).
+        pub fail_on: RefCell<BTreeSet<PathBuf>>,
+        pub logs: RefCell<Vec<(Prio, String)>>,
+    }
+
+    impl FakeSys {
+        fn record(&self, op: String) {
+            self.ops.borrow_mut().push(op);
+        }
+        fn check(&self, path: &Path) -> io::Result<()> {
+            if self.fail_on.borrow().contains(path) {
+                return Err(io::Error::from_raw_os_error(
+                    rustix::io::Errno::NOSPC.raw_os_error(),
+                ));
+            }
+            Ok(())
+        }
+        /// Create a pin (a file) as a loaded object would.
+        pub fn pin(&self, path: &Path) -> io::Result<()> {
+            self.check(path)?;
+            if !self.dirs.borrow().contains(path.parent().unwrap()) {
+                return Err(io::Error::from_raw_os_error(
+                    rustix::io::Errno::NOENT.raw_os_error(),
+                ));
+            }
+            self.record(format!("pin {}", path.display()));
+            self.files.borrow_mut().insert(path.to_owned(), Vec::new());
+            Ok(())
+        }
+        /// Everything below `root`, relative, sorted.
+        pub fn tree(&self, root: &Path) -> Vec<String> {
+            let dirs = self.dirs.borrow();
+            let files = self.files.borrow();
+            let mut out: Vec<String> = dirs
+                .iter()
+                .map(|d| format!("{}/", d.display()))
+                .chain(files.keys().map(|f| f.display().to_string()))
+                .filter_map(|p| {
+                    p.strip_prefix(&format!("{}/", root.display()))
+                        .map(str::to_owned)
+                })
+                .filter(|p| !p.is_empty())
+                .collect();
+            out.sort();
+            out
+        }
+    }
+
+    impl Sys for FakeSys {
+        fn is_mounted(&self, kind: FsKind, path: &Path) -> io::Result<bool> {
+            Ok(self
+                .mounted
+                .borrow()
+                .iter()
+                .any(|(k, p)| *k == kind && path.starts_with(p)))
+        }
+        fn mount(&self, kind: FsKind, path: &Path) -> io::Result<()> {
+            self.record(format!("mount {} {}", kind.fstype(), path.display()));
+            self.mounted.borrow_mut().push((kind, path.to_owned()));
+            self.dirs.borrow_mut().insert(path.to_owned());
+            Ok(())
+        }
+        fn mkdir(&self, path: &Path) -> io::Result<()> {
+            self.check(path)?;
+            if self.exists(path) {
+                return Err(io::Error::from_raw_os_error(
+                    rustix::io::Errno::EXIST.raw_os_error(),
+                ));
+            }
+            self.record(format!("mkdir {}", path.display()));
+            self.dirs.borrow_mut().insert(path.to_owned());
+            Ok(())
+        }
+        fn rename_noreplace(&self, from: &Path, to: &Path) -> io::Result<()> {
+            self.check(to)?;
+            if self.exists(to) {
+                return Err(io::Error::from_raw_os_error(
+                    rustix::io::Errno::EXIST.raw_os_error(),
+                ));
+            }
+            self.record(format!("rename {} {}", from.display(), to.display()));
+            let moved = |p: &PathBuf| to.join(p.strip_prefix(from).unwrap());
+            let dirs: Vec<PathBuf> = self
+                .dirs
+                .borrow()
+                .iter()
+                .filter(|d| d.starts_with(from))
+                .cloned()
+                .collect();
+            for d in dirs {
+                self.dirs.borrow_mut().remove(&d);
+                self.dirs.borrow_mut().insert(moved(&d));
+            }
+            let files: Vec<PathBuf> = self
+                .files
+                .borrow()
+                .keys()
+                .filter(|f| f.starts_with(from))
+                .cloned()
+                .collect();
+            for f in files {
+                let v = self.files.borrow_mut().remove(&f).unwrap();
+                self.files.borrow_mut().insert(moved(&f), v);
+            }
+            Ok(())
+        }
+        fn remove_tree(&self, path: &Path) -> io::Result<()> {
+            self.record(format!("remove {}", path.display()));
+            self.dirs.borrow_mut().retain(|d| !d.starts_with(path));
+            self.files.borrow_mut().retain(|f, _| !f.starts_with(path));
+            Ok(())
+        }
+        fn exists(&self, path: &Path) -> bool {
+            self.dirs.borrow().contains(path) || self.files.borrow().contains_key(path)
+        }
+        fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+            let mut names: Vec<String> = self
+                .dirs
+                .borrow()
+                .iter()
+                .cloned()
+                .chain(self.files.borrow().keys().cloned())
+                .filter(|p| p.parent() == Some(dir))
+                .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            Ok(names)
+        }
+        fn read_object(&self, path: &Path) -> io::Result<Vec<u8>> {
+            self.files.borrow().get(path).cloned().ok_or_else(|| {
+                io::Error::from_raw_os_error(rustix::io::Errno::NOENT.raw_os_error())
+            })
+        }
+        fn log(&self, prio: Prio, message: &str) {
+            self.logs.borrow_mut().push((prio, message.to_owned()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kmsg_records_split_long_messages() {
+        assert_eq!(kmsg_records("short"), vec!["short"]);
+        let long = "word ".repeat(500);
+        let recs = kmsg_records(&long);
+        assert!(recs.len() > 1);
+        assert!(recs
+            .iter()
+            .all(|r| r.len() <= KMSG_RECORD_MAX && !r.is_empty()));
+        assert_eq!(recs.join(" "), long.trim_end());
+    }
+
+    #[test]
+    fn read_object_refuses_symlinks_and_non_files() {
+        let dir = std::env::temp_dir().join(format!("bpf-preload-sys-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("a.bpf.o");
+        std::fs::write(&file, b"bytes").unwrap();
+        let link = dir.join("b.bpf.o");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        let sys = RealSys::new(false);
+        assert_eq!(sys.read_object(&file).unwrap(), b"bytes");
+        assert!(sys
+            .read_object(&link)
+            .unwrap_err()
+            .to_string()
+            .contains("symbolic link"));
+        assert!(sys
+            .read_object(&dir)
+            .unwrap_err()
+            .to_string()
+            .contains("directory"));
+        assert_eq!(
+            sys.read_object(&dir.join("missing")).unwrap_err().kind(),
+            io::ErrorKind::NotFound
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

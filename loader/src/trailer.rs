@@ -1,0 +1,422 @@
+//! The signature trailer appended to a signed object (pure, no I/O).
+//!
+//! ```text
+//! +----------------------+----------------+----------------+-------------------+
+//! | payload (ELF object) | name (ASCII)   | signature      | footer (52 bytes) |
+//! | payload_len bytes    | name_len bytes | sig_len bytes  | fixed layout      |
+//! +----------------------+----------------+----------------+-------------------+
+//! ```
+//! The footer is found from the end of the file, like a kernel module signature. Its layout
+//! (all integers little-endian):
+//!
+//! | offset | size | field                                      |
+//! |-------:|-----:|--------------------------------------------|
+//! | 0      | 8    | payload_len                                |
+//! | 8      | 8    | key_id (see `keys::KeyId`)                 |
+//! | 16     | 1    | version = 1                                |
+//! | 17     | 1    | signature algorithm = 1 (ed25519)          |
+//! | 18     | 1    | hash algorithm = 1 (sha256)                |
+//! | 19     | 1    | name_len (1..=63)                          |
+//! | 20     | 2    | sig_len = 64                               |
+//! | 22     | 2    | reserved, zero                             |
+//! | 24     | 28   | magic `~bpf-preload signed object~\n`      |
+//!
+//! The ed25519 signature is over [`signed_message`]: a domain tag, the first 24 footer bytes (every
+//! metadata field), the name and the SHA-256 of the payload.
+#![forbid(unsafe_code)]
+
+use crate::name::{NameError, ObjectName};
+
+pub const MAGIC: &[u8; 28] = b"~bpf-preload signed object~\n";
+pub const FOOTER_LEN: usize = 52;
+/// The footer bytes covered by the signature: all but the magic.
+pub const FOOTER_FIELDS_LEN: usize = FOOTER_LEN - MAGIC.len();
+pub const VERSION: u8 = 1;
+pub const SIG_ALG_ED25519: u8 = 1;
+pub const HASH_ALG_SHA256: u8 = 1;
+pub const ED25519_SIG_LEN: usize = 64;
+pub const KEY_ID_LEN: usize = 8;
+/// Domain separation: a signature made for anything else can never verify as one of ours.
+pub const DOMAIN_TAG: &[u8] = b"bpf-preload signed object v1\0";
+/// How far back from the end a misplaced magic is looked for, to name "trailing bytes" precisely.
+const MISPLACED_MAGIC_WINDOW: usize = 4096;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TrailerError {
+    #[error("no signature trailer (unsigned object)")]
+    Unsigned,
+    #[error("{0} bytes follow the signature trailer")]
+    TrailingBytes(usize),
+    #[error("unknown trailer version {0}")]
+    UnknownVersion(u8),
+    #[error("unknown signature algorithm {0}")]
+    UnknownSigAlg(u8),
+    #[error("unknown hash algorithm {0}")]
+    UnknownHashAlg(u8),
+    #[error("reserved trailer field is {0:#06x}, not zero")]
+    Reserved(u16),
+    #[error("signature length {0} is not {ED25519_SIG_LEN}")]
+    SigLen(u16),
+    #[error("trailer lengths do not add up: payload {payload} + name {name} + signature {sig} + footer {FOOTER_LEN} != file {file}")]
+    Lengths {
+        payload: u64,
+        name: usize,
+        sig: usize,
+        file: usize,
+    },
+    #[error("signed name: {0}")]
+    Name(#[source] NameError),
+}
+
+/// The fixed footer, decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Footer {
+    pub payload_len: u64,
+    pub key_id: [u8; KEY_ID_LEN],
+    pub version: u8,
+    pub sig_alg: u8,
+    pub hash_alg: u8,
+    pub name_len: u8,
+    pub sig_len: u16,
+    pub reserved: u16,
+}
+
+impl Footer {
+    pub fn to_bytes(&self) -> [u8; FOOTER_LEN] {
+        let mut b = [0u8; FOOTER_LEN];
+        b[..FOOTER_FIELDS_LEN].copy_from_slice(&self.fields());
+        b[FOOTER_FIELDS_LEN..].copy_from_slice(MAGIC);
+        b
+    }
+
+    /// The footer fields covered by the signature (everything but the magic).
+    pub fn fields(&self) -> [u8; FOOTER_FIELDS_LEN] {
+        let mut b = [0u8; FOOTER_FIELDS_LEN];
+        b[0..8].copy_from_slice(&self.payload_len.to_le_bytes());
+        b[8..16].copy_from_slice(&self.key_id);
+        b[16] = self.version;
+        b[17] = self.sig_alg;
+        b[18] = self.hash_alg;
+        b[19] = self.name_len;
+        b[20..22].copy_from_slice(&self.sig_len.to_le_bytes());
+        b[22..24].copy_from_slice(&self.reserved.to_le_bytes());
+        b
+    }
+
+    /// Decode a footer; checks only the magic. Field checks happen in [`parse`].
+    pub fn from_bytes(b: &[u8; FOOTER_LEN]) -> Option<Self> {
+        if &b[FOOTER_FIELDS_LEN..] != MAGIC {
+            return None;
+        }
+        let u16_at = |i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
+        let mut payload_len = [0u8; 8];
+        payload_len.copy_from_slice(&b[0..8]);
+        let mut key_id = [0u8; KEY_ID_LEN];
+        key_id.copy_from_slice(&b[8..16]);
+        Some(Self {
+            payload_len: u64::from_le_bytes(payload_len),
+            key_id,
+            version: b[16],
+            sig_alg: b[17],
+            hash_alg: b[18],
+            name_len: b[19],
+            sig_len: u16_at(20),
+            reserved: u16_at(22),
+        })
+    }
+}
+
+/// A signed file split into its parts; nothing is verified yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed<'a> {
+    pub payload: &'a [u8],
+    pub name: ObjectName,
+    pub signature: [u8; ED25519_SIG_LEN],
+    pub footer: Footer,
+}
+
+/// Does this buffer end with a trailer magic? (Cheap; says nothing about validity.)
+pub fn has_trailer(buf: &[u8]) -> bool {
+    buf.ends_with(MAGIC)
+}
+
+/// Split a signed file. Every check here is cheap and happens before any hashing or crypto.
+pub fn parse(buf: &[u8]) -> Result<Parsed<'_>, TrailerError> {
+    if !has_trailer(buf) {
+        let tail = &buf[buf.len().saturating_sub(MISPLACED_MAGIC_WINDOW)..];
+        if let Some(pos) = tail.windows(MAGIC.len()).rposition(|w| w == MAGIC) {
+            return Err(TrailerError::TrailingBytes(tail.len() - pos - MAGIC.len()));
+        }
+        return Err(TrailerError::Unsigned);
+    }
+    if buf.len() < FOOTER_LEN {
+        return Err(TrailerError::Unsigned);
+    }
+    let (body, footer_bytes) = buf.split_at(buf.len() - FOOTER_LEN);
+    let footer_bytes: &[u8; FOOTER_LEN] = footer_bytes.try_into().expect("split at FOOTER_LEN");
+    let footer = Footer::from_bytes(footer_bytes).ok_or(TrailerError::Unsigned)?;
+    if footer.version != VERSION {
+        return Err(TrailerError::UnknownVersion(footer.version));
+    }
+    if footer.sig_alg != SIG_ALG_ED25519 {
+        return Err(TrailerError::UnknownSigAlg(footer.sig_alg));
+    }
+    if footer.hash_alg != HASH_ALG_SHA256 {
+        return Err(TrailerError::UnknownHashAlg(footer.hash_alg));
+    }
+    if footer.reserved != 0 {
+        return Err(TrailerError::Reserved(footer.reserved));
+    }
+    if usize::from(footer.sig_len) != ED25519_SIG_LEN {
+        return Err(TrailerError::SigLen(footer.sig_len));
+    }
+    let name_len = usize::from(footer.name_len);
+    let lengths = TrailerError::Lengths {
+        payload: footer.payload_len,
+        name: name_len,
+        sig: ED25519_SIG_LEN,
+        file: buf.len(),
+    };
+    let payload_len = usize::try_from(footer.payload_len).map_err(|_| lengths.clone())?;
+    let expected = payload_len
+        .checked_add(name_len + ED25519_SIG_LEN + FOOTER_LEN)
+        .ok_or_else(|| lengths.clone())?;
+    if expected != buf.len() {
+        return Err(lengths);
+    }
+    let (payload, rest) = body.split_at(payload_len);
+    let (name_bytes, sig_bytes) = rest.split_at(name_len);
+    let name_str = std::str::from_utf8(name_bytes).map_err(|_| {
+        TrailerError::Name(NameError::BadChar {
+            shown: String::from_utf8_lossy(name_bytes).into_owned(),
+            bad: '\u{fffd}',
+            at: 0,
+        })
+    })?;
+    let name = ObjectName::parse(name_str).map_err(TrailerError::Name)?;
+    let signature: [u8; ED25519_SIG_LEN] = sig_bytes.try_into().expect("length checked above");
+    Ok(Parsed {
+        payload,
+        name,
+        signature,
+        footer,
+    })
+}
+
+/// The exact bytes the ed25519 signature covers.
+pub fn signed_message(footer: &Footer, name: &ObjectName, payload_sha256: &[u8; 32]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(DOMAIN_TAG.len() + FOOTER_FIELDS_LEN + name.as_str().len() + 32);
+    m.extend_from_slice(DOMAIN_TAG);
+    m.extend_from_slice(&footer.fields());
+    m.extend_from_slice(name.as_str().as_bytes());
+    m.extend_from_slice(payload_sha256);
+    m
+}
+
+/// The footer for a new signature over a payload of `payload_len` bytes.
+pub fn new_footer(payload_len: usize, name: &ObjectName, key_id: [u8; KEY_ID_LEN]) -> Footer {
+    Footer {
+        payload_len: payload_len as u64,
+        key_id,
+        version: VERSION,
+        sig_alg: SIG_ALG_ED25519,
+        hash_alg: HASH_ALG_SHA256,
+        name_len: u8::try_from(name.as_str().len()).expect("object names are at most 63 bytes"),
+        sig_len: ED25519_SIG_LEN as u16,
+        reserved: 0,
+    }
+}
+
+/// Append name, signature and footer to a payload.
+pub fn encode(
+    payload: &[u8],
+    name: &ObjectName,
+    signature: &[u8; ED25519_SIG_LEN],
+    footer: &Footer,
+) -> Vec<u8> {
+    let mut out =
+        Vec::with_capacity(payload.len() + name.as_str().len() + ED25519_SIG_LEN + FOOTER_LEN);
+    out.extend_from_slice(payload);
+    out.extend_from_slice(name.as_str().as_bytes());
+    out.extend_from_slice(signature);
+    out.extend_from_slice(&footer.to_bytes());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Vec<u8> {
+        let name = ObjectName::parse("counter").unwrap();
+        let footer = new_footer(5, &name, [1, 2, 3, 4, 5, 6, 7, 8]);
+        encode(b"\x7fELF!", &name, &[9u8; 64], &footer)
+    }
+
+    #[test]
+    fn footer_round_trip() {
+        let f = new_footer(1234, &ObjectName::parse("abc").unwrap(), [0xaa; 8]);
+        let b = f.to_bytes();
+        assert_eq!(b.len(), FOOTER_LEN);
+        assert_eq!(Footer::from_bytes(&b), Some(f));
+        assert_eq!(&b[FOOTER_FIELDS_LEN..], MAGIC);
+    }
+
+    #[test]
+    fn parse_round_trip() {
+        let buf = sample();
+        let p = parse(&buf).unwrap();
+        assert_eq!(p.payload, b"\x7fELF!");
+        assert_eq!(p.name.as_str(), "counter");
+        assert_eq!(p.signature, [9u8; 64]);
+        assert_eq!(p.footer.key_id, [1, 2, 3, 4, 5, 6, 7, 8]);
+    }
+
+    fn with_footer(mut f: impl FnMut(&mut Footer)) -> Vec<u8> {
+        let mut buf = sample();
+        let at = buf.len() - FOOTER_LEN;
+        let mut footer = Footer::from_bytes(buf[at..].try_into().unwrap()).unwrap();
+        f(&mut footer);
+        buf[at..].copy_from_slice(&footer.to_bytes());
+        buf
+    }
+
+    #[test]
+    fn bad_trailers_are_refused_by_cheap_checks() {
+        let cases: Vec<(&str, Vec<u8>, TrailerError)> = vec![
+            ("empty", vec![], TrailerError::Unsigned),
+            (
+                "plain elf",
+                b"\x7fELF plain".to_vec(),
+                TrailerError::Unsigned,
+            ),
+            ("magic only", MAGIC.to_vec(), TrailerError::Unsigned),
+            (
+                "version 2",
+                with_footer(|f| f.version = 2),
+                TrailerError::UnknownVersion(2),
+            ),
+            (
+                "version 0",
+                with_footer(|f| f.version = 0),
+                TrailerError::UnknownVersion(0),
+            ),
+            (
+                "alg",
+                with_footer(|f| f.sig_alg = 7),
+                TrailerError::UnknownSigAlg(7),
+            ),
+            (
+                "hash",
+                with_footer(|f| f.hash_alg = 2),
+                TrailerError::UnknownHashAlg(2),
+            ),
+            (
+                "reserved",
+                with_footer(|f| f.reserved = 1),
+                TrailerError::Reserved(1),
+            ),
+            (
+                "sig len",
+                with_footer(|f| f.sig_len = 65),
+                TrailerError::SigLen(65),
+            ),
+            (
+                "absurd payload",
+                with_footer(|f| f.payload_len = u64::MAX),
+                TrailerError::Lengths {
+                    payload: u64::MAX,
+                    name: 7,
+                    sig: 64,
+                    file: 5 + 7 + 64 + 52,
+                },
+            ),
+            (
+                "short payload",
+                with_footer(|f| f.payload_len = 4),
+                TrailerError::Lengths {
+                    payload: 4,
+                    name: 7,
+                    sig: 64,
+                    file: 5 + 7 + 64 + 52,
+                },
+            ),
+            (
+                "name len 255",
+                with_footer(|f| f.name_len = 255),
+                TrailerError::Lengths {
+                    payload: 5,
+                    name: 255,
+                    sig: 64,
+                    file: 5 + 7 + 64 + 52,
+                },
+            ),
+            (
+                "trailing garbage",
+                [sample(), b"xyz".to_vec()].concat(),
+                TrailerError::TrailingBytes(3),
+            ),
+        ];
+        for (what, buf, want) in cases {
+            assert_eq!(parse(&buf).unwrap_err(), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn zero_name_len_or_bad_name_is_refused() {
+        // name_len 0 with a payload one longer: lengths add up, but an empty name is invalid.
+        let buf = with_footer(|f| {
+            f.name_len = 0;
+            f.payload_len = 12;
+        });
+        assert_eq!(
+            parse(&buf).unwrap_err(),
+            TrailerError::Name(NameError::Empty)
+        );
+        let mut buf = sample();
+        buf[5] = b'.'; // first byte of the name
+        assert!(matches!(
+            parse(&buf).unwrap_err(),
+            TrailerError::Name(NameError::BadChar { .. })
+        ));
+    }
+
+    #[test]
+    fn every_truncation_is_refused() {
+        let buf = sample();
+        for len in 0..buf.len() {
+            assert!(parse(&buf[..len]).is_err(), "truncated to {len}");
+        }
+    }
+
+    #[test]
+    fn signed_message_covers_every_field() {
+        let name = ObjectName::parse("a").unwrap();
+        let f = new_footer(10, &name, [0; 8]);
+        let base = signed_message(&f, &name, &[0; 32]);
+        assert!(base.starts_with(DOMAIN_TAG));
+        let variants = [
+            signed_message(
+                &Footer {
+                    payload_len: 11,
+                    ..f
+                },
+                &name,
+                &[0; 32],
+            ),
+            signed_message(
+                &Footer {
+                    key_id: [1; 8],
+                    ..f
+                },
+                &name,
+                &[0; 32],
+            ),
+            signed_message(&f, &ObjectName::parse("b").unwrap(), &[0; 32]),
+            signed_message(&f, &name, &[1; 32]),
+        ];
+        for v in variants {
+            assert_ne!(v, base);
+        }
+    }
+}

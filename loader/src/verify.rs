@@ -1,0 +1,233 @@
+//! Bytes + trusted keys → [`VerifiedObject`] (pure). Signing lives here too, as its mirror image.
+#![forbid(unsafe_code)]
+
+use ed25519_dalek::{Signature, Signer, SigningKey};
+use sha2::{Digest, Sha256};
+
+use crate::keys::{KeyId, KeyRing, Untrusted};
+use crate::name::ObjectName;
+use crate::trailer::{self, TrailerError};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Trailer(#[from] TrailerError),
+    #[error("signed as {signed:?}, not {expected:?}")]
+    NameMismatch { expected: String, signed: String },
+    #[error(transparent)]
+    Key(#[from] Untrusted),
+    #[error("signature does not verify with key {0}")]
+    BadSignature(KeyId),
+}
+
+/// An object whose signature verified. Holds the very buffer that was read, once; the payload
+/// handed to libbpf is a slice of it.
+#[derive(Debug, Clone)]
+pub struct VerifiedObject {
+    pub name: ObjectName,
+    pub key_id: KeyId,
+    pub sha256: [u8; 32],
+    bytes: Vec<u8>,
+    payload_len: usize,
+}
+
+impl VerifiedObject {
+    /// The ELF object, exactly the bytes the signature covers.
+    pub fn payload(&self) -> &[u8] {
+        &self.bytes[..self.payload_len]
+    }
+
+    pub fn sha256_hex(&self) -> String {
+        hex(&self.sha256)
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Verify a signed buffer. With `expected`, the signed name must be that name: an object signed
+/// as `audit` and renamed to `netpol.bpf.o` is refused.
+pub fn verify(
+    bytes: Vec<u8>,
+    expected: Option<&ObjectName>,
+    ring: &KeyRing,
+) -> Result<VerifiedObject, VerifyError> {
+    let parsed = trailer::parse(&bytes)?;
+    if let Some(expected) = expected {
+        if *expected != parsed.name {
+            return Err(VerifyError::NameMismatch {
+                expected: expected.to_string(),
+                signed: parsed.name.to_string(),
+            });
+        }
+    }
+    let key_id = KeyId(parsed.footer.key_id);
+    let trusted = ring.lookup(key_id)?;
+    let sha256: [u8; 32] = Sha256::digest(parsed.payload).into();
+    let message = trailer::signed_message(&parsed.footer, &parsed.name, &sha256);
+    let signature = Signature::from_bytes(&parsed.signature);
+    trusted
+        .key
+        .verify_strict(&message, &signature)
+        .map_err(|_| VerifyError::BadSignature(key_id))?;
+    let (name, payload_len) = (parsed.name, parsed.payload.len());
+    Ok(VerifiedObject {
+        name,
+        key_id,
+        sha256,
+        bytes,
+        payload_len,
+    })
+}
+
+/// The payload of a file: the whole file when unsigned, the part before the trailer when signed.
+/// A damaged trailer is an error (we will not guess where the object ends).
+pub fn payload_of(buf: &[u8]) -> Result<&[u8], TrailerError> {
+    match trailer::parse(buf) {
+        Ok(p) => Ok(p.payload),
+        Err(TrailerError::Unsigned) => Ok(buf),
+        Err(e) => Err(e),
+    }
+}
+
+/// Sign an object as `name`. An existing trailer is replaced, never stacked.
+pub fn sign(buf: &[u8], name: &ObjectName, key: &SigningKey) -> Result<Vec<u8>, TrailerError> {
+    let payload = payload_of(buf)?;
+    let key_id = KeyId::of(&key.verifying_key());
+    let footer = trailer::new_footer(payload.len(), name, key_id.0);
+    let sha256: [u8; 32] = Sha256::digest(payload).into();
+    let signature = key.sign(&trailer::signed_message(&footer, name, &sha256));
+    Ok(trailer::encode(
+        payload,
+        name,
+        &signature.to_bytes(),
+        &footer,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::tests::test_key;
+    use crate::trailer::FOOTER_LEN;
+
+    fn name(s: &str) -> ObjectName {
+        ObjectName::parse(s).unwrap()
+    }
+
+    fn ring_with(seed: u8) -> KeyRing {
+        let mut ring = KeyRing::default();
+        ring.add("test", test_key(seed).verifying_key());
+        ring
+    }
+
+    const PAYLOAD: &[u8] = b"\x7fELF pretend object bytes";
+
+    #[test]
+    fn sign_then_verify() {
+        let signed = sign(PAYLOAD, &name("counter"), &test_key(1)).unwrap();
+        let v = verify(signed, Some(&name("counter")), &ring_with(1)).unwrap();
+        assert_eq!(v.payload(), PAYLOAD);
+        assert_eq!(v.name.as_str(), "counter");
+        assert_eq!(v.key_id, KeyId::of(&test_key(1).verifying_key()));
+        assert_eq!(v.sha256_hex().len(), 64);
+    }
+
+    #[test]
+    fn resigning_replaces_the_trailer() {
+        let once = sign(PAYLOAD, &name("a"), &test_key(1)).unwrap();
+        let twice = sign(&once, &name("b"), &test_key(2)).unwrap();
+        assert_eq!(twice.len(), once.len());
+        let v = verify(twice, None, &ring_with(2)).unwrap();
+        assert_eq!((v.payload(), v.name.as_str()), (PAYLOAD, "b"));
+    }
+
+    #[test]
+    fn every_single_byte_flip_is_refused() {
+        let signed = sign(PAYLOAD, &name("counter"), &test_key(1)).unwrap();
+        let ring = ring_with(1);
+        for i in 0..signed.len() {
+            let mut bad = signed.clone();
+            bad[i] ^= 0x01;
+            assert!(
+                verify(bad, Some(&name("counter")), &ring).is_err(),
+                "flip at byte {i} accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn refusals_name_their_reason() {
+        let signed = sign(PAYLOAD, &name("audit"), &test_key(1)).unwrap();
+        let other_bytes = sign(b"\x7fELF other object", &name("audit"), &test_key(1)).unwrap();
+        // A valid signature over other bytes: graft the trailer of one onto the payload of another.
+        let mut grafted = PAYLOAD.to_vec();
+        grafted.extend_from_slice(&other_bytes[b"\x7fELF other object".len()..]);
+        let mut revoked = ring_with(1);
+        revoked.revoke(KeyId::of(&test_key(1).verifying_key()));
+        let cases: Vec<(&str, Vec<u8>, Option<&str>, KeyRing, &str)> = vec![
+            ("unsigned", PAYLOAD.to_vec(), None, ring_with(1), "unsigned"),
+            ("empty", vec![], None, ring_with(1), "unsigned"),
+            (
+                "wrong key",
+                signed.clone(),
+                None,
+                ring_with(2),
+                "is not trusted",
+            ),
+            (
+                "no keys",
+                signed.clone(),
+                None,
+                KeyRing::default(),
+                "is not trusted",
+            ),
+            ("revoked", signed.clone(), None, revoked, "is revoked"),
+            (
+                "name swap",
+                signed.clone(),
+                Some("netpol"),
+                ring_with(1),
+                "signed as \"audit\", not \"netpol\"",
+            ),
+            (
+                "grafted",
+                grafted,
+                None,
+                ring_with(1),
+                "lengths do not add up",
+            ),
+        ];
+        for (what, buf, expected, ring, want) in cases {
+            let expected = expected.map(name);
+            let e = verify(buf, expected.as_ref(), &ring)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want), "{what}: {e}");
+        }
+    }
+
+    #[test]
+    fn valid_signature_over_other_bytes_of_same_length_is_refused() {
+        let signed = sign(b"\x7fELF AAAA", &name("x"), &test_key(1)).unwrap();
+        let other = sign(b"\x7fELF BBBB", &name("x"), &test_key(1)).unwrap();
+        let mut mixed = other[..9].to_vec();
+        mixed.extend_from_slice(&signed[9..]);
+        assert_eq!(
+            verify(mixed, None, &ring_with(1)).unwrap_err(),
+            VerifyError::BadSignature(KeyId::of(&test_key(1).verifying_key()))
+        );
+    }
+
+    #[test]
+    fn damaged_trailer_is_not_resigned() {
+        let mut signed = sign(PAYLOAD, &name("a"), &test_key(1)).unwrap();
+        let n = signed.len();
+        signed[n - FOOTER_LEN + 16] = 9; // version
+        assert_eq!(
+            sign(&signed, &name("a"), &test_key(1)).unwrap_err(),
+            TrailerError::UnknownVersion(9)
+        );
+    }
+}
