@@ -296,6 +296,7 @@ impl Ctx<'_> {
             .ring
             .as_ref()
             .map_err(|e| ObjectError::Keys(e.clone()))?;
+        let t = Instant::now();
         let path = self.cfg.bundle.join(name.file_name());
         let bytes = self
             .sys
@@ -318,6 +319,8 @@ impl Ctx<'_> {
             Existing::Same => return Ok(Outcome::AlreadyLoaded),
             Existing::Conflict(found) => return Err(ObjectError::Conflict { path: dir, found }),
         }
+        o.phases.verify_ms = ms(t);
+        let t = Instant::now();
         if info.needs_tracefs() && !*tracefs_ready {
             ensure_mounted(self.sys, FsKind::Trace, Path::new(sys::TRACEFS_PATH))
                 .map_err(|source| ObjectError::Tracefs { source })?;
@@ -328,7 +331,11 @@ impl Ctx<'_> {
         o.not_attached = report.not_attached;
         o.skipped_programs = report.skipped;
         o.shared_maps = report.shared_maps;
-        match pin::install(self.sys, bpffs, &name, &sha, loaded.as_mut()) {
+        o.phases.load_ms = ms(t);
+        let t = Instant::now();
+        let installed = pin::install(self.sys, bpffs, &name, &sha, loaded.as_mut());
+        o.phases.pin_ms = ms(t);
+        match installed {
             Ok(pins) => {
                 loaded.keep();
                 o.links = pins.links;

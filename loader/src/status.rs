@@ -55,6 +55,16 @@ pub struct ObjectStatus {
     /// Maps pinned by name in the shared directory (created or reused).
     pub shared_maps: Vec<String>,
     pub duration_ms: f64,
+    /// Where the time went: reading and verifying (signature, ELF checks), loading and
+    /// attaching in the kernel, pinning.
+    pub phases: Phases,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Phases {
+    pub verify_ms: f64,
+    pub load_ms: f64,
+    pub pin_ms: f64,
 }
 
 impl ObjectStatus {
@@ -73,6 +83,7 @@ impl ObjectStatus {
             skipped_programs: vec![],
             shared_maps: vec![],
             duration_ms: 0.0,
+            phases: Phases::default(),
         }
     }
 }
