@@ -1,0 +1,139 @@
+#!/bin/bash
+# VM boot tests for bpf-preload: real Debian kernels in qemu (TCG), a dracut
+# initramfs with the project's module, checks made from the real root's init.
+#
+#   tests/vm/run.sh [--only REGEX] [--no-mkosi] [--keep-going]
+#
+# Builds what it needs (make -C bpf, cargo build --release, apt packages, kernel
+# .debs unpacked under build/vm). Prints "N passed, M failed" last and exits
+# non-zero when M > 0. Environment: VM_BUILD (cache dir, default build/vm),
+# VM_TIMEOUT (per qemu run, default 240 s), BPF_PRELOAD_BIN (skip cargo build).
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+
+ONLY=. MKOSI=1
+while (($#)); do
+    case $1 in
+        --only) ONLY=$2; shift 2 ;;
+        --no-mkosi) MKOSI=0; shift ;;
+        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        *) echo "unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+
+T0=$(date +%s)
+vm_install_packages
+vm_build_project
+vm_test_key
+declare -A KD
+KD[6.1]=$(vm_kernel 6.1)
+KD[6.12]=$(vm_kernel 6.12)
+ROOT=$(vm_root)
+LOGS=$VM_BUILD/logs
+rm -rf "$LOGS" && mkdir -p "$LOGS"
+
+ALL="counter iter maponly xdp_pass lsm_deny fentry_unlink"
+FULL=$(vm_bundle full "$ALL rejected" "$ALL")
+TAMP=$(vm_bundle tampered "counter iter maponly")
+vm_tamper "$TAMP/lib/maponly.bpf.o"
+
+declare -A BUILT
+initrd() { # initrd BUNDLE-NAME KERNEL FLAVOUR -> $INITRD (built once per run)
+    INITRD=$VM_BUILD/initrd/$1-$2-$3.img
+    if [[ -z ${BUILT[$INITRD]:-} ]]; then
+        vm_initrd "${KD[$2]}" "$3" "$INITRD" "$VM_BUILD/bundle-$1"
+        BUILT[$INITRD]=1
+    fi
+}
+
+PASSED=0 FAILED=0 FAILED_NAMES=()
+result() { # result NAME ok|fail DETAIL
+    if [[ $2 == ok ]]; then
+        PASSED=$((PASSED + 1)); vlog "PASS $1 $3"
+    else
+        FAILED=$((FAILED + 1)); FAILED_NAMES+=("$1"); vlog "FAIL $1 $3"
+    fi
+}
+
+# boot_ok NAME KERNEL FLAVOUR BUNDLE "cmdline": the real root must be reached and
+# every check made there must pass.
+boot_ok() {
+    local name=$1 k=$2 fl=$3 b=$4 cmd=$5 log=$LOGS/$1.log line
+    [[ $name =~ $ONLY ]] || return 0
+    initrd "$b" "$k" "$fl"
+    vm_boot "${KD[$k]}" "$INITRD" "$ROOT" "$log" "vmtest.case=$name $cmd"
+    grep -a 'VMCHECK FAIL' "$log" | sed 's/^/    /' >&2 || true
+    line=$(grep -a '^VMRESULT ' "$log" | tail -n1 || true)
+    if [[ $line =~ passed=([0-9]+)\ failed=0 ]] && ((BASH_REMATCH[1] > 0)); then
+        result "$name" ok "(${VM_BOOT_MS} ms; $line; $(grep -a '^VMFIG' "$log" | cut -d' ' -f2 | tr '\n' ' '))"
+    elif [[ -n $line ]]; then
+        result "$name" fail "($line; see $log)"
+    else
+        result "$name" fail "(real root not reached; see $log)"
+    fi
+}
+
+# boot_refused NAME KERNEL FLAVOUR BUNDLE "cmdline" REGEX: the boot must stop
+# before switch_root, with dracut's FATAL line naming bpf-preload on the console,
+# and the console must match REGEX (the reason).
+boot_refused() {
+    local name=$1 k=$2 fl=$3 b=$4 cmd=$5 why=$6 log=$LOGS/$1.log
+    [[ $name =~ $ONLY ]] || return 0
+    initrd "$b" "$k" "$fl"
+    vm_boot "${KD[$k]}" "$INITRD" "$ROOT" "$log" "vmtest.case=$name $cmd"
+    if grep -qa 'VMCHECK-BEGIN' "$log"; then
+        result "$name" fail "(the real root was reached; see $log)"
+    elif ! grep -qa 'dracut: FATAL: bpf-preload' "$log"; then
+        result "$name" fail "(no 'dracut: FATAL: bpf-preload' on the console; see $log)"
+    elif ! grep -qaE "$why" "$log"; then
+        result "$name" fail "(console does not say why: no /$why/; see $log)"
+    else
+        result "$name" ok "(${VM_BOOT_MS} ms; $(grep -a 'dracut: FATAL: bpf-preload' "$log" | head -n1 | sed 's/^\[[ 0-9.]*\] //'))"
+    fi
+}
+
+LOADED="vmtest.loaded=${ALL// /,}"
+# The matrix: both kernels x both initrd flavours, every example loaded from the
+# generated preload.list, counter and the LSM program required.
+for k in 6.1 6.12; do
+    for fl in systemd shell; do
+        boot_ok "boot-$k-$fl" "$k" "$fl" full "rd.bpf_preload.required=counter,lsm_deny $LOADED"
+    done
+done
+# A tampered optional object: boot goes on, the others are loaded.
+boot_ok tampered-optional-6.12-systemd 6.12 systemd tampered \
+    "vmtest.loaded=counter,iter vmtest.failed=maponly"
+boot_ok tampered-optional-6.1-shell 6.1 shell tampered \
+    "vmtest.loaded=counter,iter vmtest.failed=maponly"
+# A tampered required object: no switch_root.
+boot_refused tampered-required-6.12-systemd 6.12 systemd tampered \
+    "rd.bpf_preload.required=maponly" 'maponly'
+boot_refused tampered-required-6.1-shell 6.1 shell tampered \
+    "rd.bpf_preload.required=maponly" 'maponly'
+# A required object that is not in the initramfs at all.
+boot_refused missing-required-6.1-systemd 6.1 systemd full \
+    "rd.bpf_preload=counter,ghost rd.bpf_preload.required=ghost" 'ghost'
+boot_refused missing-required-6.12-shell 6.12 shell full \
+    "rd.bpf_preload=counter,ghost rd.bpf_preload.required=ghost" 'ghost'
+# An object the verifier rejects: the others still load.
+boot_ok verifier-rejected-6.1-systemd 6.1 systemd full \
+    "rd.bpf_preload=counter,rejected,iter vmtest.loaded=counter,iter vmtest.failed=rejected"
+boot_ok verifier-rejected-6.12-shell 6.12 shell full \
+    "rd.bpf_preload=counter,rejected,iter vmtest.loaded=counter,iter vmtest.failed=rejected"
+
+# mkosi-built real root with full systemd (see tests/vm/mkosi-test.sh).
+if ((MKOSI)) && [[ mkosi-systemd-root =~ $ONLY ]]; then
+    if out=$(bash "$HERE/mkosi-test.sh" 2>&1 | tee "$LOGS/mkosi-test.out" | tail -n 20); then
+        result mkosi-systemd-root ok "($(grep -a '^MKOSI-RESULT' "$LOGS/mkosi-test.out" | tail -n1))"
+    else
+        echo "$out" | sed 's/^/    /' >&2
+        result mkosi-systemd-root fail "(see $LOGS/mkosi-test.out)"
+    fi
+fi
+
+vlog "wall time $(($(date +%s) - T0)) s; logs in $LOGS"
+((FAILED)) && vlog "failed: ${FAILED_NAMES[*]}"
+echo "$PASSED passed, $FAILED failed"
+((FAILED == 0))
