@@ -1,1 +1,698 @@
+//! Root integration tests: real objects built from bpf/ (`make -C bpf`), the real binary, a
+//! private bpffs in a private mount namespace per test.
+//!
+//! They need root (CAP_SYS_ADMIN, CAP_BPF) and a kernel with BTF, so they are `#[ignore]`d with
+//! that reason and run by the README test command with `--include-ignored` as root. Tests that
+//! need no root (CLI, static binary) are not ignored.
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use bpf_preload::name::ObjectName;
+use bpf_preload::status::{ObjectStatus, Outcome, Status};
+use libbpf_rs::{MapCore, MapFlags, MapHandle};
+
+const BIN: &str = env!("CARGO_BIN_EXE_bpf-preload");
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+fn object(name: &str) -> PathBuf {
+    let p = repo().join("bpf/build").join(format!("{name}.bpf.o"));
+    assert!(
+        p.exists(),
+        "{} is missing: run `make -C bpf` first",
+        p.display()
+    );
+    p
+}
+
+fn test_private_key() -> PathBuf {
+    repo().join("keys/test-only/signing-key.pem")
+}
+
+fn test_public_key() -> PathBuf {
+    repo().join("keys/test-only/signing-key.pub")
+}
+
+fn bin(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("run bpf-preload")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A scratch directory, removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("bpf-preload-it-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A boot-like environment: bundle, keys, cmdline, and a bpffs path, in a private mount
+/// namespace of this test's thread (children inherit it; the host sees nothing).
+struct Env {
+    s: Scratch,
+}
+
+impl Env {
+    fn new(tag: &str) -> Self {
+        use nix::mount::{mount, MsFlags};
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+            .expect("unshare(CLONE_NEWNS): are we root?");
+        mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .expect("make / private");
+        let s = Scratch::new(tag);
+        for d in ["bundle", "keys", "bpffs"] {
+            std::fs::create_dir_all(s.0.join(d)).unwrap();
+        }
+        std::fs::copy(test_public_key(), s.0.join("keys/test.pub")).unwrap();
+        Env { s }
+    }
+    fn path(&self, rel: &str) -> PathBuf {
+        self.s.0.join(rel)
+    }
+    fn bpffs(&self) -> PathBuf {
+        self.path("bpffs")
+    }
+    /// Sign a built object into the bundle as `name` (default: its own name).
+    fn add(&self, obj: &str, name: &str) {
+        let out = self.path(&format!("bundle/{name}.bpf.o"));
+        let o = bin(&[
+            "sign",
+            "--key",
+            test_private_key().to_str().unwrap(),
+            "--name",
+            name,
+            "--output",
+            out.to_str().unwrap(),
+            object(obj).to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "sign {obj}: {}", text(&o));
+    }
+    fn add_bytes(&self, name: &str, bytes: &[u8]) {
+        std::fs::write(self.path(&format!("bundle/{name}.bpf.o")), bytes).unwrap();
+    }
+    fn run(&self, cmdline: &str) -> (Output, Status) {
+        std::fs::write(self.path("cmdline"), cmdline).unwrap();
+        let status = self.path("status.json");
+        let _ = std::fs::remove_file(&status);
+        let o = Command::new(BIN)
+            .args(["run", "--cmdline"])
+            .arg(self.path("cmdline"))
+            .arg("--preload-list")
+            .arg(self.path("preload.list"))
+            .arg("--bundle")
+            .arg(self.path("bundle"))
+            .arg("--keys")
+            .arg(self.path("keys"))
+            .arg("--bpffs")
+            .arg(self.bpffs())
+            .arg("--status")
+            .arg(&status)
+            .output()
+            .unwrap();
+        let st = Status::from_json(
+            &std::fs::read_to_string(&status)
+                .unwrap_or_else(|e| panic!("no status ({e}): {}", text(&o))),
+        )
+        .unwrap();
+        (o, st)
+    }
+    /// Everything under the bpffs, relative, sorted; the kernel's own *.debug files left out.
+    fn tree(&self) -> Vec<String> {
+        fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                let rel = p.strip_prefix(root).unwrap().display().to_string();
+                if rel.ends_with(".debug") {
+                    continue;
+                }
+                if p.is_dir() {
+                    out.push(format!("{rel}/"));
+                    walk(root, &p, out);
+                } else {
+                    out.push(rel);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.bpffs(), &self.bpffs(), &mut out);
+        out.sort();
+        out
+    }
+    fn object_tree(&self, name: &str) -> Vec<String> {
+        let prefix = format!("{name}/");
+        self.tree()
+            .into_iter()
+            .filter(|p| p.starts_with(&prefix) && *p != prefix && !p.contains("/sha256-"))
+            .collect()
+    }
+}
+
+fn obj<'a>(st: &'a Status, name: &str) -> &'a ObjectStatus {
+    st.objects
+        .iter()
+        .find(|o| o.name == name)
+        .unwrap_or_else(|| panic!("{name} not in status: {st:?}"))
+}
+
+fn read_u64(map: &Path, key: u32) -> u64 {
+    let m =
+        MapHandle::from_pinned_path(map).unwrap_or_else(|e| panic!("open {}: {e}", map.display()));
+    let v = m
+        .lookup(&key.to_ne_bytes(), MapFlags::ANY)
+        .unwrap()
+        .expect("value");
+    u64::from_ne_bytes(v[..8].try_into().unwrap())
+}
+
+fn exec_a_few() {
+    for _ in 0..5 {
+        Command::new("/bin/true").status().unwrap();
+    }
+}
+
+#[test]
+#[ignore = "needs root and BPF: run as root with --include-ignored (see README)"]
+fn loads_examples_pins_per_object_and_keeps_running() {
+    let env = Env::new("examples");
+    for o in ["counter", "iter", "maponly", "xdp_pass", "optional_prog"] {
+        env.add(o, o);
+    }
+    let (out, st) =
+        env.run("quiet rd.bpf_preload=counter,iter rd.bpf_preload=maponly,xdp_pass,optional_prog");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        st.objects.iter().all(|o| o.result == Outcome::Loaded),
+        "{st:#?}"
+    );
+    assert!(st.mounted_bpffs);
+    assert_eq!(
+        st.objects
+            .iter()
+            .map(|o| o.name.as_str())
+            .collect::<Vec<_>>(),
+        ["counter", "iter", "maponly", "xdp_pass", "optional_prog"]
+    );
+    assert_eq!(
+        env.object_tree("counter"),
+        [
+            "counter/links/",
+            "counter/links/count_exec",
+            "counter/maps/",
+            "counter/maps/exec_count",
+            "counter/maps/last_pid",
+            "counter/progs/"
+        ]
+    );
+    // Internal maps (.rodata/.bss) are not pinned.
+    assert_eq!(
+        env.object_tree("maponly"),
+        [
+            "maponly/links/",
+            "maponly/maps/",
+            "maponly/maps/config",
+            "maponly/maps/stats",
+            "maponly/progs/"
+        ]
+    );
+    assert_eq!(
+        env.object_tree("iter"),
+        [
+            "iter/links/",
+            "iter/links/dump_task",
+            "iter/maps/",
+            "iter/progs/"
+        ]
+    );
+    // xdp cannot be auto-attached: pinned as a program and reported.
+    assert_eq!(
+        env.object_tree("xdp_pass"),
+        [
+            "xdp_pass/links/",
+            "xdp_pass/maps/",
+            "xdp_pass/maps/pkt_count",
+            "xdp_pass/progs/",
+            "xdp_pass/progs/xdp_pass"
+        ]
+    );
+    assert_eq!(obj(&st, "xdp_pass").not_attached, ["xdp_pass"]);
+    assert_eq!(obj(&st, "optional_prog").skipped_programs, ["never_loaded"]);
+    assert_eq!(obj(&st, "optional_prog").links, ["count_fork"]);
+    let c = obj(&st, "counter");
+    assert_eq!(
+        (c.links.clone(), c.maps.clone()),
+        (
+            vec!["count_exec".to_string()],
+            vec!["exec_count".to_string(), "last_pid".to_string()]
+        )
+    );
+    assert_eq!(c.sha256.as_ref().unwrap().len(), 64);
+    assert!(env
+        .tree()
+        .contains(&format!("counter/sha256-{}/", c.sha256.as_ref().unwrap())));
+    assert!(!env.tree().iter().any(|p| p.starts_with("+staging")));
+    // The loader has exited: the tracepoint program keeps counting through its pinned link.
+    let map = env.bpffs().join("counter/maps/exec_count");
+    let before = read_u64(&map, 0);
+    exec_a_few();
+    let after = read_u64(&map, 0);
+    assert!(after >= before + 5, "exec_count {before} -> {after}");
+    // The pinned iterator link can be read.
+    let tasks = std::fs::read_to_string(env.bpffs().join("iter/links/dump_task")).unwrap();
+    let me = format!("{} ", std::process::id());
+    assert!(
+        tasks.lines().any(|l| l.starts_with(&me)),
+        "{me:?} not in {tasks}"
+    );
+}
+
+#[test]
+#[ignore = "needs root and BPF: run as root with --include-ignored (see README)"]
+fn verifier_rejected_object_mid_list_fails_alone() {
+    let env = Env::new("rejected");
+    for o in ["counter", "rejected", "maponly"] {
+        env.add(o, o);
+    }
+    let (out, st) = env.run("rd.bpf_preload=counter,rejected,maponly");
+    assert!(
+        out.status.success(),
+        "optional failure must not fail the run: {}",
+        text(&out)
+    );
+    assert_eq!(
+        st.objects.iter().map(|o| o.result).collect::<Vec<_>>(),
+        [Outcome::Loaded, Outcome::Failed, Outcome::Loaded]
+    );
+    let e = obj(&st, "rejected").error.clone().unwrap();
+    assert!(
+        e.starts_with("load: ") && e.contains("verifier: R0 invalid mem access"),
+        "{e}"
+    );
+    assert!(
+        !env.tree()
+            .iter()
+            .any(|p| p.starts_with("rejected") || p.starts_with("+staging")),
+        "{:?}",
+        env.tree()
+    );
+    // The same, required: run fails closed with the documented code.
+    let env2 = Env::new("rejected-req");
+    env2.add("rejected", "rejected");
+    env2.add("counter", "counter");
+    let (out, st) = env2.run("rd.bpf_preload=rejected,counter rd.bpf_preload.required=rejected");
+    assert_eq!(
+        out.status.code(),
+        Some(bpf_preload::EXIT_REQUIRED_FAILED),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("required object(s) failed: rejected"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(obj(&st, "counter").result, Outcome::Loaded);
+}
+
+#[test]
+#[ignore = "needs root and BPF: run as root with --include-ignored (see README)"]
+fn pin_by_name_maps_are_shared_and_failures_leave_none() {
+    let env = Env::new("shared");
+    for o in ["shared_a", "shared_rejected", "attach_fails", "shared_b"] {
+        env.add(o, o);
+    }
+    let (out, st) = env.run("rd.bpf_preload=shared_a,shared_rejected,attach_fails,shared_b");
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(obj(&st, "shared_a").result, Outcome::Loaded);
+    assert_eq!(obj(&st, "shared_b").result, Outcome::Loaded);
+    assert_eq!(obj(&st, "shared_a").shared_maps, ["shared_events"]);
+    assert_eq!(obj(&st, "shared_b").shared_maps, ["shared_events"]);
+    assert_eq!(obj(&st, "shared_rejected").result, Outcome::Failed);
+    let e = obj(&st, "attach_fails").error.clone().unwrap();
+    assert!(e.starts_with("attach never_attached: "), "{e}");
+    let tree = env.tree();
+    assert!(
+        tree.contains(&"+shared/shared_events".to_string()),
+        "{tree:?}"
+    );
+    assert!(
+        !tree.iter().any(|p| p.contains("orphan")
+            || p.starts_with("attach_fails")
+            || p.starts_with("shared_rejected")),
+        "{tree:?}"
+    );
+    // Both objects use the one map: shared_b counts in key 2 only when it sees shared_a's key 0.
+    exec_a_few();
+    let map = env.bpffs().join("+shared/shared_events");
+    assert!(
+        read_u64(&map, 0) > 0 && read_u64(&map, 2) > 0,
+        "map not shared"
+    );
+}
+
+#[test]
+#[ignore = "needs root and BPF: run as root with --include-ignored (see README)"]
+fn bad_input_fails_alone_with_a_clear_reason() {
+    let env = Env::new("bad");
+    env.add("maponly", "good");
+    env.add("counter", "audit");
+    // Signed as audit, renamed to netpol.
+    std::fs::copy(
+        env.path("bundle/audit.bpf.o"),
+        env.path("bundle/netpol.bpf.o"),
+    )
+    .unwrap();
+    let signed = std::fs::read(env.path("bundle/good.bpf.o")).unwrap();
+    env.add("maponly", "flipped");
+    let mut flipped = std::fs::read(env.path("bundle/flipped.bpf.o")).unwrap();
+    flipped[100] ^= 0x40;
+    env.add_bytes("flipped", &flipped);
+    let mut renamed = signed.clone();
+    renamed.push(0);
+    env.add_bytes("trailing", &renamed);
+    env.add_bytes("unsigned", &std::fs::read(object("maponly")).unwrap());
+    env.add_bytes("empty", b"");
+    env.add_bytes("truncated", &signed[..signed.len() - 10]);
+    // Signed with a key nobody trusts.
+    let other = Scratch::new("otherkey");
+    let (sk, pk) = (other.0.join("k.pem"), other.0.join("k.pub"));
+    assert!(bin(&[
+        "keygen",
+        "--private",
+        sk.to_str().unwrap(),
+        "--public",
+        pk.to_str().unwrap()
+    ])
+    .status
+    .success());
+    let o = bin(&[
+        "sign",
+        "--key",
+        sk.to_str().unwrap(),
+        "--name",
+        "wrongkey",
+        "--output",
+        env.path("bundle/wrongkey.bpf.o").to_str().unwrap(),
+        object("maponly").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    // Validly signed, but not eBPF (host ELF) and not ELF at all: signed through the library.
+    let key = bpf_preload::keys::parse_private_pem(
+        "test",
+        &std::fs::read_to_string(test_private_key()).unwrap(),
+    )
+    .unwrap();
+    let sign = |name: &str, bytes: &[u8]| {
+        bpf_preload::verify::sign(bytes, &ObjectName::parse(name).unwrap(), &key).unwrap()
+    };
+    env.add_bytes(
+        "hostelf",
+        &sign("hostelf", &std::fs::read("/bin/true").unwrap()),
+    );
+    env.add_bytes("notelf", &sign("notelf", b"#!/bin/sh\necho hi\n"));
+    std::os::unix::fs::symlink(
+        env.path("bundle/good.bpf.o"),
+        env.path("bundle/symlink.bpf.o"),
+    )
+    .unwrap();
+    // A stale staging directory from an earlier crash.
+    let (out, _) = env.run("rd.bpf_preload=0");
+    assert!(out.status.success());
+    let _ = nix::mount::mount(
+        Some("bpf"),
+        &env.bpffs(),
+        Some("bpf"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    );
+    std::fs::create_dir_all(env.bpffs().join("+staging-good/links")).unwrap();
+
+    let long = "x".repeat(64);
+    let cmdline = format!(
+        "rd.bpf_preload=flipped,trailing,netpol,good,unsigned,empty,truncated,wrongkey rd.bpf_preload=hostelf,notelf,symlink,missing,..,a/b,a.b,{long},é,good,audit"
+    );
+    let (out, st) = env.run(&cmdline);
+    assert!(out.status.success(), "{}", text(&out));
+    let want: &[(&str, &str)] = &[
+        ("flipped", "verify: signature does not verify with key"),
+        ("trailing", "verify: 1 bytes follow the signature trailer"),
+        ("netpol", "verify: signed as \"audit\", not \"netpol\""),
+        ("unsigned", "verify: no signature trailer (unsigned object)"),
+        ("empty", "verify: no signature trailer (unsigned object)"),
+        ("truncated", "verify: no signature trailer"),
+        ("wrongkey", "verify: key "),
+        (
+            "hostelf",
+            "check: not an eBPF object: ELF machine is X86_64",
+        ),
+        ("notelf", "check: not an ELF file"),
+        ("symlink", "is a symbolic link (refused)"),
+        ("missing", "No such file or directory"),
+        ("..", "invalid name: "),
+        ("a/b", "invalid name: "),
+        ("a.b", "invalid name: "),
+        (&long, "invalid name: "),
+        ("é", "invalid name: "),
+    ];
+    for (name, reason) in want {
+        let o = obj(&st, name);
+        assert_eq!(o.result, Outcome::Failed, "{name}");
+        let e = o.error.clone().unwrap();
+        assert!(e.contains(reason), "{name}: {e:?} lacks {reason:?}");
+    }
+    assert!(obj(&st, "wrongkey")
+        .error
+        .as_ref()
+        .unwrap()
+        .ends_with("is not trusted"));
+    // The good ones loaded, once each, and nothing else is in the bpffs.
+    assert_eq!(obj(&st, "good").result, Outcome::Loaded);
+    assert_eq!(obj(&st, "audit").result, Outcome::Loaded);
+    assert_eq!(st.objects.iter().filter(|o| o.name == "good").count(), 1);
+    let tops: Vec<String> = env
+        .tree()
+        .into_iter()
+        .filter(|p| p.matches('/').count() == 1 && p.ends_with('/'))
+        .collect();
+    assert_eq!(tops, ["+shared/", "audit/", "good/"]);
+    // kmsg or stderr got one line per object.
+    // Running again neither duplicates nor destroys.
+    let before = env.tree();
+    let (out, st) = env.run("rd.bpf_preload=good,audit");
+    assert!(out.status.success());
+    assert_eq!(
+        st.objects.iter().map(|o| o.result).collect::<Vec<_>>(),
+        [Outcome::AlreadyLoaded, Outcome::AlreadyLoaded]
+    );
+    assert!(!st.mounted_bpffs, "the existing bpffs is reused");
+    // Same name, other bytes: a conflict; the loaded one stays.
+    env.add("counter", "good");
+    let (_, st) = env.run("rd.bpf_preload=good");
+    assert!(
+        obj(&st, "good")
+            .error
+            .as_ref()
+            .unwrap()
+            .contains("holds another object (sha256 "),
+        "{st:?}"
+    );
+    assert_eq!(env.tree(), before);
+}
+
+#[test]
+#[ignore = "needs root and BPF: run as root with --include-ignored (see README)"]
+fn revoked_keys_and_preload_list_and_disable() {
+    let env = Env::new("revoked");
+    env.add("maponly", "a");
+    std::fs::write(env.path("preload.list"), "# default list\na\n").unwrap();
+    let id = text(&bin(&[
+        "verify",
+        "--key",
+        test_public_key().to_str().unwrap(),
+        env.path("bundle/a.bpf.o").to_str().unwrap(),
+    ]));
+    let id = id
+        .split("key=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    // Disabled: nothing mounted, nothing loaded.
+    let (out, st) = env.run("rd.bpf_preload=0");
+    assert!(out.status.success());
+    assert!(
+        st.disabled && !st.mounted_bpffs && st.objects.iter().all(|o| o.result == Outcome::Skipped)
+    );
+    std::fs::write(env.path("keys/revoked"), format!("# compromised\n{id}\n")).unwrap();
+    let (_, st) = env.run("root=/dev/vda");
+    assert_eq!(st.source, bpf_preload::cmdline::Source::PreloadList);
+    assert_eq!(
+        obj(&st, "a").error.as_deref(),
+        Some(&*format!("verify: key {id} is revoked"))
+    );
+    std::fs::remove_file(env.path("keys/revoked")).unwrap();
+    let (_, st) = env.run("root=/dev/vda");
+    assert_eq!(obj(&st, "a").result, Outcome::Loaded);
+    // A bpffs that was already mounted (as the systemd initrd does) is reused.
+    assert!(!st.mounted_bpffs);
+}
+
+#[test]
+fn cli_keys_sign_verify_inspect() {
+    let s = Scratch::new("cli");
+    let p = |n: &str| s.0.join(n).to_str().unwrap().to_owned();
+    let o = bin(&["keygen", "--private", &p("k.pem"), "--public", &p("k.pub")]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        !bin(&["keygen", "--private", &p("k.pem"), "--public", &p("k2.pub")])
+            .status
+            .success(),
+        "keygen must not overwrite"
+    );
+    std::fs::copy(object("counter"), p("counter.bpf.o")).unwrap();
+    let o = bin(&["sign", "--key", &p("k.pem"), &p("counter.bpf.o")]);
+    assert!(o.status.success(), "{}", text(&o));
+    let once = std::fs::metadata(p("counter.bpf.o")).unwrap().len();
+    // Signing again replaces the trailer, never stacks.
+    assert!(bin(&["sign", "--key", &p("k.pem"), &p("counter.bpf.o")])
+        .status
+        .success());
+    assert_eq!(std::fs::metadata(p("counter.bpf.o")).unwrap().len(), once);
+    let o = bin(&["verify", "--key", &p("k.pub"), &p("counter.bpf.o")]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("ok name=counter key="), "{}", text(&o));
+    let o = bin(&[
+        "verify",
+        "--key",
+        test_public_key().to_str().unwrap(),
+        &p("counter.bpf.o"),
+    ]);
+    assert!(
+        !o.status.success() && text(&o).contains("is not trusted"),
+        "{}",
+        text(&o)
+    );
+    let o = bin(&["inspect", "--json", &p("counter.bpf.o")]);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["name"], "counter");
+    assert_eq!(
+        j["programs"][0]["section"],
+        "tracepoint/sched/sched_process_exec"
+    );
+    assert_eq!(j["programs"][0]["auto_attach"], true);
+    let o = bin(&["inspect", object("xdp_pass").to_str().unwrap()]);
+    assert!(
+        text(&o).contains("(unsigned)") && text(&o).contains("no auto-attach"),
+        "{}",
+        text(&o)
+    );
+    assert!(!bin(&[
+        "sign",
+        "--key",
+        &p("k.pem"),
+        "--name",
+        "a.b",
+        &p("counter.bpf.o")
+    ])
+    .status
+    .success());
+    assert_eq!(bin(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(bin(&["run", "--bogus"]).status.code(), Some(2));
+}
+
+#[test]
+fn openssl_keys_work_unchanged() {
+    if Command::new("openssl").arg("version").output().is_err() {
+        panic!("openssl is not installed: the README test command installs it");
+    }
+    let s = Scratch::new("openssl");
+    let p = |n: &str| s.0.join(n).to_str().unwrap().to_owned();
+    assert!(Command::new("openssl")
+        .args(["genpkey", "-algorithm", "ed25519", "-out", &p("k.pem")])
+        .status()
+        .unwrap()
+        .success());
+    assert!(Command::new("openssl")
+        .args(["pkey", "-in", &p("k.pem"), "-pubout", "-out", &p("k.pub")])
+        .status()
+        .unwrap()
+        .success());
+    let o = bin(&[
+        "sign",
+        "--key",
+        &p("k.pem"),
+        "--output",
+        &p("m.bpf.o"),
+        object("maponly").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = bin(&["verify", "--key", &p("k.pub"), &p("m.bpf.o")]);
+    assert!(
+        o.status.success() && text(&o).contains("name=maponly"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn binary_is_fully_static() {
+    let bytes = std::fs::read(BIN).unwrap();
+    let elf = goblin::elf::Elf::parse(&bytes).unwrap();
+    assert_eq!(elf.interpreter, None, "has a dynamic loader");
+    assert!(
+        elf.libraries.is_empty(),
+        "needs shared libraries: {:?}",
+        elf.libraries
+    );
+}
+
+#[test]
+#[ignore = "needs root (chroot): run as root with --include-ignored (see README)"]
+fn runs_from_an_empty_chroot() {
+    let s = Scratch::new("chroot");
+    std::fs::copy(BIN, s.0.join("bpf-preload")).unwrap();
+    std::fs::copy(object("counter"), s.0.join("counter.bpf.o")).unwrap();
+    let o = Command::new("chroot")
+        .arg(&s.0)
+        .args(["/bpf-preload", "inspect", "/counter.bpf.o"])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success() && text(&o).contains("count_exec"),
+        "{}",
+        text(&o)
+    );
+}
