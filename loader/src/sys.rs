@@ -7,7 +7,6 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
-use std::sync::Mutex;
 
 use rustix::fs::{OFlags, RenameFlags, CWD};
 use rustix::mount::MountFlags;
@@ -74,23 +73,24 @@ pub trait Sys {
 
 /// The real system.
 pub struct RealSys {
-    kmsg: Mutex<Option<File>>,
     /// Also echo log records to stderr (for people running `run` by hand).
     pub echo: bool,
 }
 
 impl RealSys {
     pub fn new(echo: bool) -> Self {
-        let kmsg = std::fs::OpenOptions::new()
-            .write(true)
-            .custom_flags(OFlags::CLOEXEC.bits() as i32)
-            .open(KMSG)
-            .ok();
-        Self {
-            kmsg: Mutex::new(kmsg),
-            echo,
-        }
+        Self { echo }
     }
+}
+
+/// The kernel rate-limits writes per open /dev/kmsg file (10 records per 5 s), which would drop
+/// lines when many objects load; so every message gets a fresh open.
+fn open_kmsg() -> Option<File> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(OFlags::CLOEXEC.bits() as i32)
+        .open(KMSG)
+        .ok()
 }
 
 fn fs_err(e: rustix::io::Errno) -> io::Error {
@@ -221,7 +221,7 @@ impl Sys for RealSys {
     }
 
     fn log(&self, prio: Prio, message: &str) {
-        let mut kmsg = self.kmsg.lock().unwrap_or_else(|e| e.into_inner());
+        let mut kmsg = open_kmsg();
         for record in kmsg_records(message) {
             let line = format!("<{}>bpf-preload: {record}\n", prio as u8);
             // One write() is one kmsg record.
