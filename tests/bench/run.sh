@@ -4,7 +4,7 @@
 # Benchmark: `bpf-preload run` vs. a shell hook calling `bpftool prog loadall`
 # once per object, on the same 12 signed objects (bpf/build/bench_01..12).
 #
-#   sudo tests/bench/run.sh [-n ROUNDS]        (default 15; or BENCH_ROUNDS=N)
+#   sudo tests/bench/run.sh [-n ROUNDS]        (default 30; or BENCH_ROUNDS=N)
 #
 # Installs what it needs (bpftool with `autoattach`, from bookworm-backports if
 # the default one lacks it; `time` for peak RSS; `file`), builds the binary and
@@ -30,7 +30,7 @@ BIN=$ROOT/target/x86_64-unknown-linux-gnu/release/bpf-preload
 OBJDIR=$ROOT/bpf/build
 NAMES=(bench_01 bench_02 bench_03 bench_04 bench_05 bench_06
        bench_07 bench_08 bench_09 bench_10 bench_11 bench_12)
-ROUNDS=${BENCH_ROUNDS:-15}
+ROUNDS=${BENCH_ROUNDS:-30}
 APT=(apt-get -o DPkg::Lock::Timeout=600 -y -q)
 
 die() { echo "bench: ERROR: $*" >&2; exit 1; }
@@ -163,7 +163,7 @@ fi
 while [[ $# -gt 0 ]]; do
     case $1 in
         -n|--rounds) ROUNDS=$2; shift 2 ;;
-        -h|--help) sed -n '3,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '3,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument $1 (use -n ROUNDS)" ;;
     esac
 done
@@ -235,6 +235,7 @@ for n in "${NAMES[@]}"; do
 done
 (IFS=,; echo "rd.bpf_preload=${NAMES[*]}") >"$W/cmdline"
 
+LOADAVG_START=$(cut -d" " -f1-3 /proc/loadavg)
 unshare -m --propagation private "$0" --inner "$W" "$ATTACH" "$ROUNDS" ||
     die "benchmark run failed"
 
@@ -255,7 +256,7 @@ esac
 
 export W SIZE FILE_OUT BPFTOOL_MODE ROUNDS STATIC_CHECK
 export BPFTOOL_VERSION=$(bpftool version 2>/dev/null | head -n1)
-export KERNEL=$(uname -r) NCPU=$(nproc)
+export KERNEL=$(uname -r) NCPU=$(nproc) LOADAVG_START LOADAVG_END=$(cut -d" " -f1-3 /proc/loadavg)
 python3 - <<'EOF'
 import json, os, re, statistics as st
 
@@ -296,6 +297,7 @@ bpf-preload benchmark: 12 signed objects (bench_01..bench_12), 3 auto-attached
 tracepoint/raw_tp programs + 3 maps each; {n} rounds, order alternating, fresh bpffs
 per run, private mount namespace.
   kernel {os.environ['KERNEL']}, {os.environ['NCPU']} CPUs; {os.environ['BPFTOOL_VERSION']}
+  load average before/after: {os.environ['LOADAVG_START']} / {os.environ['LOADAVG_END']} (other work on the host adds noise)
   bpftool side: {os.environ['BPFTOOL_MODE']}
                 one process per object, as a shell hook does (plus one mkdir -p)
 
