@@ -33,7 +33,10 @@ bpf_preload_hook() {
 
     # Show what happened on the console before refusing to boot.
     /usr/bin/bpf-preload status 2> /dev/null | while IFS= read -r _line; do
-        warn "bpf-preload: $_line"
+        case "$_line" in
+            bpf-preload:*) warn "$_line" ;;
+            *) warn "bpf-preload: $_line" ;;
+        esac
     done
     if [ "$_rc" -eq 3 ]; then
         die "bpf-preload: a required eBPF object (rd.bpf_preload.required=$_req) failed to load; refusing to switch to the real root"

@@ -57,16 +57,19 @@ result() { # result NAME ok|fail DETAIL
     fi
 }
 
-# boot_ok NAME KERNEL FLAVOUR BUNDLE "cmdline": the real root must be reached and
-# every check made there must pass.
+# boot_ok NAME KERNEL FLAVOUR BUNDLE "cmdline" [REGEX]: the real root must be
+# reached, every check made there must pass, and the console log must match
+# REGEX (e.g. the failure reason `bpf-preload status` gives for an object).
 boot_ok() {
-    local name=$1 k=$2 fl=$3 b=$4 cmd=$5 log=$LOGS/$1.log line
+    local name=$1 k=$2 fl=$3 b=$4 cmd=$5 want=${6:-.} log=$LOGS/$1.log line
     [[ $name =~ $ONLY ]] || return 0
     initrd "$b" "$k" "$fl"
     vm_boot "${KD[$k]}" "$INITRD" "$ROOT" "$log" "vmtest.case=$name $cmd"
     grep -a 'VMCHECK FAIL' "$log" | sed 's/^/    /' >&2 || true
     line=$(grep -a '^VMRESULT ' "$log" | tail -n1 || true)
-    if [[ $line =~ passed=([0-9]+)\ failed=0 ]] && ((BASH_REMATCH[1] > 0)); then
+    if [[ $line =~ passed=([0-9]+)\ failed=0 ]] && ((BASH_REMATCH[1] > 0)) && ! grep -qaE "$want" "$log"; then
+        result "$name" fail "(no /$want/ in the console log; see $log)"
+    elif [[ $line =~ passed=([0-9]+)\ failed=0 ]] && ((BASH_REMATCH[1] > 0)); then
         result "$name" ok "(${VM_BOOT_MS} ms; $line; $(grep -a '^VMFIG' "$log" | cut -d' ' -f2 | tr '\n' ' '))"
     elif [[ -n $line ]]; then
         result "$name" fail "($line; see $log)"
@@ -102,26 +105,32 @@ for k in 6.1 6.12; do
         boot_ok "boot-$k-$fl" "$k" "$fl" full "rd.bpf_preload.required=counter,lsm_deny $LOADED"
     done
 done
+# What `bpf-preload status` (VMSTATUS lines, from the real root) or the console
+# must say about the failed object.
+SIGFAIL='(VMSTATUS|bpf-preload:) .*(error: )?verify: signature does not verify'
+NOFILE='(VMSTATUS|bpf-preload:) .*ghost.bpf.o: No such file'
+VERIFIER='VMSTATUS .*error: load: .*verifier'
+SIGFAIL_STATUS='VMSTATUS .*error: verify: signature does not verify'
 # A tampered optional object: boot goes on, the others are loaded.
 boot_ok tampered-optional-6.12-systemd 6.12 systemd tampered \
-    "vmtest.loaded=counter,iter vmtest.failed=maponly"
+    "vmtest.loaded=counter,iter vmtest.failed=maponly" "$SIGFAIL_STATUS"
 boot_ok tampered-optional-6.1-shell 6.1 shell tampered \
-    "vmtest.loaded=counter,iter vmtest.failed=maponly"
+    "vmtest.loaded=counter,iter vmtest.failed=maponly" "$SIGFAIL_STATUS"
 # A tampered required object: no switch_root.
 boot_refused tampered-required-6.12-systemd 6.12 systemd tampered \
-    "rd.bpf_preload.required=maponly" 'maponly'
+    "rd.bpf_preload.required=maponly" "$SIGFAIL"
 boot_refused tampered-required-6.1-shell 6.1 shell tampered \
-    "rd.bpf_preload.required=maponly" 'maponly'
+    "rd.bpf_preload.required=maponly" "$SIGFAIL"
 # A required object that is not in the initramfs at all.
 boot_refused missing-required-6.1-systemd 6.1 systemd full \
-    "rd.bpf_preload=counter,ghost rd.bpf_preload.required=ghost" 'ghost'
+    "rd.bpf_preload=counter,ghost rd.bpf_preload.required=ghost" "$NOFILE"
 boot_refused missing-required-6.12-shell 6.12 shell full \
-    "rd.bpf_preload=counter,ghost rd.bpf_preload.required=ghost" 'ghost'
+    "rd.bpf_preload=counter,ghost rd.bpf_preload.required=ghost" "$NOFILE"
 # An object the verifier rejects: the others still load.
 boot_ok verifier-rejected-6.1-systemd 6.1 systemd full \
-    "rd.bpf_preload=counter,rejected,iter vmtest.loaded=counter,iter vmtest.failed=rejected"
+    "rd.bpf_preload=counter,rejected,iter vmtest.loaded=counter,iter vmtest.failed=rejected" "$VERIFIER"
 boot_ok verifier-rejected-6.12-shell 6.12 shell full \
-    "rd.bpf_preload=counter,rejected,iter vmtest.loaded=counter,iter vmtest.failed=rejected"
+    "rd.bpf_preload=counter,rejected,iter vmtest.loaded=counter,iter vmtest.failed=rejected" "$VERIFIER"
 
 # mkosi-built real root with full systemd (see tests/vm/mkosi-test.sh).
 if ((MKOSI)) && [[ mkosi-systemd-root =~ $ONLY ]]; then
