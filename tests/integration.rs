@@ -123,10 +123,13 @@ impl Env {
         std::fs::write(self.path(&format!("bundle/{name}.bpf.o")), bytes).unwrap();
     }
     fn run(&self, cmdline: &str) -> (Output, Status) {
+        self.run_with(BIN, cmdline)
+    }
+    fn run_with(&self, bin: &str, cmdline: &str) -> (Output, Status) {
         std::fs::write(self.path("cmdline"), cmdline).unwrap();
         let status = self.path("status.json");
         let _ = std::fs::remove_file(&status);
-        let o = Command::new(BIN)
+        let o = Command::new(bin)
             .args(["run", "--cmdline"])
             .arg(self.path("cmdline"))
             .arg("--preload-list")
@@ -568,6 +571,51 @@ fn revoked_keys_and_preload_list_and_disable() {
     assert_eq!(obj(&st, "a").result, Outcome::Loaded);
     // A bpffs that was already mounted (as the systemd initrd does) is reused.
     assert!(!st.mounted_bpffs);
+}
+
+#[test]
+#[ignore = "needs root and a binary built with BPF_PRELOAD_BUILTIN_KEYS=keys/test-only (tests/run-all.sh builds it and sets BPF_PRELOAD_BUILTIN_BIN)"]
+fn built_in_keys_are_trusted_and_revocable() {
+    let builtin = std::env::var("BPF_PRELOAD_BUILTIN_BIN").expect("BPF_PRELOAD_BUILTIN_BIN: the path of a binary built with BPF_PRELOAD_BUILTIN_KEYS=keys/test-only");
+    let env = Env::new("builtin");
+    env.add("maponly", "m");
+    std::fs::remove_file(env.path("keys/test.pub")).unwrap();
+    let signed = env.path("bundle/m.bpf.o");
+    let o = Command::new(&builtin)
+        .arg("verify")
+        .arg(&signed)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success() && text(&o).contains("trusted-by=built-in:signing-key.pub"),
+        "{}",
+        text(&o)
+    );
+    let o = bin(&["verify", signed.to_str().unwrap()]);
+    assert!(
+        !o.status.success() && text(&o).contains("no built-in keys"),
+        "{}",
+        text(&o)
+    );
+    // The plain binary with an empty keys dir refuses; the built-in one loads.
+    let (_, st) = env.run("rd.bpf_preload=m");
+    assert!(
+        obj(&st, "m")
+            .error
+            .as_ref()
+            .unwrap()
+            .ends_with("is not trusted"),
+        "{st:?}"
+    );
+    std::fs::write(env.path("keys/revoked"), "bfec6534c3009d50\n").unwrap();
+    let (_, st) = env.run_with(&builtin, "rd.bpf_preload=m");
+    assert_eq!(
+        obj(&st, "m").error.as_deref(),
+        Some("verify: key bfec6534c3009d50 is revoked")
+    );
+    std::fs::remove_file(env.path("keys/revoked")).unwrap();
+    let (_, st) = env.run_with(&builtin, "rd.bpf_preload=m");
+    assert_eq!(obj(&st, "m").result, Outcome::Loaded, "{st:?}");
 }
 
 #[test]

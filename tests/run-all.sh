@@ -13,6 +13,10 @@ VM=1
 set -e
 tests/deps.sh
 make -s -C bpf
+# A binary with the test key built in (for the built-in keys test), then the normal one.
+BPF_PRELOAD_BUILTIN_KEYS=$PWD/keys/test-only cargo build --release --locked
+install -m 0755 target/x86_64-unknown-linux-gnu/release/bpf-preload target/bpf-preload-builtin-keys
+export BPF_PRELOAD_BUILTIN_BIN=$PWD/target/bpf-preload-builtin-keys
 cargo build --release --locked
 set +e
 

@@ -102,13 +102,21 @@ pub fn verify(
     for d in key_dirs {
         ring.load_dir(d).map_err(|e| e.to_string())?;
     }
+    if key_files.is_empty() && key_dirs.is_empty() {
+        // Nothing named: check against what this binary trusts on its own.
+        ring = keys::builtin_ring().map_err(|e| e.to_string())?;
+    }
     if ring.is_empty() {
-        return Err("no trusted key given (use --key PUBLIC.pem or --keys DIR)".into());
+        return Err("no trusted key: give --key PUBLIC.pem or --keys DIR (this binary has no built-in keys)".into());
     }
     let v = verify::verify(read(object)?, None, &ring)
         .map_err(|e| format!("{}: refused: {e}", object.display()))?;
+    let source = ring
+        .lookup(v.key_id)
+        .map(|k| k.source.clone())
+        .unwrap_or_default();
     Ok(format!(
-        "{}: ok name={} key={} sha256={}\n",
+        "{}: ok name={} key={} sha256={} trusted-by={source}\n",
         object.display(),
         v.name,
         v.key_id,

@@ -18,7 +18,7 @@ usage:
                   [--bpffs DIR] [--status FILE] [--verbose]
   bpf-preload status [--status FILE] [--json]
   bpf-preload sign --key PRIVATE.pem [--name NAME] [--output OUT] OBJECT
-  bpf-preload verify --key PUBLIC.pem [--key ...] [--keys DIR] OBJECT
+  bpf-preload verify [--key PUBLIC.pem ...] [--keys DIR ...] OBJECT   (none: built-in keys)
   bpf-preload inspect [--json] OBJECT
   bpf-preload keygen --private FILE --public FILE
 
