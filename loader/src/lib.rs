@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod cmdline;
 pub mod elf;
+pub mod fuzz_core;
 pub mod keys;
 pub mod load;
 pub mod name;
