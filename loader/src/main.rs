@@ -55,8 +55,7 @@ enum Cmd {
 }
 
 fn string(v: OsString) -> Result<String, lexopt::Error> {
-    v.into_string()
-        .map_err(|v| lexopt::Error::NonUnicodeValue(v))
+    v.into_string().map_err(lexopt::Error::NonUnicodeValue)
 }
 
 fn parse(mut p: lexopt::Parser) -> Result<Cmd, lexopt::Error> {

@@ -117,7 +117,7 @@ pub fn kmsg_records(message: &str) -> Vec<&str> {
 impl Sys for RealSys {
     fn is_mounted(&self, kind: FsKind, path: &Path) -> io::Result<bool> {
         match rustix::fs::statfs(path) {
-            Ok(st) => Ok(st.f_type as i64 == kind.magic()),
+            Ok(st) => Ok(st.f_type == kind.magic()),
             Err(rustix::io::Errno::NOENT) => Ok(false),
             Err(e) => Err(fs_err(e)),
         }
@@ -230,7 +230,7 @@ impl Sys for RealSys {
                 .map(|f| f.write_all(line.as_bytes()).is_ok())
                 .unwrap_or(false);
             if !written || self.echo {
-                eprint!("bpf-preload: {record}\n");
+                eprintln!("bpf-preload: {record}");
             }
         }
     }

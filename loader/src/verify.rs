@@ -166,7 +166,8 @@ mod tests {
         grafted.extend_from_slice(&other_bytes[b"\x7fELF other object".len()..]);
         let mut revoked = ring_with(1);
         revoked.revoke(KeyId::of(&test_key(1).verifying_key()));
-        let cases: Vec<(&str, Vec<u8>, Option<&str>, KeyRing, &str)> = vec![
+        type Case<'a> = (&'a str, Vec<u8>, Option<&'a str>, KeyRing, &'a str);
+        let cases: Vec<Case> = vec![
             ("unsigned", PAYLOAD.to_vec(), None, ring_with(1), "unsigned"),
             ("empty", vec![], None, ring_with(1), "unsigned"),
             (
