@@ -744,3 +744,57 @@ fn runs_from_an_empty_chroot() {
         text(&o)
     );
 }
+
+/// Every single-byte flip of a real signed object (payload, name, signature, footer) and every
+/// truncation is refused, through the same verify path `run` uses. No root needed.
+#[test]
+fn every_flip_and_truncation_of_a_real_signed_object_is_refused() {
+    use bpf_preload::trailer::{ED25519_SIG_LEN, FOOTER_LEN};
+    use bpf_preload::verify::{sign, verify};
+    let key = bpf_preload::keys::parse_private_pem(
+        "test",
+        &std::fs::read_to_string(test_private_key()).unwrap(),
+    )
+    .unwrap();
+    let mut ring = bpf_preload::keys::KeyRing::default();
+    ring.add("test", key.verifying_key());
+    let name = ObjectName::parse("counter").unwrap();
+    let payload = std::fs::read(object("counter")).unwrap();
+    let signed = sign(&payload, &name, &key).unwrap();
+    assert!(verify(signed.clone(), Some(&name), &ring).is_ok());
+    for i in 0..signed.len() {
+        for bit in [0x01u8, 0x80] {
+            let mut bad = signed.clone();
+            bad[i] ^= bit;
+            assert!(
+                verify(bad, Some(&name), &ring).is_err(),
+                "flip {bit:#x} at byte {i} of {} accepted",
+                signed.len()
+            );
+        }
+    }
+    let p = payload.len();
+    let boundaries = [
+        0,
+        1,
+        p - 1,
+        p,
+        p + 1,
+        p + 7,
+        p + 8,
+        p + 8 + ED25519_SIG_LEN,
+        signed.len() - FOOTER_LEN,
+        signed.len() - 28,
+        signed.len() - 1,
+    ];
+    for len in boundaries {
+        let e = verify(signed[..len].to_vec(), Some(&name), &ring).unwrap_err();
+        assert!(!e.to_string().is_empty(), "truncation to {len}");
+    }
+    for len in 0..signed.len() {
+        assert!(
+            verify(signed[..len].to_vec(), Some(&name), &ring).is_err(),
+            "truncated to {len} accepted"
+        );
+    }
+}
