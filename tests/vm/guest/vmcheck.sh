@@ -164,6 +164,7 @@ done
 echo "VMFIG uptime_at_init=$UPTIME_AT_INIT"
 d=$(grep -oE '"[A-Za-z_]*duration[A-Za-z_]*" *: *[0-9.]+' $ST 2> /dev/null | tail -n1 | tr -d ' "')
 [ -n "$d" ] && echo "VMFIG loader_$d"
+[ -s $ST ] && echo "VMSTATUSJSON $(tr -d '\n' < $ST)"
 echo "VMRESULT case=${CASE:-none} passed=$P failed=$F"
 sync
 poweroff -f
