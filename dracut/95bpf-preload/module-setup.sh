@@ -26,7 +26,7 @@ _bpf_preload_defaults() {
 check() {
     _bpf_preload_defaults
     if [[ ! -x $dracutsysrootdir$bpf_preload_binary ]]; then
-        derror "bpf-preload: $bpf_preload_binary not found or not executable"
+        dinfo "bpf-preload: $bpf_preload_binary not found or not executable"
         return 1
     fi
     return 255

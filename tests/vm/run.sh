@@ -134,6 +134,7 @@ boot_ok verifier-rejected-6.12-shell 6.12 shell full \
 
 # mkosi-built real root with full systemd (see tests/vm/mkosi-test.sh).
 if ((MKOSI)) && [[ mkosi-systemd-root =~ $ONLY ]]; then
+    export VM_BIN VM_KEY VM_PUB
     if out=$(bash "$HERE/mkosi-test.sh" 2>&1 | tee "$LOGS/mkosi-test.out" | tail -n 20); then
         result mkosi-systemd-root ok "($(grep -a '^MKOSI-RESULT' "$LOGS/mkosi-test.out" | tail -n1))"
     else
