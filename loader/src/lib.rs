@@ -411,6 +411,20 @@ mod tests {
         loaded: RefCell<Vec<String>>,
     }
 
+    impl<'a> FakeLoader<'a> {
+        fn new(sys: &'a FakeSys, reject: Vec<&'static str>) -> Self {
+            Self {
+                sys,
+                reject,
+                loaded: Default::default(),
+            }
+        }
+    }
+
+    fn run(cmdline: &str, cfg: &RunConfig, sys: &FakeSys, loader: &FakeLoader) -> Status {
+        run_plan(&cmdline::plan(cmdline, None), ring(), cfg, sys, loader)
+    }
+
     impl Loader for FakeLoader<'_> {
         fn load<'s>(
             &'s self,
@@ -490,18 +504,8 @@ mod tests {
     #[test]
     fn pipeline_order_mount_then_stage_then_rename() {
         let (sys, cfg) = setup(&["a", "xdp"]);
-        let loader = FakeLoader {
-            sys: &sys,
-            reject: vec![],
-            loaded: Default::default(),
-        };
-        let st = run_plan(
-            &cmdline::plan("rd.bpf_preload=a,xdp", None),
-            ring(),
-            &cfg,
-            &sys,
-            &loader,
-        );
+        let loader = FakeLoader::new(&sys, vec![]);
+        let st = run("rd.bpf_preload=a,xdp", &cfg, &sys, &loader);
         assert_eq!(
             results(&st),
             vec![("a", Outcome::Loaded), ("xdp", Outcome::Loaded)]
@@ -525,18 +529,8 @@ mod tests {
         let (sys, cfg) = setup(&["a"]);
         sys.mounted.borrow_mut().push((FsKind::Bpf, "/bpf".into()));
         sys.dirs.borrow_mut().insert("/bpf".into());
-        let loader = FakeLoader {
-            sys: &sys,
-            reject: vec![],
-            loaded: Default::default(),
-        };
-        let st = run_plan(
-            &cmdline::plan("rd.bpf_preload=a", None),
-            ring(),
-            &cfg,
-            &sys,
-            &loader,
-        );
+        let loader = FakeLoader::new(&sys, vec![]);
+        let st = run("rd.bpf_preload=a", &cfg, &sys, &loader);
         assert!(!st.mounted_bpffs);
         assert!(!sys.ops.borrow().iter().any(|o| o.starts_with("mount")));
     }
@@ -547,11 +541,7 @@ mod tests {
         sys.files
             .borrow_mut()
             .insert("/bundle/unsigned.bpf.o".into(), elf_stub());
-        let loader = FakeLoader {
-            sys: &sys,
-            reject: vec!["rej"],
-            loaded: Default::default(),
-        };
+        let loader = FakeLoader::new(&sys, vec!["rej"]);
         let plan = cmdline::plan(
             "rd.bpf_preload=good,rej,a.b,missing,unsigned,badpin,tail rd.bpf_preload.required=rej",
             None,
@@ -624,11 +614,7 @@ mod tests {
     #[test]
     fn second_run_reports_already_loaded_or_conflict() {
         let (sys, cfg) = setup(&["a"]);
-        let loader = FakeLoader {
-            sys: &sys,
-            reject: vec![],
-            loaded: Default::default(),
-        };
+        let loader = FakeLoader::new(&sys, vec![]);
         let plan = cmdline::plan("rd.bpf_preload=a", None);
         run_plan(&plan, ring(), &cfg, &sys, &loader);
         let before = sys.tree(Path::new("/bpf"));
@@ -667,18 +653,8 @@ mod tests {
             .borrow_mut()
             .insert("/bpf/+staging-a/links/old".into(), vec![]);
         sys.mounted.borrow_mut().push((FsKind::Bpf, "/bpf".into()));
-        let loader = FakeLoader {
-            sys: &sys,
-            reject: vec![],
-            loaded: Default::default(),
-        };
-        let st = run_plan(
-            &cmdline::plan("rd.bpf_preload=a", None),
-            ring(),
-            &cfg,
-            &sys,
-            &loader,
-        );
+        let loader = FakeLoader::new(&sys, vec![]);
+        let st = run("rd.bpf_preload=a", &cfg, &sys, &loader);
         assert_eq!(results(&st), vec![("a", Outcome::Loaded)]);
         assert_eq!(sys.ops.borrow()[0], "remove /bpf/+staging-a");
         assert!(!sys
@@ -690,20 +666,10 @@ mod tests {
     #[test]
     fn disabled_and_empty_plans_touch_nothing() {
         let (sys, cfg) = setup(&["a"]);
-        let loader = FakeLoader {
-            sys: &sys,
-            reject: vec![],
-            loaded: Default::default(),
-        };
-        let st = run_plan(
-            &cmdline::plan("rd.bpf_preload=a,0", None),
-            ring(),
-            &cfg,
-            &sys,
-            &loader,
-        );
+        let loader = FakeLoader::new(&sys, vec![]);
+        let st = run("rd.bpf_preload=a,0", &cfg, &sys, &loader);
         assert_eq!(results(&st), vec![("a", Outcome::Skipped)]);
-        let st = run_plan(&cmdline::plan("", None), ring(), &cfg, &sys, &loader);
+        let st = run("", &cfg, &sys, &loader);
         assert!(st.objects.is_empty());
         assert!(sys.ops.borrow().is_empty());
     }
@@ -711,11 +677,7 @@ mod tests {
     #[test]
     fn key_errors_fail_every_object_closed() {
         let (sys, cfg) = setup(&["a"]);
-        let loader = FakeLoader {
-            sys: &sys,
-            reject: vec![],
-            loaded: Default::default(),
-        };
+        let loader = FakeLoader::new(&sys, vec![]);
         let bad = Err(KeyError::RevokedLine {
             path: "/k/revoked".into(),
             line: 2,
