@@ -16,6 +16,7 @@ while (($#)); do
     esac
 done
 T0=$(date +%s)
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 vm_install_packages
 vm_build_project
 vm_test_key
@@ -54,9 +55,9 @@ for k in 6.1 6.12; do
     done
 done
 
-python3 - "$RAW" "$SIZES" "$REPS" "$HERE/FIGURES.md" "$(cat "$VM_BUILD"/kernels/6.1/kver) / $(cat "$VM_BUILD"/kernels/6.12/kver)" "$(($(date +%s) - T0))" <<'PY'
+python3 - "$RAW" "$SIZES" "$REPS" "$HERE/FIGURES.md" "$(cat "$VM_BUILD"/kernels/6.1/kver) / $(cat "$VM_BUILD"/kernels/6.12/kver)" "$(($(date +%s) - T0))" "$LOAD0 -> $(cut -d' ' -f1-3 /proc/loadavg)" <<'PY'
 import csv, statistics, sys, datetime, os, platform
-raw, sizes, reps, out, kvers, wall = sys.argv[1:7]
+raw, sizes, reps, out, kvers, wall, load = sys.argv[1:8]
 rows = list(csv.DictReader(open(raw), delimiter="\t"))
 sz = {(r["kernel"], r["flavour"]): r for r in csv.DictReader(open(sizes), delimiter="\t")}
 def med(vals):
@@ -71,7 +72,11 @@ L.append("Each configuration was booted %s times with and %s times without the m
          "signed with the test key, loaded from the generated preload.list. "
          "*Guest uptime* is /proc/uptime read first thing by the real root's init (kernel start to "
          "real root); *host* is the wall time from starting qemu until the real root's first console "
-         "line was seen (0.5 s polling). *Loader* is status.json's top-level `duration_ms`.\n" % (reps, reps))
+         "line was seen (0.5 s polling). *Loader* is status.json's top-level `duration_ms`. "
+         "Host load average (1/5/15 min) at start -> end: %s; qemu TCG boot times on a busy "
+         "2-core host vary by +-2 s from boot to boot, so the boot-time difference is only "
+         "meaningful with many repetitions on an idle host; the loader's own duration and the "
+         "sizes are stable.\n" % (reps, reps, load))
 L.append("| kernel | initrd | to real root, without module (guest s / host s) | with module (guest s / host s) | added (guest s) | loader duration_ms |")
 L.append("|---|---|---|---|---|---|")
 for (k, fl) in sz:
