@@ -100,7 +100,7 @@ vm_kernel() {
 }
 
 # ----------------------------------------------------- project artefacts --
-VM_BIN=
+VM_BIN=${VM_BIN:-}
 vm_build_project() {
     vlog "make -C bpf"
     make -s -C "$VM_TOP/bpf" >&2
@@ -121,7 +121,7 @@ vm_build_project() {
 }
 
 # The test signing key: keys/test-only/ when present, else a throw-away one.
-VM_KEY= VM_PUB=
+VM_KEY=${VM_KEY:-} VM_PUB=${VM_PUB:-}
 vm_test_key() {
     if [[ -f $VM_TOP/keys/test-only/signing-key.pem && -f $VM_TOP/keys/test-only/signing-key.pub ]]; then
         VM_KEY=$VM_TOP/keys/test-only/signing-key.pem

@@ -30,7 +30,7 @@ fi
 [[ -n ${VM_KEY:-} ]] || vm_test_key
 
 M=$VM_BUILD/mkosi
-mkosi_tree() { find "$M/out" -mindepth 1 -maxdepth 2 -name image -type d 2> /dev/null | head -n1; }
+mkosi_tree() { find "$M/out" -mindepth 1 -maxdepth 2 -name image -type d 2> /dev/null | head -n1 || true; }
 TREE=$(mkosi_tree)
 STAMP=$(cd "$VM_TOP/mkosi" && find . -type f -o -type l | LC_ALL=C sort | xargs -d '\n' sha256sum 2> /dev/null | sha256sum | cut -c1-16)
 if [[ -z $TREE || ! -d $TREE/usr || $(cat "$M/stamp" 2> /dev/null) != "$STAMP" ]]; then
