@@ -89,6 +89,13 @@ install() {
     # What to load when the kernel command line has no rd.bpf_preload=.
     if [[ -f $_list ]]; then
         inst_simple "$_list" /etc/bpf-preload/preload.list
+        local _l _have
+        while read -r _l _; do
+            [[ -z $_l || $_l == \#* ]] && continue
+            _have=
+            for _name in "${_names[@]}"; do [[ $_name == "$_l" ]] && _have=1; done
+            [[ -n $_have ]] || dwarning "bpf-preload: $bpf_preload_list names '$_l', which is not in the initramfs"
+        done < "$_list"
     elif ((${#_names[@]} > 0)); then
         mkdir -p "$initdir/etc/bpf-preload"
         printf '%s\n' "${_names[@]}" > "$initdir/etc/bpf-preload/preload.list"
