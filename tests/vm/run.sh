@@ -38,6 +38,19 @@ ALL="counter iter maponly xdp_pass lsm_deny fentry_unlink"
 FULL=$(vm_bundle full "$ALL rejected" "$ALL")
 TAMP=$(vm_bundle tampered "counter iter maponly")
 vm_tamper "$TAMP/lib/maponly.bpf.o"
+# Revocation: iter is signed by a second trusted key whose id is in keys/revoked.
+REV=$(vm_bundle revoked "counter iter")
+K2=$VM_BUILD/key/second-key.pem
+if [[ ! -s $K2 ]]; then
+    mkdir -p "$VM_BUILD/key"
+    openssl genpkey -algorithm ed25519 -out "$K2"
+    openssl pkey -in "$K2" -pubout -out "${K2%.pem}.pub"
+fi
+K2ID=$("$VM_BIN" sign --key "$K2" --name iter --output "$REV/lib/iter.bpf.o" "$VM_TOP/bpf/build/iter.bpf.o" 2>&1 |
+    sed -n 's/.* with key \([0-9a-f]\{16\}\).*/\1/p')
+[[ -n $K2ID ]] || vdie "could not read the second key's id from 'bpf-preload sign'"
+cp "${K2%.pem}.pub" "$REV/keys/second-key.pub"
+printf '# revoked for the VM test\n%s\n' "$K2ID" > "$REV/keys/revoked"
 
 declare -A BUILT
 initrd() { # initrd BUNDLE-NAME KERNEL FLAVOUR -> $INITRD (built once per run)
@@ -131,6 +144,12 @@ boot_ok verifier-rejected-6.1-systemd 6.1 systemd full \
     "rd.bpf_preload=counter,rejected,iter vmtest.loaded=counter,iter vmtest.failed=rejected" "$VERIFIER"
 boot_ok verifier-rejected-6.12-shell 6.12 shell full \
     "rd.bpf_preload=counter,rejected,iter vmtest.loaded=counter,iter vmtest.failed=rejected" "$VERIFIER"
+# A revoked signing key (the module carries keys/revoked into the initramfs).
+boot_ok revoked-key-6.12-systemd 6.12 systemd revoked \
+    "vmtest.loaded=counter vmtest.failed=iter" "VMSTATUS .*error: .*$K2ID is revoked"
+# rd.bpf_preload=0: nothing is loaded, the boot goes on.
+boot_ok disabled-6.1-systemd 6.1 systemd full \
+    "rd.bpf_preload=0 vmtest.empty=1" 'VMSTATUS .*loading disabled by rd.bpf_preload=0'
 
 # mkosi-built real root with full systemd (see tests/vm/mkosi-test.sh).
 if ((MKOSI)) && [[ mkosi-systemd-root =~ $ONLY ]]; then

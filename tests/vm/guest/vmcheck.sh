@@ -5,6 +5,7 @@
 #   vmtest.case=NAME        label printed in the result line
 #   vmtest.loaded=a,b       objects that must be loaded (pins, status, kmsg)
 #   vmtest.failed=x,y       objects that must have failed (status names a reason)
+#   vmtest.empty=1          nothing at all may be pinned under /sys/fs/bpf
 #   vmtest.demo=1           print the demo view instead of (before) the checks
 # Output:  VMCHECK ok|FAIL <check> [detail] ... ;  VMFIG key=value ;
 #          VMRESULT case=NAME passed=N failed=M
@@ -24,6 +25,7 @@ CASE=$(arg vmtest.case)
 LOADED=$(arg vmtest.loaded)
 FAILED=$(arg vmtest.failed)
 DEMO=$(arg vmtest.demo)
+EMPTY=$(arg vmtest.empty)
 P=0
 F=0
 ok() { P=$((P + 1)); echo "VMCHECK ok $*"; }
@@ -145,6 +147,11 @@ for o in $LOADED; do
             ;;
     esac
 done
+
+if [ "$EMPTY" = 1 ]; then
+    n=$(find $BPF -mindepth 1 2> /dev/null | wc -l)
+    if [ "$n" = 0 ]; then ok "nothing-pinned"; else bad "nothing-pinned" "$(find $BPF -mindepth 1 | head -n 5 | tr '\n' ' ')"; fi
+fi
 
 for o in $FAILED; do
     if [ -n "$(find $BPF/$o -type f 2> /dev/null | head -n1)" ]; then
