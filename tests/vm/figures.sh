@@ -26,7 +26,7 @@ B=$(vm_bundle fig "$OBJS")
 OUT=$VM_BUILD/figures
 rm -rf "$OUT" && mkdir -p "$OUT"
 RAW=$OUT/raw.tsv
-printf 'kernel\tflavour\tmodule\trep\tguest_uptime_s\thost_ms_to_root\tloader_ms\n' > "$RAW"
+printf 'kernel\tflavour\tmodule\trep\tguest_uptime_s\thost_ms_to_root\tloader_ms\tverify_ms\tload_ms\tpin_ms\n' > "$RAW"
 SIZES=$OUT/sizes.tsv
 printf 'kernel\tflavour\twithout\twith\twithout_zstd\twith_zstd\n' > "$SIZES"
 
@@ -45,10 +45,15 @@ for k in 6.1 6.12; do
                 log=$OUT/$k-$fl-$m-$rep.log
                 vm_boot "$K" "$img" "$ROOT" "$log" "vmtest.case=fig"
                 up=$(grep -a '^VMFIG uptime_at_init=' "$log" | head -n1 | cut -d= -f2 | tr -d '\r')
-                lm=$(grep -a '^VMSTATUSJSON ' "$log" | head -n1 | cut -d' ' -f2- | python3 -c \
-                    'import json,sys; print(json.load(sys.stdin)["duration_ms"])' 2> /dev/null || echo -)
-                [[ $m == without ]] && lm=-
+                # total duration_ms and the verify/load/pin phases summed over the objects
+                lm=$(grep -a '^VMSTATUSJSON ' "$log" | head -n1 | cut -d' ' -f2- | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+ph = [round(sum(o["phases"][p] for o in s["objects"]), 1) for p in ("verify_ms", "load_ms", "pin_ms")]
+print("\t".join(str(x) for x in [s["duration_ms"]] + ph))' 2> /dev/null || printf -- '-\t-\t-\t-')
+                [[ $m == without ]] && lm=$(printf -- '-\t-\t-\t-')
                 printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' $k $fl $m $rep "${up:--}" "${VM_REACHED_MS:--}" "$lm" >> "$RAW"
+                lm=${lm%%$'\t'*}
                 vlog "$k $fl $m #$rep: uptime at init ${up:-?} s, host ${VM_REACHED_MS:-?} ms, loader ${lm} ms"
             done
         done
@@ -77,15 +82,16 @@ L.append("Each configuration was booted %s times with and %s times without the m
          "2-core host vary by +-2 s from boot to boot, so the boot-time difference is only "
          "meaningful with many repetitions on an idle host; the loader's own duration and the "
          "sizes are stable.\n" % (reps, reps, load))
-L.append("| kernel | initrd | to real root, without module (guest s / host s) | with module (guest s / host s) | added (guest s) | loader duration_ms |")
-L.append("|---|---|---|---|---|---|")
+L.append("| kernel | initrd | to real root, without module (guest s / host s) | with module (guest s / host s) | added (guest s) | loader duration_ms | of which verify / load+attach / pin (ms, summed over objects) |")
+L.append("|---|---|---|---|---|---|---|")
 for (k, fl) in sz:
     w = [r for r in rows if r["kernel"] == k and r["flavour"] == fl and r["module"] == "with"]
     wo = [r for r in rows if r["kernel"] == k and r["flavour"] == fl and r["module"] == "without"]
     gw, gwo = med(r["guest_uptime_s"] for r in w), med(r["guest_uptime_s"] for r in wo)
     hw, hwo = med(r["host_ms_to_root"] for r in w) / 1000, med(r["host_ms_to_root"] for r in wo) / 1000
     lm = med(r["loader_ms"] for r in w)
-    L.append("| %s | %s | %.2f / %.1f | %.2f / %.1f | %+.2f | %.1f |" % (k, fl, gwo, hwo, gw, hw, gw - gwo, lm))
+    vm_, lo, pi = (med(r[x] for r in w) for x in ("verify_ms", "load_ms", "pin_ms"))
+    L.append("| %s | %s | %.2f / %.1f | %.2f / %.1f | %+.2f | %.1f | %.1f / %.1f / %.1f |" % (k, fl, gwo, hwo, gw, hw, gw - gwo, lm, vm_, lo, pi))
 L.append("")
 L.append("Initramfs size (dracut `--no-hostonly --compress cat`, same module set with and without `--add bpf-preload`; zstd column: the same cpio piped through `zstd -3`):\n")
 L.append("| kernel | initrd | without | with | added | added, zstd |")
@@ -94,7 +100,7 @@ for (k, fl), r in sz.items():
     a, b, az, bz = (int(r[x]) for x in ("without", "with", "without_zstd", "with_zstd"))
     L.append("| %s | %s | %.1f MiB | %.1f MiB | %.2f MiB | %.2f MiB |" % (k, fl, a / 2**20, b / 2**20, (b - a) / 2**20, (bz - az) / 2**20))
 L.append("")
-L.append("Raw data: every boot (guest uptime s, host ms, loader ms):\n")
+L.append("Raw data: every boot (guest uptime s, host ms, loader ms and its phases):\n")
 L.append("```")
 L.append(open(raw).read().rstrip())
 L.append("```")
