@@ -106,7 +106,8 @@ vm_build_project() {
     make -s -C "$VM_TOP/bpf" >&2
     if [[ -z ${BPF_PRELOAD_BIN:-} ]]; then
         vlog "cargo build --release"
-        (cd "$VM_TOP" && cargo build --release -q >&2)
+        local locked=(); [[ -f $VM_TOP/Cargo.lock ]] && locked=(--locked)
+        (cd "$VM_TOP" && cargo build --release -q "${locked[@]}" >&2)
     fi
     local c
     for c in "${BPF_PRELOAD_BIN:-}" "$VM_TOP/target/x86_64-unknown-linux-gnu/release/bpf-preload" \
