@@ -64,7 +64,8 @@ vm_install_packages() {
         if ! "${APT[@]}" install qemu-system-x86 >&2; then
             p=bookworm-backports
             "${APT[@]}" install qemu-system-x86/$p qemu-system-common/$p \
-                qemu-system-data/$p seabios/$p >&2
+                qemu-system-data/$p seabios/$p >&2 ||
+                "${APT[@]}" install -t $p qemu-system-x86 >&2
         fi
     fi
 }
