@@ -116,7 +116,10 @@ pub enum ObjectError {
     #[error(transparent)]
     Pin(#[from] PinError),
     #[error("{error}; cleanup also failed: remove shared map pins: {cleanup}")]
-    SharedCleanup { error: PinError, cleanup: io::Error },
+    SharedCleanup {
+        error: Box<ObjectError>,
+        cleanup: io::Error,
+    },
 }
 
 /// Read the plan's inputs and the keys, run the plan against the real system, write the status.
@@ -327,14 +330,25 @@ impl Ctx<'_> {
                 .map_err(|source| ObjectError::Tracefs { source })?;
             *tracefs_ready = true;
         }
-        let mut loaded = self.loader.load(&verified, &bpffs.join(SHARED_DIR))?;
+        let shared = bpffs.join(SHARED_DIR);
+        let shared_before = self
+            .sys
+            .list(&shared)
+            .map_err(|source| ObjectError::Existing {
+                path: shared.clone(),
+                source,
+            })?;
+        let mut loaded = self.loader.load(&verified, &shared)?;
+        let attached = loaded.attach();
         let report = loaded.report();
         o.not_attached = report.not_attached;
         o.skipped_programs = report.skipped;
         o.shared_maps = report.shared_maps;
         o.phases.load_ms = ms(t);
         let t = Instant::now();
-        let installed = pin::install(self.sys, bpffs, &name, &sha, loaded.as_mut());
+        let installed = attached.map_err(ObjectError::Load).and_then(|()| {
+            pin::install(self.sys, bpffs, &name, &sha, loaded.as_mut()).map_err(ObjectError::Pin)
+        });
         o.phases.pin_ms = ms(t);
         match installed {
             Ok(pins) => {
@@ -344,12 +358,16 @@ impl Ctx<'_> {
                 o.programs = pins.progs;
                 Ok(Outcome::Loaded)
             }
-            Err(error) => Err(
-                match pin::remove_created_shared(self.sys, loaded.as_ref()) {
-                    Ok(()) => ObjectError::Pin(error),
-                    Err(cleanup) => ObjectError::SharedCleanup { error, cleanup },
-                },
-            ),
+            // Whatever failed after the load, the maps this object pinned by name go too.
+            Err(error) => {
+                match pin::remove_created_shared(self.sys, &shared_before, loaded.as_ref()) {
+                    Ok(()) => Err(error),
+                    Err(cleanup) => Err(ObjectError::SharedCleanup {
+                        error: Box::new(error),
+                        cleanup,
+                    }),
+                }
+            }
         }
     }
 }
@@ -399,7 +417,6 @@ mod tests {
     use super::*;
     use crate::keys::tests::test_key;
     use crate::pin::tests::FakeObject;
-    use crate::pin::Pinnable;
     use crate::sys::fake::FakeSys;
     use crate::verify::VerifiedObject;
     use std::cell::RefCell;
@@ -430,7 +447,7 @@ mod tests {
             &'s self,
             obj: &VerifiedObject,
             _shared: &Path,
-        ) -> Result<Box<dyn Pinnable + 's>, LoadError> {
+        ) -> Result<Box<dyn load::LoadedObject + 's>, LoadError> {
             self.loaded.borrow_mut().push(obj.name.to_string());
             if self.reject.contains(&obj.name.as_str()) {
                 return Err(LoadError::Load {
@@ -447,7 +464,10 @@ mod tests {
                     .fail_on
                     .borrow_mut()
                     .insert("/bpf/+staging-badpin/maps/map_a".into());
-                o.shared = vec!["/bpf/+shared/shared_events".into()];
+                o.shared = vec![
+                    "/bpf/+shared/shared_events".into(),
+                    "/bpf/+shared/reused".into(),
+                ];
                 self.sys
                     .files
                     .borrow_mut()
@@ -538,6 +558,10 @@ mod tests {
     #[test]
     fn failures_are_per_object_and_leave_nothing() {
         let (sys, cfg) = setup(&["good", "rej", "badpin", "tail"]);
+        // A map an earlier object pinned by name, which badpin reuses: it must stay.
+        sys.files
+            .borrow_mut()
+            .insert("/bpf/+shared/reused".into(), vec![]);
         sys.files
             .borrow_mut()
             .insert("/bundle/unsigned.bpf.o".into(), elf_stub());
@@ -591,6 +615,10 @@ mod tests {
         assert!(
             !t.contains(&"+shared/shared_events".to_string()),
             "shared pin left behind: {t:?}"
+        );
+        assert!(
+            t.contains(&"+shared/reused".to_string()),
+            "reused shared pin removed: {t:?}"
         );
         assert_eq!(
             st.required_failed()

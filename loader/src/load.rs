@@ -4,14 +4,13 @@
 //! [`Pinnable`]. Pin-by-name maps go to the shared directory given by the caller.
 #![forbid(unsafe_code)]
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use libbpf_rs::{ErrorKind, Link, MapCore, Object, ObjectBuilder, PrintLevel};
 
-use crate::pin::{pin_names, LoadReport, PinError, Pinnable, Pins, LINKS_DIR, MAPS_DIR, PROGS_DIR};
+use crate::pin::{pin_names, PinError, Pins, LINKS_DIR, MAPS_DIR, PROGS_DIR};
 use crate::verify::VerifiedObject;
 
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +85,28 @@ fn cause(e: &libbpf_rs::Error) -> String {
     inner.to_string()
 }
 
+/// An object loaded into the kernel. The pipeline drives it: attach, pin, then keep (or drop,
+/// which detaches and closes everything that was not pinned).
+pub trait LoadedObject {
+    /// Auto-attach every program libbpf can attach; the others are reported as not attached.
+    fn attach(&mut self) -> Result<(), LoadError>;
+    /// Pin into `dir/links`, `dir/maps`, `dir/progs` (which exist).
+    fn pin_into(&mut self, dir: &Path) -> Result<Pins, PinError>;
+    /// Its maps pinned by name in the shared directory (created or reused).
+    fn shared_pins(&self) -> Vec<PathBuf>;
+    /// What loading and attaching found out.
+    fn report(&self) -> LoadReport;
+    /// The object is in place: keep what is pinned attached when the loader's handles close.
+    fn keep(&mut self);
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadReport {
+    pub not_attached: Vec<String>,
+    pub skipped: Vec<String>,
+    pub shared_maps: Vec<String>,
+}
+
 /// Loads objects into the running kernel. The pipeline sees only this trait, so its order of
 /// operations can be tested with a fake.
 pub trait Loader {
@@ -93,7 +114,7 @@ pub trait Loader {
         &'s self,
         obj: &VerifiedObject,
         shared_dir: &Path,
-    ) -> Result<Box<dyn Pinnable + 's>, LoadError>;
+    ) -> Result<Box<dyn LoadedObject + 's>, LoadError>;
 }
 
 /// The real loader: libbpf.
@@ -104,7 +125,7 @@ impl Loader for LibbpfLoader {
         &'s self,
         obj: &VerifiedObject,
         shared_dir: &Path,
-    ) -> Result<Box<dyn Pinnable + 's>, LoadError> {
+    ) -> Result<Box<dyn LoadedObject + 's>, LoadError> {
         Ok(Box::new(load(obj, shared_dir)?))
     }
 }
@@ -115,11 +136,10 @@ pub struct Loaded {
     links: Vec<(String, Link)>,
     not_attached: Vec<String>,
     skipped: Vec<String>,
-    shared_maps: Vec<String>,
-    created_shared: Vec<PathBuf>,
+    shared_pins: Vec<PathBuf>,
 }
 
-/// Open `obj` from memory (the verified bytes, never the file again), load and auto-attach.
+/// Open `obj` from memory (the verified bytes, never the file again) and load it.
 pub fn load(obj: &VerifiedObject, shared_dir: &Path) -> Result<Loaded, LoadError> {
     take_log();
     let mut builder = ObjectBuilder::default();
@@ -128,69 +148,27 @@ pub fn load(obj: &VerifiedObject, shared_dir: &Path) -> Result<Loaded, LoadError
         .and_then(|b| b.pin_root_path(shared_dir))
         .and_then(|b| b.open_memory(obj.payload()))
         .map_err(|e| LoadError::Open { cause: cause(&e) })?;
-    let preexisting: HashSet<PathBuf> = open
-        .maps()
-        .map(|m| shared_dir.join(m.name()))
-        .filter(|p| p.symlink_metadata().is_ok())
-        .collect();
     let skipped: Vec<String> = open
         .progs()
         .filter(|p| !p.autoload())
         .map(|p| p.name().to_string_lossy().into_owned())
         .collect();
+    // On failure libbpf itself unpins the pin-by-name maps this load created.
     let loaded = open.load().map_err(|e| LoadError::Load {
         cause: cause(&e),
         verifier: verifier_reason(&take_log()),
     })?;
-    let pinned_by_name: Vec<PathBuf> = loaded
+    let shared_pins = loaded
         .maps()
         .filter_map(|m| m.get_pin_path().map(PathBuf::from))
         .collect();
-    let mut out = Loaded {
-        shared_maps: pinned_by_name
-            .iter()
-            .filter_map(|p| p.file_name())
-            .map(|n| n.to_string_lossy().into_owned())
-            .collect(),
-        created_shared: pinned_by_name
-            .into_iter()
-            .filter(|p| !preexisting.contains(p))
-            .collect(),
+    Ok(Loaded {
         obj: loaded,
         links: Vec::new(),
         not_attached: Vec::new(),
         skipped,
-    };
-    let mut attach_error = None;
-    for prog in out.obj.progs_mut().filter(|p| p.autoload()) {
-        let name = prog.name().to_string_lossy().into_owned();
-        match prog.attach() {
-            Ok(link) => out.links.push((name, link)),
-            Err(e) if e.kind() == ErrorKind::Unsupported => out.not_attached.push(name),
-            Err(e) => {
-                attach_error = Some(LoadError::Attach {
-                    prog: name,
-                    cause: cause(&e),
-                });
-                break;
-            }
-        }
-    }
-    match attach_error {
-        None => Ok(out),
-        Some(e) => {
-            out.unpin_created_shared();
-            Err(e)
-        }
-    }
-}
-
-impl Loaded {
-    fn unpin_created_shared(&mut self) {
-        for p in &self.created_shared {
-            let _ = std::fs::remove_file(p);
-        }
-    }
+        shared_pins,
+    })
 }
 
 fn pin_err(kind: &'static str, name: &str, e: libbpf_rs::Error) -> PinError {
@@ -201,7 +179,25 @@ fn pin_err(kind: &'static str, name: &str, e: libbpf_rs::Error) -> PinError {
     }
 }
 
-impl Pinnable for Loaded {
+impl LoadedObject for Loaded {
+    fn attach(&mut self) -> Result<(), LoadError> {
+        for prog in self.obj.progs_mut().filter(|p| p.autoload()) {
+            let name = prog.name().to_string_lossy().into_owned();
+            match prog.attach() {
+                Ok(link) => self.links.push((name, link)),
+                // libbpf has no attach function for the section (xdp, tc, cgroup, ...).
+                Err(e) if e.kind() == ErrorKind::Unsupported => self.not_attached.push(name),
+                Err(e) => {
+                    return Err(LoadError::Attach {
+                        prog: name,
+                        cause: cause(&e),
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn pin_into(&mut self, dir: &Path) -> Result<Pins, PinError> {
         let mut pins = Pins::default();
         for (raw, pin) in pin_names("link", self.links.iter().map(|(n, _)| n.as_str()))? {
@@ -244,15 +240,20 @@ impl Pinnable for Loaded {
         Ok(pins)
     }
 
-    fn created_shared(&self) -> Vec<PathBuf> {
-        self.created_shared.clone()
+    fn shared_pins(&self) -> Vec<PathBuf> {
+        self.shared_pins.clone()
     }
 
     fn report(&self) -> LoadReport {
         LoadReport {
             not_attached: self.not_attached.clone(),
             skipped: self.skipped.clone(),
-            shared_maps: self.shared_maps.clone(),
+            shared_maps: self
+                .shared_pins
+                .iter()
+                .filter_map(|p| p.file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+                .collect(),
         }
     }
 

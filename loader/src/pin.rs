@@ -6,6 +6,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::load::LoadedObject;
 use crate::name::{ObjectName, PinName, SHA256_MARKER_PREFIX};
 use crate::sys::Sys;
 
@@ -67,25 +68,6 @@ pub struct Pins {
     pub links: Vec<String>,
     pub maps: Vec<String>,
     pub progs: Vec<String>,
-}
-
-/// A loaded object that can pin its links, maps and programs below a directory.
-pub trait Pinnable {
-    /// Pin into `dir/links`, `dir/maps`, `dir/progs` (which exist).
-    fn pin_into(&mut self, dir: &Path) -> Result<Pins, PinError>;
-    /// Pins this object created in the shared directory; removed if the object fails.
-    fn created_shared(&self) -> Vec<PathBuf>;
-    /// What loading found out (programs not attached, skipped, shared maps).
-    fn report(&self) -> LoadReport;
-    /// The object is in place: keep what is pinned attached when the loader's handles close.
-    fn keep(&mut self);
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LoadReport {
-    pub not_attached: Vec<String>,
-    pub skipped: Vec<String>,
-    pub shared_maps: Vec<String>,
 }
 
 /// Give each raw name its pin name, refusing two names that collide after sanitising.
@@ -171,7 +153,7 @@ pub fn install(
     bpffs: &Path,
     name: &ObjectName,
     sha256_hex: &str,
-    obj: &mut dyn Pinnable,
+    obj: &mut dyn LoadedObject,
 ) -> Result<Pins, PinError> {
     let staging = bpffs.join(name.staging_dir());
     if sys.exists(&staging) {
@@ -204,7 +186,7 @@ fn build(
     sys: &dyn Sys,
     staging: &Path,
     sha256_hex: &str,
-    obj: &mut dyn Pinnable,
+    obj: &mut dyn LoadedObject,
 ) -> Result<Pins, PinError> {
     let mkdir = |path: PathBuf| {
         sys.mkdir(&path)
@@ -219,12 +201,22 @@ fn build(
     Ok(pins)
 }
 
-/// Remove the shared pins a failed object created. Returns the first error, if any.
-pub fn remove_created_shared(sys: &dyn Sys, obj: &dyn Pinnable) -> io::Result<()> {
+/// Remove the shared (pin-by-name) map pins a failed object created: those it pinned that were
+/// not in the shared directory before it loaded (`before`). Returns the first error, if any.
+pub fn remove_created_shared(
+    sys: &dyn Sys,
+    before: &[String],
+    obj: &dyn LoadedObject,
+) -> io::Result<()> {
     let mut first = Ok(());
-    for p in obj.created_shared() {
-        if let Err(e) = sys.remove_tree(&p) {
-            first = first.and(Err(e));
+    for p in obj.shared_pins() {
+        let existed = p
+            .file_name()
+            .is_some_and(|n| before.iter().any(|b| *b == *n.to_string_lossy()));
+        if !existed {
+            if let Err(e) = sys.remove_tree(&p) {
+                first = first.and(Err(e));
+            }
         }
     }
     first
@@ -233,6 +225,7 @@ pub fn remove_created_shared(sys: &dyn Sys, obj: &dyn Pinnable) -> io::Result<()
 #[cfg(test)]
 pub mod tests {
     use super::*;
+    use crate::load::{LoadError, LoadReport};
     use crate::sys::fake::FakeSys;
 
     /// A loaded object that pins through the fake system.
@@ -258,7 +251,10 @@ pub mod tests {
         }
     }
 
-    impl Pinnable for FakeObject<'_> {
+    impl LoadedObject for FakeObject<'_> {
+        fn attach(&mut self) -> Result<(), LoadError> {
+            Ok(())
+        }
         fn pin_into(&mut self, dir: &Path) -> Result<Pins, PinError> {
             let mut pins = Pins::default();
             for (kind, sub, raws, out) in [
@@ -279,7 +275,7 @@ pub mod tests {
             }
             Ok(pins)
         }
-        fn created_shared(&self) -> Vec<PathBuf> {
+        fn shared_pins(&self) -> Vec<PathBuf> {
             self.shared.clone()
         }
         fn report(&self) -> LoadReport {
