@@ -18,6 +18,7 @@ pub mod sys;
 pub mod trailer;
 pub mod verify;
 
+use std::cell::Cell;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -233,18 +234,18 @@ pub fn run_plan(
             .error
             .get_or_insert_with(|| format!("trusted keys: {e}"));
     }
-    let mut tracefs_ready = false;
+    let ctx = Ctx {
+        cfg,
+        sys,
+        loader,
+        setup: &setup,
+        ring: &ring,
+        tracefs_ready: Cell::new(false),
+    };
     for entry in &plan.entries {
         let t = Instant::now();
         let mut o = ObjectStatus::new(&entry.raw, entry.required);
-        let ctx = Ctx {
-            cfg,
-            sys,
-            loader,
-            setup: &setup,
-            ring: &ring,
-        };
-        match ctx.process(entry, &mut o, &mut tracefs_ready) {
+        match ctx.process(entry, &mut o) {
             Ok(outcome) => o.result = outcome,
             Err(e) => {
                 o.result = Outcome::Failed;
@@ -283,15 +284,12 @@ struct Ctx<'a> {
     loader: &'a dyn Loader,
     setup: &'a Result<(), String>,
     ring: &'a Result<KeyRing, String>,
+    /// tracefs is mounted once, for the first object that needs it.
+    tracefs_ready: Cell<bool>,
 }
 
 impl Ctx<'_> {
-    fn process(
-        &self,
-        entry: &Entry,
-        o: &mut ObjectStatus,
-        tracefs_ready: &mut bool,
-    ) -> Result<Outcome, ObjectError> {
+    fn process(&self, entry: &Entry, o: &mut ObjectStatus) -> Result<Outcome, ObjectError> {
         let name: ObjectName = entry.name.clone().map_err(ObjectError::Name)?;
         self.setup
             .as_ref()
@@ -325,10 +323,10 @@ impl Ctx<'_> {
         }
         o.phases.verify_ms = ms(t);
         let t = Instant::now();
-        if info.needs_tracefs() && !*tracefs_ready {
+        if info.needs_tracefs() && !self.tracefs_ready.get() {
             ensure_mounted(self.sys, FsKind::Trace, Path::new(sys::TRACEFS_PATH))
                 .map_err(|source| ObjectError::Tracefs { source })?;
-            *tracefs_ready = true;
+            self.tracefs_ready.set(true);
         }
         let shared = bpffs.join(SHARED_DIR);
         let shared_before = self
