@@ -33,6 +33,7 @@ OBJDIR=$ROOT/bpf/build
 NAMES=(bench_01 bench_02 bench_03 bench_04 bench_05 bench_06
        bench_07 bench_08 bench_09 bench_10 bench_11 bench_12)
 ROUNDS=${BENCH_ROUNDS:-30}
+export DEBIAN_FRONTEND=noninteractive
 APT=(apt-get -o DPkg::Lock::Timeout=600 -y -q)
 
 die() { echo "bench: ERROR: $*" >&2; exit 1; }
