@@ -161,11 +161,6 @@ impl KeyRing {
         Ok(())
     }
 
-    /// Trusted keys, in the order they were added.
-    pub fn keys(&self) -> &[TrustedKey] {
-        &self.keys
-    }
-
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
