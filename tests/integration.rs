@@ -302,10 +302,16 @@ fn loads_examples_pins_per_object_and_keeps_running() {
 #[ignore = "needs root and BPF: run as root with --include-ignored (see README)"]
 fn verifier_rejected_object_mid_list_fails_alone() {
     let env = Env::new("rejected");
-    for o in ["counter", "rejected", "maponly"] {
+    for o in ["counter", "rejected", "rejected_latin1", "maponly"] {
         env.add(o, o);
     }
-    let (out, st) = env.run("rd.bpf_preload=counter,rejected,maponly");
+    // --verbose: libbpf's debug output, the verifier's log with its Latin-1 source line included,
+    // goes through the same formatting.
+    let (out, st) = env.run_with(
+        BIN,
+        "rd.bpf_preload=counter,rejected,rejected_latin1,maponly",
+        &["--verbose"],
+    );
     assert!(
         out.status.success(),
         "optional failure must not fail the run: {}",
@@ -313,12 +319,28 @@ fn verifier_rejected_object_mid_list_fails_alone() {
     );
     assert_eq!(
         st.objects.iter().map(|o| o.result).collect::<Vec<_>>(),
-        [Outcome::Loaded, Outcome::Failed, Outcome::Loaded]
+        [
+            Outcome::Loaded,
+            Outcome::Failed,
+            Outcome::Failed,
+            Outcome::Loaded
+        ]
     );
     let e = obj(&st, "rejected").error.clone().unwrap();
     assert!(
         e.starts_with("load: ") && e.contains("verifier: R0 invalid mem access"),
         "{e}"
+    );
+    // The verifier quoted a source line that is not UTF-8: reported, lossily, never a crash.
+    let e = obj(&st, "rejected_latin1").error.clone().unwrap();
+    assert!(
+        e.starts_with("load: ") && e.contains("verifier: R0 invalid mem access"),
+        "{e}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("caf\u{fffd}: no NULL check"),
+        "the Latin-1 line is not in the verbose log: {}",
+        text(&out)
     );
     assert!(
         !env.tree()

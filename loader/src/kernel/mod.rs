@@ -9,11 +9,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use libbpf_rs::{ErrorKind, Link, MapCore, Object, ObjectBuilder, PrintLevel};
+use libbpf_rs::{ErrorKind, Link, MapCore, Object, ObjectBuilder};
 
 use crate::pipeline::format::verify::VerifiedObject;
 use crate::pipeline::load::{Kernel, LoadError, LoadReport, Loaded};
 use crate::pipeline::pin::{PinKind, Pinnable};
+use crate::sys::libbpf_log::{self, LogLevel};
 
 /// libbpf's messages: kept for error reports, echoed to stderr when verbose.
 static LIBBPF_LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -21,28 +22,24 @@ static VERBOSE: AtomicBool = AtomicBool::new(false);
 /// Bound on the kept log, so a huge verifier log cannot eat the initramfs's memory.
 const LOG_KEEP: usize = 256;
 
-fn on_libbpf_print(level: PrintLevel, msg: String) {
-    if VERBOSE.load(Ordering::Relaxed) {
+fn on_libbpf_message(level: LogLevel, msg: String) {
+    let verbose = VERBOSE.load(Ordering::Relaxed);
+    if verbose {
         eprint!("libbpf: {msg}");
     }
-    if level != PrintLevel::Debug {
+    if level != LogLevel::Debug {
         let mut log = LIBBPF_LOG.lock().unwrap_or_else(|e| e.into_inner());
-        if log.len() >= LOG_KEEP {
-            log.remove(0);
-        }
         log.extend(msg.lines().map(str::to_owned));
+        let excess = log.len().saturating_sub(LOG_KEEP);
+        log.drain(..excess);
     }
 }
 
-/// Route libbpf's own messages through us: debug level only when `verbose`.
+/// Route libbpf's own messages through us (formatted lossily: no message can panic the loader);
+/// debug ones are echoed only when `verbose`.
 pub fn init_logging(verbose: bool) {
     VERBOSE.store(verbose, Ordering::Relaxed);
-    let level = if verbose {
-        PrintLevel::Debug
-    } else {
-        PrintLevel::Warn
-    };
-    libbpf_rs::set_print(Some((level, on_libbpf_print)));
+    libbpf_log::set_sink(Some(on_libbpf_message));
 }
 
 fn take_log() -> Vec<String> {

@@ -1,7 +1,12 @@
 //! The syscall boundary: mounts, statfs, directory and pin operations on bpffs, reading objects,
 //! and /dev/kmsg. The pipeline talks to the system only through [`Sys`], so its order of
 //! operations is unit-tested with the recording fake below.
-#![forbid(unsafe_code)]
+//!
+//! The one `unsafe` of the crate is here too: the hook that formats libbpf's C log messages
+//! ([`libbpf_log`]); everything else forbids it.
+#![deny(unsafe_code)]
+
+pub mod libbpf_log;
 
 use std::fs::File;
 use std::io::{self, Read, Write};
