@@ -91,6 +91,13 @@ const SECTIONS: &[(&str, &str, bool)] = &[
     ("syscall", "syscall", false),
 ];
 
+/// Can libbpf attach a program of this section by itself (it has an attach function for it)?
+/// This, never the errno of a real attach attempt, decides whether a program is attached or
+/// pinned under progs/ unattached.
+pub fn auto_attach(section: &str) -> bool {
+    classify(section.trim_start_matches('?')).1
+}
+
 fn classify(section: &str) -> (String, bool) {
     SECTIONS
         .iter()
