@@ -896,3 +896,33 @@ fn concurrent_runs_and_damaged_objects_are_never_reported_loaded() {
         .ends_with("holds iter but is damaged: links/dump_task is missing"));
     assert!(env.tree().contains(&format!("iter/sha256-{sha}/")));
 }
+
+/// A run that cannot even plan still writes a status record, replacing a stale one. No root:
+/// nothing is mounted or loaded.
+#[test]
+fn a_fatal_error_still_writes_a_status_record() {
+    let s = Scratch::new("fatal");
+    let status = s.0.join("status.json");
+    std::fs::write(&status, "stale").unwrap();
+    let o = Command::new(BIN)
+        .args(["run", "--cmdline"])
+        .arg(s.0.join("no-cmdline"))
+        .arg("--status")
+        .arg(&status)
+        .arg("--bpffs")
+        .arg(s.0.join("bpffs"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let st = Status::from_json(&std::fs::read_to_string(&status).unwrap()).unwrap();
+    let want = format!(
+        "read cmdline {}: No such file or directory (os error 2)",
+        s.0.join("no-cmdline").display()
+    );
+    assert_eq!(st.error.as_deref(), Some(want.as_str()));
+    assert!(st.objects.is_empty());
+    assert!(
+        !s.0.join("bpffs").exists(),
+        "nothing may be mounted or made"
+    );
+}

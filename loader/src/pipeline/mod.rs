@@ -28,10 +28,20 @@ use report::status::{ObjectStatus, Outcome, Phases, Status, STATUS_VERSION};
 /// Exit code of `run` when a required object failed: an initramfs hook can fail closed on it.
 pub const EXIT_REQUIRED_FAILED: i32 = 3;
 
+/// Where the command line comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CmdlineFrom {
+    /// What dracut's own tools see: `<etc>/cmdline.d/*.conf`, `<etc>/cmdline` (options built
+    /// into the initramfs, e.g. by `dracut --kernel-cmdline`), then the kernel's (`proc`).
+    Boot { etc: PathBuf, proc: PathBuf },
+    /// This file alone (`run --cmdline FILE`).
+    File(PathBuf),
+}
+
 /// Where the boot job reads and writes. Defaults are the documented boot-time paths.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
-    pub cmdline: PathBuf,
+    pub cmdline: CmdlineFrom,
     pub preload_list: PathBuf,
     pub bundle: PathBuf,
     pub keys: PathBuf,
@@ -43,7 +53,10 @@ pub struct RunConfig {
 impl Default for RunConfig {
     fn default() -> Self {
         Self {
-            cmdline: "/proc/cmdline".into(),
+            cmdline: CmdlineFrom::Boot {
+                etc: "/etc".into(),
+                proc: "/proc/cmdline".into(),
+            },
             preload_list: "/etc/bpf-preload/preload.list".into(),
             bundle: "/usr/lib/bpf-preload".into(),
             keys: "/etc/bpf-preload/keys".into(),
@@ -53,6 +66,9 @@ impl Default for RunConfig {
         }
     }
 }
+
+/// Largest command line or preload list file read.
+const MAX_TEXT_SIZE: u64 = 1 << 20;
 
 /// Errors that stop the boot job before it can plan anything.
 #[derive(Debug, thiserror::Error)]
@@ -172,23 +188,75 @@ fn timed<T>(slot: &mut f64, step: impl FnOnce() -> T) -> T {
     out
 }
 
-/// Read the plan's inputs: the command line and, when it names no list, the preload list file.
-pub fn read_plan(cmdline_path: &Path, list_path: &Path) -> Result<Plan, RunError> {
-    let cmdline = std::fs::read_to_string(cmdline_path).map_err(|source| RunError::Cmdline {
-        path: cmdline_path.to_owned(),
-        source,
-    })?;
-    let list = match std::fs::read_to_string(list_path) {
-        Ok(text) => Some(text),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-        Err(source) => {
-            return Err(RunError::PreloadList {
-                path: list_path.to_owned(),
-                source,
-            })
+/// Read a text file lossily (a stray byte is not fatal; only our options matter); `None` when
+/// it does not exist.
+fn read_text(path: &Path) -> io::Result<Option<String>> {
+    match crate::sys::read_bounded(path, MAX_TEXT_SIZE) {
+        Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The command line, as dracut's tools see it (or as the file given).
+pub fn read_cmdline(from: &CmdlineFrom) -> Result<String, RunError> {
+    let cmdline_err = |path: &Path| {
+        let path = path.to_owned();
+        move |source| RunError::Cmdline { path, source }
+    };
+    let (builtin, proc) = match from {
+        CmdlineFrom::File(path) => (vec![], path),
+        CmdlineFrom::Boot { etc, proc } => {
+            let dir = etc.join("cmdline.d");
+            let mut confs: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+                Ok(entries) => entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+                    .collect(),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => vec![],
+                Err(e) => return Err(cmdline_err(&dir)(e)),
+            };
+            confs.sort();
+            confs.push(etc.join("cmdline"));
+            (confs, proc)
         }
     };
-    Ok(cmdline::plan(&cmdline, list.as_deref()))
+    let mut parts = Vec::new();
+    for path in &builtin {
+        parts.extend(read_text(path).map_err(cmdline_err(path))?);
+    }
+    let kernel = crate::sys::read_bounded(proc, MAX_TEXT_SIZE).map_err(cmdline_err(proc))?;
+    parts.push(String::from_utf8_lossy(&kernel).into_owned());
+    Ok(cmdline::combine(parts.iter().map(String::as_str)))
+}
+
+/// The plan: the command line and, only when it names no objects itself, the preload list file.
+pub fn read_plan(cfg: &RunConfig) -> Result<Plan, RunError> {
+    let text = read_cmdline(&cfg.cmdline)?;
+    let list = if cmdline::names_objects(&text) {
+        None
+    } else {
+        read_text(&cfg.preload_list).map_err(|source| RunError::PreloadList {
+            path: cfg.preload_list.clone(),
+            source,
+        })?
+    };
+    Ok(cmdline::plan(&text, list.as_deref()))
+}
+
+/// The status of a run that could not plan: the reason, no objects. It replaces any stale one.
+pub fn fatal(cfg: &RunConfig, error: &RunError, sys: &dyn Sys) -> Status {
+    sys.log(Prio::Err, &error.to_string());
+    Status {
+        version: STATUS_VERSION,
+        source: cmdline::Source::Nothing,
+        disabled: false,
+        bpffs: cfg.bpffs.display().to_string(),
+        mounted_bpffs: false,
+        error: Some(error.to_string()),
+        objects: Vec::new(),
+        duration_ms: 0.0,
+    }
 }
 
 /// Run a plan. Every object gets a status; a failure never stops the others.

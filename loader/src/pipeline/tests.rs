@@ -506,3 +506,87 @@ fn every_failing_operation_fails_one_object_or_the_run_cleanly() {
         );
     }
 }
+
+/// A scratch directory under the system's temporary directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("bpf-preload-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        Self(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn the_loader_sees_dracuts_builtin_command_line() {
+    let t = TempDir::new("cmdline");
+    let etc = t.0.join("etc");
+    std::fs::create_dir_all(etc.join("cmdline.d")).unwrap();
+    std::fs::write(etc.join("cmdline.d/20-b.conf"), "rd.bpf_preload=b\n").unwrap();
+    std::fs::write(
+        etc.join("cmdline.d/10-a.conf"),
+        "rd.bpf_preload.required=a\n",
+    )
+    .unwrap();
+    std::fs::write(etc.join("cmdline.d/x.notconf"), "rd.bpf_preload=ignored\n").unwrap();
+    std::fs::write(etc.join("cmdline"), "rd.bpf_preload=c\n").unwrap();
+    let proc = t.0.join("proc-cmdline");
+    std::fs::write(&proc, b"root=LABEL=Syst\xe8me rd.bpf_preload=d\n").unwrap();
+    // The preload list is unreadable (a directory): not used, so not read.
+    let list = t.0.join("preload.list");
+    std::fs::create_dir(&list).unwrap();
+    let cfg = RunConfig {
+        cmdline: CmdlineFrom::Boot {
+            etc: etc.clone(),
+            proc: proc.clone(),
+        },
+        preload_list: list.clone(),
+        ..RunConfig::default()
+    };
+    let plan = read_plan(&cfg).unwrap();
+    let got: Vec<(&str, bool)> = plan
+        .entries
+        .iter()
+        .map(|e| (e.raw.as_str(), e.required))
+        .collect();
+    assert_eq!(
+        got,
+        vec![("b", false), ("c", false), ("d", false), ("a", true)]
+    );
+    // `--cmdline FILE` is that file alone.
+    let cfg = RunConfig {
+        cmdline: CmdlineFrom::File(proc.clone()),
+        ..cfg
+    };
+    let got: Vec<String> = read_plan(&cfg)
+        .unwrap()
+        .entries
+        .into_iter()
+        .map(|e| e.raw)
+        .collect();
+    assert_eq!(got, vec!["d"]);
+    // When the list is used, a list that cannot be read is fatal, with the path.
+    std::fs::write(&proc, "root=/dev/vda").unwrap();
+    let e = read_plan(&cfg).unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!("read preload list {}: ", list.display())),
+        "{e}"
+    );
+    // A missing kernel command line is fatal too.
+    let cfg = RunConfig {
+        cmdline: CmdlineFrom::Boot {
+            etc,
+            proc: t.0.join("missing"),
+        },
+        ..cfg
+    };
+    assert!(matches!(read_plan(&cfg), Err(RunError::Cmdline { .. })));
+}

@@ -135,6 +135,7 @@ impl Status {
             match self.source {
                 Source::Cmdline => "the kernel cmdline",
                 Source::PreloadList => "the preload list",
+                Source::Required => "rd.bpf_preload.required (no list)",
                 Source::Nothing => "nowhere (no list)",
             },
             count(Outcome::Loaded),
