@@ -1,6 +1,11 @@
 #!/bin/bash
 # dracut module "bpf-preload": verify, load and pin signed eBPF objects from the
-# initramfs (pre-pivot hook), so they run before the real root's init starts.
+# initramfs, so they run before the real root's init starts.
+#
+# systemd initrd (dracut's systemd modules included): bpf-preload.service runs
+# the loader early (Before=sysinit.target; see the unit). Shell initrd: a
+# pre-pivot hook runs it after the root is mounted, before switch_root.
+# Both go through the same fail-closed policy (/usr/libexec/bpf-preload/initrd-run).
 #
 # Configuration (dracut.conf / dracut.conf.d/*.conf, all optional):
 #   bpf_preload_objects="a b"   objects to put into the initramfs, by NAME
@@ -12,13 +17,14 @@
 #   bpf_preload_list=FILE       preload list to install (/etc/bpf-preload/preload.list);
 #                               when it does not exist, a list naming the
 #                               included objects is generated
-#   bpf_preload_binary=FILE     the static loader (/usr/bin/bpf-preload)
+#   bpf_preload_binary=FILE     the static loader (@BINDIR@/bpf-preload)
+#   bpf_preload_libexec_dir=DIR initrd-install and initrd-run (@LIBEXECDIR@)
+# The files are copied by initrd-install, shared with the initramfs-tools hook
+# and the mkosi-initrd drop-in.
 
 _bpf_preload_defaults() {
-    : "${bpf_preload_bundle_dir:=/usr/lib/bpf-preload}"
-    : "${bpf_preload_keys_dir:=/etc/bpf-preload/keys}"
-    : "${bpf_preload_list:=/etc/bpf-preload/preload.list}"
-    : "${bpf_preload_binary:=/usr/bin/bpf-preload}"
+    : "${bpf_preload_binary:=@BINDIR@/bpf-preload}"
+    : "${bpf_preload_libexec_dir:=@LIBEXECDIR@}"
 }
 
 # Only included on request (--add bpf-preload or add_dracutmodules+=" bpf-preload "):
@@ -38,69 +44,22 @@ depends() {
 
 install() {
     _bpf_preload_defaults
-    local _bundle="$dracutsysrootdir$bpf_preload_bundle_dir"
-    local _keys="$dracutsysrootdir$bpf_preload_keys_dir"
-    local _list="$dracutsysrootdir$bpf_preload_list"
-    local _o _src _name _names=() _f _n=0
-
-    # The loader is fully static: copy it as is (no ldd resolution needed).
-    inst_simple "$dracutsysrootdir$bpf_preload_binary" /usr/bin/bpf-preload || return 1
-
-    # The signed objects.
-    if [[ -n ${bpf_preload_objects// /} ]]; then
-        for _o in $bpf_preload_objects; do
-            case "$_o" in
-                */*) _src="$_o" ;;
-                *.bpf.o) _src="$_bundle/$_o" ;;
-                *) _src="$_bundle/$_o.bpf.o" ;;
-            esac
-            if [[ ! -f $_src ]]; then
-                derror "bpf-preload: object '$_o' not found ($_src)"
-                return 1
-            fi
-            _name="${_src##*/}"
-            _name="${_name%.bpf.o}"
-            inst_simple "$_src" "/usr/lib/bpf-preload/$_name.bpf.o" || return 1
-            _names+=("$_name")
-        done
-    else
-        for _src in "$_bundle"/*.bpf.o; do
-            [[ -f $_src ]] || continue
-            _name="${_src##*/}"
-            _name="${_name%.bpf.o}"
-            inst_simple "$_src" "/usr/lib/bpf-preload/$_name.bpf.o" || return 1
-            _names+=("$_name")
-        done
-    fi
-    if ((${#_names[@]} == 0)); then
-        dwarning "bpf-preload: no objects found in $_bundle; the initramfs loads nothing"
-    fi
-
-    # Trusted public keys and the revocation list.
-    for _f in "$_keys"/*.pub; do
-        [[ -f $_f ]] || continue
-        inst_simple "$_f" "/etc/bpf-preload/keys/${_f##*/}" && _n=$((_n + 1))
+    local _systemd=() _out _v _env=()
+    dracut_module_included systemd && _systemd=(--systemd)
+    for _v in bpf_preload_objects bpf_preload_bundle_dir bpf_preload_keys_dir bpf_preload_list bpf_preload_binary; do
+        [[ -n ${!_v+set} ]] && _env+=("$_v=${!_v}")
     done
-    [[ -f $_keys/revoked ]] && inst_simple "$_keys/revoked" /etc/bpf-preload/keys/revoked
-    if ((_n == 0)); then
-        dwarning "bpf-preload: no trusted keys (*.pub) in $_keys; every object will be refused"
-    fi
-
-    # What to load when the kernel command line has no rd.bpf_preload=.
-    if [[ -f $_list ]]; then
-        inst_simple "$_list" /etc/bpf-preload/preload.list
-        local _l _have
-        while read -r _l _; do
-            [[ -z $_l || $_l == \#* ]] && continue
-            _have=
-            for _name in "${_names[@]}"; do [[ $_name == "$_l" ]] && _have=1; done
-            [[ -n $_have ]] || dwarning "bpf-preload: $bpf_preload_list names '$_l', which is not in the initramfs"
-        done < "$_list"
-    elif ((${#_names[@]} > 0)); then
-        mkdir -p "$initdir/etc/bpf-preload"
-        printf '%s\n' "${_names[@]}" > "$initdir/etc/bpf-preload/preload.list"
-    fi
-
-    inst_hook pre-pivot 50 "$moddir/bpf-preload-hook.sh"
-    dinfo "bpf-preload: objects: ${_names[*]:-none}; keys: $_n"
+    _out=$(env "${_env[@]}" "$dracutsysrootdir$bpf_preload_libexec_dir/initrd-install" \
+        "${_systemd[@]}" ${dracutsysrootdir:+--sysroot "$dracutsysrootdir"} "$initdir" 2>&1) || {
+        derror "$_out"
+        return 1
+    }
+    while IFS= read -r _v; do
+        case $_v in
+            *warning:*) dwarning "$_v" ;;
+            *) dinfo "bpf-preload: $_v" ;;
+        esac
+    done <<< "$_out"
+    # The shell initrd has no units: the pre-pivot hook runs the same policy.
+    ((${#_systemd[@]})) || inst_hook pre-pivot 50 "$moddir/bpf-preload-hook.sh"
 }
