@@ -3,99 +3,97 @@
 # mkosi-test.sh). Source it; it expects bash with `set -euo pipefail`.
 #
 # Everything is cached under $VM_BUILD (default: build/vm, git-ignored):
-#   dl/         downloaded kernel .debs
-#   kernels/K/  unpacked kernel K (6.1 = bookworm, 6.12 = bookworm-backports):
+#   dl/K/       downloaded kernel .debs (apt configurations: build/apt/)
+#   kernels/K/  unpacked kernel K (see vm_kernel: 6.1 6.12 trixie trixie-bpo):
 #               root/ (modules, depmod'ed), vmlinux (ELF, booted as PVH), kver
 #   dracut/     private dracut base dir = the host's + our module (symlink)
 #   bundle-*/   signed objects + keys + preload.list given to dracut
 #   initrd/     initramfs images;  root/ root.img: the minimal real root
 VM_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=../common.sh
+source "$VM_TOP/tests/common.sh"
+BP_LOG_TAG=vm
 VM_DIR=$VM_TOP/tests/vm
 VM_BUILD=${VM_BUILD:-$VM_TOP/build/vm}
 VM_TIMEOUT=${VM_TIMEOUT:-240}        # hard limit for one qemu run, seconds
 VM_MEM=${VM_MEM:-1024}
 VM_SMP=${VM_SMP:-2}
-APT=(apt-get -o DPkg::Lock::Timeout=600 -y --no-install-recommends)
 mkdir -p "$VM_BUILD"
 
-vlog() { printf '[vm %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-vdie() { vlog "ERROR: $*"; exit 1; }
+vlog() { bp_log "$@"; }
+vdie() { bp_die "$@"; }
 
 # ---------------------------------------------------------------- packages --
-_vm_apt_updated=
-_vm_apt_update() {
-    [[ -n $_vm_apt_updated ]] && return 0
-    if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
-        vlog "adding bookworm-backports to apt sources"
-        echo 'deb http://deb.debian.org/debian bookworm-backports main' \
-            > /etc/apt/sources.list.d/bookworm-backports.list
-    fi
-    apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
-    _vm_apt_updated=1
-}
-
+# Everything the VM tests and the demo install comes from tests/deps.sh, the one
+# dependency script (private apt configurations for other suites, never a change
+# to the machine's apt sources).
 vm_install_packages() {
-    local want=() p
-    export DEBIAN_FRONTEND=noninteractive
-    command -v dracut > /dev/null || want+=(dracut-core)
-    [[ -x /usr/lib/systemd/systemd ]] || want+=(systemd)
-    command -v udevadm > /dev/null || want+=(udev)
-    dpkg -s busybox-static > /dev/null 2>&1 || want+=(busybox-static)
-    command -v mke2fs > /dev/null || want+=(e2fsprogs)
-    command -v cpio > /dev/null || want+=(cpio)
-    command -v zstd > /dev/null || want+=(zstd)
-    command -v xz > /dev/null || want+=(xz-utils)
-    command -v depmod > /dev/null || want+=(kmod)
-    command -v clang > /dev/null || want+=(clang)
-    command -v openssl > /dev/null || want+=(openssl)
-    [[ -f /usr/include/bpf/bpf_helpers.h ]] || want+=(libbpf-dev)
-    [[ -f /usr/include/linux/bpf.h ]] || want+=(linux-libc-dev)
-    [[ -f /usr/lib/x86_64-linux-gnu/libc.a ]] || want+=(libc6-dev)
-    if ((${#want[@]})); then
-        _vm_apt_update
-        vlog "apt-get install ${want[*]}"
-        "${APT[@]}" install "${want[@]}" >&2
-    fi
-    if ! command -v qemu-system-x86_64 > /dev/null; then
-        _vm_apt_update
-        vlog "apt-get install qemu-system-x86"
-        # qemu-utils may already come from bookworm-backports (it does on these
-        # machines); qemu-system-x86 must then come from there too.
-        if ! "${APT[@]}" install qemu-system-x86 >&2; then
-            p=bookworm-backports
-            "${APT[@]}" install qemu-system-x86/$p qemu-system-common/$p \
-                qemu-system-data/$p seabios/$p >&2 ||
-                "${APT[@]}" install -t $p qemu-system-x86 >&2
-        fi
-    fi
+    "$VM_TOP/tests/deps.sh" vm
 }
 
 # ----------------------------------------------------------------- kernels --
-# vm_kernel NAME -> prints the kernel dir; NAME is 6.1 (bookworm) or 6.12
-# (bookworm-backports). Cached: no network when kernels/NAME/vmlinux exists.
+# Debian's kernels, fetched with a private apt configuration (tests/common.sh):
+#   6.1         bookworm (the machine's own sources)
+#   6.12        bookworm-backports
+#   trixie      Debian 13's kernel (6.12)
+#   trixie-bpo  the newest packaged kernel (7.x from trixie-backports): the
+#               linux-image meta package depends on linux-binary-VER (vmlinuz at
+#               /usr/lib/modules/VER/vmlinuz) and linux-modules-VER (zstd modules)
+VM_KERNELS_ALL="6.1 6.12 trixie trixie-bpo"
+_vm_kernel_conf() {
+    case $1 in
+        6.1) bp_apt_conf host --with-host ;;
+        6.12) bp_apt_conf bookworm-backports bookworm-backports ;;
+        trixie) bp_apt_conf trixie trixie ;;
+        trixie-bpo) bp_apt_conf trixie-backports trixie-backports ;;
+        *) vdie "unknown kernel $1 (one of: $VM_KERNELS_ALL)" ;;
+    esac
+}
+
+# The packages behind the linux-image-amd64 meta package: follow Depends on
+# linux-image-*, linux-binary-* and linux-modules-* (candidate versions only).
+_vm_kernel_pkgs() {
+    local conf=$1 queue=(linux-image-amd64) seen=" " p d
+    while ((${#queue[@]})); do
+        p=${queue[0]} queue=("${queue[@]:1}")
+        [[ $seen == *" $p "* ]] && continue
+        seen+="$p "
+        echo "$p"
+        for d in $(APT_CONFIG=$conf apt-cache show --no-all-versions "$p" 2> /dev/null |
+            sed -n 's/^\(Pre-\)\{0,1\}Depends: //p' | tr ',|' '\n\n' | sed 's/^ *//; s/[ (].*//' |
+            grep -E '^linux-(image|binary|modules)-'); do
+            queue+=("$d")
+        done
+    done
+}
+
+# vm_kernel NAME -> prints the kernel dir: root/ (the packages unpacked, modules
+# depmod'ed under root/lib/modules/VER), vmlinux (ELF, booted as PVH), kver.
+# Cached: no network when kernels/NAME/vmlinux exists.
 vm_kernel() {
-    local name=$1 kd=$VM_BUILD/kernels/$1 meta pkg deb kver
+    local name=$1 kd=$VM_BUILD/kernels/$1 dl=$VM_BUILD/dl/$1 conf pkgs deb kver vmlinuz
     if [[ ! -s $kd/vmlinux || ! -s $kd/kver ]]; then
-        _vm_apt_update
-        case $name in
-            6.1) meta=linux-image-amd64/bookworm-security
-                 apt-cache show "$meta" > /dev/null 2>&1 || meta=linux-image-amd64/bookworm ;;
-            6.12) meta=linux-image-amd64/bookworm-backports ;;
-            *) vdie "unknown kernel $name" ;;
-        esac
-        pkg=$(apt-cache show "$meta" | sed -n 's/^Depends: \(linux-image-[^ ,]*\).*/\1/p' | head -n1)
-        [[ -n $pkg ]] || vdie "cannot resolve $meta"
-        mkdir -p "$VM_BUILD/dl"
-        vlog "downloading $pkg"
-        (cd "$VM_BUILD/dl" && apt-get download "$pkg" >&2 2> /dev/null) || (cd "$VM_BUILD/dl" && apt-get download "$pkg" >&2)
-        deb=$(ls -t "$VM_BUILD/dl/${pkg}"_*.deb | head -n1)
+        conf=$(_vm_kernel_conf "$name")
+        mapfile -t pkgs < <(_vm_kernel_pkgs "$conf")
+        ((${#pkgs[@]} > 1)) || vdie "kernel $name: cannot resolve linux-image-amd64 (apt config $conf)"
+        vlog "kernel $name: downloading ${pkgs[*]}"
+        rm -rf "$dl" && mkdir -p "$dl"
+        (cd "$dl" && APT_CONFIG=$conf apt-get -q download "${pkgs[@]}" > /dev/null) ||
+            vdie "kernel $name: apt-get download ${pkgs[*]} failed"
         rm -rf "$kd" && mkdir -p "$kd/root"
-        dpkg-deb -x "$deb" "$kd/root"
-        kver=$(ls "$kd/root/lib/modules")
+        for deb in "$dl"/*.deb; do dpkg-deb -x "$deb" "$kd/root"; done
+        # merged-/usr packages (trixie-backports) ship /usr/lib/modules only
+        [[ -e $kd/root/lib ]] || ln -s usr/lib "$kd/root/lib"
+        kver=$(ls "$kd/root/lib/modules" | head -n1)
+        [[ -n $kver ]] || vdie "kernel $name: no modules directory in ${pkgs[*]}"
+        vmlinuz=$kd/root/boot/vmlinuz-$kver
+        [[ -f $vmlinuz ]] || vmlinuz=$kd/root/lib/modules/$kver/vmlinuz
+        [[ -f $vmlinuz ]] || vdie "kernel $name: no vmlinuz for $kver"
         depmod -b "$kd/root" "$kver"
-        python3 "$VM_DIR/extract-vmlinux.py" "$kd/root/boot/vmlinuz-$kver" "$kd/vmlinux.tmp"
+        python3 "$VM_DIR/extract-vmlinux.py" "$vmlinuz" "$kd/vmlinux.tmp"
         mv "$kd/vmlinux.tmp" "$kd/vmlinux"
         echo "$kver" > "$kd/kver"
+        vlog "kernel $name: $kver"
     fi
     echo "$kd"
 }
@@ -105,21 +103,12 @@ VM_BIN=${VM_BIN:-}
 vm_build_project() {
     vlog "make -C bpf"
     make -s -C "$VM_TOP/bpf" >&2
-    if [[ -z ${BPF_PRELOAD_BIN:-} ]]; then
-        vlog "cargo build --release"
-        local locked=(); [[ -f $VM_TOP/Cargo.lock ]] && locked=(--locked)
-        (cd "$VM_TOP" && cargo build --release -q "${locked[@]}" >&2)
-    fi
-    local c
-    for c in "${BPF_PRELOAD_BIN:-}" "$VM_TOP/target/x86_64-unknown-linux-gnu/release/bpf-preload" \
-        "$VM_TOP/target/release/bpf-preload"; do
-        [[ -n $c && -x $c ]] && { VM_BIN=$c; break; }
-    done
-    [[ -n $VM_BIN ]] || vdie "bpf-preload binary not found after cargo build"
+    VM_BIN=$(bp_build)
     mkdir -p "$VM_BUILD/guest"
     if [[ ! -x $VM_BUILD/guest/bpfmap || $VM_DIR/guest/bpfmap.c -nt $VM_BUILD/guest/bpfmap ]]; then
         gcc -O2 -static -o "$VM_BUILD/guest/bpfmap" "$VM_DIR/guest/bpfmap.c"
     fi
+    vm_install_project
 }
 
 # The test signing key: keys/test-only/ when present, else a throw-away one.
@@ -162,16 +151,24 @@ vm_tamper() {
 }
 
 # ------------------------------------------------------------------ dracut --
-# A private dracut base dir: the host's modules plus ours, so the host's
-# /usr/lib/dracut is not touched.
+# `make install-files` into $VM_BUILD/install (DESTDIR): the tests use what a
+# user installs (module, helpers, unit), with the binary under test.
+vm_install_project() {
+    rm -rf "$VM_BUILD/install"
+    make -s -C "$VM_TOP" install-files DESTDIR="$VM_BUILD/install" BIN="$VM_BIN" >&2
+}
+
+# A private dracut base dir: the host's modules plus ours (as installed into
+# $VM_BUILD/install), so the host's /usr/lib/dracut is not touched.
 vm_dracut_base() {
     local b=$VM_BUILD/dracut e
+    [[ -d $VM_BUILD/install ]] || vm_install_project
     rm -rf "$b" && mkdir -p "$b/modules.d"
     for e in /usr/lib/dracut/*; do
         [[ ${e##*/} == modules.d ]] || ln -s "$e" "$b/${e##*/}"
     done
     for e in /usr/lib/dracut/modules.d/*; do ln -s "$e" "$b/modules.d/${e##*/}"; done
-    ln -sfn "$VM_TOP/dracut/95bpf-preload" "$b/modules.d/95bpf-preload"
+    ln -sfn "$VM_BUILD/install/usr/lib/dracut/modules.d/50bpf-preload" "$b/modules.d/50bpf-preload"
     echo "$b"
 }
 
@@ -195,6 +192,7 @@ vm_initrd() {
         args+=(--add bpf-preload)
         cat > "$conf/bpf-preload.conf" <<EOC
 bpf_preload_binary="$VM_BIN"
+bpf_preload_libexec_dir="$VM_BUILD/install/usr/libexec/bpf-preload"
 bpf_preload_bundle_dir="$bundle/lib"
 bpf_preload_keys_dir="$bundle/keys"
 bpf_preload_list="$bundle/preload.list"
@@ -260,4 +258,39 @@ vm_boot() {
     [[ -z $VM_REACHED_MS ]] && grep -qa 'VMCHECK-BEGIN' "$log" && VM_REACHED_MS=$VM_BOOT_MS
     [[ $rc == 124 || $rc == 137 ]] && vlog "qemu hit the ${VM_TIMEOUT}s timeout ($log)"
     return 0
+}
+
+# ------------------------------------------------------------ Debian 13 root --
+# A Debian 13 (trixie) root made with mmdebstrap, in which the tests run
+# Debian 13's own generators: dracut-ng (dracut-core 106) with systemd 257,
+# mkinitramfs (initramfs-tools-core) and mkosi 25. Cached in $VM_BUILD/trixie/root
+# and rebuilt when the package list changes. The -core packages let both
+# generators live in one root (dracut and initramfs-tools conflict).
+VM_TRIXIE_PKGS="dracut-core initramfs-tools-core systemd systemd-sysv udev kmod busybox zstd cpio e2fsprogs mkosi"
+vm_trixie_root() {
+    local d=$VM_BUILD/trixie stamp
+    stamp=$(echo "$VM_TRIXIE_PKGS $BP_MIRROR" | sha256sum | cut -c1-16)
+    if [[ ! -x $d/root/usr/bin/dracut || $(cat "$d/stamp" 2> /dev/null) != "$stamp" ]]; then
+        vlog "mmdebstrap trixie ($VM_TRIXIE_PKGS) -> $d/root"
+        rm -rf "$d" && mkdir -p "$d"
+        mmdebstrap --mode=root --variant=apt --include="${VM_TRIXIE_PKGS// /,}" \
+            trixie "$d/root" "deb [signed-by=$BP_KEYRING] $BP_MIRROR trixie main" > "$d/mmdebstrap.log" 2>&1 ||
+            { tail -n 30 "$d/mmdebstrap.log" >&2; vdie "mmdebstrap failed (log: $d/mmdebstrap.log)"; }
+        echo "$stamp" > "$d/stamp"
+    fi
+    echo "$d/root"
+}
+
+# vm_in_root ROOT CMD...: run CMD chrooted in ROOT with /proc, /sys, /dev and
+# /run mounted, in a private mount namespace (nothing leaks to the host).
+vm_in_root() {
+    local r=$1
+    shift
+    unshare -m --propagation private bash -c '
+        r=$1; shift
+        mount -t proc proc "$r/proc" && mount --rbind /sys "$r/sys" && mount --rbind /dev "$r/dev" &&
+            mount -t tmpfs tmpfs "$r/run" && mount -t tmpfs tmpfs "$r/tmp" || exit 1
+        [[ -f /etc/resolv.conf ]] && cp -L /etc/resolv.conf "$r/etc/resolv.conf" 2> /dev/null
+        exec chroot "$r" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"' \
+        vm_in_root "$r" "$@"
 }

@@ -28,8 +28,7 @@ vm_install_packages
 vm_build_project
 vm_test_key
 declare -A KD
-KD[6.1]=$(vm_kernel 6.1)
-KD[6.12]=$(vm_kernel 6.12)
+for k in $VM_KERNELS_ALL; do KD[$k]=$(vm_kernel "$k"); done
 ROOT=$(vm_root)
 LOGS=$VM_BUILD/logs
 rm -rf "$LOGS" && mkdir -p "$LOGS"
@@ -92,30 +91,49 @@ boot_ok() {
 }
 
 # boot_refused NAME KERNEL FLAVOUR BUNDLE "cmdline" REGEX: the boot must stop
-# before switch_root, with dracut's FATAL line naming bpf-preload on the console,
-# and the console must match REGEX (the reason).
+# before switch_root, with the policy's "bpf-preload: boot refused" line on the
+# console, then the generator's emergency path (dracut: FATAL; systemd:
+# emergency.target; initramfs-tools: panic), and the console must match REGEX
+# (the reason).
+REFUSED='bpf-preload: boot refused'
+EMERGENCY='dracut: FATAL: bpf-preload|Failed to start .*bpf-preload|bpf-preload.service: (Main process exited|Failed)|bpf-preload: a required eBPF object could not be loaded'
 boot_refused() {
     local name=$1 k=$2 fl=$3 b=$4 cmd=$5 why=$6 log=$LOGS/$1.log
     [[ $name =~ $ONLY ]] || return 0
     initrd "$b" "$k" "$fl"
-    vm_boot "${KD[$k]}" "$INITRD" "$ROOT" "$log" "vmtest.case=$name $cmd"
+    refused_check "$name" "$log" "$why" "${KD[$k]}" "$INITRD" "$ROOT" "vmtest.case=$name $cmd"
+}
+# refused_check NAME LOG WHY KERNELDIR INITRD ROOTIMG CMDLINE (boots, then judges)
+refused_check() {
+    local name=$1 log=$2 why=$3
+    vm_boot "$4" "$5" "$6" "$log" "$7"
     if grep -qa 'VMCHECK-BEGIN' "$log"; then
         result "$name" fail "(the real root was reached; see $log)"
-    elif ! grep -qa 'dracut: FATAL: bpf-preload' "$log"; then
-        result "$name" fail "(no 'dracut: FATAL: bpf-preload' on the console; see $log)"
+    elif ! grep -qa "$REFUSED" "$log"; then
+        result "$name" fail "(no '$REFUSED' on the console; see $log)"
+    elif ! grep -qaE "$EMERGENCY" "$log"; then
+        result "$name" fail "(no emergency path /$EMERGENCY/ on the console; see $log)"
     elif ! grep -qaE "$why" "$log"; then
         result "$name" fail "(console does not say why: no /$why/; see $log)"
     else
-        result "$name" ok "(${VM_BOOT_MS} ms; $(grep -a 'dracut: FATAL: bpf-preload' "$log" | head -n1 | sed 's/^\[[ 0-9.]*\] //'))"
+        result "$name" ok "(${VM_BOOT_MS} ms; $(grep -a "$REFUSED" "$log" | head -n1 | sed 's/^\[[ 0-9.]*\] //' | tr -d '\r'))"
     fi
 }
 
 LOADED="vmtest.loaded=${ALL// /,}"
 # The matrix: both kernels x both initrd flavours, every example loaded from the
 # generated preload.list, counter and the LSM program required.
-for k in 6.1 6.12; do
+# Kernel 7.x renamed do_unlinkat (fentry_unlink's attach target) to
+# filename_unlinkat: there fentry_unlink must fail alone (optional), the others load.
+LOADED_7="vmtest.loaded=counter,iter,maponly,xdp_pass,lsm_deny vmtest.failed=fentry_unlink"
+for k in $VM_KERNELS_ALL; do
     for fl in systemd shell; do
-        boot_ok "boot-$k-$fl" "$k" "$fl" full "rd.bpf_preload.required=counter,lsm_deny $LOADED"
+        if [[ $k == trixie-bpo ]]; then
+            boot_ok "boot-$k-$fl" "$k" "$fl" full "rd.bpf_preload.required=counter,lsm_deny $LOADED_7" \
+                'VMSTATUS +fentry_unlink +FAILED'
+        else
+            boot_ok "boot-$k-$fl" "$k" "$fl" full "rd.bpf_preload.required=counter,lsm_deny $LOADED"
+        fi
     done
 done
 # What `bpf-preload status` (VMSTATUS lines, from the real root) or the console
