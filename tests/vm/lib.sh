@@ -172,22 +172,28 @@ vm_dracut_base() {
     echo "$b"
 }
 
+# The dracut arguments of both dracut versions (host 059, Debian 13's 106):
+# a small generic image of FLAVOUR (systemd|shell) -> VM_DRACUT_ARGS.
+_vm_dracut_args() {
+    VM_DRACUT_ARGS=(--no-hostonly --no-hostonly-cmdline --no-early-microcode --compress cat --force --quiet
+        --drivers "virtio_pci virtio_blk ext4"
+        --omit "plymouth dbus dbus-daemon dbus-broker i18n lvm dm mdraid crypt multipath btrfs nfs iscsi network network-legacy network-manager nvmf resume terminfo rngd")
+    if [[ $1 == shell ]]; then
+        VM_DRACUT_ARGS+=(--omit "systemd systemd-initrd dracut-systemd systemd-udevd systemd-journald systemd-modules-load systemd-sysctl systemd-tmpfiles systemd-sysusers systemd-ask-password")
+    else
+        VM_DRACUT_ARGS+=(--add "systemd systemd-initrd dracut-systemd")
+    fi
+}
+
 # vm_initrd KERNELDIR FLAVOUR(systemd|shell) OUT [BUNDLEDIR|none] [extra dracut args...]
 vm_initrd() {
     local kd=$1 flavour=$2 out=$3 bundle=${4:-none} kver conf args=()
     shift 4 || shift $#
     kver=$(cat "$kd/kver")
     conf=$(mktemp -d "$VM_BUILD/conf.XXXXXX")
-    args=(--conf /dev/null --confdir "$conf" --no-hostonly --no-hostonly-cmdline
-        --kver "$kver" --kmoddir "$kd/root/lib/modules/$kver" --fwdir /nonexistent
-        --no-early-microcode --compress cat --force --quiet
-        --drivers "virtio_pci virtio_blk ext4"
-        --omit "plymouth dbus dbus-daemon dbus-broker i18n lvm dm mdraid crypt multipath btrfs nfs iscsi network network-legacy network-manager nvmf resume terminfo rngd")
-    if [[ $flavour == shell ]]; then
-        args+=(--omit "systemd systemd-initrd dracut-systemd systemd-udevd systemd-journald systemd-modules-load systemd-sysctl systemd-tmpfiles systemd-sysusers systemd-ask-password")
-    else
-        args+=(--add "systemd systemd-initrd dracut-systemd")
-    fi
+    _vm_dracut_args "$flavour"
+    args=(--conf /dev/null --confdir "$conf" "${VM_DRACUT_ARGS[@]}"
+        --kver "$kver" --kmoddir "$kd/root/lib/modules/$kver" --fwdir /nonexistent)
     if [[ $bundle != none ]]; then
         args+=(--add bpf-preload)
         cat > "$conf/bpf-preload.conf" <<EOC
@@ -219,6 +225,8 @@ vm_root() {
     install -m 0755 "$VM_DIR/guest/vmcheck.sh" "$r/sbin/vmcheck"
     echo 'root:x:0:0:root:/root:/bin/sh' > "$r/etc/passwd"
     echo 'vmroot' > "$r/etc/hostname"
+    # systemd >= 256 switches root only into a tree with an os-release file
+    printf 'ID=vmroot\nNAME="bpf-preload VM test root"\n' > "$r/etc/os-release"
     rm -f "$img"
     mke2fs -q -t ext4 -L vmroot -d "$r" "$img" 64M >&2
     echo "$img"
@@ -293,4 +301,56 @@ vm_in_root() {
         [[ -f /etc/resolv.conf ]] && cp -L /etc/resolv.conf "$r/etc/resolv.conf" 2> /dev/null
         exec chroot "$r" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"' \
         vm_in_root "$r" "$@"
+}
+
+# vm_trixie_install KERNELDIR BUNDLEDIR -> prints the Debian 13 root, after
+# installing there what a user installs: `make install-files DESTDIR=root` (the
+# loader built here, dracut module, initramfs-tools hook and script, unit,
+# mkosi-initrd drop-in), the bundle's signed objects, keys and preload.list at
+# their default places, and the kernel's modules.
+vm_trixie_install() {
+    local kd=$1 bundle=$2 r kver
+    r=$(vm_trixie_root)
+    kver=$(cat "$kd/kver")
+    make -s -C "$VM_TOP" install-files DESTDIR="$r" BIN="$VM_BIN" >&2
+    rm -rf "$r/usr/lib/bpf-preload" "$r/etc/bpf-preload"
+    install -d "$r/usr/lib/bpf-preload" "$r/etc/bpf-preload/keys"
+    cp "$bundle"/lib/*.bpf.o "$r/usr/lib/bpf-preload/"
+    cp "$bundle"/keys/* "$r/etc/bpf-preload/keys/"
+    cp "$bundle/preload.list" "$r/etc/bpf-preload/preload.list"
+    if [[ ! -d $r/usr/lib/modules/$kver ]]; then
+        mkdir -p "$r/usr/lib/modules"
+        cp -a "$kd/root/lib/modules/$kver" "$r/usr/lib/modules/$kver"
+    fi
+    echo "$r"
+}
+
+# vm_trixie_dracut KERNELDIR FLAVOUR OUT BUNDLEDIR: Debian 13's dracut-ng, run in
+# the Debian 13 root with its default configuration plus the test's small
+# generic image (_vm_dracut_args) and --add bpf-preload.
+vm_trixie_dracut() {
+    local kd=$1 flavour=$2 out=$3 r kver
+    r=$(vm_trixie_install "$kd" "$4")
+    kver=$(cat "$kd/kver")
+    _vm_dracut_args "$flavour"
+    mkdir -p "$(dirname "$out")"
+    vm_in_root "$r" dracut "${VM_DRACUT_ARGS[@]}" --add bpf-preload --kver "$kver" /var/tmp/vmtest-initrd.img >&2 ||
+        vdie "Debian 13 dracut failed for $out"
+    mv "$r/var/tmp/vmtest-initrd.img" "$out"
+}
+
+# vm_trixie_mkinitramfs KERNELDIR OUT BUNDLEDIR: Debian 13's mkinitramfs in the
+# Debian 13 root, with the installed hook and init-bottom script. MODULES=list
+# (virtio and ext4) instead of the default "most" keeps the image small; nothing
+# else differs from Debian's configuration.
+vm_trixie_mkinitramfs() {
+    local kd=$1 out=$2 r kver
+    r=$(vm_trixie_install "$kd" "$3")
+    kver=$(cat "$kd/kver")
+    echo 'MODULES=list' > "$r/etc/initramfs-tools/conf.d/vmtest.conf"
+    printf '%s\n' virtio_pci virtio_blk ext4 > "$r/etc/initramfs-tools/modules"
+    mkdir -p "$(dirname "$out")"
+    vm_in_root "$r" mkinitramfs -o /var/tmp/vmtest-initrd.img "$kver" >&2 ||
+        vdie "Debian 13 mkinitramfs failed for $out"
+    mv "$r/var/tmp/vmtest-initrd.img" "$out"
 }

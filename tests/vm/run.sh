@@ -52,10 +52,20 @@ cp "${K2%.pem}.pub" "$REV/keys/second-key.pub"
 printf '# revoked for the VM test\n%s\n' "$K2ID" > "$REV/keys/revoked"
 
 declare -A BUILT
-initrd() { # initrd BUNDLE-NAME KERNEL FLAVOUR -> $INITRD (built once per run)
+# initrd BUNDLE-NAME KERNEL FLAVOUR -> $INITRD (built once per run). FLAVOUR:
+#   systemd, shell         the host's dracut (059), private base dir
+#   d13-dracut-systemd, d13-dracut-shell
+#                          Debian 13's dracut-ng (106, systemd 257) in the trixie root
+#   d13-initramfs-tools    Debian 13's mkinitramfs in the trixie root
+initrd() {
     INITRD=$VM_BUILD/initrd/$1-$2-$3.img
     if [[ -z ${BUILT[$INITRD]:-} ]]; then
-        vm_initrd "${KD[$2]}" "$3" "$INITRD" "$VM_BUILD/bundle-$1"
+        case $3 in
+            systemd|shell) vm_initrd "${KD[$2]}" "$3" "$INITRD" "$VM_BUILD/bundle-$1" ;;
+            d13-dracut-*) vm_trixie_dracut "${KD[$2]}" "${3#d13-dracut-}" "$INITRD" "$VM_BUILD/bundle-$1" ;;
+            d13-initramfs-tools) vm_trixie_mkinitramfs "${KD[$2]}" "$INITRD" "$VM_BUILD/bundle-$1" ;;
+            *) vdie "unknown initrd flavour $3" ;;
+        esac
         BUILT[$INITRD]=1
     fi
 }
@@ -96,7 +106,7 @@ boot_ok() {
 # emergency.target; initramfs-tools: panic), and the console must match REGEX
 # (the reason).
 REFUSED='bpf-preload: boot refused'
-EMERGENCY='dracut: FATAL: bpf-preload|Failed to start .*bpf-preload|bpf-preload.service: (Main process exited|Failed)|bpf-preload: a required eBPF object could not be loaded'
+EMERGENCY='dracut: FATAL: bpf-preload|Reached target .*emergency\.target|Failed to start .*bpf-preload|bpf-preload.service: (Main process exited|Failed)|bpf-preload: a required eBPF object could not be loaded'
 boot_refused() {
     local name=$1 k=$2 fl=$3 b=$4 cmd=$5 why=$6 log=$LOGS/$1.log
     [[ $name =~ $ONLY ]] || return 0
@@ -168,6 +178,22 @@ boot_ok revoked-key-6.12-systemd 6.12 systemd revoked \
 # rd.bpf_preload=0: nothing is loaded, the boot goes on.
 boot_ok disabled-6.1-systemd 6.1 systemd full \
     "rd.bpf_preload=0 vmtest.empty=1" 'VMSTATUS .*loading disabled by rd.bpf_preload=0'
+
+# Debian 13's own generators, run in a trixie root (mmdebstrap) where the project
+# was installed with `make install-files DESTDIR=root`: dracut-ng 106 with
+# systemd 257 (bpf-preload.service) and its shell flavour (pre-pivot hook), and
+# mkinitramfs (hook + init-bottom script). Same real-root checks.
+for fl in d13-dracut-systemd d13-dracut-shell d13-initramfs-tools; do
+    boot_ok "$fl-trixie" trixie "$fl" full "rd.bpf_preload.required=counter,lsm_deny $LOADED"
+done
+boot_ok d13-initramfs-tools-trixie-bpo trixie-bpo d13-initramfs-tools full \
+    "rd.bpf_preload.required=counter,lsm_deny $LOADED_7" 'VMSTATUS +fentry_unlink +FAILED'
+# Fail closed with Debian 13's generators: the unit's emergency path, and
+# initramfs-tools' panic.
+boot_refused tampered-required-d13-dracut-systemd trixie d13-dracut-systemd tampered \
+    "rd.bpf_preload.required=maponly" "$SIGFAIL"
+boot_refused tampered-required-d13-initramfs-tools trixie d13-initramfs-tools tampered \
+    "rd.bpf_preload.required=maponly" "$SIGFAIL"
 
 # mkosi-built real root with full systemd (see tests/vm/mkosi-test.sh).
 if ((MKOSI)) && [[ mkosi-systemd-root =~ $ONLY ]]; then
