@@ -2,8 +2,10 @@
 # Install what building, testing, the demo and the benchmark need on a fresh
 # Debian 12 machine (root). The one dependency script of every entry point:
 #   tests/deps.sh build   the loader and the objects (make, cargo build)
-#   tests/deps.sh vm      build + what tests/vm/demo.sh and the VM tests need
-#                         (dracut, busybox, qemu-system-x86, mmdebstrap ...)
+#   tests/deps.sh demo    build + what tests/vm/demo.sh needs (dracut, busybox,
+#                         qemu-system-x86 ...)
+#   tests/deps.sh vm      demo + what the VM tests need (mmdebstrap for the
+#                         Debian 13 root and the fresh-machine test)
 #   tests/deps.sh bench   build + the benchmark (bpftool with autoattach, time)
 #   tests/deps.sh all     everything (default)
 # Idempotent, and quick when everything is there. Rust (cargo) is expected on
@@ -22,12 +24,12 @@ BUILD=(
     # signing keys made with openssl in the tests, `file`, TLS for crates.io
     openssl file ca-certificates python3
 )
-VM=(
+DEMO=(
     # initramfs images (dracut's systemd and shell flavours) and the test root
     dracut-core systemd udev busybox-static e2fsprogs cpio zstd xz-utils kmod
-    # Debian 13 roots for dracut-ng, initramfs-tools and mkosi (tests/vm/trixie.sh)
-    mmdebstrap
 )
+# Debian 13 roots (dracut-ng, initramfs-tools, mkosi) and fresh Debian 12 roots
+VM=(mmdebstrap)
 BENCH=(time util-linux)
 
 # qemu-system-x86 must match qemu-utils when that came from bookworm-backports
@@ -63,8 +65,9 @@ check_rust() {
 what=${1:-all}
 case $what in
     build) check_rust; bp_apt_install "${BUILD[@]}" ;;
-    vm) check_rust; bp_apt_install "${BUILD[@]}" "${VM[@]}"; install_qemu ;;
+    demo) check_rust; bp_apt_install "${BUILD[@]}" "${DEMO[@]}"; install_qemu ;;
+    vm) check_rust; bp_apt_install "${BUILD[@]}" "${DEMO[@]}" "${VM[@]}"; install_qemu ;;
     bench) check_rust; bp_apt_install "${BUILD[@]}" "${BENCH[@]}"; install_bpftool ;;
-    all) check_rust; bp_apt_install "${BUILD[@]}" "${VM[@]}" "${BENCH[@]}"; install_qemu; install_bpftool ;;
-    *) echo "usage: tests/deps.sh [build|vm|bench|all]" >&2; exit 2 ;;
+    all) check_rust; bp_apt_install "${BUILD[@]}" "${DEMO[@]}" "${VM[@]}" "${BENCH[@]}"; install_qemu; install_bpftool ;;
+    *) echo "usage: tests/deps.sh [build|demo|vm|bench|all]" >&2; exit 2 ;;
 esac
