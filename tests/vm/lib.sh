@@ -27,8 +27,8 @@ vdie() { bp_die "$@"; }
 # Everything the VM tests and the demo install comes from tests/deps.sh, the one
 # dependency script (private apt configurations for other suites, never a change
 # to the machine's apt sources).
-vm_install_packages() {
-    "$VM_TOP/tests/deps.sh" vm
+vm_install_packages() { # [demo|vm]
+    "$VM_TOP/tests/deps.sh" "${1:-vm}"
 }
 
 # ----------------------------------------------------------------- kernels --
@@ -289,15 +289,23 @@ vm_trixie_root() {
     echo "$d/root"
 }
 
-# vm_in_root ROOT CMD...: run CMD chrooted in ROOT with /proc, /sys, /dev and
-# /run mounted, in a private mount namespace (nothing leaks to the host).
+# vm_in_root ROOT [VAR=VALUE...] CMD...: run CMD chrooted in ROOT with /proc,
+# /sys, /dev and /run mounted, in a private mount namespace (nothing leaks to
+# the host), with a clean environment plus the VAR=VALUEs. VM_ROOT_RO_BINDS="SRC=DST ..."
+# adds read-only bind mounts (DST inside ROOT).
 vm_in_root() {
     local r=$1
     shift
-    unshare -m --propagation private bash -c '
+    VM_ROOT_RO_BINDS=${VM_ROOT_RO_BINDS:-} unshare -m --propagation private bash -c '
         r=$1; shift
-        mount -t proc proc "$r/proc" && mount --rbind /sys "$r/sys" && mount --rbind /dev "$r/dev" &&
+        # ROOT is a mount point, as / is (mkosi'"'"'s sandbox remounts / as a slave)
+        mount --bind "$r" "$r" &&
+            mount -t proc proc "$r/proc" && mount --rbind /sys "$r/sys" && mount --rbind /dev "$r/dev" &&
             mount -t tmpfs tmpfs "$r/run" && mount -t tmpfs tmpfs "$r/tmp" || exit 1
+        for b in $VM_ROOT_RO_BINDS; do
+            mkdir -p "$r${b#*=}" && mount --bind "${b%%=*}" "$r${b#*=}" &&
+                mount -o remount,bind,ro "$r${b#*=}" || exit 1
+        done
         [[ -f /etc/resolv.conf ]] && cp -L /etc/resolv.conf "$r/etc/resolv.conf" 2> /dev/null
         exec chroot "$r" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"' \
         vm_in_root "$r" "$@"
@@ -318,6 +326,7 @@ vm_trixie_install() {
     cp "$bundle"/lib/*.bpf.o "$r/usr/lib/bpf-preload/"
     cp "$bundle"/keys/* "$r/etc/bpf-preload/keys/"
     cp "$bundle/preload.list" "$r/etc/bpf-preload/preload.list"
+    mkdir -p "$r/usr/lib/firmware" # mkosi-initrd copies it
     if [[ ! -d $r/usr/lib/modules/$kver ]]; then
         mkdir -p "$r/usr/lib/modules"
         cp -a "$kd/root/lib/modules/$kver" "$r/usr/lib/modules/$kver"
@@ -352,5 +361,25 @@ vm_trixie_mkinitramfs() {
     mkdir -p "$(dirname "$out")"
     vm_in_root "$r" mkinitramfs -o /var/tmp/vmtest-initrd.img "$kver" >&2 ||
         vdie "Debian 13 mkinitramfs failed for $out"
+    mv "$r/var/tmp/vmtest-initrd.img" "$out"
+}
+
+# vm_trixie_mkosi_initrd KERNELDIR OUT BUNDLEDIR: Debian 13's mkosi-initrd
+# (mkosi 25) in the Debian 13 root, with the installed drop-in
+# (/usr/lib/mkosi-initrd/mkosi.conf.d/50-bpf-preload.conf). mkosi-initrd builds
+# the initrd from Debian 13 packages, with the root's apt lists (refreshed once a
+# day) and its package cache; it runs in its own sandbox, which needs the root to
+# be a mount point (vm_in_root) and /usr/lib/firmware to exist.
+vm_trixie_mkosi_initrd() {
+    local kd=$1 out=$2 r kver
+    r=$(vm_trixie_install "$kd" "$3")
+    kver=$(cat "$kd/kver")
+    if [[ -z $(find "$r/var/lib/apt/lists" -maxdepth 1 -name '*_Packages' -mmin -1440 2> /dev/null) ]]; then
+        vm_in_root "$r" apt-get -q update > /dev/null || vdie "apt-get update in the Debian 13 root failed"
+    fi
+    mkdir -p "$(dirname "$out")"
+    rm -f "$r/var/tmp/vmtest-initrd.img"
+    vm_in_root "$r" mkosi-initrd --kernel-version "$kver" -O /var/tmp -o vmtest-initrd.img > "$out.log" 2>&1 ||
+        { tail -n 20 "$out.log" >&2; vdie "Debian 13 mkosi-initrd failed for $out (log $out.log)"; }
     mv "$r/var/tmp/vmtest-initrd.img" "$out"
 }

@@ -57,6 +57,7 @@ declare -A BUILT
 #   d13-dracut-systemd, d13-dracut-shell
 #                          Debian 13's dracut-ng (106, systemd 257) in the trixie root
 #   d13-initramfs-tools    Debian 13's mkinitramfs in the trixie root
+#   d13-mkosi-initrd       Debian 13's mkosi-initrd (mkosi 25) in the trixie root
 initrd() {
     INITRD=$VM_BUILD/initrd/$1-$2-$3.img
     if [[ -z ${BUILT[$INITRD]:-} ]]; then
@@ -64,6 +65,7 @@ initrd() {
             systemd|shell) vm_initrd "${KD[$2]}" "$3" "$INITRD" "$VM_BUILD/bundle-$1" ;;
             d13-dracut-*) vm_trixie_dracut "${KD[$2]}" "${3#d13-dracut-}" "$INITRD" "$VM_BUILD/bundle-$1" ;;
             d13-initramfs-tools) vm_trixie_mkinitramfs "${KD[$2]}" "$INITRD" "$VM_BUILD/bundle-$1" ;;
+            d13-mkosi-initrd) vm_trixie_mkosi_initrd "${KD[$2]}" "$INITRD" "$VM_BUILD/bundle-$1" ;;
             *) vdie "unknown initrd flavour $3" ;;
         esac
         BUILT[$INITRD]=1
@@ -181,9 +183,10 @@ boot_ok disabled-6.1-systemd 6.1 systemd full \
 
 # Debian 13's own generators, run in a trixie root (mmdebstrap) where the project
 # was installed with `make install-files DESTDIR=root`: dracut-ng 106 with
-# systemd 257 (bpf-preload.service) and its shell flavour (pre-pivot hook), and
-# mkinitramfs (hook + init-bottom script). Same real-root checks.
-for fl in d13-dracut-systemd d13-dracut-shell d13-initramfs-tools; do
+# systemd 257 (bpf-preload.service) and its shell flavour (pre-pivot hook),
+# mkinitramfs (hook + init-bottom script) and mkosi-initrd (drop-in, unit).
+# Same real-root checks.
+for fl in d13-dracut-systemd d13-dracut-shell d13-initramfs-tools d13-mkosi-initrd; do
     boot_ok "$fl-trixie" trixie "$fl" full "rd.bpf_preload.required=counter,lsm_deny $LOADED"
 done
 boot_ok d13-initramfs-tools-trixie-bpo trixie-bpo d13-initramfs-tools full \
