@@ -1,9 +1,21 @@
-//! Embeds the trusted public keys of `$BPF_PRELOAD_BUILTIN_KEYS` (a directory of `*.pub` SPKI PEM
-//! files) into the binary. Unset: no built-in keys.
+//! Build-time inputs of the crate:
+//! * the trusted public keys of `$BPF_PRELOAD_BUILTIN_KEYS` (a directory of `*.pub` SPKI PEM
+//!   files), embedded in the binary (unset: no built-in keys);
+//! * the BPF objects of `bpf/` (examples, test and failure-case objects, bench objects), compiled
+//!   through `bpf/Makefile` (the one place their compiler flags live) into `$OUT_DIR/bpf`, against
+//!   the headers of the vendored libbpf this crate links; tests find them through
+//!   `BPF_PRELOAD_OBJECTS`. So a fresh clone's `cargo test` needs nothing built before.
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 fn main() {
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    builtin_keys(&out);
+    bpf_objects(&out);
+}
+
+fn builtin_keys(out: &Path) {
     println!("cargo:rerun-if-env-changed=BPF_PRELOAD_BUILTIN_KEYS");
     let mut keys = Vec::new();
     if let Some(dir) = std::env::var_os("BPF_PRELOAD_BUILTIN_KEYS").filter(|d| !d.is_empty()) {
@@ -29,11 +41,36 @@ fn main() {
             );
         }
     }
-    let mut out = String::from("/// (file name, SPKI PEM) of each built-in trusted key.\npub const KEYS: &[(&str, &str)] = &[\n");
+    let mut src = String::from("/// (file name, SPKI PEM) of each built-in trusted key.\npub const KEYS: &[(&str, &str)] = &[\n");
     for (name, pem) in keys {
-        writeln!(out, "    ({name:?}, {pem:?}),").unwrap();
+        writeln!(src, "    ({name:?}, {pem:?}),").unwrap();
     }
-    out.push_str("];\n");
-    let dest = PathBuf::from(std::env::var_os("OUT_DIR").unwrap()).join("builtin_keys.rs");
-    std::fs::write(dest, out).unwrap();
+    src.push_str("];\n");
+    std::fs::write(out.join("builtin_keys.rs"), src).unwrap();
+}
+
+fn bpf_objects(out: &Path) {
+    let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
+    let bpf = manifest.parent().unwrap().join("bpf");
+    // bpf/ holds sources only (`make -C bpf` by hand writes to build/bpf): any change there,
+    // a new file included, is a reason to rebuild the objects.
+    println!("cargo:rerun-if-changed={}", bpf.display());
+    let include = std::env::var("DEP_BPF_INCLUDE").expect("libbpf-sys exports its headers");
+    let dest = out.join("bpf");
+    let status = Command::new("make")
+        .arg("-s")
+        .arg("-C")
+        .arg(&bpf)
+        .arg(format!("BUILD={}", dest.display()))
+        .arg(format!("BPF_INCLUDE={include}"))
+        .env_remove("MAKEFLAGS")
+        .status()
+        .unwrap_or_else(|e| {
+            panic!(
+                "run make -C {}: {e} (tests/deps.sh installs make and clang)",
+                bpf.display()
+            )
+        });
+    assert!(status.success(), "make -C {} failed", bpf.display());
+    println!("cargo:rustc-env=BPF_PRELOAD_OBJECTS={}", dest.display());
 }
