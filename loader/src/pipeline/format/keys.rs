@@ -486,7 +486,8 @@ pub(crate) mod tests {
     #[test]
     fn keys_dir_reads_regular_files_only() {
         let (_, public) = keypair_pem([5; 32]).unwrap();
-        let cases: Vec<(&str, &str, Box<dyn Fn(&Path)>, &str)> = vec![
+        type Make = Box<dyn Fn(&Path)>;
+        let cases: Vec<(&str, &str, Make, &str)> = vec![
             (
                 "fifo-pub",
                 "x.pub",
