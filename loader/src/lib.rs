@@ -29,7 +29,7 @@ pub mod fuzz;
 
 // What the command-line tools, the integration tests and the fuzz targets use, on purpose.
 pub use pipeline::format::{elf, keys, name, trailer, verify};
-pub use pipeline::report::status;
+pub use pipeline::report::{escape, status};
 pub use pipeline::{cmdline, CmdlineFrom, RunConfig, RunError, EXIT_REQUIRED_FAILED};
 pub use sys::{read_bounded, write_replace, MAX_OBJECT_SIZE};
 

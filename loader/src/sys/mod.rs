@@ -150,6 +150,11 @@ pub fn read_bounded(path: &Path, max: u64) -> io::Result<Vec<u8>> {
         .map_err(|e| {
             if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
                 io::Error::new(io::ErrorKind::InvalidInput, "is a symbolic link (refused)")
+            } else if e.raw_os_error() == Some(rustix::io::Errno::NXIO.raw_os_error())
+                && std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket())
+            {
+                // Opening a socket fails with ENXIO ("No such device or address").
+                io::Error::new(io::ErrorKind::InvalidInput, "is a socket (refused)")
             } else {
                 e
             }
