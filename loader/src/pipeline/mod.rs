@@ -17,10 +17,10 @@ use std::time::Instant;
 
 use crate::sys::{FsKind, Prio, Sys, TRACEFS_PATH};
 use cmdline::{Entry, Plan};
-use format::elf::{self, ElfError, ElfInfo};
+use format::elf::ElfInfo;
 use format::keys::{KeyError, KeyRing};
 use format::name::{NameError, ObjectName, SHARED_DIR};
-use format::verify::{self, VerifiedObject, VerifyError};
+use format::verify::{self, CheckError, VerifiedObject};
 use load::{Kernel, LoadError, LoadReport};
 use pin::{BpffsError, Existing, PinError, Pins};
 use report::status::{ObjectStatus, Outcome, Phases, Status, STATUS_VERSION};
@@ -102,10 +102,8 @@ pub enum ObjectError {
         #[source]
         source: io::Error,
     },
-    #[error("verify: {0}")]
-    Verify(#[from] VerifyError),
-    #[error("check: {0}")]
-    Elf(#[from] ElfError),
+    #[error(transparent)]
+    Check(#[from] CheckError),
     #[error("{} holds another object ({})", path.display(), found.as_deref().map(|s| format!("sha256 {s}")).unwrap_or_else(|| "not made by bpf-preload".into()))]
     Conflict {
         path: PathBuf,
@@ -390,8 +388,7 @@ impl Ctx<'_> {
             .as_ref()
             .map_err(|e| ObjectError::Keys(e.clone()))?;
         let (verified, info, existing) = timed(&mut a.phases.verify_ms, || {
-            let verified = self.read_and_verify(&name, ring)?;
-            let info = elf::describe(verified.payload())?;
+            let (verified, info) = self.read_and_check(&name, ring)?;
             let existing = self.existing(&name, &verified)?;
             Ok::<_, ObjectError>((verified, info, existing))
         })?;
@@ -474,17 +471,18 @@ impl Ctx<'_> {
         }
     }
 
-    fn read_and_verify(
+    /// Read once, then every check `run` (and `bpf-preload verify`) makes before the kernel.
+    fn read_and_check(
         &self,
         name: &ObjectName,
         ring: &KeyRing,
-    ) -> Result<VerifiedObject, ObjectError> {
+    ) -> Result<(VerifiedObject, ElfInfo), ObjectError> {
         let path = self.cfg.bundle.join(name.file_name());
         let bytes = self
             .sys
             .read_object(&path)
             .map_err(|source| ObjectError::Read { path, source })?;
-        Ok(verify::verify(bytes, Some(name), ring)?)
+        Ok(verify::check(bytes, Some(name), ring)?)
     }
 
     fn existing(&self, name: &ObjectName, v: &VerifiedObject) -> Result<Existing, ObjectError> {
