@@ -1,9 +1,39 @@
 //! Embeds the trusted public keys of `$BPF_PRELOAD_BUILTIN_KEYS` (a directory of `*.pub` SPKI PEM
-//! files) into the binary. Unset: no built-in keys.
+//! files) into the binary (unset: no built-in keys), and generates the libbpf-cargo skeletons of
+//! the built-in BPF programs in `bpf/builtin/*.bpf.c` (`$OUT_DIR/<stem>.skel.rs`).
+use std::ffi::OsStr;
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use libbpf_cargo::SkeletonBuilder;
+
+/// The built-in programs: source stem under `bpf/builtin/`.
+const BUILTIN: &[&str] = &["guard"];
+
+fn skeletons(out: &Path) {
+    let bpf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bpf");
+    let multiarch = format!("/usr/include/{}-linux-gnu", std::env::consts::ARCH);
+    for stem in BUILTIN {
+        let src = bpf.join("builtin").join(format!("{stem}.bpf.c"));
+        println!("cargo:rerun-if-changed={}", src.display());
+        SkeletonBuilder::new()
+            .source(&src)
+            .obj(out.join(format!("{stem}.bpf.o")))
+            .clang_args([
+                OsStr::new("-Wall"),
+                OsStr::new("-Werror"),
+                OsStr::new("-Wno-unused-function"),
+                OsStr::new("-I"),
+                OsStr::new(&multiarch),
+            ])
+            .build_and_generate(out.join(format!("{stem}.skel.rs")))
+            .unwrap_or_else(|e| panic!("skeleton of {}: {e:#}", src.display()));
+    }
+}
 
 fn main() {
+    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").unwrap());
+    skeletons(&out_dir);
     println!("cargo:rerun-if-env-changed=BPF_PRELOAD_BUILTIN_KEYS");
     let mut keys = Vec::new();
     if let Some(dir) = std::env::var_os("BPF_PRELOAD_BUILTIN_KEYS").filter(|d| !d.is_empty()) {
