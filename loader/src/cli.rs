@@ -200,6 +200,16 @@ pub fn status(path: &Path, json: bool) -> Result<String, String> {
             path.display()
         )
     })?;
-    let st = Status::from_json(&text).map_err(|e| format!("status {}: {e}", path.display()))?;
+    let mut st =
+        Status::from_json(&text).map_err(|e| format!("status {}: {e}", path.display()))?;
+    // The seal engages after `run` (when PID 1 execs the real init): read it live.
+    if let Some(g) = st.guard.as_mut().filter(|g| g.is_active()) {
+        if let Ok((sealed, refused)) =
+            crate::builtin::guard::read_info(std::path::Path::new(&st.bpffs))
+        {
+            g.sealed = Some(sealed);
+            g.refused = Some(refused);
+        }
+    }
     Ok(if json { st.to_json() } else { st.render() })
 }

@@ -3,8 +3,11 @@
 //! The boot job is one pipeline, each step in its own module:
 //! cmdline → plan ([`cmdline`]) → read once and verify ([`sys`], [`verify`]) → check the ELF
 //! ([`elf`]) → load and attach ([`load`]) → pin all-or-nothing ([`pin`]) → report ([`status`]).
-#![forbid(unsafe_code)]
+// Every module forbids unsafe code itself; the crate only denies it so that the generated
+// skeleton in `builtin::guard` (libbpf-cargo output) can be included.
+#![deny(unsafe_code)]
 
+pub mod builtin;
 pub mod cli;
 pub mod cmdline;
 pub mod elf;
@@ -13,6 +16,7 @@ pub mod keys;
 pub mod load;
 pub mod name;
 pub mod pin;
+pub mod policy;
 pub mod status;
 pub mod sys;
 pub mod trailer;
@@ -23,12 +27,14 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use cmdline::{Entry, Plan};
+use builtin::guard::{GuardError, GuardReport};
+use cmdline::{Entry, GuardMode, Plan};
 use keys::{KeyError, KeyRing};
 use load::{LoadError, Loader};
 use name::{NameError, ObjectName, SHARED_DIR};
 use pin::{Existing, PinError};
-use status::{ObjectStatus, Outcome, Status, STATUS_VERSION};
+use policy::{Policy, POLICY_PATH};
+use status::{GuardState, GuardStatus, ObjectStatus, Outcome, Status, STATUS_VERSION};
 use sys::{FsKind, Prio, Sys};
 
 /// Exit code of `run` when a required object failed: an initramfs hook can fail closed on it.
@@ -43,6 +49,8 @@ pub struct RunConfig {
     pub keys: PathBuf,
     pub bpffs: PathBuf,
     pub status: PathBuf,
+    /// The build-time policy written by the initramfs builder.
+    pub policy: PathBuf,
     pub verbose: bool,
 }
 
@@ -55,6 +63,7 @@ impl Default for RunConfig {
             keys: "/etc/bpf-preload/keys".into(),
             bpffs: "/sys/fs/bpf".into(),
             status: "/run/bpf-preload/status.json".into(),
+            policy: POLICY_PATH.into(),
             verbose: false,
         }
     }
@@ -75,6 +84,44 @@ pub enum RunError {
         #[source]
         source: io::Error,
     },
+    #[error("read policy {}: {source}", path.display())]
+    Policy {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("policy {}: {source}", path.display())]
+    PolicyParse {
+        path: PathBuf,
+        #[source]
+        source: policy::PolicyError,
+    },
+}
+
+/// The built-in guard, behind a trait so the pipeline's use of it is unit-tested.
+pub trait GuardLoader {
+    /// Load, attach and arm the guard over `bpffs`, protecting `protect` and `+guard`.
+    /// `lsm_list`: the kernel's active LSM list.
+    fn activate(
+        &self,
+        bpffs: &Path,
+        protect: &[PathBuf],
+        lsm_list: io::Result<String>,
+    ) -> Result<GuardReport, GuardError>;
+}
+
+/// The real guard: the libbpf-cargo skeleton in [`builtin::guard`].
+pub struct BuiltinGuard;
+
+impl GuardLoader for BuiltinGuard {
+    fn activate(
+        &self,
+        bpffs: &Path,
+        protect: &[PathBuf],
+        lsm_list: io::Result<String>,
+    ) -> Result<GuardReport, GuardError> {
+        builtin::guard::activate(bpffs, protect, lsm_list)
+    }
 }
 
 /// Why one object did not load. Displayed after `object <name>: `.
@@ -141,7 +188,20 @@ pub fn boot(cfg: &RunConfig) -> Result<Status, RunError> {
             })
         }
     };
-    let plan = cmdline::plan(&cmdline, list.as_deref());
+    let policy = match std::fs::read_to_string(&cfg.policy) {
+        Ok(text) => Policy::parse(&text).map_err(|source| RunError::PolicyParse {
+            path: cfg.policy.clone(),
+            source,
+        })?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Policy::default(),
+        Err(source) => {
+            return Err(RunError::Policy {
+                path: cfg.policy.clone(),
+                source,
+            })
+        }
+    };
+    let plan = cmdline::plan_with(&cmdline, list.as_deref(), &policy);
     let sys = sys::RealSys::new(cfg.verbose);
     let mut status = run_plan(
         &plan,
@@ -149,6 +209,7 @@ pub fn boot(cfg: &RunConfig) -> Result<Status, RunError> {
         cfg,
         &sys,
         &load::LibbpfLoader,
+        &BuiltinGuard,
     );
     status.duration_ms = ms(start);
     if let Err(e) = write_status(&cfg.status, &status) {
@@ -196,6 +257,7 @@ pub fn run_plan(
     cfg: &RunConfig,
     sys: &dyn Sys,
     loader: &dyn Loader,
+    guard: &dyn GuardLoader,
 ) -> Status {
     let start = Instant::now();
     let mut status = Status {
@@ -207,22 +269,33 @@ pub fn run_plan(
         error: None,
         objects: Vec::new(),
         duration_ms: 0.0,
+        guard: None,
+        notes: plan.notes.clone(),
     };
+    for n in &plan.notes {
+        sys.log(Prio::Warning, n);
+    }
     if plan.disabled {
         sys.log(Prio::Notice, "loading disabled by rd.bpf_preload=0");
-        for e in &plan.entries {
+        for e in plan.entries.iter().filter(|e| !e.forced) {
             let mut o = ObjectStatus::new(&e.raw, e.required);
             o.result = Outcome::Skipped;
             o.error = Some("loading disabled by rd.bpf_preload=0".into());
             status.objects.push(o);
         }
+    }
+    let todo: Vec<&Entry> = plan
+        .entries
+        .iter()
+        .filter(|e| !plan.disabled || e.forced)
+        .collect();
+    if todo.is_empty() && plan.guard == GuardMode::Off {
+        if !plan.disabled {
+            sys.log(Prio::Info, "nothing to load");
+        }
         return status;
     }
-    if plan.entries.is_empty() {
-        sys.log(Prio::Info, "nothing to load");
-        return status;
-    }
-    let setup = prepare_bpffs(sys, &cfg.bpffs).map(|mounted| status.mounted_bpffs = mounted);
+    let setup = prepare_bpffs(sys, &cfg.bpffs).inspect(|&mounted| status.mounted_bpffs = mounted);
     if let Err(e) = &setup {
         sys.log(Prio::Err, e);
         status.error = Some(e.clone());
@@ -242,7 +315,7 @@ pub fn run_plan(
         ring: &ring,
         tracefs_ready: Cell::new(false),
     };
-    for entry in &plan.entries {
+    for entry in todo {
         let t = Instant::now();
         let mut o = ObjectStatus::new(&entry.raw, entry.required);
         match ctx.process(entry, &mut o) {
@@ -256,8 +329,72 @@ pub fn run_plan(
         sys.log(log_prio(&o), &log_line(&o));
         status.objects.push(o);
     }
+    if plan.guard != GuardMode::Off {
+        let g = guard_step(plan.guard, cfg, sys, guard, &setup, &status.objects);
+        sys.log(
+            if g.is_active() {
+                Prio::Info
+            } else if g.required {
+                Prio::Err
+            } else {
+                Prio::Warning
+            },
+            &g.line(),
+        );
+        status.guard = Some(g);
+    }
     status.duration_ms = ms(start);
     status
+}
+
+/// The last step: the guard over what is now in place (the loaded objects' directories and
+/// `+shared`). Never fails the run by itself; a required guard that is not active does (main).
+fn guard_step(
+    mode: GuardMode,
+    cfg: &RunConfig,
+    sys: &dyn Sys,
+    guard: &dyn GuardLoader,
+    setup: &Result<bool, String>,
+    objects: &[ObjectStatus],
+) -> GuardStatus {
+    let t = Instant::now();
+    let required = mode == GuardMode::Required;
+    let mut g = GuardStatus::new(GuardState::Failed, required);
+    if let Err(e) = setup {
+        g.reason = Some(e.clone());
+        return g;
+    }
+    let bpffs = &cfg.bpffs;
+    if sys.exists(&bpffs.join(builtin::guard::GUARD_DIR)) {
+        g.state = GuardState::AlreadyActive;
+        return g;
+    }
+    let mut protect: Vec<PathBuf> = objects
+        .iter()
+        .filter(|o| matches!(o.result, Outcome::Loaded | Outcome::AlreadyLoaded))
+        .map(|o| bpffs.join(&o.name))
+        .collect();
+    protect.push(bpffs.join(SHARED_DIR));
+    let lsm = Path::new(sys::SECURITYFS_PATH);
+    let lsm_list = ensure_mounted(sys, FsKind::Security, lsm)
+        .and_then(|_| sys.read_text(&lsm.join("lsm")));
+    match guard.activate(bpffs, &protect, lsm_list) {
+        Ok(r) => {
+            g.state = GuardState::Active;
+            g.instance = Some(r.instance);
+            g.protected = r.protected;
+            g.links = r.links;
+            g.protected_links = r.protected_links;
+        }
+        Err(e) => {
+            if e.is_unavailable() {
+                g.state = GuardState::Unavailable;
+            }
+            g.reason = Some(e.to_string());
+        }
+    }
+    g.duration_ms = ms(t);
+    g
 }
 
 /// Mount bpffs unless one is there, create the shared directory, sweep stale staging dirs.
@@ -282,7 +419,7 @@ struct Ctx<'a> {
     cfg: &'a RunConfig,
     sys: &'a dyn Sys,
     loader: &'a dyn Loader,
-    setup: &'a Result<(), String>,
+    setup: &'a Result<bool, String>,
     ring: &'a Result<KeyRing, String>,
     /// tracefs is mounted once, for the first object that needs it.
     tracefs_ready: Cell<bool>,
@@ -437,7 +574,7 @@ mod tests {
     }
 
     fn run(cmdline: &str, cfg: &RunConfig, sys: &FakeSys, loader: &FakeLoader) -> Status {
-        run_plan(&cmdline::plan(cmdline, None), ring(), cfg, sys, loader)
+        run_plan(&cmdline::plan(cmdline, None), ring(), cfg, sys, loader, &NoGuard)
     }
 
     impl Loader for FakeLoader<'_> {
@@ -473,6 +610,117 @@ mod tests {
             }
             Ok(Box::new(o))
         }
+    }
+
+    /// A guard that must never be asked for (the plan has it off).
+    struct NoGuard;
+
+    impl GuardLoader for NoGuard {
+        fn activate(
+            &self,
+            _bpffs: &Path,
+            _protect: &[PathBuf],
+            _lsm_list: io::Result<String>,
+        ) -> Result<GuardReport, GuardError> {
+            panic!("the guard is off in this plan")
+        }
+    }
+
+    /// Records what it was asked to protect; answers like a kernel with or without BPF LSM.
+    #[derive(Default)]
+    struct FakeGuard {
+        asked: RefCell<Vec<Vec<PathBuf>>>,
+    }
+
+    impl GuardLoader for FakeGuard {
+        fn activate(
+            &self,
+            _bpffs: &Path,
+            protect: &[PathBuf],
+            lsm_list: io::Result<String>,
+        ) -> Result<GuardReport, GuardError> {
+            self.asked.borrow_mut().push(protect.to_vec());
+            let list = lsm_list.map_err(|source| GuardError::LsmList { source })?;
+            if !builtin::guard::bpf_lsm_active(&list) {
+                return Err(GuardError::NoBpfLsm {
+                    active: list.trim().into(),
+                });
+            }
+            Ok(GuardReport {
+                instance: "0:42".into(),
+                protected: protect.iter().map(|p| p.display().to_string()).collect(),
+                links: vec!["guard_unlink".into()],
+                protected_links: 2,
+            })
+        }
+    }
+
+    #[test]
+    fn guard_is_the_last_step_and_protects_what_loaded() {
+        let (sys, cfg) = setup(&["a", "rej"]);
+        sys.files
+            .borrow_mut()
+            .insert("/sys/kernel/security/lsm".into(), b"capability,bpf".to_vec());
+        let loader = FakeLoader::new(&sys, vec!["rej"]);
+        let guard = FakeGuard::default();
+        let plan = cmdline::plan("rd.bpf_preload=a,rej rd.bpf_preload.guard=1", None);
+        let st = run_plan(&plan, ring(), &cfg, &sys, &loader, &guard);
+        let g = st.guard.as_ref().unwrap();
+        assert_eq!((g.state, g.required), (GuardState::Active, false));
+        assert_eq!(
+            *guard.asked.borrow(),
+            vec![vec![PathBuf::from("/bpf/a"), PathBuf::from("/bpf/+shared")]]
+        );
+        // securityfs was mounted for the LSM list, after the objects were pinned.
+        let ops = sys.ops.borrow();
+        let sec = ops.iter().position(|o| o == "mount securityfs /sys/kernel/security").unwrap();
+        let rename = ops.iter().position(|o| o == "rename /bpf/+staging-a /bpf/a").unwrap();
+        assert!(rename < sec, "{ops:?}");
+        assert!(sys
+            .logs
+            .borrow()
+            .iter()
+            .any(|(p, l)| *p == Prio::Info && l.starts_with("guard: active instance=0:42")));
+    }
+
+    #[test]
+    fn guard_without_bpf_lsm_is_unavailable_and_fails_a_required_run() {
+        let (sys, cfg) = setup(&["a"]);
+        sys.files
+            .borrow_mut()
+            .insert("/sys/kernel/security/lsm".into(), b"capability,yama\n".to_vec());
+        let loader = FakeLoader::new(&sys, vec![]);
+        let guard = FakeGuard::default();
+        for (cmd, required) in [
+            ("rd.bpf_preload=a rd.bpf_preload.guard=1", false),
+            ("rd.bpf_preload=a rd.bpf_preload.guard=required", true),
+        ] {
+            let st = run_plan(&cmdline::plan(cmd, None), ring(), &cfg, &sys, &loader, &guard);
+            let g = st.guard.clone().unwrap();
+            assert_eq!(g.state, GuardState::Unavailable, "{cmd}");
+            assert_eq!(
+                g.reason.as_deref(),
+                Some("BPF LSM is not active (lsm=\"capability,yama\"): boot with lsm=capability,yama,bpf")
+            );
+            assert_eq!(st.guard_required_failed(), required, "{cmd}");
+        }
+    }
+
+    #[test]
+    fn policy_forced_objects_load_under_rd_bpf_preload_0() {
+        let (sys, cfg) = setup(&["a", "b"]);
+        let loader = FakeLoader::new(&sys, vec![]);
+        let pol = Policy::parse("required = a\n").unwrap();
+        let plan = cmdline::plan_with("rd.bpf_preload=0", Some("a\nb\n"), &pol);
+        let st = run_plan(&plan, ring(), &cfg, &sys, &loader, &NoGuard);
+        assert!(st.disabled);
+        assert_eq!(results(&st), vec![("a", Outcome::Loaded)]);
+        assert_eq!(
+            st.notes,
+            vec!["rd.bpf_preload=0 refused for a: required by the initramfs policy"]
+        );
+        assert!(sys.logs.borrow().iter().any(|(p, l)| *p == Prio::Warning
+            && l == "rd.bpf_preload=0 refused for a: required by the initramfs policy"));
     }
 
     fn elf_stub() -> Vec<u8> {
@@ -568,7 +816,7 @@ mod tests {
             "rd.bpf_preload=good,rej,a.b,missing,unsigned,badpin,tail rd.bpf_preload.required=rej",
             None,
         );
-        let st = run_plan(&plan, ring(), &cfg, &sys, &loader);
+        let st = run_plan(&plan, ring(), &cfg, &sys, &loader, &NoGuard);
         assert_eq!(
             results(&st),
             vec![
@@ -642,9 +890,9 @@ mod tests {
         let (sys, cfg) = setup(&["a"]);
         let loader = FakeLoader::new(&sys, vec![]);
         let plan = cmdline::plan("rd.bpf_preload=a", None);
-        run_plan(&plan, ring(), &cfg, &sys, &loader);
+        run_plan(&plan, ring(), &cfg, &sys, &loader, &NoGuard);
         let before = sys.tree(Path::new("/bpf"));
-        let st = run_plan(&plan, ring(), &cfg, &sys, &loader);
+        let st = run_plan(&plan, ring(), &cfg, &sys, &loader, &NoGuard);
         assert_eq!(results(&st), vec![("a", Outcome::AlreadyLoaded)]);
         assert_eq!(sys.tree(Path::new("/bpf")), before);
         // Same name, other bytes: a conflict, and the loaded one stays.
@@ -654,7 +902,7 @@ mod tests {
         sys.files
             .borrow_mut()
             .insert("/bundle/a.bpf.o".into(), signed);
-        let st = run_plan(&plan, ring(), &cfg, &sys, &loader);
+        let st = run_plan(&plan, ring(), &cfg, &sys, &loader, &NoGuard);
         assert_eq!(results(&st), vec![("a", Outcome::Failed)]);
         assert!(
             st.objects[0]
@@ -715,6 +963,7 @@ mod tests {
             &cfg,
             &sys,
             &loader,
+            &NoGuard,
         );
         assert_eq!(results(&st), vec![("a", Outcome::Failed)]);
         assert!(st.objects[0]

@@ -56,6 +56,16 @@ pub fn init_logging(verbose: bool) {
     libbpf_rs::set_print(Some((level, on_libbpf_print)));
 }
 
+/// Forget what libbpf said so far (before a load whose reason we want).
+pub fn clear_log() {
+    take_log();
+}
+
+/// The verifier's reason for the last failed program load, if libbpf logged one.
+pub fn last_verifier_reason() -> Option<String> {
+    verifier_reason(&take_log())
+}
+
 fn take_log() -> Vec<String> {
     std::mem::take(&mut *LIBBPF_LOG.lock().unwrap_or_else(|e| e.into_inner()))
 }

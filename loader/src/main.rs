@@ -15,14 +15,15 @@ const EXIT_USAGE: u8 = 2;
 const USAGE: &str = "\
 usage:
   bpf-preload run [--cmdline FILE] [--preload-list FILE] [--bundle DIR] [--keys DIR]
-                  [--bpffs DIR] [--status FILE] [--verbose]
+                  [--bpffs DIR] [--status FILE] [--policy FILE] [--verbose]
   bpf-preload status [--status FILE] [--json]
   bpf-preload sign --key PRIVATE.pem [--name NAME] [--output OUT] OBJECT
   bpf-preload verify [--key PUBLIC.pem ...] [--keys DIR ...] OBJECT   (none: built-in keys)
   bpf-preload inspect [--json] OBJECT
   bpf-preload keygen --private FILE --public FILE
 
-exit codes of run: 0 every required object loaded; 3 a required object failed;
+exit codes of run: 0 every required object loaded; 3 a required object (or the
+                   required guard) failed;
                    1 fatal error (nothing attempted); 2 usage error
 ";
 
@@ -77,6 +78,7 @@ fn parse(mut p: lexopt::Parser) -> Result<Cmd, lexopt::Error> {
             ("run", Long("bundle")) => cfg.bundle = p.value()?.into(),
             ("run", Long("keys")) => cfg.keys = p.value()?.into(),
             ("run", Long("bpffs")) => cfg.bpffs = p.value()?.into(),
+            ("run", Long("policy")) => cfg.policy = p.value()?.into(),
             ("run" | "status", Long("status")) => cfg.status = p.value()?.into(),
             ("run", Long("verbose") | Short('v')) => cfg.verbose = true,
             ("status" | "inspect", Long("json")) => json = true,
@@ -152,8 +154,14 @@ fn main() -> ExitCode {
         Cmd::Run(cfg) => match boot(&cfg) {
             Ok(status) => {
                 let failed: Vec<&str> = status.required_failed().map(|o| o.name.as_str()).collect();
-                if failed.is_empty() {
+                if status.guard_required_failed() {
+                    let why = status.guard.as_ref().map(|g| g.line()).unwrap_or_default();
+                    eprintln!("bpf-preload: the required guard is not active: {why}");
+                }
+                if failed.is_empty() && !status.guard_required_failed() {
                     ExitCode::SUCCESS
+                } else if failed.is_empty() {
+                    ExitCode::from(EXIT_REQUIRED_FAILED as u8)
                 } else {
                     eprintln!(
                         "bpf-preload: required object(s) failed: {}",

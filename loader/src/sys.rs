@@ -15,6 +15,9 @@ use rustix::mount::MountFlags;
 pub const MAX_OBJECT_SIZE: u64 = 64 << 20;
 pub const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
 pub const TRACEFS_MAGIC: i64 = 0x7472_6163;
+pub const SECURITYFS_MAGIC: i64 = 0x7363_6673;
+/// Where the kernel lists its active LSMs (securityfs).
+pub const SECURITYFS_PATH: &str = "/sys/kernel/security";
 /// Where libbpf looks for tracefs.
 pub const TRACEFS_PATH: &str = "/sys/kernel/tracing";
 const KMSG: &str = "/dev/kmsg";
@@ -25,6 +28,7 @@ const KMSG_RECORD_MAX: usize = 900;
 pub enum FsKind {
     Bpf,
     Trace,
+    Security,
 }
 
 impl FsKind {
@@ -32,12 +36,14 @@ impl FsKind {
         match self {
             FsKind::Bpf => BPF_FS_MAGIC,
             FsKind::Trace => TRACEFS_MAGIC,
+            FsKind::Security => SECURITYFS_MAGIC,
         }
     }
     fn fstype(self) -> &'static str {
         match self {
             FsKind::Bpf => "bpf",
             FsKind::Trace => "tracefs",
+            FsKind::Security => "securityfs",
         }
     }
 }
@@ -67,6 +73,8 @@ pub trait Sys {
     fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
     /// Read a regular file once: O_NOFOLLOW (a symlink is refused), O_CLOEXEC, size-bounded.
     fn read_object(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// Read a small text file (kernel interfaces such as the active LSM list).
+    fn read_text(&self, path: &Path) -> io::Result<String>;
     /// One log record: /dev/kmsg, or stderr when kmsg is absent.
     fn log(&self, prio: Prio, message: &str);
 }
@@ -127,7 +135,7 @@ impl Sys for RealSys {
         std::fs::create_dir_all(path)?;
         let data = match kind {
             FsKind::Bpf => Some(c"mode=0700"),
-            FsKind::Trace => None,
+            FsKind::Trace | FsKind::Security => None,
         };
         let flags = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
         rustix::mount::mount(kind.fstype(), path, kind.fstype(), flags, data).map_err(fs_err)
@@ -167,6 +175,10 @@ impl Sys for RealSys {
         }
         names.sort();
         Ok(names)
+    }
+
+    fn read_text(&self, path: &Path) -> io::Result<String> {
+        std::fs::read_to_string(path)
     }
 
     fn read_object(&self, path: &Path) -> io::Result<Vec<u8>> {
@@ -382,6 +394,10 @@ pub mod fake {
             self.files.borrow().get(path).cloned().ok_or_else(|| {
                 io::Error::from_raw_os_error(rustix::io::Errno::NOENT.raw_os_error())
             })
+        }
+        fn read_text(&self, path: &Path) -> io::Result<String> {
+            self.read_object(path)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
         }
         fn log(&self, prio: Prio, message: &str) {
             self.logs.borrow_mut().push((prio, message.to_owned()));
