@@ -26,6 +26,11 @@ bpf_preload_hook() {
     [ "$_rc" -eq 0 ] && return 0
 
     _req=$(getargs rd.bpf_preload.required=)
+    # The build-time policy requires something: fail closed like a required object.
+    if [ -s /etc/bpf-preload/policy ] &&
+        grep -qE '^[[:space:]]*(required[[:space:]]*=[[:space:]]*[^[:space:]#]|guard[[:space:]]*=[[:space:]]*required)' /etc/bpf-preload/policy; then
+        _req="${_req:+$_req, }initramfs policy"
+    fi
     if [ "$_rc" -ne 3 ] && [ -z "$_req" ]; then
         warn "bpf-preload: loader exited with status $_rc; no required objects, boot continues"
         return 0
@@ -39,7 +44,7 @@ bpf_preload_hook() {
         esac
     done
     if [ "$_rc" -eq 3 ]; then
-        die "bpf-preload: a required eBPF object (rd.bpf_preload.required=$_req) failed to load; refusing to switch to the real root"
+        die "bpf-preload: a required eBPF object or the required guard ($_req) failed; refusing to switch to the real root"
     else
         die "bpf-preload: loader failed with exit status $_rc while rd.bpf_preload.required=$_req is set; refusing to switch to the real root"
     fi

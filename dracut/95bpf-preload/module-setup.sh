@@ -13,6 +13,14 @@
 #                               when it does not exist, a list naming the
 #                               included objects is generated
 #   bpf_preload_binary=FILE     the static loader (/usr/bin/bpf-preload)
+#   bpf_preload_required="a b"  build-time policy: objects that must load; the kernel
+#                               command line cannot remove them (rd.bpf_preload=0 or a
+#                               list omitting them is refused for these)
+#   bpf_preload_guard=yes|no|required
+#                               the built-in guard (docs/guard.md): yes = on unless
+#                               rd.bpf_preload.guard=0; required = always on, and a
+#                               guard that cannot be activated stops the boot
+# The policy is written to /etc/bpf-preload/policy in the initramfs.
 
 _bpf_preload_defaults() {
     : "${bpf_preload_bundle_dir:=/usr/lib/bpf-preload}"
@@ -99,6 +107,27 @@ install() {
     elif ((${#_names[@]} > 0)); then
         mkdir -p "$initdir/etc/bpf-preload"
         printf '%s\n' "${_names[@]}" > "$initdir/etc/bpf-preload/preload.list"
+    fi
+
+    # The build-time policy, which the command line can add to but never weaken.
+    if [[ -n ${bpf_preload_required// /} || -n ${bpf_preload_guard:-} ]]; then
+        case "${bpf_preload_guard:-}" in
+            '' | yes | no | required) ;;
+            *)
+                derror "bpf-preload: bpf_preload_guard=$bpf_preload_guard: use yes, no or required"
+                return 1
+                ;;
+        esac
+        mkdir -p "$initdir/etc/bpf-preload"
+        {
+            echo "# bpf-preload build-time policy, written by dracut (module-setup.sh)"
+            [[ -n ${bpf_preload_required// /} ]] && echo "required = $bpf_preload_required"
+            case "${bpf_preload_guard:-}" in
+                yes) echo "guard = on" ;;
+                no) echo "guard = off" ;;
+                required) echo "guard = required" ;;
+            esac
+        } > "$initdir/etc/bpf-preload/policy"
     fi
 
     inst_hook pre-pivot 50 "$moddir/bpf-preload-hook.sh"
