@@ -151,6 +151,33 @@ boot_ok revoked-key-6.12-systemd 6.12 systemd revoked \
 boot_ok disabled-6.1-systemd 6.1 systemd full \
     "rd.bpf_preload=0 vmtest.empty=1" 'VMSTATUS .*loading disabled by rd.bpf_preload=0'
 
+# The guard (docs/guard.md): the attack matrix from the real root's init, as root, on
+# both kernels and both initrd flavours; each attack must fail with EPERM, and
+# afterwards the preloaded programs still run. The control run boots without the
+# guard and the same attacks must not be refused, so this test can fail.
+GUARD_ON="rd.bpf_preload.guard=1 vmtest.guard=refused"
+for k in 6.1 6.12; do
+    for fl in systemd shell; do
+        boot_ok "guard-$k-$fl" "$k" "$fl" full \
+            "rd.bpf_preload.required=counter $LOADED $GUARD_ON" 'VMSTATUS +guard: active'
+    done
+done
+boot_ok guard-control-6.12-shell 6.12 shell full "$LOADED vmtest.guard=allowed" 'VMGUARD rm-pin ok'
+# No BPF LSM (lsm= without bpf): the guard says so; required, it stops the boot.
+NOLSM="lsm=lockdown,capability,yama"
+boot_ok guard-nolsm-6.1-shell 6.1 shell full \
+    "$NOLSM rd.bpf_preload=counter rd.bpf_preload.guard=1 vmtest.loaded=counter vmtest.guard_status=unavailable" \
+    'guard: unavailable: BPF LSM is not active .*boot with lsm=.*,bpf'
+boot_refused guard-nolsm-required-6.12-systemd 6.12 systemd full \
+    "$NOLSM rd.bpf_preload=counter rd.bpf_preload.guard=required" 'guard: unavailable: BPF LSM is not active'
+# Build-time policy (dracut: bpf_preload_required, bpf_preload_guard=required): the
+# command line cannot take either away.
+POL=$(vm_bundle policy "counter iter")
+printf 'bpf_preload_required="counter"\nbpf_preload_guard=required\n' > "$POL/dracut.conf"
+boot_ok policy-6.12-systemd 6.12 systemd policy \
+    "rd.bpf_preload=0 rd.bpf_preload.guard=0 vmtest.loaded=counter vmtest.guard_status=active" \
+    'VMSTATUS +policy: rd.bpf_preload=0 refused for counter'
+
 # mkosi-built real root with full systemd (see tests/vm/mkosi-test.sh).
 if ((MKOSI)) && [[ mkosi-systemd-root =~ $ONLY ]]; then
     export VM_BIN VM_KEY VM_PUB
