@@ -26,6 +26,7 @@ bpf_preload_hook() {
     [ "$_rc" -eq 0 ] && return 0
 
     _req=$(getargs rd.bpf_preload.required=)
+    [ "$(getarg rd.bpf_preload.guard=)" = required ] && _req="${_req:+$_req, }rd.bpf_preload.guard=required"
     # The build-time policy requires something: fail closed like a required object.
     if [ -s /etc/bpf-preload/policy ] &&
         grep -qE '^[[:space:]]*(required[[:space:]]*=[[:space:]]*[^[:space:]#]|guard[[:space:]]*=[[:space:]]*required)' /etc/bpf-preload/policy; then

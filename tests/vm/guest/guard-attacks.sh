@@ -70,22 +70,24 @@ guard_attacks() {
         attempt guard-map-read bpfmap open-ro $B/+guard/info
         if [ "$R" = ok ]; then ok guard-info-readable; else bad guard-info-readable "$R"; fi
     fi
-    # the mount
-    judge remount mount -o remount,mode=0777 $B
+    # the mount (raw syscalls through the helper, so each prints its errno)
+    judge remount bpfmap mount none $B bpf remount mode=0777
     restore_bpffs
-    judge mount-over-instance mount -t tmpfs tmpfs $B
+    judge mount-over-instance bpfmap mount tmpfs $B tmpfs new
     [ "$GUARD" = allowed ] && umount $B
-    judge mount-over-sysfs-fs mount -t tmpfs tmpfs /sys/fs
+    judge mount-over-sys-fs bpfmap mount tmpfs /sys/fs tmpfs new
     [ "$GUARD" = allowed ] && umount /sys/fs
-    judge bind-over-sys mount --bind /tmp /sys
+    judge bind-over-sys bpfmap mount /tmp /sys none bind
     [ "$GUARD" = allowed ] && umount /sys
-    judge mount-move mount --move $B /mnt
+    judge mount-move bpfmap mount $B /mnt none move
     [ "$GUARD" = allowed ] && mount --move /mnt $B
-    judge umount umount $B
+    judge move-mount-sys bpfmap move-mount /sys /mnt
+    [ "$GUARD" = allowed ] && mount --move /mnt /sys
+    judge umount bpfmap umount $B plain
     restore_bpffs
-    judge umount-lazy umount -l $B
+    judge umount-lazy bpfmap umount $B lazy
     restore_bpffs
-    judge umount-force umount -f $B
+    judge umount-force bpfmap umount $B force
     restore_bpffs
 
     if [ "$GUARD" = refused ]; then
@@ -119,9 +121,9 @@ guard_attacks() {
             bad guard-status-active-sealed "$(echo "$st" | grep 'guard:')"
         fi
         # the last: unmounting /sys takes the instance with it
-        judge umount-lazy-sys umount -l /sys
+        judge umount-lazy-sys bpfmap umount /sys lazy
     else
-        judge umount-lazy-sys umount -l /sys
+        judge umount-lazy-sys bpfmap umount /sys lazy
         mount -t sysfs sysfs /sys 2> /dev/null
     fi
 }
