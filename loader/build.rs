@@ -1,13 +1,25 @@
-//! Embeds the trusted public keys of `$BPF_PRELOAD_BUILTIN_KEYS` (a directory of `*.pub` SPKI PEM
-//! files) into the binary (unset: no built-in keys), and generates the libbpf-cargo skeletons of
-//! the built-in BPF programs in `bpf/builtin/*.bpf.c` (`$OUT_DIR/<stem>.skel.rs`).
+//! Build-time inputs of the crate:
+//! * the trusted public keys of `$BPF_PRELOAD_BUILTIN_KEYS` (a directory of `*.pub` SPKI PEM
+//!   files), embedded in the binary (unset: no built-in keys);
+//! * the libbpf-cargo skeletons of the built-in programs `bpf/builtin/*.bpf.c`
+//!   (`$OUT_DIR/<stem>.skel.rs`, included by `builtin::<stem>`);
+//! * the BPF objects of `bpf/` (examples, test and failure-case objects, bench objects), compiled
+//!   through `bpf/Makefile` (the one place their compiler flags live) into `$OUT_DIR/bpf`, against
+//!   the headers of the vendored libbpf this crate links; tests find them through
+//!   `BPF_PRELOAD_OBJECTS`. So a fresh clone's `cargo test` needs nothing built before.
 use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
-use libbpf_cargo::SkeletonBuilder;
+fn main() {
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    builtin_keys(&out);
+    skeletons(&out);
+    bpf_objects(&out);
+}
 
-/// The built-in programs: source stem under `bpf/builtin/`.
+/// The built-in programs: source stems under `bpf/builtin/`.
 const BUILTIN: &[&str] = &["guard"];
 
 fn skeletons(out: &Path) {
@@ -16,7 +28,7 @@ fn skeletons(out: &Path) {
     for stem in BUILTIN {
         let src = bpf.join("builtin").join(format!("{stem}.bpf.c"));
         println!("cargo:rerun-if-changed={}", src.display());
-        SkeletonBuilder::new()
+        libbpf_cargo::SkeletonBuilder::new()
             .source(&src)
             .obj(out.join(format!("{stem}.bpf.o")))
             .clang_args([
@@ -31,9 +43,7 @@ fn skeletons(out: &Path) {
     }
 }
 
-fn main() {
-    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").unwrap());
-    skeletons(&out_dir);
+fn builtin_keys(out: &Path) {
     println!("cargo:rerun-if-env-changed=BPF_PRELOAD_BUILTIN_KEYS");
     let mut keys = Vec::new();
     if let Some(dir) = std::env::var_os("BPF_PRELOAD_BUILTIN_KEYS").filter(|d| !d.is_empty()) {
@@ -59,11 +69,36 @@ fn main() {
             );
         }
     }
-    let mut out = String::from("/// (file name, SPKI PEM) of each built-in trusted key.\npub const KEYS: &[(&str, &str)] = &[\n");
+    let mut src = String::from("/// (file name, SPKI PEM) of each built-in trusted key.\npub const KEYS: &[(&str, &str)] = &[\n");
     for (name, pem) in keys {
-        writeln!(out, "    ({name:?}, {pem:?}),").unwrap();
+        writeln!(src, "    ({name:?}, {pem:?}),").unwrap();
     }
-    out.push_str("];\n");
-    let dest = PathBuf::from(std::env::var_os("OUT_DIR").unwrap()).join("builtin_keys.rs");
-    std::fs::write(dest, out).unwrap();
+    src.push_str("];\n");
+    std::fs::write(out.join("builtin_keys.rs"), src).unwrap();
+}
+
+fn bpf_objects(out: &Path) {
+    let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
+    let bpf = manifest.parent().unwrap().join("bpf");
+    // bpf/ holds sources only (`make -C bpf` by hand writes to build/bpf): any change there,
+    // a new file included, is a reason to rebuild the objects.
+    println!("cargo:rerun-if-changed={}", bpf.display());
+    let include = std::env::var("DEP_BPF_INCLUDE").expect("libbpf-sys exports its headers");
+    let dest = out.join("bpf");
+    let status = Command::new("make")
+        .arg("-s")
+        .arg("-C")
+        .arg(&bpf)
+        .arg(format!("BUILD={}", dest.display()))
+        .arg(format!("BPF_INCLUDE={include}"))
+        .env_remove("MAKEFLAGS")
+        .status()
+        .unwrap_or_else(|e| {
+            panic!(
+                "run make -C {}: {e} (tests/deps.sh installs make and clang)",
+                bpf.display()
+            )
+        });
+    assert!(status.success(), "make -C {} failed", bpf.display());
+    println!("cargo:rustc-env=BPF_PRELOAD_OBJECTS={}", dest.display());
 }

@@ -1,5 +1,5 @@
-//! Root integration tests: real objects built from bpf/ (`make -C bpf`), the real binary, a
-//! private bpffs in a private mount namespace per test.
+//! Root integration tests: real objects built from bpf/ (by loader/build.rs, through
+//! bpf/Makefile), the real binary, a private bpffs in a private mount namespace per test.
 //!
 //! They need root (CAP_SYS_ADMIN, CAP_BPF) and a kernel with BTF, so they are `#[ignore]`d with
 //! that reason and run by the README test command with `--include-ignored` as root. Tests that
@@ -21,13 +21,10 @@ fn repo() -> PathBuf {
         .to_owned()
 }
 
+/// An object built from bpf/ by the build script.
 fn object(name: &str) -> PathBuf {
-    let p = repo().join("bpf/build").join(format!("{name}.bpf.o"));
-    assert!(
-        p.exists(),
-        "{} is missing: run `make -C bpf` first",
-        p.display()
-    );
+    let p = Path::new(env!("BPF_PRELOAD_OBJECTS")).join(format!("{name}.bpf.o"));
+    assert!(p.exists(), "{} was not built", p.display());
     p
 }
 
@@ -123,9 +120,9 @@ impl Env {
         std::fs::write(self.path(&format!("bundle/{name}.bpf.o")), bytes).unwrap();
     }
     fn run(&self, cmdline: &str) -> (Output, Status) {
-        self.run_with(BIN, cmdline)
+        self.run_with(BIN, cmdline, &[])
     }
-    fn run_with(&self, bin: &str, cmdline: &str) -> (Output, Status) {
+    fn run_with(&self, bin: &str, cmdline: &str, extra: &[&str]) -> (Output, Status) {
         std::fs::write(self.path("cmdline"), cmdline).unwrap();
         let status = self.path("status.json");
         let _ = std::fs::remove_file(&status);
@@ -142,6 +139,7 @@ impl Env {
             .arg(self.bpffs())
             .arg("--status")
             .arg(&status)
+            .args(extra)
             .output()
             .unwrap();
         let st = Status::from_json(
@@ -304,10 +302,16 @@ fn loads_examples_pins_per_object_and_keeps_running() {
 #[ignore = "needs root and BPF: run as root with --include-ignored (see README)"]
 fn verifier_rejected_object_mid_list_fails_alone() {
     let env = Env::new("rejected");
-    for o in ["counter", "rejected", "maponly"] {
+    for o in ["counter", "rejected", "rejected_latin1", "maponly"] {
         env.add(o, o);
     }
-    let (out, st) = env.run("rd.bpf_preload=counter,rejected,maponly");
+    // --verbose: libbpf's debug output, the verifier's log with its Latin-1 source line included,
+    // goes through the same formatting.
+    let (out, st) = env.run_with(
+        BIN,
+        "rd.bpf_preload=counter,rejected,rejected_latin1,maponly",
+        &["--verbose"],
+    );
     assert!(
         out.status.success(),
         "optional failure must not fail the run: {}",
@@ -315,12 +319,28 @@ fn verifier_rejected_object_mid_list_fails_alone() {
     );
     assert_eq!(
         st.objects.iter().map(|o| o.result).collect::<Vec<_>>(),
-        [Outcome::Loaded, Outcome::Failed, Outcome::Loaded]
+        [
+            Outcome::Loaded,
+            Outcome::Failed,
+            Outcome::Failed,
+            Outcome::Loaded
+        ]
     );
     let e = obj(&st, "rejected").error.clone().unwrap();
     assert!(
         e.starts_with("load: ") && e.contains("verifier: R0 invalid mem access"),
         "{e}"
+    );
+    // The verifier quoted a source line that is not UTF-8: reported, lossily, never a crash.
+    let e = obj(&st, "rejected_latin1").error.clone().unwrap();
+    assert!(
+        e.starts_with("load: ") && e.contains("verifier: R0 invalid mem access"),
+        "{e}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("caf\u{fffd}: no NULL check"),
+        "the Latin-1 line is not in the verbose log: {}",
+        text(&out)
     );
     assert!(
         !env.tree()
@@ -465,7 +485,8 @@ fn bad_input_fails_alone_with_a_clear_reason() {
     let cmdline = format!(
         "rd.bpf_preload=flipped,trailing,netpol,good,unsigned,empty,truncated,wrongkey rd.bpf_preload=hostelf,notelf,symlink,missing,..,a/b,a.b,{long},é,good,audit"
     );
-    let (out, st) = env.run(&cmdline);
+    // --verbose echoes every log record to stderr (besides /dev/kmsg).
+    let (out, st) = env.run_with(BIN, &cmdline, &["--verbose"]);
     assert!(out.status.success(), "{}", text(&out));
     let want: &[(&str, &str)] = &[
         ("flipped", "verify: signature does not verify with key"),
@@ -509,7 +530,20 @@ fn bad_input_fails_alone_with_a_clear_reason() {
         .filter(|p| p.matches('/').count() == 1 && p.ends_with('/'))
         .collect();
     assert_eq!(tops, ["+shared/", "audit/", "good/"]);
-    // kmsg or stderr got one line per object.
+    // One log line per object, in order, saying its result.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("bpf-preload: object "))
+        .collect();
+    assert_eq!(lines.len(), st.objects.len(), "{lines:#?}");
+    for (line, o) in lines.iter().zip(&st.objects) {
+        let head = format!("bpf-preload: object {}: {}", o.name, o.result.as_str());
+        assert!(
+            line.starts_with(&head),
+            "{line:?} does not start with {head:?}"
+        );
+    }
     // Running again neither duplicates nor destroys.
     let before = env.tree();
     let (out, st) = env.run("rd.bpf_preload=good,audit");
@@ -608,13 +642,13 @@ fn built_in_keys_are_trusted_and_revocable() {
         "{st:?}"
     );
     std::fs::write(env.path("keys/revoked"), "bfec6534c3009d50\n").unwrap();
-    let (_, st) = env.run_with(&builtin, "rd.bpf_preload=m");
+    let (_, st) = env.run_with(&builtin, "rd.bpf_preload=m", &[]);
     assert_eq!(
         obj(&st, "m").error.as_deref(),
         Some("verify: key bfec6534c3009d50 is revoked")
     );
     std::fs::remove_file(env.path("keys/revoked")).unwrap();
-    let (_, st) = env.run_with(&builtin, "rd.bpf_preload=m");
+    let (_, st) = env.run_with(&builtin, "rd.bpf_preload=m", &[]);
     assert_eq!(obj(&st, "m").result, Outcome::Loaded, "{st:?}");
 }
 
@@ -708,8 +742,9 @@ fn openssl_keys_work_unchanged() {
     ]);
     assert!(o.status.success(), "{}", text(&o));
     let o = bin(&["verify", "--key", &p("k.pub"), &p("m.bpf.o")]);
+    // Signed under the name of the file it was written to, which `run` looks it up by.
     assert!(
-        o.status.success() && text(&o).contains("name=maponly"),
+        o.status.success() && text(&o).contains("ok name=m key="),
         "{}",
         text(&o)
     );
@@ -749,8 +784,8 @@ fn runs_from_an_empty_chroot() {
 /// truncation is refused, through the same verify path `run` uses. No root needed.
 #[test]
 fn every_flip_and_truncation_of_a_real_signed_object_is_refused() {
-    use bpf_preload::trailer::{ED25519_SIG_LEN, FOOTER_LEN};
-    use bpf_preload::verify::{sign, verify};
+    use bpf_preload::trailer::TrailerError;
+    use bpf_preload::verify::{sign, verify, VerifyError};
     let key = bpf_preload::keys::parse_private_pem(
         "test",
         &std::fs::read_to_string(test_private_key()).unwrap(),
@@ -773,28 +808,13 @@ fn every_flip_and_truncation_of_a_real_signed_object_is_refused() {
             );
         }
     }
-    let p = payload.len();
-    let boundaries = [
-        0,
-        1,
-        p - 1,
-        p,
-        p + 1,
-        p + 7,
-        p + 8,
-        p + 8 + ED25519_SIG_LEN,
-        signed.len() - FOOTER_LEN,
-        signed.len() - 28,
-        signed.len() - 1,
-    ];
-    for len in boundaries {
-        let e = verify(signed[..len].to_vec(), Some(&name), &ring).unwrap_err();
-        assert!(!e.to_string().is_empty(), "truncation to {len}");
-    }
+    // The signature trailer ends with its magic: every truncation cuts into it, and the object
+    // reads as unsigned.
     for len in 0..signed.len() {
-        assert!(
-            verify(signed[..len].to_vec(), Some(&name), &ring).is_err(),
-            "truncated to {len} accepted"
+        assert_eq!(
+            verify(signed[..len].to_vec(), Some(&name), &ring).unwrap_err(),
+            VerifyError::Trailer(TrailerError::Unsigned),
+            "truncated to {len}"
         );
     }
 }

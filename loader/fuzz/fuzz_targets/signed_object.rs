@@ -13,4 +13,4 @@ fn ring() -> &'static KeyRing {
     })
 }
 
-fuzz_target!(|data: &[u8]| bpf_preload::fuzz_core::signed_object(data, ring()));
+fuzz_target!(|data: &[u8]| bpf_preload::fuzz::signed_object(data, ring()));

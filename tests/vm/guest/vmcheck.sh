@@ -162,11 +162,12 @@ for o in $FAILED; do
         bad "not-loaded:$o" "$(find $BPF/$o | tr '\n' ' ')"
     else ok "not-loaded:$o"; fi
     check "status.json-names:$o" grep -q "\"$o\"" $ST
-    line=$(echo "$STATUS" | grep -w "$o")
-    if echo "$line" | grep -qiE 'fail|error|invalid|reject|signature|verif|denied|missing|not found|no such'; then
-        ok "status-reason:$o" "$(echo "$line" | head -n1)"
+    # `bpf-preload status` prints the object's row, then "error: REASON" on the next line.
+    reason=$(echo "$STATUS" | awk -v o="$o" '$1 == o { if ((getline) > 0 && $1 == "error:") print; exit }')
+    if [ -n "$reason" ]; then
+        ok "status-reason:$o" "$reason"
     else
-        bad "status-reason:$o" "$line"
+        bad "status-reason:$o" "no error line after $o in: $(echo "$STATUS" | tr '\n' ';')"
     fi
     if echo "$DMESG" | grep -qw "$o"; then ok "kmsg:$o"; else bad "kmsg:$o"; fi
 done

@@ -14,7 +14,7 @@ use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
-use crate::trailer::KEY_ID_LEN;
+use super::trailer::KEY_ID_LEN;
 
 /// The revocation list inside a keys directory.
 pub const REVOKED_FILE: &str = "revoked";
@@ -23,12 +23,22 @@ pub const PUBLIC_KEY_EXT: &str = "pub";
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("public key {source_name}: not an ed25519 SPKI PEM public key: {reason}")]
-    ParsePublic { source_name: String, reason: String },
-    #[error("private key {source_name}: not an ed25519 PKCS#8 PEM private key: {reason}")]
-    ParsePrivate { source_name: String, reason: String },
-    #[error("encode key: {0}")]
-    Encode(String),
+    #[error("public key {source_name}: not an ed25519 SPKI PEM public key: {source}")]
+    ParsePublic {
+        source_name: String,
+        #[source]
+        source: ed25519_dalek::pkcs8::spki::Error,
+    },
+    #[error("private key {source_name}: not an ed25519 PKCS#8 PEM private key: {source}")]
+    ParsePrivate {
+        source_name: String,
+        #[source]
+        source: ed25519_dalek::pkcs8::Error,
+    },
+    #[error("encode private key: {0}")]
+    EncodePrivate(#[source] ed25519_dalek::pkcs8::Error),
+    #[error("encode public key: {0}")]
+    EncodePublic(#[source] ed25519_dalek::pkcs8::spki::Error),
     #[error("read {}: {source}", path.display())]
     Read {
         path: PathBuf,
@@ -73,16 +83,16 @@ impl fmt::Display for KeyId {
 }
 
 pub fn parse_public_pem(source_name: &str, pem: &str) -> Result<VerifyingKey, KeyError> {
-    VerifyingKey::from_public_key_pem(pem.trim()).map_err(|e| KeyError::ParsePublic {
+    VerifyingKey::from_public_key_pem(pem.trim()).map_err(|source| KeyError::ParsePublic {
         source_name: source_name.to_owned(),
-        reason: e.to_string(),
+        source,
     })
 }
 
 pub fn parse_private_pem(source_name: &str, pem: &str) -> Result<SigningKey, KeyError> {
-    SigningKey::from_pkcs8_pem(pem.trim()).map_err(|e| KeyError::ParsePrivate {
+    SigningKey::from_pkcs8_pem(pem.trim()).map_err(|source| KeyError::ParsePrivate {
         source_name: source_name.to_owned(),
-        reason: e.to_string(),
+        source,
     })
 }
 
@@ -91,11 +101,11 @@ pub fn keypair_pem(seed: [u8; 32]) -> Result<(String, String), KeyError> {
     let sk = SigningKey::from_bytes(&seed);
     let private = sk
         .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|e| KeyError::Encode(e.to_string()))?;
+        .map_err(KeyError::EncodePrivate)?;
     let public = sk
         .verifying_key()
         .to_public_key_pem(LineEnding::LF)
-        .map_err(|e| KeyError::Encode(e.to_string()))?;
+        .map_err(KeyError::EncodePublic)?;
     Ok((private.to_string(), public))
 }
 
@@ -229,6 +239,13 @@ pub fn builtin_ring() -> Result<KeyRing, KeyError> {
     for (name, pem) in builtin::KEYS {
         ring.add_pem(&format!("built-in:{name}"), pem)?;
     }
+    Ok(ring)
+}
+
+/// What `run` trusts: the built-in keys plus every `*.pub` in `dir`, less the revoked ones.
+pub fn trusted(dir: &Path) -> Result<KeyRing, KeyError> {
+    let mut ring = builtin_ring()?;
+    ring.load_dir(dir)?;
     Ok(ring)
 }
 

@@ -6,14 +6,14 @@
 //! * `rd.bpf_preload.required=a,b`: these must load; a required name not in the list is appended.
 //! * Without any `rd.bpf_preload=`, the preload list file (one name per line, `#` comments) is used.
 //! * A malformed name fails that entry alone; the rest of the list still loads.
-//! * `rd.bpf_preload.guard=1|0|required`: the built-in guard (see `builtin::guard`).
-//! * The build-time policy ([`crate::policy`]) adds required objects and a guard requirement that
+//! * `rd.bpf_preload.guard=1|0|required`: the built-in guard (see `crate::builtin::guard`).
+//! * The build-time policy ([`super::policy`]) adds required objects and a guard requirement that
 //!   the command line cannot remove: `rd.bpf_preload=0`, `rd.bpf_preload.guard=0` or a list that
 //!   omits a policy-required object are refused for those, with a note saying so.
 #![forbid(unsafe_code)]
 
-use crate::name::{NameError, ObjectName};
-use crate::policy::{GuardPolicy, Policy};
+use super::format::name::{NameError, ObjectName};
+use super::policy::{GuardPolicy, Policy};
 
 pub const LIST_OPTION: &str = "rd.bpf_preload";
 pub const REQUIRED_OPTION: &str = "rd.bpf_preload.required";
@@ -378,18 +378,33 @@ mod tests {
     }
 
     #[test]
-    fn garbage_cmdlines_do_not_panic() {
-        for junk in [
-            "\0\0\0",
-            "\"unterminated rd.bpf_preload=a",
-            "rd.bpf_preload",
-            "rd.bpf_preloadx=a",
-            "=,=,",
-            "rd.bpf_preload=,,,",
-        ] {
+    fn garbage_cmdlines_plan_what_they_say() {
+        /// (cmdline, source, entries as (raw, valid name?))
+        type Case<'a> = (&'a str, Source, &'a [(&'a str, bool)]);
+        let cases: &[Case] = &[
+            ("\0\0\0", Source::Nothing, &[]),
+            // An unterminated quote runs to the end: one parameter, not ours.
+            ("\"unterminated rd.bpf_preload=a", Source::Nothing, &[]),
+            ("rd.bpf_preload", Source::Nothing, &[]),
+            ("rd.bpf_preloadx=a", Source::Nothing, &[]),
+            ("=,=,", Source::Nothing, &[]),
+            ("rd.bpf_preload=,,,", Source::Cmdline, &[]),
+            (
+                "rd.bpf_preload=a\0b,c",
+                Source::Cmdline,
+                &[("a\0b", false), ("c", true)],
+            ),
+            ("rd.bpf_preload==a", Source::Cmdline, &[("=a", false)]),
+            ("x=\"rd.bpf_preload=a\"", Source::Nothing, &[]),
+        ];
+        for (junk, source, want) in cases {
             let p = plan(junk, None);
-            assert!(p.entries.iter().all(|e| e.name.is_ok()), "{junk:?}: {p:?}");
+            let got: Vec<(&str, bool)> = p
+                .entries
+                .iter()
+                .map(|e| (e.raw.as_str(), e.name.is_ok()))
+                .collect();
+            assert_eq!((p.source, got.as_slice()), (*source, *want), "{junk:?}");
         }
-        assert_eq!(plan("rd.bpf_preloadx=a", None).source, Source::Nothing);
     }
 }

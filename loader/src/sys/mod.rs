@@ -1,7 +1,12 @@
 //! The syscall boundary: mounts, statfs, directory and pin operations on bpffs, reading objects,
 //! and /dev/kmsg. The pipeline talks to the system only through [`Sys`], so its order of
 //! operations is unit-tested with the recording fake below.
-#![forbid(unsafe_code)]
+//!
+//! The one `unsafe` of the crate is here too: the hook that formats libbpf's C log messages
+//! ([`libbpf_log`]); everything else forbids it.
+#![deny(unsafe_code)]
+
+pub mod libbpf_log;
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -16,7 +21,7 @@ pub const MAX_OBJECT_SIZE: u64 = 64 << 20;
 pub const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
 pub const TRACEFS_MAGIC: i64 = 0x7472_6163;
 pub const SECURITYFS_MAGIC: i64 = 0x7363_6673;
-/// Where the kernel lists its active LSMs (securityfs).
+/// Where the kernel lists its active LSMs (securityfs, `lsm`).
 pub const SECURITYFS_PATH: &str = "/sys/kernel/security";
 /// Where libbpf looks for tracefs.
 pub const TRACEFS_PATH: &str = "/sys/kernel/tracing";
@@ -73,7 +78,7 @@ pub trait Sys {
     fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
     /// Read a regular file once: O_NOFOLLOW (a symlink is refused), O_CLOEXEC, size-bounded.
     fn read_object(&self, path: &Path) -> io::Result<Vec<u8>>;
-    /// Read a small text file (kernel interfaces such as the active LSM list).
+    /// Read a small kernel text file (the active LSM list).
     fn read_text(&self, path: &Path) -> io::Result<String>;
     /// One log record: /dev/kmsg, or stderr when kmsg is absent.
     fn log(&self, prio: Prio, message: &str);
@@ -120,6 +125,94 @@ pub fn kmsg_records(message: &str) -> Vec<&str> {
     }
     out.push(rest);
     out
+}
+
+/// Read a regular file once: O_NOFOLLOW (a symlink is refused), O_NONBLOCK (a FIFO cannot
+/// hang us), O_CLOEXEC, at most `max` bytes. Anything that is not a regular file is refused.
+pub fn read_bounded(path: &Path, max: u64) -> io::Result<Vec<u8>> {
+    let flags = OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags.bits() as i32)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
+                io::Error::new(io::ErrorKind::InvalidInput, "is a symbolic link (refused)")
+            } else {
+                e
+            }
+        })?;
+    let meta = file.metadata()?;
+    let ft = meta.file_type();
+    if !ft.is_file() {
+        let what = if ft.is_dir() {
+            "a directory"
+        } else if ft.is_fifo() || ft.is_socket() || ft.is_char_device() || ft.is_block_device() {
+            "a special file"
+        } else {
+            "not a regular file"
+        };
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("is {what} (refused)"),
+        ));
+    }
+    if meta.len() > max {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("is {} bytes, more than the {max} allowed", meta.len()),
+        ));
+    }
+    let mut buf = Vec::with_capacity(meta.len() as usize);
+    Read::by_ref(&mut file)
+        .take(max + 1)
+        .read_to_end(&mut buf)?;
+    if buf.len() as u64 > max {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "grew while being read (refused)",
+        ));
+    }
+    Ok(buf)
+}
+
+/// Replace `path` with `bytes`, atomically: a new temporary file beside it, created exclusively
+/// (O_EXCL|O_NOFOLLOW: nothing planted at that name is followed or reused) under a name no other
+/// writer picks, then renamed over `path`. On failure the temporary file is removed.
+pub fn write_replace(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
+    let mut nonce = [0u8; 8];
+    rustix::rand::getrandom(&mut nonce, rustix::rand::GetRandomFlags::empty()).map_err(fs_err)?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(file_name);
+    tmp_name.push(format!(
+        ".{}.{:016x}.tmp",
+        std::process::id(),
+        u64::from_ne_bytes(nonce)
+    ));
+    let tmp = dir.join(tmp_name);
+    let flags = OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .custom_flags(flags.bits() as i32)
+        .open(&tmp)
+        .and_then(|mut f| {
+            f.write_all(bytes)?;
+            f.sync_all()
+        });
+    let result = written.and_then(|()| std::fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 impl Sys for RealSys {
@@ -178,58 +271,11 @@ impl Sys for RealSys {
     }
 
     fn read_text(&self, path: &Path) -> io::Result<String> {
-        std::fs::read_to_string(path)
+        read_bounded(path, 1 << 16).map(|b| String::from_utf8_lossy(&b).into_owned())
     }
 
     fn read_object(&self, path: &Path) -> io::Result<Vec<u8>> {
-        let flags = OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
-        let mut file = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(flags.bits() as i32)
-            .open(path)
-            .map_err(|e| {
-                if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
-                    io::Error::new(io::ErrorKind::InvalidInput, "is a symbolic link (refused)")
-                } else {
-                    e
-                }
-            })?;
-        let meta = file.metadata()?;
-        let ft = meta.file_type();
-        if !ft.is_file() {
-            let what = if ft.is_dir() {
-                "a directory"
-            } else if ft.is_fifo() || ft.is_socket() || ft.is_char_device() || ft.is_block_device()
-            {
-                "a special file"
-            } else {
-                "not a regular file"
-            };
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("is {what} (refused)"),
-            ));
-        }
-        if meta.len() > MAX_OBJECT_SIZE {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!(
-                    "is {} bytes, more than the {MAX_OBJECT_SIZE} allowed",
-                    meta.len()
-                ),
-            ));
-        }
-        let mut buf = Vec::with_capacity(meta.len() as usize);
-        Read::by_ref(&mut file)
-            .take(MAX_OBJECT_SIZE + 1)
-            .read_to_end(&mut buf)?;
-        if buf.len() as u64 > MAX_OBJECT_SIZE {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "grew while being read (refused)",
-            ));
-        }
-        Ok(buf)
+        read_bounded(path, MAX_OBJECT_SIZE)
     }
 
     fn log(&self, prio: Prio, message: &str) {
@@ -244,163 +290,6 @@ impl Sys for RealSys {
             if !written || self.echo {
                 eprintln!("bpf-preload: {record}");
             }
-        }
-    }
-}
-
-#[cfg(test)]
-pub mod fake {
-    //! A recording fake: an in-memory tree of directories and pins, and the list of operations.
-    use super::*;
-    use std::cell::RefCell;
-    use std::collections::{BTreeMap, BTreeSet};
-    use std::path::PathBuf;
-
-    #[derive(Default)]
-    pub struct FakeSys {
-        pub ops: RefCell<Vec<String>>,
-        pub dirs: RefCell<BTreeSet<PathBuf>>,
-        pub files: RefCell<BTreeMap<PathBuf, Vec<u8>>>,
-        pub mounted: RefCell<Vec<(FsKind, PathBuf)>>,
-        /// Paths whose creation fails (to inject errors).
-        pub fail_on: RefCell<BTreeSet<PathBuf>>,
-        pub logs: RefCell<Vec<(Prio, String)>>,
-    }
-
-    impl FakeSys {
-        fn record(&self, op: String) {
-            self.ops.borrow_mut().push(op);
-        }
-        fn check(&self, path: &Path) -> io::Result<()> {
-            if self.fail_on.borrow().contains(path) {
-                return Err(io::Error::from_raw_os_error(
-                    rustix::io::Errno::NOSPC.raw_os_error(),
-                ));
-            }
-            Ok(())
-        }
-        /// Create a pin (a file) as a loaded object would.
-        pub fn pin(&self, path: &Path) -> io::Result<()> {
-            self.check(path)?;
-            if !self.dirs.borrow().contains(path.parent().unwrap()) {
-                return Err(io::Error::from_raw_os_error(
-                    rustix::io::Errno::NOENT.raw_os_error(),
-                ));
-            }
-            self.record(format!("pin {}", path.display()));
-            self.files.borrow_mut().insert(path.to_owned(), Vec::new());
-            Ok(())
-        }
-        /// Everything below `root`, relative, sorted.
-        pub fn tree(&self, root: &Path) -> Vec<String> {
-            let dirs = self.dirs.borrow();
-            let files = self.files.borrow();
-            let mut out: Vec<String> = dirs
-                .iter()
-                .map(|d| format!("{}/", d.display()))
-                .chain(files.keys().map(|f| f.display().to_string()))
-                .filter_map(|p| {
-                    p.strip_prefix(&format!("{}/", root.display()))
-                        .map(str::to_owned)
-                })
-                .filter(|p| !p.is_empty())
-                .collect();
-            out.sort();
-            out
-        }
-    }
-
-    impl Sys for FakeSys {
-        fn is_mounted(&self, kind: FsKind, path: &Path) -> io::Result<bool> {
-            Ok(self
-                .mounted
-                .borrow()
-                .iter()
-                .any(|(k, p)| *k == kind && path.starts_with(p)))
-        }
-        fn mount(&self, kind: FsKind, path: &Path) -> io::Result<()> {
-            self.record(format!("mount {} {}", kind.fstype(), path.display()));
-            self.mounted.borrow_mut().push((kind, path.to_owned()));
-            self.dirs.borrow_mut().insert(path.to_owned());
-            Ok(())
-        }
-        fn mkdir(&self, path: &Path) -> io::Result<()> {
-            self.check(path)?;
-            if self.exists(path) {
-                return Err(io::Error::from_raw_os_error(
-                    rustix::io::Errno::EXIST.raw_os_error(),
-                ));
-            }
-            self.record(format!("mkdir {}", path.display()));
-            self.dirs.borrow_mut().insert(path.to_owned());
-            Ok(())
-        }
-        fn rename_noreplace(&self, from: &Path, to: &Path) -> io::Result<()> {
-            self.check(to)?;
-            if self.exists(to) {
-                return Err(io::Error::from_raw_os_error(
-                    rustix::io::Errno::EXIST.raw_os_error(),
-                ));
-            }
-            self.record(format!("rename {} {}", from.display(), to.display()));
-            let moved = |p: &PathBuf| to.join(p.strip_prefix(from).unwrap());
-            let dirs: Vec<PathBuf> = self
-                .dirs
-                .borrow()
-                .iter()
-                .filter(|d| d.starts_with(from))
-                .cloned()
-                .collect();
-            for d in dirs {
-                self.dirs.borrow_mut().remove(&d);
-                self.dirs.borrow_mut().insert(moved(&d));
-            }
-            let files: Vec<PathBuf> = self
-                .files
-                .borrow()
-                .keys()
-                .filter(|f| f.starts_with(from))
-                .cloned()
-                .collect();
-            for f in files {
-                let v = self.files.borrow_mut().remove(&f).unwrap();
-                self.files.borrow_mut().insert(moved(&f), v);
-            }
-            Ok(())
-        }
-        fn remove_tree(&self, path: &Path) -> io::Result<()> {
-            self.record(format!("remove {}", path.display()));
-            self.dirs.borrow_mut().retain(|d| !d.starts_with(path));
-            self.files.borrow_mut().retain(|f, _| !f.starts_with(path));
-            Ok(())
-        }
-        fn exists(&self, path: &Path) -> bool {
-            self.dirs.borrow().contains(path) || self.files.borrow().contains_key(path)
-        }
-        fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
-            let mut names: Vec<String> = self
-                .dirs
-                .borrow()
-                .iter()
-                .cloned()
-                .chain(self.files.borrow().keys().cloned())
-                .filter(|p| p.parent() == Some(dir))
-                .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-                .collect();
-            names.sort();
-            Ok(names)
-        }
-        fn read_object(&self, path: &Path) -> io::Result<Vec<u8>> {
-            self.files.borrow().get(path).cloned().ok_or_else(|| {
-                io::Error::from_raw_os_error(rustix::io::Errno::NOENT.raw_os_error())
-            })
-        }
-        fn read_text(&self, path: &Path) -> io::Result<String> {
-            self.read_object(path)
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-        }
-        fn log(&self, prio: Prio, message: &str) {
-            self.logs.borrow_mut().push((prio, message.to_owned()));
         }
     }
 }

@@ -4,9 +4,9 @@
 use ed25519_dalek::{Signature, Signer, SigningKey};
 use sha2::{Digest, Sha256};
 
-use crate::keys::{KeyId, KeyRing, Untrusted};
-use crate::name::ObjectName;
-use crate::trailer::{self, TrailerError};
+use super::keys::{KeyId, KeyRing, Untrusted};
+use super::name::ObjectName;
+use super::trailer::{self, TrailerError};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
@@ -108,9 +108,9 @@ pub fn sign(buf: &[u8], name: &ObjectName, key: &SigningKey) -> Result<Vec<u8>, 
 
 #[cfg(test)]
 mod tests {
+    use super::super::keys::tests::test_key;
+    use super::super::trailer::FOOTER_LEN;
     use super::*;
-    use crate::keys::tests::test_key;
-    use crate::trailer::FOOTER_LEN;
 
     fn name(s: &str) -> ObjectName {
         ObjectName::parse(s).unwrap()

@@ -1,31 +1,10 @@
-//! The signature trailer appended to a signed object (pure, no I/O).
+//! The signature trailer appended to a signed object (pure, no I/O): [`parse`], [`encode`] and
+//! [`signed_message`]. The format is specified once, in `docs/format.md`, included here:
 //!
-//! ```text
-//! +----------------------+----------------+----------------+-------------------+
-//! | payload (ELF object) | name (ASCII)   | signature      | footer (52 bytes) |
-//! | payload_len bytes    | name_len bytes | sig_len bytes  | fixed layout      |
-//! +----------------------+----------------+----------------+-------------------+
-//! ```
-//! The footer is found from the end of the file, like a kernel module signature. Its layout
-//! (all integers little-endian):
-//!
-//! | offset | size | field                                      |
-//! |-------:|-----:|--------------------------------------------|
-//! | 0      | 8    | payload_len                                |
-//! | 8      | 8    | key_id (see `keys::KeyId`)                 |
-//! | 16     | 1    | version = 1                                |
-//! | 17     | 1    | signature algorithm = 1 (ed25519)          |
-//! | 18     | 1    | hash algorithm = 1 (sha256)                |
-//! | 19     | 1    | name_len (1..=63)                          |
-//! | 20     | 2    | sig_len = 64                               |
-//! | 22     | 2    | reserved, zero                             |
-//! | 24     | 28   | magic `~bpf-preload signed object~\n`      |
-//!
-//! The ed25519 signature is over [`signed_message`]: a domain tag, the first 24 footer bytes (every
-//! metadata field), the name and the SHA-256 of the payload.
+#![doc = include_str!("../../../../docs/format.md")]
 #![forbid(unsafe_code)]
 
-use crate::name::{NameError, ObjectName};
+use super::name::{NameError, ObjectName};
 
 pub const MAGIC: &[u8; 28] = b"~bpf-preload signed object~\n";
 pub const FOOTER_LEN: usize = 52;

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cmdline::Source;
+use crate::pipeline::cmdline::Source;
 
 pub const STATUS_VERSION: u32 = 1;
 
@@ -209,11 +209,11 @@ pub struct Status {
     pub error: Option<String>,
     pub objects: Vec<ObjectStatus>,
     pub duration_ms: f64,
-    /// The built-in guard; absent in records of versions without it.
-    #[serde(default)]
+    /// The built-in guard; absent when it was not asked for (and in older records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guard: Option<GuardStatus>,
     /// What the build-time policy refused of the command line.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
 }
 
@@ -232,11 +232,16 @@ impl Status {
     }
 
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("status serialises") + "\n"
+        // Plain data with string keys: serialising cannot fail.
+        serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
     }
 
     pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
         serde_json::from_str(text)
+    }
+
+    pub fn from_json_bytes(bytes: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(bytes)
     }
 
     /// A few lines a person can read.
@@ -378,5 +383,44 @@ mod tests {
         live.sealed = Some(true);
         live.refused = Some(7);
         assert_eq!(live.line(), "guard: already-active sealed=yes refused=7");
+    }
+
+    /// Every field of a version-1 record, with the names docs/status.md promises. A renamed or
+    /// removed field fails here; a new field means updating the golden file and the doc.
+    #[test]
+    fn json_matches_the_golden_record() {
+        let mut o = ObjectStatus::new("counter", true);
+        o.result = Outcome::AlreadyLoaded;
+        o.sha256 = Some("8e".repeat(32));
+        o.key_id = Some("bfec6534c3009d50".into());
+        o.links = vec!["count_exec".into()];
+        o.maps = vec!["exec_count".into()];
+        o.programs = vec!["xdp_pass".into()];
+        o.not_attached = vec!["xdp_pass".into()];
+        o.skipped_programs = vec!["never_loaded".into()];
+        o.shared_maps = vec!["shared_events".into()];
+        o.duration_ms = 6.3;
+        o.phases = Phases {
+            verify_ms: 0.4,
+            load_ms: 5.6,
+            pin_ms: 0.3,
+        };
+        let mut bad = ObjectStatus::new("a.b", false);
+        bad.error = Some("invalid name".into());
+        let st = Status {
+            version: STATUS_VERSION,
+            source: Source::PreloadList,
+            disabled: false,
+            bpffs: "/sys/fs/bpf".into(),
+            mounted_bpffs: true,
+            error: None,
+            objects: vec![o, bad],
+            duration_ms: 16.1,
+            guard: None,
+            notes: vec![],
+        };
+        let golden = include_str!("status-v1.golden.json");
+        assert_eq!(st.to_json(), golden);
+        assert_eq!(Status::from_json(golden).unwrap(), st);
     }
 }

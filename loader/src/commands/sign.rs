@@ -1,0 +1,109 @@
+//! `bpf-preload sign --key PRIVATE.pem [--name NAME] [--output OUT] OBJECT`.
+#![forbid(unsafe_code)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use bpf_preload::keys::{self, KeyId};
+use bpf_preload::name::ObjectName;
+use bpf_preload::{elf, verify};
+
+use super::{is_help, missing, read, CommandError};
+
+pub struct Args {
+    pub key: PathBuf,
+    pub name: Option<String>,
+    pub output: Option<PathBuf>,
+    pub object: PathBuf,
+}
+
+impl Args {
+    pub fn parse(p: &mut lexopt::Parser) -> Result<Option<Self>, lexopt::Error> {
+        use lexopt::prelude::*;
+        let (mut key, mut name, mut output, mut object) = (None, None, None, None);
+        while let Some(arg) = p.next()? {
+            match arg {
+                a if is_help(&a) => return Ok(None),
+                Long("key") => key = Some(PathBuf::from(p.value()?)),
+                Long("name") => {
+                    name = Some(
+                        p.value()?
+                            .into_string()
+                            .map_err(lexopt::Error::NonUnicodeValue)?,
+                    )
+                }
+                Long("output") | Short('o') => output = Some(PathBuf::from(p.value()?)),
+                Value(v) if object.is_none() => object = Some(PathBuf::from(v)),
+                other => return Err(other.unexpected()),
+            }
+        }
+        Ok(Some(Self {
+            key: key.ok_or_else(|| missing("sign", "--key"))?,
+            name,
+            output,
+            object: object.ok_or_else(|| missing("sign", "OBJECT"))?,
+        }))
+    }
+}
+
+/// Where the signed object goes: `--output`, else the object itself — its real path, so that
+/// signing through a symlink signs the file it points to and leaves the link alone.
+fn destination(args: &Args) -> Result<PathBuf, CommandError> {
+    match &args.output {
+        Some(out) => Ok(out.clone()),
+        None => std::fs::canonicalize(&args.object).map_err(|source| CommandError::Read {
+            path: args.object.clone(),
+            source,
+        }),
+    }
+}
+
+/// The signed name: `--name`, else the file name the object will have (`counter.bpf.o` →
+/// `counter`), which is the name `run` looks it up by.
+fn object_name(args: &Args, out: &Path) -> Result<ObjectName, CommandError> {
+    let named_by = args.output.as_deref().unwrap_or(&args.object);
+    match &args.name {
+        Some(n) => ObjectName::parse(n),
+        None => {
+            ObjectName::from_file_name(&named_by.file_name().unwrap_or_default().to_string_lossy())
+        }
+    }
+    .map_err(|source| CommandError::Name {
+        path: out.to_owned(),
+        source,
+    })
+}
+
+pub fn run(args: &Args) -> Result<String, CommandError> {
+    let key_text = String::from_utf8_lossy(&read(&args.key)?).into_owned();
+    let sk = keys::parse_private_pem(&args.key.display().to_string(), &key_text)?;
+    let out = destination(args)?;
+    let name = object_name(args, &out)?;
+    let object = &args.object;
+    let buf = read(object)?;
+    let payload = verify::payload_of(&buf).map_err(|source| CommandError::Trailer {
+        path: object.clone(),
+        source,
+    })?;
+    elf::describe(payload).map_err(|source| CommandError::Elf {
+        path: object.clone(),
+        source,
+    })?;
+    let signed = verify::sign(&buf, &name, &sk).map_err(|source| CommandError::Trailer {
+        path: object.clone(),
+        source,
+    })?;
+    // Keep the mode of a file being replaced; a new one is world-readable like any object.
+    let mode = std::fs::metadata(&out)
+        .map(|m| m.permissions().mode() & 0o7777)
+        .unwrap_or(0o644);
+    bpf_preload::write_replace(&out, &signed, mode).map_err(|source| CommandError::Write {
+        path: out.clone(),
+        source,
+    })?;
+    Ok(format!(
+        "{}: signed as {name} with key {}\n",
+        out.display(),
+        KeyId::of(&sk.verifying_key())
+    ))
+}

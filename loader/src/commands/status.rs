@@ -1,0 +1,58 @@
+//! `bpf-preload status [--status FILE] [--json]`: what the last `run` did.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+
+use bpf_preload::status::Status;
+use bpf_preload::RunConfig;
+
+use super::{is_help, CommandError};
+
+/// Larger than any status record `run` writes.
+const MAX_STATUS_SIZE: u64 = 16 << 20;
+
+pub struct Args {
+    pub path: PathBuf,
+    pub json: bool,
+}
+
+impl Args {
+    pub fn parse(p: &mut lexopt::Parser) -> Result<Option<Self>, lexopt::Error> {
+        use lexopt::prelude::*;
+        let mut args = Self {
+            path: RunConfig::default().status,
+            json: false,
+        };
+        while let Some(arg) = p.next()? {
+            match arg {
+                a if is_help(&a) => return Ok(None),
+                Long("status") => args.path = p.value()?.into(),
+                Long("json") => args.json = true,
+                other => return Err(other.unexpected()),
+            }
+        }
+        Ok(Some(args))
+    }
+}
+
+pub fn run(args: &Args) -> Result<String, CommandError> {
+    let path = &args.path;
+    let bytes = bpf_preload::read_bounded(path, MAX_STATUS_SIZE).map_err(|source| {
+        CommandError::StatusRead {
+            path: path.clone(),
+            source,
+        }
+    })?;
+    let mut st = Status::from_json_bytes(&bytes).map_err(|source| CommandError::StatusParse {
+        path: path.clone(),
+        source,
+    })?;
+    // The seal engages after `run` (when PID 1 execs the real init): read it live.
+    if let Some(g) = st.guard.as_mut().filter(|g| g.is_active()) {
+        if let Ok((sealed, refused)) = bpf_preload::guard_info(std::path::Path::new(&st.bpffs)) {
+            g.sealed = Some(sealed);
+            g.refused = Some(refused);
+        }
+    }
+    Ok(if args.json { st.to_json() } else { st.render() })
+}

@@ -1,0 +1,352 @@
+//! The test doubles of the two boundaries, in one place: [`FakeSys`] (the syscall boundary: an
+//! in-memory tree of directories and pins, and the list of operations made), [`FakeKernel`]
+//! (the kernel boundary, driven by a table of what loading each object does) and [`FakeObject`].
+#![forbid(unsafe_code)]
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use crate::pipeline::format::verify::VerifiedObject;
+use crate::pipeline::load::{Kernel, LoadError, LoadReport, Loaded};
+use crate::pipeline::pin::{PinKind, Pinnable};
+use crate::sys::{FsKind, Prio, Sys};
+
+fn errno(e: rustix::io::Errno) -> io::Error {
+    io::Error::from_raw_os_error(e.raw_os_error())
+}
+
+#[derive(Default)]
+pub struct FakeSys {
+    pub ops: RefCell<Vec<String>>,
+    pub dirs: RefCell<BTreeSet<PathBuf>>,
+    pub files: RefCell<BTreeMap<PathBuf, Vec<u8>>>,
+    pub mounted: RefCell<Vec<(FsKind, PathBuf)>>,
+    /// Paths whose creation fails (to inject errors).
+    pub fail_on: RefCell<BTreeSet<PathBuf>>,
+    pub logs: RefCell<Vec<(Prio, String)>>,
+    /// How long reading an object takes (to see a step's time in the status).
+    pub read_delay: Cell<std::time::Duration>,
+}
+
+impl FakeSys {
+    fn record(&self, op: String) {
+        self.ops.borrow_mut().push(op);
+    }
+    fn check(&self, path: &Path) -> io::Result<()> {
+        if self.fail_on.borrow().contains(path) {
+            return Err(io::Error::from_raw_os_error(
+                rustix::io::Errno::NOSPC.raw_os_error(),
+            ));
+        }
+        Ok(())
+    }
+    /// Create a pin (a file) as a loaded object would.
+    pub fn pin(&self, path: &Path) -> io::Result<()> {
+        self.check(path)?;
+        if !self.dirs.borrow().contains(path.parent().unwrap()) {
+            return Err(io::Error::from_raw_os_error(
+                rustix::io::Errno::NOENT.raw_os_error(),
+            ));
+        }
+        self.record(format!("pin {}", path.display()));
+        self.files.borrow_mut().insert(path.to_owned(), Vec::new());
+        Ok(())
+    }
+    /// Everything below `root`, relative, sorted.
+    pub fn tree(&self, root: &Path) -> Vec<String> {
+        let dirs = self.dirs.borrow();
+        let files = self.files.borrow();
+        let mut out: Vec<String> = dirs
+            .iter()
+            .map(|d| format!("{}/", d.display()))
+            .chain(files.keys().map(|f| f.display().to_string()))
+            .filter_map(|p| {
+                p.strip_prefix(&format!("{}/", root.display()))
+                    .map(str::to_owned)
+            })
+            .filter(|p| !p.is_empty())
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+impl Sys for FakeSys {
+    fn is_mounted(&self, kind: FsKind, path: &Path) -> io::Result<bool> {
+        Ok(self
+            .mounted
+            .borrow()
+            .iter()
+            .any(|(k, p)| *k == kind && path.starts_with(p)))
+    }
+    fn mount(&self, kind: FsKind, path: &Path) -> io::Result<()> {
+        self.record(format!(
+            "mount {} {}",
+            match kind {
+                FsKind::Bpf => "bpf",
+                FsKind::Trace => "tracefs",
+                FsKind::Security => "securityfs",
+            },
+            path.display()
+        ));
+        self.mounted.borrow_mut().push((kind, path.to_owned()));
+        self.dirs.borrow_mut().insert(path.to_owned());
+        Ok(())
+    }
+    fn mkdir(&self, path: &Path) -> io::Result<()> {
+        self.check(path)?;
+        if self.exists(path) {
+            return Err(io::Error::from_raw_os_error(
+                rustix::io::Errno::EXIST.raw_os_error(),
+            ));
+        }
+        self.record(format!("mkdir {}", path.display()));
+        self.dirs.borrow_mut().insert(path.to_owned());
+        Ok(())
+    }
+    fn rename_noreplace(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.check(to)?;
+        if self.exists(to) {
+            return Err(io::Error::from_raw_os_error(
+                rustix::io::Errno::EXIST.raw_os_error(),
+            ));
+        }
+        self.record(format!("rename {} {}", from.display(), to.display()));
+        let moved = |p: &PathBuf| to.join(p.strip_prefix(from).unwrap());
+        let dirs: Vec<PathBuf> = self
+            .dirs
+            .borrow()
+            .iter()
+            .filter(|d| d.starts_with(from))
+            .cloned()
+            .collect();
+        for d in dirs {
+            self.dirs.borrow_mut().remove(&d);
+            self.dirs.borrow_mut().insert(moved(&d));
+        }
+        let files: Vec<PathBuf> = self
+            .files
+            .borrow()
+            .keys()
+            .filter(|f| f.starts_with(from))
+            .cloned()
+            .collect();
+        for f in files {
+            let v = self.files.borrow_mut().remove(&f).unwrap();
+            self.files.borrow_mut().insert(moved(&f), v);
+        }
+        Ok(())
+    }
+    fn remove_tree(&self, path: &Path) -> io::Result<()> {
+        self.record(format!("remove {}", path.display()));
+        self.dirs.borrow_mut().retain(|d| !d.starts_with(path));
+        self.files.borrow_mut().retain(|f, _| !f.starts_with(path));
+        Ok(())
+    }
+    fn exists(&self, path: &Path) -> bool {
+        self.dirs.borrow().contains(path) || self.files.borrow().contains_key(path)
+    }
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        let mut names: Vec<String> = self
+            .dirs
+            .borrow()
+            .iter()
+            .cloned()
+            .chain(self.files.borrow().keys().cloned())
+            .filter(|p| p.parent() == Some(dir))
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+    fn read_object(&self, path: &Path) -> io::Result<Vec<u8>> {
+        std::thread::sleep(self.read_delay.get());
+        self.files
+            .borrow()
+            .get(path)
+            .cloned()
+            .ok_or_else(|| io::Error::from_raw_os_error(rustix::io::Errno::NOENT.raw_os_error()))
+    }
+    fn read_text(&self, path: &Path) -> io::Result<String> {
+        self.read_object(path)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+    }
+    fn log(&self, prio: Prio, message: &str) {
+        self.logs.borrow_mut().push((prio, message.to_owned()));
+    }
+}
+
+/// What loading one object does in the fake kernel.
+#[derive(Debug, Clone)]
+pub enum FakeLoad {
+    /// The verifier refuses it.
+    Reject { errno: i32, verifier: &'static str },
+    /// It loads with these programs and maps.
+    Object(Spec),
+}
+
+/// The programs and maps of a fake object, by libbpf name.
+#[derive(Debug, Clone, Default)]
+pub struct Spec {
+    /// Programs that attach.
+    pub links: Vec<&'static str>,
+    /// Maps (internal ones included, as libbpf lists them).
+    pub maps: Vec<&'static str>,
+    /// Programs that load but have no attach function.
+    pub progs: Vec<&'static str>,
+    /// Pin-by-name maps: pinned in the shared directory at load, unless already there.
+    pub shared: Vec<&'static str>,
+    /// Attaching fails with this errno.
+    pub attach_errno: Option<i32>,
+}
+
+/// The kernel boundary's fake: a table from object name to what loading it does; names not in
+/// the table load as `Spec { links: ["prog_a"], maps: ["map_a"] }`.
+pub struct FakeKernel<'a> {
+    sys: &'a FakeSys,
+    table: BTreeMap<String, FakeLoad>,
+    /// Names handed to `load`, in order.
+    pub loaded: RefCell<Vec<String>>,
+}
+
+impl<'a> FakeKernel<'a> {
+    pub fn new(sys: &'a FakeSys) -> Self {
+        Self {
+            sys,
+            table: BTreeMap::new(),
+            loaded: RefCell::default(),
+        }
+    }
+
+    pub fn with(mut self, name: &str, load: FakeLoad) -> Self {
+        self.table.insert(name.to_owned(), load);
+        self
+    }
+}
+
+impl Kernel for FakeKernel<'_> {
+    fn load<'s>(
+        &'s self,
+        obj: &VerifiedObject,
+        shared_dir: &Path,
+    ) -> Result<Box<dyn Loaded + 's>, LoadError> {
+        self.loaded.borrow_mut().push(obj.name.to_string());
+        let spec = match self.table.get(obj.name.as_str()) {
+            Some(FakeLoad::Reject { errno, verifier }) => {
+                return Err(LoadError::Load {
+                    source: io::Error::from_raw_os_error(*errno),
+                    verifier: Some((*verifier).to_owned()),
+                })
+            }
+            Some(FakeLoad::Object(spec)) => spec.clone(),
+            None => Spec {
+                links: vec!["prog_a"],
+                maps: vec!["map_a"],
+                ..Spec::default()
+            },
+        };
+        let mut o = FakeObject::new(self.sys)
+            .links(&spec.links)
+            .maps(&spec.maps)
+            .progs(&spec.progs);
+        o.attach_errno = spec.attach_errno;
+        for m in &spec.shared {
+            let path = shared_dir.join(m);
+            self.sys.files.borrow_mut().entry(path.clone()).or_default();
+            o.shared.push(path);
+        }
+        Ok(Box::new(o))
+    }
+}
+
+/// A loaded object that pins through the fake system.
+pub struct FakeObject<'a> {
+    sys: &'a FakeSys,
+    names: BTreeMap<&'static str, Vec<String>>,
+    pub shared: Vec<PathBuf>,
+    pub attach_errno: Option<i32>,
+    pub kept: Rc<Cell<bool>>,
+}
+
+impl<'a> FakeObject<'a> {
+    pub fn new(sys: &'a FakeSys) -> Self {
+        Self {
+            sys,
+            names: BTreeMap::new(),
+            shared: vec![],
+            attach_errno: None,
+            kept: Rc::default(),
+        }
+    }
+
+    fn set(mut self, kind: PinKind, names: &[&str]) -> Self {
+        self.names
+            .insert(kind.dir(), names.iter().map(|s| s.to_string()).collect());
+        self
+    }
+
+    pub fn links(self, names: &[&str]) -> Self {
+        self.set(PinKind::Link, names)
+    }
+
+    pub fn maps(self, names: &[&str]) -> Self {
+        self.set(PinKind::Map, names)
+    }
+
+    pub fn progs(self, names: &[&str]) -> Self {
+        self.set(PinKind::Prog, names)
+    }
+}
+
+impl Pinnable for FakeObject<'_> {
+    fn names(&self, kind: PinKind) -> Vec<String> {
+        self.names.get(kind.dir()).cloned().unwrap_or_default()
+    }
+
+    fn pin(&mut self, kind: PinKind, raw: &str, path: &Path) -> io::Result<()> {
+        if !self.names(kind).iter().any(|n| n == raw) {
+            return Err(errno(rustix::io::Errno::NOENT));
+        }
+        self.sys.pin(path)
+    }
+}
+
+impl Loaded for FakeObject<'_> {
+    fn attach(&mut self) -> Result<(), LoadError> {
+        match (self.attach_errno, self.names(PinKind::Link).first()) {
+            (Some(e), Some(prog)) => Err(LoadError::Attach {
+                prog: prog.clone(),
+                source: io::Error::from_raw_os_error(e),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn report(&self) -> LoadReport {
+        LoadReport {
+            not_attached: self.names(PinKind::Prog),
+            skipped: vec![],
+            shared_maps: self
+                .shared
+                .iter()
+                .filter_map(|p| p.file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+                .collect(),
+        }
+    }
+
+    fn shared_pins(&self) -> Vec<PathBuf> {
+        self.shared.clone()
+    }
+
+    fn keep(&mut self) {
+        self.kept.set(true);
+    }
+
+    fn as_pinnable(&mut self) -> &mut dyn Pinnable {
+        self
+    }
+}

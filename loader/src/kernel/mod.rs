@@ -1,0 +1,275 @@
+//! The libbpf boundary: the only module that imports libbpf-rs.
+//!
+//! It implements the pipeline's [`Kernel`], [`Loaded`] and [`Pinnable`] traits and decides
+//! nothing: which pins, under which names, is the pipeline's policy (`pipeline::pin`).
+#![forbid(unsafe_code)]
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use libbpf_rs::{ErrorKind, Link, MapCore, Object, ObjectBuilder};
+
+use crate::pipeline::format::verify::VerifiedObject;
+use crate::pipeline::load::{Kernel, LoadError, LoadReport, Loaded};
+use crate::pipeline::pin::{PinKind, Pinnable};
+use crate::sys::libbpf_log::{self, LogLevel};
+
+/// libbpf's messages: kept for error reports, echoed to stderr when verbose.
+static LIBBPF_LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
+static VERBOSE: AtomicBool = AtomicBool::new(false);
+/// Bound on the kept log, so a huge verifier log cannot eat the initramfs's memory.
+const LOG_KEEP: usize = 256;
+
+fn on_libbpf_message(level: LogLevel, msg: String) {
+    let verbose = VERBOSE.load(Ordering::Relaxed);
+    if verbose {
+        eprint!("libbpf: {msg}");
+    }
+    if level != LogLevel::Debug {
+        let mut log = LIBBPF_LOG.lock().unwrap_or_else(|e| e.into_inner());
+        log.extend(msg.lines().map(str::to_owned));
+        let excess = log.len().saturating_sub(LOG_KEEP);
+        log.drain(..excess);
+    }
+}
+
+/// Route libbpf's own messages through us (formatted lossily: no message can panic the loader);
+/// debug ones are echoed only when `verbose`.
+pub fn init_logging(verbose: bool) {
+    VERBOSE.store(verbose, Ordering::Relaxed);
+    libbpf_log::set_sink(Some(on_libbpf_message));
+}
+
+/// Forget what libbpf said so far (before a load whose reason is wanted: the guard's).
+pub(crate) fn clear_log() {
+    take_log();
+}
+
+/// The verifier's reason for the last failed program load, if libbpf logged one.
+pub(crate) fn last_verifier_reason() -> Option<String> {
+    verifier_reason(&take_log())
+}
+
+fn take_log() -> Vec<String> {
+    std::mem::take(&mut *LIBBPF_LOG.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
+/// The verifier's own reason: the last meaningful line of the last program load log.
+fn verifier_reason(log: &[String]) -> Option<String> {
+    let end = log
+        .iter()
+        .rposition(|l| l.contains("-- END PROG LOAD LOG --"))?;
+    log[..end]
+        .iter()
+        .rev()
+        .take_while(|l| !l.contains("-- BEGIN PROG LOAD LOG --"))
+        .map(|l| l.trim())
+        .find(|l| {
+            !l.is_empty() && !l.starts_with("processed ") && !l.starts_with("verification time")
+        })
+        .map(str::to_owned)
+}
+
+/// The innermost cause of a libbpf-rs error (its outer layers say "failed to …"), as an
+/// `io::Error`: with its errno when it names one (libbpf-rs keeps the `io::Error` private, but
+/// its text ends in `(os error N)`), else with the text.
+fn cause(e: &libbpf_rs::Error) -> io::Error {
+    let mut inner: &dyn std::error::Error = e;
+    while let Some(next) = inner.source() {
+        inner = next;
+    }
+    let text = inner.to_string();
+    let errno = text
+        .strip_suffix(')')
+        .and_then(|t| t.rsplit_once("(os error "))
+        .and_then(|(_, n)| n.parse::<i32>().ok());
+    match errno {
+        Some(n) => io::Error::from_raw_os_error(n),
+        None => io::Error::other(text),
+    }
+}
+
+/// The real kernel, through libbpf.
+pub struct Libbpf;
+
+impl Kernel for Libbpf {
+    fn load<'s>(
+        &'s self,
+        obj: &VerifiedObject,
+        shared_dir: &Path,
+    ) -> Result<Box<dyn Loaded + 's>, LoadError> {
+        Ok(Box::new(LibbpfObject::load(obj, shared_dir)?))
+    }
+}
+
+/// An object loaded into the kernel, attached where libbpf can, not yet pinned.
+struct LibbpfObject {
+    obj: Object,
+    links: Vec<(String, Link)>,
+    not_attached: Vec<String>,
+    skipped: Vec<String>,
+    shared_pins: Vec<PathBuf>,
+}
+
+impl LibbpfObject {
+    /// Open `obj` from memory (the verified bytes, never the file again) and load it.
+    fn load(obj: &VerifiedObject, shared_dir: &Path) -> Result<Self, LoadError> {
+        take_log();
+        let mut builder = ObjectBuilder::default();
+        let open = builder
+            .name(obj.name.as_str())
+            .and_then(|b| b.pin_root_path(shared_dir))
+            .and_then(|b| b.open_memory(obj.payload()))
+            .map_err(|e| LoadError::Open { source: cause(&e) })?;
+        let skipped: Vec<String> = open
+            .progs()
+            .filter(|p| !p.autoload())
+            .map(|p| p.name().to_string_lossy().into_owned())
+            .collect();
+        // On failure libbpf itself unpins the pin-by-name maps this load created.
+        let loaded = open.load().map_err(|e| LoadError::Load {
+            source: cause(&e),
+            verifier: verifier_reason(&take_log()),
+        })?;
+        let shared_pins = loaded
+            .maps()
+            .filter_map(|m| m.get_pin_path().map(PathBuf::from))
+            .collect();
+        Ok(Self {
+            obj: loaded,
+            links: Vec::new(),
+            not_attached: Vec::new(),
+            skipped,
+            shared_pins,
+        })
+    }
+}
+
+impl Pinnable for LibbpfObject {
+    fn names(&self, kind: PinKind) -> Vec<String> {
+        match kind {
+            PinKind::Link => self.links.iter().map(|(n, _)| n.clone()).collect(),
+            PinKind::Prog => self.not_attached.clone(),
+            PinKind::Map => self
+                .obj
+                .maps()
+                .filter(|m| m.get_pin_path().is_none())
+                .map(|m| m.name().to_string_lossy().into_owned())
+                .collect(),
+        }
+    }
+
+    fn pin(&mut self, kind: PinKind, raw: &str, path: &Path) -> io::Result<()> {
+        let not_found = || io::Error::new(io::ErrorKind::NotFound, format!("no {raw:?}"));
+        let result = match kind {
+            PinKind::Link => self
+                .links
+                .iter_mut()
+                .find(|(n, _)| n == raw)
+                .ok_or_else(not_found)?
+                .1
+                .pin(path),
+            PinKind::Prog => self
+                .obj
+                .progs_mut()
+                .find(|p| p.name().to_string_lossy() == raw)
+                .ok_or_else(not_found)?
+                .pin(path),
+            PinKind::Map => self
+                .obj
+                .maps_mut()
+                .find(|m| m.name().to_string_lossy() == raw)
+                .ok_or_else(not_found)?
+                .pin(path),
+        };
+        result.map_err(|e| cause(&e))
+    }
+}
+
+impl Loaded for LibbpfObject {
+    fn attach(&mut self) -> Result<(), LoadError> {
+        for prog in self.obj.progs_mut().filter(|p| p.autoload()) {
+            let name = prog.name().to_string_lossy().into_owned();
+            match prog.attach() {
+                Ok(link) => self.links.push((name, link)),
+                // libbpf has no attach function for the section (xdp, tc, cgroup, ...).
+                Err(e) if e.kind() == ErrorKind::Unsupported => self.not_attached.push(name),
+                Err(e) => {
+                    return Err(LoadError::Attach {
+                        prog: name,
+                        source: cause(&e),
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn report(&self) -> LoadReport {
+        LoadReport {
+            not_attached: self.not_attached.clone(),
+            skipped: self.skipped.clone(),
+            shared_maps: self
+                .shared_pins
+                .iter()
+                .filter_map(|p| p.file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+                .collect(),
+        }
+    }
+
+    fn shared_pins(&self) -> Vec<PathBuf> {
+        self.shared_pins.clone()
+    }
+
+    fn keep(&mut self) {
+        for (_, mut link) in self.links.drain(..) {
+            // Dropping an attached libbpf link detaches it (for perf-event links it even disables
+            // the event): disconnect so only the pin holds it.
+            link.disconnect();
+        }
+    }
+
+    fn as_pinnable(&mut self) -> &mut dyn Pinnable {
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verifier_reason_is_the_last_real_line() {
+        let log: Vec<String> = [
+            "libbpf: prog 'bad': BPF program load failed: Permission denied",
+            "libbpf: prog 'bad': -- BEGIN PROG LOAD LOG --",
+            "0: R1=ctx() R10=fp0",
+            "R0 invalid mem access 'map_value_or_null'",
+            "processed 5 insns (limit 1000000) max_states_per_insn 0",
+            "-- END PROG LOAD LOG --",
+            "libbpf: failed to load object 'rejected'",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            verifier_reason(&log).as_deref(),
+            Some("R0 invalid mem access 'map_value_or_null'")
+        );
+        assert_eq!(verifier_reason(&log[..2]), None);
+    }
+
+    #[test]
+    fn causes_keep_the_errno() {
+        let e = libbpf_rs::Error::from_raw_os_error(13);
+        assert_eq!(cause(&e).raw_os_error(), Some(13));
+        let e = libbpf_rs::Error::from(io::Error::other("no BTF"));
+        let c = cause(&e);
+        assert_eq!(
+            (c.raw_os_error(), c.to_string()),
+            (None, "no BTF".to_string())
+        );
+    }
+}

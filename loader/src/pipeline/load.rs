@@ -1,0 +1,68 @@
+//! The load step's interface to the kernel: what the pipeline asks of a loader, and what a loaded
+//! object can tell and do. `kernel` implements it with libbpf; the tests with a fake. Nothing
+//! here knows libbpf, and nothing here imports `kernel`.
+#![forbid(unsafe_code)]
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::format::verify::VerifiedObject;
+use super::pin::Pinnable;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("open: {source}")]
+    Open {
+        #[source]
+        source: io::Error,
+    },
+    #[error("load: {source}{}", verifier.as_ref().map(|v| format!(" (verifier: {v})")).unwrap_or_default())]
+    Load {
+        #[source]
+        source: io::Error,
+        /// The verifier's own reason, when the kernel gave a log.
+        verifier: Option<String>,
+    },
+    #[error("attach {prog}: {source}")]
+    Attach {
+        prog: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Loads verified objects into the running kernel.
+pub trait Kernel {
+    /// Open the verified bytes (never the file again) and load them; maps declared pin-by-name
+    /// are pinned (or reused) in `shared_dir`.
+    fn load<'s>(
+        &'s self,
+        obj: &VerifiedObject,
+        shared_dir: &Path,
+    ) -> Result<Box<dyn Loaded + 's>, LoadError>;
+}
+
+/// An object in the kernel, not yet pinned. Dropping it closes every handle: what is not pinned
+/// by then is gone (links detach, programs and maps are freed).
+pub trait Loaded: Pinnable {
+    /// Attach every program that can be attached from its section; the others are reported.
+    fn attach(&mut self) -> Result<(), LoadError>;
+    /// What loading and attaching found out.
+    fn report(&self) -> LoadReport;
+    /// Its maps pinned by name in the shared directory (created or reused).
+    fn shared_pins(&self) -> Vec<PathBuf>;
+    /// The object is in place: keep what is pinned attached when the loader's handles close.
+    fn keep(&mut self);
+    /// The same object, for pinning.
+    fn as_pinnable(&mut self) -> &mut dyn Pinnable;
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadReport {
+    /// Programs loaded but not attached (no attach function for their section).
+    pub not_attached: Vec<String>,
+    /// Programs marked not-autoload (`SEC("?…")`).
+    pub skipped: Vec<String>,
+    /// Pin-by-name maps, by pin name in the shared directory.
+    pub shared_maps: Vec<String>,
+}

@@ -1,0 +1,466 @@
+//! The per-object pipeline: name → read once → verify → check ELF → (already there?) → load →
+//! attach → pin, each step a function returning a value; the object's status record is built
+//! from those values in one place ([`record`]).
+#![forbid(unsafe_code)]
+
+pub mod cmdline;
+pub mod format;
+pub mod guard;
+pub mod load;
+pub mod pin;
+pub mod policy;
+pub mod report;
+
+use std::cell::Cell;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::sys::{FsKind, Prio, Sys, TRACEFS_PATH};
+use cmdline::{Entry, GuardMode, Plan};
+use guard::GuardLoader;
+use policy::{Policy, PolicyError, POLICY_PATH};
+use format::elf::{self, ElfError, ElfInfo};
+use format::keys::{KeyError, KeyRing};
+use format::name::{NameError, ObjectName, SHARED_DIR};
+use format::verify::{self, VerifiedObject, VerifyError};
+use load::{Kernel, LoadError, LoadReport};
+use pin::{BpffsError, Existing, PinError, Pins};
+use report::status::{ObjectStatus, Outcome, Phases, Status, STATUS_VERSION};
+
+/// Exit code of `run` when a required object failed: an initramfs hook can fail closed on it.
+pub const EXIT_REQUIRED_FAILED: i32 = 3;
+
+/// Where the boot job reads and writes. Defaults are the documented boot-time paths.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub cmdline: PathBuf,
+    pub preload_list: PathBuf,
+    pub bundle: PathBuf,
+    pub keys: PathBuf,
+    pub bpffs: PathBuf,
+    pub status: PathBuf,
+    /// The build-time policy written by the initramfs builder (absent: none).
+    pub policy: PathBuf,
+    pub verbose: bool,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self {
+            cmdline: "/proc/cmdline".into(),
+            preload_list: "/etc/bpf-preload/preload.list".into(),
+            bundle: "/usr/lib/bpf-preload".into(),
+            keys: "/etc/bpf-preload/keys".into(),
+            bpffs: "/sys/fs/bpf".into(),
+            status: "/run/bpf-preload/status.json".into(),
+            policy: POLICY_PATH.into(),
+            verbose: false,
+        }
+    }
+}
+
+/// Errors that stop the boot job before it can plan anything.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("read cmdline {}: {source}", path.display())]
+    Cmdline {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("read preload list {}: {source}", path.display())]
+    PreloadList {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("read policy {}: {source}", path.display())]
+    Policy {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("policy {}: {source}", path.display())]
+    PolicyParse {
+        path: PathBuf,
+        #[source]
+        source: PolicyError,
+    },
+}
+
+/// Why one object did not load. Displayed after `object <name>: `.
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectError {
+    #[error("invalid name: {0}")]
+    Name(#[source] NameError),
+    #[error(transparent)]
+    Bpffs(Arc<BpffsError>),
+    #[error("trusted keys: {0}")]
+    Keys(#[source] Arc<KeyError>),
+    #[error("read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("verify: {0}")]
+    Verify(#[from] VerifyError),
+    #[error("check: {0}")]
+    Elf(#[from] ElfError),
+    #[error("{} holds another object ({})", path.display(), found.as_deref().map(|s| format!("sha256 {s}")).unwrap_or_else(|| "not made by bpf-preload".into()))]
+    Conflict {
+        path: PathBuf,
+        found: Option<String>,
+    },
+    #[error("inspect {}: {source}", path.display())]
+    Existing {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("mount tracefs at {TRACEFS_PATH}: {source}")]
+    Tracefs {
+        #[source]
+        source: io::Error,
+    },
+    #[error("list shared maps in {}: {source}", path.display())]
+    ListShared {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Pin(#[from] PinError),
+    #[error("{error}; cleanup also failed: remove shared map pins: {cleanup}")]
+    SharedCleanup {
+        error: Box<ObjectError>,
+        cleanup: io::Error,
+    },
+}
+
+/// Why an object was not attempted although listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkipReason {
+    Disabled,
+}
+
+impl SkipReason {
+    fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::Disabled => "loading disabled by rd.bpf_preload=0",
+        }
+    }
+}
+
+/// How one object ended.
+#[derive(Debug)]
+pub enum Verdict {
+    Loaded,
+    AlreadyLoaded,
+    Skipped(SkipReason),
+    Failed(ObjectError),
+}
+
+/// What the steps of one object produced, as far as they got.
+#[derive(Debug, Default)]
+pub struct Attempt {
+    /// The verified payload's sha256 (hex) and the key id that signed it.
+    pub verified: Option<(String, String)>,
+    pub phases: Phases,
+    pub load: Option<LoadReport>,
+    pub pins: Option<Pins>,
+}
+
+/// Milliseconds since `since`, to 0.1 ms.
+pub fn ms(since: Instant) -> f64 {
+    (since.elapsed().as_secs_f64() * 1e4).round() / 10.0
+}
+
+/// Run `step`, storing its duration in `slot` whatever it returns.
+fn timed<T>(slot: &mut f64, step: impl FnOnce() -> T) -> T {
+    let t = Instant::now();
+    let out = step();
+    *slot = ms(t);
+    out
+}
+
+/// Read the plan's inputs: the command line, the build-time policy and, when the command line
+/// names no list, the preload list file.
+pub fn read_plan(
+    cmdline_path: &Path,
+    list_path: &Path,
+    policy_path: &Path,
+) -> Result<Plan, RunError> {
+    let cmdline = std::fs::read_to_string(cmdline_path).map_err(|source| RunError::Cmdline {
+        path: cmdline_path.to_owned(),
+        source,
+    })?;
+    let list = match std::fs::read_to_string(list_path) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(source) => {
+            return Err(RunError::PreloadList {
+                path: list_path.to_owned(),
+                source,
+            })
+        }
+    };
+    let policy = match std::fs::read_to_string(policy_path) {
+        Ok(text) => Policy::parse(&text).map_err(|source| RunError::PolicyParse {
+            path: policy_path.to_owned(),
+            source,
+        })?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Policy::default(),
+        Err(source) => {
+            return Err(RunError::Policy {
+                path: policy_path.to_owned(),
+                source,
+            })
+        }
+    };
+    Ok(cmdline::plan_with(&cmdline, list.as_deref(), &policy))
+}
+
+/// Run a plan. Every object gets a status; a failure never stops the others.
+pub fn run(
+    plan: &Plan,
+    ring: Result<KeyRing, KeyError>,
+    cfg: &RunConfig,
+    sys: &dyn Sys,
+    kernel: &dyn Kernel,
+    guard: &dyn GuardLoader,
+) -> Status {
+    let start = Instant::now();
+    let mut status = Status {
+        version: STATUS_VERSION,
+        source: plan.source,
+        disabled: plan.disabled,
+        bpffs: cfg.bpffs.display().to_string(),
+        mounted_bpffs: false,
+        error: None,
+        objects: Vec::new(),
+        duration_ms: 0.0,
+        guard: None,
+        notes: plan.notes.clone(),
+    };
+    for n in &plan.notes {
+        sys.log(Prio::Warning, n);
+    }
+    let mut finish = |entry: &Entry, attempt: Attempt, verdict: Verdict, t: Instant| {
+        let o = record(entry, attempt, verdict, ms(t));
+        sys.log(report::prio(&o), &report::log_line(&o));
+        status.objects.push(o);
+    };
+    if plan.disabled {
+        // Objects the build-time policy requires are loaded all the same (plan.notes says so).
+        for entry in plan.entries.iter().filter(|e| !e.forced) {
+            let verdict = Verdict::Skipped(SkipReason::Disabled);
+            finish(entry, Attempt::default(), verdict, Instant::now());
+        }
+    }
+    let todo: Vec<&Entry> = plan
+        .entries
+        .iter()
+        .filter(|e| !plan.disabled || e.forced)
+        .collect();
+    let mut bpffs_ready = Err(String::new());
+    if todo.is_empty() && plan.guard == GuardMode::Off {
+        if !plan.disabled {
+            sys.log(Prio::Info, "nothing to load");
+        }
+    } else {
+        let bpffs = pin::prepare_bpffs(sys, &cfg.bpffs).map_err(Arc::new);
+        let ring = ring.map_err(Arc::new);
+        let mut run_error = None;
+        match &bpffs {
+            Ok(b) => {
+                for stale in &b.swept {
+                    let msg =
+                        format!("removed stale staging directory {stale} left by an earlier run");
+                    sys.log(Prio::Notice, &msg);
+                }
+            }
+            Err(e) => {
+                sys.log(Prio::Err, &e.to_string());
+                run_error = Some(e.to_string());
+            }
+        }
+        if let Err(e) = &ring {
+            let msg = format!("trusted keys: {e}");
+            sys.log(Prio::Err, &msg);
+            run_error.get_or_insert(msg);
+        }
+        let ctx = Ctx {
+            cfg,
+            sys,
+            kernel,
+            bpffs: &bpffs,
+            ring: &ring,
+            tracefs_ready: Cell::new(false),
+        };
+        for entry in todo {
+            let t = Instant::now();
+            let mut attempt = Attempt::default();
+            let verdict = match ctx.object(entry, &mut attempt) {
+                Ok(v) => v,
+                Err(e) => Verdict::Failed(e),
+            };
+            finish(entry, attempt, verdict, t);
+        }
+        status.mounted_bpffs = bpffs.as_ref().is_ok_and(|b| b.mounted);
+        status.error = run_error;
+        bpffs_ready = bpffs.map(|_| ()).map_err(|e| e.to_string());
+    }
+    if plan.guard != GuardMode::Off {
+        let g = guard::step(plan.guard, &cfg.bpffs, sys, guard, &bpffs_ready, &status.objects);
+        sys.log(guard::prio(&g), &g.line());
+        status.guard = Some(g);
+    }
+    status.duration_ms = ms(start);
+    status
+}
+
+/// The one place an object's status record is made.
+pub fn record(entry: &Entry, a: Attempt, verdict: Verdict, duration_ms: f64) -> ObjectStatus {
+    let (result, error) = match verdict {
+        Verdict::Loaded => (Outcome::Loaded, None),
+        Verdict::AlreadyLoaded => (Outcome::AlreadyLoaded, None),
+        Verdict::Skipped(why) => (Outcome::Skipped, Some(why.as_str().to_owned())),
+        Verdict::Failed(e) => (Outcome::Failed, Some(e.to_string())),
+    };
+    let (sha256, key_id) = a.verified.unzip();
+    let load = a.load.unwrap_or_default();
+    let pins = a.pins.unwrap_or_default();
+    ObjectStatus {
+        name: entry.raw.clone(),
+        result,
+        required: entry.required,
+        sha256,
+        key_id,
+        error,
+        links: pins.links,
+        maps: pins.maps,
+        programs: pins.progs,
+        not_attached: load.not_attached,
+        skipped_programs: load.skipped,
+        shared_maps: load.shared_maps,
+        duration_ms,
+        phases: a.phases,
+    }
+}
+
+struct Ctx<'a> {
+    cfg: &'a RunConfig,
+    sys: &'a dyn Sys,
+    kernel: &'a dyn Kernel,
+    bpffs: &'a Result<pin::Bpffs, Arc<BpffsError>>,
+    ring: &'a Result<KeyRing, Arc<KeyError>>,
+    /// tracefs is mounted once, for the first object that needs it.
+    tracefs_ready: Cell<bool>,
+}
+
+impl Ctx<'_> {
+    /// Every step of one object, in order; each returns its value into `a`.
+    fn object(&self, entry: &Entry, a: &mut Attempt) -> Result<Verdict, ObjectError> {
+        let name = entry.name.clone().map_err(ObjectError::Name)?;
+        self.bpffs
+            .as_ref()
+            .map_err(|e| ObjectError::Bpffs(e.clone()))?;
+        let ring = self
+            .ring
+            .as_ref()
+            .map_err(|e| ObjectError::Keys(e.clone()))?;
+        let (verified, info, existing) = timed(&mut a.phases.verify_ms, || {
+            let verified = self.read_and_verify(&name, ring)?;
+            let info = elf::describe(verified.payload())?;
+            let existing = self.existing(&name, &verified)?;
+            Ok::<_, ObjectError>((verified, info, existing))
+        })?;
+        let sha = verified.sha256_hex();
+        a.verified = Some((sha.clone(), verified.key_id.to_string()));
+        match existing {
+            Existing::Nothing => {}
+            Existing::Same => return Ok(Verdict::AlreadyLoaded),
+            Existing::Conflict(found) => {
+                let path = self.cfg.bpffs.join(name.as_str());
+                return Err(ObjectError::Conflict { path, found });
+            }
+        }
+        let shared = self.cfg.bpffs.join(SHARED_DIR);
+        let (mut obj, attached, shared_before) = timed(&mut a.phases.load_ms, || {
+            self.ensure_tracefs(&info)?;
+            let before = self
+                .sys
+                .list(&shared)
+                .map_err(|source| ObjectError::ListShared {
+                    path: shared.clone(),
+                    source,
+                })?;
+            let mut obj = self.kernel.load(&verified, &shared)?;
+            let attached = obj.attach();
+            Ok::<_, ObjectError>((obj, attached, before))
+        })?;
+        a.load = Some(obj.report());
+        let installed = timed(&mut a.phases.pin_ms, || {
+            attached?;
+            let pins = pin::install(self.sys, &self.cfg.bpffs, &name, &sha, obj.as_pinnable())?;
+            Ok::<_, ObjectError>(pins)
+        });
+        match installed {
+            Ok(pins) => {
+                obj.keep();
+                a.pins = Some(pins);
+                Ok(Verdict::Loaded)
+            }
+            // Whatever failed after the load, the maps this object pinned by name go too.
+            Err(error) => {
+                let created = obj.shared_pins();
+                match pin::remove_created_shared(self.sys, &shared_before, &created) {
+                    Ok(()) => Err(error),
+                    Err(cleanup) => Err(ObjectError::SharedCleanup {
+                        error: Box::new(error),
+                        cleanup,
+                    }),
+                }
+            }
+        }
+    }
+
+    fn read_and_verify(
+        &self,
+        name: &ObjectName,
+        ring: &KeyRing,
+    ) -> Result<VerifiedObject, ObjectError> {
+        let path = self.cfg.bundle.join(name.file_name());
+        let bytes = self
+            .sys
+            .read_object(&path)
+            .map_err(|source| ObjectError::Read { path, source })?;
+        Ok(verify::verify(bytes, Some(name), ring)?)
+    }
+
+    fn existing(&self, name: &ObjectName, v: &VerifiedObject) -> Result<Existing, ObjectError> {
+        pin::existing(self.sys, &self.cfg.bpffs, name, &v.sha256_hex()).map_err(|source| {
+            ObjectError::Existing {
+                path: self.cfg.bpffs.join(name.as_str()),
+                source,
+            }
+        })
+    }
+
+    fn ensure_tracefs(&self, info: &ElfInfo) -> Result<(), ObjectError> {
+        if info.needs_tracefs() && !self.tracefs_ready.get() {
+            pin::ensure_mounted(self.sys, FsKind::Trace, Path::new(TRACEFS_PATH))
+                .map_err(|source| ObjectError::Tracefs { source })?;
+            self.tracefs_ready.set(true);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

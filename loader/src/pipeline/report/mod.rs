@@ -1,0 +1,85 @@
+//! Reporting: the status record ([`status`]), one kmsg line per object, and writing the record.
+#![forbid(unsafe_code)]
+
+pub mod status;
+
+use std::path::Path;
+
+use crate::sys::{self, Prio, Sys};
+use status::{ObjectStatus, Outcome, Status};
+
+/// The kernel log priority of an object's line.
+pub fn prio(o: &ObjectStatus) -> Prio {
+    match o.result {
+        Outcome::Failed if o.required => Prio::Err,
+        Outcome::Failed => Prio::Warning,
+        Outcome::Skipped => Prio::Notice,
+        Outcome::Loaded | Outcome::AlreadyLoaded => Prio::Info,
+    }
+}
+
+/// One line per object, `key=value` after a short phrase.
+pub fn log_line(o: &ObjectStatus) -> String {
+    let mut line = format!("object {}: {}", o.name, o.result.as_str());
+    if let Some(e) = &o.error {
+        line.push_str(": ");
+        line.push_str(e);
+    }
+    if o.required {
+        line.push_str(" required=yes");
+    }
+    if matches!(o.result, Outcome::Loaded | Outcome::AlreadyLoaded) {
+        line.push_str(&format!(
+            " links={} maps={} progs={}",
+            o.links.len(),
+            o.maps.len(),
+            o.programs.len()
+        ));
+        if !o.not_attached.is_empty() {
+            line.push_str(&format!(" not_attached={}", o.not_attached.join(",")));
+        }
+    }
+    if let Some(k) = &o.key_id {
+        line.push_str(&format!(" key={k}"));
+    }
+    if let Some(h) = &o.sha256 {
+        line.push_str(&format!(" sha256={}", &h[..h.len().min(16)]));
+    }
+    line.push_str(&format!(" ms={:.1}", o.duration_ms));
+    line
+}
+
+/// Write the status record (atomically, never following a planted link); a failure is logged,
+/// it does not change what was loaded.
+pub fn write_status(sys: &dyn Sys, path: &Path, status: &Status) {
+    let written = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| sys::write_replace(path, status.to_json().as_bytes(), 0o644));
+    if let Err(e) = written {
+        sys.log(
+            Prio::Warning,
+            &format!("write status {}: {e}", path.display()),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_line_is_one_short_line() {
+        let mut o = ObjectStatus::new("counter", true);
+        o.result = Outcome::Loaded;
+        o.links = vec!["a".into()];
+        o.sha256 = Some("0123456789abcdef0123".into());
+        o.key_id = Some("00112233aabbccdd".into());
+        assert_eq!(log_line(&o), "object counter: loaded required=yes links=1 maps=0 progs=0 key=00112233aabbccdd sha256=0123456789abcdef ms=0.0");
+        assert_eq!(prio(&o), Prio::Info);
+        o.result = Outcome::Failed;
+        o.error = Some("verify: no signature trailer (unsigned object)".into());
+        assert_eq!(log_line(&o), "object counter: failed: verify: no signature trailer (unsigned object) required=yes key=00112233aabbccdd sha256=0123456789abcdef ms=0.0");
+        assert_eq!(prio(&o), Prio::Err);
+    }
+}

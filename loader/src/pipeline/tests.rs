@@ -1,0 +1,507 @@
+//! The pipeline against the recording fakes: order of operations, per-object failures, and the
+//! status record built from each step's value.
+use super::*;
+use crate::fakes::{FakeKernel, FakeLoad, FakeSys, Spec};
+use crate::pipeline::report::status::GuardState;
+use crate::pipeline::format::keys::tests::test_key;
+
+fn elf_stub() -> Vec<u8> {
+    // A minimal valid eBPF ELF: header only, no sections.
+    let mut h = vec![0u8; 64];
+    h[..4].copy_from_slice(b"\x7fELF");
+    h[4] = 2; // 64-bit
+    h[5] = 1; // little endian
+    h[6] = 1;
+    h[16] = 1; // ET_REL
+    h[18..20].copy_from_slice(&goblin::elf::header::EM_BPF.to_le_bytes());
+    h[20] = 1;
+    h[52] = 64; // e_ehsize
+    h
+}
+
+fn sign_into(sys: &FakeSys, name: &str, payload: &[u8]) {
+    let signed = verify::sign(payload, &ObjectName::parse(name).unwrap(), &test_key(1)).unwrap();
+    sys.files
+        .borrow_mut()
+        .insert(format!("/bundle/{name}.bpf.o").into(), signed);
+}
+
+fn setup(objects: &[&str]) -> (FakeSys, RunConfig) {
+    let sys = FakeSys::default();
+    let cfg = RunConfig {
+        bundle: "/bundle".into(),
+        bpffs: "/bpf".into(),
+        ..RunConfig::default()
+    };
+    for name in objects {
+        sign_into(&sys, name, &elf_stub());
+    }
+    (sys, cfg)
+}
+
+/// A guard that must never be asked for (the plan has it off).
+struct NoGuard;
+
+impl GuardLoader for NoGuard {
+    fn activate(
+        &self,
+        _bpffs: &Path,
+        _protect: &[PathBuf],
+        _lsm_list: io::Result<String>,
+    ) -> Result<guard::GuardReport, guard::GuardFailure> {
+        panic!("the guard is off in this plan")
+    }
+}
+
+/// Records what it was asked to protect; answers like a kernel with or without the BPF LSM.
+#[derive(Default)]
+struct FakeGuard {
+    asked: std::cell::RefCell<Vec<Vec<PathBuf>>>,
+}
+
+impl GuardLoader for FakeGuard {
+    fn activate(
+        &self,
+        _bpffs: &Path,
+        protect: &[PathBuf],
+        lsm_list: io::Result<String>,
+    ) -> Result<guard::GuardReport, guard::GuardFailure> {
+        self.asked.borrow_mut().push(protect.to_vec());
+        let list = lsm_list.map_err(|e| guard::GuardFailure {
+            unavailable: true,
+            reason: e.to_string(),
+        })?;
+        if !list.trim().split(',').any(|l| l == "bpf") {
+            return Err(guard::GuardFailure {
+                unavailable: true,
+                reason: format!("BPF LSM is not active (lsm={:?})", list.trim()),
+            });
+        }
+        Ok(guard::GuardReport {
+            instance: "0:42".into(),
+            protected: protect.iter().map(|p| p.display().to_string()).collect(),
+            links: vec!["guard_unlink".into()],
+            protected_links: 2,
+        })
+    }
+}
+
+#[test]
+fn guard_is_the_last_step_and_protects_what_loaded() {
+    let (sys, cfg) = setup(&["a", "rej"]);
+    sys.files
+        .borrow_mut()
+        .insert("/sys/kernel/security/lsm".into(), b"capability,bpf".to_vec());
+    let kernel = FakeKernel::new(&sys).with(
+        "rej",
+        FakeLoad::Reject {
+            errno: 13,
+            verifier: "R0 invalid mem access",
+        },
+    );
+    let guard = FakeGuard::default();
+    let plan = cmdline::plan("rd.bpf_preload=a,rej rd.bpf_preload.guard=1", None);
+    let st = run(&plan, ring(), &cfg, &sys, &kernel, &guard);
+    let g = st.guard.as_ref().unwrap();
+    assert_eq!((g.state, g.required), (GuardState::Active, false));
+    assert_eq!(
+        *guard.asked.borrow(),
+        vec![vec![PathBuf::from("/bpf/a"), PathBuf::from("/bpf/+shared")]]
+    );
+    // securityfs is mounted for the LSM list after every object was pinned.
+    let ops = sys.ops.borrow();
+    let sec = ops
+        .iter()
+        .position(|o| o == "mount securityfs /sys/kernel/security")
+        .unwrap();
+    let last_rename = ops.iter().rposition(|o| o.starts_with("rename ")).unwrap();
+    assert!(last_rename < sec, "{ops:?}");
+    assert!(sys
+        .logs
+        .borrow()
+        .iter()
+        .any(|(p, l)| *p == Prio::Info && l.starts_with("guard: active instance=0:42")));
+}
+
+#[test]
+fn guard_without_bpf_lsm_is_unavailable_and_fails_a_required_run() {
+    let (sys, cfg) = setup(&["a"]);
+    sys.files
+        .borrow_mut()
+        .insert("/sys/kernel/security/lsm".into(), b"capability,yama\n".to_vec());
+    let kernel = FakeKernel::new(&sys);
+    let guard = FakeGuard::default();
+    for (cmd, required, prio) in [
+        ("rd.bpf_preload=a rd.bpf_preload.guard=1", false, Prio::Warning),
+        ("rd.bpf_preload=a rd.bpf_preload.guard=required", true, Prio::Err),
+    ] {
+        let st = run(&cmdline::plan(cmd, None), ring(), &cfg, &sys, &kernel, &guard);
+        let g = st.guard.clone().unwrap();
+        assert_eq!(g.state, GuardState::Unavailable, "{cmd}");
+        assert_eq!(
+            g.reason.as_deref(),
+            Some("BPF LSM is not active (lsm=\"capability,yama\")")
+        );
+        assert_eq!(st.guard_required_failed(), required, "{cmd}");
+        assert_eq!(guard::prio(&g), prio);
+    }
+}
+
+#[test]
+fn guard_alone_with_nothing_to_load_still_runs() {
+    let (sys, cfg) = setup(&[]);
+    sys.files
+        .borrow_mut()
+        .insert("/sys/kernel/security/lsm".into(), b"bpf".to_vec());
+    let kernel = FakeKernel::new(&sys);
+    let guard = FakeGuard::default();
+    let st = run_with_guard("rd.bpf_preload.guard=1", &cfg, &sys, &kernel, &guard);
+    assert!(st.objects.is_empty());
+    assert_eq!(st.guard.unwrap().state, GuardState::Active);
+    assert_eq!(*guard.asked.borrow(), vec![vec![PathBuf::from("/bpf/+shared")]]);
+    // An earlier run's +guard: reported, not loaded twice.
+    sys.dirs.borrow_mut().insert("/bpf/+guard".into());
+    let st = run_with_guard("rd.bpf_preload.guard=1", &cfg, &sys, &kernel, &guard);
+    assert_eq!(st.guard.unwrap().state, GuardState::AlreadyActive);
+    assert_eq!(guard.asked.borrow().len(), 1);
+}
+
+fn run_with_guard(
+    cmdline: &str,
+    cfg: &RunConfig,
+    sys: &FakeSys,
+    kernel: &FakeKernel,
+    guard: &dyn GuardLoader,
+) -> Status {
+    run(&cmdline::plan(cmdline, None), ring(), cfg, sys, kernel, guard)
+}
+
+#[test]
+fn policy_forced_objects_load_under_rd_bpf_preload_0() {
+    let (sys, cfg) = setup(&["a", "b"]);
+    let kernel = FakeKernel::new(&sys);
+    let pol = policy::Policy::parse("required = a\n").unwrap();
+    let plan = cmdline::plan_with("rd.bpf_preload=0", Some("a\nb\n"), &pol);
+    let st = run(&plan, ring(), &cfg, &sys, &kernel, &NoGuard);
+    assert!(st.disabled);
+    assert_eq!(results(&st), vec![("a", Outcome::Loaded)]);
+    let note = "rd.bpf_preload=0 refused for a: required by the initramfs policy";
+    assert_eq!(st.notes, vec![note]);
+    assert!(sys
+        .logs
+        .borrow()
+        .iter()
+        .any(|(p, l)| *p == Prio::Warning && l == note));
+}
+
+fn ring() -> Result<KeyRing, KeyError> {
+    let mut r = KeyRing::default();
+    r.add("test", test_key(1).verifying_key());
+    Ok(r)
+}
+
+fn run_cmdline(cmdline: &str, cfg: &RunConfig, sys: &FakeSys, kernel: &FakeKernel) -> Status {
+    run(&cmdline::plan(cmdline, None), ring(), cfg, sys, kernel, &NoGuard)
+}
+
+fn results(st: &Status) -> Vec<(&str, Outcome)> {
+    st.objects
+        .iter()
+        .map(|o| (o.name.as_str(), o.result))
+        .collect()
+}
+
+fn xdp() -> FakeLoad {
+    FakeLoad::Object(Spec {
+        progs: vec!["xdp_pass"],
+        maps: vec!["pkt_count", "xdp_pass.bss"],
+        ..Spec::default()
+    })
+}
+
+#[test]
+fn pipeline_order_mount_then_stage_then_rename() {
+    let (sys, cfg) = setup(&["a", "xdp"]);
+    let kernel = FakeKernel::new(&sys).with("xdp", xdp());
+    let st = run_cmdline("rd.bpf_preload=a,xdp", &cfg, &sys, &kernel);
+    assert_eq!(
+        results(&st),
+        vec![("a", Outcome::Loaded), ("xdp", Outcome::Loaded)]
+    );
+    assert!(st.mounted_bpffs);
+    assert_eq!(
+        *sys.ops.borrow(),
+        vec![
+            "mount bpf /bpf",
+            "mkdir /bpf/+shared",
+            "mkdir /bpf/+staging-a",
+            "mkdir /bpf/+staging-a/links",
+            "mkdir /bpf/+staging-a/maps",
+            "mkdir /bpf/+staging-a/progs",
+            "pin /bpf/+staging-a/links/prog_a",
+            "pin /bpf/+staging-a/maps/map_a",
+            &format!(
+                "mkdir /bpf/+staging-a/sha256-{}",
+                st.objects[0].sha256.as_ref().unwrap()
+            ),
+            "rename /bpf/+staging-a /bpf/a",
+            "mkdir /bpf/+staging-xdp",
+            "mkdir /bpf/+staging-xdp/links",
+            "mkdir /bpf/+staging-xdp/maps",
+            "mkdir /bpf/+staging-xdp/progs",
+            "pin /bpf/+staging-xdp/maps/pkt_count",
+            "pin /bpf/+staging-xdp/progs/xdp_pass",
+            &format!(
+                "mkdir /bpf/+staging-xdp/sha256-{}",
+                st.objects[1].sha256.as_ref().unwrap()
+            ),
+            "rename /bpf/+staging-xdp /bpf/xdp",
+        ]
+    );
+    let x = &st.objects[1];
+    assert_eq!(x.not_attached, vec!["xdp_pass"]);
+    assert_eq!(x.programs, vec!["xdp_pass"]);
+    assert_eq!(x.maps, vec!["pkt_count"]);
+    assert_eq!(*kernel.loaded.borrow(), vec!["a", "xdp"]);
+}
+
+#[test]
+fn existing_bpffs_is_reused() {
+    let (sys, cfg) = setup(&["a"]);
+    sys.mounted.borrow_mut().push((FsKind::Bpf, "/bpf".into()));
+    sys.dirs.borrow_mut().insert("/bpf".into());
+    let kernel = FakeKernel::new(&sys);
+    let st = run_cmdline("rd.bpf_preload=a", &cfg, &sys, &kernel);
+    assert_eq!(results(&st), vec![("a", Outcome::Loaded)]);
+    assert!(!st.mounted_bpffs);
+    assert!(!sys.ops.borrow().iter().any(|o| o.starts_with("mount")));
+}
+
+#[test]
+fn failures_are_per_object_and_leave_nothing() {
+    let (sys, cfg) = setup(&["good", "rej", "badpin", "tail"]);
+    // A map an earlier object pinned by name, which badpin reuses: it must stay.
+    sys.files
+        .borrow_mut()
+        .insert("/bpf/+shared/reused".into(), vec![]);
+    sys.files
+        .borrow_mut()
+        .insert("/bundle/unsigned.bpf.o".into(), elf_stub());
+    // badpin's map pin fails after its shared maps were pinned.
+    sys.fail_on
+        .borrow_mut()
+        .insert("/bpf/+staging-badpin/maps/map_a".into());
+    let kernel = FakeKernel::new(&sys)
+        .with(
+            "rej",
+            FakeLoad::Reject {
+                errno: 13,
+                verifier: "R0 invalid mem access",
+            },
+        )
+        .with(
+            "badpin",
+            FakeLoad::Object(Spec {
+                links: vec!["prog_a"],
+                maps: vec!["map_a"],
+                shared: vec!["shared_events", "reused"],
+                ..Spec::default()
+            }),
+        );
+    let plan = cmdline::plan(
+        "rd.bpf_preload=good,rej,a.b,missing,unsigned,badpin,tail rd.bpf_preload.required=rej",
+        None,
+    );
+    let st = run(&plan, ring(), &cfg, &sys, &kernel, &NoGuard);
+    assert_eq!(
+        results(&st),
+        vec![
+            ("good", Outcome::Loaded),
+            ("rej", Outcome::Failed),
+            ("a.b", Outcome::Failed),
+            ("missing", Outcome::Failed),
+            ("unsigned", Outcome::Failed),
+            ("badpin", Outcome::Failed),
+            ("tail", Outcome::Loaded),
+        ]
+    );
+    let err = |i: usize| st.objects[i].error.clone().unwrap();
+    assert_eq!(
+        err(1),
+        "load: Permission denied (os error 13) (verifier: R0 invalid mem access)"
+    );
+    assert_eq!(
+        err(2),
+        "invalid name: name \"a.b\" has '.' at byte 1: only A-Z a-z 0-9 _ - are allowed"
+    );
+    assert_eq!(
+        err(3),
+        "read /bundle/missing.bpf.o: No such file or directory (os error 2)"
+    );
+    assert_eq!(err(4), "verify: no signature trailer (unsigned object)");
+    assert_eq!(
+        err(5),
+        "pin map map_a: No space left on device (os error 28)"
+    );
+    // The unsigned object never reached the kernel.
+    assert_eq!(
+        *kernel.loaded.borrow(),
+        vec!["good", "rej", "badpin", "tail"]
+    );
+    let t = sys.tree(Path::new("/bpf"));
+    assert!(
+        !t.iter()
+            .any(|p| p.starts_with("badpin") || p.starts_with("rej") || p.starts_with("+staging")),
+        "{t:?}"
+    );
+    assert!(
+        !t.contains(&"+shared/shared_events".to_string()),
+        "shared pin left behind: {t:?}"
+    );
+    assert!(
+        t.contains(&"+shared/reused".to_string()),
+        "reused shared pin removed: {t:?}"
+    );
+    assert_eq!(
+        st.required_failed()
+            .map(|o| o.name.as_str())
+            .collect::<Vec<_>>(),
+        vec!["rej"]
+    );
+    let logs = sys.logs.borrow();
+    let lines: Vec<(Prio, &str)> = logs.iter().map(|(p, l)| (*p, l.as_str())).collect();
+    assert_eq!(lines.len(), 7, "one line per object: {lines:?}");
+    assert_eq!(lines[1].0, Prio::Err);
+    assert!(
+        lines[1].1.starts_with("object rej: failed: load:"),
+        "{lines:?}"
+    );
+    assert_eq!(lines[4].0, Prio::Warning);
+    assert!(
+        lines[4].1.starts_with("object unsigned: failed"),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn attach_failure_fails_the_object_and_removes_its_shared_maps() {
+    let (sys, cfg) = setup(&["af"]);
+    let kernel = FakeKernel::new(&sys).with(
+        "af",
+        FakeLoad::Object(Spec {
+            links: vec!["never_attached"],
+            shared: vec!["orphan"],
+            attach_errno: Some(95),
+            ..Spec::default()
+        }),
+    );
+    let st = run_cmdline("rd.bpf_preload=af", &cfg, &sys, &kernel);
+    assert_eq!(
+        st.objects[0].error.as_deref(),
+        Some("attach never_attached: Operation not supported (os error 95)")
+    );
+    assert_eq!(sys.tree(Path::new("/bpf")), vec!["+shared/"]);
+}
+
+#[test]
+fn second_run_reports_already_loaded_or_conflict_with_verify_time() {
+    let (sys, cfg) = setup(&["a"]);
+    let kernel = FakeKernel::new(&sys);
+    let plan = cmdline::plan("rd.bpf_preload=a", None);
+    let first = run(&plan, ring(), &cfg, &sys, &kernel, &NoGuard);
+    let before = sys.tree(Path::new("/bpf"));
+    // Reading takes at least 3 ms from now on: the verify phase must show it.
+    sys.read_delay.set(std::time::Duration::from_millis(3));
+    let st = run(&plan, ring(), &cfg, &sys, &kernel, &NoGuard);
+    assert_eq!(results(&st), vec![("a", Outcome::AlreadyLoaded)]);
+    let o = &st.objects[0];
+    // The verify phase ran and is reported, as are the facts it established.
+    assert!(o.phases.verify_ms >= 3.0, "{:?}", o.phases);
+    assert_eq!((o.phases.load_ms, o.phases.pin_ms), (0.0, 0.0));
+    assert_eq!(o.sha256, first.objects[0].sha256);
+    assert_eq!(o.key_id, first.objects[0].key_id);
+    assert_eq!(sys.tree(Path::new("/bpf")), before);
+    // Same name, other bytes: a conflict, and the loaded one stays.
+    let mut other = elf_stub();
+    other.push(0);
+    sign_into(&sys, "a", &other);
+    let st = run(&plan, ring(), &cfg, &sys, &kernel, &NoGuard);
+    assert_eq!(results(&st), vec![("a", Outcome::Failed)]);
+    assert_eq!(
+        st.objects[0].error.as_deref(),
+        Some(&*format!(
+            "/bpf/a holds another object (sha256 {})",
+            first.objects[0].sha256.as_ref().unwrap()
+        ))
+    );
+    assert!(st.objects[0].phases.verify_ms >= 3.0);
+    assert_eq!(sys.tree(Path::new("/bpf")), before);
+    assert_eq!(kernel.loaded.borrow().len(), 1);
+}
+
+#[test]
+fn stale_staging_is_removed_first() {
+    let (sys, cfg) = setup(&["a"]);
+    for d in ["/bpf", "/bpf/+staging-a", "/bpf/+staging-a/links"] {
+        sys.dirs.borrow_mut().insert(d.into());
+    }
+    sys.files
+        .borrow_mut()
+        .insert("/bpf/+staging-a/links/old".into(), vec![]);
+    sys.mounted.borrow_mut().push((FsKind::Bpf, "/bpf".into()));
+    let kernel = FakeKernel::new(&sys);
+    let st = run_cmdline("rd.bpf_preload=a", &cfg, &sys, &kernel);
+    assert_eq!(results(&st), vec![("a", Outcome::Loaded)]);
+    assert_eq!(sys.ops.borrow()[0], "remove /bpf/+staging-a");
+    assert!(!sys
+        .tree(Path::new("/bpf"))
+        .iter()
+        .any(|p| p.contains("old")));
+    assert_eq!(
+        sys.logs.borrow()[0],
+        (
+            Prio::Notice,
+            "removed stale staging directory +staging-a left by an earlier run".to_string()
+        )
+    );
+}
+
+#[test]
+fn disabled_and_empty_plans_touch_nothing() {
+    let (sys, cfg) = setup(&["a"]);
+    let kernel = FakeKernel::new(&sys);
+    let st = run_cmdline("rd.bpf_preload=a,0", &cfg, &sys, &kernel);
+    assert_eq!(results(&st), vec![("a", Outcome::Skipped)]);
+    assert_eq!(
+        st.objects[0].error.as_deref(),
+        Some("loading disabled by rd.bpf_preload=0")
+    );
+    let st = run_cmdline("", &cfg, &sys, &kernel);
+    assert!(st.objects.is_empty());
+    assert!(sys.ops.borrow().is_empty());
+    assert!(kernel.loaded.borrow().is_empty());
+}
+
+#[test]
+fn key_errors_fail_every_object_closed() {
+    let (sys, cfg) = setup(&["a"]);
+    let kernel = FakeKernel::new(&sys);
+    let bad = Err(KeyError::RevokedLine {
+        path: "/k/revoked".into(),
+        line: 2,
+        text: "zz".into(),
+    });
+    let st = run(
+        &cmdline::plan("rd.bpf_preload=a", None),
+        bad,
+        &cfg,
+        &sys,
+        &kernel,
+        &NoGuard,
+    );
+    assert_eq!(results(&st), vec![("a", Outcome::Failed)]);
+    let want = "trusted keys: /k/revoked: line 2: \"zz\" is not a 16-hex-digit key id";
+    assert_eq!(st.objects[0].error.as_deref(), Some(want));
+    assert_eq!(st.error.as_deref(), Some(want));
+    assert!(kernel.loaded.borrow().is_empty());
+}
