@@ -12,6 +12,9 @@
 //   bpfmap update-link PINNED_LINK -> BPF_LINK_UPDATE with the link's own program
 //   bpfmap open-rw PINNED_MAP    -> BPF_OBJ_GET read-write
 //   bpfmap open-ro PINNED_MAP    -> BPF_OBJ_GET read-only
+//   bpfmap mount SRC TARGET FSTYPE remount|bind|move|new [DATA] -> mount(2)
+//   bpfmap umount TARGET plain|lazy|force -> umount2(2)
+//   bpfmap move-mount FROM TO    -> move_mount(2) (the new mount API)
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/bpf.h>
@@ -19,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -133,6 +138,30 @@ static int link_cmd(const char *what, const char *pin)
 	return report(sys_bpf(BPF_LINK_DETACH, &attr));
 }
 
+#ifndef __NR_move_mount
+#define __NR_move_mount 429
+#endif
+
+static int mount_cmd(int argc, char **argv)
+{
+	unsigned long flags = 0;
+	if (!strcmp(argv[1], "umount")) {
+		int f = !strcmp(argv[3], "lazy") ? MNT_DETACH : !strcmp(argv[3], "force") ? MNT_FORCE : 0;
+		return report(umount2(argv[2], f));
+	}
+	if (!strcmp(argv[1], "move-mount"))
+		return report(syscall(__NR_move_mount, AT_FDCWD, argv[2], AT_FDCWD, argv[3], 0));
+	if (argc < 6)
+		return 2;
+	if (!strcmp(argv[5], "remount"))
+		flags = MS_REMOUNT;
+	else if (!strcmp(argv[5], "bind"))
+		flags = MS_BIND;
+	else if (!strcmp(argv[5], "move"))
+		flags = MS_MOVE;
+	return report(mount(argv[2], argv[3], argv[4], flags, argc > 6 ? argv[6] : NULL));
+}
+
 int main(int argc, char **argv)
 {
 	union bpf_attr attr;
@@ -143,6 +172,9 @@ int main(int argc, char **argv)
 	if (argc == 3 && (!strcmp(argv[1], "detach") || !strcmp(argv[1], "detach-id") ||
 			  !strcmp(argv[1], "update-link")))
 		return link_cmd(argv[1], argv[2]);
+	if ((argc == 4 && (!strcmp(argv[1], "umount") || !strcmp(argv[1], "move-mount"))) ||
+	    (argc >= 6 && !strcmp(argv[1], "mount")))
+		return mount_cmd(argc, argv);
 	if (argc == 3 && !strcmp(argv[1], "open-rw"))
 		return report(obj_get(argv[2], 0));
 	if (argc == 3 && !strcmp(argv[1], "open-ro"))
