@@ -91,7 +91,10 @@ pub enum GuardError {
 impl GuardError {
     /// The kernel cannot run the guard at all (as opposed to: it tried and failed).
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, GuardError::NoBpfLsm { .. } | GuardError::LsmList { .. })
+        matches!(
+            self,
+            GuardError::NoBpfLsm { .. } | GuardError::LsmList { .. }
+        )
     }
 }
 
@@ -125,15 +128,27 @@ pub const HOOKS: &[(&str, &str, &[&str])] = &[
         "inode_rename",
         &["old_dir", "old_dentry", "new_dir", "new_dentry"],
     ),
-    ("guard_link", "inode_link", &["old_dentry", "dir", "new_dentry"]),
+    (
+        "guard_link",
+        "inode_link",
+        &["old_dentry", "dir", "new_dentry"],
+    ),
     ("guard_setattr2", "inode_setattr", &["dentry", "attr"]),
-    ("guard_setattr3", "inode_setattr", &["idmap", "dentry", "attr"]),
+    (
+        "guard_setattr3",
+        "inode_setattr",
+        &["idmap", "dentry", "attr"],
+    ),
     ("guard_create", "inode_create", &["dir", "dentry"]),
     ("guard_mkdir", "inode_mkdir", &["dir", "dentry"]),
     ("guard_symlink", "inode_symlink", &["dir", "dentry"]),
     ("guard_umount", "sb_umount", &["mnt", "flags"]),
     ("guard_remount", "sb_remount", &["sb"]),
-    ("guard_mount", "sb_mount", &["dev_name", "path", "type", "flags"]),
+    (
+        "guard_mount",
+        "sb_mount",
+        &["dev_name", "path", "type", "flags"],
+    ),
     ("guard_move_mount", "move_mount", &["from_path", "to_path"]),
     ("guard_getattr", "inode_getattr", &["path"]),
     ("guard_seal", "bprm_committed_creds", &["bprm"]),
@@ -319,7 +334,8 @@ fn arm(
     for (name, link) in all {
         let Some(link) = link.as_mut() else { continue };
         let path = dir.join("links").join(name);
-        link.pin(&path).map_err(|source| GuardError::Pin { path, source })?;
+        link.pin(&path)
+            .map_err(|source| GuardError::Pin { path, source })?;
         ids.push(link.info().map_err(lb("link info"))?.id);
         names.push(name.to_owned());
     }
@@ -340,12 +356,7 @@ fn arm(
             .update(&i.to_ne_bytes(), &[1], MapFlags::ANY)
             .map_err(lb("update prot_ino"))?;
         object_link_ids(d, &mut ids)?;
-        protected.push(
-            d.strip_prefix(bpffs)
-                .unwrap_or(d)
-                .display()
-                .to_string(),
-        );
+        protected.push(d.strip_prefix(bpffs).unwrap_or(d).display().to_string());
     }
     for id in &ids {
         skel.maps
@@ -422,13 +433,17 @@ fn freeze(map: &libbpf_rs::MapMut<'_>, step: &'static str) -> Result<(), GuardEr
 /// by `bpf-preload status`; the guard allows read-only file descriptors of this map only.
 pub fn read_info(bpffs: &Path) -> Result<(bool, u64), String> {
     let path = bpffs.join(GUARD_DIR).join(INFO_PIN);
-    let map = MapHandle::from_pinned_path_with_file_flags(&path, libbpf_rs::libbpf_sys::BPF_F_RDONLY)
-        .map_err(|e| format!("open {}: {e}", path.display()))?;
+    let map =
+        MapHandle::from_pinned_path_with_file_flags(&path, libbpf_rs::libbpf_sys::BPF_F_RDONLY)
+            .map_err(|e| format!("open {}: {e}", path.display()))?;
     let v = map
         .lookup(&0u32.to_ne_bytes(), MapFlags::ANY)
         .map_err(|e| format!("read {}: {e}", path.display()))?
         .unwrap_or_default();
-    let word = |r: std::ops::Range<usize>| v.get(r).map(|b| b.iter().rev().fold(0u64, |a, &x| a << 8 | x as u64));
+    let word = |r: std::ops::Range<usize>| {
+        v.get(r)
+            .map(|b| b.iter().rev().fold(0u64, |a, &x| a << 8 | x as u64))
+    };
     Ok((word(0..4) == Some(1), word(8..16).unwrap_or(0)))
 }
 
@@ -452,7 +467,9 @@ mod tests {
 
     #[test]
     fn lsm_list() {
-        assert!(bpf_lsm_active("lockdown,capability,landlock,yama,apparmor,bpf\n"));
+        assert!(bpf_lsm_active(
+            "lockdown,capability,landlock,yama,apparmor,bpf\n"
+        ));
         assert!(!bpf_lsm_active("lockdown,capability,apparmor"));
         assert!(!bpf_lsm_active("bpfx,xbpf"));
     }
@@ -486,7 +503,11 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        match pick_programs(|h| (h != "move_mount").then(|| kernel(&["dentry", "attr"])(h)).flatten()) {
+        match pick_programs(|h| {
+            (h != "move_mount")
+                .then(|| kernel(&["dentry", "attr"])(h))
+                .flatten()
+        }) {
             Err(GuardError::Prototype { hook, found }) => {
                 assert_eq!((hook, found.as_str()), ("move_mount", "absent"))
             }

@@ -320,21 +320,55 @@ mod tests {
     fn guard_option_and_policy() {
         let cases = [
             ("", GuardPolicy::Unset, GuardMode::Off, 0),
-            ("rd.bpf_preload.guard=1", GuardPolicy::Unset, GuardMode::On, 0),
-            ("rd.bpf_preload.guard=1 rd.bpf_preload.guard=0", GuardPolicy::Unset, GuardMode::Off, 0),
-            ("rd.bpf_preload.guard=required", GuardPolicy::Off, GuardMode::Required, 0),
+            (
+                "rd.bpf_preload.guard=1",
+                GuardPolicy::Unset,
+                GuardMode::On,
+                0,
+            ),
+            (
+                "rd.bpf_preload.guard=1 rd.bpf_preload.guard=0",
+                GuardPolicy::Unset,
+                GuardMode::Off,
+                0,
+            ),
+            (
+                "rd.bpf_preload.guard=required",
+                GuardPolicy::Off,
+                GuardMode::Required,
+                0,
+            ),
             ("", GuardPolicy::On, GuardMode::On, 0),
             ("rd.bpf_preload.guard=0", GuardPolicy::On, GuardMode::Off, 0),
-            ("rd.bpf_preload.guard=bogus", GuardPolicy::On, GuardMode::On, 0),
+            (
+                "rd.bpf_preload.guard=bogus",
+                GuardPolicy::On,
+                GuardMode::On,
+                0,
+            ),
             ("", GuardPolicy::Required, GuardMode::Required, 0),
-            ("rd.bpf_preload.guard=0", GuardPolicy::Required, GuardMode::Required, 1),
-            ("rd.bpf_preload.guard=1", GuardPolicy::Required, GuardMode::Required, 0),
+            (
+                "rd.bpf_preload.guard=0",
+                GuardPolicy::Required,
+                GuardMode::Required,
+                1,
+            ),
+            (
+                "rd.bpf_preload.guard=1",
+                GuardPolicy::Required,
+                GuardMode::Required,
+                0,
+            ),
         ];
         for (cmd, pol, want, notes) in cases {
             let p = plan_with(cmd, None, &policy(&[], pol));
             assert_eq!((p.guard, p.notes.len()), (want, notes), "{cmd:?} {pol:?}");
         }
-        let p = plan_with("rd.bpf_preload.guard=0", None, &policy(&[], GuardPolicy::Required));
+        let p = plan_with(
+            "rd.bpf_preload.guard=0",
+            None,
+            &policy(&[], GuardPolicy::Required),
+        );
         assert_eq!(
             p.notes,
             vec!["rd.bpf_preload.guard=0 refused: the guard is required by the initramfs policy"]

@@ -19,14 +19,14 @@ use std::time::Instant;
 
 use crate::sys::{FsKind, Prio, Sys, TRACEFS_PATH};
 use cmdline::{Entry, GuardMode, Plan};
-use guard::GuardLoader;
-use policy::{Policy, PolicyError, POLICY_PATH};
 use format::elf::{self, ElfError, ElfInfo};
 use format::keys::{KeyError, KeyRing};
 use format::name::{NameError, ObjectName, SHARED_DIR};
 use format::verify::{self, VerifiedObject, VerifyError};
+use guard::GuardLoader;
 use load::{Kernel, LoadError, LoadReport};
 use pin::{BpffsError, Existing, PinError, Pins};
+use policy::{Policy, PolicyError, POLICY_PATH};
 use report::status::{ObjectStatus, Outcome, Phases, Status, STATUS_VERSION};
 
 /// Exit code of `run` when a required object failed: an initramfs hook can fail closed on it.
@@ -316,7 +316,14 @@ pub fn run(
         bpffs_ready = bpffs.map(|_| ()).map_err(|e| e.to_string());
     }
     if plan.guard != GuardMode::Off {
-        let g = guard::step(plan.guard, &cfg.bpffs, sys, guard, &bpffs_ready, &status.objects);
+        let g = guard::step(
+            plan.guard,
+            &cfg.bpffs,
+            sys,
+            guard,
+            &bpffs_ready,
+            &status.objects,
+        );
         sys.log(guard::prio(&g), &g.line());
         status.guard = Some(g);
     }

@@ -122,7 +122,9 @@ mod tests {
         ];
         for (text, line, what) in cases {
             match Policy::parse(text) {
-                Err(PolicyError::Line { line: l, what: w, .. }) => {
+                Err(PolicyError::Line {
+                    line: l, what: w, ..
+                }) => {
                     assert_eq!((l, w), (line, what), "{text:?}")
                 }
                 other => panic!("{text:?}: {other:?}"),

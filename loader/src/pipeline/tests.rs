@@ -2,8 +2,8 @@
 //! status record built from each step's value.
 use super::*;
 use crate::fakes::{FakeKernel, FakeLoad, FakeSys, Spec};
-use crate::pipeline::report::status::GuardState;
 use crate::pipeline::format::keys::tests::test_key;
+use crate::pipeline::report::status::GuardState;
 
 fn elf_stub() -> Vec<u8> {
     // A minimal valid eBPF ELF: header only, no sections.
@@ -89,9 +89,10 @@ impl GuardLoader for FakeGuard {
 #[test]
 fn guard_is_the_last_step_and_protects_what_loaded() {
     let (sys, cfg) = setup(&["a", "rej"]);
-    sys.files
-        .borrow_mut()
-        .insert("/sys/kernel/security/lsm".into(), b"capability,bpf".to_vec());
+    sys.files.borrow_mut().insert(
+        "/sys/kernel/security/lsm".into(),
+        b"capability,bpf".to_vec(),
+    );
     let kernel = FakeKernel::new(&sys).with(
         "rej",
         FakeLoad::Reject {
@@ -126,16 +127,32 @@ fn guard_is_the_last_step_and_protects_what_loaded() {
 #[test]
 fn guard_without_bpf_lsm_is_unavailable_and_fails_a_required_run() {
     let (sys, cfg) = setup(&["a"]);
-    sys.files
-        .borrow_mut()
-        .insert("/sys/kernel/security/lsm".into(), b"capability,yama\n".to_vec());
+    sys.files.borrow_mut().insert(
+        "/sys/kernel/security/lsm".into(),
+        b"capability,yama\n".to_vec(),
+    );
     let kernel = FakeKernel::new(&sys);
     let guard = FakeGuard::default();
     for (cmd, required, prio) in [
-        ("rd.bpf_preload=a rd.bpf_preload.guard=1", false, Prio::Warning),
-        ("rd.bpf_preload=a rd.bpf_preload.guard=required", true, Prio::Err),
+        (
+            "rd.bpf_preload=a rd.bpf_preload.guard=1",
+            false,
+            Prio::Warning,
+        ),
+        (
+            "rd.bpf_preload=a rd.bpf_preload.guard=required",
+            true,
+            Prio::Err,
+        ),
     ] {
-        let st = run(&cmdline::plan(cmd, None), ring(), &cfg, &sys, &kernel, &guard);
+        let st = run(
+            &cmdline::plan(cmd, None),
+            ring(),
+            &cfg,
+            &sys,
+            &kernel,
+            &guard,
+        );
         let g = st.guard.clone().unwrap();
         assert_eq!(g.state, GuardState::Unavailable, "{cmd}");
         assert_eq!(
@@ -158,7 +175,10 @@ fn guard_alone_with_nothing_to_load_still_runs() {
     let st = run_with_guard("rd.bpf_preload.guard=1", &cfg, &sys, &kernel, &guard);
     assert!(st.objects.is_empty());
     assert_eq!(st.guard.unwrap().state, GuardState::Active);
-    assert_eq!(*guard.asked.borrow(), vec![vec![PathBuf::from("/bpf/+shared")]]);
+    assert_eq!(
+        *guard.asked.borrow(),
+        vec![vec![PathBuf::from("/bpf/+shared")]]
+    );
     // An earlier run's +guard: reported, not loaded twice.
     sys.dirs.borrow_mut().insert("/bpf/+guard".into());
     let st = run_with_guard("rd.bpf_preload.guard=1", &cfg, &sys, &kernel, &guard);
@@ -173,7 +193,14 @@ fn run_with_guard(
     kernel: &FakeKernel,
     guard: &dyn GuardLoader,
 ) -> Status {
-    run(&cmdline::plan(cmdline, None), ring(), cfg, sys, kernel, guard)
+    run(
+        &cmdline::plan(cmdline, None),
+        ring(),
+        cfg,
+        sys,
+        kernel,
+        guard,
+    )
 }
 
 #[test]
@@ -201,7 +228,14 @@ fn ring() -> Result<KeyRing, KeyError> {
 }
 
 fn run_cmdline(cmdline: &str, cfg: &RunConfig, sys: &FakeSys, kernel: &FakeKernel) -> Status {
-    run(&cmdline::plan(cmdline, None), ring(), cfg, sys, kernel, &NoGuard)
+    run(
+        &cmdline::plan(cmdline, None),
+        ring(),
+        cfg,
+        sys,
+        kernel,
+        &NoGuard,
+    )
 }
 
 fn results(st: &Status) -> Vec<(&str, Outcome)> {

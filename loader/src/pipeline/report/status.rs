@@ -360,7 +360,10 @@ mod tests {
             text.contains("  guard: active required=yes instance=0:42 protected=counter,+shared,+guard links=0 protected_links=0 ms=0.0\n"),
             "{text}"
         );
-        assert!(text.contains("  policy: rd.bpf_preload.guard=0 refused\n"), "{text}");
+        assert!(
+            text.contains("  policy: rd.bpf_preload.guard=0 refused\n"),
+            "{text}"
+        );
         assert!(!st.guard_required_failed());
         // Records written before the guard existed still read.
         let old = json.replace("\"guard\"", "\"unknown_guard\"");
@@ -370,7 +373,8 @@ mod tests {
     #[test]
     fn guard_lines_and_required_failure() {
         let mut g = GuardStatus::new(GuardState::Unavailable, true);
-        g.reason = Some("BPF LSM is not active (lsm=\"capability\"): boot with lsm=capability,bpf".into());
+        g.reason =
+            Some("BPF LSM is not active (lsm=\"capability\"): boot with lsm=capability,bpf".into());
         assert_eq!(
             g.line(),
             "guard: unavailable: BPF LSM is not active (lsm=\"capability\"): boot with lsm=capability,bpf required=yes"
