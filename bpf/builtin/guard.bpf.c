@@ -232,7 +232,10 @@ static __always_inline int prot_dentry(struct dentry *d)
 			return 0;
 		d = p;
 	}
-	return 1; /* deeper than anything we pin: refuse rather than guess */
+	/* Deeper than MAX_DENTRY_DEPTH: not ours. Protected directories are top-level and
+	 * hold at most 3 levels (NAME/links/pin), and nothing can be created in them once
+	 * armed; a deep tree of other software beside them must stay usable. */
+	return 0;
 }
 
 static __always_inline struct mount *real_mount(__u64 vfsmnt)
