@@ -1,10 +1,13 @@
 //! Build-time inputs of the crate:
 //! * the trusted public keys of `$BPF_PRELOAD_BUILTIN_KEYS` (a directory of `*.pub` SPKI PEM
 //!   files), embedded in the binary (unset: no built-in keys);
+//! * the libbpf-cargo skeletons of the built-in programs `bpf/builtin/*.bpf.c`
+//!   (`$OUT_DIR/<stem>.skel.rs`, included by `builtin::<stem>`);
 //! * the BPF objects of `bpf/` (examples, test and failure-case objects, bench objects), compiled
 //!   through `bpf/Makefile` (the one place their compiler flags live) into `$OUT_DIR/bpf`, against
 //!   the headers of the vendored libbpf this crate links; tests find them through
 //!   `BPF_PRELOAD_OBJECTS`. So a fresh clone's `cargo test` needs nothing built before.
+use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,7 +15,32 @@ use std::process::Command;
 fn main() {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     builtin_keys(&out);
+    skeletons(&out);
     bpf_objects(&out);
+}
+
+/// The built-in programs: source stems under `bpf/builtin/`.
+const BUILTIN: &[&str] = &["guard"];
+
+fn skeletons(out: &Path) {
+    let bpf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bpf");
+    let multiarch = format!("/usr/include/{}-linux-gnu", std::env::consts::ARCH);
+    for stem in BUILTIN {
+        let src = bpf.join("builtin").join(format!("{stem}.bpf.c"));
+        println!("cargo:rerun-if-changed={}", src.display());
+        libbpf_cargo::SkeletonBuilder::new()
+            .source(&src)
+            .obj(out.join(format!("{stem}.bpf.o")))
+            .clang_args([
+                OsStr::new("-Wall"),
+                OsStr::new("-Werror"),
+                OsStr::new("-Wno-unused-function"),
+                OsStr::new("-I"),
+                OsStr::new(&multiarch),
+            ])
+            .build_and_generate(out.join(format!("{stem}.skel.rs")))
+            .unwrap_or_else(|e| panic!("skeleton of {}: {e:#}", src.display()));
+    }
 }
 
 fn builtin_keys(out: &Path) {

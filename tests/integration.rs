@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use bpf_preload::name::ObjectName;
-use bpf_preload::status::{ObjectStatus, Outcome, Status};
+use bpf_preload::status::{GuardState, ObjectStatus, Outcome, Status};
 use libbpf_rs::{MapCore, MapFlags, MapHandle};
 
 const BIN: &str = env!("CARGO_BIN_EXE_bpf-preload");
@@ -200,6 +200,56 @@ fn read_u64(map: &Path, key: u32) -> u64 {
 fn exec_a_few() {
     for _ in 0..5 {
         Command::new("/bin/true").status().unwrap();
+    }
+}
+
+/// The guard against the host's kernel, whatever it allows: where BPF LSM programs load, the
+/// guard is active and refuses `rm` of a pin in its (private) instance; where they cannot (this
+/// project's development host: EPERM for LSM programs), it says why, the objects stay loaded, and
+/// a required guard makes `run` exit 3. The VM tests (tests/vm, `guard-*`) cover the attacks.
+#[test]
+#[ignore = "needs root and BPF: run as root with --include-ignored (see README)"]
+fn guard_reports_honestly_on_the_host_kernel() {
+    let env = Env::new("guard");
+    env.add("counter", "counter");
+    let (out, st) = env.run("rd.bpf_preload=counter rd.bpf_preload.guard=1");
+    assert_eq!(
+        obj(&st, "counter").result,
+        Outcome::Loaded,
+        "{}",
+        text(&out)
+    );
+    let g = st.guard.clone().expect("guard in the status");
+    let line = g.line();
+    match g.state {
+        GuardState::Active => {
+            assert!(out.status.success(), "{}", text(&out));
+            let pin = env.bpffs().join("counter/maps/exec_count");
+            let err = std::fs::remove_file(&pin).expect_err("rm of a protected pin");
+            assert_eq!(err.raw_os_error(), Some(1), "{err}");
+            assert!(pin.exists());
+        }
+        GuardState::Failed | GuardState::Unavailable => {
+            eprintln!("guard not active on this kernel: {line}");
+            assert!(out.status.success(), "{}", text(&out));
+            assert!(g.reason.as_deref().is_some_and(|r| !r.is_empty()), "{line}");
+            assert!(
+                !env.bpffs().join("+guard").exists(),
+                "a failed guard left +guard"
+            );
+            // Required: the run fails closed, the object is still loaded.
+            let env2 = Env::new("guard-required");
+            env2.add("counter", "counter");
+            let (out, st) = env2.run("rd.bpf_preload=counter rd.bpf_preload.guard=required");
+            assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+            assert!(
+                text(&out).contains("the required guard is not active: guard: "),
+                "{}",
+                text(&out)
+            );
+            assert_eq!(obj(&st, "counter").result, Outcome::Loaded);
+        }
+        other => panic!("unexpected guard state {other:?}: {line}"),
     }
 }
 

@@ -19,6 +19,8 @@
 #                               included objects is generated
 #   bpf_preload_binary=FILE     the static loader (@BINDIR@/bpf-preload)
 #   bpf_preload_libexec_dir=DIR initrd-install and initrd-run (@LIBEXECDIR@)
+#   bpf_preload_required="a b"  build-time policy: these must load, whatever the cmdline says
+#   bpf_preload_guard=yes|no|required   the built-in guard (docs/guard.md)
 # The files are copied by initrd-install, shared with the initramfs-tools hook
 # and the mkosi-initrd drop-in.
 
@@ -46,7 +48,8 @@ install() {
     _bpf_preload_defaults
     local _systemd=() _out _v _env=()
     dracut_module_included systemd && _systemd=(--systemd)
-    for _v in bpf_preload_objects bpf_preload_bundle_dir bpf_preload_keys_dir bpf_preload_list bpf_preload_binary; do
+    for _v in bpf_preload_objects bpf_preload_bundle_dir bpf_preload_keys_dir bpf_preload_list \
+        bpf_preload_binary bpf_preload_required bpf_preload_guard; do
         [[ -n ${!_v+set} ]] && _env+=("$_v=${!_v}")
     done
     _out=$(env "${_env[@]}" "$dracutsysrootdir$bpf_preload_libexec_dir/initrd-install" \

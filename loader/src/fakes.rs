@@ -97,6 +97,7 @@ impl Sys for FakeSys {
             match kind {
                 FsKind::Bpf => "bpf",
                 FsKind::Trace => "tracefs",
+                FsKind::Security => "securityfs",
             },
             path.display()
         ));
@@ -181,6 +182,10 @@ impl Sys for FakeSys {
             .get(path)
             .cloned()
             .ok_or_else(|| io::Error::from_raw_os_error(rustix::io::Errno::NOENT.raw_os_error()))
+    }
+    fn read_text(&self, path: &Path) -> io::Result<String> {
+        self.read_object(path)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
     }
     fn log(&self, prio: Prio, message: &str) {
         self.logs.borrow_mut().push((prio, message.to_owned()));

@@ -14,9 +14,14 @@
 //! Every system call of the pipeline goes through `sys`; every libbpf call through `kernel`.
 //! The pipeline only knows the small traits the two implement, so its order of operations and its
 //! pinning policy are unit-tested with recording fakes (`fakes`, test builds only). Every module
-//! forbids `unsafe` except `sys::libbpf_log`, the C callback that formats libbpf's messages.
+//! forbids `unsafe` except `sys::libbpf_log`, the C callback that formats libbpf's messages, and
+//! the libbpf-cargo skeleton that `builtin::guard` includes (generated code).
+//!
+//! The last step of `run` is the built-in guard ([`builtin`]: BPF LSM programs compiled into the
+//! binary), when the command line or the build-time policy asks for it.
 #![deny(unsafe_code)]
 
+pub mod builtin;
 mod kernel;
 mod pipeline;
 mod sys;
@@ -30,7 +35,7 @@ pub mod fuzz;
 // What the command-line tools, the integration tests and the fuzz targets use, on purpose.
 pub use pipeline::format::{elf, keys, name, trailer, verify};
 pub use pipeline::report::{escape, status};
-pub use pipeline::{cmdline, CmdlineFrom, RunConfig, RunError, EXIT_REQUIRED_FAILED};
+pub use pipeline::{cmdline, policy, CmdlineFrom, RunConfig, RunError, EXIT_REQUIRED_FAILED};
 pub use sys::{read_bounded, write_replace, MAX_OBJECT_SIZE};
 
 use std::time::Instant;
@@ -45,11 +50,20 @@ pub fn boot(cfg: &RunConfig) -> Result<status::Status, RunError> {
     let (mut status, fatal) = match pipeline::read_plan(cfg) {
         Ok(plan) => {
             let ring = keys::trusted(&cfg.keys);
-            (pipeline::run(&plan, ring, cfg, &sys, &kernel::Libbpf), None)
+            let kernel = &kernel::Libbpf;
+            (
+                pipeline::run(&plan, ring, cfg, &sys, kernel, &builtin::Builtin),
+                None,
+            )
         }
         Err(e) => (pipeline::fatal(cfg, &e, &sys), Some(e)),
     };
     status.duration_ms = pipeline::ms(start);
     pipeline::report::write_status(&sys, &cfg.status, &status);
     fatal.map_or(Ok(status), Err)
+}
+
+/// What the guard's read-only info map says: (sealed, refusals so far); for `status`.
+pub fn guard_info(bpffs: &std::path::Path) -> Result<(bool, u64), String> {
+    builtin::guard::read_info(bpffs)
 }

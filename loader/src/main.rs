@@ -43,8 +43,14 @@ fn main() -> ExitCode {
         Command::Run(args) => match commands::run::run(&args) {
             Ok(status) => {
                 let failed: Vec<&str> = status.required_failed().map(|o| o.name.as_str()).collect();
-                if failed.is_empty() {
+                if status.guard_required_failed() {
+                    let why = status.guard.as_ref().map(|g| g.line()).unwrap_or_default();
+                    eprintln!("bpf-preload: the required guard is not active: {why}");
+                }
+                if failed.is_empty() && !status.guard_required_failed() {
                     ExitCode::SUCCESS
+                } else if failed.is_empty() {
+                    ExitCode::from(EXIT_REQUIRED_FAILED as u8)
                 } else {
                     eprintln!(
                         "bpf-preload: required object(s) failed: {}",

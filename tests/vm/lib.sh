@@ -203,6 +203,8 @@ bpf_preload_bundle_dir="$bundle/lib"
 bpf_preload_keys_dir="$bundle/keys"
 bpf_preload_list="$bundle/preload.list"
 EOC
+        # Extra dracut configuration of this bundle (e.g. the build-time policy).
+        [[ -f $bundle/dracut.conf ]] && cat "$bundle/dracut.conf" >> "$conf/bpf-preload.conf"
     fi
     mkdir -p "$(dirname "$out")"
     dracutbasedir=$(vm_dracut_base) dracut "${args[@]}" "$@" "$out" >&2 \
@@ -223,6 +225,7 @@ vm_root() {
     cp "$VM_BIN" "$r/usr/bin/bpf-preload"
     cp "$VM_BUILD/guest/bpfmap" "$r/usr/bin/bpfmap"
     install -m 0755 "$VM_DIR/guest/vmcheck.sh" "$r/sbin/vmcheck"
+    install -m 0644 "$VM_DIR/guest/guard-attacks.sh" "$r/sbin/guard-attacks"
     echo 'root:x:0:0:root:/root:/bin/sh' > "$r/etc/passwd"
     echo 'vmroot' > "$r/etc/hostname"
     # systemd >= 256 switches root only into a tree with an os-release file

@@ -5,6 +5,7 @@
 # not mount a second bpffs over /sys/fs/bpf and that the pins are visible and
 # live. Called by run.sh; usable alone:
 #   tests/vm/mkosi-test.sh [--kernel 6.1|6.12] [--flavour systemd|shell]
+# MKOSI_EXTRA_CMDLINE is appended to the kernel command line (run.sh: the guard on).
 # Needs mkosi 14 (Debian), systemd-container, debootstrap (installed if missing).
 # The mkosi tree is cached in build/vm/mkosi and rebuilt when mkosi/ changes.
 set -euo pipefail
@@ -63,7 +64,7 @@ vm_initrd "$K" "$FLAVOUR" "$INITRD" "$B"
 LOG=$M/boot.log
 vlog "booting the mkosi root ($KERNEL, $FLAVOUR initrd), log: $LOG"
 VM_INIT=/sbin/init VM_TIMEOUT=${VM_TIMEOUT_MKOSI:-300} \
-    vm_boot "$K" "$INITRD" "$IMG" "$LOG" "bpf_preload.vmtest=1 rd.bpf_preload.required=counter systemd.show_status=error"
+    vm_boot "$K" "$INITRD" "$IMG" "$LOG" "bpf_preload.vmtest=1 rd.bpf_preload.required=counter systemd.show_status=error ${MKOSI_EXTRA_CMDLINE:-}"
 grep -a 'MKOSI-' "$LOG" | tr -d '\r' | sed 's/^\[[ 0-9.]*\] [^:]*: //' >&2 || true
 line=$(grep -a 'MKOSI-RESULT' "$LOG" | tr -d '\r' | tail -n1 | sed 's/.*MKOSI-RESULT/MKOSI-RESULT/')
 echo "${line:-MKOSI-RESULT missing}; boot ${VM_BOOT_MS} ms"

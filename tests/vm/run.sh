@@ -198,9 +198,44 @@ boot_refused tampered-required-d13-dracut-systemd trixie d13-dracut-systemd tamp
 boot_refused tampered-required-d13-initramfs-tools trixie d13-initramfs-tools tampered \
     "rd.bpf_preload.required=maponly" "$SIGFAIL"
 
+# The guard (docs/guard.md): the attack matrix from the real root's init, as root, on
+# both kernels and both initrd flavours; each attack must fail with EPERM, and
+# afterwards the preloaded programs still run. The control run boots without the
+# guard and the same attacks must not be refused, so this test can fail.
+GUARD_ON="rd.bpf_preload.guard=1 vmtest.guard=refused"
+for k in 6.1 6.12; do
+    for fl in systemd shell; do
+        boot_ok "guard-$k-$fl" "$k" "$fl" full \
+            "rd.bpf_preload.required=counter $LOADED $GUARD_ON" 'VMSTATUS +guard: active'
+    done
+done
+# 7.x, the newest packaged kernel (trixie-backports), with Debian 13's mkinitramfs and
+# dracut's systemd flavour.
+boot_ok guard-7.x-d13-initramfs-tools trixie-bpo d13-initramfs-tools full \
+    "rd.bpf_preload.required=counter $LOADED_7 $GUARD_ON" 'VMSTATUS +guard: active'
+boot_ok guard-7.x-systemd trixie-bpo systemd full \
+    "rd.bpf_preload.required=counter $LOADED_7 $GUARD_ON" 'VMSTATUS +guard: active'
+boot_ok guard-control-6.12-shell 6.12 shell full "$LOADED vmtest.guard=allowed" 'VMGUARD rm-pin ok'
+# No BPF LSM (lsm= without bpf): the guard says so; required, it stops the boot.
+NOLSM="lsm=lockdown,capability,yama"
+boot_ok guard-nolsm-6.1-shell 6.1 shell full \
+    "$NOLSM rd.bpf_preload=counter rd.bpf_preload.guard=1 vmtest.loaded=counter vmtest.guard_status=unavailable" \
+    'guard: unavailable: BPF LSM is not active .*boot with lsm=.*,bpf'
+boot_refused guard-nolsm-required-6.12-systemd 6.12 systemd full \
+    "$NOLSM rd.bpf_preload=counter rd.bpf_preload.guard=required" 'guard: unavailable: BPF LSM is not active'
+# Build-time policy (dracut: bpf_preload_required, bpf_preload_guard=required): the
+# command line cannot take either away.
+POL=$(vm_bundle policy "counter iter")
+printf 'bpf_preload_required="counter"\nbpf_preload_guard=required\n' > "$POL/dracut.conf"
+boot_ok policy-6.12-systemd 6.12 systemd policy \
+    "rd.bpf_preload=0 rd.bpf_preload.guard=0 vmtest.loaded=counter vmtest.guard_status=active" \
+    'VMSTATUS +policy: rd.bpf_preload=0 refused for counter'
+
 # mkosi-built real root with full systemd (see tests/vm/mkosi-test.sh).
 if ((MKOSI)) && [[ mkosi-systemd-root =~ $ONLY ]]; then
     export VM_BIN VM_KEY VM_PUB
+    # with the guard on: systemd, its units and its own BPF LSM are unaffected
+    export MKOSI_EXTRA_CMDLINE="rd.bpf_preload.guard=1"
     if out=$(bash "$HERE/mkosi-test.sh" 2>&1 | tee "$LOGS/mkosi-test.out" | tail -n 20); then
         result mkosi-systemd-root ok "($(grep -a '^MKOSI-RESULT' "$LOGS/mkosi-test.out" | tail -n1))"
     else

@@ -21,14 +21,15 @@ use bpf_preload::verify::CheckError;
 pub const USAGE: &str = "\
 usage:
   bpf-preload run [--cmdline FILE] [--preload-list FILE] [--bundle DIR] [--keys DIR]
-                  [--bpffs DIR] [--status FILE] [--verbose]
+                  [--bpffs DIR] [--status FILE] [--policy FILE] [--verbose]
   bpf-preload status [--status FILE] [--json]
   bpf-preload sign --key PRIVATE.pem [--name NAME] [--output OUT] OBJECT
   bpf-preload verify [--key PUBLIC.pem ...] [--keys DIR ...] OBJECT   (none: built-in keys)
   bpf-preload inspect [--json] OBJECT
   bpf-preload keygen --private FILE --public FILE
 
-exit codes of run: 0 every required object loaded; 3 a required object failed;
+exit codes of run: 0 every required object loaded; 3 a required object (or the
+                   required guard) failed;
                    1 fatal error (nothing attempted); 2 usage error
 ";
 

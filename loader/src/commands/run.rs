@@ -23,6 +23,7 @@ impl Args {
                 Long("keys") => cfg.keys = p.value()?.into(),
                 Long("bpffs") => cfg.bpffs = p.value()?.into(),
                 Long("status") => cfg.status = p.value()?.into(),
+                Long("policy") => cfg.policy = p.value()?.into(),
                 Long("verbose") | Short('v') => cfg.verbose = true,
                 other => return Err(other.unexpected()),
             }

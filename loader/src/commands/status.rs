@@ -43,9 +43,16 @@ pub fn run(args: &Args) -> Result<String, CommandError> {
             source,
         }
     })?;
-    let st = Status::from_json_bytes(&bytes).map_err(|source| CommandError::StatusParse {
+    let mut st = Status::from_json_bytes(&bytes).map_err(|source| CommandError::StatusParse {
         path: path.clone(),
         source,
     })?;
+    // The seal engages after `run` (when PID 1 execs the real init): read it live.
+    if let Some(g) = st.guard.as_mut().filter(|g| g.is_active()) {
+        if let Ok((sealed, refused)) = bpf_preload::guard_info(std::path::Path::new(&st.bpffs)) {
+            g.sealed = Some(sealed);
+            g.refused = Some(refused);
+        }
+    }
     Ok(if args.json { st.to_json() } else { st.render() })
 }

@@ -44,6 +44,16 @@ pub fn init_logging(verbose: bool) {
     libbpf_log::set_sink(Some(on_libbpf_message));
 }
 
+/// Forget what libbpf said so far (before a load whose reason is wanted: the guard's).
+pub(crate) fn clear_log() {
+    take_log();
+}
+
+/// The verifier's reason for the last failed program load, if libbpf logged one.
+pub(crate) fn last_verifier_reason() -> Option<String> {
+    verifier_reason(&take_log())
+}
+
 fn take_log() -> Vec<String> {
     std::mem::take(&mut *LIBBPF_LOG.lock().unwrap_or_else(|e| e.into_inner()))
 }

@@ -6,12 +6,27 @@
 //! * `rd.bpf_preload.required=a,b`: these must load; a required name not in the list is appended.
 //! * Without any `rd.bpf_preload=`, the preload list file (one name per line, `#` comments) is used.
 //! * A malformed name fails that entry alone; the rest of the list still loads.
+//! * `rd.bpf_preload.guard=1|0|required`: the built-in guard (see `crate::builtin::guard`).
+//! * The build-time policy ([`super::policy`]) adds required objects and a guard requirement that
+//!   the command line cannot remove: `rd.bpf_preload=0`, `rd.bpf_preload.guard=0` or a list that
+//!   omits a policy-required object are refused for those, with a note saying so.
 #![forbid(unsafe_code)]
 
 use super::format::name::{NameError, ObjectName};
+use super::policy::{GuardPolicy, Policy};
 
 pub const LIST_OPTION: &str = "rd.bpf_preload";
 pub const REQUIRED_OPTION: &str = "rd.bpf_preload.required";
+pub const GUARD_OPTION: &str = "rd.bpf_preload.guard";
+
+/// Whether `run` activates the built-in guard, and whether its failure stops the boot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GuardMode {
+    #[default]
+    Off,
+    On,
+    Required,
+}
 
 /// Where the list of objects came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -30,6 +45,8 @@ pub struct Entry {
     pub raw: String,
     pub name: Result<ObjectName, NameError>,
     pub required: bool,
+    /// Required by the build-time policy: loaded even under `rd.bpf_preload=0`.
+    pub forced: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +55,9 @@ pub struct Plan {
     /// `rd.bpf_preload=0`.
     pub disabled: bool,
     pub entries: Vec<Entry>,
+    pub guard: GuardMode,
+    /// What the build-time policy refused of the command line, one sentence each.
+    pub notes: Vec<String>,
 }
 
 /// Split a kernel command line into parameters as the kernel does: whitespace separates, double
@@ -109,9 +129,46 @@ pub fn list_file_names(text: &str) -> Vec<String> {
 }
 
 /// Build the plan from the command line and, when the command line names no list, the text of
-/// the preload list file (if one exists).
+/// the preload list file (if one exists), without a build-time policy.
 pub fn plan(cmdline: &str, preload_list: Option<&str>) -> Plan {
+    plan_with(cmdline, preload_list, &Policy::default())
+}
+
+/// The guard option's last value: `Some(mode)`, or `None` when absent or not understood.
+fn guard_option(params: &[String]) -> Option<GuardMode> {
+    values(params, GUARD_OPTION)
+        .filter_map(|v| match v.trim() {
+            "1" | "yes" | "on" => Some(GuardMode::On),
+            "0" | "no" | "off" => Some(GuardMode::Off),
+            "required" => Some(GuardMode::Required),
+            _ => None,
+        })
+        .last()
+}
+
+/// The build-time policy's guard requirement combined with the command line's wish.
+fn guard_mode(params: &[String], policy: GuardPolicy, notes: &mut Vec<String>) -> GuardMode {
+    let asked = guard_option(params);
+    match (policy, asked) {
+        (GuardPolicy::Required, Some(GuardMode::Off)) => {
+            notes.push(format!(
+                "{GUARD_OPTION}=0 refused: the guard is required by the initramfs policy"
+            ));
+            GuardMode::Required
+        }
+        (GuardPolicy::Required, _) => GuardMode::Required,
+        (_, Some(mode)) => mode,
+        (GuardPolicy::On, None) => GuardMode::On,
+        (GuardPolicy::Off | GuardPolicy::Unset, None) => GuardMode::Off,
+    }
+}
+
+/// [`plan`] under a build-time policy: its required objects are always in the plan, required
+/// and forced; its guard requirement holds whatever the command line says.
+pub fn plan_with(cmdline: &str, preload_list: Option<&str>, policy: &Policy) -> Plan {
     let params = split_params(cmdline);
+    let mut notes = Vec::new();
+    let guard = guard_mode(&params, policy.guard, &mut notes);
     let listed: Vec<&str> = values(&params, LIST_OPTION).collect();
     let required: Vec<&str> = values(&params, REQUIRED_OPTION).flat_map(names).collect();
     let disabled = listed.iter().flat_map(|v| names(v)).any(|n| n == "0");
@@ -131,11 +188,30 @@ pub fn plan(cmdline: &str, preload_list: Option<&str>) -> Plan {
     } else {
         (Source::Nothing, Vec::new())
     };
+    let forced: Vec<&str> = policy.required.iter().map(String::as_str).collect();
+    let omitted: Vec<&str> = forced
+        .iter()
+        .copied()
+        .filter(|f| !wanted.iter().any(|w| w == f) && !required.contains(f))
+        .collect();
+    if source == Source::Cmdline && !disabled && !omitted.is_empty() {
+        notes.push(format!(
+            "{LIST_OPTION}= omits {}: loaded anyway, required by the initramfs policy",
+            omitted.join(", ")
+        ));
+    }
+    if disabled && !forced.is_empty() {
+        notes.push(format!(
+            "{LIST_OPTION}=0 refused for {}: required by the initramfs policy",
+            forced.join(", ")
+        ));
+    }
     let mut entries: Vec<Entry> = Vec::new();
     for raw in wanted
         .iter()
         .map(String::as_str)
         .chain(required.iter().copied())
+        .chain(forced.iter().copied())
     {
         if raw == "0" || entries.iter().any(|e| e.raw == raw) {
             continue;
@@ -144,15 +220,19 @@ pub fn plan(cmdline: &str, preload_list: Option<&str>) -> Plan {
             raw: raw.to_owned(),
             name: ObjectName::parse(raw),
             required: false,
+            forced: false,
         });
     }
     for e in &mut entries {
-        e.required = required.contains(&e.raw.as_str());
+        e.forced = forced.contains(&e.raw.as_str());
+        e.required = e.forced || required.contains(&e.raw.as_str());
     }
     Plan {
         source,
         disabled,
         entries,
+        guard,
+        notes,
     }
 }
 
@@ -251,6 +331,108 @@ mod tests {
                 (&"x".repeat(64), false, false),
             ]
         );
+    }
+
+    fn policy(required: &[&str], guard: GuardPolicy) -> Policy {
+        Policy {
+            required: required.iter().map(|s| s.to_string()).collect(),
+            guard,
+        }
+    }
+
+    #[test]
+    fn guard_option_and_policy() {
+        let cases = [
+            ("", GuardPolicy::Unset, GuardMode::Off, 0),
+            (
+                "rd.bpf_preload.guard=1",
+                GuardPolicy::Unset,
+                GuardMode::On,
+                0,
+            ),
+            (
+                "rd.bpf_preload.guard=1 rd.bpf_preload.guard=0",
+                GuardPolicy::Unset,
+                GuardMode::Off,
+                0,
+            ),
+            (
+                "rd.bpf_preload.guard=required",
+                GuardPolicy::Off,
+                GuardMode::Required,
+                0,
+            ),
+            ("", GuardPolicy::On, GuardMode::On, 0),
+            ("rd.bpf_preload.guard=0", GuardPolicy::On, GuardMode::Off, 0),
+            (
+                "rd.bpf_preload.guard=bogus",
+                GuardPolicy::On,
+                GuardMode::On,
+                0,
+            ),
+            ("", GuardPolicy::Required, GuardMode::Required, 0),
+            (
+                "rd.bpf_preload.guard=0",
+                GuardPolicy::Required,
+                GuardMode::Required,
+                1,
+            ),
+            (
+                "rd.bpf_preload.guard=1",
+                GuardPolicy::Required,
+                GuardMode::Required,
+                0,
+            ),
+        ];
+        for (cmd, pol, want, notes) in cases {
+            let p = plan_with(cmd, None, &policy(&[], pol));
+            assert_eq!((p.guard, p.notes.len()), (want, notes), "{cmd:?} {pol:?}");
+        }
+        let p = plan_with(
+            "rd.bpf_preload.guard=0",
+            None,
+            &policy(&[], GuardPolicy::Required),
+        );
+        assert_eq!(
+            p.notes,
+            vec!["rd.bpf_preload.guard=0 refused: the guard is required by the initramfs policy"]
+        );
+    }
+
+    #[test]
+    fn policy_required_objects_cannot_be_removed() {
+        let pol = policy(&["a", "b"], GuardPolicy::Unset);
+        // A list that omits them: appended, required, forced, with a note.
+        let p = plan_with("rd.bpf_preload=c,a", None, &pol);
+        assert_eq!(
+            p.entries
+                .iter()
+                .map(|e| (e.raw.as_str(), e.required, e.forced))
+                .collect::<Vec<_>>(),
+            vec![("c", false, false), ("a", true, true), ("b", true, true)]
+        );
+        assert_eq!(
+            p.notes,
+            vec!["rd.bpf_preload= omits b: loaded anyway, required by the initramfs policy"]
+        );
+        // rd.bpf_preload=0: disabled for the others, refused for these.
+        let p = plan_with("rd.bpf_preload=0", Some("c\n"), &pol);
+        assert!(p.disabled);
+        assert_eq!(
+            p.entries
+                .iter()
+                .map(|e| (e.raw.as_str(), e.forced))
+                .collect::<Vec<_>>(),
+            vec![("a", true), ("b", true)]
+        );
+        assert_eq!(
+            p.notes,
+            vec!["rd.bpf_preload=0 refused for a, b: required by the initramfs policy"]
+        );
+        // The preload list (no command line list) gets them appended, silently.
+        let p = plan_with("", Some("c\n"), &pol);
+        assert_eq!(p.entries.len(), 3);
+        assert!(p.notes.is_empty());
     }
 
     #[test]

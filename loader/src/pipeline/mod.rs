@@ -5,8 +5,10 @@
 
 pub mod cmdline;
 pub mod format;
+pub mod guard;
 pub mod load;
 pub mod pin;
+pub mod policy;
 pub mod report;
 
 use std::cell::Cell;
@@ -16,13 +18,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::sys::{FsKind, Prio, Sys, TRACEFS_PATH};
-use cmdline::{Entry, Plan};
+use cmdline::{Entry, GuardMode, Plan};
 use format::elf::ElfInfo;
 use format::keys::{KeyError, KeyRing};
 use format::name::{NameError, ObjectName, SHARED_DIR};
 use format::verify::{self, CheckError, VerifiedObject};
+use guard::GuardLoader;
 use load::{Kernel, LoadError, LoadReport};
 use pin::{BpffsError, Existing, PinError, Pins};
+use policy::{Policy, PolicyError, POLICY_PATH};
 use report::status::{ObjectStatus, Outcome, Phases, Status, STATUS_VERSION};
 
 /// Exit code of `run` when a required object failed: an initramfs hook can fail closed on it.
@@ -47,6 +51,8 @@ pub struct RunConfig {
     pub keys: PathBuf,
     pub bpffs: PathBuf,
     pub status: PathBuf,
+    /// The build-time policy written by the initramfs builder (absent: none).
+    pub policy: PathBuf,
     pub verbose: bool,
 }
 
@@ -62,6 +68,7 @@ impl Default for RunConfig {
             keys: "/etc/bpf-preload/keys".into(),
             bpffs: "/sys/fs/bpf".into(),
             status: "/run/bpf-preload/status.json".into(),
+            policy: POLICY_PATH.into(),
             verbose: false,
         }
     }
@@ -84,6 +91,18 @@ pub enum RunError {
         path: PathBuf,
         #[source]
         source: io::Error,
+    },
+    #[error("read policy {}: {source}", path.display())]
+    Policy {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("policy {}: {source}", path.display())]
+    PolicyParse {
+        path: PathBuf,
+        #[source]
+        source: PolicyError,
     },
 }
 
@@ -228,7 +247,8 @@ pub fn read_cmdline(from: &CmdlineFrom) -> Result<String, RunError> {
     Ok(cmdline::combine(parts.iter().map(String::as_str)))
 }
 
-/// The plan: the command line and, only when it names no objects itself, the preload list file.
+/// The plan: the command line, the build-time policy and, only when the command line names no
+/// objects itself, the preload list file.
 pub fn read_plan(cfg: &RunConfig) -> Result<Plan, RunError> {
     let text = read_cmdline(&cfg.cmdline)?;
     let list = if cmdline::names_objects(&text) {
@@ -239,7 +259,20 @@ pub fn read_plan(cfg: &RunConfig) -> Result<Plan, RunError> {
             source,
         })?
     };
-    Ok(cmdline::plan(&text, list.as_deref()))
+    let policy = match read_text(&cfg.policy) {
+        Ok(Some(text)) => Policy::parse(&text).map_err(|source| RunError::PolicyParse {
+            path: cfg.policy.clone(),
+            source,
+        })?,
+        Ok(None) => Policy::default(),
+        Err(source) => {
+            return Err(RunError::Policy {
+                path: cfg.policy.clone(),
+                source,
+            })
+        }
+    };
+    Ok(cmdline::plan_with(&text, list.as_deref(), &policy))
 }
 
 /// The status of a run that could not plan: the reason, no objects. It replaces any stale one.
@@ -254,6 +287,8 @@ pub fn fatal(cfg: &RunConfig, error: &RunError, sys: &dyn Sys) -> Status {
         error: Some(error.to_string()),
         objects: Vec::new(),
         duration_ms: 0.0,
+        guard: None,
+        notes: Vec::new(),
     }
 }
 
@@ -264,6 +299,7 @@ pub fn run(
     cfg: &RunConfig,
     sys: &dyn Sys,
     kernel: &dyn Kernel,
+    guard: &dyn GuardLoader,
 ) -> Status {
     let start = Instant::now();
     let mut status = Status {
@@ -275,19 +311,36 @@ pub fn run(
         error: None,
         objects: Vec::new(),
         duration_ms: 0.0,
+        guard: None,
+        notes: plan.notes.clone(),
     };
+    for n in &plan.notes {
+        sys.log(Prio::Warning, n);
+    }
     let mut finish = |entry: &Entry, attempt: Attempt, verdict: Verdict, t: Instant| {
         let o = record(entry, attempt, verdict, ms(t));
         sys.log(report::prio(&o), &report::log_line(&o));
         status.objects.push(o);
     };
     if plan.disabled {
-        for entry in &plan.entries {
+        // Objects the build-time policy requires are loaded all the same (plan.notes says so).
+        for entry in plan.entries.iter().filter(|e| !e.forced) {
             let verdict = Verdict::Skipped(SkipReason::Disabled);
             finish(entry, Attempt::default(), verdict, Instant::now());
         }
-    } else if plan.entries.is_empty() {
-        sys.log(Prio::Info, "nothing to load");
+    }
+    let todo: Vec<&Entry> = plan
+        .entries
+        .iter()
+        .filter(|e| !plan.disabled || e.forced)
+        .collect();
+    let mut bpffs_ready = Err(String::new());
+    // The prepared bpffs, and with it the run's lock, is held until the guard has run too.
+    let mut _held = None;
+    if todo.is_empty() && plan.guard == GuardMode::Off {
+        if !plan.disabled {
+            sys.log(Prio::Info, "nothing to load");
+        }
     } else {
         let bpffs = pin::prepare_bpffs(sys, &cfg.bpffs).map_err(Arc::new);
         let ring = ring.map_err(Arc::new);
@@ -319,7 +372,7 @@ pub fn run(
             tracefs_ready: Cell::new(false),
             run_id: sys.nonce(),
         };
-        for entry in &plan.entries {
+        for entry in todo {
             let t = Instant::now();
             let mut attempt = Attempt::default();
             let verdict = match ctx.object(entry, &mut attempt) {
@@ -330,6 +383,25 @@ pub fn run(
         }
         status.mounted_bpffs = bpffs.as_ref().is_ok_and(|b| b.mounted);
         status.error = run_error;
+        bpffs_ready = match bpffs {
+            Ok(b) => {
+                _held = Some(b);
+                Ok(())
+            }
+            Err(e) => Err(e.to_string()),
+        };
+    }
+    if plan.guard != GuardMode::Off {
+        let g = guard::step(
+            plan.guard,
+            &cfg.bpffs,
+            sys,
+            guard,
+            &bpffs_ready,
+            &status.objects,
+        );
+        sys.log(guard::prio(&g), &g.line());
+        status.guard = Some(g);
     }
     status.duration_ms = ms(start);
     status

@@ -3,6 +3,7 @@
 use super::*;
 use crate::fakes::{FakeKernel, FakeLoad, FakeSys, Spec};
 use crate::pipeline::format::keys::tests::test_key;
+use crate::pipeline::report::status::GuardState;
 
 fn elf_stub() -> Vec<u8> {
     // A minimal valid eBPF ELF: header only, no sections.
@@ -38,6 +39,188 @@ fn setup(objects: &[&str]) -> (FakeSys, RunConfig) {
     (sys, cfg)
 }
 
+/// A guard that must never be asked for (the plan has it off).
+struct NoGuard;
+
+impl GuardLoader for NoGuard {
+    fn activate(
+        &self,
+        _bpffs: &Path,
+        _protect: &[PathBuf],
+        _lsm_list: io::Result<String>,
+    ) -> Result<guard::GuardReport, guard::GuardFailure> {
+        panic!("the guard is off in this plan")
+    }
+}
+
+/// Records what it was asked to protect; answers like a kernel with or without the BPF LSM.
+#[derive(Default)]
+struct FakeGuard {
+    asked: std::cell::RefCell<Vec<Vec<PathBuf>>>,
+}
+
+impl GuardLoader for FakeGuard {
+    fn activate(
+        &self,
+        _bpffs: &Path,
+        protect: &[PathBuf],
+        lsm_list: io::Result<String>,
+    ) -> Result<guard::GuardReport, guard::GuardFailure> {
+        self.asked.borrow_mut().push(protect.to_vec());
+        let list = lsm_list.map_err(|e| guard::GuardFailure {
+            unavailable: true,
+            reason: e.to_string(),
+        })?;
+        if !list.trim().split(',').any(|l| l == "bpf") {
+            return Err(guard::GuardFailure {
+                unavailable: true,
+                reason: format!("BPF LSM is not active (lsm={:?})", list.trim()),
+            });
+        }
+        Ok(guard::GuardReport {
+            instance: "0:42".into(),
+            protected: protect.iter().map(|p| p.display().to_string()).collect(),
+            links: vec!["guard_unlink".into()],
+            protected_links: 2,
+        })
+    }
+}
+
+#[test]
+fn guard_is_the_last_step_and_protects_what_loaded() {
+    let (sys, cfg) = setup(&["a", "rej"]);
+    sys.files.borrow_mut().insert(
+        "/sys/kernel/security/lsm".into(),
+        b"capability,bpf".to_vec(),
+    );
+    let kernel = FakeKernel::new(&sys).with(
+        "rej",
+        FakeLoad::Reject {
+            errno: 13,
+            verifier: "R0 invalid mem access",
+        },
+    );
+    let guard = FakeGuard::default();
+    let plan = cmdline::plan("rd.bpf_preload=a,rej rd.bpf_preload.guard=1", None);
+    let st = run(&plan, ring(), &cfg, &sys, &kernel, &guard);
+    let g = st.guard.as_ref().unwrap();
+    assert_eq!((g.state, g.required), (GuardState::Active, false));
+    assert_eq!(
+        *guard.asked.borrow(),
+        vec![vec![PathBuf::from("/bpf/a"), PathBuf::from("/bpf/+shared")]]
+    );
+    // securityfs is mounted for the LSM list after every object was pinned.
+    let ops = sys.ops.borrow();
+    let sec = ops
+        .iter()
+        .position(|o| o == "mount securityfs /sys/kernel/security")
+        .unwrap();
+    let last_rename = ops.iter().rposition(|o| o.starts_with("rename ")).unwrap();
+    assert!(last_rename < sec, "{ops:?}");
+    assert!(sys
+        .logs
+        .borrow()
+        .iter()
+        .any(|(p, l)| *p == Prio::Info && l.starts_with("guard: active instance=0:42")));
+}
+
+#[test]
+fn guard_without_bpf_lsm_is_unavailable_and_fails_a_required_run() {
+    let (sys, cfg) = setup(&["a"]);
+    sys.files.borrow_mut().insert(
+        "/sys/kernel/security/lsm".into(),
+        b"capability,yama\n".to_vec(),
+    );
+    let kernel = FakeKernel::new(&sys);
+    let guard = FakeGuard::default();
+    for (cmd, required, prio) in [
+        (
+            "rd.bpf_preload=a rd.bpf_preload.guard=1",
+            false,
+            Prio::Warning,
+        ),
+        (
+            "rd.bpf_preload=a rd.bpf_preload.guard=required",
+            true,
+            Prio::Err,
+        ),
+    ] {
+        let st = run(
+            &cmdline::plan(cmd, None),
+            ring(),
+            &cfg,
+            &sys,
+            &kernel,
+            &guard,
+        );
+        let g = st.guard.clone().unwrap();
+        assert_eq!(g.state, GuardState::Unavailable, "{cmd}");
+        assert_eq!(
+            g.reason.as_deref(),
+            Some("BPF LSM is not active (lsm=\"capability,yama\")")
+        );
+        assert_eq!(st.guard_required_failed(), required, "{cmd}");
+        assert_eq!(guard::prio(&g), prio);
+    }
+}
+
+#[test]
+fn guard_alone_with_nothing_to_load_still_runs() {
+    let (sys, cfg) = setup(&[]);
+    sys.files
+        .borrow_mut()
+        .insert("/sys/kernel/security/lsm".into(), b"bpf".to_vec());
+    let kernel = FakeKernel::new(&sys);
+    let guard = FakeGuard::default();
+    let st = run_with_guard("rd.bpf_preload.guard=1", &cfg, &sys, &kernel, &guard);
+    assert!(st.objects.is_empty());
+    assert_eq!(st.guard.unwrap().state, GuardState::Active);
+    assert_eq!(
+        *guard.asked.borrow(),
+        vec![vec![PathBuf::from("/bpf/+shared")]]
+    );
+    // An earlier run's +guard: reported, not loaded twice.
+    sys.dirs.borrow_mut().insert("/bpf/+guard".into());
+    let st = run_with_guard("rd.bpf_preload.guard=1", &cfg, &sys, &kernel, &guard);
+    assert_eq!(st.guard.unwrap().state, GuardState::AlreadyActive);
+    assert_eq!(guard.asked.borrow().len(), 1);
+}
+
+fn run_with_guard(
+    cmdline: &str,
+    cfg: &RunConfig,
+    sys: &FakeSys,
+    kernel: &FakeKernel,
+    guard: &dyn GuardLoader,
+) -> Status {
+    run(
+        &cmdline::plan(cmdline, None),
+        ring(),
+        cfg,
+        sys,
+        kernel,
+        guard,
+    )
+}
+
+#[test]
+fn policy_forced_objects_load_under_rd_bpf_preload_0() {
+    let (sys, cfg) = setup(&["a", "b"]);
+    let kernel = FakeKernel::new(&sys);
+    let pol = policy::Policy::parse("required = a\n").unwrap();
+    let plan = cmdline::plan_with("rd.bpf_preload=0", Some("a\nb\n"), &pol);
+    let st = run(&plan, ring(), &cfg, &sys, &kernel, &NoGuard);
+    assert!(st.disabled);
+    assert_eq!(results(&st), vec![("a", Outcome::Loaded)]);
+    let note = "rd.bpf_preload=0 refused for a: required by the initramfs policy";
+    assert_eq!(st.notes, vec![note]);
+    assert!(sys
+        .logs
+        .borrow()
+        .iter()
+        .any(|(p, l)| *p == Prio::Warning && l == note));
+}
+
 fn ring() -> Result<KeyRing, KeyError> {
     let mut r = KeyRing::default();
     r.add("test", test_key(1).verifying_key());
@@ -45,7 +228,14 @@ fn ring() -> Result<KeyRing, KeyError> {
 }
 
 fn run_cmdline(cmdline: &str, cfg: &RunConfig, sys: &FakeSys, kernel: &FakeKernel) -> Status {
-    run(&cmdline::plan(cmdline, None), ring(), cfg, sys, kernel)
+    run(
+        &cmdline::plan(cmdline, None),
+        ring(),
+        cfg,
+        sys,
+        kernel,
+        &NoGuard,
+    )
 }
 
 fn results(st: &Status) -> Vec<(&str, Outcome)> {
@@ -157,7 +347,7 @@ fn failures_are_per_object_and_leave_nothing() {
         "rd.bpf_preload=good,rej,a.b,missing,unsigned,badpin,tail rd.bpf_preload.required=rej",
         None,
     );
-    let st = run(&plan, ring(), &cfg, &sys, &kernel);
+    let st = run(&plan, ring(), &cfg, &sys, &kernel, &NoGuard);
     assert_eq!(
         results(&st),
         vec![
@@ -253,11 +443,11 @@ fn second_run_reports_already_loaded_or_conflict_with_verify_time() {
     let (sys, cfg) = setup(&["a"]);
     let kernel = FakeKernel::new(&sys);
     let plan = cmdline::plan("rd.bpf_preload=a", None);
-    let first = run(&plan, ring(), &cfg, &sys, &kernel);
+    let first = run(&plan, ring(), &cfg, &sys, &kernel, &NoGuard);
     let before = sys.tree(Path::new("/bpf"));
     // Reading takes at least 3 ms from now on: the verify phase must show it.
     sys.read_delay.set(std::time::Duration::from_millis(3));
-    let st = run(&plan, ring(), &cfg, &sys, &kernel);
+    let st = run(&plan, ring(), &cfg, &sys, &kernel, &NoGuard);
     assert_eq!(results(&st), vec![("a", Outcome::AlreadyLoaded)]);
     let o = &st.objects[0];
     // The verify phase ran and is reported, as are the facts it established.
@@ -270,7 +460,7 @@ fn second_run_reports_already_loaded_or_conflict_with_verify_time() {
     let mut other = elf_stub();
     other.push(0);
     sign_into(&sys, "a", &other);
-    let st = run(&plan, ring(), &cfg, &sys, &kernel);
+    let st = run(&plan, ring(), &cfg, &sys, &kernel, &NoGuard);
     assert_eq!(results(&st), vec![("a", Outcome::Failed)]);
     assert_eq!(
         st.objects[0].error.as_deref(),
@@ -346,6 +536,7 @@ fn key_errors_fail_every_object_closed() {
         &cfg,
         &sys,
         &kernel,
+        &NoGuard,
     );
     assert_eq!(results(&st), vec![("a", Outcome::Failed)]);
     let want = "trusted keys: /k/revoked: line 2: \"zz\" is not a 16-hex-digit key id";

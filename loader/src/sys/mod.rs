@@ -20,6 +20,9 @@ use rustix::mount::MountFlags;
 pub const MAX_OBJECT_SIZE: u64 = 64 << 20;
 pub const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
 pub const TRACEFS_MAGIC: i64 = 0x7472_6163;
+pub const SECURITYFS_MAGIC: i64 = 0x7363_6673;
+/// Where the kernel lists its active LSMs (securityfs, `lsm`).
+pub const SECURITYFS_PATH: &str = "/sys/kernel/security";
 /// Where libbpf looks for tracefs.
 pub const TRACEFS_PATH: &str = "/sys/kernel/tracing";
 const KMSG: &str = "/dev/kmsg";
@@ -30,6 +33,7 @@ const KMSG_RECORD_MAX: usize = 900;
 pub enum FsKind {
     Bpf,
     Trace,
+    Security,
 }
 
 impl FsKind {
@@ -37,12 +41,14 @@ impl FsKind {
         match self {
             FsKind::Bpf => BPF_FS_MAGIC,
             FsKind::Trace => TRACEFS_MAGIC,
+            FsKind::Security => SECURITYFS_MAGIC,
         }
     }
     pub fn fstype(self) -> &'static str {
         match self {
             FsKind::Bpf => "bpf",
             FsKind::Trace => "tracefs",
+            FsKind::Security => "securityfs",
         }
     }
 }
@@ -92,6 +98,8 @@ pub trait Sys {
     fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
     /// Read a regular file once: O_NOFOLLOW (a symlink is refused), O_CLOEXEC, size-bounded.
     fn read_object(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// Read a small kernel text file (the active LSM list).
+    fn read_text(&self, path: &Path) -> io::Result<String>;
     /// One log record: /dev/kmsg, or stderr when kmsg is absent.
     fn log(&self, prio: Prio, message: &str);
 }
@@ -282,7 +290,7 @@ impl Sys for RealSys {
         std::fs::create_dir_all(path)?;
         let data = match kind {
             FsKind::Bpf => Some(c"mode=0700"),
-            FsKind::Trace => None,
+            FsKind::Trace | FsKind::Security => None,
         };
         let flags = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
         rustix::mount::mount(kind.fstype(), path, kind.fstype(), flags, data).map_err(fs_err)
@@ -322,6 +330,10 @@ impl Sys for RealSys {
         }
         names.sort();
         Ok(names)
+    }
+
+    fn read_text(&self, path: &Path) -> io::Result<String> {
+        read_bounded(path, 1 << 16).map(|b| String::from_utf8_lossy(&b).into_owned())
     }
 
     fn read_object(&self, path: &Path) -> io::Result<Vec<u8>> {

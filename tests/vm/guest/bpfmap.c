@@ -5,12 +5,25 @@
 //                                  integer (first 8 bytes, summed over CPUs for
 //                                  per-CPU maps)
 //   bpfmap dump PINNED_MAP      -> one "KEY VALUE" line per entry (same rules)
+// And, for the guard's attack tests (each prints "ok" or the errno name and
+// exits 0 on success, 1 on failure):
+//   bpfmap detach PINNED_LINK    -> BPF_LINK_DETACH through the pin
+//   bpfmap detach-id PINNED_LINK -> the same by id (BPF_LINK_GET_FD_BY_ID)
+//   bpfmap update-link PINNED_LINK -> BPF_LINK_UPDATE with the link's own program
+//   bpfmap open-rw PINNED_MAP    -> BPF_OBJ_GET read-write
+//   bpfmap open-ro PINNED_MAP    -> BPF_OBJ_GET read-only
+//   bpfmap mount SRC TARGET FSTYPE remount|bind|move|new [DATA] -> mount(2)
+//   bpfmap umount TARGET plain|lazy|force -> umount2(2)
+//   bpfmap move-mount FROM TO    -> move_mount(2) (the new mount API)
+#define _GNU_SOURCE
 #include <errno.h>
 #include <linux/bpf.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -68,6 +81,87 @@ static void print_key(const unsigned char *k, uint32_t ksize)
 		printf("%02x", k[i]);
 }
 
+static int report(long rc)
+{
+	if (rc < 0) {
+		printf("%s\n", strerrorname_np(errno) ? strerrorname_np(errno) : strerror(errno));
+		return 1;
+	}
+	printf("ok\n");
+	return 0;
+}
+
+static int obj_get(const char *path, unsigned int flags)
+{
+	union bpf_attr attr;
+	memset(&attr, 0, sizeof(attr));
+	attr.pathname = (uint64_t)(unsigned long)path;
+	attr.file_flags = flags;
+	return sys_bpf(BPF_OBJ_GET, &attr);
+}
+
+static int link_cmd(const char *what, const char *pin)
+{
+	union bpf_attr attr;
+	struct bpf_link_info info;
+	int fd = obj_get(pin, 0);
+	if (fd < 0)
+		return report(fd);
+	memset(&info, 0, sizeof(info));
+	memset(&attr, 0, sizeof(attr));
+	attr.info.bpf_fd = fd;
+	attr.info.info_len = sizeof(info);
+	attr.info.info = (uint64_t)(unsigned long)&info;
+	if (sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr) < 0)
+		return report(-1);
+	if (!strcmp(what, "detach-id")) {
+		close(fd);
+		memset(&attr, 0, sizeof(attr));
+		attr.link_id = info.id;
+		fd = sys_bpf(BPF_LINK_GET_FD_BY_ID, &attr);
+		if (fd < 0)
+			return report(fd);
+	}
+	memset(&attr, 0, sizeof(attr));
+	if (!strcmp(what, "update-link")) {
+		int prog;
+		attr.prog_id = info.prog_id;
+		prog = sys_bpf(BPF_PROG_GET_FD_BY_ID, &attr);
+		if (prog < 0)
+			return report(prog);
+		memset(&attr, 0, sizeof(attr));
+		attr.link_update.link_fd = fd;
+		attr.link_update.new_prog_fd = prog;
+		return report(sys_bpf(BPF_LINK_UPDATE, &attr));
+	}
+	attr.link_detach.link_fd = fd;
+	return report(sys_bpf(BPF_LINK_DETACH, &attr));
+}
+
+#ifndef __NR_move_mount
+#define __NR_move_mount 429
+#endif
+
+static int mount_cmd(int argc, char **argv)
+{
+	unsigned long flags = 0;
+	if (!strcmp(argv[1], "umount")) {
+		int f = !strcmp(argv[3], "lazy") ? MNT_DETACH : !strcmp(argv[3], "force") ? MNT_FORCE : 0;
+		return report(umount2(argv[2], f));
+	}
+	if (!strcmp(argv[1], "move-mount"))
+		return report(syscall(__NR_move_mount, AT_FDCWD, argv[2], AT_FDCWD, argv[3], 0));
+	if (argc < 6)
+		return 2;
+	if (!strcmp(argv[5], "remount"))
+		flags = MS_REMOUNT;
+	else if (!strcmp(argv[5], "bind"))
+		flags = MS_BIND;
+	else if (!strcmp(argv[5], "move"))
+		flags = MS_MOVE;
+	return report(mount(argv[2], argv[3], argv[4], flags, argc > 6 ? argv[6] : NULL));
+}
+
 int main(int argc, char **argv)
 {
 	union bpf_attr attr;
@@ -75,6 +169,16 @@ int main(int argc, char **argv)
 	unsigned char *key, *next, *val;
 	int fd, percpu, ncpu, first = 1;
 
+	if (argc == 3 && (!strcmp(argv[1], "detach") || !strcmp(argv[1], "detach-id") ||
+			  !strcmp(argv[1], "update-link")))
+		return link_cmd(argv[1], argv[2]);
+	if ((argc == 4 && (!strcmp(argv[1], "umount") || !strcmp(argv[1], "move-mount"))) ||
+	    (argc >= 6 && !strcmp(argv[1], "mount")))
+		return mount_cmd(argc, argv);
+	if (argc == 3 && !strcmp(argv[1], "open-rw"))
+		return report(obj_get(argv[2], 0));
+	if (argc == 3 && !strcmp(argv[1], "open-ro"))
+		return report(obj_get(argv[2], BPF_F_RDONLY));
 	if (argc < 3 || (strcmp(argv[1], "get") && strcmp(argv[1], "dump")) ||
 	    (!strcmp(argv[1], "get") && argc != 4)) {
 		fprintf(stderr, "usage: bpfmap get PIN KEY | bpfmap dump PIN\n");

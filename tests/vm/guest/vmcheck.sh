@@ -7,6 +7,8 @@
 #   vmtest.failed=x,y       objects that must have failed (status names a reason)
 #   vmtest.empty=1          nothing at all may be pinned under /sys/fs/bpf
 #   vmtest.demo=1           print the demo view instead of (before) the checks
+#   vmtest.guard=refused|allowed  run the guard's attack matrix (guard-attacks.sh)
+#   vmtest.guard_status=REGEX     `bpf-preload status` must match (e.g. unavailable)
 # Output:  VMCHECK ok|FAIL <check> [detail] ... ;  VMFIG key=value ;
 #          VMRESULT case=NAME passed=N failed=M
 PATH=/usr/bin:/usr/sbin:/bin:/sbin
@@ -26,6 +28,8 @@ LOADED=$(arg vmtest.loaded)
 FAILED=$(arg vmtest.failed)
 DEMO=$(arg vmtest.demo)
 EMPTY=$(arg vmtest.empty)
+GUARD=$(arg vmtest.guard)
+GUARD_STATUS=$(arg vmtest.guard_status)
 P=0
 F=0
 ok() { P=$((P + 1)); echo "VMCHECK ok $*"; }
@@ -167,6 +171,18 @@ for o in $FAILED; do
     fi
     if echo "$DMESG" | grep -qw "$o"; then ok "kmsg:$o"; else bad "kmsg:$o"; fi
 done
+
+if [ -n "$GUARD_STATUS" ]; then
+    if echo "$STATUS" | grep -qE "guard: $GUARD_STATUS"; then
+        ok "guard-status" "$(echo "$STATUS" | grep 'guard:')"
+    else
+        bad "guard-status" "want /guard: $GUARD_STATUS/: $(echo "$STATUS" | grep 'guard:')"
+    fi
+fi
+if [ -n "$GUARD" ]; then
+    . /sbin/guard-attacks
+    guard_attacks
+fi
 
 # ---- figures --------------------------------------------------------------------
 echo "VMFIG uptime_at_init=$UPTIME_AT_INIT"

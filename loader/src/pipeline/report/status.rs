@@ -89,6 +89,113 @@ impl ObjectStatus {
     }
 }
 
+/// The built-in guard (docs/guard.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GuardState {
+    /// Loaded, attached, armed by this run.
+    Active,
+    /// `+guard` was already there (an earlier run armed it).
+    AlreadyActive,
+    /// This kernel cannot run it (no BPF LSM): `reason` says how to fix it.
+    Unavailable,
+    /// Not asked for.
+    Off,
+    /// Asked for, and it could not be activated: `reason`.
+    Failed,
+}
+
+impl GuardState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GuardState::Active => "active",
+            GuardState::AlreadyActive => "already-active",
+            GuardState::Unavailable => "unavailable",
+            GuardState::Off => "off",
+            GuardState::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuardStatus {
+    pub state: GuardState,
+    /// Required (build-time policy or `rd.bpf_preload.guard=required`): not active stops the boot.
+    pub required: bool,
+    pub reason: Option<String>,
+    /// `major:minor` of the protected bpffs instance.
+    pub instance: Option<String>,
+    /// Protected directories, relative to the bpffs.
+    pub protected: Vec<String>,
+    /// The guard's links, pinned under `+guard/links`.
+    pub links: Vec<String>,
+    /// How many link ids (preloaded objects' and the guard's) cannot be detached or updated.
+    pub protected_links: usize,
+    /// Whether the seal engaged (PID 1 exec'd the real init); filled in live by `status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<bool>,
+    /// Operations refused so far; filled in live by `status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<u64>,
+    pub duration_ms: f64,
+}
+
+impl GuardStatus {
+    pub fn new(state: GuardState, required: bool) -> Self {
+        Self {
+            state,
+            required,
+            reason: None,
+            instance: None,
+            protected: vec![],
+            links: vec![],
+            protected_links: 0,
+            sealed: None,
+            refused: None,
+            duration_ms: 0.0,
+        }
+    }
+
+    pub fn is_active(&self) -> bool {
+        matches!(self.state, GuardState::Active | GuardState::AlreadyActive)
+    }
+
+    /// One line, for kmsg and `status`.
+    pub fn line(&self) -> String {
+        let mut l = format!("guard: {}", self.state.as_str());
+        if let Some(r) = &self.reason {
+            l.push_str(": ");
+            l.push_str(r);
+        }
+        if self.required {
+            l.push_str(" required=yes");
+        }
+        if let Some(i) = &self.instance {
+            l.push_str(&format!(" instance={i}"));
+        }
+        if !self.protected.is_empty() {
+            l.push_str(&format!(" protected={}", self.protected.join(",")));
+        }
+        if self.is_active() && self.state == GuardState::Active {
+            l.push_str(&format!(
+                " links={} protected_links={}",
+                self.links.len(),
+                self.protected_links
+            ));
+        }
+        if let Some(s) = self.sealed {
+            l.push_str(if s { " sealed=yes" } else { " sealed=no" });
+        }
+        if let Some(n) = self.refused {
+            l.push_str(&format!(" refused={n}"));
+        }
+        if self.state == GuardState::Active {
+            l.push_str(&format!(" ms={:.1}", self.duration_ms));
+        }
+        l
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Status {
     pub version: u32,
@@ -103,6 +210,12 @@ pub struct Status {
     pub error: Option<String>,
     pub objects: Vec<ObjectStatus>,
     pub duration_ms: f64,
+    /// The built-in guard; absent when it was not asked for (and in older records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guard: Option<GuardStatus>,
+    /// What the build-time policy refused of the command line.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl Status {
@@ -110,6 +223,13 @@ impl Status {
         self.objects
             .iter()
             .filter(|o| o.required && o.result == Outcome::Failed)
+    }
+
+    /// A required guard that is not active: `run` fails closed (exit 3).
+    pub fn guard_required_failed(&self) -> bool {
+        self.guard
+            .as_ref()
+            .is_some_and(|g| g.required && !g.is_active())
     }
 
     /// The record as JSON; printable as it is (see [`json_safe`]).
@@ -154,6 +274,12 @@ impl Status {
         }
         if let Some(e) = &self.error {
             let _ = writeln!(s, "  error: {}", escape(e));
+        }
+        for n in &self.notes {
+            let _ = writeln!(s, "  policy: {n}");
+        }
+        if let Some(g) = &self.guard {
+            let _ = writeln!(s, "  {}", g.line());
         }
         for o in &self.objects {
             let result = if o.result == Outcome::Failed {
@@ -214,6 +340,12 @@ mod tests {
             error: None,
             objects: vec![o, bad],
             duration_ms: 3.25,
+            guard: Some(GuardStatus {
+                instance: Some("0:42".into()),
+                protected: vec!["counter".into(), "+shared".into(), "+guard".into()],
+                ..GuardStatus::new(GuardState::Active, true)
+            }),
+            notes: vec!["rd.bpf_preload.guard=0 refused".into()],
         };
         let json = st.to_json();
         assert!(json.contains("\"result\": \"loaded\""), "{json}");
@@ -229,6 +361,37 @@ mod tests {
         assert!(text.contains("links: count_exec"), "{text}");
         assert!(text.contains("FAILED"), "{text}");
         assert_eq!(st.required_failed().count(), 0);
+        assert!(
+            text.contains("  guard: active required=yes instance=0:42 protected=counter,+shared,+guard links=0 protected_links=0 ms=0.0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  policy: rd.bpf_preload.guard=0 refused\n"),
+            "{text}"
+        );
+        assert!(!st.guard_required_failed());
+        // Records written before the guard existed still read.
+        let old = json.replace("\"guard\"", "\"unknown_guard\"");
+        assert_eq!(Status::from_json(&old).unwrap().guard, None);
+    }
+
+    #[test]
+    fn guard_lines_and_required_failure() {
+        let mut g = GuardStatus::new(GuardState::Unavailable, true);
+        g.reason =
+            Some("BPF LSM is not active (lsm=\"capability\"): boot with lsm=capability,bpf".into());
+        assert_eq!(
+            g.line(),
+            "guard: unavailable: BPF LSM is not active (lsm=\"capability\"): boot with lsm=capability,bpf required=yes"
+        );
+        let mut st = Status::from_json(&Status::from_json("{\"version\":1,\"source\":\"nothing\",\"disabled\":false,\"bpffs\":\"/b\",\"mounted_bpffs\":false,\"error\":null,\"objects\":[],\"duration_ms\":0.0}").unwrap().to_json()).unwrap();
+        assert!(!st.guard_required_failed());
+        st.guard = Some(g);
+        assert!(st.guard_required_failed());
+        let mut live = GuardStatus::new(GuardState::AlreadyActive, false);
+        live.sealed = Some(true);
+        live.refused = Some(7);
+        assert_eq!(live.line(), "guard: already-active sealed=yes refused=7");
     }
 
     /// Every field of a version-1 record, with the names docs/status.md promises. A renamed or
@@ -262,6 +425,8 @@ mod tests {
             error: None,
             objects: vec![o, bad],
             duration_ms: 16.1,
+            guard: None,
+            notes: vec![],
         };
         let golden = include_str!("status-v1.golden.json");
         assert_eq!(st.to_json(), golden);

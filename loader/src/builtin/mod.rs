@@ -1,0 +1,28 @@
+//! BPF programs built into the binary (libbpf-cargo skeletons of `bpf/builtin/*.bpf.c`, made by
+//! build.rs): trusted as part of the binary, loaded by `run` itself. Like `kernel`, this is a
+//! libbpf boundary: it implements the pipeline's small trait and nothing imports back.
+//! (Not `forbid(unsafe_code)`: `guard` includes the generated skeleton, which has `unsafe`.)
+
+pub mod guard;
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::pipeline::guard::{GuardFailure, GuardLoader, GuardReport};
+
+/// The built-in guard.
+pub struct Builtin;
+
+impl GuardLoader for Builtin {
+    fn activate(
+        &self,
+        bpffs: &Path,
+        protect: &[PathBuf],
+        lsm_list: io::Result<String>,
+    ) -> Result<GuardReport, GuardFailure> {
+        guard::activate(bpffs, protect, lsm_list).map_err(|e| GuardFailure {
+            unavailable: e.is_unavailable(),
+            reason: e.to_string(),
+        })
+    }
+}

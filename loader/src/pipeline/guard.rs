@@ -1,0 +1,115 @@
+//! The last step of `run`: the built-in guard over what is now in place. The pipeline only knows
+//! the small [`GuardLoader`] trait; `builtin::guard` implements it (the libbpf-cargo skeleton),
+//! and the unit tests use a fake, so the step's order and its status are tested without a
+//! kernel.
+#![forbid(unsafe_code)]
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use super::cmdline::GuardMode;
+use super::format::name::SHARED_DIR;
+use super::report::status::{GuardState, GuardStatus, ObjectStatus, Outcome};
+use crate::sys::{FsKind, Prio, Sys, SECURITYFS_PATH};
+
+/// The guard's directory in the bpffs instance (`+` cannot start an object name).
+pub const GUARD_DIR: &str = "+guard";
+
+/// What an active guard reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuardReport {
+    /// The protected instance: `major:minor` of its superblock.
+    pub instance: String,
+    /// Protected directories, relative to the bpffs.
+    pub protected: Vec<String>,
+    /// Pins under `+guard/links`.
+    pub links: Vec<String>,
+    /// Link ids protected from BPF_LINK_DETACH / BPF_LINK_UPDATE.
+    pub protected_links: usize,
+}
+
+/// Why the guard is not active: `unavailable` when this kernel cannot run it at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuardFailure {
+    pub unavailable: bool,
+    pub reason: String,
+}
+
+pub trait GuardLoader {
+    /// Load, attach and arm the guard over `bpffs`, protecting `protect` and `+guard`.
+    /// `lsm_list`: the kernel's active LSM list (`/sys/kernel/security/lsm`).
+    fn activate(
+        &self,
+        bpffs: &Path,
+        protect: &[PathBuf],
+        lsm_list: io::Result<String>,
+    ) -> Result<GuardReport, GuardFailure>;
+}
+
+/// Activate the guard over the loaded objects' directories and `+shared`. Never fails the run
+/// by itself: a required guard that is not active is `Status::guard_required_failed` (main).
+pub fn step(
+    mode: GuardMode,
+    bpffs: &Path,
+    sys: &dyn Sys,
+    guard: &dyn GuardLoader,
+    bpffs_ready: &Result<(), String>,
+    objects: &[ObjectStatus],
+) -> GuardStatus {
+    let t = Instant::now();
+    let mut g = GuardStatus::new(GuardState::Failed, mode == GuardMode::Required);
+    if let Err(e) = bpffs_ready {
+        g.reason = Some(if e.is_empty() {
+            "no bpffs prepared".into()
+        } else {
+            e.clone()
+        });
+        return g;
+    }
+    if sys.exists(&bpffs.join(GUARD_DIR)) {
+        g.state = GuardState::AlreadyActive;
+        return g;
+    }
+    let mut protect: Vec<PathBuf> = objects
+        .iter()
+        .filter(|o| matches!(o.result, Outcome::Loaded | Outcome::AlreadyLoaded))
+        .map(|o| bpffs.join(&o.name))
+        .collect();
+    protect.push(bpffs.join(SHARED_DIR));
+    let securityfs = Path::new(SECURITYFS_PATH);
+    let lsm_list = match sys.is_mounted(FsKind::Security, securityfs) {
+        Ok(true) => Ok(()),
+        Ok(false) => sys.mount(FsKind::Security, securityfs),
+        Err(e) => Err(e),
+    }
+    .and_then(|()| sys.read_text(&securityfs.join("lsm")));
+    match guard.activate(bpffs, &protect, lsm_list) {
+        Ok(r) => {
+            g.state = GuardState::Active;
+            g.instance = Some(r.instance);
+            g.protected = r.protected;
+            g.links = r.links;
+            g.protected_links = r.protected_links;
+        }
+        Err(f) => {
+            if f.unavailable {
+                g.state = GuardState::Unavailable;
+            }
+            g.reason = Some(f.reason);
+        }
+    }
+    g.duration_ms = super::ms(t);
+    g
+}
+
+/// Priority of the guard's kmsg line.
+pub fn prio(g: &GuardStatus) -> Prio {
+    if g.is_active() {
+        Prio::Info
+    } else if g.required {
+        Prio::Err
+    } else {
+        Prio::Warning
+    }
+}

@@ -1,0 +1,134 @@
+//! The build-time policy (pure): what the initramfs builder fixed in `/etc/bpf-preload/policy`,
+//! which the kernel command line can add to but never weaken.
+//!
+//! ```text
+//! # written by the dracut module from bpf_preload_required= / bpf_preload_guard=
+//! required = a b
+//! guard = required        # off | on | required
+//! ```
+//!
+//! One `key = value` a line, `#` comments, blank lines ignored; names are separated by blanks or
+//! commas. Anything else is an error: a policy that cannot be read exactly must not be taken as
+//! "no policy".
+#![forbid(unsafe_code)]
+
+pub const POLICY_PATH: &str = "/etc/bpf-preload/policy";
+
+/// What the build-time policy says about the guard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GuardPolicy {
+    /// Not set: the command line decides (default off).
+    #[default]
+    Unset,
+    /// `guard = off`: off unless the command line switches it on.
+    Off,
+    /// `guard = on`: on unless the command line switches it off.
+    On,
+    /// `guard = required`: on, and a guard that cannot be activated stops the boot.
+    Required,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Policy {
+    /// Objects that must load, whatever the command line says.
+    pub required: Vec<String>,
+    pub guard: GuardPolicy,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("line {line}: {what}: {text:?}")]
+    Line {
+        line: usize,
+        what: &'static str,
+        text: String,
+    },
+}
+
+impl Policy {
+    /// Does the policy require anything (so a loader failure must fail closed)?
+    pub fn requires_anything(&self) -> bool {
+        !self.required.is_empty() || self.guard == GuardPolicy::Required
+    }
+
+    pub fn parse(text: &str) -> Result<Self, PolicyError> {
+        let mut p = Policy::default();
+        for (i, raw) in text.lines().enumerate() {
+            let line = raw.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let err = |what| PolicyError::Line {
+                line: i + 1,
+                what,
+                text: raw.to_owned(),
+            };
+            let (key, value) = line.split_once('=').ok_or_else(|| err("not key = value"))?;
+            let value = value.trim().trim_matches('"').trim();
+            match key.trim() {
+                "required" => {
+                    for n in value.split([' ', '\t', ',']).filter(|n| !n.is_empty()) {
+                        if !p.required.iter().any(|r| r == n) {
+                            p.required.push(n.to_owned());
+                        }
+                    }
+                }
+                "guard" => {
+                    p.guard = match value {
+                        "off" | "no" | "0" => GuardPolicy::Off,
+                        "on" | "yes" | "1" => GuardPolicy::On,
+                        "required" => GuardPolicy::Required,
+                        _ => return Err(err("guard is off, on or required")),
+                    }
+                }
+                _ => return Err(err("unknown key")),
+            }
+        }
+        Ok(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_keys_comments_and_separators() {
+        let p = Policy::parse(
+            "# made by dracut\n\nrequired = a b,c  # three\nrequired=\"d a\"\nguard = required\n",
+        )
+        .unwrap();
+        assert_eq!(p.required, vec!["a", "b", "c", "d"]);
+        assert_eq!(p.guard, GuardPolicy::Required);
+        assert!(p.requires_anything());
+    }
+
+    #[test]
+    fn empty_means_nothing_required() {
+        let p = Policy::parse("").unwrap();
+        assert_eq!(p, Policy::default());
+        assert!(!p.requires_anything());
+        assert_eq!(Policy::parse("guard=on\n").unwrap().guard, GuardPolicy::On);
+        assert_eq!(Policy::parse("guard=no\n").unwrap().guard, GuardPolicy::Off);
+        assert!(!Policy::parse("guard=on\n").unwrap().requires_anything());
+    }
+
+    #[test]
+    fn malformed_lines_are_errors() {
+        let cases = [
+            ("required a b\n", 1, "not key = value"),
+            ("\nguard = maybe\n", 2, "guard is off, on or required"),
+            ("requred = a\n", 1, "unknown key"),
+        ];
+        for (text, line, what) in cases {
+            match Policy::parse(text) {
+                Err(PolicyError::Line {
+                    line: l, what: w, ..
+                }) => {
+                    assert_eq!((l, w), (line, what), "{text:?}")
+                }
+                other => panic!("{text:?}: {other:?}"),
+            }
+        }
+    }
+}
