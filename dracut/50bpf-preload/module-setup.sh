@@ -49,7 +49,7 @@ install() {
     local _systemd=() _out _v _env=()
     dracut_module_included systemd && _systemd=(--systemd)
     for _v in bpf_preload_objects bpf_preload_bundle_dir bpf_preload_keys_dir bpf_preload_list \
-        bpf_preload_binary bpf_preload_required bpf_preload_guard; do
+        bpf_preload_binary bpf_preload_required bpf_preload_guard bpf_preload_strict_shared; do
         [[ -n ${!_v+set} ]] && _env+=("$_v=${!_v}")
     done
     _out=$(env "${_env[@]}" "$dracutsysrootdir$bpf_preload_libexec_dir/initrd-install" \
