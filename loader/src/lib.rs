@@ -13,8 +13,9 @@
 //!
 //! Every system call of the pipeline goes through `sys`; every libbpf call through `kernel`.
 //! The pipeline only knows the small traits the two implement, so its order of operations and its
-//! pinning policy are unit-tested with recording fakes (`fakes`, test builds only).
-#![forbid(unsafe_code)]
+//! pinning policy are unit-tested with recording fakes (`fakes`, test builds only). Every module
+//! forbids `unsafe` except `sys::libbpf_log`, the C callback that formats libbpf's messages.
+#![deny(unsafe_code)]
 
 mod kernel;
 mod pipeline;

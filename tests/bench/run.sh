@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Benchmark: `bpf-preload run` vs. a shell hook calling `bpftool prog loadall`
-# once per object, on the same 12 signed objects (bpf/build/bench_01..12).
+# once per object, on the same 12 signed objects (build/bpf/bench_01..12).
 #
 #   sudo tests/bench/run.sh [-n ROUNDS]        (default 30; or BENCH_ROUNDS=N)
 #
@@ -29,7 +29,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BIN=$ROOT/target/x86_64-unknown-linux-gnu/release/bpf-preload
-OBJDIR=$ROOT/bpf/build
+OBJDIR=$ROOT/build/bpf
 NAMES=(bench_01 bench_02 bench_03 bench_04 bench_05 bench_06
        bench_07 bench_08 bench_09 bench_10 bench_11 bench_12)
 ROUNDS=${BENCH_ROUNDS:-30}

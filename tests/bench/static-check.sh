@@ -16,7 +16,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BIN=${1:-$ROOT/target/x86_64-unknown-linux-gnu/release/bpf-preload}
-OBJ=$ROOT/bpf/build/bench_01.bpf.o
+OBJ=$ROOT/build/bpf/bench_01.bpf.o
 KEY=$ROOT/keys/test-only/signing-key.pem
 PUB=$ROOT/keys/test-only/signing-key.pub
 

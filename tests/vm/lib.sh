@@ -146,7 +146,7 @@ vm_bundle() {
     rm -rf "$d" && mkdir -p "$d/lib" "$d/keys"
     for o in $objs; do
         "$VM_BIN" sign --key "$VM_KEY" --name "$o" --output "$d/lib/$o.bpf.o" \
-            "$VM_TOP/bpf/build/$o.bpf.o" >&2
+            "$VM_TOP/build/bpf/$o.bpf.o" >&2
     done
     cp "$VM_PUB" "$d/keys/test-only.pub"
     printf '%s\n' $list > "$d/preload.list"

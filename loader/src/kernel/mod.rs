@@ -5,15 +5,18 @@
 #![forbid(unsafe_code)]
 
 use std::io;
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use libbpf_rs::{ErrorKind, Link, MapCore, Object, ObjectBuilder, PrintLevel};
+use libbpf_rs::{Link, MapCore, Object, ObjectBuilder};
 
+use crate::pipeline::format::elf;
 use crate::pipeline::format::verify::VerifiedObject;
-use crate::pipeline::load::{Kernel, LoadError, LoadReport, Loaded};
-use crate::pipeline::pin::{PinKind, Pinnable};
+use crate::pipeline::load::{Kernel, LoadError, LoadReport, Loaded, Probe};
+use crate::pipeline::pin::{PinKind, PinNames, Pinnable};
+use crate::sys::libbpf_log::{self, LogLevel};
 
 /// libbpf's messages: kept for error reports, echoed to stderr when verbose.
 static LIBBPF_LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -21,28 +24,24 @@ static VERBOSE: AtomicBool = AtomicBool::new(false);
 /// Bound on the kept log, so a huge verifier log cannot eat the initramfs's memory.
 const LOG_KEEP: usize = 256;
 
-fn on_libbpf_print(level: PrintLevel, msg: String) {
-    if VERBOSE.load(Ordering::Relaxed) {
+fn on_libbpf_message(level: LogLevel, msg: String) {
+    let verbose = VERBOSE.load(Ordering::Relaxed);
+    if verbose {
         eprint!("libbpf: {msg}");
     }
-    if level != PrintLevel::Debug {
+    if level != LogLevel::Debug {
         let mut log = LIBBPF_LOG.lock().unwrap_or_else(|e| e.into_inner());
-        if log.len() >= LOG_KEEP {
-            log.remove(0);
-        }
         log.extend(msg.lines().map(str::to_owned));
+        let excess = log.len().saturating_sub(LOG_KEEP);
+        log.drain(..excess);
     }
 }
 
-/// Route libbpf's own messages through us: debug level only when `verbose`.
+/// Route libbpf's own messages through us (formatted lossily: no message can panic the loader);
+/// debug ones are echoed only when `verbose`.
 pub fn init_logging(verbose: bool) {
     VERBOSE.store(verbose, Ordering::Relaxed);
-    let level = if verbose {
-        PrintLevel::Debug
-    } else {
-        PrintLevel::Warn
-    };
-    libbpf_rs::set_print(Some((level, on_libbpf_print)));
+    libbpf_log::set_sink(Some(on_libbpf_message));
 }
 
 fn take_log() -> Vec<String> {
@@ -88,6 +87,34 @@ fn cause(e: &libbpf_rs::Error) -> io::Error {
 pub struct Libbpf;
 
 impl Kernel for Libbpf {
+    fn probe(&self, path: &Path) -> io::Result<Probe> {
+        // bpf_link__open is a plain BPF_OBJ_GET whatever the pin holds, and closing what it
+        // returns only closes the descriptor (it never detaches anything).
+        let obj = Link::open(path).map_err(|e| cause(&e))?;
+        let fd = obj.as_fd().as_raw_fd();
+        let target = std::fs::read_link(format!("/proc/self/fd/{fd}"))?;
+        // The anonymous inode's name: "bpf-link" (older kernels: "bpf_link"), "bpf-map", ...
+        let target = target.to_string_lossy();
+        let kind = target
+            .strip_prefix("anon_inode:")
+            .unwrap_or("")
+            .replace('_', "-");
+        Ok(match kind.as_str() {
+            "bpf-link" => {
+                let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}"))?;
+                let prog_id = info
+                    .lines()
+                    .find_map(|l| l.strip_prefix("prog_id:"))
+                    .and_then(|v| v.trim().parse::<u32>().ok())
+                    .unwrap_or(0);
+                Probe::Link { live: prog_id != 0 }
+            }
+            "bpf-map" => Probe::Map,
+            "bpf-prog" => Probe::Prog,
+            _ => Probe::Other,
+        })
+    }
+
     fn load<'s>(
         &'s self,
         obj: &VerifiedObject,
@@ -140,7 +167,7 @@ impl LibbpfObject {
     }
 }
 
-impl Pinnable for LibbpfObject {
+impl PinNames for LibbpfObject {
     fn names(&self, kind: PinKind) -> Vec<String> {
         match kind {
             PinKind::Link => self.links.iter().map(|(n, _)| n.clone()).collect(),
@@ -153,7 +180,9 @@ impl Pinnable for LibbpfObject {
                 .collect(),
         }
     }
+}
 
+impl Pinnable for LibbpfObject {
     fn pin(&mut self, kind: PinKind, raw: &str, path: &Path) -> io::Result<()> {
         let not_found = || io::Error::new(io::ErrorKind::NotFound, format!("no {raw:?}"));
         let result = match kind {
@@ -185,17 +214,17 @@ impl Loaded for LibbpfObject {
     fn attach(&mut self) -> Result<(), LoadError> {
         for prog in self.obj.progs_mut().filter(|p| p.autoload()) {
             let name = prog.name().to_string_lossy().into_owned();
-            match prog.attach() {
-                Ok(link) => self.links.push((name, link)),
-                // libbpf has no attach function for the section (xdp, tc, cgroup, ...).
-                Err(e) if e.kind() == ErrorKind::Unsupported => self.not_attached.push(name),
-                Err(e) => {
-                    return Err(LoadError::Attach {
-                        prog: name,
-                        source: cause(&e),
-                    })
-                }
+            // The section decides (xdp, tc, cgroup… have no attach function); every failure of
+            // a real attach fails the object, whatever its errno.
+            if !elf::auto_attach(&prog.section().to_string_lossy()) {
+                self.not_attached.push(name);
+                continue;
             }
+            let link = prog.attach().map_err(|e| LoadError::Attach {
+                prog: name.clone(),
+                source: cause(&e),
+            })?;
+            self.links.push((name, link));
         }
         Ok(())
     }

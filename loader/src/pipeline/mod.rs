@@ -101,10 +101,13 @@ pub enum ObjectError {
         #[source]
         source: io::Error,
     },
-    #[error("mount tracefs at {TRACEFS_PATH}: {source}")]
-    Tracefs {
-        #[source]
-        source: io::Error,
+    #[error(transparent)]
+    Tracefs(BpffsError),
+    #[error("{} holds {name} but is damaged: {damages}", path.display())]
+    Damaged {
+        path: PathBuf,
+        name: ObjectName,
+        damages: pin::Damages,
     },
     #[error("list shared maps in {}: {source}", path.display())]
     ListShared {
@@ -248,6 +251,7 @@ pub fn run(
             bpffs: &bpffs,
             ring: &ring,
             tracefs_ready: Cell::new(false),
+            run_id: sys.nonce(),
         };
         for entry in &plan.entries {
             let t = Instant::now();
@@ -302,6 +306,8 @@ struct Ctx<'a> {
     ring: &'a Result<KeyRing, Arc<KeyError>>,
     /// tracefs is mounted once, for the first object that needs it.
     tracefs_ready: Cell<bool>,
+    /// Names this run's staging directories.
+    run_id: String,
 }
 
 impl Ctx<'_> {
@@ -325,7 +331,7 @@ impl Ctx<'_> {
         a.verified = Some((sha.clone(), verified.key_id.to_string()));
         match existing {
             Existing::Nothing => {}
-            Existing::Same => return Ok(Verdict::AlreadyLoaded),
+            Existing::Same => return self.already_loaded(&name, &info, a),
             Existing::Conflict(found) => {
                 let path = self.cfg.bpffs.join(name.as_str());
                 return Err(ObjectError::Conflict { path, found });
@@ -348,7 +354,8 @@ impl Ctx<'_> {
         a.load = Some(obj.report());
         let installed = timed(&mut a.phases.pin_ms, || {
             attached?;
-            let pins = pin::install(self.sys, &self.cfg.bpffs, &name, &sha, obj.as_pinnable())?;
+            let (bpffs, run_id) = (&self.cfg.bpffs, self.run_id.as_str());
+            let pins = pin::install(self.sys, bpffs, run_id, &name, &sha, obj.as_pinnable())?;
             Ok::<_, ObjectError>(pins)
         });
         match installed {
@@ -356,6 +363,12 @@ impl Ctx<'_> {
                 obj.keep();
                 a.pins = Some(pins);
                 Ok(Verdict::Loaded)
+            }
+            // Another writer put the same object in place first: that one stands.
+            Err(ObjectError::Pin(PinError::Rename { .. }))
+                if self.existing(&name, &verified)? == Existing::Same =>
+            {
+                self.already_loaded(&name, &info, a)
             }
             // Whatever failed after the load, the maps this object pinned by name go too.
             Err(error) => {
@@ -368,6 +381,28 @@ impl Ctx<'_> {
                     }),
                 }
             }
+        }
+    }
+
+    /// The marker matched: believe it only when every pin is there, of the right kind, links
+    /// live; report what is pinned.
+    fn already_loaded(
+        &self,
+        name: &ObjectName,
+        info: &ElfInfo,
+        a: &mut Attempt,
+    ) -> Result<Verdict, ObjectError> {
+        let probe = |p: &Path| self.kernel.probe(p);
+        match pin::check_loaded(self.sys, &probe, &self.cfg.bpffs, name, info) {
+            Ok(pins) => {
+                a.pins = Some(pins);
+                Ok(Verdict::AlreadyLoaded)
+            }
+            Err(damages) => Err(ObjectError::Damaged {
+                path: self.cfg.bpffs.join(name.as_str()),
+                name: name.clone(),
+                damages,
+            }),
         }
     }
 
@@ -396,7 +431,7 @@ impl Ctx<'_> {
     fn ensure_tracefs(&self, info: &ElfInfo) -> Result<(), ObjectError> {
         if info.needs_tracefs() && !self.tracefs_ready.get() {
             pin::ensure_mounted(self.sys, FsKind::Trace, Path::new(TRACEFS_PATH))
-                .map_err(|source| ObjectError::Tracefs { source })?;
+                .map_err(ObjectError::Tracefs)?;
             self.tracefs_ready.set(true);
         }
         Ok(())

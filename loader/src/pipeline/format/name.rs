@@ -91,9 +91,10 @@ impl ObjectName {
         &self.0
     }
 
-    /// The staging directory name used while this object's pins are being built.
-    pub fn staging_dir(&self) -> String {
-        format!("{STAGING_PREFIX}{}", self.0)
+    /// The staging directory name used while this object's pins are being built by the run
+    /// `run_id` (no other run, even one that crashed, uses the same name).
+    pub fn staging_dir(&self, run_id: &str) -> String {
+        format!("{STAGING_PREFIX}{run_id}-{}", self.0)
     }
 
     /// The bundle file that holds this object.
@@ -213,7 +214,7 @@ mod tests {
     #[test]
     fn reserved_dirs_cannot_be_object_names() {
         assert!(ObjectName::parse(SHARED_DIR).is_err());
-        let staging = ObjectName::parse("x").unwrap().staging_dir();
+        let staging = ObjectName::parse("x").unwrap().staging_dir("r1");
         assert!(ObjectName::parse(&staging).is_err());
     }
 
