@@ -27,6 +27,8 @@ BUILD=(
 DEMO=(
     # initramfs images (dracut's systemd and shell flavours) and the test root
     dracut-core systemd udev busybox-static e2fsprogs cpio zstd xz-utils kmod
+    # poweroff, reboot, halt for dracut's shutdown/emergency code (a minimal root lacks them)
+    systemd-sysv
 )
 # Debian 13 roots (dracut-ng, initramfs-tools, mkosi) and fresh Debian 12 roots
 VM=(mmdebstrap)
