@@ -14,6 +14,7 @@
 set -euo pipefail
 # shellcheck source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+# shellcheck disable=SC2034 # read by bp_log (common.sh)
 BP_LOG_TAG=deps
 
 BUILD=(

@@ -12,6 +12,7 @@
 VM_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=../common.sh
 source "$VM_TOP/tests/common.sh"
+# shellcheck disable=SC2034 # read by bp_log (common.sh)
 BP_LOG_TAG=vm
 VM_DIR=$VM_TOP/tests/vm
 VM_BUILD=${VM_BUILD:-$VM_TOP/build/vm}
