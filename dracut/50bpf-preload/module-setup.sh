@@ -54,8 +54,11 @@ install() {
     done
     _out=$(env "${_env[@]}" "$dracutsysrootdir$bpf_preload_libexec_dir/initrd-install" \
         "${_systemd[@]}" ${dracutsysrootdir:+--sysroot "$dracutsysrootdir"} "$initdir" 2>&1) || {
-        derror "$_out"
-        return 1
+        # Asked for (--add) but not installable: an image without it would boot
+        # without the objects it was built to enforce. Stop dracut.
+        dfatal "$_out"
+        dfatal "bpf-preload: cannot add bpf-preload to the initramfs"
+        exit 1
     }
     while IFS= read -r _v; do
         case $_v in
