@@ -61,7 +61,7 @@ guard_attacks() {
     # links: through the pin and by id (tracing links: the kernel itself says EOPNOTSUPP
     # without the guard; the guard refuses before that)
     judge link-detach-pin bpfmap detach $B/lsm_deny/links/deny_marker_mkdir
-    judge link-detach-id bpfmap detach-id $B/fentry_unlink/links/count_unlink
+    judge link-detach-id bpfmap detach-id $B/iter/links/dump_task
     judge link-update bpfmap update-link $B/counter/links/count_exec
     if [ "$GUARD" = refused ]; then
         judge guard-map-write bpfmap open-rw $B/+guard/info
