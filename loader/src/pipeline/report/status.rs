@@ -208,13 +208,14 @@ pub struct Status {
     /// A run-wide error (e.g. bpffs could not be mounted, keys could not be read).
     pub error: Option<String>,
     pub objects: Vec<ObjectStatus>,
-    pub duration_ms: f64,
     /// The built-in guard; absent when it was not asked for (and in older records).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guard: Option<GuardStatus>,
     /// What the build-time policy refused of the command line.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The whole run; last, so that it is the last `duration_ms` of the record.
+    pub duration_ms: f64,
 }
 
 impl Status {
