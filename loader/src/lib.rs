@@ -55,7 +55,7 @@ pub fn boot(cfg: &RunConfig) -> Result<status::Status, RunError> {
     Ok(status)
 }
 
-/// What the guard's read-only info map says: (sealed, refusals so far); for `status`.
-pub fn guard_info(bpffs: &std::path::Path) -> Result<(bool, u64), String> {
+/// What the guard's read-only info map says (sealed, refusals, the last one); for `status`.
+pub fn guard_info(bpffs: &std::path::Path) -> Result<builtin::guard::GuardInfo, String> {
     builtin::guard::read_info(bpffs)
 }

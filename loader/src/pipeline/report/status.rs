@@ -136,6 +136,9 @@ pub struct GuardStatus {
     /// Operations refused so far; filled in live by `status`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refused: Option<u64>,
+    /// The last refusal (`umount by "systemd"[1]`); filled in live by `status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_refused: Option<String>,
     pub duration_ms: f64,
 }
 
@@ -151,6 +154,7 @@ impl GuardStatus {
             protected_links: 0,
             sealed: None,
             refused: None,
+            last_refused: None,
             duration_ms: 0.0,
         }
     }
@@ -187,6 +191,9 @@ impl GuardStatus {
         }
         if let Some(n) = self.refused {
             l.push_str(&format!(" refused={n}"));
+        }
+        if let Some(last) = &self.last_refused {
+            l.push_str(&format!(" last={last}"));
         }
         if self.state == GuardState::Active {
             l.push_str(&format!(" ms={:.1}", self.duration_ms));
