@@ -1,13 +1,35 @@
 # Conveniences around cargo and the scripts; the scripts are the source of truth.
 BIN := target/x86_64-unknown-linux-gnu/release/bpf-preload
 
-.PHONY: all build objects test test-host demo bench install clean
+# Installation directories. The generators' directories follow PREFIX; dracut,
+# initramfs-tools and systemd only look under /usr, so keep PREFIX=/usr for them
+# (or set DRACUTDIR=... etc. one by one).
+PREFIX ?= /usr
+BINDIR ?= $(PREFIX)/bin
+LIBEXECDIR ?= $(PREFIX)/libexec/bpf-preload
+BUNDLEDIR ?= $(PREFIX)/lib/bpf-preload
+DRACUTDIR ?= $(PREFIX)/lib/dracut/modules.d/50bpf-preload
+INITRAMFSTOOLSDIR ?= $(PREFIX)/share/initramfs-tools
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+MKOSIINITRDDIR ?= $(PREFIX)/lib/mkosi-initrd/mkosi.conf.d
+DATADIR ?= $(PREFIX)/share/bpf-preload
+SYSCONFDIR ?= /etc
+SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' \
+	-e 's|@SYSTEMDUNITDIR@|$(SYSTEMDUNITDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g' \
+	-e 's|@BUNDLEDIR@|$(BUNDLEDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
+
+.PHONY: all deps build objects test test-host demo bench install install-files uninstall clean
 all: build objects
 
-build:
+# Build dependencies from apt (root; a no-op when they are there). The same
+# script serves the demo, the tests and the benchmark: tests/deps.sh vm|bench|all.
+deps:
+	tests/deps.sh build
+
+build: deps
 	cargo build --release --locked
 
-objects:
+objects: deps
 	$(MAKE) -C bpf
 
 # Everything (needs root): unit, root integration, VM boot tests.
@@ -24,9 +46,38 @@ demo:
 bench:
 	tests/bench/run.sh
 
-# The binary to $(DESTDIR)/usr/bin, the dracut module to $(DESTDIR)/usr/lib/dracut/modules.d.
-install: build
-	BPF_PRELOAD_BIN=$(BIN) dracut/install.sh $(DESTDIR)
+# The loader, the initrd helpers, the dracut module, the initramfs-tools hook and
+# script, the systemd unit for systemd initrds and the mkosi-initrd drop-in.
+install: build install-files
+
+install-files:
+	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/bpf-preload
+	install -D -m 0755 initrd/initrd-install $(DESTDIR)$(LIBEXECDIR)/initrd-install
+	install -D -m 0755 initrd/initrd-run $(DESTDIR)$(LIBEXECDIR)/initrd-run
+	install -d $(DESTDIR)$(DRACUTDIR)
+	$(SUBST) dracut/50bpf-preload/module-setup.sh > $(DESTDIR)$(DRACUTDIR)/module-setup.sh
+	chmod 0755 $(DESTDIR)$(DRACUTDIR)/module-setup.sh
+	install -m 0755 dracut/50bpf-preload/bpf-preload-hook.sh $(DESTDIR)$(DRACUTDIR)/bpf-preload-hook.sh
+	install -d $(DESTDIR)$(INITRAMFSTOOLSDIR)/hooks $(DESTDIR)$(INITRAMFSTOOLSDIR)/scripts/init-bottom
+	$(SUBST) initramfs-tools/hooks/bpf-preload > $(DESTDIR)$(INITRAMFSTOOLSDIR)/hooks/bpf-preload
+	chmod 0755 $(DESTDIR)$(INITRAMFSTOOLSDIR)/hooks/bpf-preload
+	install -m 0755 initramfs-tools/scripts/init-bottom/bpf-preload $(DESTDIR)$(INITRAMFSTOOLSDIR)/scripts/init-bottom/bpf-preload
+	install -D -m 0644 systemd/bpf-preload.service $(DESTDIR)$(SYSTEMDUNITDIR)/bpf-preload.service
+	install -d $(DESTDIR)$(MKOSIINITRDDIR)
+	$(SUBST) mkosi/mkosi-initrd/50-bpf-preload.conf > $(DESTDIR)$(MKOSIINITRDDIR)/50-bpf-preload.conf
+	install -D -m 0644 mkosi/mkosi-initrd/50-bpf-preload.preset $(DESTDIR)$(DATADIR)/50-bpf-preload.preset
+	install -d $(DESTDIR)$(BUNDLEDIR) $(DESTDIR)$(SYSCONFDIR)/bpf-preload/keys
+
+# Removes what install put there; your objects, keys and lists stay.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/bpf-preload \
+	    $(DESTDIR)$(LIBEXECDIR)/initrd-install $(DESTDIR)$(LIBEXECDIR)/initrd-run \
+	    $(DESTDIR)$(DRACUTDIR)/module-setup.sh $(DESTDIR)$(DRACUTDIR)/bpf-preload-hook.sh \
+	    $(DESTDIR)$(INITRAMFSTOOLSDIR)/hooks/bpf-preload \
+	    $(DESTDIR)$(INITRAMFSTOOLSDIR)/scripts/init-bottom/bpf-preload \
+	    $(DESTDIR)$(SYSTEMDUNITDIR)/bpf-preload.service \
+	    $(DESTDIR)$(MKOSIINITRDDIR)/50-bpf-preload.conf $(DESTDIR)$(DATADIR)/50-bpf-preload.preset
+	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DRACUTDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(BUNDLEDIR) 2> /dev/null
 
 clean:
 	cargo clean

@@ -1,22 +1,73 @@
 #!/bin/bash
-# Install what building and testing bpf-preload needs on a fresh Debian 12 machine (root).
-# Idempotent and quick when everything is already there.
+# Install what building, testing, the demo and the benchmark need on a fresh
+# Debian 12 machine (root). The one dependency script of every entry point:
+#   tests/deps.sh build   the loader and the objects (make, cargo build)
+#   tests/deps.sh demo    build + what tests/vm/demo.sh needs (dracut, busybox,
+#                         qemu-system-x86 ...)
+#   tests/deps.sh vm      demo + what the VM tests need (mmdebstrap for the
+#                         Debian 13 root and the fresh-machine test)
+#   tests/deps.sh bench   build + the benchmark (bpftool with autoattach, time)
+#   tests/deps.sh all     everything (default)
+# Idempotent, and quick when everything is there. Rust (cargo) is expected on
+# the machine already; packages from bookworm-backports come through a private
+# apt configuration (tests/common.sh): the machine's apt sources are not changed.
 set -euo pipefail
-PKGS=(
+# shellcheck source=common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+BP_LOG_TAG=deps
+
+BUILD=(
     # vendored libbpf-sys builds libbpf, libelf and zlib from source
-    clang llvm make pkg-config autoconf automake autopoint flex bison gawk
-    # BPF C headers (bpf_helpers.h …) for bpf/; never linked
-    libbpf-dev
-    # tests: openssl-made keys, `file`, bpftool for people poking at pins
-    openssl file bpftool ca-certificates
+    gcc libc6-dev clang llvm make pkg-config autoconf automake autopoint flex bison gawk
+    # BPF C headers (bpf_helpers.h, linux/bpf.h) for bpf/; never linked
+    libbpf-dev linux-libc-dev
+    # signing keys made with openssl in the tests, `file`, TLS for crates.io
+    openssl file ca-certificates python3
 )
-missing=()
-for p in "${PKGS[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-    echo "deps: installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get -o DPkg::Lock::Timeout=600 update -qq
-    apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+DEMO=(
+    # initramfs images (dracut's systemd and shell flavours) and the test root
+    dracut-core systemd udev busybox-static e2fsprogs cpio zstd xz-utils kmod
+)
+# Debian 13 roots (dracut-ng, initramfs-tools, mkosi) and fresh Debian 12 roots
+VM=(mmdebstrap)
+BENCH=(time util-linux)
+
+# qemu-system-x86 must match qemu-utils when that came from bookworm-backports
+# (it does on the CI machines): then it comes from there too.
+install_qemu() {
+    bp_have_pkg qemu-system-x86 && return 0
+    if bp_installed_from_backports qemu-utils; then
+        local v
+        v=$(dpkg-query -W -f='${Version}' qemu-utils)
+        bp_apt_install_from bookworm-backports "qemu-system-x86=$v" ||
+            bp_apt_install_from bookworm-backports qemu-system-x86 qemu-utils ||
+            bp_die "cannot install qemu-system-x86 from bookworm-backports"
+    else
+        bp_apt_install qemu-system-x86
+    fi
+}
+
+# The benchmark compares with `bpftool prog loadall ... autoattach`: bookworm's
+# bpftool 7.1 lacks it, bookworm-backports has 7.5.
+install_bpftool() {
+    bp_apt_install bpftool
+    bpftool prog help 2>&1 | grep -q autoattach && return 0
+    if grep -qs 'VERSION_CODENAME=bookworm' /etc/os-release; then
+        bp_apt_install_from bookworm-backports bpftool || bp_die "cannot install bpftool from bookworm-backports"
+    fi
+}
+
+check_rust() {
+    command -v cargo > /dev/null ||
+        bp_die "cargo not found: install Rust (https://rustup.rs) first; the rest is installed from apt"
+}
+
+what=${1:-all}
+case $what in
+    build) check_rust; bp_apt_install "${BUILD[@]}" ;;
+    demo) check_rust; bp_apt_install "${BUILD[@]}" "${DEMO[@]}"; install_qemu ;;
+    vm) check_rust; bp_apt_install "${BUILD[@]}" "${DEMO[@]}" "${VM[@]}"; install_qemu ;;
+    bench) check_rust; bp_apt_install "${BUILD[@]}" "${BENCH[@]}"; install_bpftool ;;
+    all) check_rust; bp_apt_install "${BUILD[@]}" "${DEMO[@]}" "${VM[@]}" "${BENCH[@]}"; install_qemu; install_bpftool ;;
+    *) echo "usage: tests/deps.sh [build|demo|vm|bench|all]" >&2; exit 2 ;;
+esac

@@ -598,6 +598,8 @@ fn bad_input_fails_alone_with_a_clear_reason() {
     let before = env.tree();
     let (out, st) = env.run("rd.bpf_preload=good,audit");
     assert!(out.status.success());
+    let errors: Vec<_> = st.objects.iter().map(|o| o.error.clone()).collect();
+    assert_eq!(errors, [None, None]);
     assert_eq!(
         st.objects.iter().map(|o| o.result).collect::<Vec<_>>(),
         [Outcome::AlreadyLoaded, Outcome::AlreadyLoaded]
@@ -867,4 +869,110 @@ fn every_flip_and_truncation_of_a_real_signed_object_is_refused() {
             "truncated to {len}"
         );
     }
+}
+
+#[test]
+#[ignore = "needs root and BPF: run as root with --include-ignored (see README)"]
+fn concurrent_runs_and_damaged_objects_are_never_reported_loaded() {
+    let env = Env::new("race");
+    let names = ["counter", "iter", "maponly", "optional_prog", "xdp_pass"];
+    for o in names {
+        env.add(o, o);
+    }
+    // Mount the instance once, so both runs share it.
+    let (out, _) = env.run("rd.bpf_preload=0");
+    assert!(out.status.success());
+    nix::mount::mount(
+        Some("bpf"),
+        &env.bpffs(),
+        Some("bpf"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .unwrap();
+    // Two runs at once on one bpffs: the lock serialises them; every object is loaded by one
+    // and already-loaded for the other, never a partial directory.
+    let cmdline = format!("rd.bpf_preload={}", names.join(","));
+    std::fs::write(env.path("cmdline"), &cmdline).unwrap();
+    let spawn = |status: &str| {
+        Command::new(BIN)
+            .args(["run", "--cmdline"])
+            .arg(env.path("cmdline"))
+            .arg("--bundle")
+            .arg(env.path("bundle"))
+            .arg("--keys")
+            .arg(env.path("keys"))
+            .arg("--bpffs")
+            .arg(env.bpffs())
+            .arg("--status")
+            .arg(env.path(status))
+            .spawn()
+            .unwrap()
+    };
+    let (mut a, mut b) = (spawn("a.json"), spawn("b.json"));
+    assert!(a.wait().unwrap().success() && b.wait().unwrap().success());
+    let read = |f: &str| Status::from_json(&std::fs::read_to_string(env.path(f)).unwrap()).unwrap();
+    let (sa, sb) = (read("a.json"), read("b.json"));
+    for n in names {
+        let mut got = [obj(&sa, n).result, obj(&sb, n).result];
+        got.sort_by_key(|o| o.as_str());
+        assert_eq!(
+            got,
+            [Outcome::AlreadyLoaded, Outcome::Loaded],
+            "{n}: {sa:#?} {sb:#?}"
+        );
+    }
+    // The pins the loader reports for an already-loaded object are the real ones.
+    let again = env.run(&cmdline).1;
+    assert_eq!(obj(&again, "counter").links, ["count_exec"]);
+    assert_eq!(obj(&again, "counter").maps, ["exec_count", "last_pid"]);
+    assert_eq!(obj(&again, "xdp_pass").programs, ["xdp_pass"]);
+    // A link pin removed behind our back: not "already loaded", a failure with the reason.
+    std::fs::remove_file(env.bpffs().join("counter/links/count_exec")).unwrap();
+    // A forged marker: an empty directory named like a loaded iter.
+    let sha = obj(&again, "iter").sha256.clone().unwrap();
+    std::fs::remove_dir_all(env.bpffs().join("iter/links")).unwrap();
+    let (out, st) = env.run("rd.bpf_preload=counter,iter rd.bpf_preload.required=counter");
+    assert_eq!(out.status.code(), Some(bpf_preload::EXIT_REQUIRED_FAILED));
+    assert!(obj(&st, "counter")
+        .error
+        .as_deref()
+        .unwrap()
+        .ends_with("holds counter but is damaged: links/count_exec is missing"));
+    assert!(obj(&st, "iter")
+        .error
+        .as_deref()
+        .unwrap()
+        .ends_with("holds iter but is damaged: links/dump_task is missing"));
+    assert!(env.tree().contains(&format!("iter/sha256-{sha}/")));
+}
+
+/// A run that cannot even plan still writes a status record, replacing a stale one. No root:
+/// nothing is mounted or loaded.
+#[test]
+fn a_fatal_error_still_writes_a_status_record() {
+    let s = Scratch::new("fatal");
+    let status = s.0.join("status.json");
+    std::fs::write(&status, "stale").unwrap();
+    let o = Command::new(BIN)
+        .args(["run", "--cmdline"])
+        .arg(s.0.join("no-cmdline"))
+        .arg("--status")
+        .arg(&status)
+        .arg("--bpffs")
+        .arg(s.0.join("bpffs"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let st = Status::from_json(&std::fs::read_to_string(&status).unwrap()).unwrap();
+    let want = format!(
+        "read cmdline {}: No such file or directory (os error 2)",
+        s.0.join("no-cmdline").display()
+    );
+    assert_eq!(st.error.as_deref(), Some(want.as_str()));
+    assert!(st.objects.is_empty());
+    assert!(
+        !s.0.join("bpffs").exists(),
+        "nothing may be mounted or made"
+    );
 }

@@ -1,17 +1,25 @@
 #!/bin/bash
 # All tests of bpf-preload, as root on Debian 12: unit tests, root integration tests (private
-# mount namespaces, real objects from bpf/), and the VM boot tests (tests/vm/run.sh).
-# Installs what it needs. Ends with one line "N passed, M failed".
+# mount namespaces, real objects from bpf/), the VM boot tests (tests/vm/run.sh) and the
+# fresh-machine test (tests/fresh-machine.sh: the set-up commands in a minimal Debian 12 root).
+# Installs what it needs (tests/deps.sh). Ends with one line "N passed, M failed".
 #
-#   sudo tests/run-all.sh [--no-vm]
+#   sudo tests/run-all.sh [--no-vm] [--no-fresh]
 set -uo pipefail
 cd "$(dirname "$0")/.."
-VM=1
-[[ ${1:-} == --no-vm ]] && VM=0
+VM=1 FRESH=1
+for a in "$@"; do
+    case $a in
+        --no-vm) VM=0 FRESH=0 ;;
+        --no-fresh) FRESH=0 ;;
+        *) echo "usage: tests/run-all.sh [--no-vm] [--no-fresh]" >&2; exit 2 ;;
+    esac
+done
 [[ $(id -u) == 0 ]] || { echo "run-all: needs root (BPF, mounts, chroot, qemu images)" >&2; exit 2; }
+T0=$(date +%s)
 
 set -e
-tests/deps.sh
+if ((VM)); then tests/deps.sh vm; else tests/deps.sh build; fi
 make -s -C bpf
 # A binary with the test key built in (for the built-in keys test), then the normal one.
 BPF_PRELOAD_BUILTIN_KEYS=$PWD/keys/test-only cargo build --release --locked
@@ -33,19 +41,24 @@ if ((rc != 0)) && ! grep -q '^test result:' "$log"; then
     failed=$((failed + 1))
 fi
 
-if ((VM)); then
-    tests/vm/run.sh 2>&1 | tee "$log"
+# suite NAME CMD...: run a script that ends with "N passed, M failed"; add its counts.
+suite() {
+    local name=$1 rc line p f
+    shift
+    "$@" 2>&1 | tee "$log"
     rc=${PIPESTATUS[0]}
     line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n1)
     if [[ -n $line ]]; then
         read -r p _ f _ <<<"${line//,/}"
         passed=$((passed + p)) failed=$((failed + f))
     else
-        echo "run-all: VM tests printed no summary (exit $rc)"
+        echo "run-all: $name printed no summary (exit $rc)"
         failed=$((failed + 1))
     fi
-    ((rc == 0)) || [[ -n $line ]] || failed=$((failed + 1))
-fi
+}
+((VM)) && suite "VM tests" tests/vm/run.sh
+((FRESH)) && suite "fresh-machine test" tests/fresh-machine.sh
 rm -f "$log"
+echo "run-all: wall time $(($(date +%s) - T0)) s"
 echo "$passed passed, $failed failed"
 ((failed == 0))

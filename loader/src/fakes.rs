@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use crate::pipeline::format::verify::VerifiedObject;
-use crate::pipeline::load::{Kernel, LoadError, LoadReport, Loaded};
-use crate::pipeline::pin::{PinKind, Pinnable};
+use crate::pipeline::load::{Kernel, LoadError, LoadReport, Loaded, Probe};
+use crate::pipeline::pin::{PinKind, PinNames, Pinnable};
 use crate::sys::{FsKind, Prio, Sys};
 
 fn errno(e: rustix::io::Errno) -> io::Error {
@@ -75,6 +75,14 @@ impl FakeSys {
 }
 
 impl Sys for FakeSys {
+    fn lock(&self, dir: &Path) -> io::Result<crate::sys::Lock> {
+        self.check(dir)?;
+        self.record(format!("lock {}", dir.display()));
+        Ok(crate::sys::Lock::none())
+    }
+    fn nonce(&self) -> String {
+        "r1".into()
+    }
     fn is_mounted(&self, kind: FsKind, path: &Path) -> io::Result<bool> {
         Ok(self
             .mounted
@@ -83,6 +91,7 @@ impl Sys for FakeSys {
             .any(|(k, p)| *k == kind && path.starts_with(p)))
     }
     fn mount(&self, kind: FsKind, path: &Path) -> io::Result<()> {
+        self.check(path)?;
         self.record(format!(
             "mount {} {}",
             match kind {
@@ -115,7 +124,11 @@ impl Sys for FakeSys {
             ));
         }
         self.record(format!("rename {} {}", from.display(), to.display()));
-        let moved = |p: &PathBuf| to.join(p.strip_prefix(from).unwrap());
+        let moved = |p: &PathBuf| match p.strip_prefix(from) {
+            Ok(rest) if rest.as_os_str().is_empty() => to.to_owned(),
+            Ok(rest) => to.join(rest),
+            Err(_) => p.clone(),
+        };
         let dirs: Vec<PathBuf> = self
             .dirs
             .borrow()
@@ -210,6 +223,8 @@ pub struct FakeKernel<'a> {
     table: BTreeMap<String, FakeLoad>,
     /// Names handed to `load`, in order.
     pub loaded: RefCell<Vec<String>>,
+    /// Link pins whose program is gone.
+    pub dead: RefCell<BTreeSet<PathBuf>>,
 }
 
 impl<'a> FakeKernel<'a> {
@@ -218,6 +233,7 @@ impl<'a> FakeKernel<'a> {
             sys,
             table: BTreeMap::new(),
             loaded: RefCell::default(),
+            dead: RefCell::default(),
         }
     }
 
@@ -228,6 +244,27 @@ impl<'a> FakeKernel<'a> {
 }
 
 impl Kernel for FakeKernel<'_> {
+    /// A pin made through the fake system holds what its directory says; one listed in `dead`
+    /// is a link without its program.
+    fn probe(&self, path: &Path) -> io::Result<Probe> {
+        if !self.sys.files.borrow().contains_key(path) {
+            return Err(errno(rustix::io::Errno::NOENT));
+        }
+        if self.dead.borrow().contains(path) {
+            return Ok(Probe::Link { live: false });
+        }
+        let dir = path
+            .parent()
+            .and_then(|d| d.file_name())
+            .unwrap_or_default();
+        Ok(match dir.to_string_lossy().as_ref() {
+            "links" => Probe::Link { live: true },
+            "maps" | "+shared" => Probe::Map,
+            "progs" => Probe::Prog,
+            _ => Probe::Other,
+        })
+    }
+
     fn load<'s>(
         &'s self,
         obj: &VerifiedObject,
@@ -301,11 +338,13 @@ impl<'a> FakeObject<'a> {
     }
 }
 
-impl Pinnable for FakeObject<'_> {
+impl PinNames for FakeObject<'_> {
     fn names(&self, kind: PinKind) -> Vec<String> {
         self.names.get(kind.dir()).cloned().unwrap_or_default()
     }
+}
 
+impl Pinnable for FakeObject<'_> {
     fn pin(&mut self, kind: PinKind, raw: &str, path: &Path) -> io::Result<()> {
         if !self.names(kind).iter().any(|n| n == raw) {
             return Err(errno(rustix::io::Errno::NOENT));

@@ -34,25 +34,33 @@ pub mod fuzz;
 
 // What the command-line tools, the integration tests and the fuzz targets use, on purpose.
 pub use pipeline::format::{elf, keys, name, trailer, verify};
-pub use pipeline::report::status;
-pub use pipeline::{cmdline, policy, RunConfig, RunError, EXIT_REQUIRED_FAILED};
+pub use pipeline::report::{escape, status};
+pub use pipeline::{cmdline, policy, CmdlineFrom, RunConfig, RunError, EXIT_REQUIRED_FAILED};
 pub use sys::{read_bounded, write_replace, MAX_OBJECT_SIZE};
 
 use std::time::Instant;
 
 /// The boot job: plan from the command line, trusted keys, every object through the pipeline,
 /// then the status record. Only a problem that stops planning is an `Err`; everything else is
-/// in the returned status, which is also written to `cfg.status`.
+/// in the returned status. Either way a status record is written to `cfg.status`.
 pub fn boot(cfg: &RunConfig) -> Result<status::Status, RunError> {
     let start = Instant::now();
     kernel::init_logging(cfg.verbose);
     let sys = sys::RealSys::new(cfg.verbose);
-    let plan = pipeline::read_plan(&cfg.cmdline, &cfg.preload_list, &cfg.policy)?;
-    let ring = keys::trusted(&cfg.keys);
-    let mut status = pipeline::run(&plan, ring, cfg, &sys, &kernel::Libbpf, &builtin::Builtin);
+    let (mut status, fatal) = match pipeline::read_plan(cfg) {
+        Ok(plan) => {
+            let ring = keys::trusted(&cfg.keys);
+            let guard = &builtin::Builtin;
+            (
+                pipeline::run(&plan, ring, cfg, &sys, &kernel::Libbpf, guard),
+                None,
+            )
+        }
+        Err(e) => (pipeline::fatal(cfg, &e, &sys), Some(e)),
+    };
     status.duration_ms = pipeline::ms(start);
     pipeline::report::write_status(&sys, &cfg.status, &status);
-    Ok(status)
+    fatal.map_or(Ok(status), Err)
 }
 
 /// What the guard's read-only info map says (sealed, refusals, the last one); for `status`.

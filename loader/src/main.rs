@@ -7,6 +7,7 @@ mod commands;
 
 use std::process::ExitCode;
 
+use bpf_preload::escape::escape;
 use bpf_preload::EXIT_REQUIRED_FAILED;
 use commands::{Command, CommandError, USAGE};
 
@@ -20,7 +21,7 @@ fn print(result: Result<String, CommandError>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("bpf-preload: {e}");
+            eprintln!("bpf-preload: {}", escape(&e.to_string()));
             ExitCode::from(EXIT_FATAL)
         }
     }
@@ -30,7 +31,7 @@ fn main() -> ExitCode {
     let command = match commands::parse(lexopt::Parser::from_env()) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("bpf-preload: {e}\n{USAGE}");
+            eprintln!("bpf-preload: {}\n{USAGE}", escape(&e.to_string()));
             return ExitCode::from(EXIT_USAGE);
         }
     };
@@ -53,13 +54,13 @@ fn main() -> ExitCode {
                 } else {
                     eprintln!(
                         "bpf-preload: required object(s) failed: {}",
-                        failed.join(", ")
+                        escape(&failed.join(", "))
                     );
                     ExitCode::from(EXIT_REQUIRED_FAILED as u8)
                 }
             }
             Err(e) => {
-                eprintln!("bpf-preload: {e}");
+                eprintln!("bpf-preload: {}", escape(&e.to_string()));
                 ExitCode::from(EXIT_FATAL)
             }
         },

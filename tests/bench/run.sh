@@ -6,8 +6,9 @@
 #
 #   sudo tests/bench/run.sh [-n ROUNDS]        (default 30; or BENCH_ROUNDS=N)
 #
-# Installs what it needs (bpftool with `autoattach`, from bookworm-backports if
-# the default one lacks it; `time` for peak RSS; `file`), builds the binary and
+# Installs what it needs with tests/deps.sh bench (bpftool with `autoattach`,
+# from bookworm-backports through a private apt configuration if the default one
+# lacks it; `time` for peak RSS; `file`), builds the binary and
 # the objects if they are missing, signs the objects into a temporary bundle,
 # then, inside a private mount namespace (unshare -m --propagation private):
 #   - mounts tracefs once (neither tool pays for that in the timings),
@@ -28,13 +29,13 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-BIN=$ROOT/target/x86_64-unknown-linux-gnu/release/bpf-preload
+# shellcheck source=../common.sh
+source "$ROOT/tests/common.sh"
+BIN=$(bp_bin)
 OBJDIR=$ROOT/build/bpf
 NAMES=(bench_01 bench_02 bench_03 bench_04 bench_05 bench_06
        bench_07 bench_08 bench_09 bench_10 bench_11 bench_12)
 ROUNDS=${BENCH_ROUNDS:-30}
-export DEBIAN_FRONTEND=noninteractive
-APT=(apt-get -o DPkg::Lock::Timeout=600 -y -q)
 
 die() { echo "bench: ERROR: $*" >&2; exit 1; }
 log() { echo "bench: $*" >&2; }
@@ -67,50 +68,61 @@ inner() {
         rmdir "$FS"
     }
 
-    # One bpf-preload run. $1 = label, $2 = optional wrapper (time -v).
-    run_preload() {
-        local label=$1 t0 t1 rc=0
-        new_fs
-        t0=$EPOCHREALTIME
-        ${WRAP:+$WRAP} "$BIN" run --cmdline "$W/cmdline" --bundle "$W/bundle" \
-            --keys "$W/keys" --bpffs "$FS" --status "$R/status-$label.json" \
-            >"$R/preload-$label.out" 2>&1 || rc=$?
-        t1=$EPOCHREALTIME
-        if [[ $rc -ne 0 ]]; then
-            cat "$R/preload-$label.out" >&2
-            die "bpf-preload run exited $rc ($label)"
-        fi
-        local n
-        n=$(grep -c '"result": "loaded"' "$R/status-$label.json" || true)
-        [[ $n -eq ${#NAMES[@]} ]] || die "bpf-preload: only $n of ${#NAMES[@]} objects loaded ($label), see $R/status-$label.json"
-        local pins
-        pins=$(find "$FS"/bench_*/links "$FS"/bench_*/maps -mindepth 1 | wc -l)
-        [[ $pins -eq $((6 * ${#NAMES[@]})) ]] || die "bpf-preload: $pins pins, expected $((6 * ${#NAMES[@]})) ($label)"
-        drop_fs
-        LAST_MS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) * 1000 }')
-    }
+    # The batch file of the informational `bpftool batch` run: the same 12
+    # loadall commands in ONE bpftool process, to separate per-exec cost from
+    # per-object cost. @FS@ becomes each run's bpffs.
+    local n
+    : >"$W/batch"
+    for n in "${NAMES[@]}"; do
+        echo "prog loadall $W/bundle/$n.bpf.o $FS_PLACEHOLDER/$n/progs pinmaps $FS_PLACEHOLDER/$n/maps $ATTACH" >>"$W/batch"
+    done
 
-    # The shell-hook equivalent: one bpftool invocation per object.
-    run_bpftool() {
-        local label=$1 t0 t1 n rc=0
+    # run_tool TOOL LABEL: one timed run on a fresh bpffs -> $LAST_MS. TOOL is
+    #   preload  one `bpf-preload run` of the 12 objects
+    #   bpftool  the shell-hook equivalent: mkdir -p + one bpftool per object
+    #   batch    for information: mkdir -p + the 12 loadall in one `bpftool batch`
+    # $WRAP (e.g. /usr/bin/time -v) wraps each preload/bpftool process.
+    run_tool() {
+        local tool=$1 label=$2 out=$R/$1-$2.out t0 t1 n at= rc=0 pins sub=progs
         local dirs=()
         new_fs
         for n in "${NAMES[@]}"; do dirs+=("$FS/$n"); done
+        [[ $tool == batch ]] && sed "s|$FS_PLACEHOLDER|$FS|g" "$W/batch" >"$W/batch-now"
         t0=$EPOCHREALTIME
-        mkdir -p "${dirs[@]}"
-        for n in "${NAMES[@]}"; do
-            ${WRAP:+$WRAP} bpftool prog loadall "$W/bundle/$n.bpf.o" "$FS/$n/progs" \
-                pinmaps "$FS/$n/maps" $ATTACH >>"$R/bpftool-$label.out" 2>&1 || { rc=$?; break; }
-        done
+        case $tool in
+            preload)
+                ${WRAP:+$WRAP} "$BIN" run --cmdline "$W/cmdline" --bundle "$W/bundle" \
+                    --keys "$W/keys" --bpffs "$FS" --status "$R/status-$label.json" \
+                    >"$out" 2>&1 || rc=$? ;;
+            bpftool)
+                mkdir -p "${dirs[@]}"
+                for n in "${NAMES[@]}"; do
+                    ${WRAP:+$WRAP} bpftool prog loadall "$W/bundle/$n.bpf.o" "$FS/$n/progs" \
+                        pinmaps "$FS/$n/maps" $ATTACH >>"$out" 2>&1 || { rc=$? at=$n; break; }
+                done ;;
+            batch)
+                mkdir -p "${dirs[@]}"
+                bpftool batch file "$W/batch-now" >"$out" 2>&1 || rc=$? ;;
+        esac
         t1=$EPOCHREALTIME
-        if [[ $rc -ne 0 ]]; then
-            cat "$R/bpftool-$label.out" >&2
-            die "bpftool prog loadall $n exited $rc ($label)"
+        # bpftool 7.5's batch mode exits 255 with "reading batch file failed: File
+        # exists" (a stale errno from its mkdir) even when every command worked, so
+        # it is judged by its pins and by having no other error.
+        if [[ $tool == batch && $rc -ne 0 ]] && ! grep -v 'reading batch file failed' "$out" | grep -q 'Error'; then
+            rc=0
         fi
-        local pins
-        pins=$(find "$FS"/bench_*/progs "$FS"/bench_*/maps -mindepth 1 | wc -l)
-        [[ $pins -eq $((6 * ${#NAMES[@]})) ]] || die "bpftool: $pins pins, expected $((6 * ${#NAMES[@]})) ($label)"
-        if [[ $label == warmup && -n $ATTACH ]]; then
+        if [[ $rc -ne 0 ]]; then
+            cat "$out" >&2
+            die "$tool exited $rc ($label${at:+, object $at})"
+        fi
+        [[ $tool == preload ]] && sub=links
+        pins=$(find "$FS"/bench_*/$sub "$FS"/bench_*/maps -mindepth 1 | wc -l)
+        [[ $pins -eq $((6 * ${#NAMES[@]})) ]] || die "$tool: $pins pins, expected $((6 * ${#NAMES[@]})) ($label)"
+        if [[ $tool == preload ]]; then
+            n=$(grep -c '"result": "loaded"' "$R/status-$label.json" || true)
+            [[ $n -eq ${#NAMES[@]} ]] || die "bpf-preload: only $n of ${#NAMES[@]} objects loaded ($label), see $R/status-$label.json"
+        fi
+        if [[ $tool == bpftool && $label == warmup && -n $ATTACH ]]; then
             # autoattach pins links (not programs) under progs/: prove it once.
             # (bpftool 7.5 `link show pinned` exits 255 even when it prints the
             # link, so judge by its JSON output, not its exit code.)
@@ -124,42 +136,11 @@ inner() {
         LAST_MS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) * 1000 }')
     }
 
-    # Informational only: the same 12 loadall commands in ONE bpftool process
-    # (`bpftool batch file`), to separate per-exec cost from per-object cost.
-    # bpftool 7.5's batch mode exits 255 with "reading batch file failed: File
-    # exists" (a stale errno from its mkdir) even when every command worked, so
-    # it is judged by its pins and by having no other error.
-    local n
-    : >"$W/batch"
-    for n in "${NAMES[@]}"; do
-        echo "prog loadall $W/bundle/$n.bpf.o $FS_PLACEHOLDER/$n/progs pinmaps $FS_PLACEHOLDER/$n/maps $ATTACH" >>"$W/batch"
-    done
-    run_batch() {
-        local label=$1 t0 t1 n rc=0
-        local dirs=()
-        new_fs
-        sed "s|$FS_PLACEHOLDER|$FS|g" "$W/batch" >"$W/batch-now"
-        for n in "${NAMES[@]}"; do dirs+=("$FS/$n"); done
-        t0=$EPOCHREALTIME
-        mkdir -p "${dirs[@]}"
-        bpftool batch file "$W/batch-now" >"$R/batch-$label.out" 2>&1 || rc=$?
-        t1=$EPOCHREALTIME
-        if [[ $rc -ne 0 ]] && grep -v 'reading batch file failed' "$R/batch-$label.out" | grep -q 'Error'; then
-            cat "$R/batch-$label.out" >&2
-            die "bpftool batch exited $rc ($label)"
-        fi
-        local pins
-        pins=$(find "$FS"/bench_*/progs "$FS"/bench_*/maps -mindepth 1 | wc -l)
-        [[ $pins -eq $((6 * ${#NAMES[@]})) ]] || die "bpftool batch: $pins pins, expected $((6 * ${#NAMES[@]})) ($label)"
-        drop_fs
-        LAST_MS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) * 1000 }')
-    }
-
     WRAP=
     log "warm-up round (untimed)"
-    run_preload warmup
-    run_bpftool warmup
-    run_batch warmup
+    run_tool preload warmup
+    run_tool bpftool warmup
+    run_tool batch warmup
 
     local r
     : >"$R/preload.ms"
@@ -167,25 +148,24 @@ inner() {
     : >"$R/batch.ms"
     log "$ROUNDS timed rounds, alternating order"
     for ((r = 1; r <= ROUNDS; r++)); do
-        local lbl
+        local lbl order t
         lbl=$(printf 'r%02d' "$r")
         if ((r % 2)); then
-            run_preload "$lbl"; echo "$LAST_MS" >>"$R/preload.ms"
-            run_bpftool "$lbl"; echo "$LAST_MS" >>"$R/bpftool.ms"
-            run_batch "$lbl"; echo "$LAST_MS" >>"$R/batch.ms"
+            order="preload bpftool batch"
         else
-            run_batch "$lbl"; echo "$LAST_MS" >>"$R/batch.ms"
-            run_bpftool "$lbl"; echo "$LAST_MS" >>"$R/bpftool.ms"
-            run_preload "$lbl"; echo "$LAST_MS" >>"$R/preload.ms"
+            order="batch bpftool preload"
         fi
+        for t in $order; do
+            run_tool "$t" "$lbl"; echo "$LAST_MS" >>"$R/$t.ms"
+        done
         rm -f "$R/bpftool-$lbl.out"
     done
 
     log "peak RSS round (untimed, under /usr/bin/time -v)"
     WRAP="/usr/bin/time -v -a -o $R/rss-preload.txt"
-    run_preload rss
+    run_tool preload rss
     WRAP="/usr/bin/time -v -a -o $R/rss-bpftool.txt"
-    run_bpftool rss
+    run_tool bpftool rss
     WRAP=
 }
 
@@ -209,36 +189,10 @@ done
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "rounds must be a positive integer"
 [[ $(id -u) -eq 0 ]] || die "must run as root (mounts, BPF loading)"
 
-APT_UPDATED=
-apt_install() {
-    if [[ -z $APT_UPDATED ]]; then
-        "${APT[@]}" update >/dev/null || die "apt-get update failed"
-        APT_UPDATED=1
-    fi
-    log "installing $*"
-    "${APT[@]}" install "$@" >/dev/null || die "apt-get install $* failed"
-}
+# What the benchmark needs (tests/deps.sh bench: bpftool with autoattach from
+# bookworm-backports through a private apt configuration, time, the build deps).
+"$ROOT/tests/deps.sh" bench || die "tests/deps.sh bench failed"
 has_autoattach() { command -v bpftool >/dev/null && bpftool prog help 2>&1 | grep -q autoattach; }
-
-command -v file >/dev/null || apt_install file
-[[ -x /usr/bin/time ]] || apt_install time
-command -v python3 >/dev/null || apt_install python3
-command -v unshare >/dev/null || apt_install util-linux
-
-if ! has_autoattach; then
-    command -v bpftool >/dev/null || apt_install bpftool
-fi
-if ! has_autoattach && grep -qs 'VERSION_CODENAME=bookworm' /etc/os-release; then
-    # bookworm's bpftool 7.1 cannot autoattach; bookworm-backports has 7.5.
-    if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
-        mirror=$(grep -rhoE 'https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null |
-                 head -n1 | tr -d ' ')
-        echo "deb ${mirror:-http://deb.debian.org/debian} bookworm-backports main" \
-            >/etc/apt/sources.list.d/bookworm-backports.list
-        APT_UPDATED=
-    fi
-    apt_install -t bookworm-backports bpftool
-fi
 if has_autoattach; then
     ATTACH=autoattach
     BPFTOOL_MODE="bpftool prog loadall ... autoattach (loads AND attaches: same work as bpf-preload)"
@@ -250,13 +204,11 @@ fi
 
 if [[ ! -x $BIN ]]; then
     log "building $BIN"
-    (cd "$ROOT" && cargo build --release) >&2 || die "cargo build --release failed"
+    bp_build >/dev/null
 fi
 missing=0
 for n in "${NAMES[@]}"; do [[ -f $OBJDIR/$n.bpf.o ]] || missing=1; done
 if [[ $missing -eq 1 ]]; then
-    command -v clang >/dev/null && [[ -f /usr/include/bpf/bpf_helpers.h ]] ||
-        apt_install clang libbpf-dev linux-libc-dev make
     log "building objects (make -C bpf)"
     make -C "$ROOT/bpf" >&2 || die "make -C bpf failed"
 fi
@@ -296,70 +248,4 @@ esac
 export W SIZE FILE_OUT BPFTOOL_MODE ROUNDS STATIC_CHECK
 export BPFTOOL_VERSION=$(bpftool version 2>/dev/null | head -n1)
 export KERNEL=$(uname -r) NCPU=$(nproc) LOADAVG_START LOADAVG_END=$(cut -d" " -f1-3 /proc/loadavg)
-python3 - <<'EOF'
-import json, os, re, statistics as st
-
-W = os.environ["W"]; R = f"{W}/results"
-def ms(path): return [float(x) for x in open(path).read().split()]
-pre, bt, ba = ms(f"{R}/preload.ms"), ms(f"{R}/bpftool.ms"), ms(f"{R}/batch.ms")
-n = len(pre)
-
-def p90(xs):
-    s = sorted(xs); return s[min(len(s) - 1, int(round(0.9 * (len(s) - 1))))]
-def line(name, xs):
-    return (f"  {name:<28} median {st.median(xs):8.1f} ms   min {min(xs):7.1f}   "
-            f"p90 {p90(xs):7.1f}   max {max(xs):7.1f}")
-
-# Per-round figures from bpf-preload's own status file.
-over, sdur, ratio_sd, ph = [], [], [], {"verify_ms": [], "load_ms": [], "pin_ms": []}
-for i, wall in enumerate(pre, 1):
-    s = json.load(open(f"{R}/status-r{i:02d}.json"))
-    assert s["error"] is None and all(o["result"] == "loaded" for o in s["objects"])
-    tot = {k: sum(o["phases"][k] for o in s["objects"]) for k in ph}
-    for k in ph: ph[k].append(tot[k])
-    over.append((tot["verify_ms"] + tot["pin_ms"]) / wall * 100)
-    sdur.append(s["duration_ms"]); ratio_sd.append(s["duration_ms"] / wall * 100)
-
-def rss(path):
-    v = [int(x) for x in re.findall(r"Maximum resident set size \(kbytes\): (\d+)", open(path).read())]
-    return max(v), len(v)
-rp, _ = rss(f"{R}/rss-preload.txt")
-rb, nb = rss(f"{R}/rss-bpftool.txt")
-
-size = int(os.environ["SIZE"])
-ratio = st.median(pre) / st.median(bt)
-ov = st.median(over)
-def tgt(ok): return "met" if ok else "MISSED"
-
-print(f"""
-bpf-preload benchmark: 12 signed objects (bench_01..bench_12), 3 auto-attached
-tracepoint/raw_tp programs + 3 maps each; {n} rounds, order alternating, fresh bpffs
-per run, private mount namespace.
-  kernel {os.environ['KERNEL']}, {os.environ['NCPU']} CPUs; {os.environ['BPFTOOL_VERSION']}
-  load average before/after: {os.environ['LOADAVG_START']} / {os.environ['LOADAVG_END']} (other work on the host adds noise)
-  bpftool side: {os.environ['BPFTOOL_MODE']}
-                one process per object, as a shell hook does (plus one mkdir -p)
-
-wall time (load + attach + pin all 12 objects)
-{line('bpf-preload run', pre)}
-{line('bpftool loop (12 execs)', bt)}
-  ratio bpf-preload / bpftool (medians) {ratio:.2f}x        target <= 0.50x  [{tgt(ratio <= 0.5)}]
-  for information, not the comparison (a hook does not do this):
-{line('bpftool batch (1 process)', ba)}
-  -> per-object cost in one process: bpftool {st.median(ba) / 12:.1f} ms, bpf-preload {st.median(pre) / 12:.1f} ms;
-     exec + start-up per bpftool process ~ {(st.median(bt) - st.median(ba)) / 11:.1f} ms
-
-bpf-preload time breakdown (status file, medians over rounds; sums over the 12 objects)
-  verify_ms {st.median(ph['verify_ms']):7.1f}   load_ms {st.median(ph['load_ms']):7.1f}   pin_ms {st.median(ph['pin_ms']):7.1f}
-  status duration_ms {st.median(sdur):7.1f} = {st.median(ratio_sd):.1f} % of wall (rest: exec, startup, key loading, status write, exit)
-  self-overhead (verify_ms + pin_ms) / wall  {ov:.2f} %       target <= 5 %     [{tgt(ov <= 5)}]
-
-binary  {size} bytes ({size / 1048576:.2f} MiB)            target <= 2.5 MiB  [{tgt(size <= 2.5 * 1048576)}]
-  file: {os.environ['FILE_OUT']}
-peak RSS (Maximum resident set size, /usr/bin/time -v)
-  bpf-preload run (all 12)    {rp / 1024:6.2f} MiB ({rp} KiB)   target <= 8 MiB    [{tgt(rp <= 8 * 1024)}]
-  bpftool (max of {nb} execs)   {rb / 1024:6.2f} MiB ({rb} KiB)
-empty-chroot check (tests/bench/static-check.sh)""")
-for l in os.environ["STATIC_CHECK"].splitlines():
-    print("  " + l[:150])
-EOF
+python3 "$ROOT/tests/bench/report.py"

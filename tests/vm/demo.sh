@@ -22,7 +22,7 @@ while (($#)); do
 done
 
 T0=$(date +%s)
-vm_install_packages
+vm_install_packages demo
 vm_build_project
 vm_test_key
 K=$(vm_kernel "$KERNEL")

@@ -3,99 +3,97 @@
 # mkosi-test.sh). Source it; it expects bash with `set -euo pipefail`.
 #
 # Everything is cached under $VM_BUILD (default: build/vm, git-ignored):
-#   dl/         downloaded kernel .debs
-#   kernels/K/  unpacked kernel K (6.1 = bookworm, 6.12 = bookworm-backports):
+#   dl/K/       downloaded kernel .debs (apt configurations: build/apt/)
+#   kernels/K/  unpacked kernel K (see vm_kernel: 6.1 6.12 trixie trixie-bpo):
 #               root/ (modules, depmod'ed), vmlinux (ELF, booted as PVH), kver
 #   dracut/     private dracut base dir = the host's + our module (symlink)
 #   bundle-*/   signed objects + keys + preload.list given to dracut
 #   initrd/     initramfs images;  root/ root.img: the minimal real root
 VM_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=../common.sh
+source "$VM_TOP/tests/common.sh"
+BP_LOG_TAG=vm
 VM_DIR=$VM_TOP/tests/vm
 VM_BUILD=${VM_BUILD:-$VM_TOP/build/vm}
 VM_TIMEOUT=${VM_TIMEOUT:-240}        # hard limit for one qemu run, seconds
 VM_MEM=${VM_MEM:-1024}
 VM_SMP=${VM_SMP:-2}
-APT=(apt-get -o DPkg::Lock::Timeout=600 -y --no-install-recommends)
 mkdir -p "$VM_BUILD"
 
-vlog() { printf '[vm %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-vdie() { vlog "ERROR: $*"; exit 1; }
+vlog() { bp_log "$@"; }
+vdie() { bp_die "$@"; }
 
 # ---------------------------------------------------------------- packages --
-_vm_apt_updated=
-_vm_apt_update() {
-    [[ -n $_vm_apt_updated ]] && return 0
-    if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
-        vlog "adding bookworm-backports to apt sources"
-        echo 'deb http://deb.debian.org/debian bookworm-backports main' \
-            > /etc/apt/sources.list.d/bookworm-backports.list
-    fi
-    apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
-    _vm_apt_updated=1
-}
-
-vm_install_packages() {
-    local want=() p
-    export DEBIAN_FRONTEND=noninteractive
-    command -v dracut > /dev/null || want+=(dracut-core)
-    [[ -x /usr/lib/systemd/systemd ]] || want+=(systemd)
-    command -v udevadm > /dev/null || want+=(udev)
-    dpkg -s busybox-static > /dev/null 2>&1 || want+=(busybox-static)
-    command -v mke2fs > /dev/null || want+=(e2fsprogs)
-    command -v cpio > /dev/null || want+=(cpio)
-    command -v zstd > /dev/null || want+=(zstd)
-    command -v xz > /dev/null || want+=(xz-utils)
-    command -v depmod > /dev/null || want+=(kmod)
-    command -v clang > /dev/null || want+=(clang)
-    command -v openssl > /dev/null || want+=(openssl)
-    [[ -f /usr/include/bpf/bpf_helpers.h ]] || want+=(libbpf-dev)
-    [[ -f /usr/include/linux/bpf.h ]] || want+=(linux-libc-dev)
-    [[ -f /usr/lib/x86_64-linux-gnu/libc.a ]] || want+=(libc6-dev)
-    if ((${#want[@]})); then
-        _vm_apt_update
-        vlog "apt-get install ${want[*]}"
-        "${APT[@]}" install "${want[@]}" >&2
-    fi
-    if ! command -v qemu-system-x86_64 > /dev/null; then
-        _vm_apt_update
-        vlog "apt-get install qemu-system-x86"
-        # qemu-utils may already come from bookworm-backports (it does on these
-        # machines); qemu-system-x86 must then come from there too.
-        if ! "${APT[@]}" install qemu-system-x86 >&2; then
-            p=bookworm-backports
-            "${APT[@]}" install qemu-system-x86/$p qemu-system-common/$p \
-                qemu-system-data/$p seabios/$p >&2 ||
-                "${APT[@]}" install -t $p qemu-system-x86 >&2
-        fi
-    fi
+# Everything the VM tests and the demo install comes from tests/deps.sh, the one
+# dependency script (private apt configurations for other suites, never a change
+# to the machine's apt sources).
+vm_install_packages() { # [demo|vm]
+    "$VM_TOP/tests/deps.sh" "${1:-vm}"
 }
 
 # ----------------------------------------------------------------- kernels --
-# vm_kernel NAME -> prints the kernel dir; NAME is 6.1 (bookworm) or 6.12
-# (bookworm-backports). Cached: no network when kernels/NAME/vmlinux exists.
+# Debian's kernels, fetched with a private apt configuration (tests/common.sh):
+#   6.1         bookworm (the machine's own sources)
+#   6.12        bookworm-backports
+#   trixie      Debian 13's kernel (6.12)
+#   trixie-bpo  the newest packaged kernel (7.x from trixie-backports): the
+#               linux-image meta package depends on linux-binary-VER (vmlinuz at
+#               /usr/lib/modules/VER/vmlinuz) and linux-modules-VER (zstd modules)
+VM_KERNELS_ALL="6.1 6.12 trixie trixie-bpo"
+_vm_kernel_conf() {
+    case $1 in
+        6.1) bp_apt_conf host --with-host ;;
+        6.12) bp_apt_conf bookworm-backports bookworm-backports ;;
+        trixie) bp_apt_conf trixie trixie ;;
+        trixie-bpo) bp_apt_conf trixie-backports trixie-backports ;;
+        *) vdie "unknown kernel $1 (one of: $VM_KERNELS_ALL)" ;;
+    esac
+}
+
+# The packages behind the linux-image-amd64 meta package: follow Depends on
+# linux-image-*, linux-binary-* and linux-modules-* (candidate versions only).
+_vm_kernel_pkgs() {
+    local conf=$1 queue=(linux-image-amd64) seen=" " p d
+    while ((${#queue[@]})); do
+        p=${queue[0]} queue=("${queue[@]:1}")
+        [[ $seen == *" $p "* ]] && continue
+        seen+="$p "
+        echo "$p"
+        for d in $(APT_CONFIG=$conf apt-cache show --no-all-versions "$p" 2> /dev/null |
+            sed -n 's/^\(Pre-\)\{0,1\}Depends: //p' | tr ',|' '\n\n' | sed 's/^ *//; s/[ (].*//' |
+            grep -E '^linux-(image|binary|modules)-'); do
+            queue+=("$d")
+        done
+    done
+}
+
+# vm_kernel NAME -> prints the kernel dir: root/ (the packages unpacked, modules
+# depmod'ed under root/lib/modules/VER), vmlinux (ELF, booted as PVH), kver.
+# Cached: no network when kernels/NAME/vmlinux exists.
 vm_kernel() {
-    local name=$1 kd=$VM_BUILD/kernels/$1 meta pkg deb kver
+    local name=$1 kd=$VM_BUILD/kernels/$1 dl=$VM_BUILD/dl/$1 conf pkgs deb kver vmlinuz
     if [[ ! -s $kd/vmlinux || ! -s $kd/kver ]]; then
-        _vm_apt_update
-        case $name in
-            6.1) meta=linux-image-amd64/bookworm-security
-                 apt-cache show "$meta" > /dev/null 2>&1 || meta=linux-image-amd64/bookworm ;;
-            6.12) meta=linux-image-amd64/bookworm-backports ;;
-            *) vdie "unknown kernel $name" ;;
-        esac
-        pkg=$(apt-cache show "$meta" | sed -n 's/^Depends: \(linux-image-[^ ,]*\).*/\1/p' | head -n1)
-        [[ -n $pkg ]] || vdie "cannot resolve $meta"
-        mkdir -p "$VM_BUILD/dl"
-        vlog "downloading $pkg"
-        (cd "$VM_BUILD/dl" && apt-get download "$pkg" >&2 2> /dev/null) || (cd "$VM_BUILD/dl" && apt-get download "$pkg" >&2)
-        deb=$(ls -t "$VM_BUILD/dl/${pkg}"_*.deb | head -n1)
+        conf=$(_vm_kernel_conf "$name")
+        mapfile -t pkgs < <(_vm_kernel_pkgs "$conf")
+        ((${#pkgs[@]} > 1)) || vdie "kernel $name: cannot resolve linux-image-amd64 (apt config $conf)"
+        vlog "kernel $name: downloading ${pkgs[*]}"
+        rm -rf "$dl" && mkdir -p "$dl"
+        (cd "$dl" && APT_CONFIG=$conf apt-get -q download "${pkgs[@]}" > /dev/null) ||
+            vdie "kernel $name: apt-get download ${pkgs[*]} failed"
         rm -rf "$kd" && mkdir -p "$kd/root"
-        dpkg-deb -x "$deb" "$kd/root"
-        kver=$(ls "$kd/root/lib/modules")
+        for deb in "$dl"/*.deb; do dpkg-deb -x "$deb" "$kd/root"; done
+        # merged-/usr packages (trixie-backports) ship /usr/lib/modules only
+        [[ -e $kd/root/lib ]] || ln -s usr/lib "$kd/root/lib"
+        kver=$(ls "$kd/root/lib/modules" | head -n1)
+        [[ -n $kver ]] || vdie "kernel $name: no modules directory in ${pkgs[*]}"
+        vmlinuz=$kd/root/boot/vmlinuz-$kver
+        [[ -f $vmlinuz ]] || vmlinuz=$kd/root/lib/modules/$kver/vmlinuz
+        [[ -f $vmlinuz ]] || vdie "kernel $name: no vmlinuz for $kver"
         depmod -b "$kd/root" "$kver"
-        python3 "$VM_DIR/extract-vmlinux.py" "$kd/root/boot/vmlinuz-$kver" "$kd/vmlinux.tmp"
+        python3 "$VM_DIR/extract-vmlinux.py" "$vmlinuz" "$kd/vmlinux.tmp"
         mv "$kd/vmlinux.tmp" "$kd/vmlinux"
         echo "$kver" > "$kd/kver"
+        vlog "kernel $name: $kver"
     fi
     echo "$kd"
 }
@@ -105,21 +103,12 @@ VM_BIN=${VM_BIN:-}
 vm_build_project() {
     vlog "make -C bpf"
     make -s -C "$VM_TOP/bpf" >&2
-    if [[ -z ${BPF_PRELOAD_BIN:-} ]]; then
-        vlog "cargo build --release"
-        local locked=(); [[ -f $VM_TOP/Cargo.lock ]] && locked=(--locked)
-        (cd "$VM_TOP" && cargo build --release -q "${locked[@]}" >&2)
-    fi
-    local c
-    for c in "${BPF_PRELOAD_BIN:-}" "$VM_TOP/target/x86_64-unknown-linux-gnu/release/bpf-preload" \
-        "$VM_TOP/target/release/bpf-preload"; do
-        [[ -n $c && -x $c ]] && { VM_BIN=$c; break; }
-    done
-    [[ -n $VM_BIN ]] || vdie "bpf-preload binary not found after cargo build"
+    VM_BIN=$(bp_build)
     mkdir -p "$VM_BUILD/guest"
     if [[ ! -x $VM_BUILD/guest/bpfmap || $VM_DIR/guest/bpfmap.c -nt $VM_BUILD/guest/bpfmap ]]; then
         gcc -O2 -static -o "$VM_BUILD/guest/bpfmap" "$VM_DIR/guest/bpfmap.c"
     fi
+    vm_install_project
 }
 
 # The test signing key: keys/test-only/ when present, else a throw-away one.
@@ -162,17 +151,38 @@ vm_tamper() {
 }
 
 # ------------------------------------------------------------------ dracut --
-# A private dracut base dir: the host's modules plus ours, so the host's
-# /usr/lib/dracut is not touched.
+# `make install-files` into $VM_BUILD/install (DESTDIR): the tests use what a
+# user installs (module, helpers, unit), with the binary under test.
+vm_install_project() {
+    rm -rf "$VM_BUILD/install"
+    make -s -C "$VM_TOP" install-files DESTDIR="$VM_BUILD/install" BIN="$VM_BIN" >&2
+}
+
+# A private dracut base dir: the host's modules plus ours (as installed into
+# $VM_BUILD/install), so the host's /usr/lib/dracut is not touched.
 vm_dracut_base() {
     local b=$VM_BUILD/dracut e
+    [[ -d $VM_BUILD/install ]] || vm_install_project
     rm -rf "$b" && mkdir -p "$b/modules.d"
     for e in /usr/lib/dracut/*; do
         [[ ${e##*/} == modules.d ]] || ln -s "$e" "$b/${e##*/}"
     done
     for e in /usr/lib/dracut/modules.d/*; do ln -s "$e" "$b/modules.d/${e##*/}"; done
-    ln -sfn "$VM_TOP/dracut/95bpf-preload" "$b/modules.d/95bpf-preload"
+    ln -sfn "$VM_BUILD/install/usr/lib/dracut/modules.d/50bpf-preload" "$b/modules.d/50bpf-preload"
     echo "$b"
+}
+
+# The dracut arguments of both dracut versions (host 059, Debian 13's 106):
+# a small generic image of FLAVOUR (systemd|shell) -> VM_DRACUT_ARGS.
+_vm_dracut_args() {
+    VM_DRACUT_ARGS=(--no-hostonly --no-hostonly-cmdline --no-early-microcode --compress cat --force --quiet
+        --drivers "virtio_pci virtio_blk ext4"
+        --omit "plymouth dbus dbus-daemon dbus-broker i18n lvm dm mdraid crypt multipath btrfs nfs iscsi network network-legacy network-manager nvmf resume terminfo rngd")
+    if [[ $1 == shell ]]; then
+        VM_DRACUT_ARGS+=(--omit "systemd systemd-initrd dracut-systemd systemd-udevd systemd-journald systemd-modules-load systemd-sysctl systemd-tmpfiles systemd-sysusers systemd-ask-password")
+    else
+        VM_DRACUT_ARGS+=(--add "systemd systemd-initrd dracut-systemd")
+    fi
 }
 
 # vm_initrd KERNELDIR FLAVOUR(systemd|shell) OUT [BUNDLEDIR|none] [extra dracut args...]
@@ -181,20 +191,14 @@ vm_initrd() {
     shift 4 || shift $#
     kver=$(cat "$kd/kver")
     conf=$(mktemp -d "$VM_BUILD/conf.XXXXXX")
-    args=(--conf /dev/null --confdir "$conf" --no-hostonly --no-hostonly-cmdline
-        --kver "$kver" --kmoddir "$kd/root/lib/modules/$kver" --fwdir /nonexistent
-        --no-early-microcode --compress cat --force --quiet
-        --drivers "virtio_pci virtio_blk ext4"
-        --omit "plymouth dbus dbus-daemon dbus-broker i18n lvm dm mdraid crypt multipath btrfs nfs iscsi network network-legacy network-manager nvmf resume terminfo rngd")
-    if [[ $flavour == shell ]]; then
-        args+=(--omit "systemd systemd-initrd dracut-systemd systemd-udevd systemd-journald systemd-modules-load systemd-sysctl systemd-tmpfiles systemd-sysusers systemd-ask-password")
-    else
-        args+=(--add "systemd systemd-initrd dracut-systemd")
-    fi
+    _vm_dracut_args "$flavour"
+    args=(--conf /dev/null --confdir "$conf" "${VM_DRACUT_ARGS[@]}"
+        --kver "$kver" --kmoddir "$kd/root/lib/modules/$kver" --fwdir /nonexistent)
     if [[ $bundle != none ]]; then
         args+=(--add bpf-preload)
         cat > "$conf/bpf-preload.conf" <<EOC
 bpf_preload_binary="$VM_BIN"
+bpf_preload_libexec_dir="$VM_BUILD/install/usr/libexec/bpf-preload"
 bpf_preload_bundle_dir="$bundle/lib"
 bpf_preload_keys_dir="$bundle/keys"
 bpf_preload_list="$bundle/preload.list"
@@ -224,6 +228,8 @@ vm_root() {
     install -m 0644 "$VM_DIR/guest/guard-attacks.sh" "$r/sbin/guard-attacks"
     echo 'root:x:0:0:root:/root:/bin/sh' > "$r/etc/passwd"
     echo 'vmroot' > "$r/etc/hostname"
+    # systemd >= 256 switches root only into a tree with an os-release file
+    printf 'ID=vmroot\nNAME="bpf-preload VM test root"\n' > "$r/etc/os-release"
     rm -f "$img"
     mke2fs -q -t ext4 -L vmroot -d "$r" "$img" 64M >&2
     echo "$img"
@@ -263,4 +269,120 @@ vm_boot() {
     [[ -z $VM_REACHED_MS ]] && grep -qa 'VMCHECK-BEGIN' "$log" && VM_REACHED_MS=$VM_BOOT_MS
     [[ $rc == 124 || $rc == 137 ]] && vlog "qemu hit the ${VM_TIMEOUT}s timeout ($log)"
     return 0
+}
+
+# ------------------------------------------------------------ Debian 13 root --
+# A Debian 13 (trixie) root made with mmdebstrap, in which the tests run
+# Debian 13's own generators: dracut-ng (dracut-core 106) with systemd 257,
+# mkinitramfs (initramfs-tools-core) and mkosi 25. Cached in $VM_BUILD/trixie/root
+# and rebuilt when the package list changes. The -core packages let both
+# generators live in one root (dracut and initramfs-tools conflict).
+VM_TRIXIE_PKGS="dracut-core initramfs-tools-core systemd systemd-sysv udev kmod busybox zstd cpio e2fsprogs mkosi"
+vm_trixie_root() {
+    local d=$VM_BUILD/trixie stamp
+    stamp=$(echo "$VM_TRIXIE_PKGS $BP_MIRROR" | sha256sum | cut -c1-16)
+    if [[ ! -x $d/root/usr/bin/dracut || $(cat "$d/stamp" 2> /dev/null) != "$stamp" ]]; then
+        vlog "mmdebstrap trixie ($VM_TRIXIE_PKGS) -> $d/root"
+        rm -rf "$d" && mkdir -p "$d"
+        mmdebstrap --mode=root --variant=apt --include="${VM_TRIXIE_PKGS// /,}" \
+            trixie "$d/root" "deb [signed-by=$BP_KEYRING] $BP_MIRROR trixie main" > "$d/mmdebstrap.log" 2>&1 ||
+            { tail -n 30 "$d/mmdebstrap.log" >&2; vdie "mmdebstrap failed (log: $d/mmdebstrap.log)"; }
+        echo "$stamp" > "$d/stamp"
+    fi
+    echo "$d/root"
+}
+
+# vm_in_root ROOT [VAR=VALUE...] CMD...: run CMD chrooted in ROOT with /proc,
+# /sys, /dev and /run mounted, in a private mount namespace (nothing leaks to
+# the host), with a clean environment plus the VAR=VALUEs. VM_ROOT_RO_BINDS="SRC=DST ..."
+# adds read-only bind mounts (DST inside ROOT).
+vm_in_root() {
+    local r=$1
+    shift
+    VM_ROOT_RO_BINDS=${VM_ROOT_RO_BINDS:-} unshare -m --propagation private bash -c '
+        r=$1; shift
+        # ROOT is a mount point, as / is (mkosi'"'"'s sandbox remounts / as a slave)
+        mount --bind "$r" "$r" &&
+            mount -t proc proc "$r/proc" && mount --rbind /sys "$r/sys" && mount --rbind /dev "$r/dev" &&
+            mount -t tmpfs tmpfs "$r/run" && mount -t tmpfs tmpfs "$r/tmp" || exit 1
+        for b in $VM_ROOT_RO_BINDS; do
+            mkdir -p "$r${b#*=}" && mount --bind "${b%%=*}" "$r${b#*=}" &&
+                mount -o remount,bind,ro "$r${b#*=}" || exit 1
+        done
+        [[ -f /etc/resolv.conf ]] && cp -L /etc/resolv.conf "$r/etc/resolv.conf" 2> /dev/null
+        exec chroot "$r" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"' \
+        vm_in_root "$r" "$@"
+}
+
+# vm_trixie_install KERNELDIR BUNDLEDIR -> prints the Debian 13 root, after
+# installing there what a user installs: `make install-files DESTDIR=root` (the
+# loader built here, dracut module, initramfs-tools hook and script, unit,
+# mkosi-initrd drop-in), the bundle's signed objects, keys and preload.list at
+# their default places, and the kernel's modules.
+vm_trixie_install() {
+    local kd=$1 bundle=$2 r kver
+    r=$(vm_trixie_root)
+    kver=$(cat "$kd/kver")
+    make -s -C "$VM_TOP" install-files DESTDIR="$r" BIN="$VM_BIN" >&2
+    rm -rf "$r/usr/lib/bpf-preload" "$r/etc/bpf-preload"
+    install -d "$r/usr/lib/bpf-preload" "$r/etc/bpf-preload/keys"
+    cp "$bundle"/lib/*.bpf.o "$r/usr/lib/bpf-preload/"
+    cp "$bundle"/keys/* "$r/etc/bpf-preload/keys/"
+    cp "$bundle/preload.list" "$r/etc/bpf-preload/preload.list"
+    mkdir -p "$r/usr/lib/firmware" # mkosi-initrd copies it
+    if [[ ! -d $r/usr/lib/modules/$kver ]]; then
+        mkdir -p "$r/usr/lib/modules"
+        cp -a "$kd/root/lib/modules/$kver" "$r/usr/lib/modules/$kver"
+    fi
+    echo "$r"
+}
+
+# vm_trixie_dracut KERNELDIR FLAVOUR OUT BUNDLEDIR: Debian 13's dracut-ng, run in
+# the Debian 13 root with its default configuration plus the test's small
+# generic image (_vm_dracut_args) and --add bpf-preload.
+vm_trixie_dracut() {
+    local kd=$1 flavour=$2 out=$3 r kver
+    r=$(vm_trixie_install "$kd" "$4")
+    kver=$(cat "$kd/kver")
+    _vm_dracut_args "$flavour"
+    mkdir -p "$(dirname "$out")"
+    vm_in_root "$r" dracut "${VM_DRACUT_ARGS[@]}" --add bpf-preload --kver "$kver" /var/tmp/vmtest-initrd.img >&2 ||
+        vdie "Debian 13 dracut failed for $out"
+    mv "$r/var/tmp/vmtest-initrd.img" "$out"
+}
+
+# vm_trixie_mkinitramfs KERNELDIR OUT BUNDLEDIR: Debian 13's mkinitramfs in the
+# Debian 13 root, with the installed hook and init-bottom script. MODULES=list
+# (virtio and ext4) instead of the default "most" keeps the image small; nothing
+# else differs from Debian's configuration.
+vm_trixie_mkinitramfs() {
+    local kd=$1 out=$2 r kver
+    r=$(vm_trixie_install "$kd" "$3")
+    kver=$(cat "$kd/kver")
+    echo 'MODULES=list' > "$r/etc/initramfs-tools/conf.d/vmtest.conf"
+    printf '%s\n' virtio_pci virtio_blk ext4 > "$r/etc/initramfs-tools/modules"
+    mkdir -p "$(dirname "$out")"
+    vm_in_root "$r" mkinitramfs -o /var/tmp/vmtest-initrd.img "$kver" >&2 ||
+        vdie "Debian 13 mkinitramfs failed for $out"
+    mv "$r/var/tmp/vmtest-initrd.img" "$out"
+}
+
+# vm_trixie_mkosi_initrd KERNELDIR OUT BUNDLEDIR: Debian 13's mkosi-initrd
+# (mkosi 25) in the Debian 13 root, with the installed drop-in
+# (/usr/lib/mkosi-initrd/mkosi.conf.d/50-bpf-preload.conf). mkosi-initrd builds
+# the initrd from Debian 13 packages, with the root's apt lists (refreshed once a
+# day) and its package cache; it runs in its own sandbox, which needs the root to
+# be a mount point (vm_in_root) and /usr/lib/firmware to exist.
+vm_trixie_mkosi_initrd() {
+    local kd=$1 out=$2 r kver
+    r=$(vm_trixie_install "$kd" "$3")
+    kver=$(cat "$kd/kver")
+    if [[ -z $(find "$r/var/lib/apt/lists" -maxdepth 1 -name '*_Packages' -mmin -1440 2> /dev/null) ]]; then
+        vm_in_root "$r" apt-get -q update > /dev/null || vdie "apt-get update in the Debian 13 root failed"
+    fi
+    mkdir -p "$(dirname "$out")"
+    rm -f "$r/var/tmp/vmtest-initrd.img"
+    vm_in_root "$r" mkosi-initrd --kernel-version "$kver" -O /var/tmp -o vmtest-initrd.img > "$out.log" 2>&1 ||
+        { tail -n 20 "$out.log" >&2; vdie "Debian 13 mkosi-initrd failed for $out (log $out.log)"; }
+    mv "$r/var/tmp/vmtest-initrd.img" "$out"
 }

@@ -23,10 +23,7 @@ while (($#)); do
 done
 
 vm_install_packages
-if ! command -v mkosi > /dev/null || ! command -v systemd-nspawn > /dev/null || ! command -v debootstrap > /dev/null; then
-    _vm_apt_update
-    DEBIAN_FRONTEND=noninteractive "${APT[@]}" install mkosi systemd-container debootstrap >&2
-fi
+bp_apt_install mkosi systemd-container debootstrap
 [[ -n ${VM_BIN:-} ]] || vm_build_project
 [[ -n ${VM_KEY:-} ]] || vm_test_key
 

@@ -28,8 +28,7 @@ vm_install_packages
 vm_build_project
 vm_test_key
 declare -A KD
-KD[6.1]=$(vm_kernel 6.1)
-KD[6.12]=$(vm_kernel 6.12)
+for k in $VM_KERNELS_ALL; do KD[$k]=$(vm_kernel "$k"); done
 ROOT=$(vm_root)
 LOGS=$VM_BUILD/logs
 rm -rf "$LOGS" && mkdir -p "$LOGS"
@@ -53,10 +52,22 @@ cp "${K2%.pem}.pub" "$REV/keys/second-key.pub"
 printf '# revoked for the VM test\n%s\n' "$K2ID" > "$REV/keys/revoked"
 
 declare -A BUILT
-initrd() { # initrd BUNDLE-NAME KERNEL FLAVOUR -> $INITRD (built once per run)
+# initrd BUNDLE-NAME KERNEL FLAVOUR -> $INITRD (built once per run). FLAVOUR:
+#   systemd, shell         the host's dracut (059), private base dir
+#   d13-dracut-systemd, d13-dracut-shell
+#                          Debian 13's dracut-ng (106, systemd 257) in the trixie root
+#   d13-initramfs-tools    Debian 13's mkinitramfs in the trixie root
+#   d13-mkosi-initrd       Debian 13's mkosi-initrd (mkosi 25) in the trixie root
+initrd() {
     INITRD=$VM_BUILD/initrd/$1-$2-$3.img
     if [[ -z ${BUILT[$INITRD]:-} ]]; then
-        vm_initrd "${KD[$2]}" "$3" "$INITRD" "$VM_BUILD/bundle-$1"
+        case $3 in
+            systemd|shell) vm_initrd "${KD[$2]}" "$3" "$INITRD" "$VM_BUILD/bundle-$1" ;;
+            d13-dracut-*) vm_trixie_dracut "${KD[$2]}" "${3#d13-dracut-}" "$INITRD" "$VM_BUILD/bundle-$1" ;;
+            d13-initramfs-tools) vm_trixie_mkinitramfs "${KD[$2]}" "$INITRD" "$VM_BUILD/bundle-$1" ;;
+            d13-mkosi-initrd) vm_trixie_mkosi_initrd "${KD[$2]}" "$INITRD" "$VM_BUILD/bundle-$1" ;;
+            *) vdie "unknown initrd flavour $3" ;;
+        esac
         BUILT[$INITRD]=1
     fi
 }
@@ -92,30 +103,49 @@ boot_ok() {
 }
 
 # boot_refused NAME KERNEL FLAVOUR BUNDLE "cmdline" REGEX: the boot must stop
-# before switch_root, with dracut's FATAL line naming bpf-preload on the console,
-# and the console must match REGEX (the reason).
+# before switch_root, with the policy's "bpf-preload: boot refused" line on the
+# console, then the generator's emergency path (dracut: FATAL; systemd:
+# emergency.target; initramfs-tools: panic), and the console must match REGEX
+# (the reason).
+REFUSED='bpf-preload: boot refused'
+EMERGENCY='dracut: FATAL: bpf-preload|Reached target .*emergency\.target|Failed to start .*bpf-preload|bpf-preload.service: (Main process exited|Failed)|bpf-preload: a required eBPF object could not be loaded'
 boot_refused() {
     local name=$1 k=$2 fl=$3 b=$4 cmd=$5 why=$6 log=$LOGS/$1.log
     [[ $name =~ $ONLY ]] || return 0
     initrd "$b" "$k" "$fl"
-    vm_boot "${KD[$k]}" "$INITRD" "$ROOT" "$log" "vmtest.case=$name $cmd"
+    refused_check "$name" "$log" "$why" "${KD[$k]}" "$INITRD" "$ROOT" "vmtest.case=$name $cmd"
+}
+# refused_check NAME LOG WHY KERNELDIR INITRD ROOTIMG CMDLINE (boots, then judges)
+refused_check() {
+    local name=$1 log=$2 why=$3
+    vm_boot "$4" "$5" "$6" "$log" "$7"
     if grep -qa 'VMCHECK-BEGIN' "$log"; then
         result "$name" fail "(the real root was reached; see $log)"
-    elif ! grep -qa 'dracut: FATAL: bpf-preload' "$log"; then
-        result "$name" fail "(no 'dracut: FATAL: bpf-preload' on the console; see $log)"
+    elif ! grep -qa "$REFUSED" "$log"; then
+        result "$name" fail "(no '$REFUSED' on the console; see $log)"
+    elif ! grep -qaE "$EMERGENCY" "$log"; then
+        result "$name" fail "(no emergency path /$EMERGENCY/ on the console; see $log)"
     elif ! grep -qaE "$why" "$log"; then
         result "$name" fail "(console does not say why: no /$why/; see $log)"
     else
-        result "$name" ok "(${VM_BOOT_MS} ms; $(grep -a 'dracut: FATAL: bpf-preload' "$log" | head -n1 | sed 's/^\[[ 0-9.]*\] //'))"
+        result "$name" ok "(${VM_BOOT_MS} ms; $(grep -a "$REFUSED" "$log" | head -n1 | sed 's/^\[[ 0-9.]*\] //' | tr -d '\r'))"
     fi
 }
 
 LOADED="vmtest.loaded=${ALL// /,}"
 # The matrix: both kernels x both initrd flavours, every example loaded from the
 # generated preload.list, counter and the LSM program required.
-for k in 6.1 6.12; do
+# Kernel 7.x renamed do_unlinkat (fentry_unlink's attach target) to
+# filename_unlinkat: there fentry_unlink must fail alone (optional), the others load.
+LOADED_7="vmtest.loaded=counter,iter,maponly,xdp_pass,lsm_deny vmtest.failed=fentry_unlink"
+for k in $VM_KERNELS_ALL; do
     for fl in systemd shell; do
-        boot_ok "boot-$k-$fl" "$k" "$fl" full "rd.bpf_preload.required=counter,lsm_deny $LOADED"
+        if [[ $k == trixie-bpo ]]; then
+            boot_ok "boot-$k-$fl" "$k" "$fl" full "rd.bpf_preload.required=counter,lsm_deny $LOADED_7" \
+                'VMSTATUS +fentry_unlink +FAILED'
+        else
+            boot_ok "boot-$k-$fl" "$k" "$fl" full "rd.bpf_preload.required=counter,lsm_deny $LOADED"
+        fi
     done
 done
 # What `bpf-preload status` (VMSTATUS lines, from the real root) or the console
@@ -151,6 +181,23 @@ boot_ok revoked-key-6.12-systemd 6.12 systemd revoked \
 boot_ok disabled-6.1-systemd 6.1 systemd full \
     "rd.bpf_preload=0 vmtest.empty=1" 'VMSTATUS .*loading disabled by rd.bpf_preload=0'
 
+# Debian 13's own generators, run in a trixie root (mmdebstrap) where the project
+# was installed with `make install-files DESTDIR=root`: dracut-ng 106 with
+# systemd 257 (bpf-preload.service) and its shell flavour (pre-pivot hook),
+# mkinitramfs (hook + init-bottom script) and mkosi-initrd (drop-in, unit).
+# Same real-root checks.
+for fl in d13-dracut-systemd d13-dracut-shell d13-initramfs-tools d13-mkosi-initrd; do
+    boot_ok "$fl-trixie" trixie "$fl" full "rd.bpf_preload.required=counter,lsm_deny $LOADED"
+done
+boot_ok d13-initramfs-tools-trixie-bpo trixie-bpo d13-initramfs-tools full \
+    "rd.bpf_preload.required=counter,lsm_deny $LOADED_7" 'VMSTATUS +fentry_unlink +FAILED'
+# Fail closed with Debian 13's generators: the unit's emergency path, and
+# initramfs-tools' panic.
+boot_refused tampered-required-d13-dracut-systemd trixie d13-dracut-systemd tampered \
+    "rd.bpf_preload.required=maponly" "$SIGFAIL"
+boot_refused tampered-required-d13-initramfs-tools trixie d13-initramfs-tools tampered \
+    "rd.bpf_preload.required=maponly" "$SIGFAIL"
+
 # The guard (docs/guard.md): the attack matrix from the real root's init, as root, on
 # both kernels and both initrd flavours; each attack must fail with EPERM, and
 # afterwards the preloaded programs still run. The control run boots without the
@@ -162,21 +209,15 @@ for k in 6.1 6.12; do
             "rd.bpf_preload.required=counter $LOADED $GUARD_ON" 'VMSTATUS +guard: active'
     done
 done
-# 7.x, the newest packaged kernel (trixie-backports): tests/vm/lib.sh learns it on the
-# generators branch (vm_kernel trixie-bpo); until that is merged here, a kernel unpacked
-# by hand into $VM_BUILD/kernels/7.x (vmlinux, kver, root/) is used when present.
-if [[ -s $VM_BUILD/kernels/7.x/vmlinux && -s $VM_BUILD/kernels/7.x/kver ]]; then
-    KD[7.x]=$VM_BUILD/kernels/7.x
-    # fentry_unlink's target (do_unlinkat) is gone in 7.x: the example fails there (optional,
-    # ESRCH) whatever the guard does; the guard protects the other five.
-    for fl in systemd shell; do
-        boot_ok "guard-7.x-$fl" 7.x "$fl" full \
-            "rd.bpf_preload.required=counter vmtest.loaded=counter,iter,maponly,xdp_pass,lsm_deny vmtest.failed=fentry_unlink $GUARD_ON" \
-            'VMSTATUS +guard: active'
-    done
-elif [[ guard-7.x =~ $ONLY ]]; then
-    vlog "SKIP guard-7.x-*: no 7.x kernel in $VM_BUILD/kernels/7.x (needs lib.sh's trixie-bpo kernel)"
-fi
+# 7.x, the newest packaged kernel (trixie-backports), with the host's dracut (both
+# flavours) and with Debian 13's dracut-ng + systemd 257, whose switch_root pivots.
+# fentry_unlink's target (do_unlinkat) is gone in 7.x: that example fails there
+# (optional) whatever the guard does; the guard protects the other five.
+for fl in systemd shell d13-dracut-systemd; do
+    boot_ok "guard-trixie-bpo-$fl" trixie-bpo "$fl" full \
+        "rd.bpf_preload.required=counter $LOADED_7 $GUARD_ON" \
+        'VMSTATUS +guard: active'
+done
 boot_ok guard-control-6.12-shell 6.12 shell full "$LOADED vmtest.guard=allowed" 'VMGUARD rm-pin ok'
 # No BPF LSM (lsm= without bpf): the guard says so; required, it stops the boot.
 NOLSM="lsm=lockdown,capability,yama"

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use bpf_preload::elf::{self, ElfInfo};
+use bpf_preload::escape::{escape, escape_path, json_safe};
 use bpf_preload::keys::KeyId;
 use bpf_preload::trailer::{self, TrailerError};
 use bpf_preload::verify::hex;
@@ -71,7 +72,7 @@ pub fn run(args: &Args) -> Result<String, CommandError> {
         source,
     })?;
     let i = Inspection {
-        file: object.display().to_string(),
+        file: object.to_string_lossy().into_owned(),
         signed,
         name,
         key_id,
@@ -80,14 +81,15 @@ pub fn run(args: &Args) -> Result<String, CommandError> {
         elf,
     };
     Ok(if args.json {
-        serde_json::to_string_pretty(&i).unwrap_or_default() + "\n"
+        json_safe(serde_json::to_string_pretty(&i).unwrap_or_default()) + "\n"
     } else {
-        render(&i)
+        render(&i, object)
     })
 }
 
-fn render(i: &Inspection) -> String {
-    let mut s = format!("file     {}\n", i.file);
+/// For a person: every name in the object (symbols, sections, maps) and the path are escaped.
+fn render(i: &Inspection, path: &std::path::Path) -> String {
+    let mut s = format!("file     {}\n", escape_path(path));
     match (&i.name, &i.key_id) {
         (Some(n), Some(k)) => {
             s += &format!("name     {n}\nkey id   {k} (signature not checked: use verify)\n")
@@ -108,12 +110,14 @@ fn render(i: &Inspection) -> String {
         };
         s += &format!(
             "  {:<24} {:<36} {:<16} {attach}\n",
-            p.name, p.section, p.kind
+            escape(&p.name),
+            escape(&p.section),
+            p.kind
         );
     }
     s += &format!("maps     {}\n", i.elf.maps.len());
     for m in &i.elf.maps {
-        s += &format!("  {m}\n");
+        s += &format!("  {}\n", escape(m));
     }
     s
 }

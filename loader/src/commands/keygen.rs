@@ -1,11 +1,14 @@
 //! `bpf-preload keygen --private FILE --public FILE`: a new ed25519 key pair, PEM.
 #![forbid(unsafe_code)]
 
+use std::fs::File;
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use bpf_preload::escape::escape_path;
 use bpf_preload::keys::{self, KeyId};
+use ed25519_dalek::pkcs8::spki::der::zeroize::Zeroizing;
 
 use super::{is_help, missing, CommandError};
 
@@ -33,35 +36,59 @@ impl Args {
     }
 }
 
-fn write_new(path: &Path, text: &str, mode: u32) -> Result<(), CommandError> {
-    let mut f = std::fs::OpenOptions::new()
+/// Create a file that must not exist yet (never following a planted symlink).
+fn create_new(path: &Path, mode: u32) -> Result<File, CommandError> {
+    std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(mode)
+        .custom_flags(nofollow_cloexec())
         .open(path)
         .map_err(|source| CommandError::Create {
             path: path.to_owned(),
             source,
-        })?;
+        })
+}
+
+fn nofollow_cloexec() -> i32 {
+    (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::CLOEXEC).bits() as i32
+}
+
+fn write_all(mut f: File, path: &Path, text: &str) -> Result<(), CommandError> {
     f.write_all(text.as_bytes())
+        .and_then(|()| f.sync_all())
         .map_err(|source| CommandError::Write {
             path: path.to_owned(),
             source,
         })
 }
 
+/// Both files or neither: both are created (exclusively) before either is written, and what
+/// was created is removed when anything fails, so no stray private key is left behind.
 pub fn run(args: &Args) -> Result<String, CommandError> {
-    let mut seed = [0u8; 32];
-    rustix::rand::getrandom(&mut seed, rustix::rand::GetRandomFlags::empty())
+    let mut seed = Zeroizing::new([0u8; 32]);
+    rustix::rand::getrandom(&mut seed[..], rustix::rand::GetRandomFlags::empty())
         .map_err(|e| CommandError::Random(e.into()))?;
-    let (sk_pem, pk_pem) = keys::keypair_pem(seed)?;
-    seed.fill(0);
+    let (sk_pem, pk_pem) = keys::keypair_pem(*seed)?;
     let id = KeyId::of(&keys::parse_public_pem("new key", &pk_pem)?);
-    write_new(&args.private, &sk_pem, 0o600)?;
-    write_new(&args.public, &pk_pem, 0o644)?;
+    let private = create_new(&args.private, 0o600)?;
+    let public = match create_new(&args.public, 0o644) {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = std::fs::remove_file(&args.private);
+            return Err(e);
+        }
+    };
+    let written = write_all(private, &args.private, &sk_pem)
+        .and_then(|()| write_all(public, &args.public, &pk_pem));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&args.private);
+        let _ = std::fs::remove_file(&args.public);
+        return Err(e);
+    }
     Ok(format!(
         "key id {id}\nprivate key {}\npublic key {}\n",
-        args.private.display(),
-        args.public.display()
+        escape_path(&args.private),
+        escape_path(&args.public)
     ))
 }

@@ -16,7 +16,7 @@ use bpf_preload::elf::ElfError;
 use bpf_preload::keys::KeyError;
 use bpf_preload::name::NameError;
 use bpf_preload::trailer::TrailerError;
-use bpf_preload::verify::VerifyError;
+use bpf_preload::verify::CheckError;
 
 pub const USAGE: &str = "\
 usage:
@@ -73,7 +73,8 @@ pub fn missing(sub: &str, what: &str) -> lexopt::Error {
     format!("{sub}: missing {what}").into()
 }
 
-/// Why a command (other than `run`'s per-object failures) did not do its job.
+/// Why a command (other than `run`'s per-object failures) did not do its job. Its text quotes
+/// paths and names as they are: `main` escapes it when printing ([`bpf_preload::escape`]).
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
     #[error("read {}: {source}", path.display())]
@@ -120,7 +121,13 @@ pub enum CommandError {
     Refused {
         path: PathBuf,
         #[source]
-        source: VerifyError,
+        source: CheckError,
+    },
+    #[error("keys directory {}: {source}", path.display())]
+    KeysDir {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
     },
     #[error(
         "no trusted key: give --key PUBLIC.pem or --keys DIR (this binary has no built-in keys)"

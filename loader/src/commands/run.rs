@@ -2,7 +2,7 @@
 #![forbid(unsafe_code)]
 
 use bpf_preload::status::Status;
-use bpf_preload::{RunConfig, RunError};
+use bpf_preload::{CmdlineFrom, RunConfig, RunError};
 
 use super::is_help;
 
@@ -17,7 +17,7 @@ impl Args {
         while let Some(arg) = p.next()? {
             match arg {
                 a if is_help(&a) => return Ok(None),
-                Long("cmdline") => cfg.cmdline = p.value()?.into(),
+                Long("cmdline") => cfg.cmdline = CmdlineFrom::File(p.value()?.into()),
                 Long("preload-list") => cfg.preload_list = p.value()?.into(),
                 Long("bundle") => cfg.bundle = p.value()?.into(),
                 Long("keys") => cfg.keys = p.value()?.into(),

@@ -4,6 +4,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use bpf_preload::escape::escape_path;
 use bpf_preload::keys::{self, KeyId};
 use bpf_preload::name::ObjectName;
 use bpf_preload::{elf, verify};
@@ -103,7 +104,7 @@ pub fn run(args: &Args) -> Result<String, CommandError> {
     })?;
     Ok(format!(
         "{}: signed as {name} with key {}\n",
-        out.display(),
+        escape_path(&out),
         KeyId::of(&sk.verifying_key())
     ))
 }

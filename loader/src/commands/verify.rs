@@ -1,9 +1,12 @@
-//! `bpf-preload verify [--key PUBLIC.pem ...] [--keys DIR ...] OBJECT`.
+//! `bpf-preload verify [--key PUBLIC.pem ...] [--keys DIR ...] OBJECT`: every check `run` makes
+//! before the kernel (the same function, `verify::check`), so "ok" means `run` would load it.
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 
+use bpf_preload::escape::{escape, escape_path};
 use bpf_preload::keys::{self, KeyRing};
+use bpf_preload::name::ObjectName;
 use bpf_preload::verify;
 
 use super::{is_help, missing, read, CommandError};
@@ -35,7 +38,8 @@ impl Args {
     }
 }
 
-/// The keys named on the command line; none named: the keys built into this binary.
+/// The keys named on the command line; none named: the keys built into this binary. A keys
+/// directory named here must exist (unlike `run`'s default one): a typo is an error about it.
 fn ring(args: &Args) -> Result<KeyRing, CommandError> {
     if args.keys.is_empty() && args.dirs.is_empty() {
         return Ok(keys::builtin_ring()?);
@@ -46,9 +50,33 @@ fn ring(args: &Args) -> Result<KeyRing, CommandError> {
         ring.add_pem(&k.display().to_string(), &pem)?;
     }
     for d in &args.dirs {
+        let not_a_dir = || std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a directory");
+        match std::fs::metadata(d) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(CommandError::KeysDir {
+                    path: d.clone(),
+                    source: not_a_dir(),
+                })
+            }
+            Err(source) => {
+                return Err(CommandError::KeysDir {
+                    path: d.clone(),
+                    source,
+                })
+            }
+        }
         ring.load_dir(d)?;
     }
     Ok(ring)
+}
+
+/// The name `run` would expect: a file `NAME.bpf.o` is looked up as `NAME`. Any other file name
+/// is not one `run` would find, so only the signed name's own rules apply.
+fn expected_name(args: &Args) -> Option<ObjectName> {
+    let file = args.object.file_name()?.to_str()?;
+    file.strip_suffix(".bpf.o")
+        .and_then(|stem| ObjectName::parse(stem).ok())
 }
 
 pub fn run(args: &Args) -> Result<String, CommandError> {
@@ -57,19 +85,25 @@ pub fn run(args: &Args) -> Result<String, CommandError> {
         return Err(CommandError::NoTrustedKey);
     }
     let object = &args.object;
-    let v = verify::verify(read(object)?, None, &ring).map_err(|source| CommandError::Refused {
-        path: object.clone(),
-        source,
+    let expected = expected_name(args);
+    let (v, info) = verify::check(read(object)?, expected.as_ref(), &ring).map_err(|source| {
+        CommandError::Refused {
+            path: object.clone(),
+            source,
+        }
     })?;
     let source = ring
         .lookup(v.key_id)
         .map(|k| k.source.clone())
         .unwrap_or_default();
     Ok(format!(
-        "{}: ok name={} key={} sha256={} trusted-by={source}\n",
-        object.display(),
+        "{}: ok name={} key={} sha256={} programs={} maps={} trusted-by={}\n",
+        escape_path(object),
         v.name,
         v.key_id,
-        v.sha256_hex()
+        v.sha256_hex(),
+        info.programs.len(),
+        info.maps.len(),
+        escape(&source)
     ))
 }

@@ -5,15 +5,17 @@
 #![forbid(unsafe_code)]
 
 use std::io;
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use libbpf_rs::{ErrorKind, Link, MapCore, Object, ObjectBuilder};
+use libbpf_rs::{Link, MapCore, Object, ObjectBuilder};
 
+use crate::pipeline::format::elf;
 use crate::pipeline::format::verify::VerifiedObject;
-use crate::pipeline::load::{Kernel, LoadError, LoadReport, Loaded};
-use crate::pipeline::pin::{PinKind, Pinnable};
+use crate::pipeline::load::{Kernel, LoadError, LoadReport, Loaded, Probe};
+use crate::pipeline::pin::{PinKind, PinNames, Pinnable};
 use crate::sys::libbpf_log::{self, LogLevel};
 
 /// libbpf's messages: kept for error reports, echoed to stderr when verbose.
@@ -95,6 +97,34 @@ fn cause(e: &libbpf_rs::Error) -> io::Error {
 pub struct Libbpf;
 
 impl Kernel for Libbpf {
+    fn probe(&self, path: &Path) -> io::Result<Probe> {
+        // bpf_link__open is a plain BPF_OBJ_GET whatever the pin holds, and closing what it
+        // returns only closes the descriptor (it never detaches anything).
+        let obj = Link::open(path).map_err(|e| cause(&e))?;
+        let fd = obj.as_fd().as_raw_fd();
+        let target = std::fs::read_link(format!("/proc/self/fd/{fd}"))?;
+        // The anonymous inode's name: "bpf-link" (older kernels: "bpf_link"), "bpf-map", ...
+        let target = target.to_string_lossy();
+        let kind = target
+            .strip_prefix("anon_inode:")
+            .unwrap_or("")
+            .replace('_', "-");
+        Ok(match kind.as_str() {
+            "bpf-link" => {
+                let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}"))?;
+                let prog_id = info
+                    .lines()
+                    .find_map(|l| l.strip_prefix("prog_id:"))
+                    .and_then(|v| v.trim().parse::<u32>().ok())
+                    .unwrap_or(0);
+                Probe::Link { live: prog_id != 0 }
+            }
+            "bpf-map" => Probe::Map,
+            "bpf-prog" => Probe::Prog,
+            _ => Probe::Other,
+        })
+    }
+
     fn load<'s>(
         &'s self,
         obj: &VerifiedObject,
@@ -147,7 +177,7 @@ impl LibbpfObject {
     }
 }
 
-impl Pinnable for LibbpfObject {
+impl PinNames for LibbpfObject {
     fn names(&self, kind: PinKind) -> Vec<String> {
         match kind {
             PinKind::Link => self.links.iter().map(|(n, _)| n.clone()).collect(),
@@ -160,7 +190,9 @@ impl Pinnable for LibbpfObject {
                 .collect(),
         }
     }
+}
 
+impl Pinnable for LibbpfObject {
     fn pin(&mut self, kind: PinKind, raw: &str, path: &Path) -> io::Result<()> {
         let not_found = || io::Error::new(io::ErrorKind::NotFound, format!("no {raw:?}"));
         let result = match kind {
@@ -192,17 +224,17 @@ impl Loaded for LibbpfObject {
     fn attach(&mut self) -> Result<(), LoadError> {
         for prog in self.obj.progs_mut().filter(|p| p.autoload()) {
             let name = prog.name().to_string_lossy().into_owned();
-            match prog.attach() {
-                Ok(link) => self.links.push((name, link)),
-                // libbpf has no attach function for the section (xdp, tc, cgroup, ...).
-                Err(e) if e.kind() == ErrorKind::Unsupported => self.not_attached.push(name),
-                Err(e) => {
-                    return Err(LoadError::Attach {
-                        prog: name,
-                        source: cause(&e),
-                    })
-                }
+            // The section decides (xdp, tc, cgroup… have no attach function); every failure of
+            // a real attach fails the object, whatever its errno.
+            if !elf::auto_attach(&prog.section().to_string_lossy()) {
+                self.not_attached.push(name);
+                continue;
             }
+            let link = prog.attach().map_err(|e| LoadError::Attach {
+                prog: name.clone(),
+                source: cause(&e),
+            })?;
+            self.links.push((name, link));
         }
         Ok(())
     }

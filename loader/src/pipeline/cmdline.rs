@@ -34,6 +34,8 @@ pub enum GuardMode {
 pub enum Source {
     Cmdline,
     PreloadList,
+    /// No list anywhere: only `rd.bpf_preload.required=` named objects.
+    Required,
     Nothing,
 }
 
@@ -100,6 +102,23 @@ fn names(value: &str) -> impl Iterator<Item = &str> {
     value.split(',').map(str::trim).filter(|s| !s.is_empty())
 }
 
+/// Does the command line name the objects itself (any `rd.bpf_preload=`)? Then the preload list
+/// file is not used, and need not be read.
+pub fn names_objects(cmdline: &str) -> bool {
+    values(&split_params(cmdline), LIST_OPTION).next().is_some()
+}
+
+/// dracut's view of the command line (its `getcmdline`): the built-in options of
+/// `/etc/cmdline.d/*.conf` (in name order), then `/etc/cmdline`, then the kernel's; lines joined
+/// with spaces.
+pub fn combine<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
+    parts
+        .into_iter()
+        .flat_map(str::lines)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Parse the preload list file: one name per line, blank lines and `#` comments ignored.
 pub fn list_file_names(text: &str) -> Vec<String> {
     text.lines()
@@ -164,6 +183,8 @@ pub fn plan_with(cmdline: &str, preload_list: Option<&str>, policy: &Policy) -> 
         )
     } else if let Some(text) = preload_list {
         (Source::PreloadList, list_file_names(text))
+    } else if !required.is_empty() {
+        (Source::Required, Vec::new())
     } else {
         (Source::Nothing, Vec::new())
     };
@@ -262,6 +283,9 @@ mod tests {
         let p = plan("rd.bpf_preload.required=z", Some("x\n"));
         assert_eq!(p.source, Source::PreloadList);
         assert_eq!(names_of(&p), vec![("x", true, false), ("z", true, true)]);
+        let p = plan("rd.bpf_preload.required=z", None);
+        assert_eq!(p.source, Source::Required);
+        assert_eq!(names_of(&p), vec![("z", true, true)]);
     }
 
     #[test]
@@ -440,5 +464,39 @@ mod tests {
                 .collect();
             assert_eq!((p.source, got.as_slice()), (*source, *want), "{junk:?}");
         }
+    }
+
+    #[test]
+    fn dracut_builtin_options_come_first_and_count() {
+        let all = combine([
+            "rd.bpf_preload.required=a\n",
+            "rd.bpf_preload=b\nquiet",
+            "",
+            "root=/dev/vda rd.bpf_preload=c\n",
+        ]);
+        assert_eq!(
+            all,
+            "rd.bpf_preload.required=a rd.bpf_preload=b quiet root=/dev/vda rd.bpf_preload=c"
+        );
+        let p = plan(&all, None);
+        assert_eq!(
+            names_of(&p),
+            vec![("b", true, false), ("c", true, false), ("a", true, true)]
+        );
+        assert!(names_objects(&all));
+        assert!(!names_objects(
+            "rd.bpf_preload.required=a rd.bpf_preloadx=b"
+        ));
+    }
+
+    #[test]
+    fn a_stray_byte_elsewhere_changes_nothing() {
+        let raw = b"root=LABEL=Syst\xe8me rd.bpf_preload=a,b\xff rd.bpf_preload.required=a";
+        let text = String::from_utf8_lossy(raw);
+        let p = plan(&text, None);
+        assert_eq!(
+            names_of(&p),
+            vec![("a", true, true), ("b\u{fffd}", false, false)]
+        );
     }
 }

@@ -31,8 +31,24 @@ pub enum LoadError {
     },
 }
 
+/// What a pin in the bpffs holds, as the kernel says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probe {
+    /// A BPF link; `live` when it still has its program.
+    Link {
+        live: bool,
+    },
+    Map,
+    Prog,
+    /// Not a BPF object (a directory, a file) or not ours to open.
+    Other,
+}
+
 /// Loads verified objects into the running kernel.
 pub trait Kernel {
+    /// What the pin at `path` holds (BPF_OBJ_GET, then the type of the file it gives).
+    fn probe(&self, path: &Path) -> io::Result<Probe>;
+
     /// Open the verified bytes (never the file again) and load them; maps declared pin-by-name
     /// are pinned (or reused) in `shared_dir`.
     fn load<'s>(

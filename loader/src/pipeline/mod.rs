@@ -19,10 +19,10 @@ use std::time::Instant;
 
 use crate::sys::{FsKind, Prio, Sys, TRACEFS_PATH};
 use cmdline::{Entry, GuardMode, Plan};
-use format::elf::{self, ElfError, ElfInfo};
+use format::elf::ElfInfo;
 use format::keys::{KeyError, KeyRing};
 use format::name::{NameError, ObjectName, SHARED_DIR};
-use format::verify::{self, VerifiedObject, VerifyError};
+use format::verify::{self, CheckError, VerifiedObject};
 use guard::GuardLoader;
 use load::{Kernel, LoadError, LoadReport};
 use pin::{BpffsError, Existing, PinError, Pins};
@@ -32,10 +32,20 @@ use report::status::{ObjectStatus, Outcome, Phases, Status, STATUS_VERSION};
 /// Exit code of `run` when a required object failed: an initramfs hook can fail closed on it.
 pub const EXIT_REQUIRED_FAILED: i32 = 3;
 
+/// Where the command line comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CmdlineFrom {
+    /// What dracut's own tools see: `<etc>/cmdline.d/*.conf`, `<etc>/cmdline` (options built
+    /// into the initramfs, e.g. by `dracut --kernel-cmdline`), then the kernel's (`proc`).
+    Boot { etc: PathBuf, proc: PathBuf },
+    /// This file alone (`run --cmdline FILE`).
+    File(PathBuf),
+}
+
 /// Where the boot job reads and writes. Defaults are the documented boot-time paths.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
-    pub cmdline: PathBuf,
+    pub cmdline: CmdlineFrom,
     pub preload_list: PathBuf,
     pub bundle: PathBuf,
     pub keys: PathBuf,
@@ -49,7 +59,10 @@ pub struct RunConfig {
 impl Default for RunConfig {
     fn default() -> Self {
         Self {
-            cmdline: "/proc/cmdline".into(),
+            cmdline: CmdlineFrom::Boot {
+                etc: "/etc".into(),
+                proc: "/proc/cmdline".into(),
+            },
             preload_list: "/etc/bpf-preload/preload.list".into(),
             bundle: "/usr/lib/bpf-preload".into(),
             keys: "/etc/bpf-preload/keys".into(),
@@ -60,6 +73,9 @@ impl Default for RunConfig {
         }
     }
 }
+
+/// Largest command line or preload list file read.
+const MAX_TEXT_SIZE: u64 = 1 << 20;
 
 /// Errors that stop the boot job before it can plan anything.
 #[derive(Debug, thiserror::Error)]
@@ -105,10 +121,8 @@ pub enum ObjectError {
         #[source]
         source: io::Error,
     },
-    #[error("verify: {0}")]
-    Verify(#[from] VerifyError),
-    #[error("check: {0}")]
-    Elf(#[from] ElfError),
+    #[error(transparent)]
+    Check(#[from] CheckError),
     #[error("{} holds another object ({})", path.display(), found.as_deref().map(|s| format!("sha256 {s}")).unwrap_or_else(|| "not made by bpf-preload".into()))]
     Conflict {
         path: PathBuf,
@@ -120,10 +134,13 @@ pub enum ObjectError {
         #[source]
         source: io::Error,
     },
-    #[error("mount tracefs at {TRACEFS_PATH}: {source}")]
-    Tracefs {
-        #[source]
-        source: io::Error,
+    #[error(transparent)]
+    Tracefs(BpffsError),
+    #[error("{} holds {name} but is damaged: {damages}", path.display())]
+    Damaged {
+        path: PathBuf,
+        name: ObjectName,
+        damages: pin::Damages,
     },
     #[error("list shared maps in {}: {source}", path.display())]
     ListShared {
@@ -188,41 +205,95 @@ fn timed<T>(slot: &mut f64, step: impl FnOnce() -> T) -> T {
     out
 }
 
-/// Read the plan's inputs: the command line, the build-time policy and, when the command line
-/// names no list, the preload list file.
-pub fn read_plan(
-    cmdline_path: &Path,
-    list_path: &Path,
-    policy_path: &Path,
-) -> Result<Plan, RunError> {
-    let cmdline = std::fs::read_to_string(cmdline_path).map_err(|source| RunError::Cmdline {
-        path: cmdline_path.to_owned(),
-        source,
-    })?;
-    let list = match std::fs::read_to_string(list_path) {
-        Ok(text) => Some(text),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-        Err(source) => {
-            return Err(RunError::PreloadList {
-                path: list_path.to_owned(),
-                source,
-            })
+/// Read a text file lossily (a stray byte is not fatal; only our options matter); `None` when
+/// it does not exist.
+fn read_text(path: &Path) -> io::Result<Option<String>> {
+    match crate::sys::read_bounded(path, MAX_TEXT_SIZE) {
+        Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The command line, as dracut's tools see it (or as the file given).
+pub fn read_cmdline(from: &CmdlineFrom) -> Result<String, RunError> {
+    let cmdline_err = |path: &Path| {
+        let path = path.to_owned();
+        move |source| RunError::Cmdline { path, source }
+    };
+    let (builtin, proc) = match from {
+        CmdlineFrom::File(path) => (vec![], path),
+        CmdlineFrom::Boot { etc, proc } => {
+            let dir = etc.join("cmdline.d");
+            let mut confs: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+                Ok(entries) => entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+                    .collect(),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => vec![],
+                Err(e) => return Err(cmdline_err(&dir)(e)),
+            };
+            confs.sort();
+            confs.push(etc.join("cmdline"));
+            (confs, proc)
         }
     };
-    let policy = match std::fs::read_to_string(policy_path) {
-        Ok(text) => Policy::parse(&text).map_err(|source| RunError::PolicyParse {
-            path: policy_path.to_owned(),
+    let mut parts = Vec::new();
+    for path in &builtin {
+        parts.extend(read_text(path).map_err(cmdline_err(path))?);
+    }
+    let kernel = crate::sys::read_bounded(proc, MAX_TEXT_SIZE).map_err(cmdline_err(proc))?;
+    parts.push(String::from_utf8_lossy(&kernel).into_owned());
+    Ok(cmdline::combine(parts.iter().map(String::as_str)))
+}
+
+/// The build-time policy (absent: none). A policy that cannot be read exactly is fatal: it must
+/// not be taken as "no policy".
+pub fn read_policy(path: &Path) -> Result<Policy, RunError> {
+    match read_text(path) {
+        Ok(Some(text)) => Policy::parse(&text).map_err(|source| RunError::PolicyParse {
+            path: path.to_owned(),
             source,
-        })?,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Policy::default(),
-        Err(source) => {
-            return Err(RunError::Policy {
-                path: policy_path.to_owned(),
-                source,
-            })
-        }
+        }),
+        Ok(None) => Ok(Policy::default()),
+        Err(source) => Err(RunError::Policy {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// The plan: the command line, the build-time policy and, only when the command line names no
+/// objects itself, the preload list file.
+pub fn read_plan(cfg: &RunConfig) -> Result<Plan, RunError> {
+    let text = read_cmdline(&cfg.cmdline)?;
+    let list = if cmdline::names_objects(&text) {
+        None
+    } else {
+        read_text(&cfg.preload_list).map_err(|source| RunError::PreloadList {
+            path: cfg.preload_list.clone(),
+            source,
+        })?
     };
-    Ok(cmdline::plan_with(&cmdline, list.as_deref(), &policy))
+    let policy = read_policy(&cfg.policy)?;
+    Ok(cmdline::plan_with(&text, list.as_deref(), &policy))
+}
+
+/// The status of a run that could not plan: the reason, no objects. It replaces any stale one.
+pub fn fatal(cfg: &RunConfig, error: &RunError, sys: &dyn Sys) -> Status {
+    sys.log(Prio::Err, &error.to_string());
+    Status {
+        version: STATUS_VERSION,
+        source: cmdline::Source::Nothing,
+        disabled: false,
+        bpffs: cfg.bpffs.display().to_string(),
+        mounted_bpffs: false,
+        error: Some(error.to_string()),
+        objects: Vec::new(),
+        guard: None,
+        notes: Vec::new(),
+        duration_ms: 0.0,
+    }
 }
 
 /// Run a plan. Every object gets a status; a failure never stops the others.
@@ -301,6 +372,7 @@ pub fn run(
             bpffs: &bpffs,
             ring: &ring,
             tracefs_ready: Cell::new(false),
+            run_id: sys.nonce(),
         };
         for entry in todo {
             let t = Instant::now();
@@ -368,6 +440,8 @@ struct Ctx<'a> {
     ring: &'a Result<KeyRing, Arc<KeyError>>,
     /// tracefs is mounted once, for the first object that needs it.
     tracefs_ready: Cell<bool>,
+    /// Names this run's staging directories.
+    run_id: String,
 }
 
 impl Ctx<'_> {
@@ -382,8 +456,7 @@ impl Ctx<'_> {
             .as_ref()
             .map_err(|e| ObjectError::Keys(e.clone()))?;
         let (verified, info, existing) = timed(&mut a.phases.verify_ms, || {
-            let verified = self.read_and_verify(&name, ring)?;
-            let info = elf::describe(verified.payload())?;
+            let (verified, info) = self.read_and_check(&name, ring)?;
             let existing = self.existing(&name, &verified)?;
             Ok::<_, ObjectError>((verified, info, existing))
         })?;
@@ -391,7 +464,7 @@ impl Ctx<'_> {
         a.verified = Some((sha.clone(), verified.key_id.to_string()));
         match existing {
             Existing::Nothing => {}
-            Existing::Same => return Ok(Verdict::AlreadyLoaded),
+            Existing::Same => return self.already_loaded(&name, &info, a),
             Existing::Conflict(found) => {
                 let path = self.cfg.bpffs.join(name.as_str());
                 return Err(ObjectError::Conflict { path, found });
@@ -414,7 +487,8 @@ impl Ctx<'_> {
         a.load = Some(obj.report());
         let installed = timed(&mut a.phases.pin_ms, || {
             attached?;
-            let pins = pin::install(self.sys, &self.cfg.bpffs, &name, &sha, obj.as_pinnable())?;
+            let (bpffs, run_id) = (&self.cfg.bpffs, self.run_id.as_str());
+            let pins = pin::install(self.sys, bpffs, run_id, &name, &sha, obj.as_pinnable())?;
             Ok::<_, ObjectError>(pins)
         });
         match installed {
@@ -422,6 +496,12 @@ impl Ctx<'_> {
                 obj.keep();
                 a.pins = Some(pins);
                 Ok(Verdict::Loaded)
+            }
+            // Another writer put the same object in place first: that one stands.
+            Err(ObjectError::Pin(PinError::Rename { .. }))
+                if self.existing(&name, &verified)? == Existing::Same =>
+            {
+                self.already_loaded(&name, &info, a)
             }
             // Whatever failed after the load, the maps this object pinned by name go too.
             Err(error) => {
@@ -437,17 +517,40 @@ impl Ctx<'_> {
         }
     }
 
-    fn read_and_verify(
+    /// The marker matched: believe it only when every pin is there, of the right kind, links
+    /// live; report what is pinned.
+    fn already_loaded(
+        &self,
+        name: &ObjectName,
+        info: &ElfInfo,
+        a: &mut Attempt,
+    ) -> Result<Verdict, ObjectError> {
+        let probe = |p: &Path| self.kernel.probe(p);
+        match pin::check_loaded(self.sys, &probe, &self.cfg.bpffs, name, info) {
+            Ok(pins) => {
+                a.pins = Some(pins);
+                Ok(Verdict::AlreadyLoaded)
+            }
+            Err(damages) => Err(ObjectError::Damaged {
+                path: self.cfg.bpffs.join(name.as_str()),
+                name: name.clone(),
+                damages,
+            }),
+        }
+    }
+
+    /// Read once, then every check `run` (and `bpf-preload verify`) makes before the kernel.
+    fn read_and_check(
         &self,
         name: &ObjectName,
         ring: &KeyRing,
-    ) -> Result<VerifiedObject, ObjectError> {
+    ) -> Result<(VerifiedObject, ElfInfo), ObjectError> {
         let path = self.cfg.bundle.join(name.file_name());
         let bytes = self
             .sys
             .read_object(&path)
             .map_err(|source| ObjectError::Read { path, source })?;
-        Ok(verify::verify(bytes, Some(name), ring)?)
+        Ok(verify::check(bytes, Some(name), ring)?)
     }
 
     fn existing(&self, name: &ObjectName, v: &VerifiedObject) -> Result<Existing, ObjectError> {
@@ -462,7 +565,7 @@ impl Ctx<'_> {
     fn ensure_tracefs(&self, info: &ElfInfo) -> Result<(), ObjectError> {
         if info.needs_tracefs() && !self.tracefs_ready.get() {
             pin::ensure_mounted(self.sys, FsKind::Trace, Path::new(TRACEFS_PATH))
-                .map_err(|source| ObjectError::Tracefs { source })?;
+                .map_err(ObjectError::Tracefs)?;
             self.tracefs_ready.set(true);
         }
         Ok(())

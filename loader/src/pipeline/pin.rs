@@ -11,8 +11,10 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::format::elf::ElfInfo;
 use super::format::name::{ObjectName, PinName, SHA256_MARKER_PREFIX, SHARED_DIR, STAGING_PREFIX};
-use crate::sys::{FsKind, Sys};
+use super::load::Probe;
+use crate::sys::{FsKind, Lock, Sys};
 
 /// The three kinds of pins, each in its own subdirectory of the object's directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,13 +48,152 @@ impl PinKind {
     }
 }
 
-/// What the kernel boundary offers for pinning: names, and pinning one of them.
-pub trait Pinnable {
+/// The names the pinning policy decides on.
+pub trait PinNames {
     /// Raw (libbpf) names of this kind: attached programs for links, loaded but unattached
-    /// programs for progs, maps not pinned by name for maps.
+    /// programs for progs, the object's maps for maps (internal ones included: the policy drops
+    /// them; maps pinned by name excluded where known).
     fn names(&self, kind: PinKind) -> Vec<String>;
+}
+
+/// What the kernel boundary offers for pinning: names, and pinning one of them.
+pub trait Pinnable: PinNames {
     /// Pin the one named `raw` at `path`.
     fn pin(&mut self, kind: PinKind, raw: &str, path: &Path) -> io::Result<()>;
+}
+
+/// The names a loaded copy of an object has, from its ELF description alone.
+struct Described<'a>(&'a ElfInfo);
+
+impl PinNames for Described<'_> {
+    fn names(&self, kind: PinKind) -> Vec<String> {
+        let progs = |attached: bool| {
+            self.0
+                .programs
+                .iter()
+                .filter(|p| p.autoload && p.auto_attach == attached)
+                .map(|p| p.name.clone())
+                .collect()
+        };
+        match kind {
+            PinKind::Link => progs(true),
+            PinKind::Prog => progs(false),
+            PinKind::Map => self.0.maps.clone(),
+        }
+    }
+}
+
+/// One way an object directory is not what its marker claims.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Damage {
+    Missing {
+        kind: PinKind,
+        pin: PinName,
+    },
+    WrongType {
+        kind: PinKind,
+        pin: PinName,
+        found: Probe,
+    },
+    DeadLink {
+        pin: PinName,
+    },
+    Unreadable {
+        kind: PinKind,
+        pin: PinName,
+        errno: Option<i32>,
+    },
+}
+
+impl std::fmt::Display for Damage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Damage::Missing { kind, pin } => write!(f, "{}/{pin} is missing", kind.dir()),
+            Damage::WrongType { kind, pin, found } => {
+                write!(
+                    f,
+                    "{}/{pin} is not a {} ({found:?})",
+                    kind.dir(),
+                    kind.label()
+                )
+            }
+            Damage::DeadLink { pin } => write!(f, "links/{pin} has no program"),
+            Damage::Unreadable { kind, pin, errno } => write!(
+                f,
+                "{}/{pin} cannot be opened ({})",
+                kind.dir(),
+                errno.map_or("?".into(), |e| io::Error::from_raw_os_error(e).to_string())
+            ),
+        }
+    }
+}
+
+/// The damages of an object directory, as one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Damages(pub Vec<Damage>);
+
+impl std::fmt::Display for Damages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Is `<bpffs>/<NAME>`, whose marker matched, really that object, loaded? Every pin its ELF
+/// description implies must be there and hold the right kind of BPF object (links with their
+/// program); a map may instead be pinned by name in the shared directory. Returns the pins, or
+/// every damage found.
+pub fn check_loaded(
+    sys: &dyn Sys,
+    probe: &dyn Fn(&Path) -> io::Result<Probe>,
+    bpffs: &Path,
+    name: &ObjectName,
+    info: &ElfInfo,
+) -> Result<Pins, Damages> {
+    let planned = plan(&Described(info)).map_err(|_| Damages(vec![]))?;
+    let dir = bpffs.join(name.as_str());
+    let mut pins = Pins::default();
+    let mut damages = Vec::new();
+    for p in planned {
+        let path = dir.join(p.kind.dir()).join(p.pin.as_str());
+        if !sys.exists(&path) {
+            let shared = bpffs.join(SHARED_DIR).join(p.pin.as_str());
+            let in_shared = || sys.exists(&shared) && matches!(probe(&shared), Ok(Probe::Map));
+            if p.kind == PinKind::Map && in_shared() {
+                continue;
+            }
+            damages.push(Damage::Missing {
+                kind: p.kind,
+                pin: p.pin,
+            });
+            continue;
+        }
+        let (kind, pin) = (p.kind, p.pin);
+        match (kind, probe(&path)) {
+            (PinKind::Link, Ok(Probe::Link { live: true }))
+            | (PinKind::Map, Ok(Probe::Map))
+            | (PinKind::Prog, Ok(Probe::Prog)) => pins.push(kind, &pin),
+            (PinKind::Link, Ok(Probe::Link { live: false })) => {
+                damages.push(Damage::DeadLink { pin })
+            }
+            (_, Ok(found)) => damages.push(Damage::WrongType { kind, pin, found }),
+            (_, Err(e)) => damages.push(Damage::Unreadable {
+                kind,
+                pin,
+                errno: e.raw_os_error(),
+            }),
+        }
+    }
+    if damages.is_empty() {
+        Ok(pins)
+    } else {
+        Err(Damages(damages))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -106,8 +247,21 @@ pub enum PinError {
 /// Why the bpffs could not be prepared: every object fails with it.
 #[derive(Debug, thiserror::Error)]
 pub enum BpffsError {
-    #[error("mount bpffs at {}: {source}", path.display())]
+    #[error("lock {}: {source}", path.display())]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{} is not a {fstype} and not empty ({count} entries): refusing to mount over it", path.display())]
+    NotEmpty {
+        fstype: &'static str,
+        path: PathBuf,
+        count: usize,
+    },
+    #[error("mount {fstype} at {}: {source}", path.display())]
     Mount {
+        fstype: &'static str,
         path: PathBuf,
         #[source]
         source: io::Error,
@@ -169,7 +323,7 @@ fn is_internal_map(raw: &str) -> bool {
 
 /// The pinning policy: every pin of `obj`, by kind, with its pin name. Two names of one kind that
 /// map to the same pin name are an error of the object, never a silent overwrite.
-pub fn plan(obj: &dyn Pinnable) -> Result<Vec<PlannedPin>, PinError> {
+pub fn plan(obj: &dyn PinNames) -> Result<Vec<PlannedPin>, PinError> {
     let mut out: Vec<PlannedPin> = Vec::new();
     for kind in PinKind::ALL {
         let start = out.len();
@@ -229,29 +383,50 @@ pub fn existing(
     })
 }
 
-/// The bpffs is ready: mounted (by us or before us), `+shared` exists, no stale staging.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The bpffs is ready: mounted (by us or before us), locked for this run, `+shared` exists, no
+/// stale staging.
 pub struct Bpffs {
     pub mounted: bool,
     /// Staging directories an earlier, crashed run left, now removed.
     pub swept: Vec<String>,
+    /// Held for the whole run: one run per bpffs at a time.
+    _lock: Lock,
 }
 
-/// Make sure a filesystem of `kind` is at `path`; returns whether we mounted it.
-pub fn ensure_mounted(sys: &dyn Sys, kind: FsKind, path: &Path) -> io::Result<bool> {
-    if sys.is_mounted(kind, path)? {
+/// Make sure a filesystem of `kind` is at `path`; returns whether we mounted it. A directory
+/// that is not that filesystem and holds anything is never mounted over (a typo like `/etc`
+/// must not hide it).
+pub fn ensure_mounted(sys: &dyn Sys, kind: FsKind, path: &Path) -> Result<bool, BpffsError> {
+    let fstype = kind.fstype();
+    let mount_err = |source| BpffsError::Mount {
+        fstype,
+        path: path.to_owned(),
+        source,
+    };
+    if sys.is_mounted(kind, path).map_err(mount_err)? {
         return Ok(false);
     }
-    sys.mount(kind, path)?;
+    let entries = sys.list(path).map_err(mount_err)?;
+    if !entries.is_empty() {
+        return Err(BpffsError::NotEmpty {
+            fstype,
+            path: path.to_owned(),
+            count: entries.len(),
+        });
+    }
+    sys.mount(kind, path).map_err(mount_err)?;
     Ok(true)
 }
 
-/// Mount bpffs unless one is there, remove stale staging directories, create `+shared`.
+/// Lock (the mount point's parent, so that two runs cannot both mount), mount bpffs unless one is
+/// there, remove stale staging directories, create `+shared`.
 pub fn prepare_bpffs(sys: &dyn Sys, bpffs: &Path) -> Result<Bpffs, BpffsError> {
-    let mounted = ensure_mounted(sys, FsKind::Bpf, bpffs).map_err(|source| BpffsError::Mount {
-        path: bpffs.to_owned(),
+    let parent = bpffs.parent().unwrap_or(bpffs);
+    let lock = sys.lock(parent).map_err(|source| BpffsError::Lock {
+        path: parent.to_owned(),
         source,
     })?;
+    let mounted = ensure_mounted(sys, FsKind::Bpf, bpffs)?;
     let names = sys.list(bpffs).map_err(|source| BpffsError::List {
         path: bpffs.to_owned(),
         source,
@@ -270,19 +445,24 @@ pub fn prepare_bpffs(sys: &dyn Sys, bpffs: &Path) -> Result<Bpffs, BpffsError> {
             source,
         })?;
     }
-    Ok(Bpffs { mounted, swept })
+    Ok(Bpffs {
+        mounted,
+        swept,
+        _lock: lock,
+    })
 }
 
 /// Pin `obj` as `<bpffs>/<NAME>`, all or nothing.
 pub fn install(
     sys: &dyn Sys,
     bpffs: &Path,
+    run_id: &str,
     name: &ObjectName,
     sha256_hex: &str,
     obj: &mut dyn Pinnable,
 ) -> Result<Pins, PinError> {
-    let planned = plan(obj)?;
-    let staging = bpffs.join(name.staging_dir());
+    let planned = plan(&*obj)?;
+    let staging = bpffs.join(name.staging_dir(run_id));
     if sys.exists(&staging) {
         sys.remove_tree(&staging)
             .map_err(|source| PinError::RemoveStale {
@@ -402,20 +582,20 @@ mod tests {
             "last-pid",
             "counter.rodata",
         ]);
-        let pins = install(&sys, &root, &name("counter"), "ab", &mut obj).unwrap();
+        let pins = install(&sys, &root, "r1", &name("counter"), "ab", &mut obj).unwrap();
         assert_eq!(pins.maps, vec!["exec_count", "last-pid"]);
         assert_eq!(
             *sys.ops.borrow(),
             vec![
-                "mkdir /bpf/+staging-counter",
-                "mkdir /bpf/+staging-counter/links",
-                "mkdir /bpf/+staging-counter/maps",
-                "mkdir /bpf/+staging-counter/progs",
-                "pin /bpf/+staging-counter/links/count_exec",
-                "pin /bpf/+staging-counter/maps/exec_count",
-                "pin /bpf/+staging-counter/maps/last-pid",
-                "mkdir /bpf/+staging-counter/sha256-ab",
-                "rename /bpf/+staging-counter /bpf/counter",
+                "mkdir /bpf/+staging-r1-counter",
+                "mkdir /bpf/+staging-r1-counter/links",
+                "mkdir /bpf/+staging-r1-counter/maps",
+                "mkdir /bpf/+staging-r1-counter/progs",
+                "pin /bpf/+staging-r1-counter/links/count_exec",
+                "pin /bpf/+staging-r1-counter/maps/exec_count",
+                "pin /bpf/+staging-r1-counter/maps/last-pid",
+                "mkdir /bpf/+staging-r1-counter/sha256-ab",
+                "rename /bpf/+staging-r1-counter /bpf/counter",
             ]
         );
         assert_eq!(
@@ -438,16 +618,16 @@ mod tests {
         let root = bpffs(&sys);
         sys.fail_on
             .borrow_mut()
-            .insert("/bpf/+staging-counter/maps/b".into());
+            .insert("/bpf/+staging-r1-counter/maps/b".into());
         let mut obj = FakeObject::new(&sys).links(&["l"]).maps(&["a", "b", "c"]);
-        let e = install(&sys, &root, &name("counter"), "ab", &mut obj).unwrap_err();
+        let e = install(&sys, &root, "r1", &name("counter"), "ab", &mut obj).unwrap_err();
         assert_eq!(
             e.to_string(),
             "pin map b: No space left on device (os error 28)"
         );
         assert_eq!(
             sys.ops.borrow().last().unwrap(),
-            "remove /bpf/+staging-counter"
+            "remove /bpf/+staging-r1-counter"
         );
         assert!(sys.tree(&root).is_empty(), "{:?}", sys.tree(&root));
     }
@@ -460,13 +640,13 @@ mod tests {
         let mut obj = FakeObject::new(&sys)
             .maps(&["a-b", "a_b"])
             .links(&["x/y", "x_y"]);
-        let e = install(&sys, &root, &name("o"), "ab", &mut obj).unwrap_err();
+        let e = install(&sys, &root, "r1", &name("o"), "ab", &mut obj).unwrap_err();
         assert_eq!(
             e.to_string(),
             "pin link: \"x/y\" and \"x_y\" both map to pin name x_y"
         );
         let mut obj = FakeObject::new(&sys).maps(&["a-b", "a+b", "a_b"]);
-        let e = install(&sys, &root, &name("o"), "ab", &mut obj).unwrap_err();
+        let e = install(&sys, &root, "r1", &name("o"), "ab", &mut obj).unwrap_err();
         assert_eq!(
             e.to_string(),
             "pin map: \"a+b\" and \"a_b\" both map to pin name a_b"
@@ -483,7 +663,7 @@ mod tests {
         let root = bpffs(&sys);
         sys.dirs.borrow_mut().insert("/bpf/counter".into());
         let mut obj = FakeObject::new(&sys).links(&["l"]);
-        let e = install(&sys, &root, &name("counter"), "ab", &mut obj).unwrap_err();
+        let e = install(&sys, &root, "r1", &name("counter"), "ab", &mut obj).unwrap_err();
         assert_eq!(
             e.to_string(),
             "rename into place as /bpf/counter: File exists (os error 17)"
@@ -496,30 +676,23 @@ mod tests {
         let sys = FakeSys::default();
         let root = PathBuf::from("/bpf");
         let got = prepare_bpffs(&sys, &root).unwrap();
-        assert_eq!(
-            got,
-            Bpffs {
-                mounted: true,
-                swept: vec![]
-            }
-        );
+        assert_eq!((got.mounted, got.swept), (true, vec![]));
         for d in ["/bpf/+staging-old", "/bpf/+staging-old/links", "/bpf/keep"] {
             sys.dirs.borrow_mut().insert(d.into());
         }
         let got = prepare_bpffs(&sys, &root).unwrap();
         assert_eq!(
-            got,
-            Bpffs {
-                mounted: false,
-                swept: vec!["+staging-old".into()]
-            }
+            (got.mounted, got.swept),
+            (false, vec!["+staging-old".into()])
         );
         assert_eq!(sys.tree(&root), vec!["+shared/", "keep/"]);
         assert_eq!(
             *sys.ops.borrow(),
             vec![
+                "lock /",
                 "mount bpf /bpf",
                 "mkdir /bpf/+shared",
+                "lock /",
                 "remove /bpf/+staging-old"
             ]
         );
@@ -537,5 +710,87 @@ mod tests {
         ];
         remove_created_shared(&sys, &["old".into()], &pins).unwrap();
         assert_eq!(sys.tree(Path::new("/bpf")), vec!["+shared/old"]);
+    }
+
+    #[test]
+    fn never_mounts_over_a_directory_that_holds_something() {
+        let sys = FakeSys::default();
+        sys.files.borrow_mut().insert("/etc/passwd".into(), vec![]);
+        let e = prepare_bpffs(&sys, Path::new("/etc")).err().unwrap();
+        assert_eq!(
+            e.to_string(),
+            "/etc is not a bpf and not empty (1 entries): refusing to mount over it"
+        );
+        assert_eq!(*sys.ops.borrow(), vec!["lock /"]);
+    }
+
+    #[test]
+    fn a_loaded_copy_must_have_every_pin_its_elf_implies() {
+        use crate::pipeline::format::elf::ProgramInfo;
+        let sys = FakeSys::default();
+        let prog = |name: &str, section: &str, attach: bool| ProgramInfo {
+            name: name.into(),
+            section: section.into(),
+            kind: String::new(),
+            autoload: true,
+            auto_attach: attach,
+        };
+        let info = ElfInfo {
+            programs: vec![prog("count", "tp/x/y", true), prog("pass", "xdp", false)],
+            maps: vec!["counts".into(), "events".into()],
+        };
+        for f in [
+            "/bpf/o/links/count",
+            "/bpf/o/progs/pass",
+            "/bpf/o/maps/counts",
+            "/bpf/+shared/events",
+        ] {
+            sys.files.borrow_mut().insert(f.into(), vec![]);
+        }
+        let probe_ok = |p: &Path| -> io::Result<Probe> {
+            let p = p.to_string_lossy();
+            Ok(if p.contains("/links/") {
+                Probe::Link { live: true }
+            } else if p.contains("/progs/") {
+                Probe::Prog
+            } else if p.contains("/maps/") || p.contains("+shared") {
+                Probe::Map
+            } else {
+                Probe::Other
+            })
+        };
+        let pins = check_loaded(&sys, &probe_ok, Path::new("/bpf"), &name("o"), &info).unwrap();
+        assert_eq!(
+            pins,
+            Pins {
+                links: vec!["count".into()],
+                maps: vec!["counts".into()],
+                progs: vec!["pass".into()],
+            }
+        );
+        // A detached link, a map where a program should be, a removed pin.
+        sys.files
+            .borrow_mut()
+            .remove(Path::new("/bpf/o/maps/counts"));
+        let probe_bad = |p: &Path| -> io::Result<Probe> {
+            let p = p.to_string_lossy();
+            Ok(if p.contains("/links/") {
+                Probe::Link { live: false }
+            } else {
+                Probe::Map
+            })
+        };
+        let e = check_loaded(&sys, &probe_bad, Path::new("/bpf"), &name("o"), &info).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "links/count has no program; maps/counts is missing; progs/pass is not a prog (Map)"
+        );
+        // A forged directory with only the marker: every pin is missing.
+        let e =
+            check_loaded(&sys, &probe_ok, Path::new("/bpf"), &name("forged"), &info).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "links/count is missing; maps/counts is missing; progs/pass is missing"
+        );
     }
 }

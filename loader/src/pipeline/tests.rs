@@ -266,30 +266,31 @@ fn pipeline_order_mount_then_stage_then_rename() {
     assert_eq!(
         *sys.ops.borrow(),
         vec![
+            "lock /",
             "mount bpf /bpf",
             "mkdir /bpf/+shared",
-            "mkdir /bpf/+staging-a",
-            "mkdir /bpf/+staging-a/links",
-            "mkdir /bpf/+staging-a/maps",
-            "mkdir /bpf/+staging-a/progs",
-            "pin /bpf/+staging-a/links/prog_a",
-            "pin /bpf/+staging-a/maps/map_a",
+            "mkdir /bpf/+staging-r1-a",
+            "mkdir /bpf/+staging-r1-a/links",
+            "mkdir /bpf/+staging-r1-a/maps",
+            "mkdir /bpf/+staging-r1-a/progs",
+            "pin /bpf/+staging-r1-a/links/prog_a",
+            "pin /bpf/+staging-r1-a/maps/map_a",
             &format!(
-                "mkdir /bpf/+staging-a/sha256-{}",
+                "mkdir /bpf/+staging-r1-a/sha256-{}",
                 st.objects[0].sha256.as_ref().unwrap()
             ),
-            "rename /bpf/+staging-a /bpf/a",
-            "mkdir /bpf/+staging-xdp",
-            "mkdir /bpf/+staging-xdp/links",
-            "mkdir /bpf/+staging-xdp/maps",
-            "mkdir /bpf/+staging-xdp/progs",
-            "pin /bpf/+staging-xdp/maps/pkt_count",
-            "pin /bpf/+staging-xdp/progs/xdp_pass",
+            "rename /bpf/+staging-r1-a /bpf/a",
+            "mkdir /bpf/+staging-r1-xdp",
+            "mkdir /bpf/+staging-r1-xdp/links",
+            "mkdir /bpf/+staging-r1-xdp/maps",
+            "mkdir /bpf/+staging-r1-xdp/progs",
+            "pin /bpf/+staging-r1-xdp/maps/pkt_count",
+            "pin /bpf/+staging-r1-xdp/progs/xdp_pass",
             &format!(
-                "mkdir /bpf/+staging-xdp/sha256-{}",
+                "mkdir /bpf/+staging-r1-xdp/sha256-{}",
                 st.objects[1].sha256.as_ref().unwrap()
             ),
-            "rename /bpf/+staging-xdp /bpf/xdp",
+            "rename /bpf/+staging-r1-xdp /bpf/xdp",
         ]
     );
     let x = &st.objects[1];
@@ -324,7 +325,7 @@ fn failures_are_per_object_and_leave_nothing() {
     // badpin's map pin fails after its shared maps were pinned.
     sys.fail_on
         .borrow_mut()
-        .insert("/bpf/+staging-badpin/maps/map_a".into());
+        .insert("/bpf/+staging-r1-badpin/maps/map_a".into());
     let kernel = FakeKernel::new(&sys)
         .with(
             "rej",
@@ -476,17 +477,21 @@ fn second_run_reports_already_loaded_or_conflict_with_verify_time() {
 #[test]
 fn stale_staging_is_removed_first() {
     let (sys, cfg) = setup(&["a"]);
-    for d in ["/bpf", "/bpf/+staging-a", "/bpf/+staging-a/links"] {
+    // Left by a run that crashed (another run id).
+    for d in ["/bpf", "/bpf/+staging-0a1b-a", "/bpf/+staging-0a1b-a/links"] {
         sys.dirs.borrow_mut().insert(d.into());
     }
     sys.files
         .borrow_mut()
-        .insert("/bpf/+staging-a/links/old".into(), vec![]);
+        .insert("/bpf/+staging-0a1b-a/links/old".into(), vec![]);
     sys.mounted.borrow_mut().push((FsKind::Bpf, "/bpf".into()));
     let kernel = FakeKernel::new(&sys);
     let st = run_cmdline("rd.bpf_preload=a", &cfg, &sys, &kernel);
     assert_eq!(results(&st), vec![("a", Outcome::Loaded)]);
-    assert_eq!(sys.ops.borrow()[0], "remove /bpf/+staging-a");
+    assert_eq!(
+        sys.ops.borrow()[..2],
+        ["lock /", "remove /bpf/+staging-0a1b-a"]
+    );
     assert!(!sys
         .tree(Path::new("/bpf"))
         .iter()
@@ -495,7 +500,7 @@ fn stale_staging_is_removed_first() {
         sys.logs.borrow()[0],
         (
             Prio::Notice,
-            "removed stale staging directory +staging-a left by an earlier run".to_string()
+            "removed stale staging directory +staging-0a1b-a left by an earlier run".to_string()
         )
     );
 }
@@ -538,4 +543,241 @@ fn key_errors_fail_every_object_closed() {
     assert_eq!(st.objects[0].error.as_deref(), Some(want));
     assert_eq!(st.error.as_deref(), Some(want));
     assert!(kernel.loaded.borrow().is_empty());
+}
+
+/// counter.bpf.o from bpf/, as the fake kernel loads it: the pins its ELF implies.
+fn counter_kernel(sys: &FakeSys) -> FakeKernel<'_> {
+    let spec = Spec {
+        links: vec!["count_exec"],
+        maps: vec!["exec_count", "last_pid", "counter.rodata"],
+        ..Spec::default()
+    };
+    FakeKernel::new(sys)
+        .with("counter", FakeLoad::Object(spec.clone()))
+        .with("forged", FakeLoad::Object(spec))
+}
+
+fn real_object(name: &str) -> Vec<u8> {
+    let p = Path::new(env!("BPF_PRELOAD_OBJECTS")).join(format!("{name}.bpf.o"));
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+#[test]
+fn already_loaded_is_believed_only_with_every_pin_live() {
+    let (sys, cfg) = setup(&[]);
+    sign_into(&sys, "counter", &real_object("counter"));
+    sign_into(&sys, "forged", &real_object("counter"));
+    let kernel = counter_kernel(&sys);
+    let st = run_cmdline("rd.bpf_preload=counter", &cfg, &sys, &kernel);
+    assert_eq!(results(&st), vec![("counter", Outcome::Loaded)]);
+    let sha = st.objects[0].sha256.clone().unwrap();
+    // Again: already loaded, and the status says what is pinned.
+    let st = run_cmdline("rd.bpf_preload=counter", &cfg, &sys, &kernel);
+    assert_eq!(results(&st), vec![("counter", Outcome::AlreadyLoaded)]);
+    let o = &st.objects[0];
+    assert_eq!(
+        (o.links.clone(), o.maps.clone(), o.programs.clone()),
+        (
+            vec!["count_exec".to_string()],
+            vec!["exec_count".to_string(), "last_pid".to_string()],
+            vec![]
+        )
+    );
+    // The link was detached behind our back: not loaded, a conflict with the reason.
+    let link = PathBuf::from("/bpf/counter/links/count_exec");
+    kernel.dead.borrow_mut().insert(link.clone());
+    let st = run_cmdline("rd.bpf_preload=counter", &cfg, &sys, &kernel);
+    assert_eq!(
+        st.objects[0].error.as_deref(),
+        Some("/bpf/counter holds counter but is damaged: links/count_exec has no program")
+    );
+    // The link pin was removed.
+    sys.files.borrow_mut().remove(&link);
+    let st = run_cmdline("rd.bpf_preload=counter", &cfg, &sys, &kernel);
+    assert_eq!(
+        st.objects[0].error.as_deref(),
+        Some("/bpf/counter holds counter but is damaged: links/count_exec is missing")
+    );
+    // A forged marker directory, with nothing in it.
+    sys.dirs.borrow_mut().insert("/bpf/forged".into());
+    sys.dirs
+        .borrow_mut()
+        .insert(format!("/bpf/forged/sha256-{sha}").into());
+    let st = run_cmdline("rd.bpf_preload=forged", &cfg, &sys, &kernel);
+    assert_eq!(
+        st.objects[0].error.as_deref(),
+        Some(
+            "/bpf/forged holds forged but is damaged: links/count_exec is missing; \
+             maps/exec_count is missing; maps/last_pid is missing"
+        )
+    );
+    assert_eq!(st.required_failed().count(), 0);
+    // Only the first run loaded anything.
+    assert_eq!(*kernel.loaded.borrow(), vec!["counter"]);
+}
+
+/// Fault injection: every operation of a full multi-object run fails in turn. After each, no
+/// object directory is partial, the failure is reported, and the other objects still load.
+#[test]
+fn every_failing_operation_fails_one_object_or_the_run_cleanly() {
+    let objects = ["a", "xdp", "b"];
+    let cmdline = "rd.bpf_preload=a,xdp,b";
+    // The paths a clean run creates, in order: each is a place to fail.
+    let (sys, cfg) = setup(&objects);
+    let kernel = FakeKernel::new(&sys).with("xdp", xdp());
+    run_cmdline(cmdline, &cfg, &sys, &kernel);
+    let targets: Vec<PathBuf> = sys
+        .ops
+        .borrow()
+        .iter()
+        .filter_map(|op| op.split(' ').next_back())
+        .map(PathBuf::from)
+        .collect();
+    // lock, mount, +shared, then per object 4 mkdirs, its pins, the marker and the rename.
+    assert_eq!(targets.len(), 27, "{targets:?}");
+    for target in targets {
+        let (sys, cfg) = setup(&objects);
+        sys.fail_on.borrow_mut().insert(target.clone());
+        let kernel = FakeKernel::new(&sys).with("xdp", xdp());
+        let st = run_cmdline(cmdline, &cfg, &sys, &kernel);
+        assert_eq!(st.objects.len(), 3, "{target:?}");
+        let failed: Vec<&ObjectStatus> = st
+            .objects
+            .iter()
+            .filter(|o| o.result == Outcome::Failed)
+            .collect();
+        let whole_run = target == Path::new("/")
+            || target == Path::new("/bpf")
+            || target == Path::new("/bpf/+shared");
+        if whole_run {
+            // Lock, mount or +shared: every object fails, with the reason, and nothing loads.
+            assert_eq!(failed.len(), 3, "{target:?}: {st:#?}");
+            assert!(st.error.is_some(), "{target:?}");
+            assert!(kernel.loaded.borrow().is_empty(), "{target:?}");
+        } else {
+            // One object's operation: that object fails, the two others load.
+            assert_eq!(failed.len(), 1, "{target:?}: {st:#?}");
+            let who = failed[0].name.as_str();
+            let t = target.to_string_lossy();
+            assert!(
+                t.contains(&format!("-{who}/"))
+                    || t.ends_with(&format!("-{who}"))
+                    || t.ends_with(&format!("/{who}")),
+                "{target:?} failed {who}"
+            );
+            assert!(failed[0]
+                .error
+                .as_ref()
+                .unwrap()
+                .contains("No space left on device"));
+        }
+        // No partial object directory and no staging left, whatever failed.
+        let tree = sys.tree(Path::new("/bpf"));
+        assert!(
+            !tree.iter().any(|p| p.starts_with("+staging")),
+            "{target:?}: {tree:?}"
+        );
+        for o in &st.objects {
+            let dir = format!("{}/", o.name);
+            let present = tree.contains(&dir);
+            assert_eq!(present, o.result == Outcome::Loaded, "{target:?}: {tree:?}");
+            if present {
+                let marker = format!("{}/sha256-{}/", o.name, o.sha256.as_ref().unwrap());
+                assert!(tree.contains(&marker), "{target:?}: {tree:?}");
+            }
+        }
+        // Every object still got its log line.
+        assert_eq!(
+            sys.logs
+                .borrow()
+                .iter()
+                .filter(|(_, l)| l.starts_with("object "))
+                .count(),
+            3
+        );
+    }
+}
+
+/// A scratch directory under the system's temporary directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("bpf-preload-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        Self(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn the_loader_sees_dracuts_builtin_command_line() {
+    let t = TempDir::new("cmdline");
+    let etc = t.0.join("etc");
+    std::fs::create_dir_all(etc.join("cmdline.d")).unwrap();
+    std::fs::write(etc.join("cmdline.d/20-b.conf"), "rd.bpf_preload=b\n").unwrap();
+    std::fs::write(
+        etc.join("cmdline.d/10-a.conf"),
+        "rd.bpf_preload.required=a\n",
+    )
+    .unwrap();
+    std::fs::write(etc.join("cmdline.d/x.notconf"), "rd.bpf_preload=ignored\n").unwrap();
+    std::fs::write(etc.join("cmdline"), "rd.bpf_preload=c\n").unwrap();
+    let proc = t.0.join("proc-cmdline");
+    std::fs::write(&proc, b"root=LABEL=Syst\xe8me rd.bpf_preload=d\n").unwrap();
+    // The preload list is unreadable (a directory): not used, so not read.
+    let list = t.0.join("preload.list");
+    std::fs::create_dir(&list).unwrap();
+    let cfg = RunConfig {
+        cmdline: CmdlineFrom::Boot {
+            etc: etc.clone(),
+            proc: proc.clone(),
+        },
+        preload_list: list.clone(),
+        ..RunConfig::default()
+    };
+    let plan = read_plan(&cfg).unwrap();
+    let got: Vec<(&str, bool)> = plan
+        .entries
+        .iter()
+        .map(|e| (e.raw.as_str(), e.required))
+        .collect();
+    assert_eq!(
+        got,
+        vec![("b", false), ("c", false), ("d", false), ("a", true)]
+    );
+    // `--cmdline FILE` is that file alone.
+    let cfg = RunConfig {
+        cmdline: CmdlineFrom::File(proc.clone()),
+        ..cfg
+    };
+    let got: Vec<String> = read_plan(&cfg)
+        .unwrap()
+        .entries
+        .into_iter()
+        .map(|e| e.raw)
+        .collect();
+    assert_eq!(got, vec!["d"]);
+    // When the list is used, a list that cannot be read is fatal, with the path.
+    std::fs::write(&proc, "root=/dev/vda").unwrap();
+    let e = read_plan(&cfg).unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!("read preload list {}: ", list.display())),
+        "{e}"
+    );
+    // A missing kernel command line is fatal too.
+    let cfg = RunConfig {
+        cmdline: CmdlineFrom::Boot {
+            etc,
+            proc: t.0.join("missing"),
+        },
+        ..cfg
+    };
+    assert!(matches!(read_plan(&cfg), Err(RunError::Cmdline { .. })));
 }

@@ -44,7 +44,7 @@ impl FsKind {
             FsKind::Security => SECURITYFS_MAGIC,
         }
     }
-    fn fstype(self) -> &'static str {
+    pub fn fstype(self) -> &'static str {
         match self {
             FsKind::Bpf => "bpf",
             FsKind::Trace => "tracefs",
@@ -62,7 +62,27 @@ pub enum Prio {
     Info = 6,
 }
 
+/// An exclusive lock, held until dropped (and released by the kernel if the process dies).
+pub struct Lock {
+    _fd: Option<std::os::fd::OwnedFd>,
+}
+
+impl Lock {
+    /// A lock that holds nothing (for test doubles).
+    #[cfg(test)]
+    pub fn none() -> Self {
+        Self { _fd: None }
+    }
+}
+
+/// How long `run` waits for another run holding the lock before giving up.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 pub trait Sys {
+    /// Take the exclusive lock of directory `dir` (flock), waiting up to [`LOCK_WAIT`].
+    fn lock(&self, dir: &Path) -> io::Result<Lock>;
+    /// A short string no other run picks (for staging directory names).
+    fn nonce(&self) -> String;
     /// Is a filesystem of this kind mounted at (or above) `path`? False when `path` is missing.
     fn is_mounted(&self, kind: FsKind, path: &Path) -> io::Result<bool>;
     /// Mount a new instance at `path` (created if missing), nosuid,nodev,noexec.
@@ -138,6 +158,11 @@ pub fn read_bounded(path: &Path, max: u64) -> io::Result<Vec<u8>> {
         .map_err(|e| {
             if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
                 io::Error::new(io::ErrorKind::InvalidInput, "is a symbolic link (refused)")
+            } else if e.raw_os_error() == Some(rustix::io::Errno::NXIO.raw_os_error())
+                && std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket())
+            {
+                // Opening a socket fails with ENXIO ("No such device or address").
+                io::Error::new(io::ErrorKind::InvalidInput, "is a socket (refused)")
             } else {
                 e
             }
@@ -216,6 +241,43 @@ pub fn write_replace(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
 }
 
 impl Sys for RealSys {
+    fn lock(&self, dir: &Path) -> io::Result<Lock> {
+        use rustix::fs::{flock, FlockOperation};
+        let fd = rustix::fs::open(
+            dir,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(fs_err)?;
+        let start = std::time::Instant::now();
+        loop {
+            match flock(&fd, FlockOperation::NonBlockingLockExclusive) {
+                Ok(()) => return Ok(Lock { _fd: Some(fd) }),
+                Err(rustix::io::Errno::WOULDBLOCK) if start.elapsed() < LOCK_WAIT => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(rustix::io::Errno::WOULDBLOCK) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::WouldBlock,
+                        format!(
+                            "another bpf-preload run holds the lock (waited {} s)",
+                            LOCK_WAIT.as_secs()
+                        ),
+                    ))
+                }
+                Err(e) => return Err(fs_err(e)),
+            }
+        }
+    }
+
+    fn nonce(&self) -> String {
+        let mut b = [0u8; 4];
+        if rustix::rand::getrandom(&mut b, rustix::rand::GetRandomFlags::empty()).is_err() {
+            b = std::process::id().to_le_bytes();
+        }
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
     fn is_mounted(&self, kind: FsKind, path: &Path) -> io::Result<bool> {
         match rustix::fs::statfs(path) {
             Ok(st) => Ok(st.f_type == kind.magic()),

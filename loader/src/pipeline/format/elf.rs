@@ -52,51 +52,188 @@ impl ElfInfo {
     }
 }
 
-/// Section prefixes libbpf can auto-attach (its `section_defs` with an attach function), and the
-/// program kind of each. Anything else loads but must be attached by someone else.
-const SECTIONS: &[(&str, &str, bool)] = &[
-    ("tp/", "tracepoint", true),
-    ("tracepoint/", "tracepoint", true),
-    ("raw_tp/", "raw_tracepoint", true),
-    ("raw_tracepoint/", "raw_tracepoint", true),
-    ("raw_tp.w/", "raw_tracepoint_writable", true),
-    ("tp_btf/", "tracing", true),
-    ("fentry/", "tracing", true),
-    ("fexit/", "tracing", true),
-    ("fmod_ret/", "tracing", true),
-    ("fentry.s/", "tracing", true),
-    ("fexit.s/", "tracing", true),
-    ("lsm/", "lsm", true),
-    ("lsm.s/", "lsm", true),
-    ("iter/", "iter", true),
-    ("iter.s/", "iter", true),
-    ("kprobe/", "kprobe", true),
-    ("kretprobe/", "kprobe", true),
-    ("ksyscall/", "kprobe", true),
-    ("kretsyscall/", "kprobe", true),
-    ("uprobe", "kprobe", true),
-    ("usdt", "kprobe", true),
-    ("struct_ops", "struct_ops", false),
-    ("xdp", "xdp", false),
-    ("tc", "sched_cls", false),
-    ("classifier", "sched_cls", false),
-    ("action", "sched_act", false),
-    ("cgroup", "cgroup", false),
-    ("socket", "socket_filter", false),
-    ("sk_", "sk", false),
-    ("sockops", "sock_ops", false),
-    ("flow_dissector", "flow_dissector", false),
-    ("perf_event", "perf_event", false),
-    ("netfilter", "netfilter", false),
-    ("syscall", "syscall", false),
+/// How libbpf's attach function for a section treats it (its `prog_attach_fn`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Attach {
+    /// No attach function: the program loads, someone else attaches it (xdp, tc, cgroup, ...).
+    No,
+    /// The attach function always makes a link (BTF-based: fentry, lsm, iter, tp_btf, ...).
+    Always,
+    /// The attach function makes a link only when the section names a target: the bare form
+    /// (`SEC("kprobe")`, `SEC("tp")`, `SEC("uprobe")`, ...) is loaded but not attached.
+    WithTarget,
+}
+
+/// libbpf's `section_defs[]` (src/libbpf.c, libbpf 1.7, the version linked here; 1.5 and 1.6
+/// have the same entries less `uprobe.session*` and `fsession*`), in its order, which matters:
+/// the first entry that matches wins. The pattern keeps libbpf's spelling: `x+` matches `x` or
+/// `x/...`, `x/` matches any name starting with `x/`, anything else matches exactly. The kind is
+/// libbpf's program type name (`BPF_PROG_TYPE_*` in lower case).
+const SECTION_DEFS: &[(&str, &str, Attach)] = &[
+    ("socket", "socket_filter", Attach::No),
+    ("sk_reuseport/migrate", "sk_reuseport", Attach::No),
+    ("sk_reuseport", "sk_reuseport", Attach::No),
+    ("kprobe+", "kprobe", Attach::WithTarget),
+    ("uprobe+", "kprobe", Attach::WithTarget),
+    ("uprobe.s+", "kprobe", Attach::WithTarget),
+    ("kretprobe+", "kprobe", Attach::WithTarget),
+    ("uretprobe+", "kprobe", Attach::WithTarget),
+    ("uretprobe.s+", "kprobe", Attach::WithTarget),
+    ("kprobe.multi+", "kprobe", Attach::WithTarget),
+    ("kretprobe.multi+", "kprobe", Attach::WithTarget),
+    ("kprobe.session+", "kprobe", Attach::WithTarget),
+    ("uprobe.multi+", "kprobe", Attach::WithTarget),
+    ("uretprobe.multi+", "kprobe", Attach::WithTarget),
+    ("uprobe.session+", "kprobe", Attach::WithTarget),
+    ("uprobe.multi.s+", "kprobe", Attach::WithTarget),
+    ("uretprobe.multi.s+", "kprobe", Attach::WithTarget),
+    ("uprobe.session.s+", "kprobe", Attach::WithTarget),
+    ("ksyscall+", "kprobe", Attach::WithTarget),
+    ("kretsyscall+", "kprobe", Attach::WithTarget),
+    ("usdt+", "kprobe", Attach::WithTarget),
+    // libbpf exempts only the bare `usdt`; a bare `usdt.s` is an attach error, not skipped.
+    ("usdt.s+", "kprobe", Attach::Always),
+    ("tc/ingress", "sched_cls", Attach::No),
+    ("tc/egress", "sched_cls", Attach::No),
+    ("tcx/ingress", "sched_cls", Attach::No),
+    ("tcx/egress", "sched_cls", Attach::No),
+    ("tc", "sched_cls", Attach::No),
+    ("classifier", "sched_cls", Attach::No),
+    ("action", "sched_act", Attach::No),
+    ("netkit/primary", "sched_cls", Attach::No),
+    ("netkit/peer", "sched_cls", Attach::No),
+    ("tracepoint+", "tracepoint", Attach::WithTarget),
+    ("tp+", "tracepoint", Attach::WithTarget),
+    ("raw_tracepoint+", "raw_tracepoint", Attach::WithTarget),
+    ("raw_tp+", "raw_tracepoint", Attach::WithTarget),
+    (
+        "raw_tracepoint.w+",
+        "raw_tracepoint_writable",
+        Attach::WithTarget,
+    ),
+    ("raw_tp.w+", "raw_tracepoint_writable", Attach::WithTarget),
+    ("tp_btf+", "tracing", Attach::Always),
+    ("fentry+", "tracing", Attach::Always),
+    ("fmod_ret+", "tracing", Attach::Always),
+    ("fexit+", "tracing", Attach::Always),
+    ("fentry.s+", "tracing", Attach::Always),
+    ("fmod_ret.s+", "tracing", Attach::Always),
+    ("fexit.s+", "tracing", Attach::Always),
+    ("fsession+", "tracing", Attach::Always),
+    ("fsession.s+", "tracing", Attach::Always),
+    ("freplace+", "ext", Attach::Always),
+    ("lsm+", "lsm", Attach::Always),
+    ("lsm.s+", "lsm", Attach::Always),
+    ("lsm_cgroup+", "lsm", Attach::No),
+    ("iter+", "tracing", Attach::Always),
+    ("iter.s+", "tracing", Attach::Always),
+    ("syscall", "syscall", Attach::No),
+    ("xdp.frags/devmap", "xdp", Attach::No),
+    ("xdp/devmap", "xdp", Attach::No),
+    ("xdp.frags/cpumap", "xdp", Attach::No),
+    ("xdp/cpumap", "xdp", Attach::No),
+    ("xdp.frags", "xdp", Attach::No),
+    ("xdp", "xdp", Attach::No),
+    ("perf_event", "perf_event", Attach::No),
+    ("lwt_in", "lwt_in", Attach::No),
+    ("lwt_out", "lwt_out", Attach::No),
+    ("lwt_xmit", "lwt_xmit", Attach::No),
+    ("lwt_seg6local", "lwt_seg6local", Attach::No),
+    ("sockops", "sock_ops", Attach::No),
+    ("sk_skb/stream_parser", "sk_skb", Attach::No),
+    ("sk_skb/stream_verdict", "sk_skb", Attach::No),
+    ("sk_skb/verdict", "sk_skb", Attach::No),
+    ("sk_skb", "sk_skb", Attach::No),
+    ("sk_msg", "sk_msg", Attach::No),
+    ("lirc_mode2", "lirc_mode2", Attach::No),
+    ("flow_dissector", "flow_dissector", Attach::No),
+    ("cgroup_skb/ingress", "cgroup_skb", Attach::No),
+    ("cgroup_skb/egress", "cgroup_skb", Attach::No),
+    ("cgroup/skb", "cgroup_skb", Attach::No),
+    ("cgroup/sock_create", "cgroup_sock", Attach::No),
+    ("cgroup/sock_release", "cgroup_sock", Attach::No),
+    ("cgroup/sock", "cgroup_sock", Attach::No),
+    ("cgroup/post_bind4", "cgroup_sock", Attach::No),
+    ("cgroup/post_bind6", "cgroup_sock", Attach::No),
+    ("cgroup/bind4", "cgroup_sock_addr", Attach::No),
+    ("cgroup/bind6", "cgroup_sock_addr", Attach::No),
+    ("cgroup/connect4", "cgroup_sock_addr", Attach::No),
+    ("cgroup/connect6", "cgroup_sock_addr", Attach::No),
+    ("cgroup/connect_unix", "cgroup_sock_addr", Attach::No),
+    ("cgroup/sendmsg4", "cgroup_sock_addr", Attach::No),
+    ("cgroup/sendmsg6", "cgroup_sock_addr", Attach::No),
+    ("cgroup/sendmsg_unix", "cgroup_sock_addr", Attach::No),
+    ("cgroup/recvmsg4", "cgroup_sock_addr", Attach::No),
+    ("cgroup/recvmsg6", "cgroup_sock_addr", Attach::No),
+    ("cgroup/recvmsg_unix", "cgroup_sock_addr", Attach::No),
+    ("cgroup/getpeername4", "cgroup_sock_addr", Attach::No),
+    ("cgroup/getpeername6", "cgroup_sock_addr", Attach::No),
+    ("cgroup/getpeername_unix", "cgroup_sock_addr", Attach::No),
+    ("cgroup/getsockname4", "cgroup_sock_addr", Attach::No),
+    ("cgroup/getsockname6", "cgroup_sock_addr", Attach::No),
+    ("cgroup/getsockname_unix", "cgroup_sock_addr", Attach::No),
+    ("cgroup/sysctl", "cgroup_sysctl", Attach::No),
+    ("cgroup/getsockopt", "cgroup_sockopt", Attach::No),
+    ("cgroup/setsockopt", "cgroup_sockopt", Attach::No),
+    ("cgroup/dev", "cgroup_device", Attach::No),
+    ("struct_ops+", "struct_ops", Attach::No),
+    ("struct_ops.s+", "struct_ops", Attach::No),
+    ("sk_lookup", "sk_lookup", Attach::No),
+    ("netfilter", "netfilter", Attach::No),
 ];
 
-fn classify(section: &str) -> (String, bool) {
-    SECTIONS
+/// libbpf's `sec_def_matches`: `x/` is a prefix, `x+` is `x` or `x/...`, else an exact name.
+fn sec_def_matches(pattern: &str, section: &str) -> bool {
+    if pattern.ends_with('/') {
+        section.starts_with(pattern)
+    } else if let Some(base) = pattern.strip_suffix('+') {
+        section
+            .strip_prefix(base)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    } else {
+        section == pattern
+    }
+}
+
+/// The first `section_defs` entry matching a section name (a leading `?`, libbpf's "not
+/// autoloaded" mark, is ignored as libbpf ignores it): (pattern, kind, attach function).
+fn sec_def(section: &str) -> Option<(&'static str, &'static str, Attach)> {
+    let section = section.strip_prefix('?').unwrap_or(section);
+    SECTION_DEFS
         .iter()
-        .find(|(prefix, _, _)| section.starts_with(prefix))
-        .map(|&(_, kind, attach)| (kind.to_owned(), attach))
-        .unwrap_or_else(|| ("unknown".to_owned(), false))
+        .copied()
+        .find(|&(pattern, _, _)| sec_def_matches(pattern, section))
+}
+
+/// Can libbpf attach a program of this ELF section from the section name alone
+/// (`bpf_program__attach`)? This is the one place that decides "cannot be auto-attached" (the
+/// program is then pinned under `progs/` for someone else to attach); it mirrors libbpf's
+/// `section_defs[]` and its attach functions, not an errno:
+///
+/// * false when the section has no attach function (`xdp`, `tc`, `tcx/ingress`, `cgroup/...`,
+///   `sk_msg`, `struct_ops`, `lsm_cgroup`, `syscall`, `perf_event`, ...), when it names no
+///   target (`SEC("kprobe")`, `SEC("tp")`, `SEC("uprobe")`, `SEC("usdt")`, ...), or when libbpf
+///   does not know it at all (it will then refuse to load it);
+/// * true otherwise, including sections whose target is malformed (`tp/only-category`): libbpf
+///   then tries and fails, which is an attach error, not a program to skip.
+///
+/// A leading `?` is ignored. Stable: the runtime's attach step calls it.
+pub fn auto_attach(section: &str) -> bool {
+    match sec_def(section) {
+        Some((_, _, Attach::Always)) => true,
+        Some((pattern, _, Attach::WithTarget)) => {
+            let section = section.strip_prefix('?').unwrap_or(section);
+            section != pattern.trim_end_matches(['+', '/'])
+        }
+        Some((_, _, Attach::No)) | None => false,
+    }
+}
+
+/// The program kind (libbpf's program type name, `unknown` when libbpf has no such section) and
+/// [`auto_attach`].
+pub fn classify(section: &str) -> (String, bool) {
+    let kind = sec_def(section).map_or("unknown", |(_, kind, _)| kind);
+    (kind.to_owned(), auto_attach(section))
 }
 
 /// Check that `payload` is a 64-bit little-endian eBPF ELF and list its programs and maps.
@@ -136,7 +273,7 @@ pub fn describe(payload: &[u8]) -> Result<ElfInfo, ElfError> {
             .is_some_and(|sh| sh.sh_flags & u64::from(SHF_EXECINSTR) != 0);
         if sym.st_type() == STT_FUNC && exec && section != ".text" {
             let autoload = !section.starts_with('?');
-            let (kind, auto_attach) = classify(section.trim_start_matches('?'));
+            let (kind, auto_attach) = classify(section);
             programs.push(ProgramInfo {
                 name: sym_name.to_owned(),
                 section: section.to_owned(),
@@ -172,19 +309,115 @@ mod tests {
 
     #[test]
     fn classifies_sections_like_libbpf() {
-        assert_eq!(
-            classify("tracepoint/sched/sched_process_exec"),
-            ("tracepoint".into(), true)
-        );
-        assert_eq!(
-            classify("tp/syscalls/sys_enter_openat"),
-            ("tracepoint".into(), true)
-        );
-        assert_eq!(classify("iter/task"), ("iter".into(), true));
-        assert_eq!(classify("lsm/path_mkdir"), ("lsm".into(), true));
-        assert_eq!(classify("xdp"), ("xdp".into(), false));
-        assert_eq!(classify("cgroup_skb/ingress"), ("cgroup".into(), false));
-        assert_eq!(classify("tc"), ("sched_cls".into(), false));
-        assert_eq!(classify("weird"), ("unknown".into(), false));
+        // (section, kind, auto-attach), checked against libbpf 1.7's section_defs[] and the
+        // bare-name exemptions of its attach functions.
+        let cases: &[(&str, &str, bool)] = &[
+            ("tracepoint/sched/sched_process_exec", "tracepoint", true),
+            ("tp/syscalls/sys_enter_openat", "tracepoint", true),
+            ("tp", "tracepoint", false),
+            ("tracepoint", "tracepoint", false),
+            ("tpx/a/b", "unknown", false),
+            ("raw_tp/sched_switch", "raw_tracepoint", true),
+            ("raw_tp", "raw_tracepoint", false),
+            ("raw_tp.w/bpf_test_finish", "raw_tracepoint_writable", true),
+            ("raw_tracepoint.w/x", "raw_tracepoint_writable", true),
+            ("raw_tp.w", "raw_tracepoint_writable", false),
+            ("tp_btf/sched_switch", "tracing", true),
+            ("fentry/do_unlinkat", "tracing", true),
+            ("fexit/do_unlinkat", "tracing", true),
+            ("fmod_ret/security_x", "tracing", true),
+            ("fmod_ret.s/security_x", "tracing", true),
+            ("fentry.s/x", "tracing", true),
+            ("freplace/handler", "ext", true),
+            ("lsm/path_mkdir", "lsm", true),
+            ("lsm.s/bprm_check_security", "lsm", true),
+            ("lsm_cgroup/socket_bind", "lsm", false),
+            ("iter/task", "tracing", true),
+            ("iter.s/task_file", "tracing", true),
+            ("kprobe/do_unlinkat", "kprobe", true),
+            ("kprobe/do_unlinkat+8", "kprobe", true),
+            ("kprobe", "kprobe", false),
+            ("kretprobe/do_unlinkat", "kprobe", true),
+            ("kretprobe", "kprobe", false),
+            ("kprobe.multi/do_*", "kprobe", true),
+            ("kprobe.multi", "kprobe", false),
+            ("kretprobe.multi/do_*", "kprobe", true),
+            ("kretprobe.multi", "kprobe", false),
+            ("kprobe.session/do_*", "kprobe", true),
+            ("kprobe.session", "kprobe", false),
+            ("kprobe.multix/a", "unknown", false),
+            ("uprobe//bin/sh:main", "kprobe", true),
+            ("uprobe", "kprobe", false),
+            ("uretprobe.s//bin/sh:main", "kprobe", true),
+            ("uprobe.multi//bin/sh:ma*", "kprobe", true),
+            ("uprobe.multi", "kprobe", false),
+            ("uprobe.session.s//bin/sh:f", "kprobe", true),
+            ("ksyscall/openat", "kprobe", true),
+            ("ksyscall", "kprobe", false),
+            ("kretsyscall/openat", "kprobe", true),
+            ("usdt/libc.so.6:libc:setjmp", "kprobe", true),
+            ("usdt", "kprobe", false),
+            ("usdt.s", "kprobe", true),
+            ("struct_ops/dctcp_init", "struct_ops", false),
+            ("struct_ops.s/x", "struct_ops", false),
+            ("sk_lookup", "sk_lookup", false),
+            ("sk_lookup/x", "unknown", false),
+            ("netkit/primary", "sched_cls", false),
+            ("netkit/peer", "sched_cls", false),
+            ("netkit", "unknown", false),
+            ("tcx/ingress", "sched_cls", false),
+            ("tcx/egress", "sched_cls", false),
+            ("tc/ingress", "sched_cls", false),
+            ("tc", "sched_cls", false),
+            ("classifier", "sched_cls", false),
+            ("action", "sched_act", false),
+            ("sk_msg", "sk_msg", false),
+            ("sk_skb/stream_verdict", "sk_skb", false),
+            ("sk_skb", "sk_skb", false),
+            ("sk_reuseport/migrate", "sk_reuseport", false),
+            ("socket", "socket_filter", false),
+            ("sockops", "sock_ops", false),
+            ("cgroup_skb/ingress", "cgroup_skb", false),
+            ("cgroup/skb", "cgroup_skb", false),
+            ("cgroup/sock_create", "cgroup_sock", false),
+            ("cgroup/connect4", "cgroup_sock_addr", false),
+            ("cgroup/getsockname_unix", "cgroup_sock_addr", false),
+            ("cgroup/sysctl", "cgroup_sysctl", false),
+            ("cgroup/setsockopt", "cgroup_sockopt", false),
+            ("cgroup/dev", "cgroup_device", false),
+            ("cgroup/nonsense", "unknown", false),
+            ("xdp", "xdp", false),
+            ("xdp.frags", "xdp", false),
+            ("xdp/devmap", "xdp", false),
+            ("xdp.frags/cpumap", "xdp", false),
+            ("perf_event", "perf_event", false),
+            ("syscall", "syscall", false),
+            ("netfilter", "netfilter", false),
+            ("flow_dissector", "flow_dissector", false),
+            ("lwt_xmit", "lwt_xmit", false),
+            ("lirc_mode2", "lirc_mode2", false),
+            ("?kprobe/do_unlinkat", "kprobe", true),
+            ("?xdp", "xdp", false),
+            ("weird", "unknown", false),
+            ("", "unknown", false),
+        ];
+        for &(section, kind, attach) in cases {
+            assert_eq!(classify(section), (kind.to_owned(), attach), "{section:?}");
+            assert_eq!(auto_attach(section), attach, "{section:?}");
+        }
+    }
+
+    #[test]
+    fn every_libbpf_pattern_matches_itself_first() {
+        // No entry is shadowed by an earlier, shorter one (`kprobe/` must not take
+        // `kprobe.multi/...`): the spelled-out form of each pattern finds that very entry.
+        for &(pattern, kind, _) in SECTION_DEFS {
+            let section = match pattern.strip_suffix('+') {
+                Some(base) => format!("{base}/target"),
+                None => pattern.to_owned(),
+            };
+            assert_eq!(sec_def(&section).map(|d| d.0), Some(pattern), "{section}");
+            assert_eq!(sec_def(&section).map(|d| d.1), Some(kind), "{section}");
+        }
     }
 }

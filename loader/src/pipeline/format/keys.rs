@@ -9,20 +9,44 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
-use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
+use ed25519_dalek::pkcs8::spki::der::asn1::ObjectIdentifier;
+use ed25519_dalek::pkcs8::spki::der::pem::{self, LineEnding};
+use ed25519_dalek::pkcs8::spki::der::zeroize::Zeroizing;
+use ed25519_dalek::pkcs8::spki::der::Decode;
+use ed25519_dalek::pkcs8::spki::{AlgorithmIdentifierRef, SubjectPublicKeyInfoRef};
+use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePublicKey, PrivateKeyInfo};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
 use super::trailer::KEY_ID_LEN;
+use crate::sys::read_bounded;
 
 /// The revocation list inside a keys directory.
 pub const REVOKED_FILE: &str = "revoked";
 /// Extension of trusted public keys inside a keys directory.
 pub const PUBLIC_KEY_EXT: &str = "pub";
+/// Largest key or revocation file read: a PEM key is a few hundred bytes.
+pub const MAX_KEY_FILE_SIZE: u64 = 64 << 10;
+/// A PKCS#8 v1 Ed25519 private key (RFC 8410) is this DER prefix followed by the 32-byte seed:
+/// exactly what `openssl genpkey -algorithm ed25519` writes.
+const PKCS8_V1_ED25519_PREFIX: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
+    #[error("{what} key {source_name}: an {algorithm} key: only Ed25519 keys are supported")]
+    Algorithm {
+        what: &'static str,
+        source_name: String,
+        algorithm: String,
+    },
+    #[error("{what} key {source_name}: {count} PEM blocks: one key per file, not more than one PEM block")]
+    PemBlocks {
+        what: &'static str,
+        source_name: String,
+        count: usize,
+    },
     #[error("public key {source_name}: not an ed25519 SPKI PEM public key: {source}")]
     ParsePublic {
         source_name: String,
@@ -36,7 +60,7 @@ pub enum KeyError {
         source: ed25519_dalek::pkcs8::Error,
     },
     #[error("encode private key: {0}")]
-    EncodePrivate(#[source] ed25519_dalek::pkcs8::Error),
+    EncodePrivate(ed25519_dalek::pkcs8::spki::der::pem::Error),
     #[error("encode public key: {0}")]
     EncodePublic(#[source] ed25519_dalek::pkcs8::spki::Error),
     #[error("read {}: {source}", path.display())]
@@ -82,7 +106,86 @@ impl fmt::Display for KeyId {
     }
 }
 
+/// The Ed25519 algorithm OID (RFC 8410).
+const OID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
+
+/// A person's name for the algorithm of a key that is not Ed25519 (for the message refusing it).
+fn algorithm_name(alg: &AlgorithmIdentifierRef<'_>) -> String {
+    let curve = || {
+        alg.parameters
+            .and_then(|p| p.decode_as::<ObjectIdentifier>().ok())
+            .map(|c| c.to_string())
+    };
+    let name = match alg.oid.to_string().as_str() {
+        "1.2.840.113549.1.1.1" => "RSA",
+        "1.2.840.113549.1.1.10" => "RSA-PSS",
+        "1.2.840.10040.4.1" => "DSA",
+        "1.3.101.110" => "X25519",
+        "1.3.101.111" => "X448",
+        "1.3.101.113" => "Ed448",
+        "1.2.840.10045.2.1" => {
+            return match curve().as_deref() {
+                Some("1.2.840.10045.3.1.7") => "EC P-256".into(),
+                Some("1.3.132.0.34") => "EC P-384".into(),
+                Some("1.3.132.0.35") => "EC P-521".into(),
+                Some("1.3.132.0.10") => "EC secp256k1".into(),
+                Some(other) => format!("EC (curve OID {other})"),
+                None => "EC".into(),
+            }
+        }
+        other => return format!("unknown algorithm (OID {other})"),
+    };
+    name.into()
+}
+
+/// Look at a PEM text before the Ed25519 decoder does, to say precisely what is wrong with it:
+/// more than one PEM block, or a key of another algorithm. `Ok` means "let the decoder try".
+fn precheck(what: &'static str, source_name: &str, text: &str) -> Result<(), KeyError> {
+    let count = text.matches("-----BEGIN ").count();
+    if count > 1 {
+        return Err(KeyError::PemBlocks {
+            what,
+            source_name: source_name.to_owned(),
+            count,
+        });
+    }
+    let Ok((label, der)) = pem::decode_vec(text.trim().as_bytes()) else {
+        return Ok(());
+    };
+    let der = Zeroizing::new(der);
+    let algorithm = match label {
+        "PUBLIC KEY" => SubjectPublicKeyInfoRef::from_der(&der)
+            .ok()
+            .map(|spki| spki.algorithm),
+        "PRIVATE KEY" => PrivateKeyInfo::from_der(&der).ok().map(|pk| pk.algorithm),
+        "RSA PRIVATE KEY" | "RSA PUBLIC KEY" => {
+            return Err(KeyError::Algorithm {
+                what,
+                source_name: source_name.to_owned(),
+                algorithm: "RSA".into(),
+            })
+        }
+        "EC PRIVATE KEY" => {
+            return Err(KeyError::Algorithm {
+                what,
+                source_name: source_name.to_owned(),
+                algorithm: "EC".into(),
+            })
+        }
+        _ => None,
+    };
+    match algorithm {
+        Some(alg) if alg.oid != OID_ED25519 => Err(KeyError::Algorithm {
+            what,
+            source_name: source_name.to_owned(),
+            algorithm: algorithm_name(&alg),
+        }),
+        _ => Ok(()),
+    }
+}
+
 pub fn parse_public_pem(source_name: &str, pem: &str) -> Result<VerifyingKey, KeyError> {
+    precheck("public", source_name, pem)?;
     VerifyingKey::from_public_key_pem(pem.trim()).map_err(|source| KeyError::ParsePublic {
         source_name: source_name.to_owned(),
         source,
@@ -90,23 +193,29 @@ pub fn parse_public_pem(source_name: &str, pem: &str) -> Result<VerifyingKey, Ke
 }
 
 pub fn parse_private_pem(source_name: &str, pem: &str) -> Result<SigningKey, KeyError> {
+    precheck("private", source_name, pem)?;
     SigningKey::from_pkcs8_pem(pem.trim()).map_err(|source| KeyError::ParsePrivate {
         source_name: source_name.to_owned(),
         source,
     })
 }
 
-/// PEM texts of a new key pair from 32 random bytes: (private PKCS#8, public SPKI).
-pub fn keypair_pem(seed: [u8; 32]) -> Result<(String, String), KeyError> {
+/// PEM texts of a new key pair from 32 random bytes: (private PKCS#8 v1, public SPKI), the
+/// forms `openssl genpkey -algorithm ed25519` and `openssl pkey -pubout` write. (PKCS#8 v2, with
+/// the public key embedded, is refused by OpenSSL 3.0 and python-cryptography.)
+pub fn keypair_pem(seed: [u8; 32]) -> Result<(Zeroizing<String>, String), KeyError> {
     let sk = SigningKey::from_bytes(&seed);
-    let private = sk
-        .to_pkcs8_pem(LineEnding::LF)
+    let mut der = Zeroizing::new(Vec::with_capacity(48));
+    der.extend_from_slice(&PKCS8_V1_ED25519_PREFIX);
+    der.extend_from_slice(&seed);
+    let private = pem::encode_string("PRIVATE KEY", LineEnding::LF, &der)
+        .map(Zeroizing::new)
         .map_err(KeyError::EncodePrivate)?;
     let public = sk
         .verifying_key()
         .to_public_key_pem(LineEnding::LF)
         .map_err(KeyError::EncodePublic)?;
-    Ok((private.to_string(), public))
+    Ok((private, public))
 }
 
 /// A key we trust, and where it came from (for messages).
@@ -209,22 +318,25 @@ impl KeyRing {
             self.add_pem(&path.display().to_string(), &pem)?;
         }
         let revoked = dir.join(REVOKED_FILE);
-        match std::fs::read_to_string(&revoked) {
+        match read_text(&revoked) {
             Ok(text) => self.add_revocations(&revoked, &text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(source) => Err(KeyError::Read {
-                path: revoked,
-                source,
-            }),
+            Err(KeyError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                Ok(())
+            }
+            Err(e) => Err(e),
         }
     }
 }
 
+/// Read a key or revocation file as `run` reads objects: not through a symlink, never blocking
+/// on a FIFO, a regular file only, at most [`MAX_KEY_FILE_SIZE`] bytes.
 pub fn read_text(path: &Path) -> Result<String, KeyError> {
-    std::fs::read_to_string(path).map_err(|source| KeyError::Read {
-        path: path.to_owned(),
-        source,
-    })
+    read_bounded(path, MAX_KEY_FILE_SIZE)
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .map_err(|source| KeyError::Read {
+            path: path.to_owned(),
+            source,
+        })
 }
 
 /// Keys built into the binary: every `*.pub` of the directory named by `BPF_PRELOAD_BUILTIN_KEYS`
@@ -295,6 +407,139 @@ pub(crate) mod tests {
         let sk = parse_private_pem("openssl", private).unwrap();
         let vk = parse_public_pem("openssl", public).unwrap();
         assert_eq!(sk.verifying_key(), vk);
+    }
+
+    #[test]
+    fn keygen_writes_pkcs8_v1_like_openssl() {
+        // The openssl-made key of `openssl_made_keys_parse`: keygen from its seed is that text.
+        let openssl = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIDsozDx5eEUIxya222tYj0XWY/+hXUrrhfRauiQqtBdu\n-----END PRIVATE KEY-----\n";
+        let seed = parse_private_pem("openssl", openssl).unwrap().to_bytes();
+        let (private, public) = keypair_pem(seed).unwrap();
+        assert_eq!(private.as_str(), openssl);
+        assert_eq!(public, "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAPox+VJ3dCCcH7KimaItXxN2oK6slN9myYqodThnRps8=\n-----END PUBLIC KEY-----\n");
+    }
+
+    /// Keys of other algorithms, made with `openssl genpkey` (and `pkey -pubout`), are named.
+    #[test]
+    fn other_algorithms_are_named() {
+        const ED448_PUB: &str = "-----BEGIN PUBLIC KEY-----\nMEMwBQYDK2VxAzoAyEHr6zFYcem1u+Mru8xZn6UT+Dc4Qta54RCcLAi6lFGyPo/p\nsdvZxYdAmZjPc2ZOIMTnoRB5wlyA\n-----END PUBLIC KEY-----\n";
+        const P256_PUB: &str = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEqsfix58WytP3tG7gVYriP3L5RDwr\nm61HX3rep/mbBACHxtrvO18N6qNBbMSl8SZVJByR6Lt3N4BxVeeEFmDoMQ==\n-----END PUBLIC KEY-----\n";
+        const X25519_PUB: &str = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VuAyEA/kJBK1qKCTsZOea3mF18zipxLKYs9PcxpNwHjM+KuTc=\n-----END PUBLIC KEY-----\n";
+        const RSA_PUB: &str = "-----BEGIN PUBLIC KEY-----\nMIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDVv1Ym2KWxMbCE2AfEla3ucmYj\n0dAsl2BiUTPC4Y4ue4EStKzXyU0UO4sJd31ZHmi9Go9YTBl0Abk6iT0DPge3nDwb\nJCBBMRbjVNX+kldQQ4Ncd2nk8fdMBf/18OisyEHVSTK+upG5vewnf7DuRaLIQD0a\nVKTld7DfR5r5MIQoTwIDAQAB\n-----END PUBLIC KEY-----\n";
+        const ED448_PRIV: &str = "-----BEGIN PRIVATE KEY-----\nMEcCAQAwBQYDK2VxBDsEOWz/dmAXZ2+YnkTJ66r67BnjltXLF2WsZz/tCpDo1rAM\nsV7MkKhNuaGlVfL0oGBXwsPzQhfQP9LJmA==\n-----END PRIVATE KEY-----\n";
+        const P256_PRIV: &str = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgP5SS/QYV83I6kaDk\nAVRo7zGoV5MWNClN/s6ZHBtwcgmhRANCAASqx+LHnxbK0/e0buBViuI/cvlEPCub\nrUdfet6n+ZsEAIfG2u87Xw3qo0FsxKXxJlUkHJHou3c3gHFV54QWYOgx\n-----END PRIVATE KEY-----\n";
+        let public_cases = [
+            (
+                ED448_PUB,
+                "public key k: an Ed448 key: only Ed25519 keys are supported",
+            ),
+            (
+                P256_PUB,
+                "public key k: an EC P-256 key: only Ed25519 keys are supported",
+            ),
+            (
+                X25519_PUB,
+                "public key k: an X25519 key: only Ed25519 keys are supported",
+            ),
+            (
+                RSA_PUB,
+                "public key k: an RSA key: only Ed25519 keys are supported",
+            ),
+        ];
+        for (pem, want) in public_cases {
+            assert_eq!(parse_public_pem("k", pem).unwrap_err().to_string(), want);
+        }
+        let private_cases = [
+            (
+                ED448_PRIV,
+                "private key k: an Ed448 key: only Ed25519 keys are supported",
+            ),
+            (
+                P256_PRIV,
+                "private key k: an EC P-256 key: only Ed25519 keys are supported",
+            ),
+            (
+                "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n",
+                "private key k: an RSA key: only Ed25519 keys are supported",
+            ),
+        ];
+        for (pem, want) in private_cases {
+            assert_eq!(parse_private_pem("k", pem).unwrap_err().to_string(), want);
+        }
+        let (_, ed25519) = keypair_pem([1; 32]).unwrap();
+        let two = format!("{ed25519}{ED448_PUB}");
+        assert_eq!(
+            parse_public_pem("k", &two).unwrap_err().to_string(),
+            "public key k: 2 PEM blocks: one key per file, not more than one PEM block"
+        );
+    }
+
+    fn scratch(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("bpf-preload-keys-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    /// A FIFO, a socket, a symlink or an oversized file in the keys directory is refused at
+    /// once: `run` never blocks on it, never follows it, never reads it whole.
+    #[test]
+    fn keys_dir_reads_regular_files_only() {
+        let (_, public) = keypair_pem([5; 32]).unwrap();
+        type Make = Box<dyn Fn(&Path)>;
+        let cases: Vec<(&str, &str, Make, &str)> = vec![
+            (
+                "fifo-pub",
+                "x.pub",
+                Box::new(|p| nix::unistd::mkfifo(p, nix::sys::stat::Mode::S_IRWXU).unwrap()),
+                "is a special file (refused)",
+            ),
+            (
+                "fifo-revoked",
+                REVOKED_FILE,
+                Box::new(|p| nix::unistd::mkfifo(p, nix::sys::stat::Mode::S_IRWXU).unwrap()),
+                "is a special file (refused)",
+            ),
+            (
+                "socket",
+                "s.pub",
+                Box::new(|p| {
+                    std::os::unix::net::UnixListener::bind(p).unwrap();
+                }),
+                "is a socket (refused)",
+            ),
+            (
+                "symlink",
+                "l.pub",
+                Box::new(|p| std::os::unix::fs::symlink("/etc/hostname", p).unwrap()),
+                "is a symbolic link (refused)",
+            ),
+            (
+                "big",
+                "big.pub",
+                Box::new(|p| {
+                    std::fs::write(p, vec![b'A'; MAX_KEY_FILE_SIZE as usize + 1]).unwrap()
+                }),
+                "is 65537 bytes, more than the 65536 allowed",
+            ),
+        ];
+        for (tag, file, make, want) in cases {
+            let dir = scratch(tag);
+            std::fs::write(dir.join("good.pub"), &public).unwrap();
+            make(&dir.join(file));
+            let e = KeyRing::default().load_dir(&dir).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("read {}: {want}", dir.join(file).display()),
+                "{tag}"
+            );
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+        // The directory itself missing is not an error for `run` (built-in keys may be all).
+        let mut ring = KeyRing::default();
+        ring.load_dir(Path::new("/nonexistent/bpf-preload-keys"))
+            .unwrap();
+        assert!(ring.is_empty());
     }
 
     #[test]

@@ -24,14 +24,28 @@ pub const SHA256_MARKER_PREFIX: &str = "sha256-";
 pub enum NameError {
     #[error("name is empty")]
     Empty,
-    #[error("name {shown:?} is {len} bytes long, at most {max} allowed")]
+    /// `shown`: the name as given, cut to [`SHOWN_MAX`] characters (see [`shown`]).
+    #[error("name \"{shown}\" is {len} bytes long, at most {max} allowed")]
     TooLong {
         shown: String,
         len: usize,
         max: usize,
     },
-    #[error("name {shown:?} has {bad:?} at byte {at}: only A-Z a-z 0-9 _ - are allowed")]
+    #[error("name \"{shown}\" has '{bad}' at byte {at}: only A-Z a-z 0-9 _ - are allowed")]
     BadChar { shown: String, bad: char, at: usize },
+}
+
+/// How much of a refused name an error quotes: names come from the cmdline and from signed
+/// files, so they may be long garbage. Errors carry the text as it was (cut); whoever prints
+/// them escapes it (`report::escape`), once.
+pub const SHOWN_MAX: usize = OBJECT_NAME_MAX + 1;
+
+/// A refused name as an error quotes it: at most [`SHOWN_MAX`] characters, `…` when cut.
+pub fn shown(s: &str) -> String {
+    match s.char_indices().nth(SHOWN_MAX) {
+        Some((cut, _)) => format!("{}…", &s[..cut]),
+        None => s.to_owned(),
+    }
 }
 
 fn allowed(c: char) -> bool {
@@ -49,14 +63,14 @@ impl ObjectName {
         }
         if let Some((at, bad)) = s.char_indices().find(|&(_, c)| !allowed(c)) {
             return Err(NameError::BadChar {
-                shown: s.to_owned(),
+                shown: shown(s),
                 bad,
                 at,
             });
         }
         if s.len() > OBJECT_NAME_MAX {
             return Err(NameError::TooLong {
-                shown: s.to_owned(),
+                shown: shown(s),
                 len: s.len(),
                 max: OBJECT_NAME_MAX,
             });
@@ -77,9 +91,10 @@ impl ObjectName {
         &self.0
     }
 
-    /// The staging directory name used while this object's pins are being built.
-    pub fn staging_dir(&self) -> String {
-        format!("{STAGING_PREFIX}{}", self.0)
+    /// The staging directory name used while this object's pins are being built by the run
+    /// `run_id` (no other run, even one that crashed, uses the same name).
+    pub fn staging_dir(&self, run_id: &str) -> String {
+        format!("{STAGING_PREFIX}{run_id}-{}", self.0)
     }
 
     /// The bundle file that holds this object.
@@ -145,13 +160,26 @@ mod tests {
             ("a.b", "'.'"),
             ("émoji", "'é'"),
             ("a b", "' '"),
-            ("a\0b", "'\\0'"),
+            ("a\0b", "'\\x00'"),
+            ("a\nb", "name \"a\\nb\" has '\\n' at byte 1"),
+            ("\x1b[2J", "name \"\\x1b[2J\" has '\\x1b' at byte 0"),
             ("+shared", "'+'"),
         ];
         for (name, why) in bad {
+            // Errors quote the name as it was; printing escapes it.
             let e = ObjectName::parse(name).unwrap_err().to_string();
+            let e = crate::escape::escape(&e);
             assert!(e.contains(why), "{name:?}: {e}");
         }
+        let garbage = "\u{fffd}".repeat(300);
+        assert_eq!(
+            ObjectName::parse(&garbage).unwrap_err(),
+            NameError::BadChar {
+                shown: format!("{}…", "\u{fffd}".repeat(SHOWN_MAX)),
+                bad: '\u{fffd}',
+                at: 0
+            }
+        );
         let long = "x".repeat(64);
         assert_eq!(
             ObjectName::parse(&long).unwrap_err(),
@@ -186,7 +214,7 @@ mod tests {
     #[test]
     fn reserved_dirs_cannot_be_object_names() {
         assert!(ObjectName::parse(SHARED_DIR).is_err());
-        let staging = ObjectName::parse("x").unwrap().staging_dir();
+        let staging = ObjectName::parse("x").unwrap().staging_dir("r1");
         assert!(ObjectName::parse(&staging).is_err());
     }
 

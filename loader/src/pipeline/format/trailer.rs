@@ -4,7 +4,7 @@
 #![doc = include_str!("../../../../docs/format.md")]
 #![forbid(unsafe_code)]
 
-use super::name::{NameError, ObjectName};
+use super::name::{shown, NameError, ObjectName};
 
 pub const MAGIC: &[u8; 28] = b"~bpf-preload signed object~\n";
 pub const FOOTER_LEN: usize = 52;
@@ -120,14 +120,30 @@ pub fn has_trailer(buf: &[u8]) -> bool {
 }
 
 /// Split a signed file. Every check here is cheap and happens before any hashing or crypto.
+///
+/// A file that does not end with the magic is unsigned, unless a whole valid trailer ends
+/// somewhere in its last 4 KiB: then it is a signed object with bytes appended
+/// ([`TrailerError::TrailingBytes`]). The magic string alone in an object's data (a string
+/// table, a test object) does not make it look signed, so it can still be signed.
 pub fn parse(buf: &[u8]) -> Result<Parsed<'_>, TrailerError> {
     if !has_trailer(buf) {
-        let tail = &buf[buf.len().saturating_sub(MISPLACED_MAGIC_WINDOW)..];
-        if let Some(pos) = tail.windows(MAGIC.len()).rposition(|w| w == MAGIC) {
-            return Err(TrailerError::TrailingBytes(tail.len() - pos - MAGIC.len()));
-        }
-        return Err(TrailerError::Unsigned);
+        let start = buf.len().saturating_sub(MISPLACED_MAGIC_WINDOW);
+        let tail = &buf[start..];
+        let mut ends = tail
+            .windows(MAGIC.len())
+            .enumerate()
+            .filter(|(_, w)| w == MAGIC)
+            .map(|(i, _)| start + i + MAGIC.len());
+        return match ends.rfind(|&end| parse_exact(&buf[..end]).is_ok()) {
+            Some(end) => Err(TrailerError::TrailingBytes(buf.len() - end)),
+            None => Err(TrailerError::Unsigned),
+        };
     }
+    parse_exact(buf)
+}
+
+/// [`parse`] of a buffer known to end with the magic.
+fn parse_exact(buf: &[u8]) -> Result<Parsed<'_>, TrailerError> {
     if buf.len() < FOOTER_LEN {
         return Err(TrailerError::Unsigned);
     }
@@ -165,11 +181,11 @@ pub fn parse(buf: &[u8]) -> Result<Parsed<'_>, TrailerError> {
     }
     let (payload, rest) = body.split_at(payload_len);
     let (name_bytes, sig_bytes) = rest.split_at(name_len);
-    let name_str = std::str::from_utf8(name_bytes).map_err(|_| {
+    let name_str = std::str::from_utf8(name_bytes).map_err(|e| {
         TrailerError::Name(NameError::BadChar {
-            shown: String::from_utf8_lossy(name_bytes).into_owned(),
+            shown: shown(&String::from_utf8_lossy(name_bytes)),
             bad: '\u{fffd}',
-            at: 0,
+            at: e.valid_up_to(),
         })
     })?;
     let name = ObjectName::parse(name_str).map_err(TrailerError::Name)?;
@@ -358,6 +374,57 @@ mod tests {
             parse(&buf).unwrap_err(),
             TrailerError::Name(NameError::BadChar { .. })
         ));
+    }
+
+    #[test]
+    fn magic_inside_an_unsigned_object_does_not_make_it_signed() {
+        // An object whose last 4 KiB hold the magic (a string in its data) is unsigned, not
+        // "signed with trailing bytes": it can be signed.
+        let cases: Vec<(&str, Vec<u8>, TrailerError)> = vec![
+            (
+                "magic near the end",
+                [b"\x7fELF data ".as_slice(), MAGIC, b"more data"].concat(),
+                TrailerError::Unsigned,
+            ),
+            (
+                "magic after a footer-sized junk",
+                [vec![0xff; 100].as_slice(), MAGIC, b"xyz"].concat(),
+                TrailerError::Unsigned,
+            ),
+            (
+                "a valid trailer, then bytes",
+                [sample(), b"xyz".to_vec()].concat(),
+                TrailerError::TrailingBytes(3),
+            ),
+            (
+                "a valid trailer, then a stray magic",
+                [sample(), b"x".to_vec(), MAGIC.to_vec(), b"y".to_vec()].concat(),
+                TrailerError::TrailingBytes(1 + MAGIC.len() + 1),
+            ),
+        ];
+        for (what, buf, want) in cases {
+            assert_eq!(parse(&buf).unwrap_err(), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn binary_name_is_quoted_short() {
+        // name_len 255 of binary bytes, lengths made to add up: the error quotes a short,
+        // lossy form, never 255 raw bytes.
+        let name = ObjectName::parse("counter").unwrap();
+        let mut footer = new_footer(5, &name, [1; 8]);
+        footer.name_len = 255;
+        let mut buf = b"\x7fELF!".to_vec();
+        buf.extend((0..255).map(|i| 0x80 | (i as u8)));
+        buf.extend_from_slice(&[9u8; 64]);
+        buf.extend_from_slice(&footer.to_bytes());
+        let e = parse(&buf).unwrap_err();
+        let TrailerError::Name(NameError::BadChar { shown, at, .. }) = &e else {
+            panic!("{e:?}");
+        };
+        assert_eq!(*at, 0);
+        assert_eq!(shown.chars().count(), crate::name::SHOWN_MAX + 1, "{shown}");
+        assert!(shown.ends_with('…'));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use ed25519_dalek::{Signature, Signer, SigningKey};
 use sha2::{Digest, Sha256};
 
+use super::elf::{self, ElfError, ElfInfo};
 use super::keys::{KeyId, KeyRing, Untrusted};
 use super::name::ObjectName;
 use super::trailer::{self, TrailerError};
@@ -18,6 +19,30 @@ pub enum VerifyError {
     Key(#[from] Untrusted),
     #[error("signature does not verify with key {0}")]
     BadSignature(KeyId),
+}
+
+/// Why [`check`] refused an object. Displayed as `verify: …` or `check: …`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckError {
+    #[error("verify: {0}")]
+    Verify(#[from] VerifyError),
+    #[error("check: {0}")]
+    Elf(#[from] ElfError),
+}
+
+/// Every check `run` makes on an object's bytes before the kernel sees them, in order: trailer
+/// and name rules, the expected name, key (trusted, not revoked), signature, then the payload is
+/// a 64-bit little-endian eBPF ELF (whose programs and maps are listed). `bpf-preload verify`
+/// and the boot pipeline both call this, so `verify` says ok exactly when `run` would go on to
+/// load. Pure.
+pub fn check(
+    bytes: Vec<u8>,
+    expected: Option<&ObjectName>,
+    ring: &KeyRing,
+) -> Result<(VerifiedObject, ElfInfo), CheckError> {
+    let verified = verify(bytes, expected, ring)?;
+    let info = elf::describe(verified.payload())?;
+    Ok((verified, info))
 }
 
 /// An object whose signature verified. Holds the very buffer that was read, once; the payload
@@ -218,6 +243,57 @@ mod tests {
         assert_eq!(
             verify(mixed, None, &ring_with(1)).unwrap_err(),
             VerifyError::BadSignature(KeyId::of(&test_key(1).verifying_key()))
+        );
+    }
+
+    #[test]
+    fn check_refuses_signed_payloads_run_would_refuse() {
+        let ring = ring_with(1);
+        let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        let cases: Vec<(&str, &[u8], CheckError)> = vec![
+            ("empty", b"", CheckError::Elf(ElfError::Empty)),
+            (
+                "shell script",
+                b"#!/bin/sh\necho hi\n",
+                CheckError::Elf(ElfError::NotElf),
+            ),
+            (
+                "x86 ELF",
+                &me[..4096],
+                CheckError::Elf(ElfError::NotBpf("X86_64".into())),
+            ),
+            (
+                "32-bit ELF",
+                b"\x7fELF\x01\x01\x01",
+                CheckError::Elf(ElfError::WrongClass),
+            ),
+        ];
+        for (what, payload, want) in cases {
+            let signed = sign(payload, &name("obj"), &test_key(1)).unwrap();
+            // The signature is fine: only the ELF check refuses it.
+            assert!(
+                verify(signed.clone(), Some(&name("obj")), &ring).is_ok(),
+                "{what}"
+            );
+            assert_eq!(
+                check(signed, Some(&name("obj")), &ring).unwrap_err(),
+                want,
+                "{what}"
+            );
+        }
+        let signed = sign(b"#!/bin/sh\n", &name("obj"), &test_key(1)).unwrap();
+        assert_eq!(
+            check(signed, Some(&name("other")), &ring).unwrap_err(),
+            CheckError::Verify(VerifyError::NameMismatch {
+                expected: "other".into(),
+                signed: "obj".into()
+            })
+        );
+        assert_eq!(
+            check(PAYLOAD.to_vec(), None, &ring)
+                .unwrap_err()
+                .to_string(),
+            "verify: no signature trailer (unsigned object)"
         );
     }
 

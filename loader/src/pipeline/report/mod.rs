@@ -1,11 +1,13 @@
 //! Reporting: the status record ([`status`]), one kmsg line per object, and writing the record.
 #![forbid(unsafe_code)]
 
+pub mod escape;
 pub mod status;
 
 use std::path::Path;
 
 use crate::sys::{self, Prio, Sys};
+use escape::{escape, prefix};
 use status::{ObjectStatus, Outcome, Status};
 
 /// The kernel log priority of an object's line.
@@ -18,12 +20,14 @@ pub fn prio(o: &ObjectStatus) -> Prio {
     }
 }
 
-/// One line per object, `key=value` after a short phrase.
+/// One line per object, `key=value` after a short phrase: one kmsg record, so every string in
+/// it (the name as listed, error texts quoting names and paths, program names) is escaped: no
+/// newline, control character or escape sequence of an attacker's reaches the log.
 pub fn log_line(o: &ObjectStatus) -> String {
-    let mut line = format!("object {}: {}", o.name, o.result.as_str());
+    let mut line = format!("object {}: {}", escape(&o.name), o.result.as_str());
     if let Some(e) = &o.error {
         line.push_str(": ");
-        line.push_str(e);
+        line.push_str(&escape(e));
     }
     if o.required {
         line.push_str(" required=yes");
@@ -36,14 +40,15 @@ pub fn log_line(o: &ObjectStatus) -> String {
             o.programs.len()
         ));
         if !o.not_attached.is_empty() {
-            line.push_str(&format!(" not_attached={}", o.not_attached.join(",")));
+            let names: Vec<_> = o.not_attached.iter().map(|n| escape(n)).collect();
+            line.push_str(&format!(" not_attached={}", names.join(",")));
         }
     }
     if let Some(k) = &o.key_id {
-        line.push_str(&format!(" key={k}"));
+        line.push_str(&format!(" key={}", escape(k)));
     }
     if let Some(h) = &o.sha256 {
-        line.push_str(&format!(" sha256={}", &h[..h.len().min(16)]));
+        line.push_str(&format!(" sha256={}", escape(prefix(h, 16))));
     }
     line.push_str(&format!(" ms={:.1}", o.duration_ms));
     line
@@ -81,5 +86,45 @@ mod tests {
         o.error = Some("verify: no signature trailer (unsigned object)".into());
         assert_eq!(log_line(&o), "object counter: failed: verify: no signature trailer (unsigned object) required=yes key=00112233aabbccdd sha256=0123456789abcdef ms=0.0");
         assert_eq!(prio(&o), Prio::Err);
+    }
+
+    #[test]
+    fn log_line_escapes_what_it_did_not_write() {
+        type Case<'a> = (&'a str, &'a str, &'a str);
+        let cases: &[Case] = &[
+            (
+                "a\nb",
+                "name \"a\nb\" has '\n'",
+                "object a\\nb: failed: name \"a\\nb\" has '\\n' ms=0.0",
+            ),
+            (
+                "\x1b[2J",
+                "e\x1b[2J",
+                "object \\x1b[2J: failed: e\\x1b[2J ms=0.0",
+            ),
+            ("cr\r", "x\ry", "object cr\\r: failed: x\\ry ms=0.0"),
+            ("del\x7f", "x", "object del\\x7f: failed: x ms=0.0"),
+            (
+                "\u{202e}rev",
+                "\u{202e}",
+                "object \\u{202e}rev: failed: \\u{202e} ms=0.0",
+            ),
+        ];
+        for &(name, error, want) in cases {
+            let mut o = ObjectStatus::new(name, false);
+            o.error = Some(error.into());
+            let line = log_line(&o);
+            assert_eq!(line, want, "{name:?}");
+            assert!(escape::is_clean_line(&line), "{line:?}");
+        }
+        let mut o = ObjectStatus::new("x", false);
+        o.result = Outcome::Loaded;
+        o.not_attached = vec!["p\nq".into()];
+        o.sha256 = Some("é".repeat(40));
+        o.key_id = Some("k\x1b".into());
+        assert_eq!(
+            log_line(&o),
+            "object x: loaded links=0 maps=0 progs=0 not_attached=p\\nq key=k\\x1b sha256=éééééééééééééééé ms=0.0"
+        );
     }
 }

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use super::escape::{escape, json_safe, prefix};
 use crate::pipeline::cmdline::Source;
 
 pub const STATUS_VERSION: u32 = 1;
@@ -239,9 +240,10 @@ impl Status {
             .is_some_and(|g| g.required && !g.is_active())
     }
 
+    /// The record as JSON; printable as it is (see [`json_safe`]).
     pub fn to_json(&self) -> String {
         // Plain data with string keys: serialising cannot fail.
-        serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
+        json_safe(serde_json::to_string_pretty(self).unwrap_or_default()) + "\n"
     }
 
     pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
@@ -252,7 +254,8 @@ impl Status {
         serde_json::from_slice(bytes)
     }
 
-    /// A few lines a person can read.
+    /// A few lines a person can read. The record may come from a file anyone could have
+    /// written: every string in it is escaped, and nothing in it can make this panic.
     pub fn render(&self) -> String {
         let count = |o: Outcome| self.objects.iter().filter(|x| x.result == o).count();
         let mut s = String::new();
@@ -263,6 +266,7 @@ impl Status {
             match self.source {
                 Source::Cmdline => "the kernel cmdline",
                 Source::PreloadList => "the preload list",
+                Source::Required => "rd.bpf_preload.required (no list)",
                 Source::Nothing => "nowhere (no list)",
             },
             count(Outcome::Loaded),
@@ -270,20 +274,20 @@ impl Status {
             count(Outcome::Failed),
             count(Outcome::Skipped),
             self.duration_ms,
-            self.bpffs,
+            escape(&self.bpffs),
             if self.mounted_bpffs { ", mounted" } else { "" },
         );
         if self.disabled {
             s.push_str("  loading disabled by rd.bpf_preload=0\n");
         }
         if let Some(e) = &self.error {
-            let _ = writeln!(s, "  error: {e}");
+            let _ = writeln!(s, "  error: {}", escape(e));
         }
         for n in &self.notes {
-            let _ = writeln!(s, "  policy: {n}");
+            let _ = writeln!(s, "  policy: {}", escape(n));
         }
         if let Some(g) = &self.guard {
-            let _ = writeln!(s, "  {}", g.line());
+            let _ = writeln!(s, "  {}", escape(&g.line()));
         }
         for o in &self.objects {
             let result = if o.result == Outcome::Failed {
@@ -291,19 +295,19 @@ impl Status {
             } else {
                 o.result.as_str()
             };
-            let _ = write!(s, "  {:<20} {:<14}", o.name, result);
+            let _ = write!(s, "  {:<20} {:<14}", escape(&o.name), result);
             if o.required {
                 s.push_str(" required");
             }
             if let Some(k) = &o.key_id {
-                let _ = write!(s, " key {k}");
+                let _ = write!(s, " key {}", escape(k));
             }
             if let Some(h) = &o.sha256 {
-                let _ = write!(s, " sha256 {}", &h[..h.len().min(16)]);
+                let _ = write!(s, " sha256 {}", escape(prefix(h, 16)));
             }
             let _ = writeln!(s, " {:.1} ms", o.duration_ms);
             if let Some(e) = &o.error {
-                let _ = writeln!(s, "      error: {e}");
+                let _ = writeln!(s, "      error: {}", escape(e));
             }
             for (label, list) in [
                 ("links", &o.links),
@@ -314,7 +318,8 @@ impl Status {
                 ("skipped progs", &o.skipped_programs),
             ] {
                 if !list.is_empty() {
-                    let _ = writeln!(s, "      {label}: {}", list.join(" "));
+                    let names: Vec<_> = list.iter().map(|n| escape(n)).collect();
+                    let _ = writeln!(s, "      {label}: {}", names.join(" "));
                 }
             }
         }

@@ -1,0 +1,69 @@
+#!/bin/bash
+# dracut module "bpf-preload": verify, load and pin signed eBPF objects from the
+# initramfs, so they run before the real root's init starts.
+#
+# systemd initrd (dracut's systemd modules included): bpf-preload.service runs
+# the loader early (Before=sysinit.target; see the unit). Shell initrd: a
+# pre-pivot hook runs it after the root is mounted, before switch_root.
+# Both go through the same fail-closed policy (/usr/libexec/bpf-preload/initrd-run).
+#
+# Configuration (dracut.conf / dracut.conf.d/*.conf, all optional):
+#   bpf_preload_objects="a b"   objects to put into the initramfs, by NAME
+#                               (<bundle>/NAME.bpf.o) or by path; default: every
+#                               <bundle>/*.bpf.o. The order is kept in the
+#                               generated preload.list.
+#   bpf_preload_bundle_dir=DIR  where the signed objects are (/usr/lib/bpf-preload)
+#   bpf_preload_keys_dir=DIR    trusted *.pub keys and "revoked" (/etc/bpf-preload/keys)
+#   bpf_preload_list=FILE       preload list to install (/etc/bpf-preload/preload.list);
+#                               when it does not exist, a list naming the
+#                               included objects is generated
+#   bpf_preload_binary=FILE     the static loader (@BINDIR@/bpf-preload)
+#   bpf_preload_required="a b"  build-time policy: objects the command line cannot drop
+#   bpf_preload_guard=yes|no|required   the built-in guard (docs/guard.md)
+#                               (both written to /etc/bpf-preload/policy by initrd-install)
+#   bpf_preload_libexec_dir=DIR initrd-install and initrd-run (@LIBEXECDIR@)
+# The files are copied by initrd-install, shared with the initramfs-tools hook
+# and the mkosi-initrd drop-in.
+
+_bpf_preload_defaults() {
+    : "${bpf_preload_binary:=@BINDIR@/bpf-preload}"
+    : "${bpf_preload_libexec_dir:=@LIBEXECDIR@}"
+}
+
+# Only included on request (--add bpf-preload or add_dracutmodules+=" bpf-preload "):
+# returning 255 keeps it out of host-only images that did not ask for it.
+check() {
+    _bpf_preload_defaults
+    if [[ ! -x $dracutsysrootdir$bpf_preload_binary ]]; then
+        dinfo "bpf-preload: $bpf_preload_binary not found or not executable"
+        return 1
+    fi
+    return 255
+}
+
+depends() {
+    return 0
+}
+
+install() {
+    _bpf_preload_defaults
+    local _systemd=() _out _v _env=()
+    dracut_module_included systemd && _systemd=(--systemd)
+    for _v in bpf_preload_objects bpf_preload_bundle_dir bpf_preload_keys_dir bpf_preload_list \
+        bpf_preload_binary bpf_preload_required bpf_preload_guard; do
+        [[ -n ${!_v+set} ]] && _env+=("$_v=${!_v}")
+    done
+    _out=$(env "${_env[@]}" "$dracutsysrootdir$bpf_preload_libexec_dir/initrd-install" \
+        "${_systemd[@]}" ${dracutsysrootdir:+--sysroot "$dracutsysrootdir"} "$initdir" 2>&1) || {
+        derror "$_out"
+        return 1
+    }
+    while IFS= read -r _v; do
+        case $_v in
+            *warning:*) dwarning "$_v" ;;
+            *) dinfo "bpf-preload: $_v" ;;
+        esac
+    done <<< "$_out"
+    # The shell initrd has no units: the pre-pivot hook runs the same policy.
+    ((${#_systemd[@]})) || inst_hook pre-pivot 50 "$moddir/bpf-preload-hook.sh"
+}

@@ -1,0 +1,851 @@
+//! The command-line tools, through the real binary: bad input of every kind is refused with a
+//! message that names it, nothing is written where it should not be, and nothing that reaches
+//! the terminal carries a control character or an escape sequence it did not write.
+//!
+//! No root needed (the root tests of `run` are in integration.rs). `openssl` is needed for the
+//! key interoperability tests; the README test command installs it.
+
+use std::ffi::OsStr;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use bpf_preload::escape::is_clean_line;
+use bpf_preload::name::ObjectName;
+use bpf_preload::trailer::MAGIC;
+
+const BIN: &str = env!("CARGO_BIN_EXE_bpf-preload");
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+/// An object built from bpf/ by the build script.
+fn object(name: &str) -> PathBuf {
+    let p = Path::new(env!("BPF_PRELOAD_OBJECTS")).join(format!("{name}.bpf.o"));
+    assert!(p.exists(), "{} was not built", p.display());
+    p
+}
+
+fn test_private_key() -> PathBuf {
+    repo().join("keys/test-only/signing-key.pem")
+}
+
+fn test_public_key() -> PathBuf {
+    repo().join("keys/test-only/signing-key.pub")
+}
+
+fn signing_key() -> ed25519_dalek::SigningKey {
+    let pem = std::fs::read_to_string(test_private_key()).unwrap();
+    bpf_preload::keys::parse_private_pem("test", &pem).unwrap()
+}
+
+/// Run the binary; a panic (abort) or a hang is a test failure of its own.
+fn bin<S: AsRef<OsStr>>(args: &[S]) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run bpf-preload");
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!(
+                "bpf-preload {:?} hung",
+                args.iter().map(|a| a.as_ref()).collect::<Vec<_>>()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let o = child.wait_with_output().unwrap();
+    assert!(
+        o.status.code().is_some(),
+        "bpf-preload {:?} died: {:?}\n{}",
+        args.iter().map(|a| a.as_ref()).collect::<Vec<_>>(),
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Every line the command printed is clean: no control character, no invisible character.
+fn assert_clean(o: &Output) {
+    for stream in [&o.stdout, &o.stderr] {
+        let s = std::str::from_utf8(stream).expect("output is UTF-8");
+        for line in s.lines() {
+            assert!(is_clean_line(line), "unescaped output line {line:?}");
+        }
+    }
+}
+
+/// A scratch directory, removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("bpf-preload-cli-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+    fn p(&self, rel: &str) -> PathBuf {
+        self.0.join(rel)
+    }
+    fn names(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(&self.0)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn sign_args<'a>(extra: &[&'a OsStr]) -> Vec<&'a OsStr> {
+    let key: &'static Path = Box::leak(test_private_key().into_boxed_path());
+    let mut v = vec![OsStr::new("sign"), OsStr::new("--key"), key.as_os_str()];
+    v.extend_from_slice(extra);
+    v
+}
+
+fn verify_ok(path: &Path) -> String {
+    let o = bin(&[
+        OsStr::new("verify"),
+        OsStr::new("--key"),
+        test_public_key().as_os_str(),
+        path.as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    text(&o)
+}
+
+// ---- item 14: sign writes where it should and nowhere else ----
+
+#[test]
+fn sign_in_place_keeps_the_mode() {
+    let s = Scratch::new("mode");
+    for mode in [0o400, 0o640, 0o755] {
+        let f = s.p("counter.bpf.o");
+        let _ = std::fs::remove_file(&f);
+        std::fs::copy(object("counter"), &f).unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(mode)).unwrap();
+        let o = bin(&sign_args(&[f.as_os_str()]));
+        assert!(o.status.success(), "{}", text(&o));
+        let after = std::fs::metadata(&f).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(after, mode, "mode {mode:o}");
+        assert!(verify_ok(&f).contains("ok name=counter "));
+    }
+    assert_eq!(s.names(), ["counter.bpf.o"], "no temporary file left");
+}
+
+#[test]
+fn sign_through_a_symlink_signs_the_target_and_keeps_the_link() {
+    let s = Scratch::new("symlink");
+    std::fs::create_dir(s.p("store")).unwrap();
+    std::fs::copy(object("counter"), s.p("store/counter.bpf.o")).unwrap();
+    std::os::unix::fs::symlink("store/counter.bpf.o", s.p("counter.bpf.o")).unwrap();
+    let o = bin(&sign_args(&[s.p("counter.bpf.o").as_os_str()]));
+    assert!(o.status.success(), "{}", text(&o));
+    let link = std::fs::symlink_metadata(s.p("counter.bpf.o")).unwrap();
+    assert!(link.file_type().is_symlink(), "the link was replaced");
+    assert_eq!(
+        std::fs::read_link(s.p("counter.bpf.o")).unwrap(),
+        Path::new("store/counter.bpf.o")
+    );
+    assert!(verify_ok(&s.p("store/counter.bpf.o")).contains("ok name=counter "));
+    assert_eq!(s.names(), ["counter.bpf.o", "store"]);
+}
+
+#[test]
+fn sign_does_not_follow_symlinks_planted_at_temporary_names() {
+    let s = Scratch::new("planted");
+    std::fs::copy(object("counter"), s.p("counter.bpf.o")).unwrap();
+    std::fs::write(s.p("victim"), b"precious").unwrap();
+    // The names a naive writer would use; ours add the pid and 64 random bits.
+    let planted = [
+        "counter.bpf.o.tmp",
+        ".counter.bpf.o.tmp",
+        "counter.bpf.o~",
+        ".counter.bpf.o.swp",
+    ];
+    for name in planted {
+        std::os::unix::fs::symlink(s.p("victim"), s.p(name)).unwrap();
+    }
+    let o = bin(&sign_args(&[s.p("counter.bpf.o").as_os_str()]));
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read(s.p("victim")).unwrap(), b"precious");
+    for name in planted {
+        assert!(std::fs::symlink_metadata(s.p(name))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+    }
+    let mut want: Vec<String> = planted.iter().map(|n| n.to_string()).collect();
+    want.extend(["counter.bpf.o".into(), "victim".into()]);
+    want.sort();
+    assert_eq!(s.names(), want);
+}
+
+#[test]
+fn a_failed_write_leaves_no_temporary_file() {
+    let s = Scratch::new("failwrite");
+    std::fs::create_dir(s.p("out.bpf.o")).unwrap();
+    std::fs::write(s.p("out.bpf.o/keep"), b"x").unwrap();
+    // The output is a non-empty directory: the temporary file is written, the rename fails.
+    let o = bin(&sign_args(&[
+        OsStr::new("--output"),
+        s.p("out.bpf.o").as_os_str(),
+        object("counter").as_os_str(),
+    ]));
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("write {}: ", s.p("out.bpf.o").display())),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(s.names(), ["out.bpf.o"]);
+}
+
+#[test]
+fn sign_output_is_named_after_the_output_file() {
+    let s = Scratch::new("outname");
+    std::fs::copy(object("counter"), s.p("counter-v2.bpf.o")).unwrap();
+    let o = bin(&sign_args(&[
+        OsStr::new("-o"),
+        s.p("counter.bpf.o").as_os_str(),
+        s.p("counter-v2.bpf.o").as_os_str(),
+    ]));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(verify_ok(&s.p("counter.bpf.o")).contains("ok name=counter "));
+    // The input is untouched.
+    assert_eq!(
+        std::fs::read(s.p("counter-v2.bpf.o")).unwrap(),
+        std::fs::read(object("counter")).unwrap()
+    );
+}
+
+// ---- item 14: verify says ok exactly when run would go on ----
+
+#[test]
+fn verify_refuses_signed_payloads_run_refuses() {
+    let s = Scratch::new("verifyrefuse");
+    let name = ObjectName::parse("x").unwrap();
+    let cases: &[(&str, Vec<u8>, &str)] = &[
+        (
+            "x86 ELF",
+            std::fs::read(BIN).unwrap()[..8192].to_vec(),
+            "refused: check: not an eBPF object: ELF machine is X86_64",
+        ),
+        (
+            "shell script",
+            b"#!/bin/sh\nreboot\n".to_vec(),
+            "refused: check: not an ELF file",
+        ),
+        ("empty", Vec::new(), "refused: check: empty file"),
+    ];
+    for (what, payload, want) in cases {
+        let signed = bpf_preload::verify::sign(payload, &name, &signing_key()).unwrap();
+        let f = s.p("x.bpf.o");
+        std::fs::write(&f, &signed).unwrap();
+        let o = bin(&[
+            OsStr::new("verify"),
+            OsStr::new("--key"),
+            test_public_key().as_os_str(),
+            f.as_os_str(),
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{what}: {}", text(&o));
+        assert!(text(&o).contains(want), "{what}: {}", text(&o));
+    }
+    // A file named NAME.bpf.o must be signed as NAME, as run requires.
+    let signed = bpf_preload::verify::sign(
+        &std::fs::read(object("counter")).unwrap(),
+        &ObjectName::parse("audit").unwrap(),
+        &signing_key(),
+    )
+    .unwrap();
+    std::fs::write(s.p("netpol.bpf.o"), signed).unwrap();
+    let o = bin(&[
+        OsStr::new("verify"),
+        OsStr::new("--key"),
+        test_public_key().as_os_str(),
+        s.p("netpol.bpf.o").as_os_str(),
+    ]);
+    assert!(
+        text(&o).contains("refused: verify: signed as \"audit\", not \"netpol\""),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn verify_with_a_missing_keys_dir_names_that_dir() {
+    let o = bin(&[
+        "verify",
+        "--keys",
+        "/nonexistent-typo",
+        object("counter").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "bpf-preload: keys directory /nonexistent-typo: No such file or directory (os error 2)\n"
+    );
+}
+
+// ---- item 15: errors that say what is wrong ----
+
+fn openssl(args: &[&OsStr]) {
+    let o = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl is not installed: the README test command installs it");
+    assert!(
+        o.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn keys_of_other_algorithms_are_named() {
+    let s = Scratch::new("algs");
+    let cases: &[(&str, &[&str], &str)] = &[
+        (
+            "rsa",
+            &["-algorithm", "rsa", "-pkeyopt", "rsa_keygen_bits:1024"],
+            "an RSA key",
+        ),
+        (
+            "p256",
+            &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+            "an EC P-256 key",
+        ),
+        ("ed448", &["-algorithm", "ed448"], "an Ed448 key"),
+    ];
+    for (tag, gen, want) in cases {
+        let (pem, public) = (s.p(&format!("{tag}.pem")), s.p(&format!("{tag}.pub")));
+        let mut args: Vec<&OsStr> = vec![OsStr::new("genpkey")];
+        args.extend(gen.iter().map(OsStr::new));
+        args.extend([OsStr::new("-out"), pem.as_os_str()]);
+        openssl(&args);
+        openssl(&[
+            OsStr::new("pkey"),
+            OsStr::new("-in"),
+            pem.as_os_str(),
+            OsStr::new("-pubout"),
+            OsStr::new("-out"),
+            public.as_os_str(),
+        ]);
+        let o = bin(&[
+            OsStr::new("verify"),
+            OsStr::new("--key"),
+            public.as_os_str(),
+            object("counter").as_os_str(),
+        ]);
+        assert_eq!(
+            String::from_utf8_lossy(&o.stderr),
+            format!(
+                "bpf-preload: public key {}: {want}: only Ed25519 keys are supported\n",
+                public.display()
+            ),
+            "{tag}"
+        );
+        let o = bin(&sign_args(&[])
+            .into_iter()
+            .take(2)
+            .chain([pem.as_os_str(), object("counter").as_os_str()])
+            .collect::<Vec<_>>());
+        assert_eq!(
+            String::from_utf8_lossy(&o.stderr),
+            format!(
+                "bpf-preload: private key {}: {want}: only Ed25519 keys are supported\n",
+                pem.display()
+            ),
+            "{tag}"
+        );
+    }
+    let two = s.p("two.pub");
+    let pub_text = std::fs::read_to_string(test_public_key()).unwrap();
+    std::fs::write(&two, format!("{pub_text}{pub_text}")).unwrap();
+    let o = bin(&[
+        OsStr::new("verify"),
+        OsStr::new("--key"),
+        two.as_os_str(),
+        object("counter").as_os_str(),
+    ]);
+    assert!(
+        text(&o).contains("2 PEM blocks: one key per file, not more than one PEM block"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn an_object_whose_tail_holds_the_magic_can_be_signed() {
+    let s = Scratch::new("magic");
+    let mut bytes = std::fs::read(object("counter")).unwrap();
+    bytes.extend_from_slice(b"a string that happens to be ");
+    bytes.extend_from_slice(MAGIC);
+    bytes.extend_from_slice(&[0u8; 100]);
+    std::fs::write(s.p("counter.bpf.o"), &bytes).unwrap();
+    let o = bin(&["inspect", s.p("counter.bpf.o").to_str().unwrap()]);
+    assert!(text(&o).contains("name     (unsigned)"), "{}", text(&o));
+    let o = bin(&sign_args(&[s.p("counter.bpf.o").as_os_str()]));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(verify_ok(&s.p("counter.bpf.o")).contains("ok name=counter "));
+    let signed = std::fs::read(s.p("counter.bpf.o")).unwrap();
+    assert_eq!(
+        &signed[..bytes.len()],
+        &bytes[..],
+        "the payload is the whole object"
+    );
+}
+
+// ---- items 10 and 17: bounded, non-blocking reads of regular files only ----
+
+#[test]
+fn special_and_oversized_files_are_refused_at_once() {
+    let s = Scratch::new("special");
+    nix::unistd::mkfifo(&s.p("fifo.bpf.o"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let _sock = std::os::unix::net::UnixListener::bind(s.p("sock.bpf.o")).unwrap();
+    let big = std::fs::File::create(s.p("big.bpf.o")).unwrap();
+    big.set_len(bpf_preload::MAX_OBJECT_SIZE + 1).unwrap();
+    let cases: &[(&Path, &str)] = &[
+        (Path::new("/dev/zero"), "is a special file (refused)"),
+        (&s.p("fifo.bpf.o"), "is a special file (refused)"),
+        (&s.p("sock.bpf.o"), "is a socket (refused)"),
+        (
+            &s.p("big.bpf.o"),
+            "is 67108865 bytes, more than the 67108864 allowed",
+        ),
+        (&s.0, "is a directory (refused)"),
+    ];
+    for (path, want) in cases {
+        for cmd in [
+            vec!["inspect"],
+            vec!["verify", "--key", test_public_key().to_str().unwrap()],
+        ] {
+            let mut args: Vec<&OsStr> = cmd.iter().map(OsStr::new).collect();
+            args.push(path.as_os_str());
+            let o = bin(&args);
+            assert_eq!(
+                String::from_utf8_lossy(&o.stderr),
+                format!("bpf-preload: read {}: {want}\n", path.display()),
+                "{cmd:?}"
+            );
+        }
+    }
+    assert!(std::fs::symlink_metadata(s.p("sock.bpf.o"))
+        .unwrap()
+        .file_type()
+        .is_socket());
+}
+
+#[test]
+fn a_fifo_symlink_or_oversized_file_in_the_keys_dir_is_refused() {
+    let cases: &[(&str, &str)] = &[
+        ("fifo", "is a special file (refused)"),
+        ("link", "is a symbolic link (refused)"),
+        ("big", "is 65537 bytes, more than the 65536 allowed"),
+        ("revoked-fifo", "is a special file (refused)"),
+    ];
+    for (tag, want) in cases {
+        let s = Scratch::new(&format!("keys-{tag}"));
+        std::fs::create_dir(s.p("keys")).unwrap();
+        std::fs::copy(test_public_key(), s.p("keys/test.pub")).unwrap();
+        let bad = match *tag {
+            "fifo" => {
+                nix::unistd::mkfifo(&s.p("keys/x.pub"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+                s.p("keys/x.pub")
+            }
+            "link" => {
+                std::os::unix::fs::symlink(test_public_key(), s.p("keys/x.pub")).unwrap();
+                s.p("keys/x.pub")
+            }
+            "big" => {
+                std::fs::write(s.p("keys/x.pub"), vec![b'#'; 65537]).unwrap();
+                s.p("keys/x.pub")
+            }
+            _ => {
+                nix::unistd::mkfifo(&s.p("keys/revoked"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+                s.p("keys/revoked")
+            }
+        };
+        let o = bin(&[
+            OsStr::new("verify"),
+            OsStr::new("--keys"),
+            s.p("keys").as_os_str(),
+            object("counter").as_os_str(),
+        ]);
+        assert_eq!(
+            String::from_utf8_lossy(&o.stderr),
+            format!("bpf-preload: read {}: {want}\n", bad.display()),
+            "{tag}"
+        );
+    }
+}
+
+// ---- item 16: keygen ----
+
+#[test]
+fn keygen_writes_both_files_or_neither() {
+    let s = Scratch::new("keygen");
+    std::fs::write(s.p("taken.pub"), b"mine").unwrap();
+    let cases: &[(&str, PathBuf)] = &[
+        ("public exists", s.p("taken.pub")),
+        ("public dir missing", s.p("missing/k.pub")),
+        ("public is the private", s.p("k.pem")),
+    ];
+    for (what, public) in cases {
+        let o = bin(&[
+            OsStr::new("keygen"),
+            OsStr::new("--private"),
+            s.p("k.pem").as_os_str(),
+            OsStr::new("--public"),
+            public.as_os_str(),
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{what}: {}", text(&o));
+        assert!(
+            text(&o).contains(&format!("create {}: ", public.display())),
+            "{what}: {}",
+            text(&o)
+        );
+        assert_eq!(s.names(), ["taken.pub"], "{what}");
+    }
+    assert_eq!(std::fs::read(s.p("taken.pub")).unwrap(), b"mine");
+}
+
+#[test]
+fn keygen_keys_are_read_by_openssl() {
+    let s = Scratch::new("keygen-openssl");
+    let o = bin(&[
+        OsStr::new("keygen"),
+        OsStr::new("--private"),
+        s.p("k.pem").as_os_str(),
+        OsStr::new("--public"),
+        s.p("k.pub").as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let mode = std::fs::metadata(s.p("k.pem"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    openssl(&[
+        OsStr::new("pkey"),
+        OsStr::new("-in"),
+        s.p("k.pem").as_os_str(),
+        OsStr::new("-pubout"),
+        OsStr::new("-out"),
+        s.p("openssl.pub").as_os_str(),
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(s.p("openssl.pub")).unwrap(),
+        std::fs::read_to_string(s.p("k.pub")).unwrap()
+    );
+    // The key id printed is the documented one: sha256 of the raw public key, 8 bytes.
+    let der = Command::new("openssl")
+        .args([
+            OsStr::new("pkey"),
+            OsStr::new("-pubin"),
+            OsStr::new("-in"),
+            s.p("k.pub").as_os_str(),
+            OsStr::new("-outform"),
+            OsStr::new("DER"),
+        ])
+        .output()
+        .unwrap()
+        .stdout;
+    let raw = &der[der.len() - 32..];
+    let id: String = <sha2::Sha256 as sha2::Digest>::digest(raw)[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert!(
+        String::from_utf8_lossy(&o.stdout).starts_with(&format!("key id {id}\n")),
+        "{}",
+        text(&o)
+    );
+    // Signing with it works, and verify names the same key.
+    std::fs::copy(object("counter"), s.p("counter.bpf.o")).unwrap();
+    let o = bin(&[
+        OsStr::new("sign"),
+        OsStr::new("--key"),
+        s.p("k.pem").as_os_str(),
+        s.p("counter.bpf.o").as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = bin(&[
+        OsStr::new("verify"),
+        OsStr::new("--key"),
+        s.p("k.pub").as_os_str(),
+        s.p("counter.bpf.o").as_os_str(),
+    ]);
+    assert!(text(&o).contains(&format!("key={id} ")), "{}", text(&o));
+}
+
+// ---- item 12: untrusted text is escaped on its way out ----
+
+const HOSTILE: &[(&str, &str)] = &[
+    ("nl", "a\nb"),
+    ("clear", "\x1b[2J"),
+    ("cr", "x\ry"),
+    ("del", "d\x7f"),
+    ("rlo", "\u{202e}fdp"),
+];
+
+#[test]
+fn paths_and_names_are_escaped_in_every_command() {
+    let s = Scratch::new("escape");
+    for (tag, bad) in HOSTILE {
+        let file = s.p(&format!("{bad}.bpf.o"));
+        std::fs::copy(object("counter"), &file).unwrap();
+        let out = s.p(&format!("{tag}.bpf.o"));
+        let runs = [
+            bin(&[OsStr::new("inspect"), file.as_os_str()]),
+            bin(&sign_args(&[
+                OsStr::new("-o"),
+                out.as_os_str(),
+                file.as_os_str(),
+            ])),
+            bin(&[
+                OsStr::new("verify"),
+                OsStr::new("--key"),
+                test_public_key().as_os_str(),
+                out.as_os_str(),
+            ]),
+            // Refused, quoting the path: errors are escaped too.
+            bin(&[
+                OsStr::new("verify"),
+                OsStr::new("--key"),
+                test_public_key().as_os_str(),
+                file.as_os_str(),
+            ]),
+            bin(&sign_args(&[file.as_os_str()])),
+            bin(&[
+                OsStr::new("inspect"),
+                s.p(&format!("missing{bad}")).as_os_str(),
+            ]),
+        ];
+        for o in &runs {
+            assert_clean(o);
+        }
+        let inspect = String::from_utf8_lossy(&runs[0].stdout).into_owned();
+        let want = bpf_preload::escape::escape_path(&file);
+        assert!(
+            inspect.starts_with(&format!("file     {want}\n")),
+            "{tag}: {inspect}"
+        );
+        assert!(
+            text(&runs[3]).contains("refused: verify: no signature trailer"),
+            "{tag}: {}",
+            text(&runs[3])
+        );
+        assert!(
+            text(&runs[4]).contains("object name: name \""),
+            "{tag}: {}",
+            text(&runs[4])
+        );
+    }
+}
+
+#[test]
+fn elf_symbol_names_are_escaped_by_inspect() {
+    let s = Scratch::new("symbols");
+    let mut bytes = std::fs::read(object("counter")).unwrap();
+    // Rename the program symbol in place (same length): the string table is not checked.
+    let from = b"count_exec";
+    let to = b"c\x1b[2J\n\r\x7fxx";
+    assert_eq!(from.len(), to.len());
+    let at: Vec<usize> = (0..bytes.len() - from.len())
+        .filter(|&i| &bytes[i..i + from.len()] == from)
+        .collect();
+    assert!(!at.is_empty(), "symbol name not found");
+    for i in at {
+        bytes[i..i + to.len()].copy_from_slice(to);
+    }
+    std::fs::write(s.p("counter.bpf.o"), &bytes).unwrap();
+    let o = bin(&["inspect", s.p("counter.bpf.o").to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_clean(&o);
+    assert!(
+        text(&o).contains("  c\\x1b[2J\\n\\r\\x7fxx "),
+        "{}",
+        text(&o)
+    );
+    let o = bin(&["inspect", "--json", s.p("counter.bpf.o").to_str().unwrap()]);
+    assert_clean(&o);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["programs"][0]["name"], "c\x1b[2J\n\r\x7fxx");
+}
+
+// ---- item 13: no status file makes `status` panic or lie ----
+
+fn golden() -> String {
+    std::fs::read_to_string(repo().join("loader/src/pipeline/report/status-v1.golden.json"))
+        .unwrap()
+}
+
+#[test]
+fn status_escapes_hostile_records() {
+    let s = Scratch::new("status-hostile");
+    for (tag, bad) in HOSTILE {
+        let json_bad = serde_json::to_string(bad).unwrap();
+        let record = golden()
+            .replace("\"counter\"", &json_bad)
+            .replace("\"invalid name\"", &json_bad)
+            .replace("\"count_exec\"", &json_bad)
+            .replace("\"/sys/fs/bpf\"", &json_bad);
+        let f = s.p(&format!("{tag}.json"));
+        std::fs::write(&f, record).unwrap();
+        for json in [false, true] {
+            let mut args = vec![OsStr::new("status"), OsStr::new("--status"), f.as_os_str()];
+            if json {
+                args.push(OsStr::new("--json"));
+            }
+            let o = bin(&args);
+            assert!(o.status.success(), "{tag}: {}", text(&o));
+            assert_clean(&o);
+            let out = String::from_utf8_lossy(&o.stdout).into_owned();
+            if json {
+                let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+                assert_eq!(v["objects"][0]["name"], *bad, "{tag}");
+            } else {
+                let want = bpf_preload::escape::escape(bad);
+                assert!(
+                    out.contains(&format!("      error: {want}\n")),
+                    "{tag}: {out}"
+                );
+                assert!(
+                    out.contains(&format!("      links: {want}\n")),
+                    "{tag}: {out}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn no_status_file_makes_status_panic() {
+    let s = Scratch::new("status-garbage");
+    let deep = format!(
+        "{{\"unknown_field\": {}{}}}",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    let g = golden();
+    let cases: Vec<(&str, Vec<u8>, Option<&str>)> = vec![
+        (
+            "multibyte sha256",
+            g.replace("\"8e8e", "\"ééééééééééééé8e").into_bytes(),
+            None,
+        ),
+        (
+            "short sha256",
+            g.replace(&"8e".repeat(32), "é").into_bytes(),
+            None,
+        ),
+        ("empty", Vec::new(), Some("EOF while parsing")),
+        ("null", b"null".to_vec(), Some("invalid type: null")),
+        ("object", b"{}".to_vec(), Some("missing field")),
+        ("deep", deep.into_bytes(), Some("missing field `version`")),
+        (
+            "not utf-8",
+            b"{\"version\": \"\xff\xfe\"}".to_vec(),
+            Some("invalid unicode"),
+        ),
+        (
+            "huge version",
+            g.replace("\"version\": 1", "\"version\": 99999999999999999999")
+                .into_bytes(),
+            Some(""),
+        ),
+        (
+            "negative time",
+            g.replace("\"duration_ms\": 16.1", "\"duration_ms\": -1e308")
+                .into_bytes(),
+            None,
+        ),
+        (
+            "truncated",
+            g.as_bytes()[..g.len() / 2].to_vec(),
+            Some("EOF while parsing"),
+        ),
+    ];
+    for (what, bytes, error) in cases {
+        let f = s.p("status.json");
+        std::fs::write(&f, &bytes).unwrap();
+        let o = bin(&[OsStr::new("status"), OsStr::new("--status"), f.as_os_str()]);
+        assert_clean(&o);
+        match error {
+            None => assert!(o.status.success(), "{what}: {}", text(&o)),
+            Some(e) => {
+                assert_eq!(o.status.code(), Some(1), "{what}");
+                let stderr = String::from_utf8_lossy(&o.stderr);
+                assert!(
+                    stderr.starts_with(&format!("bpf-preload: status {}: ", f.display()))
+                        && stderr.contains(e),
+                    "{what}: {stderr}"
+                );
+            }
+        }
+    }
+    // Every single-byte truncation and a round of byte flips of the golden record: never a
+    // panic (bin() fails on a signal), always a clean exit 0 or 1.
+    let f = s.p("status.json");
+    let mut parsed = 0;
+    for len in (0..g.len()).step_by(7) {
+        std::fs::write(&f, &g.as_bytes()[..len]).unwrap();
+        let o = bin(&[OsStr::new("status"), OsStr::new("--status"), f.as_os_str()]);
+        assert_eq!(o.status.code(), Some(1), "truncated to {len}");
+    }
+    for i in (0..g.len()).step_by(11) {
+        let mut b = g.clone().into_bytes();
+        b[i] ^= 0x01;
+        std::fs::write(&f, &b).unwrap();
+        let o = bin(&[OsStr::new("status"), OsStr::new("--status"), f.as_os_str()]);
+        assert_clean(&o);
+        if o.status.success() {
+            parsed += 1;
+        }
+    }
+    assert!(
+        parsed > 0,
+        "no flipped record parsed: the renderer was not reached"
+    );
+    // A FIFO or a device as the status file is refused, not waited on.
+    nix::unistd::mkfifo(&s.p("fifo"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let o = bin(&[
+        OsStr::new("status"),
+        OsStr::new("--status"),
+        s.p("fifo").as_os_str(),
+    ]);
+    assert!(
+        text(&o).contains("is a special file (refused)"),
+        "{}",
+        text(&o)
+    );
+}

@@ -1,0 +1,107 @@
+# shellcheck shell=bash
+# What the set-up commands, tests/vm, tests/bench and tests/deps.sh share: the
+# binary's path and build, apt installs, and private apt configurations for
+# suites the machine does not have (bookworm-backports, trixie, ...).
+# Source it from bash; it defines functions and variables only.
+#
+# The machine's apt sources are never changed: another suite is reached through
+# a private apt configuration (APT_CONFIG) under $BP_BUILD/apt/NAME/, with its
+# own sources, lists and cache; only dpkg's database is shared.
+BP_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BP_BUILD=${BP_BUILD:-$BP_TOP/build}
+BP_MIRROR=${BP_MIRROR:-http://deb.debian.org/debian}
+BP_KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+BP_BIN_DEFAULT=$BP_TOP/target/x86_64-unknown-linux-gnu/release/bpf-preload
+BP_APT=(apt-get -o DPkg::Lock::Timeout=600 -y -q --no-install-recommends)
+
+bp_log() { printf '[%s %s] %s\n' "${BP_LOG_TAG:-bpf-preload}" "$(date +%H:%M:%S)" "$*" >&2; }
+bp_die() { bp_log "ERROR: $*"; exit 1; }
+
+# ------------------------------------------------------------------ binary --
+# bp_bin: the loader to use: $BPF_PRELOAD_BIN when set, else the release build.
+bp_bin() { echo "${BPF_PRELOAD_BIN:-$BP_BIN_DEFAULT}"; }
+
+# bp_build: cargo build --release --locked (quick when up to date), unless
+# BPF_PRELOAD_BIN names a binary to use instead. Prints the binary's path.
+bp_build() {
+    if [[ -z ${BPF_PRELOAD_BIN:-} ]]; then
+        bp_log "cargo build --release --locked"
+        (cd "$BP_TOP" && cargo build --release --locked -q) >&2 || bp_die "cargo build failed"
+    fi
+    [[ -x $(bp_bin) ]] || bp_die "no bpf-preload binary at $(bp_bin)"
+    bp_bin
+}
+
+# --------------------------------------------------------------------- apt --
+bp_have_pkg() { dpkg-query -W -f='${Status}' "$1" 2> /dev/null | grep -q 'install ok installed'; }
+
+_bp_apt_updated=
+# bp_apt_install PKG...: install those not installed yet, from the machine's sources.
+bp_apt_install() {
+    local missing=() p
+    for p in "$@"; do bp_have_pkg "$p" || missing+=("$p"); done
+    ((${#missing[@]})) || return 0
+    [[ $(id -u) == 0 ]] || bp_die "missing packages (run as root to install): ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    if [[ -z $_bp_apt_updated ]]; then
+        "${BP_APT[@]}" update > /dev/null || bp_die "apt-get update failed"
+        _bp_apt_updated=1
+    fi
+    bp_log "apt-get install ${missing[*]}"
+    "${BP_APT[@]}" install "${missing[@]}" > /dev/null || bp_die "apt-get install ${missing[*]} failed"
+}
+
+# bp_apt_conf NAME [--with-host] SUITE...: write a private apt configuration for
+# these suites of Debian (main), run `apt-get update` with it once per call site
+# and day, and print its path (use as APT_CONFIG=...). --with-host adds the
+# machine's own sources, so that `apt-get install -t SUITE` can resolve the
+# other dependencies from them.
+bp_apt_conf() {
+    local name=$1 host=0 d f s
+    shift
+    [[ ${1:-} == --with-host ]] && { host=1; shift; }
+    d=$BP_BUILD/apt/$name
+    mkdir -p "$d/sources.list.d" "$d/state/lists/partial" "$d/cache/archives/partial"
+    : > "$d/sources.list.new"
+    for s in "$@"; do
+        echo "deb [signed-by=$BP_KEYRING] $BP_MIRROR $s main" >> "$d/sources.list.new"
+    done
+    mv "$d/sources.list.new" "$d/sources.list"
+    rm -f "$d"/sources.list.d/*
+    if ((host)); then
+        for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+            [[ -f $f ]] && cp "$f" "$d/sources.list.d/host-${f##*/}"
+        done
+    fi
+    cat > "$d/apt.conf" << EOF
+Dir::Etc::sourcelist "$d/sources.list";
+Dir::Etc::sourceparts "$d/sources.list.d";
+Dir::State "$d/state/";
+Dir::State::status "/var/lib/dpkg/status";
+Dir::State::extended_states "/var/lib/apt/extended_states";
+Dir::Cache "$d/cache/";
+// the cache is root's, under build/: no _apt download sandbox
+APT::Sandbox::User "root";
+EOF
+    if [[ ! -f $d/updated || -n $(find "$d/updated" -mmin +1440) || $d/sources.list -nt $d/updated ]]; then
+        APT_CONFIG=$d/apt.conf apt-get -o DPkg::Lock::Timeout=600 -q update > "$d/update.log" 2>&1 ||
+            { cat "$d/update.log" >&2; bp_die "apt-get update ($name: $*) failed"; }
+        touch "$d/updated"
+    fi
+    echo "$d/apt.conf"
+}
+
+# bp_apt_install_from SUITE PKG...: install PKG (and what it needs) from SUITE
+# (e.g. bookworm-backports) without adding SUITE to the machine's sources.
+bp_apt_install_from() {
+    local suite=$1 conf
+    shift
+    conf=$(bp_apt_conf "host+$suite" --with-host "$suite")
+    bp_log "apt-get install -t $suite $* (private apt config $conf)"
+    DEBIAN_FRONTEND=noninteractive APT_CONFIG=$conf "${BP_APT[@]}" install -t "$suite" "$@" > /dev/null
+}
+
+# bp_installed_from_backports PKG: is PKG installed in a bookworm-backports version?
+bp_installed_from_backports() {
+    [[ $(dpkg-query -W -f='${Version}' "$1" 2> /dev/null) == *~bpo12* ]]
+}
