@@ -319,7 +319,7 @@ pub fn run(
         notes: plan.notes.clone(),
     };
     for n in &plan.notes {
-        sys.log(Prio::Warning, n);
+        sys.log(Prio::Warning, &report::escape::escape(n));
     }
     let mut finish = |entry: &Entry, attempt: Attempt, verdict: Verdict, t: Instant| {
         let o = record(entry, attempt, verdict, ms(t));
@@ -396,7 +396,7 @@ pub fn run(
             &bpffs_ready,
             &status.objects,
         );
-        sys.log(guard::prio(&g), &g.line());
+        sys.log(guard::prio(&g), &report::escape::escape(&g.line()));
         status.guard = Some(g);
     }
     status.duration_ms = ms(start);
