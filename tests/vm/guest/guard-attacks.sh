@@ -55,6 +55,9 @@ guard_attacks() {
     judge chmod-dir chmod 777 $B/counter
     judge chown-pin chown 1 $B/counter/links/count_exec
     judge touch-pin touch $B/counter/maps/last_pid
+    judge hardlink-out ln $B/counter/maps/last_pid $B/hardlink-out
+    rm -f $B/hardlink-out 2> /dev/null
+    judge symlink-inside ln -s /tmp $B/counter/symlink-inside
     mkdir $B/outsider 2> /dev/null
     judge rename-into mv $B/outsider $B/counter/outsider
     rmdir $B/outsider $B/counter/outsider 2> /dev/null
