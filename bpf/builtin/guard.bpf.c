@@ -132,11 +132,20 @@ struct guard_state {
 	__u32 pad;
 };
 
+/* What was refused last (guard_info.last_what); names in builtin/guard.rs REFUSALS. */
+enum refusal {
+	R_UNLINK = 1, R_RMDIR, R_RENAME, R_LINK, R_SETATTR, R_CREATE, R_MKDIR, R_SYMLINK,
+	R_UMOUNT, R_REMOUNT, R_MOVE, R_MOUNT, R_LINK_DETACH, R_MAP_FD,
+};
+
 /* Readable (read-only fd) by `bpf-preload status`: a mirror, never trusted here. */
 struct guard_info {
 	__u32 sealed;
 	__u32 recorded;
 	__u64 refused;
+	__u32 last_what;
+	__u32 last_pid;
+	char last_comm[16];
 };
 
 /* Written by the loader, then frozen; no program may write them. */
@@ -194,13 +203,17 @@ static __always_inline struct guard_state *state(void)
 	return bpf_map_lookup_elem(&guard_state, &k);
 }
 
-static __always_inline int deny(void)
+static __always_inline int deny(enum refusal what)
 {
 	__u32 k = 0;
 	struct guard_info *i = bpf_map_lookup_elem(&guard_info, &k);
 
-	if (i)
+	if (i) {
 		__sync_fetch_and_add(&i->refused, 1);
+		i->last_what = what;
+		i->last_pid = bpf_get_current_pid_tgid() >> 32;
+		bpf_get_current_comm(i->last_comm, sizeof(i->last_comm));
+	}
 	return -EPERM;
 }
 
@@ -324,13 +337,13 @@ static __always_inline int in_sealed_ns(void)
 SEC("lsm/inode_unlink")
 int BPF_PROG(guard_unlink, struct inode *dir, struct dentry *dentry)
 {
-	return armed() && prot_dentry(dentry) ? deny() : 0;
+	return armed() && prot_dentry(dentry) ? deny(R_UNLINK) : 0;
 }
 
 SEC("lsm/inode_rmdir")
 int BPF_PROG(guard_rmdir, struct inode *dir, struct dentry *dentry)
 {
-	return armed() && prot_dentry(dentry) ? deny() : 0;
+	return armed() && prot_dentry(dentry) ? deny(R_RMDIR) : 0;
 }
 
 SEC("lsm/inode_rename")
@@ -339,7 +352,7 @@ int BPF_PROG(guard_rename, struct inode *old_dir, struct dentry *old_dentry,
 {
 	if (!armed())
 		return 0;
-	return prot_dentry(old_dentry) || prot_dentry(new_dentry) ? deny() : 0;
+	return prot_dentry(old_dentry) || prot_dentry(new_dentry) ? deny(R_RENAME) : 0;
 }
 
 SEC("lsm/inode_link")
@@ -347,21 +360,21 @@ int BPF_PROG(guard_link, struct dentry *old_dentry, struct inode *dir, struct de
 {
 	if (!armed())
 		return 0;
-	return prot_dentry(old_dentry) || prot_dentry(new_dentry) ? deny() : 0;
+	return prot_dentry(old_dentry) || prot_dentry(new_dentry) ? deny(R_LINK) : 0;
 }
 
 /* 6.1: (dentry, attr) */
 SEC("lsm/inode_setattr")
 int BPF_PROG(guard_setattr2, struct dentry *dentry, struct iattr *attr)
 {
-	return armed() && prot_dentry(dentry) ? deny() : 0;
+	return armed() && prot_dentry(dentry) ? deny(R_SETATTR) : 0;
 }
 
 /* 6.3+: (idmap, dentry, attr) */
 SEC("lsm/inode_setattr")
 int BPF_PROG(guard_setattr3, struct mnt_idmap *idmap, struct dentry *dentry, struct iattr *attr)
 {
-	return armed() && prot_dentry(dentry) ? deny() : 0;
+	return armed() && prot_dentry(dentry) ? deny(R_SETATTR) : 0;
 }
 
 /* Creating: the new dentry is negative, its parents decide (pins go through
@@ -369,19 +382,19 @@ int BPF_PROG(guard_setattr3, struct mnt_idmap *idmap, struct dentry *dentry, str
 SEC("lsm/inode_create")
 int BPF_PROG(guard_create, struct inode *dir, struct dentry *dentry)
 {
-	return armed() && prot_dentry(dentry) ? deny() : 0;
+	return armed() && prot_dentry(dentry) ? deny(R_CREATE) : 0;
 }
 
 SEC("lsm/inode_mkdir")
 int BPF_PROG(guard_mkdir, struct inode *dir, struct dentry *dentry)
 {
-	return armed() && prot_dentry(dentry) ? deny() : 0;
+	return armed() && prot_dentry(dentry) ? deny(R_MKDIR) : 0;
 }
 
 SEC("lsm/inode_symlink")
 int BPF_PROG(guard_symlink, struct inode *dir, struct dentry *dentry)
 {
-	return armed() && prot_dentry(dentry) ? deny() : 0;
+	return armed() && prot_dentry(dentry) ? deny(R_SYMLINK) : 0;
 }
 
 /* ---- the mount ---------------------------------------------------------- */
@@ -389,13 +402,13 @@ int BPF_PROG(guard_symlink, struct inode *dir, struct dentry *dentry)
 SEC("lsm/sb_umount")
 int BPF_PROG(guard_umount, struct vfsmount *mnt, int flags)
 {
-	return armed() && prot_or_ancestor((__u64)mnt) ? deny() : 0;
+	return armed() && prot_or_ancestor((__u64)mnt) ? deny(R_UMOUNT) : 0;
 }
 
 SEC("lsm/sb_remount")
 int BPF_PROG(guard_remount, struct super_block *sb, void *opts)
 {
-	return armed() && prot_sb(sb) ? deny() : 0;
+	return armed() && prot_sb(sb) ? deny(R_REMOUNT) : 0;
 }
 
 SEC("lsm/sb_mount")
@@ -410,12 +423,12 @@ int BPF_PROG(guard_mount, const char *dev_name, const struct path *path, const c
 	mnt = (__u64)BPF_CORE_READ(path, mnt);
 	if (flags & MS_REMOUNT)
 		/* of the instance's mount (plain or bind remount); others pass */
-		return mnt == s->prot_mnt ? deny() : 0;
+		return mnt == s->prot_mnt ? deny(R_REMOUNT) : 0;
 	if (flags & MS_MOVE)
-		return in_sealed_ns() ? deny() : 0;
+		return in_sealed_ns() ? deny(R_MOVE) : 0;
 	if ((flags & MS_PROPAGATION) && !(flags & MS_BIND))
 		return 0; /* propagation-only changes (systemd's rshared /) */
-	return covers(mnt, BPF_CORE_READ(path, dentry)) ? deny() : 0;
+	return covers(mnt, BPF_CORE_READ(path, dentry)) ? deny(R_MOUNT) : 0;
 }
 
 SEC("lsm/move_mount")
@@ -426,9 +439,9 @@ int BPF_PROG(guard_move_mount, const struct path *from_path, const struct path *
 	if (!armed() || !s)
 		return 0;
 	if (covers((__u64)BPF_CORE_READ(to_path, mnt), BPF_CORE_READ(to_path, dentry)))
-		return deny();
+		return deny(R_MOUNT);
 	if (s->sealed && prot_or_ancestor((__u64)BPF_CORE_READ(from_path, mnt)))
-		return deny();
+		return deny(R_MOVE);
 	return 0;
 }
 
@@ -521,7 +534,7 @@ int BPF_PROG(guard_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 		fd = BPF_CORE_READ(attr, link_update.link_fd);
 	else
 		return 0;
-	return prot_link_fd(fd) ? deny() : 0;
+	return prot_link_fd(fd) ? deny(R_LINK_DETACH) : 0;
 }
 
 SEC("lsm/bpf_map")
@@ -531,9 +544,9 @@ int BPF_PROG(guard_bpf_map, struct bpf_map *map, unsigned int fmode)
 		return 0;
 	if (map == (struct bpf_map *)&guard_cfg || map == (struct bpf_map *)&prot_ino ||
 	    map == (struct bpf_map *)&prot_links || map == (struct bpf_map *)&guard_state)
-		return deny();
+		return deny(R_MAP_FD);
 	if (map == (struct bpf_map *)&guard_info && (fmode & FMODE_WRITE))
-		return deny();
+		return deny(R_MAP_FD);
 	return 0;
 }
 

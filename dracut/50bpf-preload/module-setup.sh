@@ -18,9 +18,11 @@
 #                               when it does not exist, a list naming the
 #                               included objects is generated
 #   bpf_preload_binary=FILE     the static loader (@BINDIR@/bpf-preload)
-#   bpf_preload_libexec_dir=DIR initrd-install and initrd-run (@LIBEXECDIR@)
-#   bpf_preload_required="a b"  build-time policy: these must load, whatever the cmdline says
+#   bpf_preload_required="a b"  build-time policy: objects the command line cannot drop
 #   bpf_preload_guard=yes|no|required   the built-in guard (docs/guard.md)
+#                               (both written to /etc/bpf-preload/policy by initrd-install)
+#   bpf_preload_strict_shared=yes   refuse shared maps that were there before the run
+#   bpf_preload_libexec_dir=DIR initrd-install and initrd-run (@LIBEXECDIR@)
 # The files are copied by initrd-install, shared with the initramfs-tools hook
 # and the mkosi-initrd drop-in.
 

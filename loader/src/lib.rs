@@ -50,9 +50,9 @@ pub fn boot(cfg: &RunConfig) -> Result<status::Status, RunError> {
     let (mut status, fatal) = match pipeline::read_plan(cfg) {
         Ok(plan) => {
             let ring = keys::trusted(&cfg.keys);
-            let kernel = &kernel::Libbpf;
+            let guard = &builtin::Builtin;
             (
-                pipeline::run(&plan, ring, cfg, &sys, kernel, &builtin::Builtin),
+                pipeline::run(&plan, ring, cfg, &sys, &kernel::Libbpf, guard),
                 None,
             )
         }
@@ -63,7 +63,7 @@ pub fn boot(cfg: &RunConfig) -> Result<status::Status, RunError> {
     fatal.map_or(Ok(status), Err)
 }
 
-/// What the guard's read-only info map says: (sealed, refusals so far); for `status`.
-pub fn guard_info(bpffs: &std::path::Path) -> Result<(bool, u64), String> {
+/// What the guard's read-only info map says (sealed, refusals, the last one); for `status`.
+pub fn guard_info(bpffs: &std::path::Path) -> Result<builtin::guard::GuardInfo, String> {
     builtin::guard::read_info(bpffs)
 }

@@ -429,9 +429,58 @@ fn freeze(map: &libbpf_rs::MapMut<'_>, step: &'static str) -> Result<(), GuardEr
         .map_err(lb(step))
 }
 
-/// What the guard's read-only info map says: (sealed, refusals so far). Read from the real root
-/// by `bpf-preload status`; the guard allows read-only file descriptors of this map only.
-pub fn read_info(bpffs: &Path) -> Result<(bool, u64), String> {
+/// Names of `enum refusal` in guard.bpf.c, by value (0: nothing refused yet).
+pub const REFUSALS: &[&str] = &[
+    "-",
+    "unlink",
+    "rmdir",
+    "rename",
+    "link",
+    "setattr",
+    "create",
+    "mkdir",
+    "symlink",
+    "umount",
+    "remount",
+    "move",
+    "mount",
+    "link-detach",
+    "map-fd",
+];
+
+/// The guard's read-only info map (`struct guard_info`), decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuardInfo {
+    pub sealed: bool,
+    pub refused: u64,
+    /// What was refused last, to whom: `umount by systemd[1]`.
+    pub last: Option<String>,
+}
+
+/// Decode `struct guard_info` (native endian): sealed u32, recorded u32, refused u64,
+/// last_what u32, last_pid u32, last_comm [16].
+pub fn decode_info(v: &[u8]) -> Option<GuardInfo> {
+    let u32_at = |o: usize| Some(u32::from_ne_bytes(v.get(o..o + 4)?.try_into().ok()?));
+    let refused = u64::from_ne_bytes(v.get(8..16)?.try_into().ok()?);
+    let what = u32_at(16)? as usize;
+    let pid = u32_at(20)?;
+    let comm = v.get(24..40)?;
+    let comm = String::from_utf8_lossy(comm.split(|&b| b == 0).next().unwrap_or(&[]));
+    Some(GuardInfo {
+        sealed: u32_at(0)? == 1,
+        refused,
+        last: (what != 0).then(|| {
+            format!(
+                "{} by {:?}[{pid}]",
+                REFUSALS.get(what).copied().unwrap_or("?"),
+                comm
+            )
+        }),
+    })
+}
+
+/// Read `+guard/info` through a read-only file descriptor (the only kind the guard allows).
+pub fn read_info(bpffs: &Path) -> Result<GuardInfo, String> {
     let path = bpffs.join(GUARD_DIR).join(INFO_PIN);
     let map =
         MapHandle::from_pinned_path_with_file_flags(&path, libbpf_rs::libbpf_sys::BPF_F_RDONLY)
@@ -440,16 +489,35 @@ pub fn read_info(bpffs: &Path) -> Result<(bool, u64), String> {
         .lookup(&0u32.to_ne_bytes(), MapFlags::ANY)
         .map_err(|e| format!("read {}: {e}", path.display()))?
         .unwrap_or_default();
-    let word = |r: std::ops::Range<usize>| {
-        v.get(r)
-            .map(|b| b.iter().rev().fold(0u64, |a, &x| a << 8 | x as u64))
-    };
-    Ok((word(0..4) == Some(1), word(8..16).unwrap_or(0)))
+    decode_info(&v)
+        .ok_or_else(|| format!("{}: {} bytes, not a guard_info", path.display(), v.len()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn info_decodes_the_c_layout() {
+        let mut v = vec![0u8; 40];
+        assert_eq!(
+            decode_info(&v),
+            Some(GuardInfo {
+                sealed: false,
+                refused: 0,
+                last: None
+            })
+        );
+        v[0..4].copy_from_slice(&1u32.to_ne_bytes());
+        v[8..16].copy_from_slice(&43u64.to_ne_bytes());
+        v[16..20].copy_from_slice(&9u32.to_ne_bytes());
+        v[20..24].copy_from_slice(&1u32.to_ne_bytes());
+        v[24..31].copy_from_slice(b"systemd");
+        let i = decode_info(&v).unwrap();
+        assert_eq!((i.sealed, i.refused), (true, 43));
+        assert_eq!(i.last.as_deref(), Some("umount by \"systemd\"[1]"));
+        assert_eq!(decode_info(&v[..39]), None);
+    }
 
     #[test]
     fn dev_encoding_matches_the_kernel() {

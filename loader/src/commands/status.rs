@@ -49,9 +49,10 @@ pub fn run(args: &Args) -> Result<String, CommandError> {
     })?;
     // The seal engages after `run` (when PID 1 execs the real init): read it live.
     if let Some(g) = st.guard.as_mut().filter(|g| g.is_active()) {
-        if let Ok((sealed, refused)) = bpf_preload::guard_info(std::path::Path::new(&st.bpffs)) {
-            g.sealed = Some(sealed);
-            g.refused = Some(refused);
+        if let Ok(info) = bpf_preload::guard_info(std::path::Path::new(&st.bpffs)) {
+            g.sealed = Some(info.sealed);
+            g.refused = Some(info.refused);
+            g.last_refused = info.last;
         }
     }
     Ok(if args.json { st.to_json() } else { st.render() })

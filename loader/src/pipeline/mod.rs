@@ -251,6 +251,22 @@ pub fn read_cmdline(from: &CmdlineFrom) -> Result<String, RunError> {
     Ok(cmdline::combine(parts.iter().map(String::as_str)))
 }
 
+/// The build-time policy (absent: none). A policy that cannot be read exactly is fatal: it must
+/// not be taken as "no policy".
+pub fn read_policy(path: &Path) -> Result<Policy, RunError> {
+    match read_text(path) {
+        Ok(Some(text)) => Policy::parse(&text).map_err(|source| RunError::PolicyParse {
+            path: path.to_owned(),
+            source,
+        }),
+        Ok(None) => Ok(Policy::default()),
+        Err(source) => Err(RunError::Policy {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
 /// The plan: the command line, the build-time policy and, only when the command line names no
 /// objects itself, the preload list file.
 pub fn read_plan(cfg: &RunConfig) -> Result<Plan, RunError> {
@@ -263,19 +279,7 @@ pub fn read_plan(cfg: &RunConfig) -> Result<Plan, RunError> {
             source,
         })?
     };
-    let policy = match read_text(&cfg.policy) {
-        Ok(Some(text)) => Policy::parse(&text).map_err(|source| RunError::PolicyParse {
-            path: cfg.policy.clone(),
-            source,
-        })?,
-        Ok(None) => Policy::default(),
-        Err(source) => {
-            return Err(RunError::Policy {
-                path: cfg.policy.clone(),
-                source,
-            })
-        }
-    };
+    let policy = read_policy(&cfg.policy)?;
     Ok(cmdline::plan_with(&text, list.as_deref(), &policy))
 }
 
@@ -290,9 +294,9 @@ pub fn fatal(cfg: &RunConfig, error: &RunError, sys: &dyn Sys) -> Status {
         mounted_bpffs: false,
         error: Some(error.to_string()),
         objects: Vec::new(),
-        duration_ms: 0.0,
         guard: None,
         notes: Vec::new(),
+        duration_ms: 0.0,
     }
 }
 
@@ -319,7 +323,7 @@ pub fn run(
         notes: plan.notes.clone(),
     };
     for n in &plan.notes {
-        sys.log(Prio::Warning, n);
+        sys.log(Prio::Warning, &report::escape::escape(n));
     }
     let mut finish = |entry: &Entry, attempt: Attempt, verdict: Verdict, t: Instant| {
         let o = record(entry, attempt, verdict, ms(t));
@@ -406,7 +410,7 @@ pub fn run(
             &bpffs_ready,
             &status.objects,
         );
-        sys.log(guard::prio(&g), &g.line());
+        sys.log(guard::prio(&g), &report::escape::escape(&g.line()));
         status.guard = Some(g);
     }
     status.duration_ms = ms(start);

@@ -55,13 +55,16 @@ guard_attacks() {
     judge chmod-dir chmod 777 $B/counter
     judge chown-pin chown 1 $B/counter/links/count_exec
     judge touch-pin touch $B/counter/maps/last_pid
+    judge hardlink-out ln $B/counter/maps/last_pid $B/hardlink-out
+    rm -f $B/hardlink-out 2> /dev/null
+    judge symlink-inside ln -s /tmp $B/counter/symlink-inside
     mkdir $B/outsider 2> /dev/null
     judge rename-into mv $B/outsider $B/counter/outsider
     rmdir $B/outsider $B/counter/outsider 2> /dev/null
     # links: through the pin and by id (tracing links: the kernel itself says EOPNOTSUPP
     # without the guard; the guard refuses before that)
     judge link-detach-pin bpfmap detach $B/lsm_deny/links/deny_marker_mkdir
-    judge link-detach-id bpfmap detach-id $B/fentry_unlink/links/count_unlink
+    judge link-detach-id bpfmap detach-id $B/iter/links/dump_task
     judge link-update bpfmap update-link $B/counter/links/count_exec
     if [ "$GUARD" = refused ]; then
         judge guard-map-write bpfmap open-rw $B/+guard/info

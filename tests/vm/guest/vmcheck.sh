@@ -188,6 +188,8 @@ fi
 echo "VMFIG uptime_at_init=$UPTIME_AT_INIT"
 d=$(grep -oE '"[A-Za-z_]*duration[A-Za-z_]*" *: *[0-9.]+' $ST 2> /dev/null | tail -n1 | tr -d ' "')
 [ -n "$d" ] && echo "VMFIG loader_$d"
+g=$(echo "$STATUS" | grep 'guard: active' | grep -o ' ms=[0-9.]*' | tail -n1 | tr -d ' ')
+[ -n "$g" ] && echo "VMFIG guard_$g"
 [ -s $ST ] && echo "VMSTATUSJSON $(tr -d '\n' < $ST)"
 echo "VMRESULT case=${CASE:-none} passed=$P failed=$F"
 sync

@@ -143,6 +143,9 @@ pub struct GuardStatus {
     /// Operations refused so far; filled in live by `status`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refused: Option<u64>,
+    /// The last refusal (`umount by "systemd"[1]`); filled in live by `status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_refused: Option<String>,
     pub duration_ms: f64,
 }
 
@@ -158,6 +161,7 @@ impl GuardStatus {
             protected_links: 0,
             sealed: None,
             refused: None,
+            last_refused: None,
             duration_ms: 0.0,
         }
     }
@@ -195,6 +199,9 @@ impl GuardStatus {
         if let Some(n) = self.refused {
             l.push_str(&format!(" refused={n}"));
         }
+        if let Some(last) = &self.last_refused {
+            l.push_str(&format!(" last={last}"));
+        }
         if self.state == GuardState::Active {
             l.push_str(&format!(" ms={:.1}", self.duration_ms));
         }
@@ -215,13 +222,14 @@ pub struct Status {
     /// A run-wide error (e.g. bpffs could not be mounted, keys could not be read).
     pub error: Option<String>,
     pub objects: Vec<ObjectStatus>,
-    pub duration_ms: f64,
     /// The built-in guard; absent when it was not asked for (and in older records).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guard: Option<GuardStatus>,
     /// What the build-time policy refused of the command line.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The whole run; last, so that it is the last `duration_ms` of the record.
+    pub duration_ms: f64,
 }
 
 impl Status {
@@ -282,10 +290,10 @@ impl Status {
             let _ = writeln!(s, "  error: {}", escape(e));
         }
         for n in &self.notes {
-            let _ = writeln!(s, "  policy: {n}");
+            let _ = writeln!(s, "  policy: {}", escape(n));
         }
         if let Some(g) = &self.guard {
-            let _ = writeln!(s, "  {}", g.line());
+            let _ = writeln!(s, "  {}", escape(&g.line()));
         }
         for o in &self.objects {
             let result = if o.result == Outcome::Failed {
