@@ -58,7 +58,7 @@ suite() {
     fi
 }
 # Every fuzz target for a short bounded time (loader/fuzz/ci.sh): one test, failed by any crash.
-if loader/fuzz/ci.sh "${FUZZ_SECONDS:-20}"; then
+if loader/fuzz/ci.sh "${FUZZ_SECONDS:-10}"; then
     passed=$((passed + 1))
 else
     echo "run-all: fuzzing found a crash (loader/fuzz/artifacts/)"
