@@ -529,7 +529,8 @@ SEC("lsm/bprm_committed_creds")
 int BPF_PROG(guard_seal, struct linux_binprm *bprm)
 {
 	struct task_struct *t;
-	__u64 copy;
+	struct mount *pm;
+	__u64 copy, root;
 	struct guard_state *s;
 	struct guard_info *i;
 	__u32 k = 0;
@@ -544,10 +545,12 @@ int BPF_PROG(guard_seal, struct linux_binprm *bprm)
 		return 0;
 	s->sealed_ns = (__u64)BPF_CORE_READ(t, nsproxy, mnt_ns);
 	/* Is the recorded mount still in this namespace, or did switch_root copy /sys? */
-	if ((__u64)BPF_CORE_READ(real_mount(s->prot_mnt), mnt_ns) == s->sealed_ns) {
+	pm = real_mount(s->prot_mnt);
+	if ((__u64)BPF_CORE_READ(pm, mnt_ns) == s->sealed_ns) {
 		s->anchored = 1;
 	} else {
-		copy = find_copy(real_mount((__u64)BPF_CORE_READ(t, fs, root.mnt)));
+		root = (__u64)BPF_CORE_READ(t, fs, root.mnt);
+		copy = find_copy(real_mount(root));
 		if (copy) {
 			s->prot_mnt = copy;
 			s->anchored = 2;
