@@ -817,7 +817,8 @@ fn no_status_file_makes_status_panic() {
     // panic (bin() fails on a signal), always a clean exit 0 or 1.
     let f = s.p("status.json");
     let mut parsed = 0;
-    for len in (0..g.len()).step_by(7) {
+    // (Up to the closing brace: cutting only the final newline leaves valid JSON.)
+    for len in (0..g.trim_end().len()).step_by(7) {
         std::fs::write(&f, &g.as_bytes()[..len]).unwrap();
         let o = bin(&[OsStr::new("status"), OsStr::new("--status"), f.as_os_str()]);
         assert_eq!(o.status.code(), Some(1), "truncated to {len}");
@@ -848,4 +849,31 @@ fn no_status_file_makes_status_panic() {
         "{}",
         text(&o)
     );
+}
+
+#[test]
+fn a_binary_signed_name_is_quoted_short_and_escaped() {
+    use bpf_preload::trailer::{new_footer, ED25519_SIG_LEN};
+    let s = Scratch::new("name255");
+    let payload = std::fs::read(object("counter")).unwrap();
+    let mut footer = new_footer(payload.len(), &ObjectName::parse("x").unwrap(), [1; 8]);
+    footer.name_len = 255;
+    let mut bytes = payload;
+    bytes.extend((0..255u8).map(|i| if i % 2 == 0 { 0x1b } else { 0x80 | i }));
+    bytes.extend_from_slice(&[0u8; ED25519_SIG_LEN]);
+    bytes.extend_from_slice(&footer.to_bytes());
+    std::fs::write(s.p("x.bpf.o"), &bytes).unwrap();
+    let o = bin(&["inspect", s.p("x.bpf.o").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_clean(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.starts_with(&format!(
+            "bpf-preload: {}: signed name: name \"\\x1b\u{fffd}\\x1b\u{fffd}",
+            s.p("x.bpf.o").display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("…\" has '\u{fffd}' at byte 1"), "{err}");
+    assert!(err.len() < 400, "{} bytes: {err}", err.len());
 }

@@ -14,6 +14,7 @@
 set -euo pipefail
 # shellcheck source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+# shellcheck disable=SC2034 # read by bp_log (common.sh)
 BP_LOG_TAG=deps
 
 BUILD=(
@@ -27,6 +28,8 @@ BUILD=(
 DEMO=(
     # initramfs images (dracut's systemd and shell flavours) and the test root
     dracut-core systemd udev busybox-static e2fsprogs cpio zstd xz-utils kmod
+    # poweroff, reboot, halt for dracut's shutdown/emergency code (a minimal root lacks them)
+    systemd-sysv
 )
 # Debian 13 roots (dracut-ng, initramfs-tools, mkosi) and fresh Debian 12 roots
 VM=(mmdebstrap)

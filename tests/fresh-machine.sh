@@ -26,6 +26,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=vm/lib.sh
 source "$HERE/vm/lib.sh"
+# shellcheck disable=SC2034 # read by bp_log (common.sh)
 BP_LOG_TAG=fresh
 ORDER=both
 while (($#)); do

@@ -452,6 +452,23 @@ fn pin_by_name_maps_are_shared_and_failures_leave_none() {
         read_u64(&map, 0) > 0 && read_u64(&map, 2) > 0,
         "map not shared"
     );
+    assert!(obj(&st, "shared_a").shared_maps_reused.is_empty());
+    assert_eq!(obj(&st, "shared_b").shared_maps_reused, ["shared_events"]);
+    // A later run (the map is now "planted" from its point of view): reused and said so; in
+    // strict mode refused, and the object's directory never appears.
+    env.add("shared_b", "shared_c");
+    let (_, st) = env.run("rd.bpf_preload=shared_c");
+    assert_eq!(obj(&st, "shared_c").shared_maps_reused, ["shared_events"]);
+    std::fs::remove_dir_all(env.bpffs().join("shared_c")).unwrap();
+    let (out, st) = env.run("rd.bpf_preload=shared_c rd.bpf_preload.strict_shared=1");
+    assert!(out.status.success(), "{}", text(&out));
+    let e = obj(&st, "shared_c").error.clone().unwrap();
+    assert!(
+        e.starts_with("shared map shared_events was in ") && e.ends_with("(strict shared maps)"),
+        "{e}"
+    );
+    assert!(!env.tree().iter().any(|p| p.starts_with("shared_c")));
+    assert!(env.tree().contains(&"+shared/shared_events".to_string()));
 }
 
 #[test]

@@ -21,6 +21,7 @@
 #   bpf_preload_required="a b"  build-time policy: objects the command line cannot drop
 #   bpf_preload_guard=yes|no|required   the built-in guard (docs/guard.md)
 #                               (both written to /etc/bpf-preload/policy by initrd-install)
+#   bpf_preload_strict_shared=yes   refuse shared maps that were there before the run
 #   bpf_preload_libexec_dir=DIR initrd-install and initrd-run (@LIBEXECDIR@)
 # The files are copied by initrd-install, shared with the initramfs-tools hook
 # and the mkosi-initrd drop-in.
@@ -50,13 +51,16 @@ install() {
     local _systemd=() _out _v _env=()
     dracut_module_included systemd && _systemd=(--systemd)
     for _v in bpf_preload_objects bpf_preload_bundle_dir bpf_preload_keys_dir bpf_preload_list \
-        bpf_preload_binary bpf_preload_required bpf_preload_guard; do
+        bpf_preload_binary bpf_preload_required bpf_preload_guard bpf_preload_strict_shared; do
         [[ -n ${!_v+set} ]] && _env+=("$_v=${!_v}")
     done
     _out=$(env "${_env[@]}" "$dracutsysrootdir$bpf_preload_libexec_dir/initrd-install" \
         "${_systemd[@]}" ${dracutsysrootdir:+--sysroot "$dracutsysrootdir"} "$initdir" 2>&1) || {
-        derror "$_out"
-        return 1
+        # Asked for (--add) but not installable: an image without it would boot
+        # without the objects it was built to enforce. Stop dracut.
+        dfatal "$_out"
+        dfatal "bpf-preload: cannot add bpf-preload to the initramfs"
+        exit 1
     }
     while IFS= read -r _v; do
         case $_v in

@@ -83,7 +83,7 @@ inner() {
     #   batch    for information: mkdir -p + the 12 loadall in one `bpftool batch`
     # $WRAP (e.g. /usr/bin/time -v) wraps each preload/bpftool process.
     run_tool() {
-        local tool=$1 label=$2 out=$R/$1-$2.out t0 t1 n at= rc=0 pins sub=progs
+        local tool=$1 label=$2 out=$R/$1-$2.out t0 t1 n at='' rc=0 pins sub=progs
         local dirs=()
         new_fs
         for n in "${NAMES[@]}"; do dirs+=("$FS/$n"); done

@@ -12,6 +12,7 @@
 VM_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=../common.sh
 source "$VM_TOP/tests/common.sh"
+# shellcheck disable=SC2034 # read by bp_log (common.sh)
 BP_LOG_TAG=vm
 VM_DIR=$VM_TOP/tests/vm
 VM_BUILD=${VM_BUILD:-$VM_TOP/build/vm}
@@ -329,6 +330,8 @@ vm_trixie_install() {
     cp "$bundle"/lib/*.bpf.o "$r/usr/lib/bpf-preload/"
     cp "$bundle"/keys/* "$r/etc/bpf-preload/keys/"
     cp "$bundle/preload.list" "$r/etc/bpf-preload/preload.list"
+    # settings of initrd-install for initramfs-tools and others (test: VM_TRIXIE_INITRD_CONF)
+    [[ -z ${VM_TRIXIE_INITRD_CONF:-} ]] || echo "$VM_TRIXIE_INITRD_CONF" > "$r/etc/bpf-preload/initrd.conf"
     mkdir -p "$r/usr/lib/firmware" # mkosi-initrd copies it
     if [[ ! -d $r/usr/lib/modules/$kver ]]; then
         mkdir -p "$r/usr/lib/modules"
@@ -337,18 +340,29 @@ vm_trixie_install() {
     echo "$r"
 }
 
+# _vm_trixie_build KERNELDIR OUT BUNDLEDIR CMD...: install into the Debian 13
+# root (vm_trixie_install), run CMD there (@KVER@ becomes the kernel version;
+# CMD writes /var/tmp/vmtest-initrd.img), move the image to OUT. CMD's output
+# goes to OUT.log.
+_vm_trixie_build() {
+    local kd=$1 out=$2 bundle=$3 r kver
+    shift 3
+    r=$(vm_trixie_install "$kd" "$bundle")
+    kver=$(cat "$kd/kver")
+    mkdir -p "$(dirname "$out")"
+    rm -f "$r/var/tmp/vmtest-initrd.img"
+    vm_in_root "$r" "${@//@KVER@/$kver}" > "$out.log" 2>&1 ||
+        { tail -n 20 "$out.log" >&2; vdie "in the Debian 13 root: $1 failed for $out (log $out.log)"; }
+    mv "$r/var/tmp/vmtest-initrd.img" "$out"
+}
+
 # vm_trixie_dracut KERNELDIR FLAVOUR OUT BUNDLEDIR: Debian 13's dracut-ng, run in
 # the Debian 13 root with its default configuration plus the test's small
 # generic image (_vm_dracut_args) and --add bpf-preload.
 vm_trixie_dracut() {
-    local kd=$1 flavour=$2 out=$3 r kver
-    r=$(vm_trixie_install "$kd" "$4")
-    kver=$(cat "$kd/kver")
-    _vm_dracut_args "$flavour"
-    mkdir -p "$(dirname "$out")"
-    vm_in_root "$r" dracut "${VM_DRACUT_ARGS[@]}" --add bpf-preload --kver "$kver" /var/tmp/vmtest-initrd.img >&2 ||
-        vdie "Debian 13 dracut failed for $out"
-    mv "$r/var/tmp/vmtest-initrd.img" "$out"
+    _vm_dracut_args "$2"
+    _vm_trixie_build "$1" "$3" "$4" dracut "${VM_DRACUT_ARGS[@]}" --add bpf-preload \
+        --kver @KVER@ /var/tmp/vmtest-initrd.img
 }
 
 # vm_trixie_mkinitramfs KERNELDIR OUT BUNDLEDIR: Debian 13's mkinitramfs in the
@@ -356,15 +370,12 @@ vm_trixie_dracut() {
 # (virtio and ext4) instead of the default "most" keeps the image small; nothing
 # else differs from Debian's configuration.
 vm_trixie_mkinitramfs() {
-    local kd=$1 out=$2 r kver
-    r=$(vm_trixie_install "$kd" "$3")
-    kver=$(cat "$kd/kver")
+    local r
+    r=$(vm_trixie_root)
+    mkdir -p "$r/etc/initramfs-tools/conf.d"
     echo 'MODULES=list' > "$r/etc/initramfs-tools/conf.d/vmtest.conf"
     printf '%s\n' virtio_pci virtio_blk ext4 > "$r/etc/initramfs-tools/modules"
-    mkdir -p "$(dirname "$out")"
-    vm_in_root "$r" mkinitramfs -o /var/tmp/vmtest-initrd.img "$kver" >&2 ||
-        vdie "Debian 13 mkinitramfs failed for $out"
-    mv "$r/var/tmp/vmtest-initrd.img" "$out"
+    _vm_trixie_build "$1" "$2" "$3" mkinitramfs -o /var/tmp/vmtest-initrd.img @KVER@
 }
 
 # vm_trixie_mkosi_initrd KERNELDIR OUT BUNDLEDIR: Debian 13's mkosi-initrd
@@ -374,15 +385,10 @@ vm_trixie_mkinitramfs() {
 # day) and its package cache; it runs in its own sandbox, which needs the root to
 # be a mount point (vm_in_root) and /usr/lib/firmware to exist.
 vm_trixie_mkosi_initrd() {
-    local kd=$1 out=$2 r kver
-    r=$(vm_trixie_install "$kd" "$3")
-    kver=$(cat "$kd/kver")
+    local r
+    r=$(vm_trixie_root)
     if [[ -z $(find "$r/var/lib/apt/lists" -maxdepth 1 -name '*_Packages' -mmin -1440 2> /dev/null) ]]; then
         vm_in_root "$r" apt-get -q update > /dev/null || vdie "apt-get update in the Debian 13 root failed"
     fi
-    mkdir -p "$(dirname "$out")"
-    rm -f "$r/var/tmp/vmtest-initrd.img"
-    vm_in_root "$r" mkosi-initrd --kernel-version "$kver" -O /var/tmp -o vmtest-initrd.img > "$out.log" 2>&1 ||
-        { tail -n 20 "$out.log" >&2; vdie "Debian 13 mkosi-initrd failed for $out (log $out.log)"; }
-    mv "$r/var/tmp/vmtest-initrd.img" "$out"
+    _vm_trixie_build "$1" "$2" "$3" mkosi-initrd --kernel-version @KVER@ -O /var/tmp -o vmtest-initrd.img
 }

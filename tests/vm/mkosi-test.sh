@@ -64,7 +64,7 @@ vm_initrd "$K" "$FLAVOUR" "$INITRD" "$B"
 LOG=$M/boot.log
 vlog "booting the mkosi root ($KERNEL, $FLAVOUR initrd), log: $LOG"
 VM_INIT=/sbin/init VM_TIMEOUT=${VM_TIMEOUT_MKOSI:-300} \
-    vm_boot "$K" "$INITRD" "$IMG" "$LOG" "bpf_preload.vmtest=1 rd.bpf_preload.required=counter systemd.show_status=error ${MKOSI_EXTRA_CMDLINE:-}"
+    vm_boot "$K" "$INITRD" "$IMG" "$LOG" "bpf_preload.vmtest=1 bpf_preload.vmtest.flavour=$FLAVOUR rd.bpf_preload.required=counter systemd.show_status=error ${MKOSI_EXTRA_CMDLINE:-}"
 grep -a 'MKOSI-' "$LOG" | tr -d '\r' | sed 's/^\[[ 0-9.]*\] [^:]*: //' >&2 || true
 line=$(grep -a 'MKOSI-RESULT' "$LOG" | tr -d '\r' | tail -n1 | sed 's/.*MKOSI-RESULT/MKOSI-RESULT/')
 echo "${line:-MKOSI-RESULT missing}; boot ${VM_BOOT_MS} ms"

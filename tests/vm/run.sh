@@ -181,6 +181,31 @@ boot_ok revoked-key-6.12-systemd 6.12 systemd revoked \
 boot_ok disabled-6.1-systemd 6.1 systemd full \
     "rd.bpf_preload=0 vmtest.empty=1" 'VMSTATUS .*loading disabled by rd.bpf_preload=0'
 
+# Build time fails closed too: a named object that is missing stops dracut (no
+# image without bpf-preload) and mkinitramfs.
+build_refused() { # build_refused NAME FLAVOUR
+    local name=$1 log=$LOGS/$1.log out=$VM_BUILD/initrd/ghost-$2.img
+    [[ $name =~ $ONLY ]] || return 0
+    rm -f "$out"
+    # dracut reads it from its configuration (here: the environment); the
+    # initramfs-tools hook from /etc/bpf-preload/initrd.conf
+    if (export bpf_preload_objects="counter ghost" VM_TRIXIE_INITRD_CONF='bpf_preload_objects="counter ghost"'
+        case $2 in
+            systemd) vm_initrd "${KD[6.12]}" systemd "$out" "$VM_BUILD/bundle-full" ;;
+            d13-initramfs-tools) vm_trixie_mkinitramfs "${KD[trixie]}" "$out" "$VM_BUILD/bundle-full" ;;
+        esac) > "$log" 2>&1; then
+        result "$name" fail "(the image was built; see $log)"
+    elif [[ -s $out ]]; then
+        result "$name" fail "(failed, but left an image $out)"
+    elif ! grep -q "object 'ghost' not found" "$log" "$out.log" 2> /dev/null; then
+        result "$name" fail "(no \"object 'ghost' not found\"; see $log)"
+    else
+        result "$name" ok "($(grep -h "object 'ghost' not found" "$log" "$out.log" 2> /dev/null | head -n1))"
+    fi
+}
+build_refused build-refused-missing-object-dracut systemd
+build_refused build-refused-missing-object-d13-initramfs-tools d13-initramfs-tools
+
 # Debian 13's own generators, run in a trixie root (mmdebstrap) where the project
 # was installed with `make install-files DESTDIR=root`: dracut-ng 106 with
 # systemd 257 (bpf-preload.service) and its shell flavour (pre-pivot hook),

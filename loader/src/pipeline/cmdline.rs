@@ -17,6 +17,7 @@ use super::policy::{GuardPolicy, Policy};
 
 pub const LIST_OPTION: &str = "rd.bpf_preload";
 pub const REQUIRED_OPTION: &str = "rd.bpf_preload.required";
+pub const STRICT_SHARED_OPTION: &str = "rd.bpf_preload.strict_shared";
 pub const GUARD_OPTION: &str = "rd.bpf_preload.guard";
 
 /// Whether `run` activates the built-in guard, and whether its failure stops the boot.
@@ -58,6 +59,9 @@ pub struct Plan {
     pub guard: GuardMode,
     /// What the build-time policy refused of the command line, one sentence each.
     pub notes: Vec<String>,
+    /// Refuse shared (pin-by-name) maps that existed before the run
+    /// (`rd.bpf_preload.strict_shared=1` or the build-time policy).
+    pub strict_shared: bool,
 }
 
 /// Split a kernel command line into parameters as the kernel does: whitespace separates, double
@@ -168,6 +172,13 @@ fn guard_mode(params: &[String], policy: GuardPolicy, notes: &mut Vec<String>) -
 pub fn plan_with(cmdline: &str, preload_list: Option<&str>, policy: &Policy) -> Plan {
     let params = split_params(cmdline);
     let mut notes = Vec::new();
+    let asked_strict = values(&params, STRICT_SHARED_OPTION).last();
+    if policy.strict_shared && asked_strict == Some("0") {
+        notes.push(format!(
+            "{STRICT_SHARED_OPTION}=0 refused: strict shared maps are required by the initramfs policy"
+        ));
+    }
+    let strict_shared = policy.strict_shared || asked_strict == Some("1");
     let guard = guard_mode(&params, policy.guard, &mut notes);
     let listed: Vec<&str> = values(&params, LIST_OPTION).collect();
     let required: Vec<&str> = values(&params, REQUIRED_OPTION).flat_map(names).collect();
@@ -233,6 +244,7 @@ pub fn plan_with(cmdline: &str, preload_list: Option<&str>, policy: &Policy) -> 
         entries,
         guard,
         notes,
+        strict_shared,
     }
 }
 
@@ -337,7 +349,33 @@ mod tests {
         Policy {
             required: required.iter().map(|s| s.to_string()).collect(),
             guard,
+            strict_shared: false,
         }
+    }
+
+    #[test]
+    fn strict_shared_maps_from_the_cmdline_or_the_policy_which_it_cannot_undo() {
+        let strict = |cmd: &str, pol: bool| {
+            let p = Policy {
+                strict_shared: pol,
+                ..Policy::default()
+            };
+            let plan = plan_with(cmd, None, &p);
+            (plan.strict_shared, plan.notes)
+        };
+        assert_eq!(strict("", false), (false, vec![]));
+        assert_eq!(
+            strict("rd.bpf_preload.strict_shared=1", false),
+            (true, vec![])
+        );
+        assert_eq!(strict("", true), (true, vec![]));
+        assert_eq!(
+            strict("rd.bpf_preload.strict_shared=0", true),
+            (
+                true,
+                vec!["rd.bpf_preload.strict_shared=0 refused: strict shared maps are required by the initramfs policy".to_string()]
+            )
+        );
     }
 
     #[test]

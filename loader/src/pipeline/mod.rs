@@ -24,7 +24,7 @@ use format::keys::{KeyError, KeyRing};
 use format::name::{NameError, ObjectName, SHARED_DIR};
 use format::verify::{self, CheckError, VerifiedObject};
 use guard::GuardLoader;
-use load::{Kernel, LoadError, LoadReport};
+use load::{Kernel, LoadError, LoadReport, Loaded};
 use pin::{BpffsError, Existing, PinError, Pins};
 use policy::{Policy, PolicyError, POLICY_PATH};
 use report::status::{ObjectStatus, Outcome, Phases, Status, STATUS_VERSION};
@@ -152,6 +152,8 @@ pub enum ObjectError {
     Load(#[from] LoadError),
     #[error(transparent)]
     Pin(#[from] PinError),
+    #[error("shared map {} was in {} before this run: refused (strict shared maps)", maps.join(", "), dir.display())]
+    SharedPreexisting { dir: PathBuf, maps: Vec<String> },
     #[error("{error}; cleanup also failed: remove shared map pins: {cleanup}")]
     SharedCleanup {
         error: Box<ObjectError>,
@@ -189,6 +191,8 @@ pub struct Attempt {
     pub verified: Option<(String, String)>,
     pub phases: Phases,
     pub load: Option<LoadReport>,
+    /// Of the load's shared maps, those already in the shared directory before it loaded.
+    pub shared_reused: Vec<String>,
     pub pins: Option<Pins>,
 }
 
@@ -339,6 +343,8 @@ pub fn run(
         .filter(|e| !plan.disabled || e.forced)
         .collect();
     let mut bpffs_ready = Err(String::new());
+    // The prepared bpffs, and with it the run's lock, is held until the guard has run too.
+    let mut _held = None;
     if todo.is_empty() && plan.guard == GuardMode::Off {
         if !plan.disabled {
             sys.log(Prio::Info, "nothing to load");
@@ -373,6 +379,8 @@ pub fn run(
             ring: &ring,
             tracefs_ready: Cell::new(false),
             run_id: sys.nonce(),
+            strict_shared: plan.strict_shared,
+            shared_at_start: sys.list(&cfg.bpffs.join(SHARED_DIR)),
         };
         for entry in todo {
             let t = Instant::now();
@@ -385,7 +393,13 @@ pub fn run(
         }
         status.mounted_bpffs = bpffs.as_ref().is_ok_and(|b| b.mounted);
         status.error = run_error;
-        bpffs_ready = bpffs.map(|_| ()).map_err(|e| e.to_string());
+        bpffs_ready = match bpffs {
+            Ok(b) => {
+                _held = Some(b);
+                Ok(())
+            }
+            Err(e) => Err(e.to_string()),
+        };
     }
     if plan.guard != GuardMode::Off {
         let g = guard::step(
@@ -412,7 +426,13 @@ pub fn record(entry: &Entry, a: Attempt, verdict: Verdict, duration_ms: f64) -> 
         Verdict::Failed(e) => (Outcome::Failed, Some(e.to_string())),
     };
     let (sha256, key_id) = a.verified.unzip();
-    let load = a.load.unwrap_or_default();
+    let mut load = a.load.unwrap_or_default();
+    let mut shared_reused = a.shared_reused;
+    if result == Outcome::Failed {
+        // Nothing of a failed object stays: the shared maps it created are gone.
+        load.shared_maps.clear();
+        shared_reused.clear();
+    }
     let pins = a.pins.unwrap_or_default();
     ObjectStatus {
         name: entry.raw.clone(),
@@ -427,6 +447,7 @@ pub fn record(entry: &Entry, a: Attempt, verdict: Verdict, duration_ms: f64) -> 
         not_attached: load.not_attached,
         skipped_programs: load.skipped,
         shared_maps: load.shared_maps,
+        shared_maps_reused: shared_reused,
         duration_ms,
         phases: a.phases,
     }
@@ -442,6 +463,10 @@ struct Ctx<'a> {
     tracefs_ready: Cell<bool>,
     /// Names this run's staging directories.
     run_id: String,
+    /// `rd.bpf_preload.strict_shared=1` or the build-time policy.
+    strict_shared: bool,
+    /// The shared directory's names when the run began.
+    shared_at_start: io::Result<Vec<String>>,
 }
 
 impl Ctx<'_> {
@@ -481,10 +506,19 @@ impl Ctx<'_> {
                     source,
                 })?;
             let mut obj = self.kernel.load(&verified, &shared)?;
-            let attached = obj.attach();
+            // Nothing of the object has run yet: refuse planted maps before attaching.
+            let attached = self
+                .refuse_preexisting(obj.as_ref())
+                .and_then(|()| Ok(obj.attach()?));
             Ok::<_, ObjectError>((obj, attached, before))
         })?;
         a.load = Some(obj.report());
+        a.shared_reused = obj
+            .report()
+            .shared_maps
+            .into_iter()
+            .filter(|m| shared_before.contains(m))
+            .collect();
         let installed = timed(&mut a.phases.pin_ms, || {
             attached?;
             let (bpffs, run_id) = (&self.cfg.bpffs, self.run_id.as_str());
@@ -515,6 +549,31 @@ impl Ctx<'_> {
                 }
             }
         }
+    }
+
+    /// In strict mode, an object may not use a shared map that was there before the run began.
+    fn refuse_preexisting(&self, obj: &dyn Loaded) -> Result<(), ObjectError> {
+        if !self.strict_shared {
+            return Ok(());
+        }
+        let dir = self.cfg.bpffs.join(SHARED_DIR);
+        let at_start = self
+            .shared_at_start
+            .as_ref()
+            .map_err(|e| ObjectError::ListShared {
+                path: dir.clone(),
+                source: io::Error::new(e.kind(), e.to_string()),
+            })?;
+        let maps: Vec<String> = obj
+            .report()
+            .shared_maps
+            .into_iter()
+            .filter(|m| at_start.contains(m))
+            .collect();
+        if maps.is_empty() {
+            return Ok(());
+        }
+        Err(ObjectError::SharedPreexisting { dir, maps })
     }
 
     /// The marker matched: believe it only when every pin is there, of the right kind, links

@@ -5,6 +5,7 @@
 //! # written by the dracut module from bpf_preload_required= / bpf_preload_guard=
 //! required = a b
 //! guard = required        # off | on | required
+//! strict_shared = yes      # refuse maps pinned by name that were there before the run
 //! ```
 //!
 //! One `key = value` a line, `#` comments, blank lines ignored; names are separated by blanks or
@@ -33,6 +34,9 @@ pub struct Policy {
     /// Objects that must load, whatever the command line says.
     pub required: Vec<String>,
     pub guard: GuardPolicy,
+    /// `strict_shared = yes`: objects may not reuse a shared (pin-by-name) map that existed
+    /// before the run; the command line cannot switch this off.
+    pub strict_shared: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -81,6 +85,13 @@ impl Policy {
                         _ => return Err(err("guard is off, on or required")),
                     }
                 }
+                "strict_shared" => {
+                    p.strict_shared = match value {
+                        "yes" | "on" | "1" => true,
+                        "no" | "off" | "0" => false,
+                        _ => return Err(err("strict_shared is yes or no")),
+                    }
+                }
                 _ => return Err(err("unknown key")),
             }
         }
@@ -101,6 +112,12 @@ mod tests {
         assert_eq!(p.required, vec!["a", "b", "c", "d"]);
         assert_eq!(p.guard, GuardPolicy::Required);
         assert!(p.requires_anything());
+        assert!(!p.strict_shared);
+        assert!(
+            Policy::parse("strict_shared = yes\n")
+                .unwrap()
+                .strict_shared
+        );
     }
 
     #[test]
@@ -119,6 +136,7 @@ mod tests {
             ("required a b\n", 1, "not key = value"),
             ("\nguard = maybe\n", 2, "guard is off, on or required"),
             ("requred = a\n", 1, "unknown key"),
+            ("strict_shared = maybe\n", 1, "strict_shared is yes or no"),
         ];
         for (text, line, what) in cases {
             match Policy::parse(text) {

@@ -781,3 +781,56 @@ fn the_loader_sees_dracuts_builtin_command_line() {
     };
     assert!(matches!(read_plan(&cfg), Err(RunError::Cmdline { .. })));
 }
+
+#[test]
+fn shared_maps_say_created_or_reused_and_strict_mode_refuses_planted_ones() {
+    let shares = |maps: Vec<&'static str>| {
+        FakeLoad::Object(Spec {
+            links: vec!["prog_a"],
+            shared: maps,
+            ..Spec::default()
+        })
+    };
+    let run_with = |cmdline: &str| {
+        let (sys, cfg) = setup(&["first", "second"]);
+        // Planted before the run.
+        sys.files
+            .borrow_mut()
+            .insert("/bpf/+shared/planted".into(), vec![]);
+        sys.dirs.borrow_mut().insert("/bpf/+shared".into());
+        sys.mounted.borrow_mut().push((FsKind::Bpf, "/bpf".into()));
+        let kernel = FakeKernel::new(&sys)
+            .with("first", shares(vec!["events"]))
+            .with("second", shares(vec!["events", "planted"]));
+        let st = run_cmdline(cmdline, &cfg, &sys, &kernel);
+        let tree = sys.tree(Path::new("/bpf"));
+        (st, tree)
+    };
+    let (st, _) = run_with("rd.bpf_preload=first,second");
+    assert_eq!(
+        results(&st),
+        vec![("first", Outcome::Loaded), ("second", Outcome::Loaded)]
+    );
+    assert_eq!(st.objects[0].shared_maps, ["events"]);
+    assert!(st.objects[0].shared_maps_reused.is_empty());
+    assert_eq!(st.objects[1].shared_maps, ["events", "planted"]);
+    assert_eq!(st.objects[1].shared_maps_reused, ["events", "planted"]);
+    // Strict: a map another object of this run created is fine; one planted before is not.
+    let (st, tree) = run_with("rd.bpf_preload=first,second rd.bpf_preload.strict_shared=1");
+    assert_eq!(
+        results(&st),
+        vec![("first", Outcome::Loaded), ("second", Outcome::Failed)]
+    );
+    assert_eq!(
+        st.objects[1].error.as_deref(),
+        Some(
+            "shared map planted was in /bpf/+shared before this run: refused (strict shared maps)"
+        )
+    );
+    assert!(st.objects[1].shared_maps.is_empty());
+    assert!(!tree.iter().any(|p| p.starts_with("second")), "{tree:?}");
+    assert!(
+        tree.contains(&"+shared/events".to_string()),
+        "first's map stays: {tree:?}"
+    );
+}

@@ -53,8 +53,13 @@ pub struct ObjectStatus {
     pub not_attached: Vec<String>,
     /// Programs marked not-autoload (`SEC("?…")`), skipped.
     pub skipped_programs: Vec<String>,
-    /// Maps pinned by name in the shared directory (created or reused).
+    /// Maps pinned by name in the shared directory (created or reused); none for a failed
+    /// object (those it created are removed).
     pub shared_maps: Vec<String>,
+    /// Those of `shared_maps` that were already in the shared directory when this object loaded
+    /// (pinned by an earlier object, or by someone else before the run): reused, not created.
+    #[serde(default)]
+    pub shared_maps_reused: Vec<String>,
     pub duration_ms: f64,
     /// Where the time went: reading and verifying (signature, ELF checks), loading and
     /// attaching in the kernel, pinning.
@@ -83,6 +88,7 @@ impl ObjectStatus {
             not_attached: vec![],
             skipped_programs: vec![],
             shared_maps: vec![],
+            shared_maps_reused: vec![],
             duration_ms: 0.0,
             phases: Phases::default(),
         }
@@ -323,6 +329,7 @@ impl Status {
                 ("progs", &o.programs),
                 ("not attached", &o.not_attached),
                 ("shared maps", &o.shared_maps),
+                ("of which reused", &o.shared_maps_reused),
                 ("skipped progs", &o.skipped_programs),
             ] {
                 if !list.is_empty() {
@@ -423,7 +430,8 @@ mod tests {
         o.programs = vec!["xdp_pass".into()];
         o.not_attached = vec!["xdp_pass".into()];
         o.skipped_programs = vec!["never_loaded".into()];
-        o.shared_maps = vec!["shared_events".into()];
+        o.shared_maps = vec!["shared_events".into(), "planted".into()];
+        o.shared_maps_reused = vec!["planted".into()];
         o.duration_ms = 6.3;
         o.phases = Phases {
             verify_ms: 0.4,
