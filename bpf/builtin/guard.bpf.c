@@ -31,6 +31,7 @@
 
 #define EPERM 1
 #define BPF_FS_MAGIC 0xcafe4a11
+#define SYSFS_MAGIC 0x62656572
 #define FMODE_WRITE 0x2
 #define MS_REMOUNT 32
 #define MS_BIND 4096
@@ -67,10 +68,19 @@ struct vfsmount {
 	struct super_block *mnt_sb;
 } __attribute__((preserve_access_index));
 
+struct list_head {
+	struct list_head *next;
+} __attribute__((preserve_access_index));
+
+struct mnt_namespace;
+
 struct mount {
 	struct mount *mnt_parent;
 	struct dentry *mnt_mountpoint;
 	struct vfsmount mnt;
+	struct list_head mnt_mounts; /* children */
+	struct list_head mnt_child;  /* in the parent's mnt_mounts */
+	struct mnt_namespace *mnt_ns;
 } __attribute__((preserve_access_index));
 
 struct path {
@@ -81,8 +91,6 @@ struct path {
 struct fs_struct {
 	struct path root;
 } __attribute__((preserve_access_index));
-
-struct mnt_namespace;
 
 struct nsproxy {
 	struct mnt_namespace *mnt_ns;
@@ -129,7 +137,7 @@ struct guard_state {
 	__u64 init_root; /* struct vfsmount * of the loader's root (initramfs) */
 	__u64 sealed_ns; /* struct mnt_namespace * sealed at the real init's exec */
 	__u32 sealed;
-	__u32 pad;
+	__u32 anchored; /* at the seal: 1 the recorded mount, 2 re-anchored on a copy, 0 lost */
 };
 
 /* What was refused last (guard_info.last_what); names in builtin/guard.rs REFUSALS. */
@@ -146,6 +154,8 @@ struct guard_info {
 	__u32 last_what;
 	__u32 last_pid;
 	char last_comm[16];
+	__u32 anchored; /* as guard_state.anchored */
+	__u32 pad;
 };
 
 /* Written by the loader, then frozen; no program may write them. */
@@ -399,10 +409,21 @@ int BPF_PROG(guard_symlink, struct inode *dir, struct dentry *dentry)
 
 /* ---- the mount ---------------------------------------------------------- */
 
+/*
+ * The instance's own mount: always. The mounts above it: once sealed. Before the seal the
+ * initramfs is trusted, and switch_root needs it: systemd >= 256 copies /sys into the new
+ * root (MS_BIND|MS_REC) and lazily unmounts the old root, original mounts included.
+ */
 SEC("lsm/sb_umount")
 int BPF_PROG(guard_umount, struct vfsmount *mnt, int flags)
 {
-	return armed() && prot_or_ancestor((__u64)mnt) ? deny(R_UMOUNT) : 0;
+	struct guard_state *s = state();
+
+	if (!armed() || !s)
+		return 0;
+	if ((__u64)mnt == s->prot_mnt)
+		return deny(R_UMOUNT);
+	return s->sealed && prot_or_ancestor((__u64)mnt) ? deny(R_UMOUNT) : 0;
 }
 
 SEC("lsm/sb_remount")
@@ -472,11 +493,44 @@ int BPF_PROG(guard_getattr, const struct path *path)
 	return 0;
 }
 
+/*
+ * A mount of the protected instance below PID 1's root, two levels down (/ -> sysfs at /sys ->
+ * the instance): the copy a switch_root by MS_BIND|MS_REC put into the real root. 0: none.
+ */
+static __always_inline __u64 find_copy(struct mount *root)
+{
+	__u64 off = bpf_core_field_offset(struct mount, mnt_child);
+	struct list_head *head, *pos, *head2, *pos2;
+	struct mount *c, *c2;
+	int i, j;
+
+	head = (struct list_head *)((__u64)root + bpf_core_field_offset(struct mount, mnt_mounts));
+	pos = BPF_CORE_READ(head, next);
+	for (i = 0; i < 24 && pos && pos != head; i++) {
+		c = (struct mount *)((__u64)pos - off);
+		if (BPF_CORE_READ(c, mnt.mnt_sb, s_magic) == SYSFS_MAGIC) {
+			head2 = (struct list_head *)((__u64)c +
+						     bpf_core_field_offset(struct mount, mnt_mounts));
+			pos2 = BPF_CORE_READ(head2, next);
+			for (j = 0; j < 48 && pos2 && pos2 != head2; j++) {
+				c2 = (struct mount *)((__u64)pos2 - off);
+				if (prot_sb(BPF_CORE_READ(c2, mnt.mnt_sb)))
+					return vfsmnt_of(c2);
+				pos2 = BPF_CORE_READ(pos2, next);
+			}
+		}
+		pos = BPF_CORE_READ(pos, next);
+	}
+	return 0;
+}
+
 /* The seal: PID 1 exec'd something outside the loader's root (the real init). */
 SEC("lsm/bprm_committed_creds")
 int BPF_PROG(guard_seal, struct linux_binprm *bprm)
 {
 	struct task_struct *t;
+	struct mount *pm;
+	__u64 copy, root;
 	struct guard_state *s;
 	struct guard_info *i;
 	__u32 k = 0;
@@ -490,10 +544,26 @@ int BPF_PROG(guard_seal, struct linux_binprm *bprm)
 	if ((__u64)BPF_CORE_READ(t, fs, root.mnt) == s->init_root)
 		return 0;
 	s->sealed_ns = (__u64)BPF_CORE_READ(t, nsproxy, mnt_ns);
+	/* Is the recorded mount still in this namespace, or did switch_root copy /sys? */
+	pm = real_mount(s->prot_mnt);
+	if ((__u64)BPF_CORE_READ(pm, mnt_ns) == s->sealed_ns) {
+		s->anchored = 1;
+	} else {
+		root = (__u64)BPF_CORE_READ(t, fs, root.mnt);
+		copy = find_copy(real_mount(root));
+		if (copy) {
+			s->prot_mnt = copy;
+			s->anchored = 2;
+		} else {
+			s->anchored = 0;
+		}
+	}
 	s->sealed = 1;
 	i = bpf_map_lookup_elem(&guard_info, &k);
-	if (i)
+	if (i) {
+		i->anchored = s->anchored;
 		i->sealed = 1;
+	}
 	return 0;
 }
 

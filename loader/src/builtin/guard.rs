@@ -455,10 +455,13 @@ pub struct GuardInfo {
     pub refused: u64,
     /// What was refused last, to whom: `umount by systemd[1]`.
     pub last: Option<String>,
+    /// Once sealed, which mount the mount-level protection holds on: `recorded` (the loader's),
+    /// `copy` (switch_root copied /sys: re-anchored on the copy in the real root) or `lost`.
+    pub mount: Option<&'static str>,
 }
 
 /// Decode `struct guard_info` (native endian): sealed u32, recorded u32, refused u64,
-/// last_what u32, last_pid u32, last_comm [16].
+/// last_what u32, last_pid u32, last_comm [16], anchored u32, pad u32.
 pub fn decode_info(v: &[u8]) -> Option<GuardInfo> {
     let u32_at = |o: usize| Some(u32::from_ne_bytes(v.get(o..o + 4)?.try_into().ok()?));
     let refused = u64::from_ne_bytes(v.get(8..16)?.try_into().ok()?);
@@ -466,8 +469,16 @@ pub fn decode_info(v: &[u8]) -> Option<GuardInfo> {
     let pid = u32_at(20)?;
     let comm = v.get(24..40)?;
     let comm = String::from_utf8_lossy(comm.split(|&b| b == 0).next().unwrap_or(&[]));
+    let sealed = u32_at(0)? == 1;
+    let mount = match (sealed, u32_at(40)) {
+        (false, _) | (_, None) => None,
+        (true, Some(1)) => Some("recorded"),
+        (true, Some(2)) => Some("copy"),
+        (true, Some(_)) => Some("lost"),
+    };
     Some(GuardInfo {
-        sealed: u32_at(0)? == 1,
+        sealed,
+        mount,
         refused,
         last: (what != 0).then(|| {
             format!(
@@ -499,13 +510,14 @@ mod tests {
 
     #[test]
     fn info_decodes_the_c_layout() {
-        let mut v = vec![0u8; 40];
+        let mut v = vec![0u8; 48];
         assert_eq!(
             decode_info(&v),
             Some(GuardInfo {
                 sealed: false,
                 refused: 0,
-                last: None
+                last: None,
+                mount: None,
             })
         );
         v[0..4].copy_from_slice(&1u32.to_ne_bytes());
@@ -516,6 +528,9 @@ mod tests {
         let i = decode_info(&v).unwrap();
         assert_eq!((i.sealed, i.refused), (true, 43));
         assert_eq!(i.last.as_deref(), Some("umount by \"systemd\"[1]"));
+        assert_eq!(i.mount, Some("lost"));
+        v[40..44].copy_from_slice(&2u32.to_ne_bytes());
+        assert_eq!(decode_info(&v).unwrap().mount, Some("copy"));
         assert_eq!(decode_info(&v[..39]), None);
     }
 

@@ -53,6 +53,7 @@ pub fn run(args: &Args) -> Result<String, CommandError> {
             g.sealed = Some(info.sealed);
             g.refused = Some(info.refused);
             g.last_refused = info.last;
+            g.mount = info.mount.map(str::to_owned);
         }
     }
     Ok(if args.json { st.to_json() } else { st.render() })

@@ -143,6 +143,10 @@ pub struct GuardStatus {
     /// Operations refused so far; filled in live by `status`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refused: Option<u64>,
+    /// Once sealed, what the mount-level protection holds on: `recorded` (the loader's mount),
+    /// `copy` (switch_root copied /sys into the real root) or `lost`; filled in live by `status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mount: Option<String>,
     /// The last refusal (`umount by "systemd"[1]`); filled in live by `status`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_refused: Option<String>,
@@ -162,6 +166,7 @@ impl GuardStatus {
             sealed: None,
             refused: None,
             last_refused: None,
+            mount: None,
             duration_ms: 0.0,
         }
     }
@@ -195,6 +200,9 @@ impl GuardStatus {
         }
         if let Some(s) = self.sealed {
             l.push_str(if s { " sealed=yes" } else { " sealed=no" });
+        }
+        if let Some(m) = &self.mount {
+            l.push_str(&format!(" mount={m}"));
         }
         if let Some(n) = self.refused {
             l.push_str(&format!(" refused={n}"));
