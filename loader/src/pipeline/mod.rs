@@ -27,6 +27,7 @@ use guard::GuardLoader;
 use load::{Kernel, LoadError, LoadReport};
 use pin::{BpffsError, Existing, PinError, Pins};
 use policy::{Policy, PolicyError, POLICY_PATH};
+use report::escape::escape;
 use report::status::{ObjectStatus, Outcome, Phases, Status, STATUS_VERSION};
 
 /// Exit code of `run` when a required object failed: an initramfs hook can fail closed on it.
@@ -295,7 +296,7 @@ pub fn read_plan(cfg: &RunConfig) -> Result<Plan, RunError> {
 
 /// The status of a run that could not plan: the reason, no objects. It replaces any stale one.
 pub fn fatal(cfg: &RunConfig, error: &RunError, sys: &dyn Sys) -> Status {
-    sys.log(Prio::Err, &error.to_string());
+    sys.log(Prio::Err, &escape(&error.to_string()));
     Status {
         version: STATUS_VERSION,
         source: cmdline::Source::Nothing,
@@ -333,7 +334,7 @@ pub fn run(
         notes: plan.notes.clone(),
     };
     for n in &plan.notes {
-        sys.log(Prio::Warning, &report::escape::escape(n));
+        sys.log(Prio::Warning, &escape(n));
     }
     let mut finish = |entry: &Entry, attempt: Attempt, verdict: Verdict, t: Instant| {
         let o = record(entry, attempt, verdict, ms(t));
@@ -368,17 +369,17 @@ pub fn run(
                 for stale in &b.swept {
                     let msg =
                         format!("removed stale staging directory {stale} left by an earlier run");
-                    sys.log(Prio::Notice, &msg);
+                    sys.log(Prio::Notice, &escape(&msg));
                 }
             }
             Err(e) => {
-                sys.log(Prio::Err, &e.to_string());
+                sys.log(Prio::Err, &escape(&e.to_string()));
                 run_error = Some(e.to_string());
             }
         }
         if let Err(e) = &ring {
             let msg = format!("trusted keys: {e}");
-            sys.log(Prio::Err, &msg);
+            sys.log(Prio::Err, &escape(&msg));
             run_error.get_or_insert(msg);
         }
         let ctx = Ctx {
@@ -420,7 +421,7 @@ pub fn run(
             &bpffs_ready,
             &status.objects,
         );
-        sys.log(guard::prio(&g), &report::escape::escape(&g.line()));
+        sys.log(guard::prio(&g), &escape(&g.line()));
         status.guard = Some(g);
     }
     status.duration_ms = ms(start);
