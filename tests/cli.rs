@@ -856,7 +856,12 @@ fn a_binary_signed_name_is_quoted_short_and_escaped() {
     use bpf_preload::trailer::{new_footer, ED25519_SIG_LEN};
     let s = Scratch::new("name255");
     let payload = std::fs::read(object("counter")).unwrap();
-    let mut footer = new_footer(payload.len(), &ObjectName::parse("x").unwrap(), [1; 8]);
+    let mut footer = new_footer(
+        payload.len(),
+        &ObjectName::parse("x").unwrap(),
+        [1; 8],
+        false,
+    );
     footer.name_len = 255;
     let mut bytes = payload;
     bytes.extend((0..255u8).map(|i| if i % 2 == 0 { 0x1b } else { 0x80 | i }));

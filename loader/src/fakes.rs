@@ -374,6 +374,7 @@ impl Loaded for FakeObject<'_> {
                 .filter_map(|p| p.file_name())
                 .map(|n| n.to_string_lossy().into_owned())
                 .collect(),
+            ..LoadReport::default()
         }
     }
 
