@@ -453,6 +453,41 @@ fn fast_and_libbpf_paths_are_equivalent() {
     );
 }
 
+/// When the kernel cannot run an object's loader (here: a loader the verifier refuses, as a
+/// kernel without BPF_PROG_TYPE_SYSCALL or kernel CO-RE would), the object loads through libbpf
+/// from the same verified ELF, and the status says why.
+#[test]
+#[ignore = "needs root and BPF: run as root with --include-ignored (see README)"]
+fn a_loader_the_kernel_refuses_falls_back_to_libbpf() {
+    use bpf_preload::fast::FastPath;
+    let env = Env::new("fallback");
+    env.add("counter", "counter");
+    let path = env.path("bundle/counter.bpf.o");
+    let bytes = std::fs::read(&path).unwrap();
+    let parsed = bpf_preload::trailer::parse(&bytes).unwrap();
+    let info = bpf_preload::elf::describe(parsed.payload).unwrap();
+    let mut fast = FastPath::parse(parsed.fast.unwrap(), &info).unwrap();
+    // `exit` with r0 never written: refused by the verifier.
+    fast.insns = vec![0x95, 0, 0, 0, 0, 0, 0, 0];
+    let key_text = std::fs::read_to_string(test_private_key()).unwrap();
+    let key = bpf_preload::keys::parse_private_pem("test", &key_text).unwrap();
+    let section = fast.encode().unwrap();
+    let signed =
+        bpf_preload::verify::sign_with(parsed.payload, &parsed.name, &key, Some(&section)).unwrap();
+    env.add_bytes("counter", &signed);
+    let (out, st) = env.run("rd.bpf_preload=counter");
+    assert!(out.status.success(), "{}", text(&out));
+    let c = obj(&st, "counter");
+    assert_eq!(c.result, Outcome::Loaded, "{c:?}");
+    assert_eq!(c.load_path.as_deref(), Some("libbpf"));
+    let reason = c.load_path_reason.clone().unwrap_or_default();
+    assert!(reason.starts_with("fast path: load loader: "), "{reason}");
+    let map = env.bpffs().join("counter/maps/exec_count");
+    let before = read_u64(&map, 0);
+    exec_a_few();
+    assert!(read_u64(&map, 0) >= before + 5);
+}
+
 #[test]
 #[ignore = "needs root and BPF: run as root with --include-ignored (see README)"]
 fn verifier_rejected_object_mid_list_fails_alone() {
