@@ -765,7 +765,12 @@ fn a_binary_signed_name_is_quoted_short_and_escaped() {
     use bpf_preload::trailer::{new_footer, ED25519_SIG_LEN};
     let s = Scratch::new("name255");
     let payload = std::fs::read(object("counter")).unwrap();
-    let mut footer = new_footer(payload.len(), &ObjectName::parse("x").unwrap(), [1; 8]);
+    let mut footer = new_footer(
+        payload.len(),
+        &ObjectName::parse("x").unwrap(),
+        [1; 8],
+        false,
+    );
     footer.name_len = 255;
     let mut bytes = payload;
     bytes.extend((0..255u8).map(|i| if i % 2 == 0 { 0x1b } else { 0x80 | i }));
@@ -785,4 +790,142 @@ fn a_binary_signed_name_is_quoted_short_and_escaped() {
     );
     assert!(err.contains("…\" has '\u{fffd}' at byte 1"), "{err}");
     assert!(err.len() < 400, "{} bytes: {err}", err.len());
+}
+
+/// Sign a built object into `dir` (with the fast path unless `plain`), return the signed bytes.
+fn signed_object(s: &Scratch, obj: &str, plain: bool) -> (PathBuf, Vec<u8>, Output) {
+    let out = s.p(&format!("{obj}.bpf.o"));
+    let mut args = vec!["sign".to_string()];
+    if plain {
+        args.push("--no-fast-path".into());
+    }
+    args.extend([
+        "--key".into(),
+        test_private_key().display().to_string(),
+        "--output".into(),
+        out.display().to_string(),
+        object(obj).display().to_string(),
+    ]);
+    let o = bin(&args);
+    assert!(o.status.success(), "{}", text(&o));
+    let bytes = std::fs::read(&out).unwrap();
+    (out, bytes, o)
+}
+
+fn verify_file(path: &Path) -> Output {
+    bin(&[
+        OsStr::new("verify"),
+        OsStr::new("--key"),
+        test_public_key().as_os_str(),
+        path.as_os_str(),
+    ])
+}
+
+#[test]
+fn sign_adds_a_fast_path_inspect_says_which_path_and_why() {
+    let s = Scratch::new("fastpath");
+    let (fast, bytes, o) = signed_object(&s, "counter", false);
+    assert!(text(&o).ends_with("(fast path)\n"), "{}", text(&o));
+    assert_eq!(bytes[bytes.len() - 52 + 16], 2, "version 2");
+    let i = text(&bin(&[OsStr::new("inspect"), fast.as_os_str()]));
+    assert!(
+        i.contains("path     fast (") && i.contains("1 programs)"),
+        "{i}"
+    );
+    let o = verify_file(&fast);
+    assert!(o.status.success(), "{}", text(&o));
+
+    let s2 = Scratch::new("fastpath-plain");
+    let (plain, bytes, o) = signed_object(&s2, "counter", true);
+    assert!(
+        text(&o).ends_with("(no fast path: --no-fast-path)\n"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(bytes[bytes.len() - 52 + 16], 1, "version 1");
+    let i = text(&bin(&[OsStr::new("inspect"), plain.as_os_str()]));
+    assert!(
+        i.contains("path     libbpf: signed without a fast path (sign again to add one)"),
+        "{i}"
+    );
+    // An object that cannot have one says why, at sign time and in inspect.
+    let (shared, _, o) = signed_object(&s2, "shared_a", false);
+    let why = "map \"shared_events\" is pinned by name (shared maps need libbpf)";
+    assert!(text(&o).contains(why), "{}", text(&o));
+    let i = text(&bin(&[
+        OsStr::new("inspect"),
+        OsStr::new("--json"),
+        shared.as_os_str(),
+    ]));
+    let j: serde_json::Value = serde_json::from_str(&i).unwrap();
+    assert_eq!(j["load_path"], "libbpf");
+    assert_eq!(
+        j["load_path_reason"],
+        format!("signed without a fast path; it has none because {why}")
+    );
+}
+
+/// The fast-path section is signed: a flipped byte in it is refused by the signature; a damaged
+/// descriptor that is validly signed (a signer bug, a hostile key holder) is refused by the
+/// checks, before any kernel call.
+#[test]
+fn a_tampered_or_damaged_fast_path_is_refused() {
+    use bpf_preload::fast::{Attach, FastPath};
+    use bpf_preload::trailer;
+    let s = Scratch::new("fast-tamper");
+    let (path, bytes, _) = signed_object(&s, "counter", false);
+    let parsed = trailer::parse(&bytes).unwrap();
+    let (payload, section) = (parsed.payload.to_vec(), parsed.fast.unwrap().to_vec());
+    let name = parsed.name.clone();
+    // Tampered: one byte of the loader's instructions, the descriptor, the data.
+    for at in [40, section.len() / 2, section.len() - 1] {
+        let mut bad = bytes.clone();
+        bad[payload.len() + at] ^= 0x01;
+        std::fs::write(&path, &bad).unwrap();
+        let o = verify_file(&path);
+        assert_eq!(o.status.code(), Some(1), "flip at {at}: {}", text(&o));
+        assert!(
+            text(&o).contains("signature does not verify"),
+            "{}",
+            text(&o)
+        );
+    }
+    // Damaged but signed.
+    let info = bpf_preload::elf::describe(&payload).unwrap();
+    let good = FastPath::parse(&section, &info).unwrap();
+    let key_text = std::fs::read_to_string(test_private_key()).unwrap();
+    let key = bpf_preload::keys::parse_private_pem("test", &key_text).unwrap();
+    let mut traversal = good.clone();
+    traversal.descriptor.programs[0].attach = Attach::Tracepoint {
+        category: "..".into(),
+        event: "x".into(),
+    };
+    let mut unattached = good.clone();
+    unattached.descriptor.programs[0].attach = Attach::None;
+    let mut lengths = good.encode().unwrap();
+    lengths.push(0);
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "tracefs path traversal",
+            traversal.encode().unwrap(),
+            "check: fast-path descriptor: tracepoint category \"..\" is not [A-Za-z0-9_]+",
+        ),
+        (
+            "not the ELF's programs",
+            unattached.encode().unwrap(),
+            "check: fast-path descriptor does not match the ELF: programs",
+        ),
+        (
+            "lengths",
+            lengths,
+            "check: fast-path section lengths do not add up",
+        ),
+    ];
+    for (what, section, want) in cases {
+        let signed = bpf_preload::verify::sign_with(&payload, &name, &key, Some(&section)).unwrap();
+        std::fs::write(&path, &signed).unwrap();
+        let o = verify_file(&path);
+        assert_eq!(o.status.code(), Some(1), "{what}: {}", text(&o));
+        assert!(text(&o).contains(want), "{what}: {}", text(&o));
+    }
 }

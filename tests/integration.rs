@@ -62,6 +62,20 @@ impl Env {
         ]);
         assert!(o.status.success(), "sign {obj}: {}", text(&o));
     }
+    /// [`Env::add`] with `--no-fast-path`: a version-1 object, for the libbpf path.
+    fn add_plain(&self, obj: &str, name: &str) {
+        let out = self.path(&format!("bundle/{name}.bpf.o"));
+        let o = bin(&[
+            "sign",
+            "--no-fast-path",
+            "--key",
+            test_private_key().to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            object(obj).to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "sign {obj}: {}", text(&o));
+    }
     fn add_bytes(&self, name: &str, bytes: &[u8]) {
         std::fs::write(self.path(&format!("bundle/{name}.bpf.o")), bytes).unwrap();
     }
@@ -292,6 +306,132 @@ fn loads_examples_pins_per_object_and_keeps_running() {
         tasks.lines().any(|l| l.starts_with(&me)),
         "{me:?} not in {tasks}"
     );
+}
+
+/// Every example object that runs on the host loads through both paths — the light skeleton
+/// run in the kernel, and libbpf — with the same pins, the same status and the same behaviour;
+/// a verifier refusal reads the same. (LSM and fentry programs are refused with EPERM on the
+/// development host: their equivalence is left to the VM tests.)
+#[test]
+#[ignore = "needs root and BPF: run as root with --include-ignored (see README)"]
+fn fast_and_libbpf_paths_are_equivalent() {
+    let objects = [
+        "counter",
+        "iter",
+        "maponly",
+        "xdp_pass",
+        "optional_prog",
+        "rejected",
+        "shared_a",
+    ];
+    let cmdline = format!("rd.bpf_preload={}", objects.join(","));
+    let run = |fast: bool| {
+        let env = Env::new(if fast { "eq-fast" } else { "eq-libbpf" });
+        for o in objects {
+            if fast {
+                env.add(o, o);
+            } else {
+                env.add_plain(o, o);
+            }
+        }
+        let (out, st) = env.run(&cmdline);
+        // Behaviour: the counter counts, the iterator reads, after the loader has exited.
+        let map = env.bpffs().join("counter/maps/exec_count");
+        let before = read_u64(&map, 0);
+        exec_a_few();
+        assert!(read_u64(&map, 0) >= before + 5, "fast={fast}: not counting");
+        let tasks = std::fs::read_to_string(env.bpffs().join("iter/links/dump_task")).unwrap();
+        let me = format!("{} ", std::process::id());
+        assert!(
+            tasks.lines().any(|l| l.starts_with(&me)),
+            "fast={fast}: {tasks}"
+        );
+        (out, st, env.tree(), env)
+    };
+    let (fast_out, fast, fast_tree, _fast_env) = run(true);
+    let (slow_out, slow, slow_tree, _slow_env) = run(false);
+    assert_eq!(fast_out.status.code(), slow_out.status.code());
+    assert_eq!(fast_tree, slow_tree, "pin trees differ");
+    for name in objects {
+        let (f, l) = (obj(&fast, name), obj(&slow, name));
+        let same = |o: &ObjectStatus| {
+            (
+                o.result,
+                o.error.clone(),
+                o.sha256.clone(),
+                o.links.clone(),
+                o.maps.clone(),
+                o.programs.clone(),
+                o.not_attached.clone(),
+                o.skipped_programs.clone(),
+                o.shared_maps.clone(),
+            )
+        };
+        assert_eq!(same(f), same(l), "{name}");
+    }
+    let path = |st: &Status, name: &str| {
+        let o = obj(st, name);
+        (o.load_path.clone(), o.load_path_reason.clone())
+    };
+    for name in ["counter", "iter", "maponly", "xdp_pass", "optional_prog"] {
+        assert_eq!(path(&fast, name), (Some("fast".into()), None), "{name}");
+        assert_eq!(
+            path(&slow, name),
+            (
+                Some("libbpf".into()),
+                Some("signed without a fast path".into())
+            ),
+            "{name}"
+        );
+    }
+    // Pin-by-name maps keep the libbpf path; a verifier refusal is libbpf's, word for word.
+    assert_eq!(
+        path(&fast, "shared_a"),
+        (
+            Some("libbpf".into()),
+            Some("signed without a fast path".into())
+        )
+    );
+    let rejected = obj(&fast, "rejected").error.clone().unwrap_or_default();
+    assert!(
+        rejected.contains("(verifier: R0 invalid mem access"),
+        "{rejected}"
+    );
+}
+
+/// When the kernel cannot run an object's loader (here: a loader the verifier refuses, as a
+/// kernel without BPF_PROG_TYPE_SYSCALL or kernel CO-RE would), the object loads through libbpf
+/// from the same verified ELF, and the status says why.
+#[test]
+#[ignore = "needs root and BPF: run as root with --include-ignored (see README)"]
+fn a_loader_the_kernel_refuses_falls_back_to_libbpf() {
+    use bpf_preload::fast::FastPath;
+    let env = Env::new("fallback");
+    env.add("counter", "counter");
+    let path = env.path("bundle/counter.bpf.o");
+    let bytes = std::fs::read(&path).unwrap();
+    let parsed = bpf_preload::trailer::parse(&bytes).unwrap();
+    let info = bpf_preload::elf::describe(parsed.payload).unwrap();
+    let mut fast = FastPath::parse(parsed.fast.unwrap(), &info).unwrap();
+    // `exit` with r0 never written: refused by the verifier.
+    fast.insns = vec![0x95, 0, 0, 0, 0, 0, 0, 0];
+    let key_text = std::fs::read_to_string(test_private_key()).unwrap();
+    let key = bpf_preload::keys::parse_private_pem("test", &key_text).unwrap();
+    let section = fast.encode().unwrap();
+    let signed =
+        bpf_preload::verify::sign_with(parsed.payload, &parsed.name, &key, Some(&section)).unwrap();
+    env.add_bytes("counter", &signed);
+    let (out, st) = env.run("rd.bpf_preload=counter");
+    assert!(out.status.success(), "{}", text(&out));
+    let c = obj(&st, "counter");
+    assert_eq!(c.result, Outcome::Loaded, "{c:?}");
+    assert_eq!(c.load_path.as_deref(), Some("libbpf"));
+    let reason = c.load_path_reason.clone().unwrap_or_default();
+    assert!(reason.starts_with("fast path: load loader: "), "{reason}");
+    let map = env.bpffs().join("counter/maps/exec_count");
+    let before = read_u64(&map, 0);
+    exec_a_few();
+    assert!(read_u64(&map, 0) >= before + 5);
 }
 
 #[test]

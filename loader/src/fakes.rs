@@ -368,6 +368,7 @@ impl Loaded for FakeObject<'_> {
         LoadReport {
             not_attached: self.names(PinKind::Prog),
             skipped: vec![],
+            ..LoadReport::default()
         }
     }
 

@@ -33,7 +33,7 @@ mod fakes;
 pub mod fuzz;
 
 // What the command-line tools, the integration tests and the fuzz targets use, on purpose.
-pub use pipeline::format::{elf, keys, name, trailer, verify};
+pub use pipeline::format::{elf, fast, keys, name, trailer, verify};
 pub use pipeline::report::{escape, status};
 pub use pipeline::{cmdline, policy, CmdlineFrom, RunConfig, RunError, EXIT_REQUIRED_FAILED};
 pub use sys::{read_bounded, write_replace, MAX_OBJECT_SIZE};
@@ -61,6 +61,34 @@ pub fn boot(cfg: &RunConfig) -> Result<status::Status, RunError> {
     status.duration_ms = pipeline::ms(start);
     pipeline::report::write_status(&sys, &cfg.status, &status);
     fatal.map_or(Ok(status), Err)
+}
+
+/// Sign time: the fast-path section of an ELF object signed as `name` (a light skeleton made by
+/// libbpf's gen_loader, no kernel involved), or why it cannot have one.
+pub fn fast_path_section(elf: &[u8], name: &name::ObjectName) -> Result<Vec<u8>, String> {
+    let fast = kernel::fast::convert(elf, name.as_str())?;
+    let info = elf::describe(elf).map_err(|e| e.to_string())?;
+    // What boot will check, checked now: a section that would be refused is never signed.
+    fast.descriptor
+        .matches_elf(&info)
+        .map_err(|e| e.to_string())?;
+    // Attaching by BTF target (lsm, fentry/fexit/fmod_ret, tp_btf) through the fast path has not
+    // been through the VM matrix yet (this host refuses LSM and fentry programs): such objects
+    // keep the libbpf path, and say so, until it has.
+    if let Some(p) = fast
+        .descriptor
+        .programs
+        .iter()
+        .find(|p| matches!(p.attach, pipeline::format::fast::Attach::Btf { .. }))
+    {
+        return Err(format!(
+            "program {} ({}) attaches by BTF target, not yet proven on the fast path",
+            escape::escape(&p.name),
+            escape::escape(&p.section)
+        ));
+    }
+    fast.encode()
+        .ok_or_else(|| "fast-path section too large".to_owned())
 }
 
 /// What the guard's read-only info map says (sealed, refusals, the last one); for `status`.

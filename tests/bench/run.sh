@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Benchmark: `bpf-preload run` vs. a shell hook calling `bpftool prog loadall`
-# once per object, on the same 12 signed objects (build/bpf/bench_01..12).
+# Benchmark: `bpf-preload run` (fast path: signed light skeletons run in the
+# kernel) vs. `bpf-preload run` on the same objects signed --no-fast-path (the
+# libbpf path) vs. a shell hook calling `bpftool prog loadall` once per object,
+# on the same 12 signed objects (build/bpf/bench_01..12).
 #
 #   sudo tests/bench/run.sh [-n ROUNDS]        (default 30; or BENCH_ROUNDS=N)
 #
@@ -94,6 +96,10 @@ inner() {
                 ${WRAP:+$WRAP} "$BIN" run --cmdline "$W/cmdline" --bundle "$W/bundle" \
                     --keys "$W/keys" --bpffs "$FS" --status "$R/status-$label.json" \
                     >"$out" 2>&1 || rc=$? ;;
+            libbpf)
+                "$BIN" run --cmdline "$W/cmdline" --bundle "$W/bundle-libbpf" \
+                    --keys "$W/keys" --bpffs "$FS" --status "$R/status-libbpf-$label.json" \
+                    >"$out" 2>&1 || rc=$? ;;
             bpftool)
                 mkdir -p "${dirs[@]}"
                 for n in "${NAMES[@]}"; do
@@ -115,12 +121,18 @@ inner() {
             cat "$out" >&2
             die "$tool exited $rc ($label${at:+, object $at})"
         fi
-        [[ $tool == preload ]] && sub=links
+        [[ $tool == preload || $tool == libbpf ]] && sub=links
         pins=$(find "$FS"/bench_*/$sub "$FS"/bench_*/maps -mindepth 1 | wc -l)
         [[ $pins -eq $((6 * ${#NAMES[@]})) ]] || die "$tool: $pins pins, expected $((6 * ${#NAMES[@]})) ($label)"
         if [[ $tool == preload ]]; then
             n=$(grep -c '"result": "loaded"' "$R/status-$label.json" || true)
             [[ $n -eq ${#NAMES[@]} ]] || die "bpf-preload: only $n of ${#NAMES[@]} objects loaded ($label), see $R/status-$label.json"
+            n=$(grep -c '"load_path": "fast"' "$R/status-$label.json" || true)
+            [[ $n -eq ${#NAMES[@]} ]] || die "bpf-preload: only $n of ${#NAMES[@]} objects on the fast path ($label)"
+        fi
+        if [[ $tool == libbpf ]]; then
+            n=$(grep -c '"load_path": "libbpf"' "$R/status-libbpf-$label.json" || true)
+            [[ $n -eq ${#NAMES[@]} ]] || die "bpf-preload (libbpf path): only $n of ${#NAMES[@]} objects loaded ($label)"
         fi
         if [[ $tool == bpftool && $label == warmup && -n $ATTACH ]]; then
             # autoattach pins links (not programs) under progs/: prove it once.
@@ -139,11 +151,13 @@ inner() {
     WRAP=
     log "warm-up round (untimed)"
     run_tool preload warmup
+    run_tool libbpf warmup
     run_tool bpftool warmup
     run_tool batch warmup
 
     local r
     : >"$R/preload.ms"
+    : >"$R/libbpf.ms"
     : >"$R/bpftool.ms"
     : >"$R/batch.ms"
     log "$ROUNDS timed rounds, alternating order"
@@ -151,9 +165,9 @@ inner() {
         local lbl order t
         lbl=$(printf 'r%02d' "$r")
         if ((r % 2)); then
-            order="preload bpftool batch"
+            order="preload libbpf bpftool batch"
         else
-            order="batch bpftool preload"
+            order="batch bpftool libbpf preload"
         fi
         for t in $order; do
             run_tool "$t" "$lbl"; echo "$LAST_MS" >>"$R/$t.ms"
@@ -218,11 +232,14 @@ fi
 W=$(mktemp -d /tmp/bpf-preload-bench-XXXXXX)
 [[ $W != *.* ]] || die "work dir $W contains a dot"
 trap 'rm -rf "$W"' EXIT
-mkdir "$W/bundle" "$W/keys"
+mkdir "$W/bundle" "$W/bundle-libbpf" "$W/keys"
 cp "$ROOT/keys/test-only/signing-key.pub" "$W/keys/"
+# bundle: signed with the fast path (the default); bundle-libbpf: --no-fast-path.
 for n in "${NAMES[@]}"; do
     "$BIN" sign --key "$ROOT/keys/test-only/signing-key.pem" \
         --output "$W/bundle/$n.bpf.o" "$OBJDIR/$n.bpf.o" >/dev/null
+    "$BIN" sign --no-fast-path --key "$ROOT/keys/test-only/signing-key.pem" \
+        --output "$W/bundle-libbpf/$n.bpf.o" "$OBJDIR/$n.bpf.o" >/dev/null
 done
 (IFS=,; echo "rd.bpf_preload=${NAMES[*]}") >"$W/cmdline"
 

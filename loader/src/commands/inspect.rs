@@ -7,7 +7,9 @@ use serde::Serialize;
 
 use bpf_preload::elf::{self, ElfInfo};
 use bpf_preload::escape::{escape, escape_path, json_safe};
+use bpf_preload::fast::{self, FastPath};
 use bpf_preload::keys::KeyId;
+use bpf_preload::name::ObjectName;
 use bpf_preload::trailer::{self, TrailerError};
 use bpf_preload::verify::hex;
 
@@ -45,21 +47,69 @@ struct Inspection {
     key_id: Option<String>,
     sha256: String,
     payload_len: usize,
+    /// The path `run` takes: `fast` (the signed light skeleton) or `libbpf`; null if unsigned.
+    load_path: Option<&'static str>,
+    /// Why not the fast path (or why `run` would refuse the fast-path section).
+    load_path_reason: Option<String>,
+    /// The fast path's loader and data sizes.
+    fast_path: Option<FastSummary>,
     #[serde(flatten)]
     elf: ElfInfo,
+}
+
+#[derive(Serialize)]
+struct FastSummary {
+    loader_insns: usize,
+    data_len: usize,
+    maps: usize,
+    programs: usize,
+}
+
+/// Which path `run` takes for this object, and why not the fast one.
+fn load_path(
+    name: Option<&str>,
+    fast: Option<&[u8]>,
+    payload: &[u8],
+    elf: &ElfInfo,
+) -> (Option<&'static str>, Option<String>, Option<FastSummary>) {
+    let Some(name) = name.and_then(|n| ObjectName::parse(n).ok()) else {
+        return (None, None, None);
+    };
+    match fast {
+        Some(section) => match FastPath::parse(section, elf) {
+            Ok(f) => {
+                let summary = FastSummary {
+                    loader_insns: f.insns.len() / fast::INSN_LEN,
+                    data_len: f.data.len(),
+                    maps: f.descriptor.maps.len(),
+                    programs: f.descriptor.programs.len(),
+                };
+                (Some("fast"), None, Some(summary))
+            }
+            Err(e) => (None, Some(format!("refused by run: {e}")), None),
+        },
+        None => {
+            let why = match bpf_preload::fast_path_section(payload, &name) {
+                Ok(_) => "signed without a fast path (sign again to add one)".to_owned(),
+                Err(e) => format!("signed without a fast path; it has none because {e}"),
+            };
+            (Some("libbpf"), Some(why), None)
+        }
+    }
 }
 
 pub fn run(args: &Args) -> Result<String, CommandError> {
     let object = &args.object;
     let buf = read(object)?;
-    let (signed, name, key_id, payload) = match trailer::parse(&buf) {
+    let (signed, name, key_id, payload, fast) = match trailer::parse(&buf) {
         Ok(p) => (
             true,
             Some(p.name.to_string()),
             Some(KeyId(p.footer.key_id).to_string()),
             p.payload,
+            p.fast,
         ),
-        Err(TrailerError::Unsigned) => (false, None, None, &buf[..]),
+        Err(TrailerError::Unsigned) => (false, None, None, &buf[..], None),
         Err(source) => {
             return Err(CommandError::Trailer {
                 path: object.clone(),
@@ -71,6 +121,7 @@ pub fn run(args: &Args) -> Result<String, CommandError> {
         path: object.clone(),
         source,
     })?;
+    let (load_path, load_path_reason, fast_path) = load_path(name.as_deref(), fast, payload, &elf);
     let i = Inspection {
         file: object.to_string_lossy().into_owned(),
         signed,
@@ -78,6 +129,9 @@ pub fn run(args: &Args) -> Result<String, CommandError> {
         key_id,
         sha256: hex(&<sha2::Sha256 as sha2::Digest>::digest(payload)),
         payload_len: payload.len(),
+        load_path,
+        load_path_reason,
+        fast_path,
         elf,
     };
     Ok(if args.json {
@@ -119,5 +173,22 @@ fn render(i: &Inspection, path: &std::path::Path) -> String {
     for m in &i.elf.maps {
         s += &format!("  {}\n", escape(m));
     }
+    let summary = i.fast_path.as_ref().map(|f| {
+        format!(
+            " ({} loader insns, {} bytes of data, {} maps, {} programs)",
+            f.loader_insns, f.data_len, f.maps, f.programs
+        )
+    });
+    let reason = i
+        .load_path_reason
+        .as_deref()
+        .map(|r| format!(": {}", escape(r)));
+    s += &format!(
+        "path     {}{}{}\n",
+        i.load_path
+            .unwrap_or(if i.signed { "refused" } else { "(unsigned)" }),
+        summary.unwrap_or_default(),
+        reason.unwrap_or_default()
+    );
     s
 }

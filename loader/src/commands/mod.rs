@@ -23,7 +23,7 @@ usage:
   bpf-preload run [--cmdline FILE] [--preload-list FILE] [--bundle DIR] [--keys DIR]
                   [--bpffs DIR] [--status FILE] [--policy FILE] [--verbose]
   bpf-preload status [--status FILE] [--json]
-  bpf-preload sign --key PRIVATE.pem [--name NAME] [--output OUT] OBJECT
+  bpf-preload sign --key PRIVATE.pem [--name NAME] [--output OUT] [--no-fast-path] OBJECT
   bpf-preload verify [--key PUBLIC.pem ...] [--keys DIR ...] OBJECT   (none: built-in keys)
   bpf-preload inspect [--json] OBJECT
   bpf-preload keygen --private FILE --public FILE

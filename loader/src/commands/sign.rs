@@ -1,10 +1,13 @@
-//! `bpf-preload sign --key PRIVATE.pem [--name NAME] [--output OUT] OBJECT`.
+//! `bpf-preload sign --key PRIVATE.pem [--name NAME] [--output OUT] [--no-fast-path] OBJECT`.
+//!
+//! By default the object gets a fast path when it fits: a light skeleton (libbpf's gen_loader,
+//! run here without privileges) signed with it, version 2 of the format (docs/format.md).
 #![forbid(unsafe_code)]
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use bpf_preload::escape::escape_path;
+use bpf_preload::escape::{escape, escape_path};
 use bpf_preload::keys::{self, KeyId};
 use bpf_preload::name::ObjectName;
 use bpf_preload::{elf, verify};
@@ -16,12 +19,15 @@ pub struct Args {
     pub name: Option<String>,
     pub output: Option<PathBuf>,
     pub object: PathBuf,
+    /// `--no-fast-path`: sign the ELF alone (version 1).
+    pub no_fast_path: bool,
 }
 
 impl Args {
     pub fn parse(p: &mut lexopt::Parser) -> Result<Option<Self>, lexopt::Error> {
         use lexopt::prelude::*;
         let (mut key, mut name, mut output, mut object) = (None, None, None, None);
+        let mut no_fast_path = false;
         while let Some(arg) = p.next()? {
             match arg {
                 a if is_help(&a) => return Ok(None),
@@ -34,6 +40,7 @@ impl Args {
                     )
                 }
                 Long("output") | Short('o') => output = Some(PathBuf::from(p.value()?)),
+                Long("no-fast-path") => no_fast_path = true,
                 Value(v) if object.is_none() => object = Some(PathBuf::from(v)),
                 other => return Err(other.unexpected()),
             }
@@ -43,6 +50,7 @@ impl Args {
             name,
             output,
             object: object.ok_or_else(|| missing("sign", "OBJECT"))?,
+            no_fast_path,
         }))
     }
 }
@@ -90,7 +98,13 @@ pub fn run(args: &Args) -> Result<String, CommandError> {
         path: object.clone(),
         source,
     })?;
-    let signed = verify::sign(&buf, &name, &sk).map_err(|source| CommandError::Trailer {
+    let fast = if args.no_fast_path {
+        Err("--no-fast-path".to_owned())
+    } else {
+        bpf_preload::fast_path_section(payload, &name)
+    };
+    let signed = verify::sign_with(&buf, &name, &sk, fast.as_deref().ok());
+    let signed = signed.map_err(|source| CommandError::Trailer {
         path: object.clone(),
         source,
     })?;
@@ -102,8 +116,12 @@ pub fn run(args: &Args) -> Result<String, CommandError> {
         path: out.clone(),
         source,
     })?;
+    let path = match &fast {
+        Ok(_) => "fast path".to_owned(),
+        Err(why) => format!("no fast path: {}", escape(why)),
+    };
     Ok(format!(
-        "{}: signed as {name} with key {}\n",
+        "{}: signed as {name} with key {} ({path})\n",
         escape_path(&out),
         KeyId::of(&sk.verifying_key())
     ))

@@ -4,6 +4,8 @@
 //! nothing: which pins, under which names, is the pipeline's policy (`pipeline::pin`).
 #![forbid(unsafe_code)]
 
+pub mod fast;
+
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
@@ -14,7 +16,7 @@ use libbpf_rs::{Link, MapCore, Object, ObjectBuilder};
 
 use crate::pipeline::format::elf;
 use crate::pipeline::format::verify::VerifiedObject;
-use crate::pipeline::load::{Kernel, LoadError, LoadReport, Loaded, Probe};
+use crate::pipeline::load::{Kernel, LoadError, LoadPath, LoadReport, Loaded, Probe};
 use crate::pipeline::pin::{PinKind, PinNames, Pinnable};
 use crate::sys::libbpf_log::{self, LogLevel};
 
@@ -130,7 +132,17 @@ impl Kernel for Libbpf {
         obj: &VerifiedObject,
         shared_dir: &Path,
     ) -> Result<Box<dyn Loaded + 's>, LoadError> {
-        Ok(Box::new(LibbpfObject::load(obj, shared_dir)?))
+        let reason = match &obj.fast {
+            None => "signed without a fast path".to_owned(),
+            Some(fast) => match fast::FastObject::load(fast) {
+                Ok(o) => return Ok(Box::new(o)),
+                // The loader cleans up after itself: nothing of it stays in the kernel.
+                Err(e) => format!("fast path: {e}"),
+            },
+        };
+        let mut o = LibbpfObject::load(obj, shared_dir)?;
+        o.path_reason = Some(reason);
+        Ok(Box::new(o))
     }
 }
 
@@ -141,6 +153,8 @@ struct LibbpfObject {
     not_attached: Vec<String>,
     skipped: Vec<String>,
     shared_pins: Vec<PathBuf>,
+    /// Why this object is not on the fast path.
+    path_reason: Option<String>,
 }
 
 impl LibbpfObject {
@@ -173,6 +187,7 @@ impl LibbpfObject {
             not_attached: Vec::new(),
             skipped,
             shared_pins,
+            path_reason: None,
         })
     }
 }
@@ -243,6 +258,8 @@ impl Loaded for LibbpfObject {
         LoadReport {
             not_attached: self.not_attached.clone(),
             skipped: self.skipped.clone(),
+            path: LoadPath::Libbpf,
+            path_reason: self.path_reason.clone(),
         }
     }
 

@@ -73,10 +73,32 @@ pub trait Loaded: Pinnable {
     fn as_pinnable(&mut self) -> &mut dyn Pinnable;
 }
 
+/// Which way an object went into the kernel.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LoadPath {
+    /// libbpf in user space: ELF, vmlinux BTF, CO-RE relocations, then the programs.
+    #[default]
+    Libbpf,
+    /// The light skeleton signed with the object, run in the kernel (`docs/format.md`).
+    Fast,
+}
+
+impl LoadPath {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoadPath::Libbpf => "libbpf",
+            LoadPath::Fast => "fast",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LoadReport {
     /// Programs loaded but not attached (no attach function for their section).
     pub not_attached: Vec<String>,
     /// Programs marked not-autoload (`SEC("?…")`).
     pub skipped: Vec<String>,
+    /// The path it took, and why not the fast one when it did not.
+    pub path: LoadPath,
+    pub path_reason: Option<String>,
 }

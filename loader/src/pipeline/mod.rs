@@ -445,6 +445,9 @@ pub fn record(entry: &Entry, a: Attempt, verdict: Verdict, duration_ms: f64) -> 
         shared_reused.clear();
     }
     let pins = a.pins.unwrap_or_default();
+    let loaded = matches!(result, Outcome::Loaded);
+    let load_path = loaded.then(|| load.path.as_str().to_owned());
+    let load_path_reason = if loaded { load.path_reason } else { None };
     ObjectStatus {
         name: entry.raw.clone(),
         result,
@@ -459,6 +462,8 @@ pub fn record(entry: &Entry, a: Attempt, verdict: Verdict, duration_ms: f64) -> 
         skipped_programs: load.skipped,
         shared_maps: shared,
         shared_maps_reused: shared_reused,
+        load_path,
+        load_path_reason,
         duration_ms,
         phases: a.phases,
     }

@@ -7,6 +7,7 @@
 #![deny(unsafe_code)]
 
 pub mod libbpf_log;
+pub mod skel;
 
 use std::fs::File;
 use std::io::{self, Read, Write};

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod elf;
+pub mod fast;
 pub mod keys;
 pub mod name;
 pub mod trailer;

@@ -11,12 +11,16 @@ pub const FOOTER_LEN: usize = 52;
 /// The footer bytes covered by the signature: all but the magic.
 pub const FOOTER_FIELDS_LEN: usize = FOOTER_LEN - MAGIC.len();
 pub const VERSION: u8 = 1;
+/// Version 2: a fast-path section (`fast`) follows the payload, covered by the signature.
+pub const VERSION_FAST: u8 = 2;
 pub const SIG_ALG_ED25519: u8 = 1;
 pub const HASH_ALG_SHA256: u8 = 1;
 pub const ED25519_SIG_LEN: usize = 64;
 pub const KEY_ID_LEN: usize = 8;
 /// Domain separation: a signature made for anything else can never verify as one of ours.
 pub const DOMAIN_TAG: &[u8] = b"bpf-preload signed object v1\0";
+/// The domain tag of version 2 (a signature over one version never verifies as the other).
+pub const DOMAIN_TAG_V2: &[u8] = b"bpf-preload signed object v2\0";
 /// How far back from the end a misplaced magic is looked for, to name "trailing bytes" precisely.
 const MISPLACED_MAGIC_WINDOW: usize = 4096;
 
@@ -109,6 +113,8 @@ impl Footer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parsed<'a> {
     pub payload: &'a [u8],
+    /// Version 2: the fast-path section between the payload and the name (not parsed here).
+    pub fast: Option<&'a [u8]>,
     pub name: ObjectName,
     pub signature: [u8; ED25519_SIG_LEN],
     pub footer: Footer,
@@ -150,7 +156,7 @@ fn parse_exact(buf: &[u8]) -> Result<Parsed<'_>, TrailerError> {
     let (body, footer_bytes) = buf.split_at(buf.len() - FOOTER_LEN);
     let footer_bytes: &[u8; FOOTER_LEN] = footer_bytes.try_into().expect("split at FOOTER_LEN");
     let footer = Footer::from_bytes(footer_bytes).ok_or(TrailerError::Unsigned)?;
-    if footer.version != VERSION {
+    if footer.version != VERSION && footer.version != VERSION_FAST {
         return Err(TrailerError::UnknownVersion(footer.version));
     }
     if footer.sig_alg != SIG_ALG_ED25519 {
@@ -176,10 +182,18 @@ fn parse_exact(buf: &[u8]) -> Result<Parsed<'_>, TrailerError> {
     let expected = payload_len
         .checked_add(name_len + ED25519_SIG_LEN + FOOTER_LEN)
         .ok_or_else(|| lengths.clone())?;
-    if expected != buf.len() {
+    // Version 1: nothing else. Version 2: the fast-path section fills the gap (at least one byte;
+    // its own header says whether its lengths add up).
+    let fits = match footer.version {
+        VERSION => expected == buf.len(),
+        _ => expected < buf.len(),
+    };
+    if !fits {
         return Err(lengths);
     }
     let (payload, rest) = body.split_at(payload_len);
+    let (fast, rest) = rest.split_at(rest.len() - name_len - ED25519_SIG_LEN);
+    let fast = (footer.version == VERSION_FAST).then_some(fast);
     let (name_bytes, sig_bytes) = rest.split_at(name_len);
     let name_str = std::str::from_utf8(name_bytes).map_err(|e| {
         TrailerError::Name(NameError::BadChar {
@@ -192,28 +206,48 @@ fn parse_exact(buf: &[u8]) -> Result<Parsed<'_>, TrailerError> {
     let signature: [u8; ED25519_SIG_LEN] = sig_bytes.try_into().expect("length checked above");
     Ok(Parsed {
         payload,
+        fast,
         name,
         signature,
         footer,
     })
 }
 
-/// The exact bytes the ed25519 signature covers.
-pub fn signed_message(footer: &Footer, name: &ObjectName, payload_sha256: &[u8; 32]) -> Vec<u8> {
-    let mut m = Vec::with_capacity(DOMAIN_TAG.len() + FOOTER_FIELDS_LEN + name.as_str().len() + 32);
-    m.extend_from_slice(DOMAIN_TAG);
+/// The exact bytes the ed25519 signature covers. Version 2 adds the SHA-256 of the fast-path
+/// section (`fast_sha256`) under its own domain tag.
+pub fn signed_message(
+    footer: &Footer,
+    name: &ObjectName,
+    payload_sha256: &[u8; 32],
+    fast_sha256: Option<&[u8; 32]>,
+) -> Vec<u8> {
+    let tag = match fast_sha256 {
+        None => DOMAIN_TAG,
+        Some(_) => DOMAIN_TAG_V2,
+    };
+    let mut m = Vec::with_capacity(tag.len() + FOOTER_FIELDS_LEN + name.as_str().len() + 64);
+    m.extend_from_slice(tag);
     m.extend_from_slice(&footer.fields());
     m.extend_from_slice(name.as_str().as_bytes());
     m.extend_from_slice(payload_sha256);
+    if let Some(fast) = fast_sha256 {
+        m.extend_from_slice(fast);
+    }
     m
 }
 
-/// The footer for a new signature over a payload of `payload_len` bytes.
-pub fn new_footer(payload_len: usize, name: &ObjectName, key_id: [u8; KEY_ID_LEN]) -> Footer {
+/// The footer for a new signature over a payload of `payload_len` bytes (version 2 when a
+/// fast-path section follows it).
+pub fn new_footer(
+    payload_len: usize,
+    name: &ObjectName,
+    key_id: [u8; KEY_ID_LEN],
+    fast: bool,
+) -> Footer {
     Footer {
         payload_len: payload_len as u64,
         key_id,
-        version: VERSION,
+        version: if fast { VERSION_FAST } else { VERSION },
         sig_alg: SIG_ALG_ED25519,
         hash_alg: HASH_ALG_SHA256,
         name_len: u8::try_from(name.as_str().len()).expect("object names are at most 63 bytes"),
@@ -222,16 +256,19 @@ pub fn new_footer(payload_len: usize, name: &ObjectName, key_id: [u8; KEY_ID_LEN
     }
 }
 
-/// Append name, signature and footer to a payload.
+/// Append the fast-path section (version 2, else empty), name, signature and footer to a payload.
 pub fn encode(
     payload: &[u8],
+    fast: &[u8],
     name: &ObjectName,
     signature: &[u8; ED25519_SIG_LEN],
     footer: &Footer,
 ) -> Vec<u8> {
-    let mut out =
-        Vec::with_capacity(payload.len() + name.as_str().len() + ED25519_SIG_LEN + FOOTER_LEN);
+    let mut out = Vec::with_capacity(
+        payload.len() + fast.len() + name.as_str().len() + ED25519_SIG_LEN + FOOTER_LEN,
+    );
     out.extend_from_slice(payload);
+    out.extend_from_slice(fast);
     out.extend_from_slice(name.as_str().as_bytes());
     out.extend_from_slice(signature);
     out.extend_from_slice(&footer.to_bytes());
@@ -244,13 +281,13 @@ mod tests {
 
     fn sample() -> Vec<u8> {
         let name = ObjectName::parse("counter").unwrap();
-        let footer = new_footer(5, &name, [1, 2, 3, 4, 5, 6, 7, 8]);
-        encode(b"\x7fELF!", &name, &[9u8; 64], &footer)
+        let footer = new_footer(5, &name, [1, 2, 3, 4, 5, 6, 7, 8], false);
+        encode(b"\x7fELF!", &[], &name, &[9u8; 64], &footer)
     }
 
     #[test]
     fn footer_round_trip() {
-        let f = new_footer(1234, &ObjectName::parse("abc").unwrap(), [0xaa; 8]);
+        let f = new_footer(1234, &ObjectName::parse("abc").unwrap(), [0xaa; 8], false);
         let b = f.to_bytes();
         assert_eq!(b.len(), FOOTER_LEN);
         assert_eq!(Footer::from_bytes(&b), Some(f));
@@ -287,9 +324,19 @@ mod tests {
             ),
             ("magic only", MAGIC.to_vec(), TrailerError::Unsigned),
             (
-                "version 2",
+                "version 3",
+                with_footer(|f| f.version = 3),
+                TrailerError::UnknownVersion(3),
+            ),
+            (
+                "version 2 without a fast-path section",
                 with_footer(|f| f.version = 2),
-                TrailerError::UnknownVersion(2),
+                TrailerError::Lengths {
+                    payload: 5,
+                    name: 7,
+                    sig: 64,
+                    file: 5 + 7 + 64 + 52,
+                },
             ),
             (
                 "version 0",
@@ -412,7 +459,7 @@ mod tests {
         // name_len 255 of binary bytes, lengths made to add up: the error quotes a short,
         // lossy form, never 255 raw bytes.
         let name = ObjectName::parse("counter").unwrap();
-        let mut footer = new_footer(5, &name, [1; 8]);
+        let mut footer = new_footer(5, &name, [1; 8], false);
         footer.name_len = 255;
         let mut buf = b"\x7fELF!".to_vec();
         buf.extend((0..255).map(|i| 0x80 | (i as u8)));
@@ -428,6 +475,25 @@ mod tests {
     }
 
     #[test]
+    fn version_2_carries_the_fast_section() {
+        let name = ObjectName::parse("counter").unwrap();
+        let footer = new_footer(5, &name, [1; 8], true);
+        let buf = encode(b"\x7fELF!", b"FAST", &name, &[9u8; 64], &footer);
+        let p = parse(&buf).unwrap();
+        assert_eq!(
+            (p.payload, p.fast),
+            (b"\x7fELF!".as_slice(), Some(b"FAST".as_slice()))
+        );
+        assert_eq!(p.footer.version, VERSION_FAST);
+        // Relabelled version 1, the same bytes no longer add up.
+        let mut v1 = buf.clone();
+        let at = v1.len() - FOOTER_LEN + 16;
+        v1[at] = VERSION;
+        assert!(matches!(parse(&v1), Err(TrailerError::Lengths { .. })));
+        assert_eq!(parse(&sample()).unwrap().fast, None);
+    }
+
+    #[test]
     fn every_truncation_is_refused() {
         let buf = sample();
         for len in 0..buf.len() {
@@ -438,8 +504,8 @@ mod tests {
     #[test]
     fn signed_message_covers_every_field() {
         let name = ObjectName::parse("a").unwrap();
-        let f = new_footer(10, &name, [0; 8]);
-        let base = signed_message(&f, &name, &[0; 32]);
+        let f = new_footer(10, &name, [0; 8], false);
+        let base = signed_message(&f, &name, &[0; 32], None);
         assert!(base.starts_with(DOMAIN_TAG));
         let variants = [
             signed_message(
@@ -449,6 +515,7 @@ mod tests {
                 },
                 &name,
                 &[0; 32],
+                None,
             ),
             signed_message(
                 &Footer {
@@ -457,9 +524,11 @@ mod tests {
                 },
                 &name,
                 &[0; 32],
+                None,
             ),
-            signed_message(&f, &ObjectName::parse("b").unwrap(), &[0; 32]),
-            signed_message(&f, &name, &[1; 32]),
+            signed_message(&f, &ObjectName::parse("b").unwrap(), &[0; 32], None),
+            signed_message(&f, &name, &[1; 32], None),
+            signed_message(&f, &name, &[0; 32], Some(&[0; 32])),
         ];
         for v in variants {
             assert_ne!(v, base);

@@ -5,6 +5,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey};
 use sha2::{Digest, Sha256};
 
 use super::elf::{self, ElfError, ElfInfo};
+use super::fast::{FastError, FastPath};
 use super::keys::{KeyId, KeyRing, Untrusted};
 use super::name::ObjectName;
 use super::trailer::{self, TrailerError};
@@ -28,6 +29,8 @@ pub enum CheckError {
     Verify(#[from] VerifyError),
     #[error("check: {0}")]
     Elf(#[from] ElfError),
+    #[error("check: {0}")]
+    Fast(#[from] FastError),
 }
 
 /// Every check `run` makes on an object's bytes before the kernel sees them, in order: trailer
@@ -40,8 +43,13 @@ pub fn check(
     expected: Option<&ObjectName>,
     ring: &KeyRing,
 ) -> Result<(VerifiedObject, ElfInfo), CheckError> {
-    let verified = verify(bytes, expected, ring)?;
+    let mut verified = verify(bytes, expected, ring)?;
     let info = elf::describe(verified.payload())?;
+    // The signature covers the section; only now are its bytes parsed.
+    verified.fast = match verified.fast_section() {
+        Some(section) => Some(FastPath::parse(section, &info)?),
+        None => None,
+    };
     Ok((verified, info))
 }
 
@@ -52,14 +60,23 @@ pub struct VerifiedObject {
     pub name: ObjectName,
     pub key_id: KeyId,
     pub sha256: [u8; 32],
+    /// Version 2, after [`check`]: the fast path (light skeleton) made at sign time.
+    pub fast: Option<FastPath>,
     bytes: Vec<u8>,
     payload_len: usize,
+    /// Version 2: where the fast-path section is in `bytes`.
+    fast_range: Option<(usize, usize)>,
 }
 
 impl VerifiedObject {
     /// The ELF object, exactly the bytes the signature covers.
     pub fn payload(&self) -> &[u8] {
         &self.bytes[..self.payload_len]
+    }
+
+    /// The fast-path section's bytes (version 2), as signed; not parsed.
+    pub fn fast_section(&self) -> Option<&[u8]> {
+        self.fast_range.map(|(start, end)| &self.bytes[start..end])
     }
 
     pub fn sha256_hex(&self) -> String {
@@ -90,19 +107,24 @@ pub fn verify(
     let key_id = KeyId(parsed.footer.key_id);
     let trusted = ring.lookup(key_id)?;
     let sha256: [u8; 32] = Sha256::digest(parsed.payload).into();
-    let message = trailer::signed_message(&parsed.footer, &parsed.name, &sha256);
+    let fast_sha256: Option<[u8; 32]> = parsed.fast.map(|f| Sha256::digest(f).into());
+    let message =
+        trailer::signed_message(&parsed.footer, &parsed.name, &sha256, fast_sha256.as_ref());
     let signature = Signature::from_bytes(&parsed.signature);
     trusted
         .key
         .verify_strict(&message, &signature)
         .map_err(|_| VerifyError::BadSignature(key_id))?;
     let (name, payload_len) = (parsed.name, parsed.payload.len());
+    let fast_range = parsed.fast.map(|f| (payload_len, payload_len + f.len()));
     Ok(VerifiedObject {
         name,
         key_id,
         sha256,
+        fast: None,
         bytes,
         payload_len,
+        fast_range,
     })
 }
 
@@ -116,15 +138,29 @@ pub fn payload_of(buf: &[u8]) -> Result<&[u8], TrailerError> {
     }
 }
 
-/// Sign an object as `name`. An existing trailer is replaced, never stacked.
+/// Sign an object as `name`. An existing trailer (and fast-path section) is replaced, never
+/// stacked.
 pub fn sign(buf: &[u8], name: &ObjectName, key: &SigningKey) -> Result<Vec<u8>, TrailerError> {
+    sign_with(buf, name, key, None)
+}
+
+/// [`sign`], with a fast-path section (`docs/format.md`, version 2) when `fast` is given.
+pub fn sign_with(
+    buf: &[u8],
+    name: &ObjectName,
+    key: &SigningKey,
+    fast: Option<&[u8]>,
+) -> Result<Vec<u8>, TrailerError> {
     let payload = payload_of(buf)?;
     let key_id = KeyId::of(&key.verifying_key());
-    let footer = trailer::new_footer(payload.len(), name, key_id.0);
+    let footer = trailer::new_footer(payload.len(), name, key_id.0, fast.is_some());
     let sha256: [u8; 32] = Sha256::digest(payload).into();
-    let signature = key.sign(&trailer::signed_message(&footer, name, &sha256));
+    let fast_sha256: Option<[u8; 32]> = fast.map(|f| Sha256::digest(f).into());
+    let message = trailer::signed_message(&footer, name, &sha256, fast_sha256.as_ref());
+    let signature = key.sign(&message);
     Ok(trailer::encode(
         payload,
+        fast.unwrap_or_default(),
         name,
         &signature.to_bytes(),
         &footer,
@@ -157,6 +193,41 @@ mod tests {
         assert_eq!(v.name.as_str(), "counter");
         assert_eq!(v.key_id, KeyId::of(&test_key(1).verifying_key()));
         assert_eq!(v.sha256_hex().len(), 64);
+    }
+
+    #[test]
+    fn version_2_signs_the_fast_section_too() {
+        let ring = ring_with(1);
+        let signed = sign_with(PAYLOAD, &name("counter"), &test_key(1), Some(b"FAST")).unwrap();
+        let v = verify(signed.clone(), Some(&name("counter")), &ring).unwrap();
+        assert_eq!(
+            (v.payload(), v.fast_section()),
+            (PAYLOAD, Some(b"FAST".as_slice()))
+        );
+        // Every byte of the section (and of the rest) is covered.
+        for i in 0..signed.len() {
+            let mut bad = signed.clone();
+            bad[i] ^= 0x01;
+            assert!(
+                verify(bad, None, &ring).is_err(),
+                "flip at byte {i} accepted"
+            );
+        }
+        // Re-signing without a fast path drops the section: version 1 again.
+        let plain = sign(&signed, &name("counter"), &test_key(1)).unwrap();
+        assert_eq!(
+            plain,
+            sign(PAYLOAD, &name("counter"), &test_key(1)).unwrap()
+        );
+        // A version-1 signature grafted onto the same payload with a section does not verify.
+        let v1 = sign(PAYLOAD, &name("counter"), &test_key(1)).unwrap();
+        let mut grafted = signed.clone();
+        let sig_at = grafted.len() - FOOTER_LEN - 64;
+        grafted[sig_at..sig_at + 64].copy_from_slice(&v1[v1.len() - FOOTER_LEN - 64..][..64]);
+        assert_eq!(
+            verify(grafted, None, &ring).unwrap_err(),
+            VerifyError::BadSignature(KeyId::of(&test_key(1).verifying_key()))
+        );
     }
 
     #[test]

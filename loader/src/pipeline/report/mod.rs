@@ -44,6 +44,9 @@ pub fn log_line(o: &ObjectStatus) -> String {
             line.push_str(&format!(" not_attached={}", names.join(",")));
         }
     }
+    if let Some(path) = &o.load_path {
+        line.push_str(&format!(" path={}", escape(path)));
+    }
     if let Some(k) = &o.key_id {
         line.push_str(&format!(" key={}", escape(k)));
     }
@@ -82,6 +85,9 @@ mod tests {
         o.key_id = Some("00112233aabbccdd".into());
         assert_eq!(log_line(&o), "object counter: loaded required=yes links=1 maps=0 progs=0 key=00112233aabbccdd sha256=0123456789abcdef ms=0.0");
         assert_eq!(prio(&o), Prio::Info);
+        o.load_path = Some("fast".into());
+        assert_eq!(log_line(&o), "object counter: loaded required=yes links=1 maps=0 progs=0 path=fast key=00112233aabbccdd sha256=0123456789abcdef ms=0.0");
+        o.load_path = None;
         o.result = Outcome::Failed;
         o.error = Some("verify: no signature trailer (unsigned object)".into());
         assert_eq!(log_line(&o), "object counter: failed: verify: no signature trailer (unsigned object) required=yes key=00112233aabbccdd sha256=0123456789abcdef ms=0.0");

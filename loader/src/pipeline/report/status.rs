@@ -60,6 +60,13 @@ pub struct ObjectStatus {
     /// (pinned by an earlier object, or by someone else before the run): reused, not created.
     #[serde(default)]
     pub shared_maps_reused: Vec<String>,
+    /// How it was loaded: `fast` (the light skeleton signed with it, run in the kernel) or
+    /// `libbpf`; null when it was not loaded by this run.
+    #[serde(default)]
+    pub load_path: Option<String>,
+    /// Why not the fast path, when `load_path` is `libbpf`.
+    #[serde(default)]
+    pub load_path_reason: Option<String>,
     pub duration_ms: f64,
     /// Where the time went: reading and verifying (signature, ELF checks), loading and
     /// attaching in the kernel, pinning.
@@ -89,6 +96,8 @@ impl ObjectStatus {
             skipped_programs: vec![],
             shared_maps: vec![],
             shared_maps_reused: vec![],
+            load_path: None,
+            load_path_reason: None,
             duration_ms: 0.0,
             phases: Phases::default(),
         }
@@ -432,6 +441,8 @@ mod tests {
         o.skipped_programs = vec!["never_loaded".into()];
         o.shared_maps = vec!["shared_events".into(), "planted".into()];
         o.shared_maps_reused = vec!["planted".into()];
+        o.load_path = Some("libbpf".into());
+        o.load_path_reason = Some("map \"shared_events\" is pinned by name".into());
         o.duration_ms = 6.3;
         o.phases = Phases {
             verify_ms: 0.4,

@@ -1,0 +1,203 @@
+//! The fast path: a light skeleton made at sign time, run in the kernel at boot.
+//!
+//! [`convert`] (sign time) runs libbpf's gen_loader over the ELF and describes the result;
+//! [`FastObject::load`] (boot) runs the loader — the kernel creates the maps, loads the BTF, does
+//! the CO-RE relocations and loads the programs — then attaches with the kernel's own calls. No
+//! ELF and no vmlinux BTF is parsed in user space. It implements the same [`Loaded`] and
+//! [`Pinnable`] traits as the libbpf path, so pinning, status and refusals are the pipeline's.
+#![forbid(unsafe_code)]
+
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use crate::pipeline::format::fast::{attach_for, Attach, Descriptor, FastPath, MapDesc, ProgDesc};
+use crate::pipeline::load::{LoadError, LoadPath, LoadReport, Loaded};
+use crate::pipeline::pin::{PinKind, PinNames, Pinnable};
+use crate::sys::skel::{self, SkelError};
+use crate::sys::TRACEFS_PATH;
+
+const BPF_MAP_TYPE_STRUCT_OPS: u32 = 26;
+const BPF_PERF_EVENT: u32 = 41;
+const BPF_TRACE_ITER: u32 = 28;
+
+/// Why an object cannot take the fast path, from its maps and programs (before generating).
+fn refusal(maps: &[(String, u32, bool)], progs: &[skel::GenProg]) -> Option<String> {
+    for (name, map_type, pinned) in maps {
+        if *pinned {
+            return Some(format!(
+                "map {name:?} is pinned by name (shared maps need libbpf)"
+            ));
+        }
+        if name.ends_with(".kconfig") {
+            return Some(format!(
+                "map {name:?}: kconfig externs would be resolved on the signing machine"
+            ));
+        }
+        if *map_type == BPF_MAP_TYPE_STRUCT_OPS {
+            return Some(format!("map {name:?} is a struct_ops map"));
+        }
+    }
+    progs
+        .iter()
+        .filter(|p| p.autoload)
+        .find_map(|p| attach_for(&p.section, p.expected_attach_type).err())
+}
+
+/// Convert an ELF object, signed as `name`, into its fast-path section; `Err` says why not.
+pub fn convert(elf: &[u8], name: &str) -> Result<FastPath, String> {
+    let g = skel::generate(elf, name, refusal)?;
+    let mut programs = Vec::new();
+    let mut skipped = Vec::new();
+    for p in g.progs {
+        if !p.autoload {
+            skipped.push(p.name);
+            continue;
+        }
+        let attach = attach_for(&p.section, p.expected_attach_type)?;
+        programs.push(ProgDesc {
+            name: p.name,
+            section: p.section,
+            prog_type: p.prog_type,
+            attach,
+        });
+    }
+    let maps = g
+        .maps
+        .into_iter()
+        .map(|(name, map_type, _)| MapDesc { name, map_type })
+        .collect();
+    Ok(FastPath {
+        descriptor: Descriptor {
+            maps,
+            programs,
+            skipped,
+        },
+        insns: g.insns,
+        data: g.data,
+    })
+}
+
+/// An object the loader made: its maps and programs, then its links.
+pub struct FastObject {
+    maps: Vec<(String, OwnedFd)>,
+    progs: Vec<(ProgDesc, OwnedFd)>,
+    links: Vec<(String, OwnedFd)>,
+    not_attached: Vec<String>,
+    skipped: Vec<String>,
+}
+
+impl FastObject {
+    /// Run the loader in the kernel.
+    pub fn load(fast: &FastPath) -> Result<Self, SkelError> {
+        let d = &fast.descriptor;
+        let out = skel::run_loader(&fast.insns, &fast.data, d.maps.len(), d.programs.len())?;
+        Ok(Self {
+            maps: d
+                .maps
+                .iter()
+                .map(|m| m.name.clone())
+                .zip(out.maps)
+                .collect(),
+            progs: d.programs.iter().cloned().zip(out.progs).collect(),
+            links: Vec::new(),
+            not_attached: Vec::new(),
+            skipped: d.skipped.clone(),
+        })
+    }
+}
+
+/// The tracepoint's id, from tracefs (where libbpf reads it too).
+fn tracepoint_id(category: &str, event: &str) -> io::Result<u64> {
+    let path = Path::new(TRACEFS_PATH)
+        .join("events")
+        .join(category)
+        .join(event)
+        .join("id");
+    let text = std::fs::read_to_string(path)?;
+    text.trim()
+        .parse()
+        .map_err(|_| io::Error::from_raw_os_error(22))
+}
+
+fn attach_one(attach: &Attach, prog: &OwnedFd) -> io::Result<Option<OwnedFd>> {
+    let fd = prog.as_raw_fd();
+    Ok(Some(match attach {
+        Attach::None => return Ok(None),
+        Attach::Tracepoint { category, event } => {
+            let id = tracepoint_id(category, event)?;
+            let event = skel::perf_tracepoint_open(id)?;
+            // The link holds the perf event; our descriptor of it can close.
+            skel::link_create(fd, event.as_raw_fd(), BPF_PERF_EVENT)?
+        }
+        Attach::RawTracepoint { name } => skel::raw_tracepoint_open(name, fd)?,
+        Attach::Btf { attach_type } => skel::link_create(fd, 0, *attach_type)?,
+        Attach::Iter => skel::link_create(fd, 0, BPF_TRACE_ITER)?,
+    }))
+}
+
+impl PinNames for FastObject {
+    fn names(&self, kind: PinKind) -> Vec<String> {
+        match kind {
+            PinKind::Link => self.links.iter().map(|(n, _)| n.clone()).collect(),
+            PinKind::Prog => self.not_attached.clone(),
+            PinKind::Map => self.maps.iter().map(|(n, _)| n.clone()).collect(),
+        }
+    }
+}
+
+impl Pinnable for FastObject {
+    fn pin(&mut self, kind: PinKind, raw: &str, path: &Path) -> io::Result<()> {
+        let fd = match kind {
+            PinKind::Link => self.links.iter().find(|(n, _)| n == raw).map(|(_, f)| f),
+            PinKind::Prog => self
+                .progs
+                .iter()
+                .find(|(p, _)| p.name == raw)
+                .map(|(_, f)| f),
+            PinKind::Map => self.maps.iter().find(|(n, _)| n == raw).map(|(_, f)| f),
+        };
+        let fd =
+            fd.ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no {raw:?}")))?;
+        skel::obj_pin(fd.as_raw_fd(), path)
+    }
+}
+
+impl Loaded for FastObject {
+    fn attach(&mut self) -> Result<(), LoadError> {
+        for (p, fd) in &self.progs {
+            match attach_one(&p.attach, fd) {
+                Ok(Some(link)) => self.links.push((p.name.clone(), link)),
+                Ok(None) => self.not_attached.push(p.name.clone()),
+                Err(source) => {
+                    return Err(LoadError::Attach {
+                        prog: p.name.clone(),
+                        source,
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn report(&self) -> LoadReport {
+        LoadReport {
+            not_attached: self.not_attached.clone(),
+            skipped: self.skipped.clone(),
+            path: LoadPath::Fast,
+            path_reason: None,
+        }
+    }
+
+    fn shared_pins(&self) -> Vec<PathBuf> {
+        Vec::new()
+    }
+
+    fn keep(&mut self) {
+        // Links are plain kernel links: closing our descriptors leaves the pinned ones attached.
+    }
+
+    fn as_pinnable(&mut self) -> &mut dyn Pinnable {
+        self
+    }
+}

@@ -1,0 +1,705 @@
+//! The fast-path section of a version-2 signed object (pure, no I/O): a light skeleton made at
+//! sign time — libbpf's gen_loader program (BPF_PROG_TYPE_SYSCALL), its data blob — and a
+//! descriptor saying what the loader creates and how each program attaches. Specified in
+//! `docs/format.md` ("Fast-path section").
+//!
+//! [`FastSection::parse`] makes only the cheap length checks; [`Descriptor::parse`] validates the
+//! descriptor into typed values (names safe to print and to pin, tracepoint names safe as a
+//! tracefs path) and [`Descriptor::matches_elf`] ties it to the ELF it was made from.
+#![forbid(unsafe_code)]
+
+use serde::{Deserialize, Serialize};
+
+use super::elf::ElfInfo;
+
+pub const MAGIC: &[u8; 8] = b"bpfp-ls\0";
+pub const HEADER_LEN: usize = 32;
+pub const VERSION: u16 = 1;
+/// Size of one BPF instruction.
+pub const INSN_LEN: usize = 8;
+/// Bounds on what a descriptor may list (far above any real object).
+pub const MAX_MAPS: usize = 256;
+pub const MAX_PROGS: usize = 256;
+/// Longest map/program name or section a descriptor may carry.
+pub const MAX_NAME: usize = 128;
+pub const MAX_SECTION: usize = 256;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FastError {
+    #[error("fast-path section is {0} bytes, shorter than its header")]
+    Short(usize),
+    #[error("fast-path section has no magic")]
+    Magic,
+    #[error("unknown fast-path section version {0}")]
+    Version(u16),
+    #[error("fast-path section: reserved field is not zero")]
+    Reserved,
+    #[error("fast-path section lengths do not add up: header {HEADER_LEN} + descriptor {descriptor} + loader {insns} + data {data} + kernel signature {ksig} != {total}")]
+    Lengths {
+        descriptor: u32,
+        insns: u32,
+        data: u32,
+        ksig: u32,
+        total: usize,
+    },
+    #[error("fast-path loader is {0} bytes: not a non-empty multiple of {INSN_LEN}")]
+    Insns(u32),
+    #[error("fast-path section carries a kernel signature ({0} bytes): not supported yet")]
+    KernelSignature(u32),
+    #[error("fast-path descriptor: {0}")]
+    Descriptor(String),
+    #[error("fast-path descriptor does not match the ELF: {0}")]
+    Mismatch(String),
+}
+
+/// The fixed header of the section, decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    pub version: u16,
+    pub flags: u16,
+    pub descriptor_len: u32,
+    pub insns_len: u32,
+    pub data_len: u32,
+    /// Reserved for a PKCS#7 signature the kernel can check (docs/format.md); 0 for now.
+    pub kernel_sig_len: u32,
+    pub reserved: u32,
+}
+
+impl Header {
+    pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
+        let mut b = [0u8; HEADER_LEN];
+        b[0..8].copy_from_slice(MAGIC);
+        b[8..10].copy_from_slice(&self.version.to_le_bytes());
+        b[10..12].copy_from_slice(&self.flags.to_le_bytes());
+        b[12..16].copy_from_slice(&self.descriptor_len.to_le_bytes());
+        b[16..20].copy_from_slice(&self.insns_len.to_le_bytes());
+        b[20..24].copy_from_slice(&self.data_len.to_le_bytes());
+        b[24..28].copy_from_slice(&self.kernel_sig_len.to_le_bytes());
+        b[28..32].copy_from_slice(&self.reserved.to_le_bytes());
+        b
+    }
+
+    pub fn from_bytes(b: &[u8; HEADER_LEN]) -> Option<Self> {
+        if &b[0..8] != MAGIC {
+            return None;
+        }
+        let u16_at = |i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
+        let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        Some(Self {
+            version: u16_at(8),
+            flags: u16_at(10),
+            descriptor_len: u32_at(12),
+            insns_len: u32_at(16),
+            data_len: u32_at(20),
+            kernel_sig_len: u32_at(24),
+            reserved: u32_at(28),
+        })
+    }
+}
+
+/// The section split into its parts (lengths checked, descriptor not yet parsed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FastSection<'a> {
+    pub descriptor: &'a [u8],
+    pub insns: &'a [u8],
+    pub data: &'a [u8],
+}
+
+impl<'a> FastSection<'a> {
+    /// Split a section; cheap checks only.
+    pub fn parse(b: &'a [u8]) -> Result<Self, FastError> {
+        let header: &[u8; HEADER_LEN] = b
+            .get(..HEADER_LEN)
+            .and_then(|h| h.try_into().ok())
+            .ok_or(FastError::Short(b.len()))?;
+        let h = Header::from_bytes(header).ok_or(FastError::Magic)?;
+        if h.version != VERSION {
+            return Err(FastError::Version(h.version));
+        }
+        if h.flags != 0 || h.reserved != 0 {
+            return Err(FastError::Reserved);
+        }
+        let lengths = FastError::Lengths {
+            descriptor: h.descriptor_len,
+            insns: h.insns_len,
+            data: h.data_len,
+            ksig: h.kernel_sig_len,
+            total: b.len(),
+        };
+        let total = [h.descriptor_len, h.insns_len, h.data_len, h.kernel_sig_len]
+            .iter()
+            .try_fold(HEADER_LEN, |acc, &n| acc.checked_add(n as usize));
+        if total != Some(b.len()) {
+            return Err(lengths);
+        }
+        if h.insns_len == 0 || h.insns_len as usize % INSN_LEN != 0 {
+            return Err(FastError::Insns(h.insns_len));
+        }
+        if h.kernel_sig_len != 0 {
+            return Err(FastError::KernelSignature(h.kernel_sig_len));
+        }
+        let rest = &b[HEADER_LEN..];
+        let (descriptor, rest) = rest.split_at(h.descriptor_len as usize);
+        let (insns, data) = rest.split_at(h.insns_len as usize);
+        Ok(Self {
+            descriptor,
+            insns,
+            data,
+        })
+    }
+
+    /// The section's bytes.
+    pub fn encode(descriptor: &[u8], insns: &[u8], data: &[u8]) -> Option<Vec<u8>> {
+        let h = Header {
+            version: VERSION,
+            flags: 0,
+            descriptor_len: u32::try_from(descriptor.len()).ok()?,
+            insns_len: u32::try_from(insns.len()).ok()?,
+            data_len: u32::try_from(data.len()).ok()?,
+            kernel_sig_len: 0,
+            reserved: 0,
+        };
+        let mut out = Vec::with_capacity(HEADER_LEN + descriptor.len() + insns.len() + data.len());
+        out.extend_from_slice(&h.to_bytes());
+        out.extend_from_slice(descriptor);
+        out.extend_from_slice(insns);
+        out.extend_from_slice(data);
+        Some(out)
+    }
+}
+
+/// How a program is attached on the fast path (the kernel's own interfaces, as libbpf would).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Attach {
+    /// Loaded, not attached: pinned under `progs/`.
+    None,
+    /// `tracepoint/CATEGORY/EVENT`: a perf event on the tracepoint, then a perf link.
+    Tracepoint { category: String, event: String },
+    /// `raw_tp/NAME`: BPF_RAW_TRACEPOINT_OPEN.
+    RawTracepoint { name: String },
+    /// The target was fixed at load (fentry, fexit, fmod_ret, lsm, tp_btf): BPF_LINK_CREATE with
+    /// the program's expected attach type.
+    Btf { attach_type: u32 },
+    /// `iter/…`: BPF_LINK_CREATE with BPF_TRACE_ITER.
+    Iter,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MapDesc {
+    /// libbpf's name (internal maps included: `obj.bss`, ...), in the loader's order.
+    pub name: String,
+    pub map_type: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgDesc {
+    pub name: String,
+    pub section: String,
+    pub prog_type: u32,
+    pub attach: Attach,
+}
+
+/// What the loader makes, in its order, and what happens to each program after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Descriptor {
+    pub maps: Vec<MapDesc>,
+    /// The loaded programs, in the loader's order.
+    pub programs: Vec<ProgDesc>,
+    /// Programs not loaded (`SEC("?…")`).
+    pub skipped: Vec<String>,
+}
+
+fn check_name(what: &str, s: &str) -> Result<(), FastError> {
+    let bad = s.is_empty()
+        || s.len() > MAX_NAME
+        || s.chars().any(|c| c.is_control() || c == '/' || c == '\0');
+    if bad {
+        return Err(FastError::Descriptor(format!(
+            "{what} name {:?} is not a valid name",
+            super::name::shown(s)
+        )));
+    }
+    Ok(())
+}
+
+/// Tracepoint and raw tracepoint names become a tracefs path or a kernel lookup: `[A-Za-z0-9_]`.
+fn check_ident(what: &str, s: &str) -> Result<(), FastError> {
+    if s.is_empty()
+        || s.len() > MAX_NAME
+        || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        return Err(FastError::Descriptor(format!(
+            "{what} {:?} is not [A-Za-z0-9_]+",
+            super::name::shown(s)
+        )));
+    }
+    Ok(())
+}
+
+impl Descriptor {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Parse and validate: every name is printable and pinnable, every tracepoint a plain name.
+    pub fn parse(b: &[u8]) -> Result<Self, FastError> {
+        let d: Descriptor =
+            serde_json::from_slice(b).map_err(|e| FastError::Descriptor(e.to_string()))?;
+        if d.maps.len() > MAX_MAPS || d.programs.len() + d.skipped.len() > MAX_PROGS {
+            return Err(FastError::Descriptor(format!(
+                "{} maps, {} programs: too many",
+                d.maps.len(),
+                d.programs.len() + d.skipped.len()
+            )));
+        }
+        for m in &d.maps {
+            check_name("map", &m.name)?;
+        }
+        for s in &d.skipped {
+            check_name("program", s)?;
+        }
+        for p in &d.programs {
+            check_name("program", &p.name)?;
+            if p.section.is_empty()
+                || p.section.len() > MAX_SECTION
+                || p.section.chars().any(char::is_control)
+            {
+                return Err(FastError::Descriptor(format!(
+                    "program {:?}: bad section",
+                    p.name
+                )));
+            }
+            match &p.attach {
+                Attach::Tracepoint { category, event } => {
+                    check_ident("tracepoint category", category)?;
+                    check_ident("tracepoint", event)?;
+                }
+                Attach::RawTracepoint { name } => check_ident("raw tracepoint", name)?,
+                Attach::None | Attach::Btf { .. } | Attach::Iter => {}
+            }
+        }
+        let mut names: Vec<&str> = d.programs.iter().map(|p| p.name.as_str()).collect();
+        names.extend(d.skipped.iter().map(String::as_str));
+        names.sort_unstable();
+        if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(FastError::Descriptor(format!(
+                "program {:?} listed twice",
+                w[0]
+            )));
+        }
+        Ok(d)
+    }
+
+    /// The descriptor describes this ELF: the same programs loaded, skipped and attached, the
+    /// same maps. So both paths pin the same tree, and `already-loaded` checks hold for both.
+    pub fn matches_elf(&self, info: &ElfInfo) -> Result<(), FastError> {
+        let mut ours: Vec<(&str, bool)> = self
+            .programs
+            .iter()
+            .map(|p| (p.name.as_str(), p.attach != Attach::None))
+            .collect();
+        let mut elf: Vec<(&str, bool)> = info
+            .programs
+            .iter()
+            .filter(|p| p.autoload)
+            .map(|p| (p.name.as_str(), p.auto_attach))
+            .collect();
+        ours.sort_unstable();
+        elf.sort_unstable();
+        if ours != elf {
+            return Err(FastError::Mismatch(format!(
+                "programs {ours:?}, ELF {elf:?}"
+            )));
+        }
+        let mut skipped: Vec<&str> = self.skipped.iter().map(String::as_str).collect();
+        let mut elf_skipped: Vec<&str> = info
+            .programs
+            .iter()
+            .filter(|p| !p.autoload)
+            .map(|p| p.name.as_str())
+            .collect();
+        skipped.sort_unstable();
+        elf_skipped.sort_unstable();
+        if skipped != elf_skipped {
+            return Err(FastError::Mismatch(format!(
+                "skipped {skipped:?}, ELF {elf_skipped:?}"
+            )));
+        }
+        let mut maps: Vec<&str> = self
+            .maps
+            .iter()
+            .map(|m| m.name.as_str())
+            .filter(|n| !n.contains('.'))
+            .collect();
+        let mut elf_maps: Vec<&str> = info.maps.iter().map(String::as_str).collect();
+        maps.sort_unstable();
+        elf_maps.sort_unstable();
+        if maps != elf_maps {
+            return Err(FastError::Mismatch(format!(
+                "maps {maps:?}, ELF {elf_maps:?}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// How a program of `section` attaches on the fast path, as libbpf would attach it; `Err` says
+/// why the fast path cannot (then the object keeps the libbpf path).
+pub fn attach_for(section: &str, expected_attach_type: u32) -> Result<Attach, String> {
+    if !super::elf::auto_attach(section) {
+        return Ok(Attach::None);
+    }
+    let sec = section.strip_prefix('?').unwrap_or(section);
+    let (prefix, target) = sec.split_once('/').unwrap_or((sec, ""));
+    let unsupported = || Err(format!("section {section:?}: no fast-path attach"));
+    match prefix {
+        "tracepoint" | "tp" => match target.split_once('/') {
+            Some((category, event)) if !event.contains('/') => Ok(Attach::Tracepoint {
+                category: category.to_owned(),
+                event: event.to_owned(),
+            }),
+            _ => unsupported(),
+        },
+        "raw_tracepoint" | "raw_tp" => Ok(Attach::RawTracepoint {
+            name: target.to_owned(),
+        }),
+        "iter" | "iter.s" => Ok(Attach::Iter),
+        "fentry" | "fentry.s" | "fexit" | "fexit.s" | "fmod_ret" | "fmod_ret.s" | "lsm"
+        | "lsm.s" | "tp_btf" => Ok(Attach::Btf {
+            attach_type: expected_attach_type,
+        }),
+        _ => unsupported(),
+    }
+}
+
+/// A fast-path section that verified, parsed and matched its ELF.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FastPath {
+    pub descriptor: Descriptor,
+    pub insns: Vec<u8>,
+    pub data: Vec<u8>,
+}
+
+impl FastPath {
+    /// Parse a (signature-verified) section and tie it to its ELF.
+    pub fn parse(section: &[u8], info: &ElfInfo) -> Result<Self, FastError> {
+        let s = FastSection::parse(section)?;
+        let descriptor = Descriptor::parse(s.descriptor)?;
+        descriptor.matches_elf(info)?;
+        Ok(Self {
+            descriptor,
+            insns: s.insns.to_vec(),
+            data: s.data.to_vec(),
+        })
+    }
+
+    pub fn encode(&self) -> Option<Vec<u8>> {
+        FastSection::encode(&self.descriptor.to_bytes(), &self.insns, &self.data)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::super::elf::ProgramInfo;
+    use super::*;
+
+    pub(crate) fn sample() -> (FastPath, ElfInfo) {
+        let prog = |name: &str, section: &str, autoload: bool, auto_attach: bool| ProgramInfo {
+            name: name.into(),
+            section: section.into(),
+            kind: "tracepoint".into(),
+            autoload,
+            auto_attach,
+        };
+        let info = ElfInfo {
+            programs: vec![
+                prog(
+                    "count_exec",
+                    "tracepoint/sched/sched_process_exec",
+                    true,
+                    true,
+                ),
+                prog("never", "?raw_tp/x", false, true),
+                prog("pass", "xdp", true, false),
+            ],
+            maps: vec!["exec_count".into()],
+        };
+        let fast = FastPath {
+            descriptor: Descriptor {
+                maps: vec![
+                    MapDesc {
+                        name: "exec_count".into(),
+                        map_type: 2,
+                    },
+                    MapDesc {
+                        name: "counter.bss".into(),
+                        map_type: 2,
+                    },
+                ],
+                programs: vec![
+                    ProgDesc {
+                        name: "count_exec".into(),
+                        section: "tracepoint/sched/sched_process_exec".into(),
+                        prog_type: 5,
+                        attach: Attach::Tracepoint {
+                            category: "sched".into(),
+                            event: "sched_process_exec".into(),
+                        },
+                    },
+                    ProgDesc {
+                        name: "pass".into(),
+                        section: "xdp".into(),
+                        prog_type: 6,
+                        attach: Attach::None,
+                    },
+                ],
+                skipped: vec!["never".into()],
+            },
+            insns: vec![0x95, 0, 0, 0, 0, 0, 0, 0],
+            data: b"data".to_vec(),
+        };
+        (fast, info)
+    }
+
+    #[test]
+    fn attach_follows_the_section() {
+        let tp = |c: &str, e: &str| Attach::Tracepoint {
+            category: c.into(),
+            event: e.into(),
+        };
+        let raw = |n: &str| Attach::RawTracepoint { name: n.into() };
+        let cases: Vec<(&str, Result<Attach, String>)> = vec![
+            (
+                "tracepoint/sched/sched_process_exec",
+                Ok(tp("sched", "sched_process_exec")),
+            ),
+            (
+                "tp/syscalls/sys_enter_openat",
+                Ok(tp("syscalls", "sys_enter_openat")),
+            ),
+            ("tp", Ok(Attach::None)),
+            ("raw_tp/sched_process_exec", Ok(raw("sched_process_exec"))),
+            ("raw_tracepoint/sched_switch", Ok(raw("sched_switch"))),
+            ("?raw_tp/sched_process_exit", Ok(raw("sched_process_exit"))),
+            ("iter/task", Ok(Attach::Iter)),
+            ("fentry/do_unlinkat", Ok(Attach::Btf { attach_type: 24 })),
+            ("lsm/path_mkdir", Ok(Attach::Btf { attach_type: 24 })),
+            ("xdp", Ok(Attach::None)),
+            ("tc/ingress", Ok(Attach::None)),
+            (
+                "kprobe/do_unlinkat",
+                Err("section \"kprobe/do_unlinkat\": no fast-path attach".into()),
+            ),
+            (
+                "tracepoint/a/b/c",
+                Err("section \"tracepoint/a/b/c\": no fast-path attach".into()),
+            ),
+            (
+                "freplace/f",
+                Err("section \"freplace/f\": no fast-path attach".into()),
+            ),
+        ];
+        for (section, want) in cases {
+            assert_eq!(attach_for(section, 24), want, "{section}");
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let (fast, info) = sample();
+        let bytes = fast.encode().unwrap();
+        assert_eq!(FastPath::parse(&bytes, &info), Ok(fast.clone()));
+        let h = Header::from_bytes(bytes[..HEADER_LEN].try_into().unwrap()).unwrap();
+        assert_eq!(h.to_bytes(), bytes[..HEADER_LEN]);
+        assert_eq!(h.insns_len, 8);
+        assert_eq!(h.data_len, 4);
+    }
+
+    fn with_header(f: impl Fn(&mut Header)) -> Vec<u8> {
+        let (fast, _) = sample();
+        let mut b = fast.encode().unwrap();
+        let mut h = Header::from_bytes(b[..HEADER_LEN].try_into().unwrap()).unwrap();
+        f(&mut h);
+        b[..HEADER_LEN].copy_from_slice(&h.to_bytes());
+        b
+    }
+
+    #[test]
+    fn damaged_sections_are_refused() {
+        let (fast, _) = sample();
+        let good = fast.encode().unwrap();
+        let dlen = fast.descriptor.to_bytes().len() as u32;
+        let total = good.len();
+        let lengths = |descriptor, insns, data, ksig, total| FastError::Lengths {
+            descriptor,
+            insns,
+            data,
+            ksig,
+            total,
+        };
+        let cases: Vec<(&str, Vec<u8>, FastError)> = vec![
+            ("empty", vec![], FastError::Short(0)),
+            ("short", good[..31].to_vec(), FastError::Short(31)),
+            (
+                "magic",
+                [b"X".as_slice(), &good[1..]].concat(),
+                FastError::Magic,
+            ),
+            (
+                "version",
+                with_header(|h| h.version = 2),
+                FastError::Version(2),
+            ),
+            ("flags", with_header(|h| h.flags = 1), FastError::Reserved),
+            (
+                "reserved",
+                with_header(|h| h.reserved = 1),
+                FastError::Reserved,
+            ),
+            (
+                "descriptor too long",
+                with_header(|h| h.descriptor_len += 1),
+                lengths(dlen + 1, 8, 4, 0, total),
+            ),
+            (
+                "overflow",
+                with_header(|h| h.data_len = u32::MAX),
+                lengths(dlen, 8, u32::MAX, 0, total),
+            ),
+            (
+                "trailing byte",
+                [good.clone(), vec![0]].concat(),
+                lengths(dlen, 8, 4, 0, total + 1),
+            ),
+            (
+                "insns not whole",
+                with_header(|h| {
+                    h.insns_len = 7;
+                    h.data_len = 5
+                }),
+                FastError::Insns(7),
+            ),
+            (
+                "no insns",
+                with_header(|h| {
+                    h.insns_len = 0;
+                    h.data_len = 12
+                }),
+                FastError::Insns(0),
+            ),
+            (
+                "kernel signature",
+                with_header(|h| {
+                    h.data_len = 0;
+                    h.kernel_sig_len = 4
+                }),
+                FastError::KernelSignature(4),
+            ),
+        ];
+        for (what, b, want) in cases {
+            assert_eq!(FastSection::parse(&b), Err(want), "{what}");
+        }
+        for len in 0..good.len() {
+            assert!(
+                FastSection::parse(&good[..len]).is_err(),
+                "truncated to {len}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_descriptors_are_refused() {
+        let (fast, info) = sample();
+        let edit = |f: &dyn Fn(&mut Descriptor)| {
+            let mut d = fast.descriptor.clone();
+            f(&mut d);
+            d
+        };
+        let tp = |category: &str, event: &str| Attach::Tracepoint {
+            category: category.into(),
+            event: event.into(),
+        };
+        let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+            ("not json", b"{".to_vec(), "EOF while parsing"),
+            ("unknown field", br#"{"maps":[],"programs":[],"skipped":[],"x":1}"#.to_vec(), "unknown field `x`"),
+            ("unknown attach", br#"{"maps":[],"programs":[{"name":"a","section":"s","prog_type":1,"attach":{"kind":"uprobe"}}],"skipped":[]}"#.to_vec(), "unknown variant `uprobe`"),
+            (
+                "path in tracepoint",
+                edit(&|d| d.programs[0].attach = tp("..", "x")).to_bytes(),
+                "tracepoint category \"..\" is not [A-Za-z0-9_]+",
+            ),
+            (
+                "slash in event",
+                edit(&|d| d.programs[0].attach = tp("sched", "a/b")).to_bytes(),
+                "tracepoint \"a/b\" is not",
+            ),
+            (
+                "raw tp",
+                edit(&|d| d.programs[0].attach = Attach::RawTracepoint { name: String::new() }).to_bytes(),
+                "raw tracepoint \"\" is not",
+            ),
+            (
+                "empty map name",
+                edit(&|d| d.maps[0].name.clear()).to_bytes(),
+                "map name \"\" is not a valid name",
+            ),
+            (
+                "slash in prog name",
+                edit(&|d| d.programs[1].name = "a/b".into()).to_bytes(),
+                "program name \"a/b\" is not a valid name",
+            ),
+            (
+                "control in section",
+                edit(&|d| d.programs[1].section = "xdp\n".into()).to_bytes(),
+                "bad section",
+            ),
+            (
+                "duplicate",
+                edit(&|d| d.skipped.push("pass".into())).to_bytes(),
+                "listed twice",
+            ),
+            (
+                "too many maps",
+                edit(&|d| d.maps = vec![d.maps[0].clone(); MAX_MAPS + 1]).to_bytes(),
+                "too many",
+            ),
+        ];
+        for (what, b, want) in cases {
+            let e = Descriptor::parse(&b).unwrap_err().to_string();
+            assert!(e.contains(want), "{what}: {e}");
+        }
+        let mismatches: Vec<(&str, Descriptor, &str)> = vec![
+            (
+                "attach differs",
+                edit(&|d| d.programs[1].attach = Attach::Iter),
+                "programs",
+            ),
+            (
+                "program missing",
+                edit(&|d| {
+                    d.programs.pop();
+                }),
+                "programs",
+            ),
+            ("skipped differs", edit(&|d| d.skipped.clear()), "skipped"),
+            (
+                "map missing",
+                edit(&|d| {
+                    d.maps.remove(0);
+                }),
+                "maps",
+            ),
+        ];
+        for (what, d, want) in mismatches {
+            let e = d.matches_elf(&info).unwrap_err();
+            assert!(
+                matches!(&e, FastError::Mismatch(m) if m.starts_with(want)),
+                "{what}: {e}"
+            );
+        }
+    }
+}

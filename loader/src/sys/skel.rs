@@ -1,0 +1,380 @@
+//! Light skeletons at the C boundary: libbpf's gen_loader at sign time ([`generate`]), and at
+//! boot the loader run in the kernel ([`run_loader`], as libbpf's `skel_internal.h`
+//! `bpf_load_and_run` does) and the kernel's own attach and pin calls. Every call into C is
+//! here; `kernel::fast` decides what to call.
+#![allow(unsafe_code)]
+
+use std::ffi::{c_char, c_int, c_long, c_void, CStr, CString};
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+
+use libbpf_sys as sys;
+
+/// What libbpf made of an object in gen_loader mode.
+#[derive(Debug)]
+pub struct Generated {
+    pub insns: Vec<u8>,
+    pub data: Vec<u8>,
+    /// (libbpf name, map type, pin path set) in the loader's order.
+    pub maps: Vec<(String, u32, bool)>,
+    pub progs: Vec<GenProg>,
+}
+
+#[derive(Debug)]
+pub struct GenProg {
+    pub name: String,
+    pub section: String,
+    pub prog_type: u32,
+    pub expected_attach_type: u32,
+    pub autoload: bool,
+}
+
+fn cstr(p: *const c_char) -> String {
+    if p.is_null() {
+        return String::new();
+    }
+    // SAFETY: libbpf returns NUL-terminated strings that live as long as the object.
+    unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+}
+
+/// An open `bpf_object`, closed on drop.
+struct Obj(*mut sys::bpf_object);
+
+impl Drop for Obj {
+    fn drop(&mut self) {
+        // SAFETY: the pointer came from bpf_object__open_mem and is closed once.
+        unsafe { sys::bpf_object__close(self.0) };
+    }
+}
+
+/// The maps and programs of an open object, in libbpf's order.
+fn describe(obj: &Obj) -> (Vec<(String, u32, bool)>, Vec<GenProg>) {
+    let mut maps = Vec::new();
+    // SAFETY: iterating an open object with libbpf's own iterators; a null start means "first".
+    let mut m = unsafe { sys::bpf_object__next_map(obj.0, std::ptr::null()) };
+    while !m.is_null() {
+        // SAFETY: `m` is a map of the open object.
+        let (name, ty, pinned) = unsafe {
+            (
+                cstr(sys::bpf_map__name(m)),
+                sys::bpf_map__type(m),
+                !sys::bpf_map__pin_path(m).is_null(),
+            )
+        };
+        maps.push((name, ty, pinned));
+        // SAFETY: as above.
+        m = unsafe { sys::bpf_object__next_map(obj.0, m) };
+    }
+    let mut progs = Vec::new();
+    // SAFETY: as for maps.
+    let mut p = unsafe { sys::bpf_object__next_program(obj.0, std::ptr::null_mut()) };
+    while !p.is_null() {
+        // SAFETY: `p` is a program of the open object.
+        let prog = unsafe {
+            GenProg {
+                name: cstr(sys::bpf_program__name(p)),
+                section: cstr(sys::bpf_program__section_name(p)),
+                prog_type: sys::bpf_program__type(p),
+                expected_attach_type: sys::bpf_program__expected_attach_type(p),
+                autoload: sys::bpf_program__autoload(p),
+            }
+        };
+        progs.push(prog);
+        // SAFETY: as above.
+        p = unsafe { sys::bpf_object__next_program(obj.0, p) };
+    }
+    (maps, progs)
+}
+
+/// Run libbpf in gen_loader mode over an ELF object opened as `name`: the loader program and its
+/// data, without touching the kernel. `refuse` sees the maps and programs first and may say why
+/// the object cannot be converted.
+pub fn generate(
+    elf: &[u8],
+    name: &str,
+    refuse: impl Fn(&[(String, u32, bool)], &[GenProg]) -> Option<String>,
+) -> Result<Generated, String> {
+    let cname = CString::new(name).map_err(|_| "object name has a NUL".to_owned())?;
+    let opts = sys::bpf_object_open_opts {
+        sz: std::mem::size_of::<sys::bpf_object_open_opts>() as _,
+        object_name: cname.as_ptr(),
+        ..Default::default()
+    };
+    // SAFETY: `elf` and `opts` outlive the call; libbpf copies the buffer.
+    let raw = unsafe { sys::bpf_object__open_mem(elf.as_ptr().cast(), elf.len() as _, &opts) };
+    if raw.is_null() {
+        return Err(format!("open: {}", io::Error::last_os_error()));
+    }
+    let obj = Obj(raw);
+    let (maps, progs) = describe(&obj);
+    if let Some(why) = refuse(&maps, &progs) {
+        return Err(why);
+    }
+    let mut gen = sys::gen_loader_opts {
+        sz: std::mem::size_of::<sys::gen_loader_opts>() as _,
+        ..Default::default()
+    };
+    // SAFETY: an open, not yet loaded object; `gen` outlives the object (libbpf writes the
+    // results into it at load).
+    let err = unsafe { sys::bpf_object__gen_loader(obj.0, &mut gen) };
+    if err != 0 {
+        return Err(format!(
+            "gen_loader: {}",
+            io::Error::from_raw_os_error(-err)
+        ));
+    }
+    // SAFETY: as above; in gen_loader mode load records, it does not load.
+    let err = unsafe { sys::bpf_object__load(obj.0) };
+    if err != 0 {
+        return Err(format!("generate: {}", io::Error::from_raw_os_error(-err)));
+    }
+    if gen.insns.is_null() || gen.data.is_null() && gen.data_sz != 0 {
+        return Err("generate: no loader".into());
+    }
+    // SAFETY: libbpf set these to buffers of the given sizes, owned by the object (still open).
+    let (insns, data) = unsafe {
+        (
+            std::slice::from_raw_parts(gen.insns.cast::<u8>(), gen.insns_sz as usize).to_vec(),
+            if gen.data_sz == 0 {
+                Vec::new()
+            } else {
+                std::slice::from_raw_parts(gen.data.cast::<u8>(), gen.data_sz as usize).to_vec()
+            },
+        )
+    };
+    Ok(Generated {
+        insns,
+        data,
+        maps,
+        progs,
+    })
+}
+
+/// What a loader step returned, with the errno.
+#[derive(Debug, thiserror::Error)]
+#[error("{step}: {source}")]
+pub struct SkelError {
+    pub step: &'static str,
+    #[source]
+    pub source: io::Error,
+}
+
+fn check(step: &'static str, ret: c_int) -> Result<c_int, SkelError> {
+    if ret < 0 {
+        return Err(SkelError {
+            step,
+            source: io::Error::from_raw_os_error(-ret),
+        });
+    }
+    Ok(ret)
+}
+
+fn owned(fd: c_int) -> OwnedFd {
+    // SAFETY: `fd` was just returned to us by the kernel and nothing else owns it.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// struct bpf_loader_ctx (skel_internal.h): sz, flags, log_level, log_size, log_buf.
+const CTX_HEADER: usize = 24;
+/// struct bpf_map_desc: map_fd, max_entries, initial_value.
+const MAP_DESC: usize = 16;
+/// struct bpf_prog_desc: prog_fd.
+const PROG_DESC: usize = 4;
+
+/// The loader's outputs: one fd per map and per program, in the loader's order.
+pub struct LoaderOut {
+    pub maps: Vec<OwnedFd>,
+    pub progs: Vec<OwnedFd>,
+}
+
+/// `bpf_load_and_run`: the data in a frozen one-element array, the loader as a sleepable
+/// BPF_PROG_TYPE_SYSCALL program with that map in its fd_array, one BPF_PROG_RUN with a context
+/// the loader fills with the fds it made.
+pub fn run_loader(
+    insns: &[u8],
+    data: &[u8],
+    nr_maps: usize,
+    nr_progs: usize,
+) -> Result<LoaderOut, SkelError> {
+    let name = c"__loader.map";
+    let value_size = u32::try_from(data.len().max(1)).map_err(|_| SkelError {
+        step: "create loader map",
+        source: io::Error::other("data too large"),
+    })?;
+    let mut blob = data.to_vec();
+    blob.resize(value_size as usize, 0);
+    // SAFETY: plain syscall wrapper; the name is NUL-terminated, no options.
+    let map = unsafe {
+        sys::bpf_map_create(
+            sys::BPF_MAP_TYPE_ARRAY,
+            name.as_ptr(),
+            4,
+            value_size,
+            1,
+            std::ptr::null(),
+        )
+    };
+    let map = owned(check("create loader map", map)?);
+    let map_fd: RawFd = std::os::fd::AsRawFd::as_raw_fd(&map);
+    let key: u32 = 0;
+    // SAFETY: key and value point to buffers of the map's key and value sizes.
+    let r = unsafe {
+        sys::bpf_map_update_elem(map_fd, (&key as *const u32).cast(), blob.as_ptr().cast(), 0)
+    };
+    check("update loader map", r)?;
+    // SAFETY: plain syscall wrapper on our map.
+    check("freeze loader map", unsafe { sys::bpf_map_freeze(map_fd) })?;
+    let fd_array = [map_fd];
+    let mut opts = sys::bpf_prog_load_opts {
+        sz: std::mem::size_of::<sys::bpf_prog_load_opts>() as _,
+        prog_flags: sys::BPF_F_SLEEPABLE,
+        fd_array: fd_array.as_ptr(),
+        ..Default::default()
+    };
+    let insn_cnt = insns.len() / std::mem::size_of::<sys::bpf_insn>();
+    // The instructions, aligned as struct bpf_insn.
+    let mut aligned = vec![sys::bpf_insn::default(); insn_cnt];
+    // SAFETY: `aligned` holds exactly insn_cnt * 8 bytes; bpf_insn is plain data.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            insns.as_ptr(),
+            aligned.as_mut_ptr().cast::<u8>(),
+            insn_cnt * std::mem::size_of::<sys::bpf_insn>(),
+        )
+    };
+    // SAFETY: every pointer (name, license, insns, opts, fd_array) outlives the call.
+    let prog = unsafe {
+        sys::bpf_prog_load(
+            sys::BPF_PROG_TYPE_SYSCALL,
+            c"__loader.prog".as_ptr(),
+            c"Dual BSD/GPL".as_ptr(),
+            aligned.as_ptr(),
+            insn_cnt as _,
+            &mut opts,
+        )
+    };
+    let prog = owned(check("load loader", prog)?);
+    let ctx_len = CTX_HEADER + MAP_DESC * nr_maps + PROG_DESC * nr_progs;
+    let mut ctx = vec![0u8; ctx_len.next_multiple_of(8)];
+    ctx[0..4].copy_from_slice(&(ctx_len as u32).to_le_bytes());
+    let mut run = sys::bpf_test_run_opts {
+        sz: std::mem::size_of::<sys::bpf_test_run_opts>() as _,
+        ctx_in: ctx.as_mut_ptr().cast::<c_void>(),
+        ctx_size_in: ctx_len as u32,
+        ..Default::default()
+    };
+    // SAFETY: ctx_in points to `ctx`, at least ctx_len bytes, alive for the call; for a syscall
+    // program the kernel copies the context back into it (ctx_out must stay null).
+    let r =
+        unsafe { sys::bpf_prog_test_run_opts(std::os::fd::AsRawFd::as_raw_fd(&prog), &mut run) };
+    check("run loader", r)?;
+    let retval = run.retval as i32;
+    // The loader (a sleepable syscall program) writes the fds into the context it was given: the
+    // kernel copies it back. Take each fd only once; a negative one means the loader failed.
+    let fd_at =
+        |off: usize| i32::from_le_bytes([ctx[off], ctx[off + 1], ctx[off + 2], ctx[off + 3]]);
+    let maps: Vec<c_int> = (0..nr_maps)
+        .map(|i| fd_at(CTX_HEADER + MAP_DESC * i))
+        .collect();
+    let progs: Vec<c_int> = (0..nr_progs)
+        .map(|i| fd_at(CTX_HEADER + MAP_DESC * nr_maps + PROG_DESC * i))
+        .collect();
+    if retval < 0 {
+        return Err(SkelError {
+            step: "loader",
+            source: io::Error::from_raw_os_error(-retval),
+        });
+    }
+    let mut all: Vec<c_int> = maps.iter().chain(&progs).copied().collect();
+    all.sort_unstable();
+    let distinct = all.windows(2).all(|w| w[0] != w[1]);
+    if !distinct || all.first().is_some_and(|&fd| fd <= 2) {
+        return Err(SkelError {
+            step: "loader",
+            source: io::Error::other(format!("bad fds from the loader {all:?}")),
+        });
+    }
+    Ok(LoaderOut {
+        maps: maps.into_iter().map(owned).collect(),
+        progs: progs.into_iter().map(owned).collect(),
+    })
+}
+
+/// BPF_LINK_CREATE with no target fd and no options (fentry, fexit, lsm, tp_btf, iter).
+pub fn link_create(prog: RawFd, target: RawFd, attach_type: u32) -> io::Result<OwnedFd> {
+    // SAFETY: plain syscall wrapper, no options.
+    let r = unsafe { sys::bpf_link_create(prog, target, attach_type, std::ptr::null()) };
+    if r < 0 {
+        return Err(io::Error::from_raw_os_error(-r));
+    }
+    Ok(owned(r))
+}
+
+/// BPF_RAW_TRACEPOINT_OPEN: a link on the raw tracepoint `name`.
+pub fn raw_tracepoint_open(name: &str, prog: RawFd) -> io::Result<OwnedFd> {
+    let name = CString::new(name).map_err(|_| io::Error::from_raw_os_error(22))?;
+    // SAFETY: the name is NUL-terminated and outlives the call.
+    let r = unsafe { sys::bpf_raw_tracepoint_open(name.as_ptr(), prog) };
+    if r < 0 {
+        return Err(io::Error::from_raw_os_error(-r));
+    }
+    Ok(owned(r))
+}
+
+/// perf_event_attr up to PERF_ATTR_SIZE_VER5; only type, size and config are set.
+#[repr(C)]
+struct PerfEventAttr {
+    kind: u32,
+    size: u32,
+    config: u64,
+    rest: [u64; 11],
+}
+
+const PERF_TYPE_TRACEPOINT: u32 = 2;
+const PERF_FLAG_FD_CLOEXEC: c_long = 8;
+#[cfg(target_arch = "x86_64")]
+const SYS_PERF_EVENT_OPEN: c_long = 298;
+#[cfg(target_arch = "aarch64")]
+const SYS_PERF_EVENT_OPEN: c_long = 241;
+
+unsafe extern "C" {
+    fn syscall(num: c_long, ...) -> c_long;
+}
+
+/// A perf event on tracepoint `id` (all processes, CPU 0), as libbpf opens it.
+pub fn perf_tracepoint_open(id: u64) -> io::Result<OwnedFd> {
+    let attr = PerfEventAttr {
+        kind: PERF_TYPE_TRACEPOINT,
+        size: std::mem::size_of::<PerfEventAttr>() as u32,
+        config: id,
+        rest: [0; 11],
+    };
+    // SAFETY: perf_event_open(attr, pid -1, cpu 0, group -1, flags); `attr` outlives the call.
+    let r = unsafe {
+        syscall(
+            SYS_PERF_EVENT_OPEN,
+            &attr as *const PerfEventAttr,
+            -1 as c_int,
+            0 as c_int,
+            -1 as c_int,
+            PERF_FLAG_FD_CLOEXEC,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(owned(r as c_int))
+}
+
+/// BPF_OBJ_PIN.
+pub fn obj_pin(fd: RawFd, path: &std::path::Path) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let path =
+        CString::new(path.as_os_str().as_bytes()).map_err(|_| io::Error::from_raw_os_error(22))?;
+    // SAFETY: the path is NUL-terminated and outlives the call.
+    let r = unsafe { sys::bpf_obj_pin(fd, path.as_ptr()) };
+    if r < 0 {
+        return Err(io::Error::from_raw_os_error(-r));
+    }
+    Ok(())
+}
