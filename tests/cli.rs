@@ -8,79 +8,18 @@
 use std::ffi::OsStr;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
 use bpf_preload::escape::is_clean_line;
 use bpf_preload::name::ObjectName;
 use bpf_preload::trailer::MAGIC;
 
-const BIN: &str = env!("CARGO_BIN_EXE_bpf-preload");
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
-
-/// An object built from bpf/ by the build script.
-fn object(name: &str) -> PathBuf {
-    let p = Path::new(env!("BPF_PRELOAD_OBJECTS")).join(format!("{name}.bpf.o"));
-    assert!(p.exists(), "{} was not built", p.display());
-    p
-}
-
-fn test_private_key() -> PathBuf {
-    repo().join("keys/test-only/signing-key.pem")
-}
-
-fn test_public_key() -> PathBuf {
-    repo().join("keys/test-only/signing-key.pub")
-}
+mod common;
+use common::*;
 
 fn signing_key() -> ed25519_dalek::SigningKey {
     let pem = std::fs::read_to_string(test_private_key()).unwrap();
     bpf_preload::keys::parse_private_pem("test", &pem).unwrap()
-}
-
-/// Run the binary; a panic (abort) or a hang is a test failure of its own.
-fn bin<S: AsRef<OsStr>>(args: &[S]) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run bpf-preload");
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > Duration::from_secs(20) {
-            let _ = child.kill();
-            panic!(
-                "bpf-preload {:?} hung",
-                args.iter().map(|a| a.as_ref()).collect::<Vec<_>>()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let o = child.wait_with_output().unwrap();
-    assert!(
-        o.status.code().is_some(),
-        "bpf-preload {:?} died: {:?}\n{}",
-        args.iter().map(|a| a.as_ref()).collect::<Vec<_>>(),
-        o.status,
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// Every line the command printed is clean: no control character, no invisible character.
@@ -90,36 +29,6 @@ fn assert_clean(o: &Output) {
         for line in s.lines() {
             assert!(is_clean_line(line), "unescaped output line {line:?}");
         }
-    }
-}
-
-/// A scratch directory, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("bpf-preload-cli-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-    fn p(&self, rel: &str) -> PathBuf {
-        self.0.join(rel)
-    }
-    fn names(&self) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(&self.0)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

@@ -24,6 +24,8 @@ BUILD=(
     libbpf-dev linux-libc-dev
     # signing keys made with openssl in the tests, `file`, TLS for crates.io
     openssl file ca-certificates python3
+    # libFuzzer (C++) for the fuzz targets run by tests/run-all.sh (loader/fuzz/ci.sh)
+    g++
 )
 DEMO=(
     # initramfs images (dracut's systemd and shell flavours) and the test root

@@ -12,62 +12,8 @@ use bpf_preload::name::ObjectName;
 use bpf_preload::status::{GuardState, ObjectStatus, Outcome, Status};
 use libbpf_rs::{MapCore, MapFlags, MapHandle};
 
-const BIN: &str = env!("CARGO_BIN_EXE_bpf-preload");
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
-
-/// An object built from bpf/ by the build script.
-fn object(name: &str) -> PathBuf {
-    let p = Path::new(env!("BPF_PRELOAD_OBJECTS")).join(format!("{name}.bpf.o"));
-    assert!(p.exists(), "{} was not built", p.display());
-    p
-}
-
-fn test_private_key() -> PathBuf {
-    repo().join("keys/test-only/signing-key.pem")
-}
-
-fn test_public_key() -> PathBuf {
-    repo().join("keys/test-only/signing-key.pub")
-}
-
-fn bin(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("run bpf-preload")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// A scratch directory, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("bpf-preload-it-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+mod common;
+use common::*;
 
 /// A boot-like environment: bundle, keys, cmdline, and a bpffs path, in a private mount
 /// namespace of this test's thread (children inherit it; the host sees nothing).

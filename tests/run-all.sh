@@ -1,6 +1,7 @@
 #!/bin/bash
 # All tests of bpf-preload, as root on Debian 12: unit tests, root integration tests (private
-# mount namespaces, real objects from bpf/), the VM boot tests (tests/vm/run.sh) and the
+# mount namespaces, real objects from bpf/), a short run of every fuzz target
+# (loader/fuzz/ci.sh), the VM boot tests (tests/vm/run.sh) and the
 # fresh-machine test (tests/fresh-machine.sh: the set-up commands in a minimal Debian 12 root).
 # Installs what it needs (tests/deps.sh). Ends with one line "N passed, M failed".
 #
@@ -56,6 +57,13 @@ suite() {
         failed=$((failed + 1))
     fi
 }
+# Every fuzz target for a short bounded time (loader/fuzz/ci.sh): one test, failed by any crash.
+if loader/fuzz/ci.sh "${FUZZ_SECONDS:-10}"; then
+    passed=$((passed + 1))
+else
+    echo "run-all: fuzzing found a crash (loader/fuzz/artifacts/)"
+    failed=$((failed + 1))
+fi
 ((VM)) && suite "VM tests" tests/vm/run.sh
 ((FRESH)) && suite "fresh-machine test" tests/fresh-machine.sh
 rm -f "$log"

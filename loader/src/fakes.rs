@@ -368,12 +368,6 @@ impl Loaded for FakeObject<'_> {
         LoadReport {
             not_attached: self.names(PinKind::Prog),
             skipped: vec![],
-            shared_maps: self
-                .shared
-                .iter()
-                .filter_map(|p| p.file_name())
-                .map(|n| n.to_string_lossy().into_owned())
-                .collect(),
         }
     }
 

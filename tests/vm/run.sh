@@ -37,6 +37,11 @@ ALL="counter iter maponly xdp_pass lsm_deny fentry_unlink"
 vm_bundle full "$ALL rejected" "$ALL" > /dev/null
 TAMP=$(vm_bundle tampered "counter iter maponly")
 vm_tamper "$TAMP/lib/maponly.bpf.o"
+# The same, with rd.bpf_preload.required=maponly built into the initramfs (dracut
+# --kernel-cmdline, i.e. kernel_cmdline= in its configuration: /etc/cmdline.d).
+BUILTIN=$(vm_bundle builtin-cmdline "counter iter maponly")
+vm_tamper "$BUILTIN/lib/maponly.bpf.o"
+echo 'kernel_cmdline="rd.bpf_preload.required=maponly"' > "$BUILTIN/dracut.conf"
 # Revocation: iter is signed by a second trusted key whose id is in keys/revoked.
 REV=$(vm_bundle revoked "counter iter")
 K2=$VM_BUILD/key/second-key.pem
@@ -155,6 +160,12 @@ NOFILE='(VMSTATUS|bpf-preload:) .*ghost.bpf.o: No such file'
 VERIFIER='VMSTATUS .*error: load: .*verifier'
 SIGFAIL_STATUS='VMSTATUS .*error: verify: signature does not verify'
 # A tampered optional object: boot goes on, the others are loaded.
+# Required only by dracut's built-in command line: the loader sees it as dracut's tools
+# do, in both flavours, and the boot stops (tampered-optional-* is the control: the
+# same objects without the built-in option boot).
+for fl in systemd shell; do
+    boot_refused "builtin-cmdline-required-6.12-$fl" 6.12 "$fl" builtin-cmdline "" "$SIGFAIL"
+done
 boot_ok tampered-optional-6.12-systemd 6.12 systemd tampered \
     "vmtest.loaded=counter,iter vmtest.failed=maponly" "$SIGFAIL_STATUS"
 boot_ok tampered-optional-6.1-shell 6.1 shell tampered \

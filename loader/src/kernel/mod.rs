@@ -243,12 +243,6 @@ impl Loaded for LibbpfObject {
         LoadReport {
             not_attached: self.not_attached.clone(),
             skipped: self.skipped.clone(),
-            shared_maps: self
-                .shared_pins
-                .iter()
-                .filter_map(|p| p.file_name())
-                .map(|n| n.to_string_lossy().into_owned())
-                .collect(),
         }
     }
 

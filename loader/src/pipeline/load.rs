@@ -79,6 +79,4 @@ pub struct LoadReport {
     pub not_attached: Vec<String>,
     /// Programs marked not-autoload (`SEC("?…")`).
     pub skipped: Vec<String>,
-    /// Pin-by-name maps, by pin name in the shared directory.
-    pub shared_maps: Vec<String>,
 }

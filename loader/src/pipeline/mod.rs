@@ -24,9 +24,10 @@ use format::keys::{KeyError, KeyRing};
 use format::name::{NameError, ObjectName, SHARED_DIR};
 use format::verify::{self, CheckError, VerifiedObject};
 use guard::GuardLoader;
-use load::{Kernel, LoadError, LoadReport, Loaded};
+use load::{Kernel, LoadError, LoadReport};
 use pin::{BpffsError, Existing, PinError, Pins};
 use policy::{Policy, PolicyError, POLICY_PATH};
+use report::escape::escape;
 use report::status::{ObjectStatus, Outcome, Phases, Status, STATUS_VERSION};
 
 /// Exit code of `run` when a required object failed: an initramfs hook can fail closed on it.
@@ -191,9 +192,19 @@ pub struct Attempt {
     pub verified: Option<(String, String)>,
     pub phases: Phases,
     pub load: Option<LoadReport>,
-    /// Of the load's shared maps, those already in the shared directory before it loaded.
+    /// The load's pin-by-name maps, by name in the shared directory.
+    pub shared: Vec<String>,
+    /// Of those, the ones already in the shared directory before it loaded.
     pub shared_reused: Vec<String>,
     pub pins: Option<Pins>,
+}
+
+/// The file names of pins, as the status lists them.
+fn pin_names_of(pins: &[PathBuf]) -> Vec<String> {
+    pins.iter()
+        .filter_map(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .collect()
 }
 
 /// Milliseconds since `since`, to 0.1 ms.
@@ -285,7 +296,7 @@ pub fn read_plan(cfg: &RunConfig) -> Result<Plan, RunError> {
 
 /// The status of a run that could not plan: the reason, no objects. It replaces any stale one.
 pub fn fatal(cfg: &RunConfig, error: &RunError, sys: &dyn Sys) -> Status {
-    sys.log(Prio::Err, &error.to_string());
+    sys.log(Prio::Err, &escape(&error.to_string()));
     Status {
         version: STATUS_VERSION,
         source: cmdline::Source::Nothing,
@@ -323,7 +334,7 @@ pub fn run(
         notes: plan.notes.clone(),
     };
     for n in &plan.notes {
-        sys.log(Prio::Warning, &report::escape::escape(n));
+        sys.log(Prio::Warning, &escape(n));
     }
     let mut finish = |entry: &Entry, attempt: Attempt, verdict: Verdict, t: Instant| {
         let o = record(entry, attempt, verdict, ms(t));
@@ -358,17 +369,17 @@ pub fn run(
                 for stale in &b.swept {
                     let msg =
                         format!("removed stale staging directory {stale} left by an earlier run");
-                    sys.log(Prio::Notice, &msg);
+                    sys.log(Prio::Notice, &escape(&msg));
                 }
             }
             Err(e) => {
-                sys.log(Prio::Err, &e.to_string());
+                sys.log(Prio::Err, &escape(&e.to_string()));
                 run_error = Some(e.to_string());
             }
         }
         if let Err(e) = &ring {
             let msg = format!("trusted keys: {e}");
-            sys.log(Prio::Err, &msg);
+            sys.log(Prio::Err, &escape(&msg));
             run_error.get_or_insert(msg);
         }
         let ctx = Ctx {
@@ -410,7 +421,7 @@ pub fn run(
             &bpffs_ready,
             &status.objects,
         );
-        sys.log(guard::prio(&g), &report::escape::escape(&g.line()));
+        sys.log(guard::prio(&g), &escape(&g.line()));
         status.guard = Some(g);
     }
     status.duration_ms = ms(start);
@@ -426,11 +437,11 @@ pub fn record(entry: &Entry, a: Attempt, verdict: Verdict, duration_ms: f64) -> 
         Verdict::Failed(e) => (Outcome::Failed, Some(e.to_string())),
     };
     let (sha256, key_id) = a.verified.unzip();
-    let mut load = a.load.unwrap_or_default();
-    let mut shared_reused = a.shared_reused;
+    let load = a.load.unwrap_or_default();
+    let (mut shared, mut shared_reused) = (a.shared, a.shared_reused);
     if result == Outcome::Failed {
         // Nothing of a failed object stays: the shared maps it created are gone.
-        load.shared_maps.clear();
+        shared.clear();
         shared_reused.clear();
     }
     let pins = a.pins.unwrap_or_default();
@@ -446,7 +457,7 @@ pub fn record(entry: &Entry, a: Attempt, verdict: Verdict, duration_ms: f64) -> 
         programs: pins.progs,
         not_attached: load.not_attached,
         skipped_programs: load.skipped,
-        shared_maps: load.shared_maps,
+        shared_maps: shared,
         shared_maps_reused: shared_reused,
         duration_ms,
         phases: a.phases,
@@ -506,18 +517,19 @@ impl Ctx<'_> {
                     source,
                 })?;
             let mut obj = self.kernel.load(&verified, &shared)?;
+            a.shared = pin_names_of(&obj.shared_pins());
             // Nothing of the object has run yet: refuse planted maps before attaching.
             let attached = self
-                .refuse_preexisting(obj.as_ref())
+                .refuse_preexisting(&a.shared)
                 .and_then(|()| Ok(obj.attach()?));
             Ok::<_, ObjectError>((obj, attached, before))
         })?;
         a.load = Some(obj.report());
-        a.shared_reused = obj
-            .report()
-            .shared_maps
-            .into_iter()
+        a.shared_reused = a
+            .shared
+            .iter()
             .filter(|m| shared_before.contains(m))
+            .cloned()
             .collect();
         let installed = timed(&mut a.phases.pin_ms, || {
             attached?;
@@ -552,7 +564,7 @@ impl Ctx<'_> {
     }
 
     /// In strict mode, an object may not use a shared map that was there before the run began.
-    fn refuse_preexisting(&self, obj: &dyn Loaded) -> Result<(), ObjectError> {
+    fn refuse_preexisting(&self, shared: &[String]) -> Result<(), ObjectError> {
         if !self.strict_shared {
             return Ok(());
         }
@@ -564,11 +576,10 @@ impl Ctx<'_> {
                 path: dir.clone(),
                 source: io::Error::new(e.kind(), e.to_string()),
             })?;
-        let maps: Vec<String> = obj
-            .report()
-            .shared_maps
-            .into_iter()
+        let maps: Vec<String> = shared
+            .iter()
             .filter(|m| at_start.contains(m))
+            .cloned()
             .collect();
         if maps.is_empty() {
             return Ok(());

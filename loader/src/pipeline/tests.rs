@@ -834,3 +834,21 @@ fn shared_maps_say_created_or_reused_and_strict_mode_refuses_planted_ones() {
         "first's map stays: {tree:?}"
     );
 }
+
+#[test]
+fn run_wide_log_lines_escape_names_from_the_bpffs() {
+    let (sys, cfg) = setup(&["a"]);
+    // A name someone else made in the bpffs: a newline could forge a second kmsg record.
+    for d in ["/bpf", "/bpf/+staging-x\nbpf-preload: object evil: loaded"] {
+        sys.dirs.borrow_mut().insert(d.into());
+    }
+    sys.mounted.borrow_mut().push((FsKind::Bpf, "/bpf".into()));
+    let kernel = FakeKernel::new(&sys);
+    run_cmdline("rd.bpf_preload=a", &cfg, &sys, &kernel);
+    let logs = sys.logs.borrow();
+    assert_eq!(
+        logs[0].1,
+        "removed stale staging directory +staging-x\\nbpf-preload: object evil: loaded left by an earlier run"
+    );
+    assert!(logs.iter().all(|(_, l)| !l.contains('\n')), "{logs:?}");
+}

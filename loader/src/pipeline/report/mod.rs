@@ -64,7 +64,7 @@ pub fn write_status(sys: &dyn Sys, path: &Path, status: &Status) {
     if let Err(e) = written {
         sys.log(
             Prio::Warning,
-            &format!("write status {}: {e}", path.display()),
+            &escape(&format!("write status {}: {e}", path.display())),
         );
     }
 }
