@@ -250,7 +250,7 @@ done
 # flavours) and with Debian 13's dracut-ng + systemd 257, whose switch_root pivots.
 # fentry_unlink's target (do_unlinkat) is gone in 7.x: that example fails there
 # (optional) whatever the guard does; the guard protects the other five.
-for fl in systemd shell d13-dracut-systemd; do
+for fl in systemd shell d13-dracut-systemd d13-initramfs-tools; do
     boot_ok "guard-trixie-bpo-$fl" trixie-bpo "$fl" full \
         "rd.bpf_preload.required=counter $LOADED_7 $GUARD_ON" \
         'VMSTATUS +guard: active'
@@ -262,7 +262,13 @@ boot_ok guard-nolsm-6.1-shell 6.1 shell full \
     "$NOLSM rd.bpf_preload=counter rd.bpf_preload.guard=1 vmtest.loaded=counter vmtest.guard_status=unavailable" \
     'guard: unavailable: BPF LSM is not active .*boot with lsm=.*,bpf'
 boot_refused guard-nolsm-required-6.12-systemd 6.12 systemd full \
-    "$NOLSM rd.bpf_preload=counter rd.bpf_preload.guard=required" 'guard: unavailable: BPF LSM is not active'
+    "$NOLSM rd.bpf_preload=counter rd.bpf_preload.guard=required" \
+    'guard: unavailable: BPF LSM is not active'
+# ... and the refusal names what required it.
+if [[ guard-nolsm-required-6.12-systemd =~ $ONLY ]] &&
+    ! grep -qa 'boot refused: .*required by rd.bpf_preload.guard=required' "$LOGS/guard-nolsm-required-6.12-systemd.log"; then
+    result guard-nolsm-required-names-it fail "(no 'required by rd.bpf_preload.guard=required' on the console)"
+fi
 # Build-time policy (dracut: bpf_preload_required, bpf_preload_guard=required): the
 # command line cannot take either away.
 POL=$(vm_bundle policy "counter iter")
