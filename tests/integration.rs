@@ -310,8 +310,9 @@ fn loads_examples_pins_per_object_and_keeps_running() {
 
 /// Every example object that runs on the host loads through both paths — the light skeleton
 /// run in the kernel, and libbpf — with the same pins, the same status and the same behaviour;
-/// a verifier refusal reads the same. (LSM and fentry programs are refused with EPERM on the
-/// development host: their equivalence is left to the VM tests.)
+/// a verifier refusal reads the same. tp_btf_exec attaches by BTF id as fentry and lsm programs
+/// do (those are refused with EPERM on the development host: the VM tests load them through
+/// both paths).
 #[test]
 #[ignore = "needs root and BPF: run as root with --include-ignored (see README)"]
 fn fast_and_libbpf_paths_are_equivalent() {
@@ -321,6 +322,7 @@ fn fast_and_libbpf_paths_are_equivalent() {
         "maponly",
         "xdp_pass",
         "optional_prog",
+        "tp_btf_exec",
         "rejected",
         "shared_a",
     ];
@@ -340,6 +342,10 @@ fn fast_and_libbpf_paths_are_equivalent() {
         let before = read_u64(&map, 0);
         exec_a_few();
         assert!(read_u64(&map, 0) >= before + 5, "fast={fast}: not counting");
+        let seen = env.bpffs().join("tp_btf_exec/maps/exec_seen");
+        let before = read_u64(&seen, 0);
+        exec_a_few();
+        assert!(read_u64(&seen, 0) >= before + 5, "fast={fast}: tp_btf");
         let tasks = std::fs::read_to_string(env.bpffs().join("iter/links/dump_task")).unwrap();
         let me = format!("{} ", std::process::id());
         assert!(
@@ -373,7 +379,14 @@ fn fast_and_libbpf_paths_are_equivalent() {
         let o = obj(st, name);
         (o.load_path.clone(), o.load_path_reason.clone())
     };
-    for name in ["counter", "iter", "maponly", "xdp_pass", "optional_prog"] {
+    for name in [
+        "counter",
+        "iter",
+        "maponly",
+        "xdp_pass",
+        "optional_prog",
+        "tp_btf_exec",
+    ] {
         assert_eq!(path(&fast, name), (Some("fast".into()), None), "{name}");
         assert_eq!(
             path(&slow, name),
@@ -396,6 +409,18 @@ fn fast_and_libbpf_paths_are_equivalent() {
     assert!(
         rejected.contains("(verifier: R0 invalid mem access"),
         "{rejected}"
+    );
+    // A failed object names the path it failed on: its loader was refused first, then libbpf.
+    let (p, why) = path(&fast, "rejected");
+    assert_eq!(p.as_deref(), Some("libbpf"));
+    let why = why.unwrap_or_default();
+    assert!(why.starts_with("fast path: "), "{why}");
+    assert_eq!(
+        path(&slow, "rejected"),
+        (
+            Some("libbpf".into()),
+            Some("signed without a fast path".into())
+        )
     );
 }
 

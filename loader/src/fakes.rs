@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use crate::pipeline::format::verify::VerifiedObject;
-use crate::pipeline::load::{Kernel, LoadError, LoadReport, Loaded, Probe};
+use crate::pipeline::load::{Kernel, LoadError, LoadFailed, LoadReport, Loaded, Probe};
 use crate::pipeline::pin::{PinKind, PinNames, Pinnable};
 use crate::sys::{FsKind, Prio, Sys};
 
@@ -269,13 +269,17 @@ impl Kernel for FakeKernel<'_> {
         &'s self,
         obj: &VerifiedObject,
         shared_dir: &Path,
-    ) -> Result<Box<dyn Loaded + 's>, LoadError> {
+    ) -> Result<Box<dyn Loaded + 's>, LoadFailed> {
         self.loaded.borrow_mut().push(obj.name.to_string());
         let spec = match self.table.get(obj.name.as_str()) {
             Some(FakeLoad::Reject { errno, verifier }) => {
-                return Err(LoadError::Load {
-                    source: io::Error::from_raw_os_error(*errno),
-                    verifier: Some((*verifier).to_owned()),
+                return Err(LoadFailed {
+                    error: LoadError::Load {
+                        source: io::Error::from_raw_os_error(*errno),
+                        verifier: Some((*verifier).to_owned()),
+                    },
+                    path: LoadReport::default().path,
+                    path_reason: None,
                 })
             }
             Some(FakeLoad::Object(spec)) => spec.clone(),

@@ -72,21 +72,6 @@ pub fn fast_path_section(elf: &[u8], name: &name::ObjectName) -> Result<Vec<u8>,
     fast.descriptor
         .matches_elf(&info)
         .map_err(|e| e.to_string())?;
-    // Attaching by BTF target (lsm, fentry/fexit/fmod_ret, tp_btf) through the fast path has not
-    // been through the VM matrix yet (this host refuses LSM and fentry programs): such objects
-    // keep the libbpf path, and say so, until it has.
-    if let Some(p) = fast
-        .descriptor
-        .programs
-        .iter()
-        .find(|p| matches!(p.attach, pipeline::format::fast::Attach::Btf { .. }))
-    {
-        return Err(format!(
-            "program {} ({}) attaches by BTF target, not yet proven on the fast path",
-            escape::escape(&p.name),
-            escape::escape(&p.section)
-        ));
-    }
     fast.encode()
         .ok_or_else(|| "fast-path section too large".to_owned())
 }

@@ -16,7 +16,7 @@ use libbpf_rs::{Link, MapCore, Object, ObjectBuilder};
 
 use crate::pipeline::format::elf;
 use crate::pipeline::format::verify::VerifiedObject;
-use crate::pipeline::load::{Kernel, LoadError, LoadPath, LoadReport, Loaded, Probe};
+use crate::pipeline::load::{Kernel, LoadError, LoadFailed, LoadPath, LoadReport, Loaded, Probe};
 use crate::pipeline::pin::{PinKind, PinNames, Pinnable};
 use crate::sys::libbpf_log::{self, LogLevel};
 
@@ -131,7 +131,7 @@ impl Kernel for Libbpf {
         &'s self,
         obj: &VerifiedObject,
         shared_dir: &Path,
-    ) -> Result<Box<dyn Loaded + 's>, LoadError> {
+    ) -> Result<Box<dyn Loaded + 's>, LoadFailed> {
         let reason = match &obj.fast {
             None => "signed without a fast path".to_owned(),
             Some(fast) => match fast::FastObject::load(fast) {
@@ -140,9 +140,17 @@ impl Kernel for Libbpf {
                 Err(e) => format!("fast path: {e}"),
             },
         };
-        let mut o = LibbpfObject::load(obj, shared_dir)?;
-        o.path_reason = Some(reason);
-        Ok(Box::new(o))
+        match LibbpfObject::load(obj, shared_dir) {
+            Ok(mut o) => {
+                o.path_reason = Some(reason);
+                Ok(Box::new(o))
+            }
+            Err(error) => Err(LoadFailed {
+                error,
+                path: LoadPath::Libbpf,
+                path_reason: Some(reason),
+            }),
+        }
     }
 }
 

@@ -31,6 +31,28 @@ pub enum LoadError {
     },
 }
 
+/// A load that failed, with the path it was on when it did (and why that path): a failed
+/// object's status names it too.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct LoadFailed {
+    #[source]
+    pub error: LoadError,
+    pub path: LoadPath,
+    pub path_reason: Option<String>,
+}
+
+impl LoadFailed {
+    /// What the status records of the attempt: the path and the reason, nothing loaded.
+    pub fn report(&self) -> LoadReport {
+        LoadReport {
+            path: self.path,
+            path_reason: self.path_reason.clone(),
+            ..LoadReport::default()
+        }
+    }
+}
+
 /// What a pin in the bpffs holds, as the kernel says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Probe {
@@ -55,7 +77,7 @@ pub trait Kernel {
         &'s self,
         obj: &VerifiedObject,
         shared_dir: &Path,
-    ) -> Result<Box<dyn Loaded + 's>, LoadError>;
+    ) -> Result<Box<dyn Loaded + 's>, LoadFailed>;
 }
 
 /// An object in the kernel, not yet pinned. Dropping it closes every handle: what is not pinned

@@ -437,7 +437,6 @@ pub fn record(entry: &Entry, a: Attempt, verdict: Verdict, duration_ms: f64) -> 
         Verdict::Failed(e) => (Outcome::Failed, Some(e.to_string())),
     };
     let (sha256, key_id) = a.verified.unzip();
-    let load = a.load.unwrap_or_default();
     let (mut shared, mut shared_reused) = (a.shared, a.shared_reused);
     if result == Outcome::Failed {
         // Nothing of a failed object stays: the shared maps it created are gone.
@@ -445,9 +444,11 @@ pub fn record(entry: &Entry, a: Attempt, verdict: Verdict, duration_ms: f64) -> 
         shared_reused.clear();
     }
     let pins = a.pins.unwrap_or_default();
-    let loaded = matches!(result, Outcome::Loaded);
-    let load_path = loaded.then(|| load.path.as_str().to_owned());
-    let load_path_reason = if loaded { load.path_reason } else { None };
+    // The path of this run's load, failed or not (an object already loaded was not loaded now).
+    let attempted = a.load.is_some() && result != Outcome::AlreadyLoaded;
+    let load = a.load.unwrap_or_default();
+    let load_path = attempted.then(|| load.path.as_str().to_owned());
+    let load_path_reason = if attempted { load.path_reason } else { None };
     ObjectStatus {
         name: entry.raw.clone(),
         result,
@@ -521,7 +522,10 @@ impl Ctx<'_> {
                     path: shared.clone(),
                     source,
                 })?;
-            let mut obj = self.kernel.load(&verified, &shared)?;
+            let mut obj = self.kernel.load(&verified, &shared).map_err(|f| {
+                a.load = Some(f.report());
+                f.error
+            })?;
             a.shared = pin_names_of(&obj.shared_pins());
             // Nothing of the object has run yet: refuse planted maps before attaching.
             let attached = self

@@ -383,6 +383,10 @@ fn failures_are_per_object_and_leave_nothing() {
         *kernel.loaded.borrow(),
         vec!["good", "rej", "badpin", "tail"]
     );
+    // The load path is named for every object that reached the kernel, failed or not.
+    let paths: Vec<_> = st.objects.iter().map(|o| o.load_path.as_deref()).collect();
+    let lib = Some("libbpf");
+    assert_eq!(paths, vec![lib, lib, None, None, None, lib, lib]);
     let t = sys.tree(Path::new("/bpf"));
     assert!(
         !t.iter()

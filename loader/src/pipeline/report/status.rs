@@ -332,6 +332,12 @@ impl Status {
             if let Some(e) = &o.error {
                 let _ = writeln!(s, "      error: {}", escape(e));
             }
+            if let Some(p) = &o.load_path {
+                let _ = match &o.load_path_reason {
+                    Some(why) => writeln!(s, "      path: {} ({})", escape(p), escape(why)),
+                    None => writeln!(s, "      path: {}", escape(p)),
+                };
+            }
             for (label, list) in [
                 ("links", &o.links),
                 ("maps", &o.maps),
@@ -361,8 +367,11 @@ mod tests {
         o.result = Outcome::Loaded;
         o.links = vec!["count_exec".into()];
         o.sha256 = Some("ab".repeat(32));
+        o.load_path = Some("fast".into());
         let mut bad = ObjectStatus::new("a.b", false);
         bad.error = Some("name \"a.b\" has '.'".into());
+        bad.load_path = Some("libbpf".into());
+        bad.load_path_reason = Some("fast path: loader: \x1b[31m".into());
         let st = Status {
             version: STATUS_VERSION,
             source: Source::Cmdline,
@@ -392,6 +401,12 @@ mod tests {
         );
         assert!(text.contains("links: count_exec"), "{text}");
         assert!(text.contains("FAILED"), "{text}");
+        // The path each object was loaded on, or failed on, and why not the fast one (escaped).
+        assert!(text.contains("\n      path: fast\n"), "{text}");
+        assert!(
+            text.contains("\n      path: libbpf (fast path: loader: \\x1b[31m)\n"),
+            "{text}"
+        );
         assert_eq!(st.required_failed().count(), 0);
         assert!(
             text.contains("  guard: active required=yes instance=0:42 protected=counter,+shared,+guard links=0 protected_links=0 ms=0.0\n"),
