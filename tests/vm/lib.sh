@@ -131,14 +131,14 @@ vm_test_key() {
 
 # vm_bundle NAME "obj1 obj2 ..." [list...]: signed objects in
 # $VM_BUILD/bundle-NAME/{lib,keys}, preload.list = the list (default: objects).
+# Signed as users sign them (with the fast path where the object converts);
+# VM_SIGN_ARGS=--no-fast-path makes version-1 objects, for the libbpf path.
 vm_bundle() {
     local name=$1 objs=$2 list=${3:-$2} d=$VM_BUILD/bundle-$1 o
     rm -rf "$d" && mkdir -p "$d/lib" "$d/keys"
     for o in $objs; do
-        # Version-1 objects (the libbpf path) until the fast path has been through this
-        # matrix (issue 10): ${VM_SIGN_ARGS} is where a run opts in (VM_SIGN_ARGS= ).
         # shellcheck disable=SC2086
-        "$VM_BIN" sign ${VM_SIGN_ARGS---no-fast-path} --key "$VM_KEY" --name "$o" --output "$d/lib/$o.bpf.o" \
+        "$VM_BIN" sign ${VM_SIGN_ARGS-} --key "$VM_KEY" --name "$o" --output "$d/lib/$o.bpf.o" \
             "$VM_TOP/build/bpf/$o.bpf.o" >&2
     done
     cp "$VM_PUB" "$d/keys/test-only.pub"

@@ -33,8 +33,10 @@ ROOT=$(vm_root)
 LOGS=$VM_BUILD/logs
 rm -rf "$LOGS" && mkdir -p "$LOGS"
 
-ALL="counter iter maponly xdp_pass lsm_deny fentry_unlink"
+ALL="counter iter maponly xdp_pass lsm_deny fentry_unlink tp_btf_exec"
 vm_bundle full "$ALL rejected" "$ALL" > /dev/null
+# The same objects as version-1 objects: the libbpf path.
+VM_SIGN_ARGS=--no-fast-path vm_bundle full-libbpf "$ALL rejected" "$ALL" > /dev/null
 TAMP=$(vm_bundle tampered "counter iter maponly")
 vm_tamper "$TAMP/lib/maponly.bpf.o"
 # The same, with rd.bpf_preload.required=maponly built into the initramfs (dracut
@@ -51,7 +53,7 @@ if [[ ! -s $K2 ]]; then
     openssl pkey -in "$K2" -pubout -out "${K2%.pem}.pub"
 fi
 # shellcheck disable=SC2086
-K2ID=$("$VM_BIN" sign ${VM_SIGN_ARGS---no-fast-path} --key "$K2" --name iter --output "$REV/lib/iter.bpf.o" "$VM_TOP/build/bpf/iter.bpf.o" 2>&1 |
+K2ID=$("$VM_BIN" sign ${VM_SIGN_ARGS-} --key "$K2" --name iter --output "$REV/lib/iter.bpf.o" "$VM_TOP/build/bpf/iter.bpf.o" 2>&1 |
     sed -n 's/.* with key \([0-9a-f]\{16\}\).*/\1/p')
 [[ -n $K2ID ]] || vdie "could not read the second key's id from 'bpf-preload sign'"
 cp "${K2%.pem}.pub" "$REV/keys/second-key.pub"
@@ -143,16 +145,33 @@ LOADED="vmtest.loaded=${ALL// /,}"
 # generated preload.list, counter and the LSM program required.
 # Kernel 7.x renamed do_unlinkat (fentry_unlink's attach target) to
 # filename_unlinkat: there fentry_unlink must fail alone (optional), the others load.
-LOADED_7="vmtest.loaded=counter,iter,maponly,xdp_pass,lsm_deny vmtest.failed=fentry_unlink"
+LOADED_7="vmtest.loaded=counter,iter,maponly,xdp_pass,lsm_deny,tp_btf_exec vmtest.failed=fentry_unlink"
+# Signed as users sign them, every example takes the fast path (issue 10): its light
+# skeleton runs in the kernel, then the programs attach by tracepoint, raw tracepoint,
+# iterator and BTF id (lsm, fentry, tp_btf). vmtest.path checks each object's kmsg line.
+FAST=vmtest.path=fast
 for k in $VM_KERNELS_ALL; do
     for fl in systemd shell; do
         if [[ $k == trixie-bpo ]]; then
-            boot_ok "boot-$k-$fl" "$k" "$fl" full "rd.bpf_preload.required=counter,lsm_deny $LOADED_7" \
+            boot_ok "boot-$k-$fl" "$k" "$fl" full "rd.bpf_preload.required=counter,lsm_deny $LOADED_7 $FAST" \
                 'VMSTATUS +fentry_unlink +FAILED'
         else
-            boot_ok "boot-$k-$fl" "$k" "$fl" full "rd.bpf_preload.required=counter,lsm_deny $LOADED"
+            boot_ok "boot-$k-$fl" "$k" "$fl" full "rd.bpf_preload.required=counter,lsm_deny $LOADED $FAST"
         fi
     done
+done
+# The same objects signed without the fast path load through libbpf, with the same
+# pins and the same behaviour (same checks), on every kernel.
+for k in $VM_KERNELS_ALL; do
+    fl=systemd
+    [[ $k == 6.12 || $k == trixie ]] && fl=shell
+    if [[ $k == trixie-bpo ]]; then
+        boot_ok "libbpf-path-$k-$fl" "$k" "$fl" full-libbpf \
+            "rd.bpf_preload.required=counter,lsm_deny $LOADED_7 vmtest.path=libbpf" 'VMSTATUS +fentry_unlink +FAILED'
+    else
+        boot_ok "libbpf-path-$k-$fl" "$k" "$fl" full-libbpf \
+            "rd.bpf_preload.required=counter,lsm_deny $LOADED vmtest.path=libbpf"
+    fi
 done
 # What `bpf-preload status` (VMSTATUS lines, from the real root) or the console
 # must say about the failed object.
@@ -224,10 +243,10 @@ build_refused build-refused-missing-object-d13-initramfs-tools d13-initramfs-too
 # mkinitramfs (hook + init-bottom script) and mkosi-initrd (drop-in, unit).
 # Same real-root checks.
 for fl in d13-dracut-systemd d13-dracut-shell d13-initramfs-tools d13-mkosi-initrd; do
-    boot_ok "$fl-trixie" trixie "$fl" full "rd.bpf_preload.required=counter,lsm_deny $LOADED"
+    boot_ok "$fl-trixie" trixie "$fl" full "rd.bpf_preload.required=counter,lsm_deny $LOADED $FAST"
 done
 boot_ok d13-initramfs-tools-trixie-bpo trixie-bpo d13-initramfs-tools full \
-    "rd.bpf_preload.required=counter,lsm_deny $LOADED_7" 'VMSTATUS +fentry_unlink +FAILED'
+    "rd.bpf_preload.required=counter,lsm_deny $LOADED_7 $FAST" 'VMSTATUS +fentry_unlink +FAILED'
 # Fail closed with Debian 13's generators: the unit's emergency path, and
 # initramfs-tools' panic.
 boot_refused tampered-required-d13-dracut-systemd trixie d13-dracut-systemd tampered \
@@ -243,16 +262,16 @@ GUARD_ON="rd.bpf_preload.guard=1 vmtest.guard=refused"
 for k in 6.1 6.12; do
     for fl in systemd shell; do
         boot_ok "guard-$k-$fl" "$k" "$fl" full \
-            "rd.bpf_preload.required=counter $LOADED $GUARD_ON" 'VMSTATUS +guard: active'
+            "rd.bpf_preload.required=counter $LOADED $GUARD_ON $FAST" 'VMSTATUS +guard: active'
     done
 done
 # 7.x, the newest packaged kernel (trixie-backports), with the host's dracut (both
 # flavours) and with Debian 13's dracut-ng + systemd 257, whose switch_root pivots.
 # fentry_unlink's target (do_unlinkat) is gone in 7.x: that example fails there
-# (optional) whatever the guard does; the guard protects the other five.
+# (optional) whatever the guard does; the guard protects the other six.
 for fl in systemd shell d13-dracut-systemd d13-initramfs-tools; do
     boot_ok "guard-trixie-bpo-$fl" trixie-bpo "$fl" full \
-        "rd.bpf_preload.required=counter $LOADED_7 $GUARD_ON" \
+        "rd.bpf_preload.required=counter $LOADED_7 $GUARD_ON $FAST" \
         'VMSTATUS +guard: active'
 done
 boot_ok guard-control-6.12-shell 6.12 shell full "$LOADED vmtest.guard=allowed" 'VMGUARD rm-pin ok'

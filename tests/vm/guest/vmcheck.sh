@@ -5,6 +5,7 @@
 #   vmtest.case=NAME        label printed in the result line
 #   vmtest.loaded=a,b       objects that must be loaded (pins, status, kmsg)
 #   vmtest.failed=x,y       objects that must have failed (status names a reason)
+#   vmtest.path=fast|libbpf every object of vmtest.loaded was loaded on that path (kmsg path=)
 #   vmtest.empty=1          nothing at all may be pinned under /sys/fs/bpf
 #   vmtest.demo=1           print the demo view instead of (before) the checks
 #   vmtest.guard=refused|allowed  run the guard's attack matrix (guard-attacks.sh)
@@ -30,6 +31,7 @@ DEMO=$(arg vmtest.demo)
 EMPTY=$(arg vmtest.empty)
 GUARD=$(arg vmtest.guard)
 GUARD_STATUS=$(arg vmtest.guard_status)
+LOAD_PATH=$(arg vmtest.path)
 P=0
 F=0
 ok() { P=$((P + 1)); echo "VMCHECK ok $*"; }
@@ -138,6 +140,17 @@ for o in $LOADED; do
             b=$(bpfmap get $BPF/lsm_deny/maps/denied 0)
             if [ -n "$b" ] && [ "$b" -gt "${a:-0}" ]; then ok "lsm_deny-counted" "$a -> $b"; else bad "lsm_deny-counted" "'$a' -> '$b'"; fi
             ;;
+        tp_btf_exec)
+            check pin:tp_btf_exec/links/seen_exec test -e $BPF/tp_btf_exec/links/seen_exec
+            a=$(bpfmap get $BPF/tp_btf_exec/maps/exec_seen 0)
+            for i in 1 2 3 4 5; do /bin/true; done
+            b=$(bpfmap get $BPF/tp_btf_exec/maps/exec_seen 0)
+            if [ -n "$a" ] && [ -n "$b" ] && [ "$b" -ge $((a + 5)) ]; then
+                ok "running:tp_btf_exec" "exec_seen $a -> $b"
+            else
+                bad "running:tp_btf_exec" "exec_seen '$a' -> '$b'"
+            fi
+            ;;
         fentry_unlink)
             check pin:fentry_unlink/links/count_unlink test -e $BPF/fentry_unlink/links/count_unlink
             a=$(bpfmap get $BPF/fentry_unlink/maps/unlink_count 0)
@@ -151,6 +164,17 @@ for o in $LOADED; do
             ;;
     esac
 done
+
+# The path each object was loaded on, from its kmsg line ("object NAME: loaded ... path=P ...").
+if [ -n "$LOAD_PATH" ]; then
+    for o in $LOADED; do
+        l=$(echo "$DMESG" | grep "object $o: loaded" | tail -n1)
+        case "$l" in
+            *" path=$LOAD_PATH "*) ok "path:$o" "$LOAD_PATH" ;;
+            *) bad "path:$o" "want path=$LOAD_PATH: $l" ;;
+        esac
+    done
+fi
 
 if [ "$EMPTY" = 1 ]; then
     n=$(find $BPF -mindepth 1 2> /dev/null | wc -l)
