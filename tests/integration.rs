@@ -324,6 +324,7 @@ fn fast_and_libbpf_paths_are_equivalent() {
         "optional_prog",
         "tp_btf_exec",
         "rejected",
+        "attach_missing",
         "shared_a",
     ];
     let cmdline = format!("rd.bpf_preload={}", objects.join(","));
@@ -409,6 +410,21 @@ fn fast_and_libbpf_paths_are_equivalent() {
     assert!(
         rejected.contains("(verifier: R0 invalid mem access"),
         "{rejected}"
+    );
+    // An attach that fails after a good load fails the object on either path, and nothing of
+    // it stays; its status names the path it failed on.
+    let missing = obj(&fast, "attach_missing")
+        .error
+        .clone()
+        .unwrap_or_default();
+    assert!(
+        missing.starts_with("attach on_missing_event: "),
+        "{missing}"
+    );
+    assert_eq!(path(&fast, "attach_missing"), (Some("fast".into()), None));
+    assert!(
+        !fast_tree.iter().any(|p| p.contains("attach_missing")),
+        "{fast_tree:?}"
     );
     // A failed object names the path it failed on: its loader was refused first, then libbpf.
     let (p, why) = path(&fast, "rejected");
