@@ -33,7 +33,7 @@ ROOT=$(vm_root)
 LOGS=$VM_BUILD/logs
 rm -rf "$LOGS" && mkdir -p "$LOGS"
 
-ALL="counter iter maponly xdp_pass lsm_deny fentry_unlink tp_btf_exec"
+ALL="counter iter maponly xdp_pass lsm_deny fentry_unlink tp_btf_exec kprobe_unlink kprobe_multi_unlink"
 vm_bundle full "$ALL rejected" "$ALL" > /dev/null
 # The same objects as version-1 objects: the libbpf path.
 VM_SIGN_ARGS=--no-fast-path vm_bundle full-libbpf "$ALL rejected" "$ALL" > /dev/null
@@ -140,15 +140,29 @@ refused_check() {
     fi
 }
 
-LOADED="vmtest.loaded=${ALL// /,}"
+# What loads where (vmtest.loaded / vmtest.failed for kernel $1): everything, except that
+# Debian's 6.1 has no fprobe (kprobe_multi_unlink's attach is refused with EOPNOTSUPP: it fails
+# alone) and 7.x renamed do_unlinkat (fentry_unlink's target) to filename_unlinkat.
+loaded() {
+    local all=" $ALL " failed=
+    case $1 in
+        6.1) failed=kprobe_multi_unlink ;;
+        trixie-bpo) failed=fentry_unlink ;;
+    esac
+    [[ -n $failed ]] && all=${all/ $failed / }
+    all=$(echo $all)
+    echo "vmtest.loaded=${all// /,}${failed:+ vmtest.failed=$failed}"
+}
+LOADED=$(loaded 6.12)
 # The matrix: both kernels x both initrd flavours, every example loaded from the
 # generated preload.list, counter and the LSM program required.
 # Kernel 7.x renamed do_unlinkat (fentry_unlink's attach target) to
 # filename_unlinkat: there fentry_unlink must fail alone (optional), the others load.
-LOADED_7="vmtest.loaded=counter,iter,maponly,xdp_pass,lsm_deny,tp_btf_exec vmtest.failed=fentry_unlink"
+LOADED_7=$(loaded trixie-bpo)
 # Signed as users sign them, every example takes the fast path (issue 10): its light
 # skeleton runs in the kernel, then the programs attach by tracepoint, raw tracepoint,
-# iterator and BTF id (lsm, fentry, tp_btf). vmtest.path checks each object's kmsg line.
+# iterator, BTF id (lsm, fentry, tp_btf) and kprobe PMU (kprobe, kretprobe). vmtest.path
+# checks each object's kmsg line.
 FAST=vmtest.path=fast
 for k in $VM_KERNELS_ALL; do
     for fl in systemd shell; do
@@ -156,7 +170,7 @@ for k in $VM_KERNELS_ALL; do
             boot_ok "boot-$k-$fl" "$k" "$fl" full "rd.bpf_preload.required=counter,lsm_deny $LOADED_7 $FAST" \
                 'VMSTATUS +fentry_unlink +FAILED'
         else
-            boot_ok "boot-$k-$fl" "$k" "$fl" full "rd.bpf_preload.required=counter,lsm_deny $LOADED $FAST"
+            boot_ok "boot-$k-$fl" "$k" "$fl" full "rd.bpf_preload.required=counter,lsm_deny $(loaded "$k") $FAST"
         fi
     done
 done
@@ -170,7 +184,7 @@ for k in $VM_KERNELS_ALL; do
             "rd.bpf_preload.required=counter,lsm_deny $LOADED_7 vmtest.path=libbpf" 'VMSTATUS +fentry_unlink +FAILED'
     else
         boot_ok "libbpf-path-$k-$fl" "$k" "$fl" full-libbpf \
-            "rd.bpf_preload.required=counter,lsm_deny $LOADED vmtest.path=libbpf"
+            "rd.bpf_preload.required=counter,lsm_deny $(loaded "$k") vmtest.path=libbpf"
     fi
 done
 # What `bpf-preload status` (VMSTATUS lines, from the real root) or the console
@@ -262,13 +276,13 @@ GUARD_ON="rd.bpf_preload.guard=1 vmtest.guard=refused"
 for k in 6.1 6.12; do
     for fl in systemd shell; do
         boot_ok "guard-$k-$fl" "$k" "$fl" full \
-            "rd.bpf_preload.required=counter $LOADED $GUARD_ON $FAST" 'VMSTATUS +guard: active'
+            "rd.bpf_preload.required=counter $(loaded "$k") $GUARD_ON $FAST" 'VMSTATUS +guard: active'
     done
 done
 # 7.x, the newest packaged kernel (trixie-backports), with the host's dracut (both
 # flavours) and with Debian 13's dracut-ng + systemd 257, whose switch_root pivots.
 # fentry_unlink's target (do_unlinkat) is gone in 7.x: that example fails there
-# (optional) whatever the guard does; the guard protects the other six.
+# (optional) whatever the guard does; the guard protects the other seven.
 for fl in systemd shell d13-dracut-systemd d13-initramfs-tools; do
     boot_ok "guard-trixie-bpo-$fl" trixie-bpo "$fl" full \
         "rd.bpf_preload.required=counter $LOADED_7 $GUARD_ON $FAST" \

@@ -20,6 +20,7 @@ use crate::sys::TRACEFS_PATH;
 const BPF_MAP_TYPE_STRUCT_OPS: u32 = 26;
 const BPF_PERF_EVENT: u32 = 41;
 const BPF_TRACE_ITER: u32 = 28;
+const KPROBE_PMU: &str = "/sys/bus/event_source/devices/kprobe";
 
 /// Why an object cannot take the fast path, from its maps and programs (before generating).
 fn refusal(maps: &[(String, u32, bool)], progs: &[skel::GenProg]) -> Option<String> {
@@ -120,6 +121,29 @@ fn tracepoint_id(category: &str, event: &str) -> io::Result<u64> {
         .map_err(|_| io::Error::from_raw_os_error(22))
 }
 
+/// The kprobe PMU's type and the config bit that makes a kretprobe, from sysfs (as libbpf reads
+/// them: `/sys/bus/event_source/devices/kprobe/{type,format/retprobe}`, the latter `config:N`).
+fn kprobe_pmu(retprobe: bool) -> io::Result<(u32, u64)> {
+    let dir = Path::new(KPROBE_PMU);
+    let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_owned());
+    let kind = std::fs::read_to_string(dir.join("type"))
+        .map_err(|e| io::Error::new(e.kind(), format!("no kprobe PMU ({KPROBE_PMU}): {e}")))?
+        .trim()
+        .parse()
+        .map_err(|_| invalid("kprobe PMU type"))?;
+    if !retprobe {
+        return Ok((kind, 0));
+    }
+    let format = std::fs::read_to_string(dir.join("format/retprobe"))?;
+    let bit: u32 = format
+        .trim()
+        .strip_prefix("config:")
+        .and_then(|b| b.parse().ok())
+        .filter(|&b| b < 64)
+        .ok_or_else(|| invalid("kprobe PMU retprobe format"))?;
+    Ok((kind, 1 << bit))
+}
+
 fn attach_one(attach: &Attach, prog: &OwnedFd) -> io::Result<Option<OwnedFd>> {
     let fd = prog.as_raw_fd();
     Ok(Some(match attach {
@@ -133,6 +157,16 @@ fn attach_one(attach: &Attach, prog: &OwnedFd) -> io::Result<Option<OwnedFd>> {
         Attach::RawTracepoint { name } => skel::raw_tracepoint_open(name, fd)?,
         Attach::Btf { attach_type } => skel::link_create(fd, 0, *attach_type)?,
         Attach::Iter => skel::link_create(fd, 0, BPF_TRACE_ITER)?,
+        Attach::Kprobe {
+            func,
+            offset,
+            retprobe,
+        } => {
+            let (pmu, config) = kprobe_pmu(*retprobe)?;
+            let event = skel::perf_kprobe_open(pmu, config, func, *offset)?;
+            skel::link_create(fd, event.as_raw_fd(), BPF_PERF_EVENT)?
+        }
+        Attach::KprobeMulti { func, retprobe } => skel::kprobe_multi_link(fd, func, *retprobe)?,
     }))
 }
 

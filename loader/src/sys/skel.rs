@@ -310,6 +310,34 @@ pub fn link_create(prog: RawFd, target: RawFd, attach_type: u32) -> io::Result<O
     Ok(owned(r))
 }
 
+/// BPF_LINK_CREATE of a kprobe.multi link (BPF_TRACE_KPROBE_MULTI) on the one function `func`;
+/// `retprobe`: on its returns (BPF_F_KPROBE_MULTI_RETURN). EOPNOTSUPP without fprobe.
+pub fn kprobe_multi_link(prog: RawFd, func: &str, retprobe: bool) -> io::Result<OwnedFd> {
+    let func = CString::new(func).map_err(|_| io::Error::from_raw_os_error(22))?;
+    let mut syms = [func.as_ptr()];
+    let mut opts = sys::bpf_link_create_opts {
+        sz: std::mem::size_of::<sys::bpf_link_create_opts>() as _,
+        ..Default::default()
+    };
+    opts.__bindgen_anon_1.kprobe_multi = sys::bpf_link_create_opts__bindgen_ty_1__bindgen_ty_2 {
+        flags: if retprobe {
+            sys::BPF_F_KPROBE_MULTI_RETURN
+        } else {
+            0
+        },
+        cnt: 1,
+        syms: syms.as_mut_ptr(),
+        addrs: std::ptr::null(),
+        cookies: std::ptr::null(),
+    };
+    // SAFETY: `opts`, the symbol array and the name it points to outlive the call.
+    let r = unsafe { sys::bpf_link_create(prog, 0, sys::BPF_TRACE_KPROBE_MULTI, &opts) };
+    if r < 0 {
+        return Err(io::Error::from_raw_os_error(-r));
+    }
+    Ok(owned(r))
+}
+
 /// BPF_RAW_TRACEPOINT_OPEN: a link on the raw tracepoint `name`.
 pub fn raw_tracepoint_open(name: &str, prog: RawFd) -> io::Result<OwnedFd> {
     let name = CString::new(name).map_err(|_| io::Error::from_raw_os_error(22))?;
@@ -321,13 +349,54 @@ pub fn raw_tracepoint_open(name: &str, prog: RawFd) -> io::Result<OwnedFd> {
     Ok(owned(r))
 }
 
-/// perf_event_attr up to PERF_ATTR_SIZE_VER5; only type, size and config are set.
+/// perf_event_attr up to PERF_ATTR_SIZE_VER4 (104 bytes); only type, size, config, config1 and
+/// config2 are set (`rest[5]` and `rest[6]`: offsets 56 and 64).
 #[repr(C)]
 struct PerfEventAttr {
     kind: u32,
     size: u32,
     config: u64,
     rest: [u64; 11],
+}
+
+impl PerfEventAttr {
+    fn new(kind: u32, config: u64) -> Self {
+        Self {
+            kind,
+            size: std::mem::size_of::<PerfEventAttr>() as u32,
+            config,
+            rest: [0; 11],
+        }
+    }
+}
+
+/// perf_event_open(attr, all processes, CPU 0, no group), as libbpf opens probes.
+fn perf_event_open(attr: &PerfEventAttr) -> io::Result<OwnedFd> {
+    // SAFETY: `attr` (and whatever its config1 points to, kept alive by the caller) outlives the
+    // call; the kernel reads at most `attr.size` bytes.
+    let r = unsafe {
+        syscall(
+            SYS_PERF_EVENT_OPEN,
+            attr as *const PerfEventAttr,
+            -1 as c_int,
+            0 as c_int,
+            -1 as c_int,
+            PERF_FLAG_FD_CLOEXEC,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(owned(r as c_int))
+}
+
+/// A perf event of the kprobe PMU `pmu` on `func`+`offset` (`config`: the retprobe bit or 0).
+pub fn perf_kprobe_open(pmu: u32, config: u64, func: &str, offset: u64) -> io::Result<OwnedFd> {
+    let func = CString::new(func).map_err(|_| io::Error::from_raw_os_error(22))?;
+    let mut attr = PerfEventAttr::new(pmu, config);
+    attr.rest[5] = func.as_ptr() as u64; // config1: kprobe_func
+    attr.rest[6] = offset; // config2: probe_offset
+    perf_event_open(&attr)
 }
 
 const PERF_TYPE_TRACEPOINT: u32 = 2;
@@ -343,27 +412,7 @@ unsafe extern "C" {
 
 /// A perf event on tracepoint `id` (all processes, CPU 0), as libbpf opens it.
 pub fn perf_tracepoint_open(id: u64) -> io::Result<OwnedFd> {
-    let attr = PerfEventAttr {
-        kind: PERF_TYPE_TRACEPOINT,
-        size: std::mem::size_of::<PerfEventAttr>() as u32,
-        config: id,
-        rest: [0; 11],
-    };
-    // SAFETY: perf_event_open(attr, pid -1, cpu 0, group -1, flags); `attr` outlives the call.
-    let r = unsafe {
-        syscall(
-            SYS_PERF_EVENT_OPEN,
-            &attr as *const PerfEventAttr,
-            -1 as c_int,
-            0 as c_int,
-            -1 as c_int,
-            PERF_FLAG_FD_CLOEXEC,
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(owned(r as c_int))
+    perf_event_open(&PerfEventAttr::new(PERF_TYPE_TRACEPOINT, id))
 }
 
 /// BPF_OBJ_PIN.

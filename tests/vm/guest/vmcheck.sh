@@ -151,6 +151,26 @@ for o in $LOADED; do
                 bad "running:tp_btf_exec" "exec_seen '$a' -> '$b'"
             fi
             ;;
+        kprobe_unlink | kprobe_multi_unlink)
+            # Entries to and returns from vfs_unlink, in keys 0 and 1 of the object's map.
+            if [ $o = kprobe_unlink ]; then
+                set -- unlink_entry unlink_return unlink_probes
+            else
+                set -- multi_entry multi_return multi_probes
+            fi
+            check pin:$o/links/$1 test -e $BPF/$o/links/$1
+            check pin:$o/links/$2 test -e $BPF/$o/links/$2
+            a=$(bpfmap get $BPF/$o/maps/$3 0)
+            r=$(bpfmap get $BPF/$o/maps/$3 1)
+            for i in 1 2 3; do : > /tmp/unlink-kp; rm /tmp/unlink-kp; done
+            b=$(bpfmap get $BPF/$o/maps/$3 0)
+            s=$(bpfmap get $BPF/$o/maps/$3 1)
+            if [ -n "$a" ] && [ -n "$b" ] && [ "$b" -ge $((a + 3)) ] && [ -n "$r" ] && [ -n "$s" ] && [ "$s" -ge $((r + 3)) ]; then
+                ok "running:$o" "entries $a -> $b, returns $r -> $s"
+            else
+                bad "running:$o" "entries '$a' -> '$b', returns '$r' -> '$s'"
+            fi
+            ;;
         fentry_unlink)
             check pin:fentry_unlink/links/count_unlink test -e $BPF/fentry_unlink/links/count_unlink
             a=$(bpfmap get $BPF/fentry_unlink/maps/unlink_count 0)

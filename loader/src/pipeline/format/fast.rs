@@ -183,6 +183,15 @@ pub enum Attach {
     Btf { attach_type: u32 },
     /// `iter/…`: BPF_LINK_CREATE with BPF_TRACE_ITER.
     Iter,
+    /// `kprobe/FUNC[+OFFSET]`, `kretprobe/FUNC`: a perf event of the kprobe PMU, then a perf link.
+    Kprobe {
+        func: String,
+        offset: u64,
+        retprobe: bool,
+    },
+    /// `kprobe.multi/FUNC`, `kretprobe.multi/FUNC` naming one function (no glob): BPF_LINK_CREATE
+    /// with BPF_TRACE_KPROBE_MULTI, where the kernel has fprobe.
+    KprobeMulti { func: String, retprobe: bool },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -220,6 +229,22 @@ fn check_name(what: &str, s: &str) -> Result<(), FastError> {
     if bad {
         return Err(FastError::Descriptor(format!(
             "{what} name {:?} is not a valid name",
+            super::name::shown(s)
+        )));
+    }
+    Ok(())
+}
+
+/// A kernel symbol, as kprobes take it: `[A-Za-z0-9_.]` (`.isra.0`, `.cold` suffixes).
+fn check_symbol(s: &str) -> Result<(), FastError> {
+    if s.is_empty()
+        || s.len() > MAX_NAME
+        || !s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+    {
+        return Err(FastError::Descriptor(format!(
+            "kprobe function {:?} is not [A-Za-z0-9_.]+",
             super::name::shown(s)
         )));
     }
@@ -279,6 +304,20 @@ impl Descriptor {
                     check_ident("tracepoint", event)?;
                 }
                 Attach::RawTracepoint { name } => check_ident("raw tracepoint", name)?,
+                Attach::Kprobe {
+                    func,
+                    offset,
+                    retprobe,
+                } => {
+                    check_symbol(func)?;
+                    if *retprobe && *offset != 0 {
+                        return Err(FastError::Descriptor(format!(
+                            "program {:?}: a kretprobe has no offset",
+                            p.name
+                        )));
+                    }
+                }
+                Attach::KprobeMulti { func, .. } => check_symbol(func)?,
                 Attach::None | Attach::Btf { .. } | Attach::Iter => {}
             }
         }
@@ -347,6 +386,19 @@ impl Descriptor {
     }
 }
 
+fn is_symbol(s: &str) -> bool {
+    let symbol = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.';
+    !s.is_empty() && s.len() <= MAX_NAME && s.chars().all(symbol)
+}
+
+/// A kprobe offset as libbpf reads it (`%li`): decimal, or hex after `0x`.
+fn parse_offset(s: &str) -> Option<u64> {
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
+
 /// How a program of `section` attaches on the fast path, as libbpf would attach it; `Err` says
 /// why the fast path cannot (then the object keeps the libbpf path).
 pub fn attach_for(section: &str, expected_attach_type: u32) -> Result<Attach, String> {
@@ -368,6 +420,32 @@ pub fn attach_for(section: &str, expected_attach_type: u32) -> Result<Attach, St
             name: target.to_owned(),
         }),
         "iter" | "iter.s" => Ok(Attach::Iter),
+        // libbpf's forms: `kprobe/FUNC`, `kprobe/FUNC+OFFSET` (decimal or 0x), `kretprobe/FUNC`.
+        "kprobe" | "kretprobe" => {
+            let retprobe = prefix == "kretprobe";
+            let (func, offset) = match target.split_once('+') {
+                None => (target, 0),
+                Some((f, off)) if !retprobe => match parse_offset(off) {
+                    Some(o) => (f, o),
+                    None => return unsupported(),
+                },
+                Some(_) => return unsupported(),
+            };
+            if !is_symbol(func) {
+                return unsupported();
+            }
+            Ok(Attach::Kprobe {
+                func: func.to_owned(),
+                offset,
+                retprobe,
+            })
+        }
+        // One function named in full; a glob (or a module prefix) needs libbpf's resolution
+        // against available_filter_functions, so it keeps the libbpf path.
+        "kprobe.multi" | "kretprobe.multi" if is_symbol(target) => Ok(Attach::KprobeMulti {
+            func: target.to_owned(),
+            retprobe: prefix == "kretprobe.multi",
+        }),
         "fentry" | "fentry.s" | "fexit" | "fexit.s" | "fmod_ret" | "fmod_ret.s" | "lsm"
         | "lsm.s" | "tp_btf" => Ok(Attach::Btf {
             attach_type: expected_attach_type,
@@ -472,6 +550,11 @@ pub(crate) mod tests {
             event: e.into(),
         };
         let raw = |n: &str| Attach::RawTracepoint { name: n.into() };
+        let kp = |f: &str, offset: u64, retprobe: bool| Attach::Kprobe {
+            func: f.into(),
+            offset,
+            retprobe,
+        };
         let cases: Vec<(&str, Result<Attach, String>)> = vec![
             (
                 "tracepoint/sched/sched_process_exec",
@@ -490,9 +573,43 @@ pub(crate) mod tests {
             ("lsm/path_mkdir", Ok(Attach::Btf { attach_type: 24 })),
             ("xdp", Ok(Attach::None)),
             ("tc/ingress", Ok(Attach::None)),
+            ("kprobe/vfs_unlink", Ok(kp("vfs_unlink", 0, false))),
+            ("kprobe/foo.isra.0+0x10", Ok(kp("foo.isra.0", 16, false))),
+            ("kprobe/f+16", Ok(kp("f", 16, false))),
+            ("kretprobe/vfs_unlink", Ok(kp("vfs_unlink", 0, true))),
             (
-                "kprobe/do_unlinkat",
-                Err("section \"kprobe/do_unlinkat\": no fast-path attach".into()),
+                "kretprobe/f+4",
+                Err("section \"kretprobe/f+4\": no fast-path attach".into()),
+            ),
+            (
+                "kprobe/f+zz",
+                Err("section \"kprobe/f+zz\": no fast-path attach".into()),
+            ),
+            (
+                "kprobe/a/b",
+                Err("section \"kprobe/a/b\": no fast-path attach".into()),
+            ),
+            (
+                "kprobe.multi/vfs_*",
+                Err("section \"kprobe.multi/vfs_*\": no fast-path attach".into()),
+            ),
+            (
+                "kprobe.multi/vfs_unlink",
+                Ok(Attach::KprobeMulti {
+                    func: "vfs_unlink".into(),
+                    retprobe: false,
+                }),
+            ),
+            (
+                "kretprobe.multi/vfs_unlink",
+                Ok(Attach::KprobeMulti {
+                    func: "vfs_unlink".into(),
+                    retprobe: true,
+                }),
+            ),
+            (
+                "kprobe.multi/ext4:ext4_*",
+                Err("section \"kprobe.multi/ext4:ext4_*\": no fast-path attach".into()),
             ),
             (
                 "tracepoint/a/b/c",
