@@ -760,6 +760,21 @@ pub(crate) mod tests {
                 "raw tracepoint \"\" is not",
             ),
             (
+                "path in kprobe",
+                edit(&|d| d.programs[0].attach = Attach::Kprobe { func: "../x".into(), offset: 0, retprobe: false }).to_bytes(),
+                "kprobe function \"../x\" is not [A-Za-z0-9_.]+",
+            ),
+            (
+                "kretprobe offset",
+                edit(&|d| d.programs[0].attach = Attach::Kprobe { func: "f".into(), offset: 8, retprobe: true }).to_bytes(),
+                "a kretprobe has no offset",
+            ),
+            (
+                "glob in kprobe.multi",
+                edit(&|d| d.programs[0].attach = Attach::KprobeMulti { func: "vfs_*".into(), retprobe: false }).to_bytes(),
+                "kprobe function \"vfs_*\" is not",
+            ),
+            (
                 "empty map name",
                 edit(&|d| d.maps[0].name.clear()).to_bytes(),
                 "map name \"\" is not a valid name",
