@@ -211,10 +211,27 @@ pub fn read_bounded(path: &Path, max: u64) -> io::Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// Whether [`write_replace`] makes the new file durable before the rename.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync before the rename: after a crash the path holds the old or the new bytes (signed
+    /// objects).
+    Synced,
+    /// The rename alone: every reader sees the old or the new file, never part of one, but a
+    /// crash may lose the new one (the status record: it lives in /run, a tmpfs, and describes
+    /// this boot only; an fsync there is a no-op, and on a disk a journal commit nobody needs).
+    Unsynced,
+}
+
 /// Replace `path` with `bytes`, atomically: a new temporary file beside it, created exclusively
 /// (O_EXCL|O_NOFOLLOW: nothing planted at that name is followed or reused) under a name no other
 /// writer picks, then renamed over `path`. On failure the temporary file is removed.
-pub fn write_replace(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+pub fn write_replace(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    durability: Durability,
+) -> io::Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -241,7 +258,10 @@ pub fn write_replace(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
         .open(&tmp)
         .and_then(|mut f| {
             f.write_all(bytes)?;
-            f.sync_all()
+            match durability {
+                Durability::Synced => f.sync_all(),
+                Durability::Unsynced => Ok(()),
+            }
         });
     let result = written.and_then(|()| std::fs::rename(&tmp, path));
     if result.is_err() {
