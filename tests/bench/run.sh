@@ -21,6 +21,7 @@
 #   - N rounds, each timing every tool, the order reversed every round
 #     (A B, B A, ...); every single run gets a FRESH bpffs instance mounted on a
 #     new temp dir, unmounted afterwards (which frees the pinned links/progs),
+#     and the next run starts once the kernel has freed every bench program,
 #   - one extra untimed round of each tool under /usr/bin/time -v for peak RSS.
 # For information only, each round also times the same 12 loadall commands in
 # ONE bpftool process (`bpftool batch file`): per-exec vs. per-object cost.
@@ -74,6 +75,17 @@ inner() {
     drop_fs() {
         umount "$FS"
         rmdir "$FS"
+    }
+    # The kernel frees what an unmounted bpffs held asynchronously (about 70 ms
+    # for the 36 programs): wait until no bench program is left, so that no
+    # timed run shares the CPU with the previous run's teardown.
+    settle() {
+        local i
+        for ((i = 0; i < 1000; i++)); do
+            bpftool prog show 2>/dev/null | grep -q ' name bench[0-9]' || return 0
+            sleep 0.01
+        done
+        log "WARNING: bench programs still loaded 10 s after a run"
     }
 
     # The batch file of the informational `bpftool batch` run: the same 12
@@ -165,6 +177,7 @@ inner() {
             done
         fi
         drop_fs
+        settle
         LAST_MS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) * 1000 }')
     }
 
@@ -218,7 +231,7 @@ fi
 while [[ $# -gt 0 ]]; do
     case $1 in
         -n|--rounds) ROUNDS=$2; shift 2 ;;
-        -h|--help) sed -n '3,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '3,37p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument $1 (use -n ROUNDS)" ;;
     esac
 done
