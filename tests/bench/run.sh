@@ -21,7 +21,8 @@
 #   - N rounds, each timing every tool, the order reversed every round
 #     (A B, B A, ...); every single run gets a FRESH bpffs instance mounted on a
 #     new temp dir, unmounted afterwards (which frees the pinned links/progs),
-#     and the next run starts once the kernel has freed every bench program,
+#     and the next run starts 0.3 s after the kernel has freed every bench
+#     program (its teardown slows a run started earlier by ~100 ms),
 #   - one extra untimed round of each tool under /usr/bin/time -v for peak RSS.
 # For information only, each round also times the same 12 loadall commands in
 # ONE bpftool process (`bpftool batch file`): per-exec vs. per-object cost.
@@ -76,16 +77,19 @@ inner() {
         umount "$FS"
         rmdir "$FS"
     }
-    # The kernel frees what an unmounted bpffs held asynchronously (about 70 ms
-    # for the 36 programs): wait until no bench program is left, so that no
-    # timed run shares the CPU with the previous run's teardown.
+    # The kernel frees what an unmounted bpffs held asynchronously (the 36
+    # programs are gone after about 70 ms) and is not done then: a run started
+    # as soon as the last bench program disappeared was still ~100 ms slower,
+    # one started 0.1 s later was not. So wait for the programs to go, then
+    # 0.3 s more, before the next timed run, whichever tool it is.
     settle() {
         local i
         for ((i = 0; i < 1000; i++)); do
-            bpftool prog show 2>/dev/null | grep -q ' name bench[0-9]' || return 0
+            bpftool prog show 2>/dev/null | grep -q ' name bench[0-9]' || break
             sleep 0.01
         done
-        log "WARNING: bench programs still loaded 10 s after a run"
+        ((i < 1000)) || log "WARNING: bench programs still loaded 10 s after a run"
+        sleep 0.3
     }
 
     # The batch file of the informational `bpftool batch` run: the same 12
@@ -231,7 +235,7 @@ fi
 while [[ $# -gt 0 ]]; do
     case $1 in
         -n|--rounds) ROUNDS=$2; shift 2 ;;
-        -h|--help) sed -n '3,37p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '3,38p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument $1 (use -n ROUNDS)" ;;
     esac
 done
