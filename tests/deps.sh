@@ -6,7 +6,8 @@
 #                         qemu-system-x86 ...)
 #   tests/deps.sh vm      demo + what the VM tests need (mmdebstrap for the
 #                         Debian 13 root and the fresh-machine test)
-#   tests/deps.sh bench   build + the benchmark (bpftool with autoattach, time)
+#   tests/deps.sh bench   build + the benchmark (bpftool with autoattach, time, and
+#                         what its light-skeleton reference is built with)
 #   tests/deps.sh all     everything (default)
 # Idempotent, and quick when everything is there. Rust (cargo) is expected on
 # the machine already; packages from bookworm-backports come through a private
@@ -35,7 +36,10 @@ DEMO=(
 )
 # Debian 13 roots (dracut-ng, initramfs-tools, mkosi) and fresh Debian 12 roots
 VM=(mmdebstrap)
-BENCH=(time util-linux)
+# time for peak RSS; the light-skeleton reference of tests/bench/run.sh is built with
+# `bpftool gen skeleton -L` (install_bpftool), gcc -static (libc6-dev's libc.a) and
+# libbpf-dev's skel_internal.h over linux-libc-dev's linux/bpf.h
+BENCH=(time util-linux gcc libc6-dev libbpf-dev linux-libc-dev)
 
 # qemu-system-x86 must match qemu-utils when that came from bookworm-backports
 # (it does on the CI machines): then it comes from there too.

@@ -36,7 +36,7 @@ pub mod fuzz;
 pub use pipeline::format::{elf, fast, keys, name, trailer, verify};
 pub use pipeline::report::{escape, status};
 pub use pipeline::{cmdline, policy, CmdlineFrom, RunConfig, RunError, EXIT_REQUIRED_FAILED};
-pub use sys::{read_bounded, write_replace, MAX_OBJECT_SIZE};
+pub use sys::{read_bounded, write_replace, Durability, MAX_OBJECT_SIZE};
 
 use std::time::Instant;
 

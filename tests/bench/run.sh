@@ -4,7 +4,10 @@
 # Benchmark: `bpf-preload run` (fast path: signed light skeletons run in the
 # kernel) vs. `bpf-preload run` on the same objects signed --no-fast-path (the
 # libbpf path) vs. a shell hook calling `bpftool prog loadall` once per object,
-# on the same 12 signed objects (build/bpf/bench_01..12).
+# on the same 12 signed objects (build/bpf/bench_01..12), and the reference for
+# the kernel's own time: the same 12 objects as light skeletons (bpftool gen
+# skeleton -L) loaded and attached by one small static C program
+# (tests/bench/reference.c, built here), as the kernel's own bpf_preload does.
 #
 #   sudo tests/bench/run.sh [-n ROUNDS]        (default 30; or BENCH_ROUNDS=N)
 #
@@ -13,17 +16,22 @@
 # lacks it; `time` for peak RSS; `file`), builds the binary and
 # the objects if they are missing, signs the objects into a temporary bundle,
 # then, inside a private mount namespace (unshare -m --propagation private):
-#   - mounts tracefs once (neither tool pays for that in the timings),
+#   - mounts tracefs once (no tool pays for that in the timings),
 #   - one untimed warm-up round of each tool,
-#   - N rounds, each timing both tools, the order alternating every round
+#   - N rounds, each timing every tool, the order reversed every round
 #     (A B, B A, ...); every single run gets a FRESH bpffs instance mounted on a
 #     new temp dir, unmounted afterwards (which frees the pinned links/progs),
+#     and the next run starts 0.3 s after the kernel has freed every bench
+#     program (its teardown slows a run started earlier by ~100 ms),
 #   - one extra untimed round of each tool under /usr/bin/time -v for peak RSS.
 # For information only, each round also times the same 12 loadall commands in
 # ONE bpftool process (`bpftool batch file`): per-exec vs. per-object cost.
 # Wall time is taken with bash's $EPOCHREALTIME around the command(s) (no fork
 # for the clock). bpftool's timed region = one `mkdir -p` of the 12 object dirs
 # + 12 `bpftool prog loadall OBJ <obj>/progs pinmaps <obj>/maps autoattach`.
+# The reference's timed region ends when it prints that all 36 programs are
+# attached: it pins nothing, so its exit detaches and frees everything, about a
+# second of kernel work that the pinned tools never do; that exit is not timed.
 #
 # Targets are printed beside the figures; they are goals, not assertions. The
 # script fails only if something does not work (an object not loaded, a tool
@@ -69,6 +77,20 @@ inner() {
         umount "$FS"
         rmdir "$FS"
     }
+    # The kernel frees what an unmounted bpffs held asynchronously (the 36
+    # programs are gone after about 70 ms) and is not done then: a run started
+    # as soon as the last bench program disappeared was still ~100 ms slower,
+    # one started 0.1 s later was not. So wait for the programs to go, then
+    # 0.3 s more, before the next timed run, whichever tool it is.
+    settle() {
+        local i
+        for ((i = 0; i < 1000; i++)); do
+            bpftool prog show 2>/dev/null | grep -q ' name bench[0-9]' || break
+            sleep 0.01
+        done
+        ((i < 1000)) || log "WARNING: bench programs still loaded 10 s after a run"
+        sleep 0.3
+    }
 
     # The batch file of the informational `bpftool batch` run: the same 12
     # loadall commands in ONE bpftool process, to separate per-exec cost from
@@ -81,11 +103,14 @@ inner() {
 
     # run_tool TOOL LABEL: one timed run on a fresh bpffs -> $LAST_MS. TOOL is
     #   preload  one `bpf-preload run` of the 12 objects
+    #   lskel    the reference: one process loading the 12 light skeletons
+    #            (tests/bench/reference.c); timed until it says all are attached,
+    #            its exit (which detaches and frees everything) is not timed
     #   bpftool  the shell-hook equivalent: mkdir -p + one bpftool per object
     #   batch    for information: mkdir -p + the 12 loadall in one `bpftool batch`
     # $WRAP (e.g. /usr/bin/time -v) wraps each preload/bpftool process.
     run_tool() {
-        local tool=$1 label=$2 out=$R/$1-$2.out t0 t1 n at='' rc=0 pins sub=progs
+        local tool=$1 label=$2 out=$R/$1-$2.out t0 t1='' n at='' rc=0 pins sub=progs line=''
         local dirs=()
         new_fs
         for n in "${NAMES[@]}"; do dirs+=("$FS/$n"); done
@@ -109,8 +134,17 @@ inner() {
             batch)
                 mkdir -p "${dirs[@]}"
                 bpftool batch file "$W/batch-now" >"$out" 2>&1 || rc=$? ;;
+            lskel)
+                coproc REF { exec "$W/ref/reference" 2>"$out"; }
+                read -r line <&"${REF[0]}" || true
+                t1=$EPOCHREALTIME
+                # Untimed: close its stdin, let it exit (detaching everything), reap it.
+                local pid=$REF_PID wfd=${REF[1]}
+                exec {wfd}>&-
+                wait "$pid" || rc=$?
+                [[ $line == "links=$((3 * ${#NAMES[@]}))" ]] || { cat "$out" >&2; die "reference: '$line' ($label)"; } ;;
         esac
-        t1=$EPOCHREALTIME
+        [[ -n $t1 ]] || t1=$EPOCHREALTIME
         # bpftool 7.5's batch mode exits 255 with "reading batch file failed: File
         # exists" (a stale errno from its mkdir) even when every command worked, so
         # it is judged by its pins and by having no other error.
@@ -122,8 +156,10 @@ inner() {
             die "$tool exited $rc ($label${at:+, object $at})"
         fi
         [[ $tool == preload || $tool == libbpf ]] && sub=links
-        pins=$(find "$FS"/bench_*/$sub "$FS"/bench_*/maps -mindepth 1 | wc -l)
-        [[ $pins -eq $((6 * ${#NAMES[@]})) ]] || die "$tool: $pins pins, expected $((6 * ${#NAMES[@]})) ($label)"
+        if [[ $tool != lskel ]]; then
+            pins=$(find "$FS"/bench_*/$sub "$FS"/bench_*/maps -mindepth 1 | wc -l)
+            [[ $pins -eq $((6 * ${#NAMES[@]})) ]] || die "$tool: $pins pins, expected $((6 * ${#NAMES[@]})) ($label)"
+        fi
         if [[ $tool == preload ]]; then
             n=$(grep -c '"result": "loaded"' "$R/status-$label.json" || true)
             [[ $n -eq ${#NAMES[@]} ]] || die "bpf-preload: only $n of ${#NAMES[@]} objects loaded ($label), see $R/status-$label.json"
@@ -145,18 +181,21 @@ inner() {
             done
         fi
         drop_fs
+        settle
         LAST_MS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) * 1000 }')
     }
 
     WRAP=
     log "warm-up round (untimed)"
     run_tool preload warmup
+    run_tool lskel warmup
     run_tool libbpf warmup
     run_tool bpftool warmup
     run_tool batch warmup
 
     local r
     : >"$R/preload.ms"
+    : >"$R/lskel.ms"
     : >"$R/libbpf.ms"
     : >"$R/bpftool.ms"
     : >"$R/batch.ms"
@@ -165,9 +204,9 @@ inner() {
         local lbl order t
         lbl=$(printf 'r%02d' "$r")
         if ((r % 2)); then
-            order="preload libbpf bpftool batch"
+            order="preload lskel libbpf bpftool batch"
         else
-            order="batch bpftool libbpf preload"
+            order="batch bpftool libbpf lskel preload"
         fi
         for t in $order; do
             run_tool "$t" "$lbl"; echo "$LAST_MS" >>"$R/$t.ms"
@@ -196,7 +235,7 @@ fi
 while [[ $# -gt 0 ]]; do
     case $1 in
         -n|--rounds) ROUNDS=$2; shift 2 ;;
-        -h|--help) sed -n '3,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '3,38p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument $1 (use -n ROUNDS)" ;;
     esac
 done
@@ -242,6 +281,23 @@ for n in "${NAMES[@]}"; do
         --output "$W/bundle-libbpf/$n.bpf.o" "$OBJDIR/$n.bpf.o" >/dev/null
 done
 (IFS=,; echo "rd.bpf_preload=${NAMES[*]}") >"$W/cmdline"
+
+# The reference for "the kernel's own time": the same 12 objects as light
+# skeletons (bpftool gen skeleton -L), loaded and attached by one small static C
+# program the way the kernel's own bpf_preload does it (tests/bench/reference.c,
+# libbpf's skel_internal.h from libbpf-dev). Built here, from the objects.
+mkdir "$W/ref"
+: >"$W/ref/objects.h"
+loads=
+for n in "${NAMES[@]}"; do
+    bpftool gen skeleton -L "$OBJDIR/$n.bpf.o" name "$n" >"$W/ref/$n.lskel.h" ||
+        die "bpftool gen skeleton -L $n failed"
+    echo "#include \"$n.lskel.h\"" >>"$W/ref/objects.h"
+    loads+=" LOAD(${n#bench_})"
+done
+echo "#define OBJECTS$loads" >>"$W/ref/objects.h"
+gcc -O2 -static -Wall -Werror -I"$W/ref" -o "$W/ref/reference" "$ROOT/tests/bench/reference.c" ||
+    die "building the light-skeleton reference failed"
 
 LOADAVG_START=$(cut -d" " -f1-3 /proc/loadavg)
 unshare -m --propagation private "$0" --inner "$W" "$ATTACH" "$ROUNDS" ||

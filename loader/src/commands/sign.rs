@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use bpf_preload::escape::{escape, escape_path};
 use bpf_preload::keys::{self, KeyId};
 use bpf_preload::name::ObjectName;
-use bpf_preload::{elf, verify};
+use bpf_preload::{elf, verify, Durability};
 
 use super::{is_help, missing, read, CommandError};
 
@@ -112,9 +112,11 @@ pub fn run(args: &Args) -> Result<String, CommandError> {
     let mode = std::fs::metadata(&out)
         .map(|m| m.permissions().mode() & 0o7777)
         .unwrap_or(0o644);
-    bpf_preload::write_replace(&out, &signed, mode).map_err(|source| CommandError::Write {
-        path: out.clone(),
-        source,
+    bpf_preload::write_replace(&out, &signed, mode, Durability::Synced).map_err(|source| {
+        CommandError::Write {
+            path: out.clone(),
+            source,
+        }
     })?;
     let path = match &fast {
         Ok(_) => "fast path".to_owned(),

@@ -109,16 +109,25 @@ pub trait Sys {
 pub struct RealSys {
     /// Also echo log records to stderr (for people running `run` by hand).
     pub echo: bool,
+    /// The open /dev/kmsg and how many records were written through it.
+    kmsg: std::sync::Mutex<Option<(File, usize)>>,
 }
 
 impl RealSys {
     pub fn new(echo: bool) -> Self {
-        Self { echo }
+        Self {
+            echo,
+            kmsg: std::sync::Mutex::new(None),
+        }
     }
 }
 
-/// The kernel rate-limits writes per open /dev/kmsg file (10 records per 5 s), which would drop
-/// lines when many objects load; so every message gets a fresh open.
+/// The kernel rate-limits writes per open /dev/kmsg file (a burst of 10 records, then 10 per
+/// 5 s; the rest are dropped silently), so a file is used for this many records and then
+/// replaced by a fresh open. Opening /dev/kmsg is not cheap (about 0.1 ms: the kernel allocates
+/// its buffers), so not every record gets its own.
+const KMSG_RECORDS_PER_OPEN: usize = 10;
+
 fn open_kmsg() -> Option<File> {
     std::fs::OpenOptions::new()
         .write(true)
@@ -202,10 +211,27 @@ pub fn read_bounded(path: &Path, max: u64) -> io::Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// Whether [`write_replace`] makes the new file durable before the rename.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync before the rename: after a crash the path holds the old or the new bytes (signed
+    /// objects).
+    Synced,
+    /// The rename alone: every reader sees the old or the new file, never part of one, but a
+    /// crash may lose the new one (the status record: it lives in /run, a tmpfs, and describes
+    /// this boot only; an fsync there is a no-op, and on a disk a journal commit nobody needs).
+    Unsynced,
+}
+
 /// Replace `path` with `bytes`, atomically: a new temporary file beside it, created exclusively
 /// (O_EXCL|O_NOFOLLOW: nothing planted at that name is followed or reused) under a name no other
 /// writer picks, then renamed over `path`. On failure the temporary file is removed.
-pub fn write_replace(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+pub fn write_replace(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    durability: Durability,
+) -> io::Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -232,7 +258,10 @@ pub fn write_replace(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
         .open(&tmp)
         .and_then(|mut f| {
             f.write_all(bytes)?;
-            f.sync_all()
+            match durability {
+                Durability::Synced => f.sync_all(),
+                Durability::Unsynced => Ok(()),
+            }
         });
     let result = written.and_then(|()| std::fs::rename(&tmp, path));
     if result.is_err() {
@@ -342,14 +371,20 @@ impl Sys for RealSys {
     }
 
     fn log(&self, prio: Prio, message: &str) {
-        let mut kmsg = open_kmsg();
+        let mut kmsg = self.kmsg.lock().unwrap_or_else(|e| e.into_inner());
         for record in kmsg_records(message) {
             let line = format!("<{}>bpf-preload: {record}\n", prio as u8);
+            if kmsg
+                .as_ref()
+                .is_none_or(|(_, n)| *n >= KMSG_RECORDS_PER_OPEN)
+            {
+                *kmsg = open_kmsg().map(|f| (f, 0));
+            }
             // One write() is one kmsg record.
-            let written = kmsg
-                .as_mut()
-                .map(|f| f.write_all(line.as_bytes()).is_ok())
-                .unwrap_or(false);
+            let written = kmsg.as_mut().is_some_and(|(f, n)| {
+                *n += 1;
+                f.write_all(line.as_bytes()).is_ok()
+            });
             if !written || self.echo {
                 eprintln!("bpf-preload: {record}");
             }

@@ -6,7 +6,7 @@ pub mod status;
 
 use std::path::Path;
 
-use crate::sys::{self, Prio, Sys};
+use crate::sys::{self, Durability, Prio, Sys};
 use escape::{escape, prefix};
 use status::{ObjectStatus, Outcome, Status};
 
@@ -63,7 +63,10 @@ pub fn write_status(sys: &dyn Sys, path: &Path, status: &Status) {
     let written = path
         .parent()
         .map_or(Ok(()), std::fs::create_dir_all)
-        .and_then(|()| sys::write_replace(path, status.to_json().as_bytes(), 0o644));
+        .and_then(|()| {
+            let json = status.to_json();
+            sys::write_replace(path, json.as_bytes(), 0o644, Durability::Unsynced)
+        });
     if let Err(e) = written {
         sys.log(
             Prio::Warning,
