@@ -23,6 +23,8 @@ vm_test_key
 ROOT=$(vm_root)
 OBJS="counter iter maponly xdp_pass lsm_deny fentry_unlink"
 B=$(vm_bundle fig "$OBJS")
+# The same objects as version-1 objects (the libbpf path), for the loader's figure on both paths.
+BL=$(VM_SIGN_ARGS=--no-fast-path vm_bundle fig-libbpf "$OBJS")
 OUT=$VM_BUILD/figures
 rm -rf "$OUT" && mkdir -p "$OUT"
 RAW=$OUT/raw.tsv
@@ -35,13 +37,17 @@ for k in 6.1 6.12; do
     for fl in systemd shell; do
         base=$VM_BUILD/initrd/fig-base-$k-$fl.img
         mod=$VM_BUILD/initrd/fig-mod-$k-$fl.img
+        modl=$VM_BUILD/initrd/fig-modl-$k-$fl.img
         vm_initrd "$K" "$fl" "$base" none
         vm_initrd "$K" "$fl" "$mod" "$B"
+        vm_initrd "$K" "$fl" "$modl" "$BL"
         printf '%s\t%s\t%s\t%s\t%s\t%s\n' $k $fl "$(stat -c %s "$base")" "$(stat -c %s "$mod")" \
             "$(zstd -q -c "$base" | wc -c)" "$(zstd -q -c "$mod" | wc -c)" >> "$SIZES"
         for rep in $(seq "$REPS"); do
-            for m in without with; do
-                img=$base; [[ $m == with ]] && img=$mod
+            for m in without with libbpf; do
+                img=$base
+                [[ $m == with ]] && img=$mod
+                [[ $m == libbpf ]] && img=$modl
                 log=$OUT/$k-$fl-$m-$rep.log
                 vm_boot "$K" "$img" "$ROOT" "$log" "vmtest.case=fig"
                 up=$(grep -a '^VMFIG uptime_at_init=' "$log" | head -n1 | cut -d= -f2 | tr -d '\r')
@@ -73,8 +79,9 @@ L.append("# VM figures (for BENCHMARKS.md)\n")
 L.append("Made by `tests/vm/figures.sh --reps %s` on %s (%s, %d cores, qemu TCG, no KVM; "
          "kernels %s; %s s wall).\n" % (reps, datetime.date.today(), platform.node() or "host", os.cpu_count(), kvers, wall))
 L.append("Each configuration was booted %s times with and %s times without the module "
-         "(alternating); medians. Objects: counter iter maponly xdp_pass lsm_deny fentry_unlink, "
-         "signed with the test key, loaded from the generated preload.list. "
+         "(alternating), and as often with the same objects signed --no-fast-path; medians. "
+         "Objects: counter iter maponly xdp_pass lsm_deny fentry_unlink, signed with the test key "
+         "(with their light skeleton: the fast path), loaded from the generated preload.list. "
          "*Guest uptime* is /proc/uptime read first thing by the real root's init (kernel start to "
          "real root); *host* is the wall time from starting qemu until the real root's first console "
          "line was seen (0.5 s polling). *Loader* is status.json's top-level `duration_ms`. "
@@ -82,8 +89,8 @@ L.append("Each configuration was booted %s times with and %s times without the m
          "2-core host vary by +-2 s from boot to boot, so the boot-time difference is only "
          "meaningful with many repetitions on an idle host; the loader's own duration and the "
          "sizes are stable.\n" % (reps, reps, load))
-L.append("| kernel | initrd | to real root, without module (guest s / host s) | with module (guest s / host s) | added (guest s) | loader duration_ms | of which verify / load+attach / pin (ms, summed over objects) |")
-L.append("|---|---|---|---|---|---|---|")
+L.append("| kernel | initrd | to real root, without module (guest s / host s) | with module (guest s / host s) | added (guest s) | loader duration_ms | of which verify / load+attach / pin (ms, summed over objects) | loader duration_ms, objects signed --no-fast-path (libbpf path) |")
+L.append("|---|---|---|---|---|---|---|---|")
 for (k, fl) in sz:
     w = [r for r in rows if r["kernel"] == k and r["flavour"] == fl and r["module"] == "with"]
     wo = [r for r in rows if r["kernel"] == k and r["flavour"] == fl and r["module"] == "without"]
@@ -91,7 +98,8 @@ for (k, fl) in sz:
     hw, hwo = med(r["host_ms_to_root"] for r in w) / 1000, med(r["host_ms_to_root"] for r in wo) / 1000
     lm = med(r["loader_ms"] for r in w)
     vm_, lo, pi = (med(r[x] for r in w) for x in ("verify_ms", "load_ms", "pin_ms"))
-    L.append("| %s | %s | %.2f / %.1f | %.2f / %.1f | %+.2f | %.1f | %.1f / %.1f / %.1f |" % (k, fl, gwo, hwo, gw, hw, gw - gwo, lm, vm_, lo, pi))
+    ll = med(r["loader_ms"] for r in rows if r["kernel"] == k and r["flavour"] == fl and r["module"] == "libbpf")
+    L.append("| %s | %s | %.2f / %.1f | %.2f / %.1f | %+.2f | %.1f | %.1f / %.1f / %.1f | %.1f |" % (k, fl, gwo, hwo, gw, hw, gw - gwo, lm, vm_, lo, pi, ll))
 L.append("")
 L.append("Initramfs size (dracut `--no-hostonly --compress cat`, same module set with and without `--add bpf-preload`; zstd column: the same cpio piped through `zstd -3`):\n")
 L.append("| kernel | initrd | without | with | added | added, zstd |")
