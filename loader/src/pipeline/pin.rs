@@ -421,7 +421,12 @@ pub fn ensure_mounted(sys: &dyn Sys, kind: FsKind, path: &Path) -> Result<bool, 
 /// Lock (the mount point's parent, so that two runs cannot both mount), mount bpffs unless one is
 /// there, remove stale staging directories, create `+shared`.
 pub fn prepare_bpffs(sys: &dyn Sys, bpffs: &Path) -> Result<Bpffs, BpffsError> {
-    let parent = bpffs.parent().unwrap_or(bpffs);
+    // A one-part relative path (`--bpffs fsx`) has the empty path as its parent: that is ".".
+    let parent = match bpffs.parent() {
+        Some(p) if p.as_os_str().is_empty() => Path::new("."),
+        Some(p) => p,
+        None => bpffs,
+    };
     let lock = sys.lock(parent).map_err(|source| BpffsError::Lock {
         path: parent.to_owned(),
         source,
@@ -696,6 +701,15 @@ mod tests {
                 "remove /bpf/+staging-old"
             ]
         );
+    }
+
+    #[test]
+    fn a_relative_mountpoint_locks_its_real_parent() {
+        for (bpffs, locked) in [("fsx", "."), ("a/fsx", "a"), ("/", "/")] {
+            let sys = FakeSys::default();
+            let _ = prepare_bpffs(&sys, Path::new(bpffs));
+            assert_eq!(sys.ops.borrow()[0], format!("lock {locked}"), "{bpffs}");
+        }
     }
 
     #[test]
