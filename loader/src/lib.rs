@@ -77,6 +77,8 @@ pub fn fast_path_section(elf: &[u8], name: &name::ObjectName) -> Result<Vec<u8>,
 }
 
 /// What the guard's read-only info map says (sealed, refusals, the last one); for `status`.
-pub fn guard_info(bpffs: &std::path::Path) -> Result<builtin::guard::GuardInfo, String> {
+pub fn guard_info(
+    bpffs: &std::path::Path,
+) -> Result<builtin::guard::GuardInfo, builtin::guard::InfoError> {
     builtin::guard::read_info(bpffs)
 }

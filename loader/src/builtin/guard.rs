@@ -490,23 +490,58 @@ pub fn decode_info(v: &[u8]) -> Option<GuardInfo> {
     })
 }
 
+/// Why `+guard/info` could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum InfoError {
+    #[error("open {}: {source}", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: libbpf_rs::Error,
+    },
+    #[error("read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: libbpf_rs::Error,
+    },
+    #[error("{}: {len} bytes, not a guard_info", path.display())]
+    Layout { path: PathBuf, len: usize },
+}
+
 /// Read `+guard/info` through a read-only file descriptor (the only kind the guard allows).
-pub fn read_info(bpffs: &Path) -> Result<GuardInfo, String> {
+pub fn read_info(bpffs: &Path) -> Result<GuardInfo, InfoError> {
     let path = bpffs.join(GUARD_DIR).join(INFO_PIN);
     let map =
         MapHandle::from_pinned_path_with_file_flags(&path, libbpf_rs::libbpf_sys::BPF_F_RDONLY)
-            .map_err(|e| format!("open {}: {e}", path.display()))?;
+            .map_err(|source| InfoError::Open {
+                path: path.clone(),
+                source,
+            })?;
     let v = map
         .lookup(&0u32.to_ne_bytes(), MapFlags::ANY)
-        .map_err(|e| format!("read {}: {e}", path.display()))?
+        .map_err(|source| InfoError::Read {
+            path: path.clone(),
+            source,
+        })?
         .unwrap_or_default();
-    decode_info(&v)
-        .ok_or_else(|| format!("{}: {} bytes, not a guard_info", path.display(), v.len()))
+    decode_info(&v).ok_or(InfoError::Layout { path, len: v.len() })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unreadable_info_map_is_a_typed_error_naming_the_pin() {
+        let e = read_info(Path::new("/nonexistent-bpffs")).unwrap_err();
+        assert!(matches!(e, InfoError::Open { .. }), "{e:?}");
+        let text = e.to_string();
+        assert!(
+            text.starts_with(&format!("open /nonexistent-bpffs/{GUARD_DIR}/{INFO_PIN}: ")),
+            "{text}"
+        );
+    }
 
     #[test]
     fn info_decodes_the_c_layout() {
