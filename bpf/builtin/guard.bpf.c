@@ -17,7 +17,18 @@
  *     move_mount of the instance or an ancestor;
  *   - BPF_LINK_DETACH / BPF_LINK_UPDATE of a protected link (prot_links: ids of
  *     the preloaded objects' links and the guard's), reached by pin or id;
- *   - any fd to the guard's own maps, except a read-only fd of guard_info.
+ *   - any fd to the guard's own maps, except a read-only fd of guard_info;
+ *   - opening for writing the switches that disarm every trampoline or kprobe:
+ *     kernel.ftrace_enabled (recognised by its sysctl table entry, through any
+ *     procfs mount) and kprobes/enabled (by its debugfs inode, through any
+ *     debugfs mount); both are recorded from the loader's own stat before arming;
+ *   - BPF_PROG_LOAD of programs that can skip or replace LSM hooks: fmod_ret on a
+ *     security_* or bpf_lsm_* function (hook_funcs: BTF ids, frozen), BPF LSM
+ *     programs on the hooks whose callers let a positive return through
+ *     (bpf, bpf_map, bpf_prog: always for BPF_LSM_CGROUP, and for BPF_LSM_MAC where
+ *     this kernel's verifier lets them return positive values), and any tracing or
+ *     extension program aimed at a protected program (prot_progs: the guard's and
+ *     the preloaded objects'), at load or by BPF_LINK_CREATE.
  *
  * Kernel types are declared by hand (preserve_access_index: CO-RE relocations);
  * no vmlinux.h. inode_setattr gained an idmap argument (6.1: 2 arguments, 6.12:
@@ -32,6 +43,8 @@
 #define EPERM 1
 #define BPF_FS_MAGIC 0xcafe4a11
 #define SYSFS_MAGIC 0x62656572
+#define PROC_SUPER_MAGIC 0x9fa0
+#define DEBUGFS_MAGIC 0x64626720
 #define FMODE_WRITE 0x2
 #define MS_REMOUNT 32
 #define MS_BIND 4096
@@ -98,6 +111,27 @@ struct nsproxy {
 
 struct file {
 	void *private_data;
+	struct inode *f_inode;
+	unsigned int f_mode; /* fmode_t */
+} __attribute__((preserve_access_index));
+
+struct ctl_table;
+
+/* fs/proc/internal.h: a sysctl file's inode carries its table entry. */
+struct proc_inode {
+	const struct ctl_table *sysctl_entry;
+	struct inode vfs_inode;
+} __attribute__((preserve_access_index));
+
+struct bpf_prog;
+
+struct bpf_prog_aux {
+	__u32 id;
+	struct bpf_prog *prog; /* back pointer: tells a program from other fds */
+} __attribute__((preserve_access_index));
+
+struct bpf_prog {
+	struct bpf_prog_aux *aux;
 } __attribute__((preserve_access_index));
 
 struct fdtable {
@@ -127,9 +161,20 @@ struct mnt_idmap;
 /* Set by the loader before load (frozen .rodata). */
 const volatile __u32 prot_dev = 0;   /* kernel dev_t of the protected instance */
 const volatile __u32 loader_tgid = 0; /* the loader, for recording the mount */
+/* The verifier of this kernel lets BPF_LSM_MAC programs return positive values (6.1): a
+ * later program on the bpf hooks returning 1 would skip ours (probed by the loader). */
+const volatile __u32 lsm_positive_ok = 0;
+
+/* What the loader's next stat points at, before arming (guard_cfg.recording). */
+enum recording { REC_MOUNT = 0, REC_FTRACE = 1, REC_KPROBES = 2 };
+
+/* hook_funcs values */
+#define HF_HOOK 1      /* a security_* or bpf_lsm_* function: no fmod_ret */
+#define HF_POSITIVE 2  /* bpf_lsm_bpf, _bpf_map, _bpf_prog: callers let positive returns pass */
 
 struct guard_cfg {
 	__u32 armed;
+	__u32 recording;
 };
 
 struct guard_state {
@@ -138,13 +183,20 @@ struct guard_state {
 	__u64 sealed_ns; /* struct mnt_namespace * sealed at the real init's exec */
 	__u32 sealed;
 	__u32 anchored; /* at the seal: 1 the recorded mount, 2 re-anchored on a copy, 0 lost */
+	__u64 ftrace_entry; /* const struct ctl_table * of kernel.ftrace_enabled */
+	__u64 kprobes_inode; /* struct inode * of debugfs kprobes/enabled */
 };
 
 /* What was refused last (guard_info.last_what); names in builtin/guard.rs REFUSALS. */
 enum refusal {
 	R_UNLINK = 1, R_RMDIR, R_RENAME, R_LINK, R_SETATTR, R_CREATE, R_MKDIR, R_SYMLINK,
 	R_UMOUNT, R_REMOUNT, R_MOVE, R_MOUNT, R_LINK_DETACH, R_MAP_FD,
+	R_FTRACE_OFF, R_KPROBES_OFF, R_HOOK_PROG, R_PROG_ATTACH,
 };
+
+/* guard_info.switches: which switches the loader's stat recorded */
+#define SW_FTRACE 1
+#define SW_KPROBES 2
 
 /* Readable (read-only fd) by `bpf-preload status`: a mirror, never trusted here. */
 struct guard_info {
@@ -155,7 +207,7 @@ struct guard_info {
 	__u32 last_pid;
 	char last_comm[16];
 	__u32 anchored; /* as guard_state.anchored */
-	__u32 pad;
+	__u32 switches; /* SW_* recorded */
 };
 
 /* Written by the loader, then frozen; no program may write them. */
@@ -183,6 +235,24 @@ struct {
 	__type(value, __u8);
 } prot_links SEC(".maps");
 
+/* BTF ids (vmlinux) of security_* and bpf_lsm_* functions: HF_* flags. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__uint(map_flags, BPF_F_RDONLY_PROG);
+	__type(key, __u32);
+	__type(value, __u8);
+} hook_funcs SEC(".maps");
+
+/* Ids of the guard's programs and the preloaded objects' programs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__uint(map_flags, BPF_F_RDONLY_PROG);
+	__type(key, __u32);
+	__type(value, __u8);
+} prot_progs SEC(".maps");
+
 /* Written by these programs only (frozen for the syscall side). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -198,10 +268,16 @@ struct {
 	__type(value, struct guard_info);
 } guard_info SEC(".maps");
 
-static __always_inline int armed(void)
+static __always_inline struct guard_cfg *cfg(void)
 {
 	__u32 k = 0;
-	struct guard_cfg *c = bpf_map_lookup_elem(&guard_cfg, &k);
+
+	return bpf_map_lookup_elem(&guard_cfg, &k);
+}
+
+static __always_inline int armed(void)
+{
+	struct guard_cfg *c = cfg();
 
 	return c && c->armed;
 }
@@ -466,30 +542,90 @@ int BPF_PROG(guard_move_mount, const struct path *from_path, const struct path *
 	return 0;
 }
 
-/* The loader's own stat of the bpffs root tells which mount it used. */
+/* The sysctl table entry of a procfs inode (NULL: not a sysctl file). */
+static __always_inline __u64 sysctl_entry_of(struct inode *ino)
+{
+	struct proc_inode *pi;
+
+	if (!ino || BPF_CORE_READ(ino, i_sb, s_magic) != PROC_SUPER_MAGIC)
+		return 0;
+	pi = (struct proc_inode *)((__u64)ino - bpf_core_field_offset(struct proc_inode, vfs_inode));
+	return (__u64)BPF_CORE_READ(pi, sysctl_entry);
+}
+
+/*
+ * The loader's own stats, before arming, show the guard what to protect: the bpffs root tells
+ * which mount it used (REC_MOUNT); /proc/sys/kernel/ftrace_enabled the sysctl table entry
+ * (REC_FTRACE); <debugfs>/kprobes/enabled the inode (REC_KPROBES). From then on the guard
+ * recognises them by what they are, whatever path or mount reaches them.
+ */
 SEC("lsm/inode_getattr")
 int BPF_PROG(guard_getattr, const struct path *path)
 {
 	struct task_struct *t;
 	struct guard_state *s;
 	struct guard_info *i;
+	struct guard_cfg *c;
 	struct dentry *d;
+	struct inode *ino;
+	__u64 entry;
 	__u32 k = 0;
 
-	if ((bpf_get_current_pid_tgid() >> 32) != loader_tgid || armed())
+	if ((bpf_get_current_pid_tgid() >> 32) != loader_tgid)
+		return 0;
+	c = cfg();
+	s = state();
+	i = bpf_map_lookup_elem(&guard_info, &k);
+	if (!c || c->armed || !s || !i)
 		return 0;
 	d = BPF_CORE_READ(path, dentry);
-	if (!prot_sb(BPF_CORE_READ(d, d_sb)) || d != BPF_CORE_READ(d, d_sb, s_root))
+	ino = BPF_CORE_READ(d, d_inode);
+	if (c->recording == REC_FTRACE) {
+		entry = sysctl_entry_of(ino);
+		if (entry) {
+			s->ftrace_entry = entry;
+			i->switches |= SW_FTRACE;
+		}
 		return 0;
-	s = state();
-	if (!s)
+	}
+	if (c->recording == REC_KPROBES) {
+		if (ino && BPF_CORE_READ(ino, i_sb, s_magic) == DEBUGFS_MAGIC) {
+			s->kprobes_inode = (__u64)ino;
+			i->switches |= SW_KPROBES;
+		}
+		return 0;
+	}
+	if (!prot_sb(BPF_CORE_READ(d, d_sb)) || d != BPF_CORE_READ(d, d_sb, s_root))
 		return 0;
 	t = (struct task_struct *)bpf_get_current_task_btf();
 	s->prot_mnt = (__u64)BPF_CORE_READ(path, mnt);
 	s->init_root = (__u64)BPF_CORE_READ(t, fs, root.mnt);
-	i = bpf_map_lookup_elem(&guard_info, &k);
-	if (i)
-		i->recorded = 1;
+	i->recorded = 1;
+	return 0;
+}
+
+/*
+ * The switches: opening kernel.ftrace_enabled (through any procfs mount, sysctl(8) included) or
+ * kprobes/enabled (through any debugfs mount) for writing. Reading stays possible.
+ */
+SEC("lsm/file_open")
+int BPF_PROG(guard_file_open, struct file *file)
+{
+	struct guard_state *s;
+	struct inode *ino;
+
+	if (!armed() || !(BPF_CORE_READ(file, f_mode) & FMODE_WRITE))
+		return 0;
+	s = state();
+	if (!s)
+		return 0;
+	ino = BPF_CORE_READ(file, f_inode);
+	if (!ino)
+		return 0;
+	if (s->kprobes_inode && (__u64)ino == s->kprobes_inode)
+		return deny(R_KPROBES_OFF);
+	if (s->ftrace_entry && sysctl_entry_of(ino) == s->ftrace_entry)
+		return deny(R_FTRACE_OFF);
 	return 0;
 }
 
@@ -569,26 +705,87 @@ int BPF_PROG(guard_seal, struct linux_binprm *bprm)
 
 /* ---- links and the guard's maps ---------------------------------------- */
 
-static __always_inline int prot_link_fd(int fd)
+/* The file behind fd in the current task (NULL: none). */
+static __always_inline struct file *file_of_fd(int fd)
 {
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task_btf();
 	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
 	struct file **fds, *f = 0;
-	struct bpf_link *l;
-	__u32 id;
 
 	if (fd < 0 || !fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
 		return 0;
 	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]))
 		return 0;
-	/* Not a link: the kernel refuses the command anyway; a false match only
-	 * turns its EINVAL into EPERM. */
+	return f;
+}
+
+/* Not a link or not a program: the kernel refuses the command anyway; a false match only
+ * turns its EINVAL into EPERM. */
+static __always_inline int prot_link_fd(int fd)
+{
+	struct file *f = file_of_fd(fd);
+	struct bpf_link *l;
+	__u32 id;
+
+	if (!f)
+		return 0;
 	l = BPF_CORE_READ(f, private_data);
 	if (!l)
 		return 0;
 	id = BPF_CORE_READ(l, id);
 	return bpf_map_lookup_elem(&prot_links, &id) != 0;
+}
+
+static __always_inline int prot_prog_fd(int fd)
+{
+	struct file *f = file_of_fd(fd);
+	struct bpf_prog *p;
+	__u32 id;
+
+	if (!f)
+		return 0;
+	p = BPF_CORE_READ(f, private_data);
+	/* a BTF object's fd shares the attribute (attach_btf_obj_fd): only a program's aux
+	 * points back at it */
+	if (!p || BPF_CORE_READ(p, aux, prog) != p)
+		return 0;
+	id = BPF_CORE_READ(p, aux, id);
+	return id && bpf_map_lookup_elem(&prot_progs, &id) != 0;
+}
+
+/* HF_* flags of a vmlinux function by BTF id (0: none). Module BTF ids continue after
+ * vmlinux's, so they never match. */
+static __always_inline __u8 hook_func(__u32 btf_id)
+{
+	__u8 *f = bpf_map_lookup_elem(&hook_funcs, &btf_id);
+
+	return f ? *f : 0;
+}
+
+/*
+ * A program that could skip or replace LSM hooks, the guard's included: the kernel lets fmod_ret
+ * attach to every security_* function, and their callers of the bpf hooks only treat negative
+ * values as refusals, so a program returning 1 there skips every LSM. Decided from the load's
+ * own attributes (the kernel's copy: no race with the caller).
+ */
+static __always_inline int hook_prog_load(union bpf_attr *attr)
+{
+	__u32 type = BPF_CORE_READ(attr, prog_type);
+	__u32 eat = BPF_CORE_READ(attr, expected_attach_type);
+	__u32 btf_id = BPF_CORE_READ(attr, attach_btf_id);
+	int target = BPF_CORE_READ(attr, attach_prog_fd);
+
+	if ((type == BPF_PROG_TYPE_TRACING || type == BPF_PROG_TYPE_EXT) && target &&
+	    prot_prog_fd(target))
+		return deny(R_PROG_ATTACH);
+	if (type == BPF_PROG_TYPE_TRACING && eat == BPF_MODIFY_RETURN &&
+	    (hook_func(btf_id) & HF_HOOK))
+		return deny(R_HOOK_PROG);
+	if (type == BPF_PROG_TYPE_LSM && (hook_func(btf_id) & HF_POSITIVE) &&
+	    (eat == BPF_LSM_CGROUP || lsm_positive_ok))
+		return deny(R_HOOK_PROG);
+	return 0;
 }
 
 SEC("lsm/bpf")
@@ -598,6 +795,15 @@ int BPF_PROG(guard_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 
 	if (!armed())
 		return 0;
+	if (cmd == BPF_PROG_LOAD)
+		return hook_prog_load(attr);
+	if (cmd == BPF_LINK_CREATE) {
+		/* an extension re-targeted at a protected program (target_fd + target_btf_id) */
+		if (BPF_CORE_READ(attr, link_create.target_btf_id) &&
+		    prot_prog_fd(BPF_CORE_READ(attr, link_create.target_fd)))
+			return deny(R_PROG_ATTACH);
+		return 0;
+	}
 	if (cmd == BPF_LINK_DETACH)
 		fd = BPF_CORE_READ(attr, link_detach.link_fd);
 	else if (cmd == BPF_LINK_UPDATE)
@@ -613,7 +819,8 @@ int BPF_PROG(guard_bpf_map, struct bpf_map *map, unsigned int fmode)
 	if (!armed())
 		return 0;
 	if (map == (struct bpf_map *)&guard_cfg || map == (struct bpf_map *)&prot_ino ||
-	    map == (struct bpf_map *)&prot_links || map == (struct bpf_map *)&guard_state)
+	    map == (struct bpf_map *)&prot_links || map == (struct bpf_map *)&guard_state ||
+	    map == (struct bpf_map *)&hook_funcs || map == (struct bpf_map *)&prot_progs)
 		return deny(R_MAP_FD);
 	if (map == (struct bpf_map *)&guard_info && (fmode & FMODE_WRITE))
 		return deny(R_MAP_FD);

@@ -98,6 +98,7 @@ impl Sys for FakeSys {
                 FsKind::Bpf => "bpf",
                 FsKind::Trace => "tracefs",
                 FsKind::Security => "securityfs",
+                FsKind::Debug => "debugfs",
             },
             path.display()
         ));

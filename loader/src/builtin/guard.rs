@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, MapHandle};
 
-use crate::pipeline::guard::{GuardReport, GUARD_DIR};
+use crate::pipeline::guard::{GuardReport, Switch, SwitchPaths, SwitchState, GUARD_DIR};
 
 #[allow(unsafe_code, clippy::undocumented_unsafe_blocks, clippy::all)]
 mod skel {
@@ -72,7 +72,7 @@ pub enum GuardError {
         #[source]
         source: io::Error,
     },
-    #[error("open link {}: {source}", path.display())]
+    #[error("open pin {}: {source}", path.display())]
     ObjectLink {
         path: PathBuf,
         #[source]
@@ -80,6 +80,8 @@ pub enum GuardError {
     },
     #[error("the guard did not see the loader's stat of {}: mount not recorded", path.display())]
     NotRecorded { path: PathBuf },
+    #[error("the guard did not see the loader's stat of {}: {switch} cannot be refused", path.display())]
+    SwitchNotRecorded { switch: &'static str, path: PathBuf },
     #[error("{error}; cleanup also failed: remove {}: {cleanup}", path.display())]
     Cleanup {
         error: Box<GuardError>,
@@ -154,7 +156,81 @@ pub const HOOKS: &[(&str, &str, &[&str])] = &[
     ("guard_seal", "bprm_committed_creds", &["bprm"]),
     ("guard_bpf", "bpf", &["cmd", "attr"]),
     ("guard_bpf_map", "bpf_map", &["map", "fmode"]),
+    ("guard_file_open", "file_open", &["file"]),
 ];
+
+/// The guard's links by program name, in one place for pinning and for letting go.
+fn all_links(l: &mut skel::GuardLinks) -> [(&'static str, &mut Option<Link>); 18] {
+    [
+        ("guard_unlink", &mut l.guard_unlink),
+        ("guard_rmdir", &mut l.guard_rmdir),
+        ("guard_rename", &mut l.guard_rename),
+        ("guard_link", &mut l.guard_link),
+        ("guard_setattr2", &mut l.guard_setattr2),
+        ("guard_setattr3", &mut l.guard_setattr3),
+        ("guard_create", &mut l.guard_create),
+        ("guard_mkdir", &mut l.guard_mkdir),
+        ("guard_symlink", &mut l.guard_symlink),
+        ("guard_umount", &mut l.guard_umount),
+        ("guard_remount", &mut l.guard_remount),
+        ("guard_mount", &mut l.guard_mount),
+        ("guard_move_mount", &mut l.guard_move_mount),
+        ("guard_getattr", &mut l.guard_getattr),
+        ("guard_seal", &mut l.guard_seal),
+        ("guard_bpf", &mut l.guard_bpf),
+        ("guard_bpf_map", &mut l.guard_bpf_map),
+        ("guard_file_open", &mut l.guard_file_open),
+    ]
+}
+
+/// `hook_funcs` flags (guard.bpf.c `HF_*`).
+const HF_HOOK: u8 = 1;
+const HF_POSITIVE: u8 = 2;
+/// The LSM hooks whose callers only treat a negative return as a refusal: a program there
+/// returning a positive value lets the operation through and skips every later program.
+const POSITIVE_HOOKS: &[&str] = &["bpf_lsm_bpf", "bpf_lsm_bpf_map", "bpf_lsm_bpf_prog"];
+
+/// `hook_funcs` flags of a kernel function by name: fmod_ret may attach to every `security_*`
+/// function (and `bpf_lsm_*` is where BPF LSM programs run); none of them may get one.
+pub fn hook_flags(name: &str) -> u8 {
+    let mut f = 0;
+    if name.starts_with("security_") || name.starts_with("bpf_lsm_") {
+        f |= HF_HOOK;
+    }
+    if POSITIVE_HOOKS.contains(&name) {
+        f |= HF_POSITIVE;
+    }
+    f
+}
+
+/// `(BTF id, flags)` of every vmlinux function with hook flags.
+fn hook_funcs(btf: &libbpf_rs::btf::Btf<'_>) -> Vec<(u32, u8)> {
+    use libbpf_rs::btf::types::Func;
+    btf.type_by_kind::<Func<'_>>()
+        .filter_map(|f| {
+            let flags = hook_flags(&f.name()?.to_string_lossy());
+            (flags != 0).then(|| (u32::from(f.type_id()), flags))
+        })
+        .collect()
+}
+
+/// Does this kernel's verifier let a BPF LSM program on `bpf` return 1? (6.1 does: "Regular
+/// BPF_PROG_TYPE_LSM programs can return any value"; later kernels check the hook's range.)
+/// Loads `r0 = 1; exit` there; a refusal other than the verifier's EINVAL counts as yes, so
+/// the guard errs on the side of refusing.
+fn lsm_positive_returns(btf: &libbpf_rs::btf::Btf<'_>) -> bool {
+    use libbpf_rs::btf::types::Func;
+    let Some(id) = btf
+        .type_by_name::<Func<'_>>("bpf_lsm_bpf")
+        .map(|f| u32::from(f.type_id()))
+    else {
+        return true;
+    };
+    match crate::sys::skel::lsm_returns_one(id) {
+        Ok(()) => true,
+        Err(e) => e.raw_os_error() != Some(rustix::io::Errno::INVAL.raw_os_error()),
+    }
+}
 
 /// Which programs to load, given each hook's parameter names in the kernel (`params(hook)`;
 /// `None`: the hook is not in the kernel). Variants of one hook are exclusive: the first whose
@@ -218,22 +294,30 @@ fn ino(path: &Path) -> Result<u64, GuardError> {
         })
 }
 
-/// Link ids of every pin in `<dir>/links/`.
-fn object_link_ids(dir: &Path, ids: &mut Vec<u32>) -> Result<(), GuardError> {
-    let links = dir.join("links");
-    let Ok(entries) = std::fs::read_dir(&links) else {
-        return Ok(());
-    };
-    for e in entries.flatten() {
-        let path = e.path();
-        let link = Link::open(&path).map_err(|source| GuardError::ObjectLink {
-            path: path.clone(),
-            source,
-        })?;
-        let info = link
-            .info()
-            .map_err(|source| GuardError::ObjectLink { path, source })?;
-        ids.push(info.id);
+/// Link ids of every pin in `<dir>/links/`, and program ids of those links and of every pin in
+/// `<dir>/progs/`.
+fn object_ids(dir: &Path, links: &mut Vec<u32>, progs: &mut Vec<u32>) -> Result<(), GuardError> {
+    if let Ok(entries) = std::fs::read_dir(dir.join("links")) {
+        for e in entries.flatten() {
+            let path = e.path();
+            let link = Link::open(&path).map_err(|source| GuardError::ObjectLink {
+                path: path.clone(),
+                source,
+            })?;
+            let info = link
+                .info()
+                .map_err(|source| GuardError::ObjectLink { path, source })?;
+            links.push(info.id);
+            progs.push(info.prog_id);
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(dir.join("progs")) {
+        for e in entries.flatten() {
+            let path = e.path();
+            let prog = libbpf_rs::ProgramHandle::from_pinned_path(&path)
+                .map_err(|source| GuardError::ObjectLink { path, source })?;
+            progs.push(prog.id());
+        }
     }
     Ok(())
 }
@@ -245,6 +329,7 @@ pub fn activate(
     bpffs: &Path,
     protect: &[PathBuf],
     lsm_list: io::Result<String>,
+    switches: &SwitchPaths,
 ) -> Result<GuardReport, GuardError> {
     let list = lsm_list.map_err(|source| GuardError::LsmList { source })?;
     if !bpf_lsm_active(&list) {
@@ -258,6 +343,8 @@ pub fn activate(
     })?;
     let btf = libbpf_rs::btf::Btf::from_vmlinux().map_err(|e| GuardError::Btf(e.to_string()))?;
     let wanted = pick_programs(|hook| kernel_params(&btf, hook))?;
+    let positive = lsm_positive_returns(&btf);
+    let funcs = hook_funcs(&btf);
 
     let mut storage = std::mem::MaybeUninit::uninit();
     let mut open = GuardSkelBuilder::default()
@@ -266,6 +353,7 @@ pub fn activate(
     if let Some(ro) = open.maps.rodata_data.as_deref_mut() {
         ro.prot_dev = kernel_dev(meta.dev());
         ro.loader_tgid = std::process::id();
+        ro.lsm_positive_ok = u32::from(positive);
     }
     for mut prog in open.open_object_mut().progs_mut() {
         let name = prog.name().to_string_lossy().into_owned();
@@ -279,7 +367,19 @@ pub fn activate(
     skel.attach().map_err(lb("attach"))?;
 
     let dir = bpffs.join(GUARD_DIR);
-    let armed = arm(&mut skel, bpffs, &dir, protect, meta.dev());
+    let armed = arm(
+        &mut skel,
+        bpffs,
+        &dir,
+        protect,
+        meta.dev(),
+        &funcs,
+        switches,
+    )
+    .map(|mut r| {
+        r.lsm_positive_returns = positive;
+        r
+    });
     match armed {
         Ok(report) => Ok(report),
         Err(error) => match std::fs::remove_dir_all(&dir) {
@@ -300,6 +400,8 @@ fn arm(
     dir: &Path,
     protect: &[PathBuf],
     st_dev: u64,
+    funcs: &[(u32, u8)],
+    switch_paths: &SwitchPaths,
 ) -> Result<GuardReport, GuardError> {
     let mkdir = |p: &Path| {
         std::fs::create_dir(p).map_err(|source| GuardError::Mkdir {
@@ -310,33 +412,16 @@ fn arm(
     mkdir(dir)?;
     mkdir(&dir.join("links"))?;
     let mut ids = Vec::new();
+    let mut prog_ids = Vec::new();
     let mut names = Vec::new();
-    let links = &mut skel.links;
-    let all: [(&str, &mut Option<Link>); 17] = [
-        ("guard_unlink", &mut links.guard_unlink),
-        ("guard_rmdir", &mut links.guard_rmdir),
-        ("guard_rename", &mut links.guard_rename),
-        ("guard_link", &mut links.guard_link),
-        ("guard_setattr2", &mut links.guard_setattr2),
-        ("guard_setattr3", &mut links.guard_setattr3),
-        ("guard_create", &mut links.guard_create),
-        ("guard_mkdir", &mut links.guard_mkdir),
-        ("guard_symlink", &mut links.guard_symlink),
-        ("guard_umount", &mut links.guard_umount),
-        ("guard_remount", &mut links.guard_remount),
-        ("guard_mount", &mut links.guard_mount),
-        ("guard_move_mount", &mut links.guard_move_mount),
-        ("guard_getattr", &mut links.guard_getattr),
-        ("guard_seal", &mut links.guard_seal),
-        ("guard_bpf", &mut links.guard_bpf),
-        ("guard_bpf_map", &mut links.guard_bpf_map),
-    ];
-    for (name, link) in all {
+    for (name, link) in all_links(&mut skel.links) {
         let Some(link) = link.as_mut() else { continue };
         let path = dir.join("links").join(name);
         link.pin(&path)
             .map_err(|source| GuardError::Pin { path, source })?;
-        ids.push(link.info().map_err(lb("link info"))?.id);
+        let info = link.info().map_err(lb("link info"))?;
+        ids.push(info.id);
+        prog_ids.push(info.prog_id);
         names.push(name.to_owned());
     }
     let info_path = dir.join(INFO_PIN);
@@ -355,7 +440,7 @@ fn arm(
             .prot_ino
             .update(&i.to_ne_bytes(), &[1], MapFlags::ANY)
             .map_err(lb("update prot_ino"))?;
-        object_link_ids(d, &mut ids)?;
+        object_ids(d, &mut ids, &mut prog_ids)?;
         protected.push(d.strip_prefix(bpffs).unwrap_or(d).display().to_string());
     }
     for id in &ids {
@@ -364,63 +449,158 @@ fn arm(
             .update(&id.to_ne_bytes(), &[1], MapFlags::ANY)
             .map_err(lb("update prot_links"))?;
     }
+    prog_ids.sort_unstable();
+    prog_ids.dedup();
+    for id in &prog_ids {
+        skel.maps
+            .prot_progs
+            .update(&id.to_ne_bytes(), &[1], MapFlags::ANY)
+            .map_err(lb("update prot_progs"))?;
+    }
+    for (id, flags) in funcs {
+        skel.maps
+            .hook_funcs
+            .update(&id.to_ne_bytes(), &[*flags], MapFlags::ANY)
+            .map_err(lb("update hook_funcs"))?;
+    }
     freeze(&skel.maps.prot_ino, "freeze prot_ino")?;
     freeze(&skel.maps.prot_links, "freeze prot_links")?;
+    freeze(&skel.maps.prot_progs, "freeze prot_progs")?;
+    freeze(&skel.maps.hook_funcs, "freeze hook_funcs")?;
 
-    // The guard records the mount from this stat (inode_getattr of the instance's root).
+    // The guard records what each of these stats reaches (inode_getattr, this process only,
+    // before arming): the sysctl's table entry, the debugfs inode, the instance's mount.
+    let switches = record_switches(skel, switch_paths)?;
+    set_cfg(skel, 0, Recording::Mount)?;
     std::fs::metadata(bpffs).map_err(|source| GuardError::Stat {
         path: bpffs.to_owned(),
         source,
     })?;
-    let info = skel
-        .maps
-        .guard_info
-        .lookup(&0u32.to_ne_bytes(), MapFlags::ANY)
-        .map_err(lb("lookup guard_info"))?
-        .unwrap_or_default();
-    if info.get(4..8) != Some(&1u32.to_ne_bytes()[..]) {
+    if info_bytes(skel)?.get(4..8) != Some(&1u32.to_ne_bytes()[..]) {
         return Err(GuardError::NotRecorded {
             path: bpffs.to_owned(),
         });
     }
-    skel.maps
-        .guard_cfg
-        .update(&0u32.to_ne_bytes(), &1u32.to_ne_bytes(), MapFlags::ANY)
-        .map_err(lb("arm"))?;
+    set_cfg(skel, 1, Recording::Mount)?;
     freeze(&skel.maps.guard_cfg, "freeze guard_cfg")?;
     freeze(&skel.maps.guard_state, "freeze guard_state")?;
     freeze(&skel.maps.guard_info, "freeze guard_info")?;
     // The pins keep the links; closing our handles must not detach anything.
-    for link in [
-        &mut skel.links.guard_unlink,
-        &mut skel.links.guard_rmdir,
-        &mut skel.links.guard_rename,
-        &mut skel.links.guard_link,
-        &mut skel.links.guard_setattr2,
-        &mut skel.links.guard_setattr3,
-        &mut skel.links.guard_create,
-        &mut skel.links.guard_mkdir,
-        &mut skel.links.guard_symlink,
-        &mut skel.links.guard_umount,
-        &mut skel.links.guard_remount,
-        &mut skel.links.guard_mount,
-        &mut skel.links.guard_move_mount,
-        &mut skel.links.guard_getattr,
-        &mut skel.links.guard_seal,
-        &mut skel.links.guard_bpf,
-        &mut skel.links.guard_bpf_map,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        link.disconnect();
+    for (_, link) in all_links(&mut skel.links) {
+        if let Some(link) = link.as_mut() {
+            link.disconnect();
+        }
     }
     Ok(GuardReport {
         instance: dev_string(st_dev),
         protected,
         links: names,
         protected_links: ids.len(),
+        protected_progs: prog_ids.len(),
+        hook_funcs: funcs.len(),
+        lsm_positive_returns: false,
+        switches,
     })
+}
+
+/// `guard_cfg.recording` (guard.bpf.c `enum recording`).
+#[derive(Clone, Copy)]
+enum Recording {
+    Mount = 0,
+    Ftrace = 1,
+    Kprobes = 2,
+}
+
+fn set_cfg(skel: &skel::GuardSkel<'_>, armed: u32, rec: Recording) -> Result<(), GuardError> {
+    let mut v = [0u8; 8];
+    v[..4].copy_from_slice(&armed.to_ne_bytes());
+    v[4..].copy_from_slice(&(rec as u32).to_ne_bytes());
+    skel.maps
+        .guard_cfg
+        .update(&0u32.to_ne_bytes(), &v, MapFlags::ANY)
+        .map_err(lb(if armed == 1 { "arm" } else { "set recording" }))
+}
+
+fn info_bytes(skel: &skel::GuardSkel<'_>) -> Result<Vec<u8>, GuardError> {
+    Ok(skel
+        .maps
+        .guard_info
+        .lookup(&0u32.to_ne_bytes(), MapFlags::ANY)
+        .map_err(lb("lookup guard_info"))?
+        .unwrap_or_default())
+}
+
+/// `guard_info.switches` bits (guard.bpf.c `SW_*`).
+const SW_FTRACE: u32 = 1;
+const SW_KPROBES: u32 = 2;
+
+/// Point the guard at each switch with a stat of ours and check it recorded it. A switch this
+/// kernel lacks is `Absent`; one that exists but was not recorded fails the guard (it would
+/// otherwise claim a protection it does not give); debugfs that could not be mounted leaves
+/// kprobes/enabled `NotGuarded`, and the status says so.
+fn record_switches(
+    skel: &skel::GuardSkel<'_>,
+    paths: &SwitchPaths,
+) -> Result<Vec<Switch>, GuardError> {
+    let mut out = Vec::new();
+    let targets: [(&'static str, Result<&Path, &io::Error>, Recording, u32); 2] = [
+        (
+            "kernel.ftrace_enabled",
+            Ok(paths.ftrace.as_path()),
+            Recording::Ftrace,
+            SW_FTRACE,
+        ),
+        (
+            "kprobes/enabled",
+            paths.kprobes.as_deref(),
+            Recording::Kprobes,
+            SW_KPROBES,
+        ),
+    ];
+    for (name, path, rec, bit) in targets {
+        let path = match path {
+            Ok(p) => p,
+            Err(e) => {
+                out.push(Switch {
+                    name,
+                    state: SwitchState::NotGuarded(format!("debugfs: {e}")),
+                });
+                continue;
+            }
+        };
+        set_cfg(skel, 0, rec)?;
+        match std::fs::metadata(path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                out.push(Switch {
+                    name,
+                    state: SwitchState::Absent(format!("no {}", path.display())),
+                });
+                continue;
+            }
+            Err(source) => {
+                return Err(GuardError::Stat {
+                    path: path.to_owned(),
+                    source,
+                })
+            }
+        }
+        let got = info_bytes(skel)?
+            .get(44..48)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u32::from_ne_bytes);
+        if got & bit == 0 {
+            return Err(GuardError::SwitchNotRecorded {
+                switch: name,
+                path: path.to_owned(),
+            });
+        }
+        out.push(Switch {
+            name,
+            state: SwitchState::Refused,
+        });
+    }
+    Ok(out)
 }
 
 fn freeze(map: &libbpf_rs::MapMut<'_>, step: &'static str) -> Result<(), GuardError> {
@@ -446,6 +626,10 @@ pub const REFUSALS: &[&str] = &[
     "mount",
     "link-detach",
     "map-fd",
+    "ftrace-off",
+    "kprobes-off",
+    "hook-prog",
+    "prog-attach",
 ];
 
 /// The guard's read-only info map (`struct guard_info`), decoded.
@@ -461,7 +645,7 @@ pub struct GuardInfo {
 }
 
 /// Decode `struct guard_info` (native endian): sealed u32, recorded u32, refused u64,
-/// last_what u32, last_pid u32, last_comm [16], anchored u32, pad u32.
+/// last_what u32, last_pid u32, last_comm [16], anchored u32, switches u32.
 pub fn decode_info(v: &[u8]) -> Option<GuardInfo> {
     let u32_at = |o: usize| Some(u32::from_ne_bytes(v.get(o..o + 4)?.try_into().ok()?));
     let refused = u64::from_ne_bytes(v.get(8..16)?.try_into().ok()?);
@@ -566,7 +750,54 @@ mod tests {
         assert_eq!(i.mount, Some("lost"));
         v[40..44].copy_from_slice(&2u32.to_ne_bytes());
         assert_eq!(decode_info(&v).unwrap().mount, Some("copy"));
+        // the refusals added with the switches and hook programs have names
+        v[16..20].copy_from_slice(&15u32.to_ne_bytes());
+        assert_eq!(
+            decode_info(&v).unwrap().last.as_deref(),
+            Some("ftrace-off by \"systemd\"[1]")
+        );
+        v[16..20].copy_from_slice(&18u32.to_ne_bytes());
+        assert_eq!(
+            decode_info(&v).unwrap().last.as_deref(),
+            Some("prog-attach by \"systemd\"[1]")
+        );
         assert_eq!(decode_info(&v[..39]), None);
+    }
+
+    #[test]
+    fn hook_flags_cover_every_function_that_can_skip_lsm_hooks() {
+        assert_eq!(hook_flags("security_bpf"), HF_HOOK);
+        assert_eq!(hook_flags("security_file_open"), HF_HOOK);
+        assert_eq!(hook_flags("bpf_lsm_file_open"), HF_HOOK);
+        for h in ["bpf_lsm_bpf", "bpf_lsm_bpf_map", "bpf_lsm_bpf_prog"] {
+            assert_eq!(hook_flags(h), HF_HOOK | HF_POSITIVE, "{h}");
+        }
+        assert_eq!(hook_flags("do_unlinkat"), 0);
+        assert_eq!(hook_flags("securityfs_create_file"), 0);
+        assert_eq!(hook_flags("bpf_lsm"), 0);
+    }
+
+    #[test]
+    fn every_program_has_one_link_entry() {
+        let mut progs: Vec<&str> = HOOKS.iter().map(|h| h.0).collect();
+        progs.sort_unstable();
+        let src = include_str!("../../../bpf/builtin/guard.bpf.c");
+        let in_c = src.matches("SEC(\"lsm/").count();
+        assert_eq!(progs.len(), in_c, "HOOKS and guard.bpf.c disagree");
+        // "-" and one name per value of `enum refusal`, in order
+        let body = src.split("enum refusal {").nth(1).unwrap();
+        let body = &body[..body.find("};").unwrap()];
+        let values: Vec<&str> = body
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|w| w.starts_with("R_"))
+            .collect();
+        assert_eq!(values.len() + 1, REFUSALS.len(), "{values:?}");
+        for (v, name) in values.iter().zip(&REFUSALS[1..]) {
+            assert_eq!(
+                v.trim_start_matches("R_").to_lowercase().replace('_', "-"),
+                *name,
+            );
+        }
     }
 
     #[test]

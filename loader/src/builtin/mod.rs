@@ -8,7 +8,7 @@ pub mod guard;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::pipeline::guard::{GuardFailure, GuardLoader, GuardReport};
+use crate::pipeline::guard::{GuardFailure, GuardLoader, GuardReport, SwitchPaths};
 
 /// The built-in guard.
 pub struct Builtin;
@@ -19,8 +19,9 @@ impl GuardLoader for Builtin {
         bpffs: &Path,
         protect: &[PathBuf],
         lsm_list: io::Result<String>,
+        switches: &SwitchPaths,
     ) -> Result<GuardReport, GuardFailure> {
-        guard::activate(bpffs, protect, lsm_list).map_err(|e| GuardFailure {
+        guard::activate(bpffs, protect, lsm_list, switches).map_err(|e| GuardFailure {
             unavailable: e.is_unavailable(),
             reason: e.to_string(),
         })

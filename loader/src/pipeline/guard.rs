@@ -15,6 +15,50 @@ use crate::sys::{FsKind, Prio, Sys, SECURITYFS_PATH};
 
 /// The guard's directory in the bpffs instance (`+` cannot start an object name).
 pub const GUARD_DIR: &str = "+guard";
+/// The sysctl that disarms every ftrace-based attachment (BPF trampolines, fprobes, kprobes on
+/// function entry). The guard recognises it by its table entry, found through this file once.
+pub const FTRACE_SYSCTL: &str = "/proc/sys/kernel/ftrace_enabled";
+/// Where debugfs is mounted when it is not (the place systemd mounts it too).
+pub const DEBUGFS_PATH: &str = "/sys/kernel/debug";
+/// The debugfs file that disarms every kprobe, relative to debugfs.
+pub const KPROBES_ENABLED: &str = "kprobes/enabled";
+
+/// Where the loader's own stat shows the guard the switches it is to refuse.
+#[derive(Debug)]
+pub struct SwitchPaths {
+    /// `/proc/sys/kernel/ftrace_enabled`.
+    pub ftrace: PathBuf,
+    /// `<debugfs>/kprobes/enabled`, or why debugfs could not be reached.
+    pub kprobes: io::Result<PathBuf>,
+}
+
+/// A global switch that would disarm preloaded programs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Switch {
+    /// `kernel.ftrace_enabled`, `kprobes/enabled`.
+    pub name: &'static str,
+    pub state: SwitchState,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SwitchState {
+    /// Opening it for writing is refused.
+    Refused,
+    /// This kernel has no such switch (nothing to refuse): why.
+    Absent(String),
+    /// It exists but is not refused: why. The status says so.
+    NotGuarded(String),
+}
+
+impl std::fmt::Display for Switch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.state {
+            SwitchState::Refused => write!(f, "{}:refused", self.name),
+            SwitchState::Absent(why) => write!(f, "{}:absent ({why})", self.name),
+            SwitchState::NotGuarded(why) => write!(f, "{}:NOT-GUARDED ({why})", self.name),
+        }
+    }
+}
 
 /// What an active guard reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +71,16 @@ pub struct GuardReport {
     pub links: Vec<String>,
     /// Link ids protected from BPF_LINK_DETACH / BPF_LINK_UPDATE.
     pub protected_links: usize,
+    /// Program ids (the guard's and the preloaded objects') no tracing or extension program
+    /// may attach to.
+    pub protected_progs: usize,
+    /// security_* and bpf_lsm_* functions no fmod_ret program may attach to.
+    pub hook_funcs: usize,
+    /// The kernel's verifier lets BPF LSM programs return positive values (6.1): LSM programs
+    /// on the bpf hooks are refused too.
+    pub lsm_positive_returns: bool,
+    /// The global switches and what the guard does about each.
+    pub switches: Vec<Switch>,
 }
 
 /// Why the guard is not active: `unavailable` when this kernel cannot run it at all.
@@ -44,6 +98,7 @@ pub trait GuardLoader {
         bpffs: &Path,
         protect: &[PathBuf],
         lsm_list: io::Result<String>,
+        switches: &SwitchPaths,
     ) -> Result<GuardReport, GuardFailure>;
 }
 
@@ -84,13 +139,29 @@ pub fn step(
         Err(e) => Err(e),
     }
     .and_then(|()| sys.read_text(&securityfs.join("lsm")));
-    match guard.activate(bpffs, &protect, lsm_list) {
+    // debugfs is one superblock however often it is mounted: the standard place will do.
+    let debugfs = Path::new(DEBUGFS_PATH);
+    let kprobes = match sys.is_mounted(FsKind::Debug, debugfs) {
+        Ok(true) => Ok(()),
+        Ok(false) => sys.mount(FsKind::Debug, debugfs),
+        Err(e) => Err(e),
+    }
+    .map(|()| debugfs.join(KPROBES_ENABLED));
+    let switches = SwitchPaths {
+        ftrace: FTRACE_SYSCTL.into(),
+        kprobes,
+    };
+    match guard.activate(bpffs, &protect, lsm_list, &switches) {
         Ok(r) => {
             g.state = GuardState::Active;
             g.instance = Some(r.instance);
             g.protected = r.protected;
             g.links = r.links;
             g.protected_links = r.protected_links;
+            g.protected_progs = r.protected_progs;
+            g.hook_funcs = r.hook_funcs;
+            g.lsm_positive_returns = r.lsm_positive_returns;
+            g.switches = r.switches.iter().map(Switch::to_string).collect();
         }
         Err(f) => {
             if f.unavailable {

@@ -48,6 +48,7 @@ impl GuardLoader for NoGuard {
         _bpffs: &Path,
         _protect: &[PathBuf],
         _lsm_list: io::Result<String>,
+        _switches: &guard::SwitchPaths,
     ) -> Result<guard::GuardReport, guard::GuardFailure> {
         panic!("the guard is off in this plan")
     }
@@ -57,6 +58,8 @@ impl GuardLoader for NoGuard {
 #[derive(Default)]
 struct FakeGuard {
     asked: std::cell::RefCell<Vec<Vec<PathBuf>>>,
+    /// The switch paths it was shown: (ftrace, kprobes or the debugfs error).
+    switches: std::cell::RefCell<Vec<(PathBuf, Result<PathBuf, String>)>>,
 }
 
 impl GuardLoader for FakeGuard {
@@ -65,8 +68,17 @@ impl GuardLoader for FakeGuard {
         _bpffs: &Path,
         protect: &[PathBuf],
         lsm_list: io::Result<String>,
+        switches: &guard::SwitchPaths,
     ) -> Result<guard::GuardReport, guard::GuardFailure> {
         self.asked.borrow_mut().push(protect.to_vec());
+        self.switches.borrow_mut().push((
+            switches.ftrace.clone(),
+            switches
+                .kprobes
+                .as_ref()
+                .map(Clone::clone)
+                .map_err(|e| e.to_string()),
+        ));
         let list = lsm_list.map_err(|e| guard::GuardFailure {
             unavailable: true,
             reason: e.to_string(),
@@ -82,6 +94,13 @@ impl GuardLoader for FakeGuard {
             protected: protect.iter().map(|p| p.display().to_string()).collect(),
             links: vec!["guard_unlink".into()],
             protected_links: 2,
+            protected_progs: 3,
+            hook_funcs: 500,
+            lsm_positive_returns: false,
+            switches: vec![guard::Switch {
+                name: "kernel.ftrace_enabled",
+                state: guard::SwitchState::Refused,
+            }],
         })
     }
 }
@@ -117,11 +136,27 @@ fn guard_is_the_last_step_and_protects_what_loaded() {
         .unwrap();
     let last_rename = ops.iter().rposition(|o| o.starts_with("rename ")).unwrap();
     assert!(last_rename < sec, "{ops:?}");
+    // debugfs is mounted where it belongs, so that the guard can be shown kprobes/enabled.
+    let dbg = ops
+        .iter()
+        .position(|o| o == "mount debugfs /sys/kernel/debug")
+        .unwrap();
+    assert!(last_rename < dbg, "{ops:?}");
+    assert_eq!(
+        *guard.switches.borrow(),
+        vec![(
+            PathBuf::from("/proc/sys/kernel/ftrace_enabled"),
+            Ok(PathBuf::from("/sys/kernel/debug/kprobes/enabled"))
+        )]
+    );
+    assert_eq!(g.switches, vec!["kernel.ftrace_enabled:refused".to_owned()]);
     assert!(sys
         .logs
         .borrow()
         .iter()
-        .any(|(p, l)| *p == Prio::Info && l.starts_with("guard: active instance=0:42")));
+        .any(|(p, l)| *p == Prio::Info
+            && l.starts_with("guard: active instance=0:42")
+            && l.contains(" links=1 protected_links=2 protected_progs=3 hook_funcs=500 switches=kernel.ftrace_enabled:refused ms=")));
 }
 
 #[test]

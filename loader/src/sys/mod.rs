@@ -22,6 +22,7 @@ pub const MAX_OBJECT_SIZE: u64 = 64 << 20;
 pub const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
 pub const TRACEFS_MAGIC: i64 = 0x7472_6163;
 pub const SECURITYFS_MAGIC: i64 = 0x7363_6673;
+pub const DEBUGFS_MAGIC: i64 = 0x6462_6720;
 /// Where the kernel lists its active LSMs (securityfs, `lsm`).
 pub const SECURITYFS_PATH: &str = "/sys/kernel/security";
 /// Where libbpf looks for tracefs.
@@ -35,6 +36,7 @@ pub enum FsKind {
     Bpf,
     Trace,
     Security,
+    Debug,
 }
 
 impl FsKind {
@@ -43,6 +45,7 @@ impl FsKind {
             FsKind::Bpf => BPF_FS_MAGIC,
             FsKind::Trace => TRACEFS_MAGIC,
             FsKind::Security => SECURITYFS_MAGIC,
+            FsKind::Debug => DEBUGFS_MAGIC,
         }
     }
     pub fn fstype(self) -> &'static str {
@@ -50,6 +53,7 @@ impl FsKind {
             FsKind::Bpf => "bpf",
             FsKind::Trace => "tracefs",
             FsKind::Security => "securityfs",
+            FsKind::Debug => "debugfs",
         }
     }
 }
@@ -320,7 +324,7 @@ impl Sys for RealSys {
         std::fs::create_dir_all(path)?;
         let data = match kind {
             FsKind::Bpf => Some(c"mode=0700"),
-            FsKind::Trace | FsKind::Security => None,
+            FsKind::Trace | FsKind::Security | FsKind::Debug => None,
         };
         let flags = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
         rustix::mount::mount(kind.fstype(), path, kind.fstype(), flags, data).map_err(fs_err)

@@ -427,3 +427,42 @@ pub fn obj_pin(fd: RawFd, path: &std::path::Path) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Load `r0 = 1; exit` as a BPF LSM program on the hook whose `bpf_lsm_*` BTF id is `btf_id`,
+/// and close it: `Ok` when this kernel's verifier lets LSM programs return positive values.
+pub fn lsm_returns_one(btf_id: u32) -> io::Result<()> {
+    let insns = [
+        sys::bpf_insn {
+            code: (sys::BPF_ALU64 | sys::BPF_MOV | sys::BPF_K) as u8,
+            imm: 1,
+            ..Default::default()
+        },
+        sys::bpf_insn {
+            code: (sys::BPF_JMP | sys::BPF_EXIT) as u8,
+            ..Default::default()
+        },
+    ];
+    let mut opts = sys::bpf_prog_load_opts {
+        sz: std::mem::size_of::<sys::bpf_prog_load_opts>() as _,
+        expected_attach_type: sys::BPF_LSM_MAC,
+        attach_btf_id: btf_id,
+        ..Default::default()
+    };
+    // SAFETY: the name and license are NUL-terminated literals; `insns` and `opts` outlive the
+    // call and `opts.sz` is its size.
+    let r = unsafe {
+        sys::bpf_prog_load(
+            sys::BPF_PROG_TYPE_LSM,
+            c"guard_probe".as_ptr(),
+            c"GPL".as_ptr(),
+            insns.as_ptr(),
+            insns.len() as _,
+            &mut opts,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::from_raw_os_error(-r));
+    }
+    drop(owned(r));
+    Ok(())
+}

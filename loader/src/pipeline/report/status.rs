@@ -146,6 +146,21 @@ pub struct GuardStatus {
     pub links: Vec<String>,
     /// How many link ids (preloaded objects' and the guard's) cannot be detached or updated.
     pub protected_links: usize,
+    /// How many program ids (the guard's and the preloaded objects') no tracing or extension
+    /// program may attach to.
+    #[serde(default)]
+    pub protected_progs: usize,
+    /// How many security_* and bpf_lsm_* functions no fmod_ret program may attach to.
+    #[serde(default)]
+    pub hook_funcs: usize,
+    /// This kernel's verifier lets BPF LSM programs return positive values (6.1), so BPF LSM
+    /// programs on the bpf hooks are refused as well.
+    #[serde(default)]
+    pub lsm_positive_returns: bool,
+    /// The global switches that would disarm preloaded programs, each `NAME:refused`,
+    /// `NAME:absent (why)` or `NAME:NOT-GUARDED (why)`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub switches: Vec<String>,
     /// Whether the seal engaged (PID 1 exec'd the real init); filled in live by `status`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sealed: Option<bool>,
@@ -172,6 +187,10 @@ impl GuardStatus {
             protected: vec![],
             links: vec![],
             protected_links: 0,
+            protected_progs: 0,
+            hook_funcs: 0,
+            lsm_positive_returns: false,
+            switches: vec![],
             sealed: None,
             refused: None,
             last_refused: None,
@@ -202,10 +221,18 @@ impl GuardStatus {
         }
         if self.is_active() && self.state == GuardState::Active {
             l.push_str(&format!(
-                " links={} protected_links={}",
+                " links={} protected_links={} protected_progs={} hook_funcs={}",
                 self.links.len(),
-                self.protected_links
+                self.protected_links,
+                self.protected_progs,
+                self.hook_funcs
             ));
+            if self.lsm_positive_returns {
+                l.push_str(" lsm_positive_returns=refused");
+            }
+        }
+        if !self.switches.is_empty() {
+            l.push_str(&format!(" switches={}", self.switches.join(",")));
         }
         if let Some(s) = self.sealed {
             l.push_str(if s { " sealed=yes" } else { " sealed=no" });
@@ -384,6 +411,11 @@ mod tests {
             guard: Some(GuardStatus {
                 instance: Some("0:42".into()),
                 protected: vec!["counter".into(), "+shared".into(), "+guard".into()],
+                lsm_positive_returns: true,
+                switches: vec![
+                    "kernel.ftrace_enabled:refused".into(),
+                    "kprobes/enabled:NOT-GUARDED (debugfs: \x1b)".into(),
+                ],
                 ..GuardStatus::new(GuardState::Active, true)
             }),
             notes: vec!["rd.bpf_preload.guard=0 refused".into()],
@@ -409,7 +441,7 @@ mod tests {
         );
         assert_eq!(st.required_failed().count(), 0);
         assert!(
-            text.contains("  guard: active required=yes instance=0:42 protected=counter,+shared,+guard links=0 protected_links=0 ms=0.0\n"),
+            text.contains("  guard: active required=yes instance=0:42 protected=counter,+shared,+guard links=0 protected_links=0 protected_progs=0 hook_funcs=0 lsm_positive_returns=refused switches=kernel.ftrace_enabled:refused,kprobes/enabled:NOT-GUARDED (debugfs: \\x1b) ms=0.0\n"),
             "{text}"
         );
         assert!(
