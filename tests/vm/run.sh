@@ -34,7 +34,8 @@ LOGS=$VM_BUILD/logs
 rm -rf "$LOGS" && mkdir -p "$LOGS"
 
 ALL="counter iter maponly xdp_pass lsm_deny fentry_unlink tp_btf_exec kprobe_unlink kprobe_multi_unlink"
-vm_bundle full "$ALL rejected" "$ALL" > /dev/null
+# guard_witness is signed into the bundles but not listed: the guard's boots name it.
+vm_bundle full "$ALL rejected guard_witness" "$ALL" > /dev/null
 # The same objects as version-1 objects: the libbpf path.
 VM_SIGN_ARGS=--no-fast-path vm_bundle full-libbpf "$ALL rejected" "$ALL" > /dev/null
 TAMP=$(vm_bundle tampered "counter iter maponly")
@@ -272,11 +273,19 @@ boot_refused tampered-required-d13-initramfs-tools trixie d13-initramfs-tools ta
 # both kernels and both initrd flavours; each attack must fail with EPERM, and
 # afterwards the preloaded programs still run. The control run boots without the
 # guard and the same attacks must not be refused, so this test can fail.
+# Every guard boot also loads guard_witness (a raw tracepoint and an fentry program): the
+# attacks on the switches (kernel.ftrace_enabled, kprobes/enabled) and on the hooks (fmod_ret,
+# programs aimed at protected ones) must leave both counting.
 GUARD_ON="rd.bpf_preload.guard=1 vmtest.guard=refused"
+with_witness() { # with_witness KERNEL -> the list and expectations with guard_witness
+    local l
+    l=$(loaded "$1")
+    echo "rd.bpf_preload=${ALL// /,},guard_witness ${l/vmtest.loaded=/vmtest.loaded=guard_witness,}"
+}
 for k in 6.1 6.12; do
     for fl in systemd shell; do
         boot_ok "guard-$k-$fl" "$k" "$fl" full \
-            "rd.bpf_preload.required=counter $(loaded "$k") $GUARD_ON $FAST" 'VMSTATUS +guard: active'
+            "rd.bpf_preload.required=counter $(with_witness "$k") $GUARD_ON $FAST" 'VMSTATUS +guard: active'
     done
 done
 # 7.x, the newest packaged kernel (trixie-backports), with the host's dracut (both
@@ -285,10 +294,17 @@ done
 # (optional) whatever the guard does; the guard protects the other seven.
 for fl in systemd shell d13-dracut-systemd d13-initramfs-tools; do
     boot_ok "guard-trixie-bpo-$fl" trixie-bpo "$fl" full \
-        "rd.bpf_preload.required=counter $LOADED_7 $GUARD_ON $FAST" \
+        "rd.bpf_preload.required=counter $(with_witness trixie-bpo) $GUARD_ON $FAST" \
         'VMSTATUS +guard: active'
 done
-boot_ok guard-control-6.12-shell 6.12 shell full "$LOADED vmtest.guard=allowed" 'VMGUARD rm-pin ok'
+# With lockdown=integrity (what Secure Boot turns on): the same attacks, the same outcome.
+boot_ok guard-lockdown-trixie-bpo-shell trixie-bpo shell full \
+    "lockdown=integrity rd.bpf_preload.required=counter $(with_witness trixie-bpo) $GUARD_ON $FAST" \
+    'Kernel is locked down from command line; see man kernel_lockdown'
+# The controls: no guard, the same attacks succeed (the switches go off, the hook programs
+# attach) and `bpf-preload status` calls what they removed `removed`.
+boot_ok guard-control-6.12-shell 6.12 shell full "$(with_witness 6.12) vmtest.guard=allowed" 'VMGUARD rm-pin ok'
+boot_ok guard-control-6.1-systemd 6.1 systemd full "$(with_witness 6.1) vmtest.guard=allowed" 'VMGUARD fmodret-security_bpf ok'
 # No BPF LSM (lsm= without bpf): the guard says so; required, it stops the boot.
 NOLSM="lsm=lockdown,capability,yama"
 boot_ok guard-nolsm-6.1-shell 6.1 shell full \

@@ -15,6 +15,12 @@
 //   bpfmap mount SRC TARGET FSTYPE remount|bind|move|new [DATA] -> mount(2)
 //   bpfmap umount TARGET plain|lazy|force -> umount2(2)
 //   bpfmap move-mount FROM TO    -> move_mount(2) (the new mount API)
+//   bpfmap fmodret FUNC          -> load and attach an fmod_ret program returning 1 on the
+//                                   vmlinux function FUNC (found in /sys/kernel/btf/vmlinux)
+//   bpfmap lsm-ret1 HOOK         -> the same as a BPF LSM program on bpf_lsm_HOOK
+//   bpfmap fentry-prog PINNED_LINK -> load and attach an fentry program on the program behind
+//                                   the link (attach_prog_fd + the program's BTF func id)
+//   bpfmap override-return       -> load a kprobe program calling bpf_override_return
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/bpf.h>
@@ -138,6 +144,178 @@ static int link_cmd(const char *what, const char *pin)
 	return report(sys_bpf(BPF_LINK_DETACH, &attr));
 }
 
+/* ---- programs for the attacks on the guard's hooks ------------------------- */
+
+/* r0 = IMM; exit */
+static void ret_insns(struct bpf_insn *i, int imm)
+{
+	memset(i, 0, 2 * sizeof(*i));
+	i[0].code = BPF_ALU64 | BPF_MOV | BPF_K;
+	i[0].imm = imm;
+	i[1].code = BPF_JMP | BPF_EXIT;
+}
+
+static char verifier_log[65536];
+
+static int prog_load(int type, int eat, int btf_id, int target_fd, struct bpf_insn *insns, int n)
+{
+	union bpf_attr attr;
+	int fd;
+	memset(&attr, 0, sizeof(attr));
+	attr.prog_type = type;
+	attr.expected_attach_type = eat;
+	attr.attach_btf_id = btf_id;
+	attr.attach_prog_fd = target_fd;
+	attr.insns = (uint64_t)(unsigned long)insns;
+	attr.insn_cnt = n;
+	attr.license = (uint64_t)(unsigned long)"GPL";
+	attr.log_buf = (uint64_t)(unsigned long)verifier_log;
+	attr.log_size = sizeof(verifier_log);
+	attr.log_level = 1;
+	verifier_log[0] = 0;
+	fd = sys_bpf(BPF_PROG_LOAD, &attr);
+	if (fd < 0 && verifier_log[0]) {
+		int e = errno;
+		char *last = strrchr(verifier_log, '\n');
+		while (last && last > verifier_log && last[1] == 0) {
+			*last = 0;
+			last = strrchr(verifier_log, '\n');
+		}
+		fprintf(stderr, "verifier: %s\n", last ? last + 1 : verifier_log);
+		errno = e;
+	}
+	return fd;
+}
+
+/* BPF_RAW_TRACEPOINT_OPEN with no name: attaches tracing and LSM programs. */
+static int attach_tracing(int prog)
+{
+	union bpf_attr attr;
+	memset(&attr, 0, sizeof(attr));
+	attr.raw_tracepoint.prog_fd = prog;
+	return sys_bpf(BPF_RAW_TRACEPOINT_OPEN, &attr);
+}
+
+/* The BTF id of the FUNC named NAME in /sys/kernel/btf/vmlinux, or -1. */
+static int vmlinux_func(const char *name)
+{
+	static unsigned char buf[16 << 20];
+	struct { uint16_t magic; uint8_t ver, flags; uint32_t hdr_len, type_off, type_len, str_off, str_len; } h;
+	size_t len = 0;
+	ssize_t r;
+	uint32_t off, end, id = 1;
+	int fd = open("/sys/kernel/btf/vmlinux", O_RDONLY);
+	if (fd < 0)
+		return -1;
+	while ((r = read(fd, buf + len, sizeof(buf) - len)) > 0)
+		len += r;
+	close(fd);
+	if (len < sizeof(h))
+		return -1;
+	memcpy(&h, buf, sizeof(h));
+	if (h.magic != 0xeb9f || (size_t)h.hdr_len + h.str_off + h.str_len > len)
+		return -1;
+	off = h.hdr_len + h.type_off;
+	end = off + h.type_len;
+	while (off + 12 <= end) {
+		uint32_t name_off, info, kind, vlen, extra = 0;
+		memcpy(&name_off, buf + off, 4);
+		memcpy(&info, buf + off + 4, 4);
+		kind = (info >> 24) & 0x1f;
+		vlen = info & 0xffff;
+		switch (kind) {
+		case 1: case 14: case 17: extra = 4; break;                 /* INT, VAR, DECL_TAG */
+		case 3: extra = 12; break;                                   /* ARRAY */
+		case 4: case 5: case 15: case 19: extra = 12 * vlen; break;  /* STRUCT, UNION, DATASEC, ENUM64 */
+		case 6: case 13: extra = 8 * vlen; break;                    /* ENUM, FUNC_PROTO */
+		}
+		if (kind == 12 && name_off < h.str_len &&
+		    !strcmp((char *)buf + h.hdr_len + h.str_off + name_off, name))
+			return id;
+		off += 12 + extra;
+		id++;
+	}
+	return -1;
+}
+
+static int attack_cmd(int argc, char **argv)
+{
+	struct bpf_insn insns[4];
+	int id, prog;
+
+	if (!strcmp(argv[1], "fmodret") || !strcmp(argv[1], "lsm-ret1")) {
+		char fn[256];
+		int lsm = !strcmp(argv[1], "lsm-ret1");
+		snprintf(fn, sizeof(fn), "%s%s", lsm ? "bpf_lsm_" : "", argv[2]);
+		id = vmlinux_func(fn);
+		if (id < 0) {
+			printf("ENOENT\n");
+			return 1;
+		}
+		ret_insns(insns, 1);
+		prog = prog_load(lsm ? BPF_PROG_TYPE_LSM : BPF_PROG_TYPE_TRACING,
+				 lsm ? BPF_LSM_MAC : BPF_MODIFY_RETURN, id, 0, insns, 2);
+		if (prog < 0)
+			return report(prog);
+		return report(attach_tracing(prog));
+	}
+	if (!strcmp(argv[1], "fentry-prog")) {
+		union bpf_attr attr;
+		struct bpf_link_info li;
+		struct bpf_prog_info pi;
+		struct { uint32_t insn_off, type_id; } fi[1];
+		int link = obj_get(argv[2], 0), target;
+		if (link < 0)
+			return report(link);
+		memset(&li, 0, sizeof(li));
+		memset(&attr, 0, sizeof(attr));
+		attr.info.bpf_fd = link;
+		attr.info.info_len = sizeof(li);
+		attr.info.info = (uint64_t)(unsigned long)&li;
+		if (sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr) < 0)
+			return report(-1);
+		memset(&attr, 0, sizeof(attr));
+		attr.prog_id = li.prog_id;
+		target = sys_bpf(BPF_PROG_GET_FD_BY_ID, &attr);
+		if (target < 0)
+			return report(target);
+		memset(&pi, 0, sizeof(pi));
+		memset(fi, 0, sizeof(fi));
+		pi.nr_func_info = 1;
+		pi.func_info_rec_size = sizeof(fi[0]);
+		pi.func_info = (uint64_t)(unsigned long)fi;
+		memset(&attr, 0, sizeof(attr));
+		attr.info.bpf_fd = target;
+		attr.info.info_len = sizeof(pi);
+		attr.info.info = (uint64_t)(unsigned long)&pi;
+		if (sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr) < 0)
+			return report(-1);
+		if (!fi[0].type_id) {
+			printf("ENODATA\n");
+			return 1;
+		}
+		ret_insns(insns, 0);
+		prog = prog_load(BPF_PROG_TYPE_TRACING, BPF_TRACE_FENTRY, fi[0].type_id, target,
+				 insns, 2);
+		if (prog < 0)
+			return report(prog);
+		return report(attach_tracing(prog));
+	}
+	if (!strcmp(argv[1], "override-return")) {
+		/* r2 = -1; call bpf_override_return (58); r0 = 0; exit */
+		memset(insns, 0, sizeof(insns));
+		insns[0].code = BPF_ALU64 | BPF_MOV | BPF_K;
+		insns[0].dst_reg = BPF_REG_2;
+		insns[0].imm = -1;
+		insns[1].code = BPF_JMP | BPF_CALL;
+		insns[1].imm = 58;
+		ret_insns(insns + 2, 0);
+		return report(prog_load(BPF_PROG_TYPE_KPROBE, 0, 0, 0, insns, 4));
+	}
+	(void)argc;
+	return 2;
+}
+
 #ifndef __NR_move_mount
 #define __NR_move_mount 429
 #endif
@@ -175,6 +353,10 @@ int main(int argc, char **argv)
 	if ((argc == 4 && (!strcmp(argv[1], "umount") || !strcmp(argv[1], "move-mount"))) ||
 	    (argc >= 6 && !strcmp(argv[1], "mount")))
 		return mount_cmd(argc, argv);
+	if ((argc == 3 && (!strcmp(argv[1], "fmodret") || !strcmp(argv[1], "lsm-ret1") ||
+			   !strcmp(argv[1], "fentry-prog"))) ||
+	    (argc == 2 && !strcmp(argv[1], "override-return")))
+		return attack_cmd(argc, argv);
 	if (argc == 3 && !strcmp(argv[1], "open-rw"))
 		return report(obj_get(argv[2], 0));
 	if (argc == 3 && !strcmp(argv[1], "open-ro"))

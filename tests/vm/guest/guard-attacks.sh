@@ -3,7 +3,9 @@
 #   vmtest.guard=refused   every attack below must fail with EPERM (the guard is on)
 #   vmtest.guard=allowed   control run without the guard: the same attacks must not be
 #                          refused by EPERM (most succeed; link detach of tracing links is
-#                          EOPNOTSUPP in the kernel itself), so the test can fail
+#                          EOPNOTSUPP in the kernel itself), so the test can fail; the
+#                          switches and hook programs (judge_ok) must succeed outright, and
+#                          `bpf-preload status` must then call what they removed `removed`
 # Each attack prints "VMGUARD <name> <result>" (ok / EPERM / other: message) and one
 # VMCHECK line judged against the expectation. Uses ok/bad from vmcheck.sh.
 B=/sys/fs/bpf
@@ -34,6 +36,117 @@ judge() { # judge NAME command...
     fi
 }
 
+# judge_ok NAME command...: as judge, but the control run must succeed outright (the attack
+# works without the guard).
+judge_ok() {
+    _name=$1
+    shift
+    attempt "$_name" "$@"
+    if [ "$GUARD" = refused ]; then
+        if [ "$R" = EPERM ]; then ok "guard-refuses:$_name"; else bad "guard-refuses:$_name" "$R"; fi
+    else
+        if [ "$R" = ok ]; then ok "control-succeeds:$_name"; else bad "control-succeeds:$_name" "$R"; fi
+    fi
+}
+
+# witness N: counts[N] of guard_witness (0: execs by raw tracepoint, 1: vfs_unlink by fentry)
+witness() { bpfmap get $B/guard_witness/maps/counts "$1" 2> /dev/null; }
+# counting NAME N: the witness's counter N still moves (3 execs, 3 unlinks)
+counting() {
+    _a=$(witness "$2")
+    for _i in 1 2 3; do /bin/true; : > /tmp/witness-unlink; rm -f /tmp/witness-unlink; done
+    _b=$(witness "$2")
+    if [ -n "$_a" ] && [ -n "$_b" ] && [ "$_b" -ge $((_a + 3)) ]; then
+        ok "$1" "counts[$2] $_a -> $_b"
+    else
+        bad "$1" "counts[$2] '$_a' -> '$_b'"
+    fi
+}
+
+# Put the switches back on (control run; in the guarded run they never went off).
+switches_on() {
+    [ "$GUARD" = allowed ] || return 0
+    echo 1 > /proc/sys/kernel/ftrace_enabled 2> /dev/null
+    echo 1 > $DBG/kprobes/enabled 2> /dev/null
+}
+
+# The switches that disarm every trampoline and kprobe, through every way to reach them.
+switch_attacks() {
+    DBG=/sys/kernel/debug
+    grep -q " $DBG debugfs " /proc/mounts || mount -t debugfs debugfs $DBG
+    mkdir -p /tmp/proc2 /tmp/dbg2
+    mount -t proc proc /tmp/proc2
+    mount -t debugfs debugfs /tmp/dbg2
+    if [ "$GUARD" = allowed ]; then
+        # what the attack does: the fentry witness stops, and the live status sees it
+        echo 0 > /proc/sys/kernel/ftrace_enabled
+        _a=$(witness 1)
+        for _i in 1 2 3; do : > /tmp/witness-unlink; rm -f /tmp/witness-unlink; done
+        _b=$(witness 1)
+        if [ -n "$_a" ] && [ "$_a" = "$_b" ]; then
+            ok control-ftrace-off-disarms-fentry "counts[1] $_a -> $_b"
+        else
+            bad control-ftrace-off-disarms-fentry "counts[1] '$_a' -> '$_b'"
+        fi
+        st=$(bpf-preload status 2>&1)
+        if echo "$st" | grep -q '^  live: ftrace disabled'; then
+            ok control-status-sees-ftrace-off "$(echo "$st" | grep 'live: ftrace')"
+        else
+            bad control-status-sees-ftrace-off "$(echo "$st" | tr '\n' ';')"
+        fi
+        switches_on
+        echo 0 > $DBG/kprobes/enabled
+        st=$(bpf-preload status 2>&1)
+        if echo "$st" | grep -q '^  live: kprobes disabled'; then
+            ok control-status-sees-kprobes-off "$(echo "$st" | grep 'live: kprobes')"
+        else
+            bad control-status-sees-kprobes-off "$(echo "$st" | tr '\n' ';')"
+        fi
+        switches_on
+    fi
+    judge_ok ftrace-off sh -c 'echo 0 > /proc/sys/kernel/ftrace_enabled'
+    switches_on
+    judge_ok ftrace-off-sysctl sysctl -w kernel.ftrace_enabled=0
+    switches_on
+    judge_ok ftrace-off-second-procfs sh -c 'echo 0 > /tmp/proc2/sys/kernel/ftrace_enabled'
+    switches_on
+    judge_ok kprobes-off sh -c "echo 0 > $DBG/kprobes/enabled"
+    switches_on
+    judge_ok kprobes-off-second-debugfs sh -c 'echo 0 > /tmp/dbg2/kprobes/enabled'
+    switches_on
+    # reading them stays possible
+    if [ "$(cat /proc/sys/kernel/ftrace_enabled)" = 1 ] && [ "$(cat $DBG/kprobes/enabled)" = 1 ]; then
+        ok switches-readable-and-on
+    else
+        bad switches-readable-and-on "ftrace_enabled=$(cat /proc/sys/kernel/ftrace_enabled) kprobes=$(cat $DBG/kprobes/enabled)"
+    fi
+    umount /tmp/proc2 /tmp/dbg2 2> /dev/null
+}
+
+# Programs that would skip or replace the LSM hooks (the guard's among them).
+hook_attacks() {
+    for f in security_bpf security_bpf_map security_bpf_prog bpf_lsm_bpf security_inode_unlink; do
+        judge_ok "fmodret-$f" bpfmap fmodret $f
+    done
+    judge_ok fentry-on-preloaded-prog bpfmap fentry-prog $B/guard_witness/links/raw_exec
+    if [ "$GUARD" = refused ]; then
+        judge fentry-on-guard-prog bpfmap fentry-prog $B/+guard/links/guard_bpf
+    fi
+    # A BPF LSM program on the bpf hook returning 1: where the verifier allows it (6.1) the
+    # guard refuses it (EPERM); later kernels' verifiers refuse it themselves (EINVAL).
+    attempt lsm-ret1-bpf bpfmap lsm-ret1 bpf
+    if [ "$GUARD" = refused ]; then
+        case $R in
+            ok) bad guard-refuses:lsm-ret1-bpf "$R" ;;
+            *) ok guard-refuses:lsm-ret1-bpf "$R" ;;
+        esac
+    fi
+    # No kernel of the matrix has bpf_override_return (CONFIG_BPF_KPROBE_OVERRIDE): the
+    # verifier refuses the helper, guard or not.
+    attempt override-return bpfmap override-return
+    if [ "$R" != ok ]; then ok kernel-lacks-override-return "$R"; else bad kernel-lacks-override-return "$R"; fi
+}
+
 # In the control run a successful mount attack is undone, so the next attack has a target.
 restore_bpffs() {
     [ "$GUARD" = allowed ] || return 0
@@ -43,7 +156,11 @@ restore_bpffs() {
 guard_attacks() {
     echo "---- guard attacks (expect: $GUARD)"
     [ -e $B/counter/maps/exec_count ] || bad "guard-attacks-setup" "counter is not loaded"
+    [ -e $B/guard_witness/maps/counts ] || bad "guard-attacks-setup" "guard_witness is not loaded"
     c0=$(bpfmap get $B/counter/maps/exec_count 0)
+
+    switch_attacks
+    hook_attacks
 
     # the protected directories
     judge rm-pin rm $B/maponly/maps/config
@@ -102,6 +219,8 @@ guard_attacks() {
         else
             bad guard-counter-still-counts "exec_count '$c0' -> '$c1'"
         fi
+        counting guard-raw-tracepoint-still-counts 0
+        counting guard-fentry-still-counts 1
         if mkdir /tmp/bpf-preload-deny-guard 2> /dev/null; then
             bad guard-lsm_deny-still-attached
         else ok guard-lsm_deny-still-attached; fi
@@ -123,9 +242,40 @@ guard_attacks() {
         else
             bad guard-status-active-sealed "$(echo "$st" | grep 'guard:')"
         fi
+        if echo "$st" | grep -q 'guard: active.* switches=kernel.ftrace_enabled:refused,kprobes/enabled:refused'; then
+            ok guard-status-switches-refused
+        else
+            bad guard-status-switches-refused "$(echo "$st" | grep 'guard:')"
+        fi
+        # after every attack, nothing is reported gone, removed or disarmed
+        if echo "$st" | grep -qE 'removed|guard: gone|live: (ftrace|kprobes) disabled'; then
+            bad guard-live-status-intact "$(echo "$st" | tr '\n' ';')"
+        else
+            ok guard-live-status-intact
+        fi
         # the last: unmounting /sys takes the instance with it
         judge umount-lazy-sys bpfmap umount /sys lazy
     else
+        # the control: what the attacks removed, the live status calls removed
+        st=$(bpf-preload status 2>&1)
+        echo "$st" | sed 's/^/VMSTATUS-AFTER /'
+        for o in xdp_pass maponly; do
+            if echo "$st" | grep -qE "^  $o +removed"; then
+                ok "control-status-removed:$o" "$(echo "$st" | grep -A1 -E "^  $o " | tr '\n' ' ')"
+            else
+                bad "control-status-removed:$o" "$(echo "$st" | tr '\n' ';')"
+            fi
+        done
+        if echo "$st" | grep -A1 -E '^  maponly +removed' | grep -q '^      missing: .*maps/config'; then
+            ok control-status-names-missing-pin
+        else
+            bad control-status-names-missing-pin "$(echo "$st" | tr '\n' ';')"
+        fi
+        if echo "$st" | grep -qE '^  counter +loaded'; then
+            ok control-status-untouched-still-loaded
+        else
+            bad control-status-untouched-still-loaded "$(echo "$st" | tr '\n' ';')"
+        fi
         judge umount-lazy-sys bpfmap umount /sys lazy
         mount -t sysfs sysfs /sys 2> /dev/null
     fi
