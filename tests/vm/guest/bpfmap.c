@@ -175,13 +175,14 @@ static int prog_load(int type, int eat, int btf_id, int target_fd, struct bpf_in
 	verifier_log[0] = 0;
 	fd = sys_bpf(BPF_PROG_LOAD, &attr);
 	if (fd < 0 && verifier_log[0]) {
+		/* the verifier's reason: the last line before its "processed N insns" summary */
 		int e = errno;
-		char *last = strrchr(verifier_log, '\n');
-		while (last && last > verifier_log && last[1] == 0) {
-			*last = 0;
-			last = strrchr(verifier_log, '\n');
-		}
-		fprintf(stderr, "verifier: %s\n", last ? last + 1 : verifier_log);
+		char *line = strtok(verifier_log, "\n"), *why = NULL;
+		for (; line; line = strtok(NULL, "\n"))
+			if (strncmp(line, "processed ", 10) && strncmp(line, "verification time", 17))
+				why = line;
+		if (why)
+			fprintf(stderr, "verifier: %s\n", why);
 		errno = e;
 	}
 	return fd;

@@ -125,9 +125,12 @@ switch_attacks() {
 
 # Programs that would skip or replace the LSM hooks (the guard's among them).
 hook_attacks() {
-    for f in security_bpf security_bpf_map security_bpf_prog bpf_lsm_bpf security_inode_unlink; do
+    for f in security_bpf security_bpf_map security_bpf_prog security_inode_unlink; do
         judge_ok "fmodret-$f" bpfmap fmodret $f
     done
+    # the kernel itself refuses fmod_ret on bpf_lsm_* (not security_*, not error-injectable):
+    # the guard refuses it first, the control sees the kernel's EINVAL
+    judge fmodret-bpf_lsm_bpf bpfmap fmodret bpf_lsm_bpf
     judge_ok fentry-on-preloaded-prog bpfmap fentry-prog $B/guard_witness/links/raw_exec
     if [ "$GUARD" = refused ]; then
         judge fentry-on-guard-prog bpfmap fentry-prog $B/+guard/links/guard_bpf
