@@ -8,3 +8,6 @@ pub mod keys;
 pub mod name;
 pub mod trailer;
 pub mod verify;
+
+#[cfg(test)]
+mod known_answer;
