@@ -34,6 +34,7 @@ pub mod fuzz;
 
 // What the command-line tools, the integration tests and the fuzz targets use, on purpose.
 pub use pipeline::format::{elf, fast, keys, name, trailer, verify};
+pub use pipeline::live;
 pub use pipeline::report::{escape, status};
 pub use pipeline::{cmdline, policy, CmdlineFrom, RunConfig, RunError, EXIT_REQUIRED_FAILED};
 pub use sys::{read_bounded, write_replace, Durability, MAX_OBJECT_SIZE};
@@ -74,6 +75,12 @@ pub fn fast_path_section(elf: &[u8], name: &name::ObjectName) -> Result<Vec<u8>,
         .map_err(|e| e.to_string())?;
     fast.encode()
         .ok_or_else(|| "fast-path section too large".to_owned())
+}
+
+/// The live status of a record: what is still pinned, attached and switched on now
+/// (`pipeline::live`), through the real kernel. For `status`; the record itself is unchanged.
+pub fn live_status(st: &status::Status) -> live::Live {
+    live::check(st, &kernel::Libbpf)
 }
 
 /// What the guard's read-only info map says (sealed, refusals, the last one); for `status`.

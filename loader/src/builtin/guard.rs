@@ -311,6 +311,7 @@ fn arm(
     mkdir(&dir.join("links"))?;
     let mut ids = Vec::new();
     let mut names = Vec::new();
+    let mut link_ids = std::collections::BTreeMap::new();
     let links = &mut skel.links;
     let all: [(&str, &mut Option<Link>); 17] = [
         ("guard_unlink", &mut links.guard_unlink),
@@ -336,7 +337,9 @@ fn arm(
         let path = dir.join("links").join(name);
         link.pin(&path)
             .map_err(|source| GuardError::Pin { path, source })?;
-        ids.push(link.info().map_err(lb("link info"))?.id);
+        let id = link.info().map_err(lb("link info"))?.id;
+        ids.push(id);
+        link_ids.insert(name.to_owned(), id);
         names.push(name.to_owned());
     }
     let info_path = dir.join(INFO_PIN);
@@ -419,6 +422,7 @@ fn arm(
         instance: dev_string(st_dev),
         protected,
         links: names,
+        link_ids,
         protected_links: ids.len(),
     })
 }

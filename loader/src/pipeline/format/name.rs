@@ -119,6 +119,29 @@ impl fmt::Display for ObjectName {
 pub struct PinName(String);
 
 impl PinName {
+    /// A name that already is a pin name (as a status record lists them): 1–255 of
+    /// `[A-Za-z0-9_-]`, nothing replaced.
+    pub fn parse(s: &str) -> Result<Self, NameError> {
+        if s.is_empty() {
+            return Err(NameError::Empty);
+        }
+        if let Some((at, bad)) = s.char_indices().find(|&(_, c)| !allowed(c)) {
+            return Err(NameError::BadChar {
+                shown: shown(s),
+                bad,
+                at,
+            });
+        }
+        if s.len() > PIN_NAME_MAX {
+            return Err(NameError::TooLong {
+                shown: shown(s),
+                len: s.len(),
+                max: PIN_NAME_MAX,
+            });
+        }
+        Ok(Self(s.to_owned()))
+    }
+
     pub fn sanitize(raw: &str) -> Result<Self, NameError> {
         if raw.is_empty() {
             return Err(NameError::Empty);
@@ -235,5 +258,10 @@ mod tests {
             255
         );
         assert_eq!(PinName::sanitize(""), Err(NameError::Empty));
+        // A name read back (from a status record) must already be one: nothing is replaced.
+        assert_eq!(PinName::parse("count_exec").unwrap().as_str(), "count_exec");
+        for bad in ["", "..", "../x", "a/b", "a.b", "a\nb", &"y".repeat(256)] {
+            assert!(PinName::parse(bad).is_err(), "{bad:?}");
+        }
     }
 }
