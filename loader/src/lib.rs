@@ -11,6 +11,9 @@
 //! | pin, all or nothing | `pipeline::pin` (policy) | bpffs, through `sys` |
 //! | report | [`status`], `pipeline::report` | status file, /dev/kmsg |
 //!
+//! `bpf-preload status` adds a live view beside the record: [`live`] decides what is missing
+//! (pure, behind a small trait), `kernel::live` probes the pins, link ids and switches.
+//!
 //! Every system call of the pipeline goes through `sys`; every libbpf call through `kernel`.
 //! The pipeline only knows the small traits the two implement, so its order of operations and its
 //! pinning policy are unit-tested with recording fakes (`fakes`, test builds only). Every module

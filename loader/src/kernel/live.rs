@@ -16,8 +16,11 @@ const MAX_TEXT: u64 = 1 << 20;
 
 impl LiveProbe for Libbpf {
     fn pin(&self, path: &Path) -> io::Result<Probe> {
-        // Nothing at the path is "not pinned"; anything else the kernel refuses is its answer.
-        std::fs::symlink_metadata(path)?;
+        // Nothing at the path is "not pinned"; a directory or a symlink there is no pin (pins
+        // are files of the bpffs); for the rest, BPF_OBJ_GET says what it is, or why not.
+        if !std::fs::symlink_metadata(path)?.is_file() {
+            return Ok(Probe::Other);
+        }
         self.probe(path)
     }
 
