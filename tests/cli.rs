@@ -397,8 +397,7 @@ fn a_bad_file_in_the_keys_dir_is_skipped_and_a_bad_revoked_is_refused() {
             "dangling" => std::os::unix::fs::symlink("/nonexistent/k.pub", &bad).unwrap(),
             "dir" => std::fs::create_dir(&bad).unwrap(),
             "big" => std::fs::write(&bad, vec![b'#'; 65 << 10]).unwrap(),
-            _ => nix::unistd::mkfifo(&s.p("keys/revoked"), nix::sys::stat::Mode::S_IRWXU)
-                .unwrap(),
+            _ => nix::unistd::mkfifo(&s.p("keys/revoked"), nix::sys::stat::Mode::S_IRWXU).unwrap(),
         };
         let o = bin(&[
             OsStr::new("verify"),
@@ -410,7 +409,10 @@ fn a_bad_file_in_the_keys_dir_is_skipped_and_a_bad_revoked_is_refused() {
         if *tag == "revoked-fifo" {
             assert_eq!(
                 String::from_utf8_lossy(&o.stderr),
-                format!("bpf-preload: read {}: {want}\n", s.p("keys/revoked").display()),
+                format!(
+                    "bpf-preload: read {}: {want}\n",
+                    s.p("keys/revoked").display()
+                ),
                 "{tag}"
             );
             assert_eq!(o.status.code(), Some(1));
@@ -709,7 +711,10 @@ fn status_does_not_follow_a_forged_record_out_of_the_bpffs() {
         out.contains("\n  ok                   removed        0.0 ms\n      missing: ok/\n"),
         "{out}"
     );
-    assert!(!out.contains("etc/passwd (") && !out.contains("links/passwd"), "{out}");
+    assert!(
+        !out.contains("etc/passwd (") && !out.contains("links/passwd"),
+        "{out}"
+    );
     let o = bin(&[
         OsStr::new("status"),
         OsStr::new("--json"),
@@ -720,7 +725,10 @@ fn status_does_not_follow_a_forged_record_out_of_the_bpffs() {
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(j["live"]["objects"]["../etc"]["state"], "unknown", "{j}");
     assert_eq!(j["live"]["objects"]["ok"]["state"], "removed", "{j}");
-    assert_eq!(j["live"]["objects"]["ok"]["missing"], serde_json::json!(["ok/"]));
+    assert_eq!(
+        j["live"]["objects"]["ok"]["missing"],
+        serde_json::json!(["ok/"])
+    );
     assert_eq!(j["live"]["checked"], false);
     // The file was only read.
     assert_eq!(std::fs::read_to_string(&f).unwrap(), record.to_string());
