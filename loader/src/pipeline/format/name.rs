@@ -52,29 +52,35 @@ fn allowed(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_' || c == '-'
 }
 
+/// 1–`max` bytes of `[A-Za-z0-9_-]`, or why not.
+fn check(s: &str, max: usize) -> Result<(), NameError> {
+    if s.is_empty() {
+        return Err(NameError::Empty);
+    }
+    if let Some((at, bad)) = s.char_indices().find(|&(_, c)| !allowed(c)) {
+        return Err(NameError::BadChar {
+            shown: shown(s),
+            bad,
+            at,
+        });
+    }
+    if s.len() > max {
+        return Err(NameError::TooLong {
+            shown: shown(s),
+            len: s.len(),
+            max,
+        });
+    }
+    Ok(())
+}
+
 /// The name of a preloaded object: 1–63 of `[A-Za-z0-9_-]`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ObjectName(String);
 
 impl ObjectName {
     pub fn parse(s: &str) -> Result<Self, NameError> {
-        if s.is_empty() {
-            return Err(NameError::Empty);
-        }
-        if let Some((at, bad)) = s.char_indices().find(|&(_, c)| !allowed(c)) {
-            return Err(NameError::BadChar {
-                shown: shown(s),
-                bad,
-                at,
-            });
-        }
-        if s.len() > OBJECT_NAME_MAX {
-            return Err(NameError::TooLong {
-                shown: shown(s),
-                len: s.len(),
-                max: OBJECT_NAME_MAX,
-            });
-        }
+        check(s, OBJECT_NAME_MAX)?;
         Ok(Self(s.to_owned()))
     }
 
@@ -122,23 +128,7 @@ impl PinName {
     /// A name that already is a pin name (as a status record lists them): 1–255 of
     /// `[A-Za-z0-9_-]`, nothing replaced.
     pub fn parse(s: &str) -> Result<Self, NameError> {
-        if s.is_empty() {
-            return Err(NameError::Empty);
-        }
-        if let Some((at, bad)) = s.char_indices().find(|&(_, c)| !allowed(c)) {
-            return Err(NameError::BadChar {
-                shown: shown(s),
-                bad,
-                at,
-            });
-        }
-        if s.len() > PIN_NAME_MAX {
-            return Err(NameError::TooLong {
-                shown: shown(s),
-                len: s.len(),
-                max: PIN_NAME_MAX,
-            });
-        }
+        check(s, PIN_NAME_MAX)?;
         Ok(Self(s.to_owned()))
     }
 
