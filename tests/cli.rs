@@ -372,47 +372,60 @@ fn special_and_oversized_files_are_refused_at_once() {
         .is_socket());
 }
 
+/// A bad `*.pub` in the keys directory is skipped, named (escaped) in a warning, and the good
+/// key still verifies; a `revoked` that cannot be read refuses everything (skipping it would
+/// trust revoked keys).
 #[test]
-fn a_fifo_symlink_or_oversized_file_in_the_keys_dir_is_refused() {
+fn a_bad_file_in_the_keys_dir_is_skipped_and_a_bad_revoked_is_refused() {
     let cases: &[(&str, &str)] = &[
         ("fifo", "is a special file (refused)"),
         ("link", "is a symbolic link (refused)"),
-        ("big", "is 65537 bytes, more than the 65536 allowed"),
+        ("dangling", "is a symbolic link (refused)"),
+        ("dir", "is a directory (refused)"),
+        ("big", "is 66560 bytes, more than the 65536 allowed"),
         ("revoked-fifo", "is a special file (refused)"),
     ];
     for (tag, want) in cases {
         let s = Scratch::new(&format!("keys-{tag}"));
+        let (signed, _, _) = signed_object(&s, "counter", true);
         std::fs::create_dir(s.p("keys")).unwrap();
         std::fs::copy(test_public_key(), s.p("keys/test.pub")).unwrap();
-        let bad = match *tag {
-            "fifo" => {
-                nix::unistd::mkfifo(&s.p("keys/x.pub"), nix::sys::stat::Mode::S_IRWXU).unwrap();
-                s.p("keys/x.pub")
-            }
-            "link" => {
-                std::os::unix::fs::symlink(test_public_key(), s.p("keys/x.pub")).unwrap();
-                s.p("keys/x.pub")
-            }
-            "big" => {
-                std::fs::write(s.p("keys/x.pub"), vec![b'#'; 65537]).unwrap();
-                s.p("keys/x.pub")
-            }
-            _ => {
-                nix::unistd::mkfifo(&s.p("keys/revoked"), nix::sys::stat::Mode::S_IRWXU).unwrap();
-                s.p("keys/revoked")
-            }
+        let bad = s.p("keys/x\x1b.pub");
+        match *tag {
+            "fifo" => nix::unistd::mkfifo(&bad, nix::sys::stat::Mode::S_IRWXU).unwrap(),
+            "link" => std::os::unix::fs::symlink(test_public_key(), &bad).unwrap(),
+            "dangling" => std::os::unix::fs::symlink("/nonexistent/k.pub", &bad).unwrap(),
+            "dir" => std::fs::create_dir(&bad).unwrap(),
+            "big" => std::fs::write(&bad, vec![b'#'; 65 << 10]).unwrap(),
+            _ => nix::unistd::mkfifo(&s.p("keys/revoked"), nix::sys::stat::Mode::S_IRWXU).unwrap(),
         };
         let o = bin(&[
             OsStr::new("verify"),
             OsStr::new("--keys"),
             s.p("keys").as_os_str(),
-            object("counter").as_os_str(),
+            signed.as_os_str(),
         ]);
-        assert_eq!(
-            String::from_utf8_lossy(&o.stderr),
-            format!("bpf-preload: read {}: {want}\n", bad.display()),
-            "{tag}"
+        assert_clean(&o);
+        if *tag == "revoked-fifo" {
+            assert_eq!(
+                String::from_utf8_lossy(&o.stderr),
+                format!(
+                    "bpf-preload: read {}: {want}\n",
+                    s.p("keys/revoked").display()
+                ),
+                "{tag}"
+            );
+            assert_eq!(o.status.code(), Some(1));
+            continue;
+        }
+        assert!(o.status.success(), "{tag}: {}", text(&o));
+        let out = String::from_utf8_lossy(&o.stdout);
+        let first = format!(
+            "warning: trusted keys: skipped a key file: read {}/x\\x1b.pub: {want}\n",
+            s.p("keys").display()
         );
+        assert!(out.starts_with(&first), "{tag}: {out}");
+        assert!(out.contains(": ok name=counter "), "{tag}: {out}");
     }
 }
 
@@ -655,6 +668,70 @@ fn status_escapes_hostile_records() {
             }
         }
     }
+}
+
+/// A forged record: an object named `../etc` (and one with escapes) marked loaded, pin names
+/// that climb out. `status` probes nothing outside the bpffs, says it could not check them,
+/// and prints them escaped.
+#[test]
+fn status_does_not_follow_a_forged_record_out_of_the_bpffs() {
+    let s = Scratch::new("status-forged");
+    std::fs::create_dir_all(s.p("bpffs")).unwrap();
+    std::fs::create_dir_all(s.p("etc/links")).unwrap();
+    std::fs::write(s.p("etc/links/passwd"), "x").unwrap();
+    let bpffs = s.p("bpffs").display().to_string();
+    let record = serde_json::json!({
+        "version": 1, "source": "cmdline", "disabled": false, "bpffs": bpffs,
+        "mounted_bpffs": true, "error": null, "duration_ms": 1.0,
+        "objects": [
+            {"name": "../etc", "result": "loaded", "required": false, "sha256": null,
+             "key_id": null, "error": null, "links": ["passwd"], "link_ids": {"passwd": 1},
+             "maps": [], "programs": [], "not_attached": [], "skipped_programs": [],
+             "shared_maps": ["../../etc"], "duration_ms": 0.0,
+             "phases": {"verify_ms": 0.0, "load_ms": 0.0, "pin_ms": 0.0}},
+            {"name": "ok", "result": "already-loaded", "required": false, "sha256": null,
+             "key_id": null, "error": null, "links": ["../../../etc/passwd", "a\u{1b}[2J"],
+             "maps": [], "programs": [], "not_attached": [], "skipped_programs": [],
+             "shared_maps": [], "duration_ms": 0.0,
+             "phases": {"verify_ms": 0.0, "load_ms": 0.0, "pin_ms": 0.0}}
+        ]
+    });
+    let f = s.p("status.json");
+    std::fs::write(&f, record.to_string()).unwrap();
+    let o = bin(&[OsStr::new("status"), OsStr::new("--status"), f.as_os_str()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_clean(&o);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("\n  ../etc               loaded         0.0 ms\n      live: not checked: not an object name: name \"../etc\" has '.' at byte 0: only A-Z a-z 0-9 _ - are allowed\n"),
+        "{out}"
+    );
+    // `ok` has no directory in the bpffs: removed; its forged pin names are not probed.
+    assert!(
+        out.contains("\n  ok                   removed        0.0 ms\n      missing: ok/\n"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("etc/passwd (") && !out.contains("links/passwd"),
+        "{out}"
+    );
+    let o = bin(&[
+        OsStr::new("status"),
+        OsStr::new("--json"),
+        OsStr::new("--status"),
+        f.as_os_str(),
+    ]);
+    assert_clean(&o);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["live"]["objects"]["../etc"]["state"], "unknown", "{j}");
+    assert_eq!(j["live"]["objects"]["ok"]["state"], "removed", "{j}");
+    assert_eq!(
+        j["live"]["objects"]["ok"]["missing"],
+        serde_json::json!(["ok/"])
+    );
+    assert_eq!(j["live"]["checked"], false);
+    // The file was only read.
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), record.to_string());
 }
 
 #[test]

@@ -1120,3 +1120,145 @@ fn a_fatal_error_still_writes_a_status_record() {
         "nothing may be mounted or made"
     );
 }
+
+impl Env {
+    /// `bpf-preload status` of the last run (text, or the parsed `--json`).
+    fn status_text(&self) -> String {
+        let o = bin(&[
+            "status",
+            "--status",
+            self.path("status.json").to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+        String::from_utf8(o.stdout).unwrap()
+    }
+    fn status_json(&self) -> serde_json::Value {
+        let o = bin(&[
+            "status",
+            "--json",
+            "--status",
+            self.path("status.json").to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+        serde_json::from_slice(&o.stdout).unwrap()
+    }
+}
+
+/// The object's line of `status` text and the line after it.
+fn status_lines<'a>(text: &'a str, name: &str) -> (&'a str, &'a str) {
+    let lines: Vec<&str> = text.lines().collect();
+    let i = lines
+        .iter()
+        .position(|l| l.starts_with(&format!("  {name} ")))
+        .unwrap_or_else(|| panic!("no line for {name} in {text}"));
+    (lines[i], lines.get(i + 1).copied().unwrap_or(""))
+}
+
+/// The live status against a real kernel and a private bpffs: untouched objects are `loaded`;
+/// a removed map pin, a link unpinned (and with it its id gone from the kernel), a removed
+/// directory each make that object `removed`, naming what is missing. The record in the status
+/// file is never rewritten.
+#[test]
+#[ignore = "needs root and BPF: run as root with --include-ignored (see README)"]
+fn live_status_tells_a_removed_object_from_a_loaded_one() {
+    let env = Env::new("live");
+    let names = ["counter", "iter", "maponly", "optional_prog"];
+    for o in names {
+        env.add(o, o);
+    }
+    let (out, st) = env.run(&format!("rd.bpf_preload={}", names.join(",")));
+    assert!(out.status.success(), "{}", text(&out));
+    for n in names {
+        assert_eq!(obj(&st, n).result, Outcome::Loaded, "{n}: {}", text(&out));
+    }
+    // Every link's kernel id is recorded.
+    let iter_id = obj(&st, "iter").link_ids["dump_task"];
+    assert!(iter_id > 0);
+    assert_eq!(obj(&st, "counter").link_ids.len(), 1);
+    assert_eq!(obj(&st, "optional_prog").link_ids.len(), 1);
+    // Control: nothing touched, nothing removed.
+    let t = env.status_text();
+    for n in names {
+        let (line, next) = status_lines(&t, n);
+        assert!(line.contains(" loaded "), "{t}");
+        assert!(!next.starts_with("      missing: "), "{t}");
+    }
+    let j = env.status_json();
+    assert_eq!(j["live"]["checked"], true, "{j}");
+    for n in names {
+        assert_eq!(j["live"]["objects"][n]["state"], "loaded", "{j}");
+    }
+    let record = std::fs::read(env.path("status.json")).unwrap();
+
+    std::fs::remove_file(env.bpffs().join("counter/maps/exec_count")).unwrap();
+    std::fs::remove_file(env.bpffs().join("iter/links/dump_task")).unwrap();
+    std::fs::remove_dir_all(env.bpffs().join("maponly")).unwrap();
+    // The kernel frees an unpinned link's id after an RCU grace period: wait for it.
+    let start = std::time::Instant::now();
+    let t = loop {
+        let t = env.status_text();
+        if t.contains(&format!("link-id {iter_id}")) || start.elapsed().as_secs() > 10 {
+            break t;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let (line, next) = status_lines(&t, "counter");
+    assert!(line.contains(" removed "), "{t}");
+    assert_eq!(next, "      missing: maps/exec_count", "{t}");
+    let (line, next) = status_lines(&t, "iter");
+    assert!(line.contains(" removed "), "{t}");
+    assert_eq!(
+        next,
+        format!("      missing: links/dump_task link-id {iter_id}"),
+        "{t}"
+    );
+    let (line, next) = status_lines(&t, "maponly");
+    assert!(line.contains(" removed "), "{t}");
+    assert_eq!(next, "      missing: maponly/", "{t}");
+    // The untouched one, in the same bpffs, is still loaded.
+    let (line, next) = status_lines(&t, "optional_prog");
+    assert!(line.contains(" loaded "), "{t}");
+    assert!(!next.starts_with("      missing: "), "{t}");
+    let j = env.status_json();
+    assert_eq!(j["live"]["objects"]["counter"]["state"], "removed", "{j}");
+    assert_eq!(
+        j["live"]["objects"]["iter"]["missing"],
+        serde_json::json!(["links/dump_task", format!("link-id {iter_id}")]),
+        "{j}"
+    );
+    assert_eq!(j["live"]["objects"]["optional_prog"]["state"], "loaded");
+    // The boot-time record is what it was.
+    assert_eq!(std::fs::read(env.path("status.json")).unwrap(), record);
+    assert_eq!(j["objects"][0]["result"], "loaded");
+}
+
+/// One unreadable file in the keys directory (a FIFO, a directory named x.pub) is a warning in
+/// the status and `status` text; the good key still loads an object it signed.
+#[test]
+#[ignore = "needs root and BPF: run as root with --include-ignored (see README)"]
+fn a_bad_key_file_is_skipped_with_a_warning() {
+    let env = Env::new("badkey");
+    env.add("maponly", "maponly");
+    let fifo = env.path("keys/fifo.pub");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    std::fs::create_dir(env.path("keys/dir.pub")).unwrap();
+    let (out, st) = env.run("rd.bpf_preload=maponly rd.bpf_preload.required=maponly");
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(obj(&st, "maponly").result, Outcome::Loaded);
+    let keys = env.path("keys").display().to_string();
+    assert_eq!(
+        st.warnings,
+        [
+            format!("trusted keys: skipped a key file: read {keys}/dir.pub: is a directory (refused)"),
+            format!("trusted keys: skipped a key file: read {keys}/fifo.pub: is a special file (refused)"),
+        ]
+    );
+    assert_eq!(st.error, None);
+    let t = env.status_text();
+    assert!(
+        t.contains(&format!(
+            "\n  warning: trusted keys: skipped a key file: read {keys}/fifo.pub: is a special file (refused)\n"
+        )),
+        "{t}"
+    );
+}

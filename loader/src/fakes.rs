@@ -14,6 +14,18 @@ use crate::pipeline::load::{Kernel, LoadError, LoadFailed, LoadReport, Loaded, P
 use crate::pipeline::pin::{PinKind, PinNames, Pinnable};
 use crate::sys::{FsKind, Prio, Sys};
 
+/// The link id the fake kernel gives the link pinned at `path`: a number from the path alone.
+pub fn fake_link_id(path: &Path) -> u32 {
+    use std::os::unix::ffi::OsStrExt;
+    100 + path
+        .as_os_str()
+        .as_bytes()
+        .iter()
+        .map(|&b| u32::from(b))
+        .sum::<u32>()
+        % 900
+}
+
 fn errno(e: rustix::io::Errno) -> io::Error {
     io::Error::from_raw_os_error(e.raw_os_error())
 }
@@ -252,14 +264,20 @@ impl Kernel for FakeKernel<'_> {
             return Err(errno(rustix::io::Errno::NOENT));
         }
         if self.dead.borrow().contains(path) {
-            return Ok(Probe::Link { live: false });
+            return Ok(Probe::Link {
+                live: false,
+                id: fake_link_id(path),
+            });
         }
         let dir = path
             .parent()
             .and_then(|d| d.file_name())
             .unwrap_or_default();
         Ok(match dir.to_string_lossy().as_ref() {
-            "links" => Probe::Link { live: true },
+            "links" => Probe::Link {
+                live: true,
+                id: fake_link_id(path),
+            },
             "maps" | "+shared" => Probe::Map,
             "progs" => Probe::Prog,
             _ => Probe::Other,

@@ -11,6 +11,9 @@
 //! | pin, all or nothing | `pipeline::pin` (policy) | bpffs, through `sys` |
 //! | report | [`status`], `pipeline::report` | status file, /dev/kmsg |
 //!
+//! `bpf-preload status` adds a live view beside the record: [`live`] decides what is missing
+//! (pure, behind a small trait), `kernel::live` probes the pins, link ids and switches.
+//!
 //! Every system call of the pipeline goes through `sys`; every libbpf call through `kernel`.
 //! The pipeline only knows the small traits the two implement, so its order of operations and its
 //! pinning policy are unit-tested with recording fakes (`fakes`, test builds only). Every module
@@ -34,6 +37,7 @@ pub mod fuzz;
 
 // What the command-line tools, the integration tests and the fuzz targets use, on purpose.
 pub use pipeline::format::{elf, fast, keys, name, trailer, verify};
+pub use pipeline::live;
 pub use pipeline::report::{escape, status};
 pub use pipeline::{cmdline, policy, CmdlineFrom, RunConfig, RunError, EXIT_REQUIRED_FAILED};
 pub use sys::{read_bounded, write_replace, Durability, MAX_OBJECT_SIZE};
@@ -74,6 +78,12 @@ pub fn fast_path_section(elf: &[u8], name: &name::ObjectName) -> Result<Vec<u8>,
         .map_err(|e| e.to_string())?;
     fast.encode()
         .ok_or_else(|| "fast-path section too large".to_owned())
+}
+
+/// The live status of a record: what is still pinned, attached and switched on now
+/// (`pipeline::live`), through the real kernel. For `status`; the record itself is unchanged.
+pub fn live_status(st: &status::Status) -> live::Live {
+    live::check(st, &kernel::Libbpf)
 }
 
 /// What the guard's read-only info map says (sealed, refusals, the last one); for `status`.

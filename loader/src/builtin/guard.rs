@@ -414,6 +414,7 @@ fn arm(
     let mut ids = Vec::new();
     let mut prog_ids = Vec::new();
     let mut names = Vec::new();
+    let mut link_ids = std::collections::BTreeMap::new();
     for (name, link) in all_links(&mut skel.links) {
         let Some(link) = link.as_mut() else { continue };
         let path = dir.join("links").join(name);
@@ -422,6 +423,7 @@ fn arm(
         let info = link.info().map_err(lb("link info"))?;
         ids.push(info.id);
         prog_ids.push(info.prog_id);
+        link_ids.insert(name.to_owned(), info.id);
         names.push(name.to_owned());
     }
     let info_path = dir.join(INFO_PIN);
@@ -495,6 +497,7 @@ fn arm(
         instance: dev_string(st_dev),
         protected,
         links: names,
+        link_ids,
         protected_links: ids.len(),
         protected_progs: prog_ids.len(),
         hook_funcs: funcs.len(),

@@ -1,4 +1,5 @@
-//! `bpf-preload status [--status FILE] [--json]`: what the last `run` did.
+//! `bpf-preload status [--status FILE] [--json]`: what the last `run` did, and what of it is
+//! still in place now (the live checks, `bpf_preload::live`).
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
@@ -56,5 +57,7 @@ pub fn run(args: &Args) -> Result<String, CommandError> {
             g.mount = info.mount.map(str::to_owned);
         }
     }
+    // What is still there now, beside what the boot recorded.
+    st.live = Some(bpf_preload::live_status(&st));
     Ok(if args.json { st.to_json() } else { st.render() })
 }

@@ -96,8 +96,17 @@ pub fn run(args: &Args) -> Result<String, CommandError> {
         .lookup(v.key_id)
         .map(|k| k.source.clone())
         .unwrap_or_default();
+    // Key files `run` would skip are skipped here too, and named.
+    let warnings: String = ring
+        .skipped()
+        .iter()
+        .map(|e| {
+            let w = format!("trusted keys: skipped a key file: {e}");
+            format!("warning: {}\n", escape(&w))
+        })
+        .collect();
     Ok(format!(
-        "{}: ok name={} key={} sha256={} programs={} maps={} trusted-by={}\n",
+        "{warnings}{}: ok name={} key={} sha256={} programs={} maps={} trusted-by={}\n",
         escape_path(object),
         v.name,
         v.key_id,

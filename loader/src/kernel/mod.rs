@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod fast;
+pub mod live;
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
@@ -114,12 +115,16 @@ impl Kernel for Libbpf {
         Ok(match kind.as_str() {
             "bpf-link" => {
                 let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}"))?;
-                let prog_id = info
-                    .lines()
-                    .find_map(|l| l.strip_prefix("prog_id:"))
-                    .and_then(|v| v.trim().parse::<u32>().ok())
-                    .unwrap_or(0);
-                Probe::Link { live: prog_id != 0 }
+                let field = |name: &str| {
+                    info.lines()
+                        .find_map(|l| l.strip_prefix(name))
+                        .and_then(|v| v.trim().parse::<u32>().ok())
+                        .unwrap_or(0)
+                };
+                Probe::Link {
+                    live: field("prog_id:") != 0,
+                    id: field("link_id:"),
+                }
             }
             "bpf-map" => Probe::Map,
             "bpf-prog" => Probe::Prog,

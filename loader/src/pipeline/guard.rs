@@ -4,12 +4,14 @@
 //! kernel.
 #![forbid(unsafe_code)]
 
+use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::cmdline::GuardMode;
 use super::format::name::SHARED_DIR;
+use super::load::Probe;
 use super::report::status::{GuardState, GuardStatus, ObjectStatus, Outcome};
 use crate::sys::{FsKind, Prio, Sys, SECURITYFS_PATH};
 
@@ -69,6 +71,8 @@ pub struct GuardReport {
     pub protected: Vec<String>,
     /// Pins under `+guard/links`.
     pub links: Vec<String>,
+    /// The kernel's id of each of them, by pin name.
+    pub link_ids: BTreeMap<String, u32>,
     /// Link ids protected from BPF_LINK_DETACH / BPF_LINK_UPDATE.
     pub protected_links: usize,
     /// Program ids (the guard's and the preloaded objects') no tracing or extension program
@@ -102,13 +106,18 @@ pub trait GuardLoader {
     ) -> Result<GuardReport, GuardFailure>;
 }
 
+/// What a pin holds, as the kernel says (`Kernel::probe`).
+pub type ProbeFn<'a> = &'a dyn Fn(&Path) -> io::Result<Probe>;
+
 /// Activate the guard over the loaded objects' directories and `+shared`. Never fails the run
 /// by itself: a required guard that is not active is `Status::guard_required_failed` (main).
+/// A guard already there is described from its pins (`probe`): its live links and their ids.
 pub fn step(
     mode: GuardMode,
     bpffs: &Path,
     sys: &dyn Sys,
     guard: &dyn GuardLoader,
+    probe: ProbeFn<'_>,
     bpffs_ready: &Result<(), String>,
     objects: &[ObjectStatus],
 ) -> GuardStatus {
@@ -124,6 +133,15 @@ pub fn step(
     }
     if sys.exists(&bpffs.join(GUARD_DIR)) {
         g.state = GuardState::AlreadyActive;
+        let links = bpffs.join(GUARD_DIR).join("links");
+        for name in sys.list(&links).unwrap_or_default() {
+            if let Ok(Probe::Link { live: true, id }) = probe(&links.join(&name)) {
+                if id != 0 {
+                    g.link_ids.insert(name.clone(), id);
+                }
+                g.links.push(name);
+            }
+        }
         return g;
     }
     let mut protect: Vec<PathBuf> = objects
@@ -157,6 +175,7 @@ pub fn step(
             g.instance = Some(r.instance);
             g.protected = r.protected;
             g.links = r.links;
+            g.link_ids = r.link_ids;
             g.protected_links = r.protected_links;
             g.protected_progs = r.protected_progs;
             g.hook_funcs = r.hook_funcs;

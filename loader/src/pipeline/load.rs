@@ -56,9 +56,11 @@ impl LoadFailed {
 /// What a pin in the bpffs holds, as the kernel says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Probe {
-    /// A BPF link; `live` when it still has its program.
+    /// A BPF link; `live` when it still has its program; `id`: the kernel's link id (0 when
+    /// the kernel does not say).
     Link {
         live: bool,
+        id: u32,
     },
     Map,
     Prog,

@@ -6,6 +6,7 @@
 pub mod cmdline;
 pub mod format;
 pub mod guard;
+pub mod live;
 pub mod load;
 pub mod pin;
 pub mod policy;
@@ -307,8 +308,31 @@ pub fn fatal(cfg: &RunConfig, error: &RunError, sys: &dyn Sys) -> Status {
         objects: Vec::new(),
         guard: None,
         notes: Vec::new(),
+        warnings: Vec::new(),
+        live: None,
         duration_ms: 0.0,
     }
+}
+
+/// At most this many skipped key files are named, in the status and in kmsg; the rest are
+/// counted.
+const MAX_KEY_WARNINGS: usize = 32;
+
+/// One warning per key file the ring left out (bounded): each names the file.
+fn key_warnings(ring: &KeyRing) -> Vec<String> {
+    let skipped = ring.skipped();
+    let mut out: Vec<String> = skipped
+        .iter()
+        .take(MAX_KEY_WARNINGS)
+        .map(|e| format!("trusted keys: skipped a key file: {e}"))
+        .collect();
+    if skipped.len() > MAX_KEY_WARNINGS {
+        out.push(format!(
+            "trusted keys: skipped {} more key files",
+            skipped.len() - MAX_KEY_WARNINGS
+        ));
+    }
+    out
 }
 
 /// Run a plan. Every object gets a status; a failure never stops the others.
@@ -332,8 +356,10 @@ pub fn run(
         duration_ms: 0.0,
         guard: None,
         notes: plan.notes.clone(),
+        warnings: ring.as_ref().map(key_warnings).unwrap_or_default(),
+        live: None,
     };
-    for n in &plan.notes {
+    for n in plan.notes.iter().chain(&status.warnings) {
         sys.log(Prio::Warning, &escape(n));
     }
     let mut finish = |entry: &Entry, attempt: Attempt, verdict: Verdict, t: Instant| {
@@ -413,11 +439,13 @@ pub fn run(
         };
     }
     if plan.guard != GuardMode::Off {
+        let probe = |p: &Path| kernel.probe(p);
         let g = guard::step(
             plan.guard,
             &cfg.bpffs,
             sys,
             guard,
+            &probe,
             &bpffs_ready,
             &status.objects,
         );
@@ -457,6 +485,7 @@ pub fn record(entry: &Entry, a: Attempt, verdict: Verdict, duration_ms: f64) -> 
         key_id,
         error,
         links: pins.links,
+        link_ids: pins.link_ids,
         maps: pins.maps,
         programs: pins.progs,
         not_attached: load.not_attached,
@@ -547,8 +576,11 @@ impl Ctx<'_> {
             Ok::<_, ObjectError>(pins)
         });
         match installed {
-            Ok(pins) => {
+            Ok(mut pins) => {
                 obj.keep();
+                let probe = |p: &Path| self.kernel.probe(p);
+                let dir = self.cfg.bpffs.join(name.as_str());
+                pins.link_ids = pin::link_ids(&probe, &dir, &pins.links);
                 a.pins = Some(pins);
                 Ok(Verdict::Loaded)
             }

@@ -8,6 +8,7 @@
 //! (mount, `+shared`, stale staging directories) lives here too.
 #![forbid(unsafe_code)]
 
+use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -175,10 +176,16 @@ pub fn check_loaded(
         }
         let (kind, pin) = (p.kind, p.pin);
         match (kind, probe(&path)) {
-            (PinKind::Link, Ok(Probe::Link { live: true }))
-            | (PinKind::Map, Ok(Probe::Map))
-            | (PinKind::Prog, Ok(Probe::Prog)) => pins.push(kind, &pin),
-            (PinKind::Link, Ok(Probe::Link { live: false })) => {
+            (PinKind::Link, Ok(Probe::Link { live: true, id })) => {
+                pins.push(kind, &pin);
+                if id != 0 {
+                    pins.link_ids.insert(pin.to_string(), id);
+                }
+            }
+            (PinKind::Map, Ok(Probe::Map)) | (PinKind::Prog, Ok(Probe::Prog)) => {
+                pins.push(kind, &pin)
+            }
+            (PinKind::Link, Ok(Probe::Link { live: false, .. })) => {
                 damages.push(Damage::DeadLink { pin })
             }
             (_, Ok(found)) => damages.push(Damage::WrongType { kind, pin, found }),
@@ -301,6 +308,8 @@ pub struct Pins {
     pub links: Vec<String>,
     pub maps: Vec<String>,
     pub progs: Vec<String>,
+    /// The kernel's id of each link, by pin name, as far as the kernel said.
+    pub link_ids: BTreeMap<String, u32>,
 }
 
 impl Pins {
@@ -522,6 +531,23 @@ fn build(
     }
     mkdir(staging.join(marker_name(sha256_hex)))?;
     Ok(pins)
+}
+
+/// The kernel's ids of the links pinned under `<dir>/links/`, by pin name (for the status
+/// record: `bpf-preload status` checks later that they still exist). A link the kernel does not
+/// describe is left out: its pin is still checked, its id cannot be.
+pub fn link_ids(
+    probe: &dyn Fn(&Path) -> io::Result<Probe>,
+    dir: &Path,
+    links: &[String],
+) -> BTreeMap<String, u32> {
+    links
+        .iter()
+        .filter_map(|l| match probe(&dir.join(PinKind::Link.dir()).join(l)) {
+            Ok(Probe::Link { id, .. }) if id != 0 => Some((l.clone(), id)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Remove the shared (pin-by-name) map pins a failed object created: those it pinned that were
@@ -764,7 +790,7 @@ mod tests {
         let probe_ok = |p: &Path| -> io::Result<Probe> {
             let p = p.to_string_lossy();
             Ok(if p.contains("/links/") {
-                Probe::Link { live: true }
+                Probe::Link { live: true, id: 7 }
             } else if p.contains("/progs/") {
                 Probe::Prog
             } else if p.contains("/maps/") || p.contains("+shared") {
@@ -780,6 +806,7 @@ mod tests {
                 links: vec!["count".into()],
                 maps: vec!["counts".into()],
                 progs: vec!["pass".into()],
+                link_ids: [("count".to_string(), 7)].into(),
             }
         );
         // A detached link, a map where a program should be, a removed pin.
@@ -789,7 +816,7 @@ mod tests {
         let probe_bad = |p: &Path| -> io::Result<Probe> {
             let p = p.to_string_lossy();
             Ok(if p.contains("/links/") {
-                Probe::Link { live: false }
+                Probe::Link { live: false, id: 7 }
             } else {
                 Probe::Map
             })

@@ -1,5 +1,7 @@
 //! The pipeline against the recording fakes: order of operations, per-object failures, and the
 //! status record built from each step's value.
+use std::collections::BTreeMap;
+
 use super::*;
 use crate::fakes::{FakeKernel, FakeLoad, FakeSys, Spec};
 use crate::pipeline::format::keys::tests::test_key;
@@ -93,6 +95,7 @@ impl GuardLoader for FakeGuard {
             instance: "0:42".into(),
             protected: protect.iter().map(|p| p.display().to_string()).collect(),
             links: vec!["guard_unlink".into()],
+            link_ids: [("guard_unlink".to_string(), 5)].into(),
             protected_links: 2,
             protected_progs: 3,
             hook_funcs: 500,
@@ -124,6 +127,10 @@ fn guard_is_the_last_step_and_protects_what_loaded() {
     let st = run(&plan, ring(), &cfg, &sys, &kernel, &guard);
     let g = st.guard.as_ref().unwrap();
     assert_eq!((g.state, g.required), (GuardState::Active, false));
+    assert_eq!(
+        g.link_ids,
+        BTreeMap::from([("guard_unlink".to_string(), 5)])
+    );
     assert_eq!(
         *guard.asked.borrow(),
         vec![vec![PathBuf::from("/bpf/a"), PathBuf::from("/bpf/+shared")]]
@@ -214,10 +221,20 @@ fn guard_alone_with_nothing_to_load_still_runs() {
         *guard.asked.borrow(),
         vec![vec![PathBuf::from("/bpf/+shared")]]
     );
-    // An earlier run's +guard: reported, not loaded twice.
+    // An earlier run's +guard: reported with its live links and their ids, not loaded twice.
     sys.dirs.borrow_mut().insert("/bpf/+guard".into());
+    let link = PathBuf::from("/bpf/+guard/links/guard_unlink");
+    sys.dirs.borrow_mut().insert("/bpf/+guard/links".into());
+    sys.files.borrow_mut().insert(link.clone(), vec![]);
     let st = run_with_guard("rd.bpf_preload.guard=1", &cfg, &sys, &kernel, &guard);
-    assert_eq!(st.guard.unwrap().state, GuardState::AlreadyActive);
+    let g = st.guard.unwrap();
+    assert_eq!(g.state, GuardState::AlreadyActive);
+    assert_eq!(g.links, ["guard_unlink"]);
+    let id = crate::fakes::fake_link_id(&link);
+    assert_eq!(
+        g.link_ids,
+        BTreeMap::from([("guard_unlink".to_string(), id)])
+    );
     assert_eq!(guard.asked.borrow().len(), 1);
 }
 
@@ -584,6 +601,42 @@ fn key_errors_fail_every_object_closed() {
     assert!(kernel.loaded.borrow().is_empty());
 }
 
+/// A bad file in the keys directory: a warning naming it (escaped) in the status and in kmsg,
+/// and the other keys still count.
+#[test]
+fn a_skipped_key_file_is_a_warning_and_the_other_keys_count() {
+    use crate::pipeline::format::keys::keypair_pem;
+    let (sys, cfg) = setup(&["a"]);
+    let kernel = FakeKernel::new(&sys);
+    let dir = std::env::temp_dir().join(format!("bpf-preload-ring-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // test_key(1), which signed "a", is trusted through the good file.
+    let (_, public) = keypair_pem(test_key(1).to_bytes()).unwrap();
+    std::fs::write(dir.join("good.pub"), public).unwrap();
+    let fifo = dir.join("f\x1b.pub");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let mut ring = KeyRing::default();
+    ring.load_dir(&dir).unwrap();
+    let plan = cmdline::plan("rd.bpf_preload=a", None);
+    let st = run(&plan, Ok(ring), &cfg, &sys, &kernel, &NoGuard);
+    assert_eq!(results(&st), vec![("a", Outcome::Loaded)]);
+    let want = format!(
+        "trusted keys: skipped a key file: read {}/f\x1b.pub: is a special file (refused)",
+        dir.display()
+    );
+    assert_eq!(st.warnings, std::slice::from_ref(&want));
+    assert_eq!(st.error, None);
+    let escaped = escape(&want).into_owned();
+    assert!(escaped.contains("/f\\x1b.pub"), "{escaped}");
+    assert!(
+        sys.logs.borrow().contains(&(Prio::Warning, escaped)),
+        "{:?}",
+        sys.logs.borrow()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// counter.bpf.o from bpf/, as the fake kernel loads it: the pins its ELF implies.
 fn counter_kernel(sys: &FakeSys) -> FakeKernel<'_> {
     let spec = Spec {
@@ -610,10 +663,18 @@ fn already_loaded_is_believed_only_with_every_pin_live() {
     let st = run_cmdline("rd.bpf_preload=counter", &cfg, &sys, &kernel);
     assert_eq!(results(&st), vec![("counter", Outcome::Loaded)]);
     let sha = st.objects[0].sha256.clone().unwrap();
-    // Again: already loaded, and the status says what is pinned.
+    // The kernel's id of each link is recorded (for the live status), from the final pin.
+    let link = PathBuf::from("/bpf/counter/links/count_exec");
+    let id = crate::fakes::fake_link_id(&link);
+    assert_eq!(
+        st.objects[0].link_ids,
+        BTreeMap::from([("count_exec".to_string(), id)])
+    );
+    // Again: already loaded, and the status says what is pinned, with the same link id.
     let st = run_cmdline("rd.bpf_preload=counter", &cfg, &sys, &kernel);
     assert_eq!(results(&st), vec![("counter", Outcome::AlreadyLoaded)]);
     let o = &st.objects[0];
+    assert_eq!(o.link_ids, BTreeMap::from([("count_exec".to_string(), id)]));
     assert_eq!(
         (o.links.clone(), o.maps.clone(), o.programs.clone()),
         (
@@ -623,7 +684,6 @@ fn already_loaded_is_believed_only_with_every_pin_live() {
         )
     );
     // The link was detached behind our back: not loaded, a conflict with the reason.
-    let link = PathBuf::from("/bpf/counter/links/count_exec");
     kernel.dead.borrow_mut().insert(link.clone());
     let st = run_cmdline("rd.bpf_preload=counter", &cfg, &sys, &kernel);
     assert_eq!(

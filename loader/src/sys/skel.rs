@@ -466,3 +466,13 @@ pub fn lsm_returns_one(btf_id: u32) -> io::Result<()> {
     drop(owned(r));
     Ok(())
 }
+
+/// BPF_LINK_GET_FD_BY_ID: a descriptor of the link with this id (ENOENT: no such link).
+pub fn link_fd_by_id(id: u32) -> io::Result<OwnedFd> {
+    // SAFETY: plain syscall wrapper taking a number; the descriptor returned is ours alone.
+    let r = unsafe { sys::bpf_link_get_fd_by_id(id) };
+    if r < 0 {
+        return Err(io::Error::from_raw_os_error(-r));
+    }
+    Ok(owned(r))
+}

@@ -8,6 +8,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use ed25519_dalek::pkcs8::spki::der::asn1::ObjectIdentifier;
 use ed25519_dalek::pkcs8::spki::der::pem::{self, LineEnding};
@@ -239,6 +240,9 @@ pub enum Untrusted {
 pub struct KeyRing {
     keys: Vec<TrustedKey>,
     revoked: BTreeSet<KeyId>,
+    /// `*.pub` files of the keys directory that could not be read or parsed: left out, the
+    /// other keys still count (see [`KeyRing::load_dir`]).
+    skipped: Vec<Arc<KeyError>>,
 }
 
 impl KeyRing {
@@ -295,8 +299,20 @@ impl KeyRing {
             .ok_or(Untrusted::Unknown(id))
     }
 
+    /// The key files [`KeyRing::load_dir`] left out, each with why (the error names the file).
+    pub fn skipped(&self) -> &[Arc<KeyError>] {
+        &self.skipped
+    }
+
     /// Load every `*.pub` and the `revoked` file of a keys directory. A missing directory adds
     /// nothing (built-in keys may be all there is).
+    ///
+    /// A `*.pub` that cannot be read (a FIFO, a socket, a symlink, a directory, over
+    /// [`MAX_KEY_FILE_SIZE`]) or parsed is skipped and remembered ([`KeyRing::skipped`]): one
+    /// stray file must not disable every other key. Leaving a key out can only refuse objects,
+    /// never admit one. The `revoked` file is the opposite: leaving it (or a line of it) out
+    /// would trust keys that were revoked, so a `revoked` that cannot be read or parsed exactly
+    /// is an error for the whole ring.
     pub fn load_dir(&mut self, dir: &Path) -> Result<(), KeyError> {
         let entries = match std::fs::read_dir(dir) {
             Ok(e) => e,
@@ -314,8 +330,11 @@ impl KeyRing {
             .collect();
         paths.sort();
         for path in paths {
-            let pem = read_text(&path)?;
-            self.add_pem(&path.display().to_string(), &pem)?;
+            let added =
+                read_text(&path).and_then(|pem| self.add_pem(&path.display().to_string(), &pem));
+            if let Err(e) = added {
+                self.skipped.push(Arc::new(e));
+            }
         }
         let revoked = dir.join(REVOKED_FILE);
         match read_text(&revoked) {
@@ -481,24 +500,20 @@ pub(crate) mod tests {
         d
     }
 
-    /// A FIFO, a socket, a symlink or an oversized file in the keys directory is refused at
-    /// once: `run` never blocks on it, never follows it, never reads it whole.
+    /// A FIFO, a socket, a symlink (dangling or not), a directory, an oversized or an
+    /// unparsable `*.pub` in the keys directory is skipped at once, with its reason: `run` never
+    /// blocks on it, never follows it, never reads it whole, and the other keys still count.
     #[test]
-    fn keys_dir_reads_regular_files_only() {
+    fn a_bad_key_file_is_skipped_and_the_others_count() {
         let (_, public) = keypair_pem([5; 32]).unwrap();
+        let good = KeyId::of(&parse_public_pem("g", &public).unwrap());
         type Make = Box<dyn Fn(&Path)>;
-        let cases: Vec<(&str, &str, Make, &str)> = vec![
+        let cases: Vec<(&str, &str, Make, String)> = vec![
             (
-                "fifo-pub",
+                "fifo",
                 "x.pub",
                 Box::new(|p| nix::unistd::mkfifo(p, nix::sys::stat::Mode::S_IRWXU).unwrap()),
-                "is a special file (refused)",
-            ),
-            (
-                "fifo-revoked",
-                REVOKED_FILE,
-                Box::new(|p| nix::unistd::mkfifo(p, nix::sys::stat::Mode::S_IRWXU).unwrap()),
-                "is a special file (refused)",
+                "read {}: is a special file (refused)".into(),
             ),
             (
                 "socket",
@@ -506,40 +521,96 @@ pub(crate) mod tests {
                 Box::new(|p| {
                     std::os::unix::net::UnixListener::bind(p).unwrap();
                 }),
-                "is a socket (refused)",
+                "read {}: is a socket (refused)".into(),
             ),
             (
                 "symlink",
                 "l.pub",
                 Box::new(|p| std::os::unix::fs::symlink("/etc/hostname", p).unwrap()),
-                "is a symbolic link (refused)",
+                "read {}: is a symbolic link (refused)".into(),
+            ),
+            (
+                "dangling",
+                "d.pub",
+                Box::new(|p| std::os::unix::fs::symlink("/nonexistent/key.pub", p).unwrap()),
+                "read {}: is a symbolic link (refused)".into(),
+            ),
+            (
+                "directory",
+                "dir.pub",
+                Box::new(|p| std::fs::create_dir(p).unwrap()),
+                "read {}: is a directory (refused)".into(),
             ),
             (
                 "big",
                 "big.pub",
-                Box::new(|p| {
-                    std::fs::write(p, vec![b'A'; MAX_KEY_FILE_SIZE as usize + 1]).unwrap()
-                }),
-                "is 65537 bytes, more than the 65536 allowed",
+                Box::new(|p| std::fs::write(p, vec![b'A'; 65 << 10]).unwrap()),
+                "read {}: is 66560 bytes, more than the 65536 allowed".into(),
+            ),
+            (
+                "garbage",
+                "a\x1b.pub",
+                Box::new(|p| std::fs::write(p, "hello\n").unwrap()),
+                "public key {}: not an ed25519 SPKI PEM public key: ".into(),
             ),
         ];
         for (tag, file, make, want) in cases {
             let dir = scratch(tag);
             std::fs::write(dir.join("good.pub"), &public).unwrap();
             make(&dir.join(file));
-            let e = KeyRing::default().load_dir(&dir).unwrap_err();
-            assert_eq!(
-                e.to_string(),
-                format!("read {}: {want}", dir.join(file).display()),
-                "{tag}"
-            );
+            let mut ring = KeyRing::default();
+            ring.load_dir(&dir).unwrap();
+            assert_eq!(ring.lookup(good).unwrap().id, good, "{tag}");
+            let skipped: Vec<String> = ring.skipped().iter().map(|e| e.to_string()).collect();
+            let want = want.replace("{}", &dir.join(file).display().to_string());
+            assert_eq!(skipped.len(), 1, "{tag}: {skipped:?}");
+            assert!(skipped[0].starts_with(&want), "{tag}: {skipped:?}");
             std::fs::remove_dir_all(&dir).unwrap();
         }
         // The directory itself missing is not an error for `run` (built-in keys may be all).
         let mut ring = KeyRing::default();
         ring.load_dir(Path::new("/nonexistent/bpf-preload-keys"))
             .unwrap();
-        assert!(ring.is_empty());
+        assert!(ring.is_empty() && ring.skipped().is_empty());
+    }
+
+    /// A `revoked` that cannot be read exactly fails the whole ring: skipping it would trust
+    /// the keys it revokes.
+    #[test]
+    fn an_unreadable_revocation_list_fails_the_ring() {
+        let (_, public) = keypair_pem([5; 32]).unwrap();
+        type Make = Box<dyn Fn(&Path)>;
+        let cases: Vec<(&str, Make, &str)> = vec![
+            (
+                "revoked-fifo",
+                Box::new(|p| nix::unistd::mkfifo(p, nix::sys::stat::Mode::S_IRWXU).unwrap()),
+                "read {}: is a special file (refused)",
+            ),
+            (
+                "revoked-dir",
+                Box::new(|p| std::fs::create_dir(p).unwrap()),
+                "read {}: is a directory (refused)",
+            ),
+            (
+                "revoked-dangling",
+                Box::new(|p| std::os::unix::fs::symlink("/nonexistent/revoked", p).unwrap()),
+                "read {}: is a symbolic link (refused)",
+            ),
+            (
+                "revoked-typo",
+                Box::new(|p| std::fs::write(p, "00112233aabbccd\n").unwrap()),
+                "{}: line 1: \"00112233aabbccd\" is not a 16-hex-digit key id",
+            ),
+        ];
+        for (tag, make, want) in cases {
+            let dir = scratch(tag);
+            std::fs::write(dir.join("good.pub"), &public).unwrap();
+            make(&dir.join(REVOKED_FILE));
+            let e = KeyRing::default().load_dir(&dir).unwrap_err();
+            let path = dir.join(REVOKED_FILE).display().to_string();
+            assert_eq!(e.to_string(), want.replace("{}", &path), "{tag}");
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
     }
 
     #[test]

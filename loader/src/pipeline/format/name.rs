@@ -52,29 +52,35 @@ fn allowed(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_' || c == '-'
 }
 
+/// 1–`max` bytes of `[A-Za-z0-9_-]`, or why not.
+fn check(s: &str, max: usize) -> Result<(), NameError> {
+    if s.is_empty() {
+        return Err(NameError::Empty);
+    }
+    if let Some((at, bad)) = s.char_indices().find(|&(_, c)| !allowed(c)) {
+        return Err(NameError::BadChar {
+            shown: shown(s),
+            bad,
+            at,
+        });
+    }
+    if s.len() > max {
+        return Err(NameError::TooLong {
+            shown: shown(s),
+            len: s.len(),
+            max,
+        });
+    }
+    Ok(())
+}
+
 /// The name of a preloaded object: 1–63 of `[A-Za-z0-9_-]`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ObjectName(String);
 
 impl ObjectName {
     pub fn parse(s: &str) -> Result<Self, NameError> {
-        if s.is_empty() {
-            return Err(NameError::Empty);
-        }
-        if let Some((at, bad)) = s.char_indices().find(|&(_, c)| !allowed(c)) {
-            return Err(NameError::BadChar {
-                shown: shown(s),
-                bad,
-                at,
-            });
-        }
-        if s.len() > OBJECT_NAME_MAX {
-            return Err(NameError::TooLong {
-                shown: shown(s),
-                len: s.len(),
-                max: OBJECT_NAME_MAX,
-            });
-        }
+        check(s, OBJECT_NAME_MAX)?;
         Ok(Self(s.to_owned()))
     }
 
@@ -119,6 +125,13 @@ impl fmt::Display for ObjectName {
 pub struct PinName(String);
 
 impl PinName {
+    /// A name that already is a pin name (as a status record lists them): 1–255 of
+    /// `[A-Za-z0-9_-]`, nothing replaced.
+    pub fn parse(s: &str) -> Result<Self, NameError> {
+        check(s, PIN_NAME_MAX)?;
+        Ok(Self(s.to_owned()))
+    }
+
     pub fn sanitize(raw: &str) -> Result<Self, NameError> {
         if raw.is_empty() {
             return Err(NameError::Empty);
@@ -235,5 +248,10 @@ mod tests {
             255
         );
         assert_eq!(PinName::sanitize(""), Err(NameError::Empty));
+        // A name read back (from a status record) must already be one: nothing is replaced.
+        assert_eq!(PinName::parse("count_exec").unwrap().as_str(), "count_exec");
+        for bad in ["", "..", "../x", "a/b", "a.b", "a\nb", &"y".repeat(256)] {
+            assert!(PinName::parse(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -3,12 +3,14 @@
 //! Schema (version 1): see `docs/status.md`.
 #![forbid(unsafe_code)]
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
 use super::escape::{escape, json_safe, prefix};
 use crate::pipeline::cmdline::Source;
+use crate::pipeline::live::{Check, Live, LiveState};
 
 pub const STATUS_VERSION: u32 = 1;
 
@@ -45,6 +47,10 @@ pub struct ObjectStatus {
     pub error: Option<String>,
     /// Pin names under `<bpffs>/<name>/links`.
     pub links: Vec<String>,
+    /// The kernel's id of each link, by pin name (`status` checks they still exist); empty in
+    /// records older than this field.
+    #[serde(default)]
+    pub link_ids: BTreeMap<String, u32>,
     /// Pin names under `<bpffs>/<name>/maps`.
     pub maps: Vec<String>,
     /// Pin names under `<bpffs>/<name>/progs`: programs that loaded but were not attached.
@@ -90,6 +96,7 @@ impl ObjectStatus {
             key_id: None,
             error: None,
             links: vec![],
+            link_ids: BTreeMap::new(),
             maps: vec![],
             programs: vec![],
             not_attached: vec![],
@@ -144,6 +151,9 @@ pub struct GuardStatus {
     pub protected: Vec<String>,
     /// The guard's links, pinned under `+guard/links`.
     pub links: Vec<String>,
+    /// The kernel's id of each of the guard's links, by pin name; empty in older records.
+    #[serde(default)]
+    pub link_ids: BTreeMap<String, u32>,
     /// How many link ids (preloaded objects' and the guard's) cannot be detached or updated.
     pub protected_links: usize,
     /// How many program ids (the guard's and the preloaded objects') no tracing or extension
@@ -186,6 +196,7 @@ impl GuardStatus {
             instance: None,
             protected: vec![],
             links: vec![],
+            link_ids: BTreeMap::new(),
             protected_links: 0,
             protected_progs: 0,
             hook_funcs: 0,
@@ -272,6 +283,13 @@ pub struct Status {
     /// What the build-time policy refused of the command line.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// What the run left out and went on without: key files that could not be read or parsed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// What `status` found at read time, beside the record (never written by `run`; whatever a
+    /// record file holds here is replaced).
+    #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
+    pub live: Option<Live>,
     /// The whole run; last, so that it is the last `duration_ms` of the record.
     pub duration_ms: f64,
 }
@@ -336,12 +354,36 @@ impl Status {
         for n in &self.notes {
             let _ = writeln!(s, "  policy: {}", escape(n));
         }
+        for w in &self.warnings {
+            let _ = writeln!(s, "  warning: {}", escape(w));
+        }
+        let live = self.live.as_ref();
         if let Some(g) = &self.guard {
-            let _ = writeln!(s, "  {}", escape(&g.line()));
+            match live.and_then(|l| l.guard.as_ref()) {
+                Some(c) if c.state == LiveState::Gone => {
+                    let recorded = g.line();
+                    let recorded = recorded.strip_prefix("guard: ").unwrap_or(&recorded);
+                    let _ = writeln!(s, "  guard: gone (recorded: {})", escape(recorded));
+                    render_check(&mut s, c);
+                }
+                Some(c) => {
+                    let _ = writeln!(s, "  {}", escape(&g.line()));
+                    render_check(&mut s, c);
+                }
+                None => {
+                    let _ = writeln!(s, "  {}", escape(&g.line()));
+                }
+            }
+        }
+        if let Some(l) = live {
+            render_switches(&mut s, l);
         }
         for o in &self.objects {
+            let check = live.and_then(|l| l.objects.get(&o.name));
             let result = if o.result == Outcome::Failed {
                 "FAILED"
+            } else if check.is_some_and(|c| c.state == LiveState::Removed) {
+                "removed"
             } else {
                 o.result.as_str()
             };
@@ -356,6 +398,9 @@ impl Status {
                 let _ = write!(s, " sha256 {}", escape(prefix(h, 16)));
             }
             let _ = writeln!(s, " {:.1} ms", o.duration_ms);
+            if let Some(c) = check {
+                render_check(&mut s, c);
+            }
             if let Some(e) = &o.error {
                 let _ = writeln!(s, "      error: {}", escape(e));
             }
@@ -381,6 +426,50 @@ impl Status {
             }
         }
         s
+    }
+}
+
+/// What a live check found missing, or could not check, under an object's (or the guard's)
+/// line; nothing when all is in place.
+fn render_check(s: &mut String, c: &Check) {
+    if !c.missing.is_empty() {
+        let m: Vec<String> = c
+            .missing
+            .iter()
+            .map(|m| escape(&m.to_string()).into_owned())
+            .collect();
+        let _ = writeln!(s, "      missing: {}", m.join(" "));
+    }
+    if !c.unchecked.is_empty() {
+        let u: Vec<String> = c.unchecked.iter().map(|u| escape(u).into_owned()).collect();
+        let _ = writeln!(s, "      live: not checked: {}", u.join("; "));
+    }
+}
+
+/// The kernel switches that disarm preloaded programs, when found off or unreadable.
+fn render_switches(s: &mut String, l: &Live) {
+    match (l.ftrace_enabled, &l.ftrace_unknown) {
+        (Some(false), _) => s.push_str(
+            "  live: ftrace disabled (kernel.ftrace_enabled=0): trampolines (LSM, fentry/fexit, kprobe.multi) are not running\n",
+        ),
+        (None, Some(why)) => {
+            let _ = writeln!(s, "  live: ftrace unknown ({})", escape(why));
+        }
+        _ => {}
+    }
+    match (l.kprobes_enabled, &l.kprobes_unknown) {
+        (Some(false), _) => {
+            let at = l.debugfs.as_deref().unwrap_or("<debugfs>");
+            let _ = writeln!(
+                s,
+                "  live: kprobes disabled ({}/kprobes/enabled=0): kprobe and kretprobe programs are not running",
+                escape(at)
+            );
+        }
+        (None, Some(why)) => {
+            let _ = writeln!(s, "  live: kprobes unknown ({})", escape(why));
+        }
+        _ => {}
     }
 }
 
@@ -419,6 +508,8 @@ mod tests {
                 ..GuardStatus::new(GuardState::Active, true)
             }),
             notes: vec!["rd.bpf_preload.guard=0 refused".into()],
+            warnings: vec![],
+            live: None,
         };
         let json = st.to_json();
         assert!(json.contains("\"result\": \"loaded\""), "{json}");
@@ -473,6 +564,141 @@ mod tests {
         assert_eq!(live.line(), "guard: already-active sealed=yes refused=7");
     }
 
+    /// The live view beside the record: a removed object says `removed` where `loaded` was and
+    /// what is missing on the next line; a gone guard says so first; the switches found off
+    /// are named. Every string from the record or the system is escaped.
+    #[test]
+    fn live_view_renders_removed_gone_and_switches() {
+        use crate::pipeline::live::{Check, Live, LiveState, Missing};
+        let mut o = ObjectStatus::new("counter", true);
+        o.result = Outcome::Loaded;
+        o.links = vec!["count_exec".into()];
+        o.maps = vec!["exec_count".into()];
+        let mut kept = ObjectStatus::new("iter", false);
+        kept.result = Outcome::AlreadyLoaded;
+        let mut forged = ObjectStatus::new("../e\x1btc", false);
+        forged.result = Outcome::Loaded;
+        let mut st = Status::from_json(&golden_free_record()).unwrap();
+        st.objects = vec![o, kept, forged];
+        st.warnings = vec![
+            "trusted keys: skipped a key file: read /k/a\x1b.pub: is a directory (refused)".into(),
+        ];
+        st.guard = Some(GuardStatus {
+            instance: Some("0:42".into()),
+            links: vec!["guard_unlink".into()],
+            ..GuardStatus::new(GuardState::Active, false)
+        });
+        let removed = Check {
+            state: LiveState::Removed,
+            missing: vec![
+                Missing::Pin {
+                    dir: "links",
+                    pin: "count_exec".into(),
+                },
+                Missing::WrongKind {
+                    dir: "maps",
+                    pin: "exec_count".into(),
+                    kind: crate::pipeline::pin::PinKind::Map,
+                },
+                Missing::LinkId(17),
+            ],
+            unchecked: vec![],
+        };
+        let ok = Check {
+            state: LiveState::Loaded,
+            missing: vec![],
+            unchecked: vec![],
+        };
+        let unknown = Check {
+            state: LiveState::Unknown,
+            missing: vec![],
+            unchecked: vec!["not an object name: name \"../e\x1btc\" has '.' at byte 0".into()],
+        };
+        st.live = Some(Live {
+            checked: false,
+            objects: [
+                ("counter".to_string(), removed),
+                ("iter".to_string(), ok),
+                ("../e\x1btc".to_string(), unknown),
+            ]
+            .into(),
+            guard: Some(Check {
+                state: LiveState::Gone,
+                missing: vec![Missing::Dir("+guard/links".into()), Missing::LinkId(5)],
+                unchecked: vec![],
+            }),
+            ftrace_enabled: Some(false),
+            ftrace_unknown: None,
+            kprobes_enabled: None,
+            kprobes_unknown: Some("debugfs not mounted".into()),
+            debugfs: None,
+        });
+        let text = st.render();
+        let want = "\
+bpf-preload: 3 object(s) from nowhere (no list): 2 loaded, 1 already loaded, 0 failed, 0 skipped in 0.0 ms (bpffs /b)
+  warning: trusted keys: skipped a key file: read /k/a\\x1b.pub: is a directory (refused)
+  guard: gone (recorded: active instance=0:42 links=1 protected_links=0 protected_progs=0 hook_funcs=0 ms=0.0)
+      missing: +guard/links/ link-id 5
+  live: ftrace disabled (kernel.ftrace_enabled=0): trampolines (LSM, fentry/fexit, kprobe.multi) are not running
+  live: kprobes unknown (debugfs not mounted)
+  counter              removed        required 0.0 ms
+      missing: links/count_exec maps/exec_count (not a map) link-id 17
+      links: count_exec
+      maps: exec_count
+  iter                 already-loaded 0.0 ms
+  ../e\\x1btc           loaded         0.0 ms
+      live: not checked: not an object name: name \"../e\\x1btc\" has '.' at byte 0
+";
+        assert_eq!(text, want);
+        let json = st.to_json();
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            v["live"],
+            serde_json::json!({
+                "checked": false,
+                "objects": {
+                    "counter": {
+                        "state": "removed",
+                        "missing": ["links/count_exec", "maps/exec_count (not a map)", "link-id 17"]
+                    },
+                    "iter": { "state": "loaded" },
+                    "../e\x1btc": {
+                        "state": "unknown",
+                        "unchecked": ["not an object name: name \"../e\x1btc\" has '.' at byte 0"]
+                    }
+                },
+                "guard": { "state": "gone", "missing": ["+guard/links/", "link-id 5"] },
+                "ftrace_enabled": false,
+                "kprobes_enabled": null,
+                "kprobes_unknown": "debugfs not mounted"
+            })
+        );
+        // The record file never holds the live view: what a file says there is not believed.
+        assert_eq!(Status::from_json(&json).unwrap().live, None);
+        // Switches on, everything in place: nothing more than before.
+        let l = st.live.as_mut().unwrap();
+        l.ftrace_enabled = Some(true);
+        l.kprobes_enabled = Some(true);
+        l.kprobes_unknown = None;
+        l.debugfs = Some("/sys/kernel/debug".into());
+        l.guard.as_mut().unwrap().state = LiveState::Active;
+        l.guard.as_mut().unwrap().missing.clear();
+        let text = st.render();
+        assert!(
+            !text.contains("live: ftrace") && !text.contains("live: kprobes"),
+            "{text}"
+        );
+        assert!(text.contains("\n  guard: active instance=0:42 "), "{text}");
+        st.live.as_mut().unwrap().kprobes_enabled = Some(false);
+        assert!(st.render().contains(
+            "\n  live: kprobes disabled (/sys/kernel/debug/kprobes/enabled=0): kprobe and kretprobe programs are not running\n"
+        ));
+    }
+
+    fn golden_free_record() -> String {
+        "{\"version\":1,\"source\":\"nothing\",\"disabled\":false,\"bpffs\":\"/b\",\"mounted_bpffs\":false,\"error\":null,\"objects\":[],\"duration_ms\":0.0}".into()
+    }
+
     /// Every field of a version-1 record, with the names docs/status.md promises. A renamed or
     /// removed field fails here; a new field means updating the golden file and the doc.
     #[test]
@@ -482,6 +708,7 @@ mod tests {
         o.sha256 = Some("8e".repeat(32));
         o.key_id = Some("bfec6534c3009d50".into());
         o.links = vec!["count_exec".into()];
+        o.link_ids = [("count_exec".to_string(), 17)].into();
         o.maps = vec!["exec_count".into()];
         o.programs = vec!["xdp_pass".into()];
         o.not_attached = vec!["xdp_pass".into()];
@@ -509,9 +736,19 @@ mod tests {
             duration_ms: 16.1,
             guard: None,
             notes: vec![],
+            warnings: vec![
+                "trusted keys: skipped a key file: read /etc/bpf-preload/keys/x.pub: is a special file (refused)".into(),
+            ],
+            live: None,
         };
         let golden = include_str!("status-v1.golden.json");
         assert_eq!(st.to_json(), golden);
         assert_eq!(Status::from_json(golden).unwrap(), st);
+        // A record from before link ids and warnings reads, with none of them.
+        let old = golden
+            .replace("\"link_ids\"", "\"old_link_ids\"")
+            .replace("\"warnings\"", "\"old_warnings\"");
+        let old = Status::from_json(&old).unwrap();
+        assert!(old.objects[0].link_ids.is_empty() && old.warnings.is_empty());
     }
 }
