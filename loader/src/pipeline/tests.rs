@@ -56,12 +56,44 @@ impl GuardLoader for NoGuard {
     }
 }
 
-/// Records what it was asked to protect; answers like a kernel with or without the BPF LSM.
-#[derive(Default)]
+/// A scripted guard: records what the pipeline handed it (what to protect, the LSM list it read,
+/// the switch paths) and answers what the test scripted, never deciding anything itself.
 struct FakeGuard {
+    answer: Result<guard::GuardReport, guard::GuardFailure>,
     asked: std::cell::RefCell<Vec<Vec<PathBuf>>>,
+    /// The LSM list as the pipeline read it (or the error, as text).
+    lsm_lists: std::cell::RefCell<Vec<Result<String, String>>>,
     /// The switch paths it was shown: (ftrace, kprobes or the debugfs error).
     switches: std::cell::RefCell<Vec<(PathBuf, Result<PathBuf, String>)>>,
+}
+
+impl FakeGuard {
+    fn answering(answer: Result<guard::GuardReport, guard::GuardFailure>) -> Self {
+        Self {
+            answer,
+            asked: Default::default(),
+            lsm_lists: Default::default(),
+            switches: Default::default(),
+        }
+    }
+
+    /// Armed: what a kernel with the BPF LSM gives back.
+    fn active() -> Self {
+        Self::answering(Ok(guard::GuardReport {
+            instance: "0:42".into(),
+            protected: vec![],
+            links: vec!["guard_unlink".into()],
+            link_ids: [("guard_unlink".to_string(), 5)].into(),
+            protected_links: 2,
+            protected_progs: 3,
+            hook_funcs: 500,
+            lsm_positive_returns: false,
+            switches: vec![guard::Switch {
+                name: "kernel.ftrace_enabled",
+                state: guard::SwitchState::Refused,
+            }],
+        }))
+    }
 }
 
 impl GuardLoader for FakeGuard {
@@ -73,6 +105,9 @@ impl GuardLoader for FakeGuard {
         switches: &guard::SwitchPaths,
     ) -> Result<guard::GuardReport, guard::GuardFailure> {
         self.asked.borrow_mut().push(protect.to_vec());
+        self.lsm_lists
+            .borrow_mut()
+            .push(lsm_list.map_err(|e| e.to_string()));
         self.switches.borrow_mut().push((
             switches.ftrace.clone(),
             switches
@@ -81,30 +116,7 @@ impl GuardLoader for FakeGuard {
                 .map(Clone::clone)
                 .map_err(|e| e.to_string()),
         ));
-        let list = lsm_list.map_err(|e| guard::GuardFailure {
-            unavailable: true,
-            reason: e.to_string(),
-        })?;
-        if !list.trim().split(',').any(|l| l == "bpf") {
-            return Err(guard::GuardFailure {
-                unavailable: true,
-                reason: format!("BPF LSM is not active (lsm={:?})", list.trim()),
-            });
-        }
-        Ok(guard::GuardReport {
-            instance: "0:42".into(),
-            protected: protect.iter().map(|p| p.display().to_string()).collect(),
-            links: vec!["guard_unlink".into()],
-            link_ids: [("guard_unlink".to_string(), 5)].into(),
-            protected_links: 2,
-            protected_progs: 3,
-            hook_funcs: 500,
-            lsm_positive_returns: false,
-            switches: vec![guard::Switch {
-                name: "kernel.ftrace_enabled",
-                state: guard::SwitchState::Refused,
-            }],
-        })
+        self.answer.clone()
     }
 }
 
@@ -122,7 +134,7 @@ fn guard_is_the_last_step_and_protects_what_loaded() {
             verifier: "R0 invalid mem access",
         },
     );
-    let guard = FakeGuard::default();
+    let guard = FakeGuard::active();
     let plan = cmdline::plan("rd.bpf_preload=a,rej rd.bpf_preload.guard=1", None);
     let st = run(&plan, ring(), &cfg, &sys, &kernel, &guard);
     let g = st.guard.as_ref().unwrap();
@@ -134,6 +146,10 @@ fn guard_is_the_last_step_and_protects_what_loaded() {
     assert_eq!(
         *guard.asked.borrow(),
         vec![vec![PathBuf::from("/bpf/a"), PathBuf::from("/bpf/+shared")]]
+    );
+    assert_eq!(
+        *guard.lsm_lists.borrow(),
+        vec![Ok("capability,bpf".to_owned())]
     );
     // securityfs is mounted for the LSM list after every object was pinned.
     let ops = sys.ops.borrow();
@@ -174,7 +190,11 @@ fn guard_without_bpf_lsm_is_unavailable_and_fails_a_required_run() {
         b"capability,yama\n".to_vec(),
     );
     let kernel = FakeKernel::new(&sys);
-    let guard = FakeGuard::default();
+    let why = "BPF LSM is not active (lsm=\"capability,yama\")";
+    let guard = FakeGuard::answering(Err(guard::GuardFailure {
+        unavailable: true,
+        reason: why.into(),
+    }));
     for (cmd, required, prio) in [
         (
             "rd.bpf_preload=a rd.bpf_preload.guard=1",
@@ -197,9 +217,10 @@ fn guard_without_bpf_lsm_is_unavailable_and_fails_a_required_run() {
         );
         let g = st.guard.clone().unwrap();
         assert_eq!(g.state, GuardState::Unavailable, "{cmd}");
+        assert_eq!(g.reason.as_deref(), Some(why));
         assert_eq!(
-            g.reason.as_deref(),
-            Some("BPF LSM is not active (lsm=\"capability,yama\")")
+            guard.lsm_lists.borrow().last(),
+            Some(&Ok("capability,yama\n".to_owned()))
         );
         assert_eq!(st.guard_required_failed(), required, "{cmd}");
         assert_eq!(guard::prio(&g), prio);
@@ -213,7 +234,7 @@ fn guard_alone_with_nothing_to_load_still_runs() {
         .borrow_mut()
         .insert("/sys/kernel/security/lsm".into(), b"bpf".to_vec());
     let kernel = FakeKernel::new(&sys);
-    let guard = FakeGuard::default();
+    let guard = FakeGuard::active();
     let st = run_with_guard("rd.bpf_preload.guard=1", &cfg, &sys, &kernel, &guard);
     assert!(st.objects.is_empty());
     assert_eq!(st.guard.unwrap().state, GuardState::Active);
