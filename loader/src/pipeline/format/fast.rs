@@ -729,13 +729,13 @@ pub(crate) mod tests {
             }],
             ..sample().1
         };
-        let unloaded = Some(Unconvertible::UnloadedExtern("bpf_no_such_kfunc".into()));
-        assert_eq!(libbpf_only(&info(false, false)), unloaded);
+        let unloaded = Unconvertible::UnloadedExtern("bpf_no_such_kfunc".into());
+        assert_eq!(libbpf_only(&info(false, false)), Some(unloaded.clone()));
         assert_eq!(libbpf_only(&info(true, false)), None);
         assert_eq!(libbpf_only(&info(false, true)), None);
         assert_eq!(libbpf_only(&sample().1), None);
         assert_eq!(
-            unloaded.unwrap().to_string(),
+            unloaded.to_string(),
             "extern \"bpf_no_such_kfunc\" is used only by programs not loaded (SEC(\"?...\")); \
              libbpf resolves it all the same (declare it __weak to make it optional)"
         );
