@@ -322,19 +322,20 @@ fn externs<'a>(
         (section == ".text" && all_loaded)
             || programs.iter().any(|p| p.autoload && p.section == section)
     };
-    let mut externs: Vec<ExternInfo> = elf
-        .syms
-        .iter()
-        .filter(|sym| sym.st_shndx == SHN_UNDEF as usize)
-        .filter_map(|sym| {
-            let name = elf.strtab.get_at(sym.st_name).filter(|n| !n.is_empty())?;
-            Some(ExternInfo {
+    // Symbol index -> its entry in `externs`: one pass over the relocations, whatever their number.
+    let mut externs: Vec<ExternInfo> = Vec::new();
+    let mut by_sym: Vec<Option<usize>> = vec![None; elf.syms.len()];
+    for (i, sym) in elf.syms.iter().enumerate() {
+        let name = elf.strtab.get_at(sym.st_name).filter(|n| !n.is_empty());
+        if let (true, Some(name)) = (sym.st_shndx == SHN_UNDEF as usize, name) {
+            by_sym[i] = Some(externs.len());
+            externs.push(ExternInfo {
                 name: name.to_owned(),
                 weak: sym.st_bind() == STB_WEAK,
                 used_by_loaded: false,
-            })
-        })
-        .collect();
+            });
+        }
+    }
     for (idx, relocs) in &elf.shdr_relocs {
         let target = elf
             .section_headers
@@ -344,18 +345,20 @@ fn externs<'a>(
             continue;
         }
         for r in relocs.iter() {
-            let name = elf
-                .syms
-                .get(r.r_sym)
-                .filter(|sym| sym.st_shndx == SHN_UNDEF as usize)
-                .and_then(|sym| elf.strtab.get_at(sym.st_name));
-            if let Some(e) = externs.iter_mut().find(|e| Some(e.name.as_str()) == name) {
-                e.used_by_loaded = true;
+            if let Some(&Some(e)) = by_sym.get(r.r_sym) {
+                externs[e].used_by_loaded = true;
             }
         }
     }
     externs.sort_by(|a, b| a.name.cmp(&b.name));
-    externs.dedup_by(|a, b| a.name == b.name);
+    // One name, one extern (a symbol listed twice is used if either is).
+    externs.dedup_by(|later, kept| {
+        let same = later.name == kept.name;
+        if same {
+            kept.used_by_loaded |= later.used_by_loaded;
+        }
+        same
+    });
     externs
 }
 
