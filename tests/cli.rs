@@ -1006,3 +1006,112 @@ fn a_tampered_or_damaged_fast_path_is_refused() {
         assert!(text(&o).contains(want), "{what}: {}", text(&o));
     }
 }
+
+/// `sign` never signs a fast path that `run` would refuse or that would load differently from
+/// libbpf: each of these objects (bpf/) is signed as version 1 with the rule, in words, and
+/// `verify` accepts what it signed. The reasons are compared whole, so a sign that skipped a
+/// check (and said "(fast path)") fails here.
+#[test]
+fn sign_says_in_words_why_an_object_has_no_fast_path() {
+    let s = Scratch::new("sign-limits");
+    let long = |c: char| format!("{c}123456789abcdef").repeat(4);
+    let cases = [
+        ("many_maps", "more than 64 maps (65)".to_owned()),
+        ("many_progs", "more than 32 loaded programs (33)".to_owned()),
+        (
+            "long_prog_name",
+            format!(
+                "program name longer than 128 bytes (129): \"{}…\"",
+                long('p')
+            ),
+        ),
+        (
+            "long_map_name",
+            format!("map name longer than 128 bytes (129): \"{}…\"", long('m')),
+        ),
+        (
+            "raw_tp_colon",
+            "raw tracepoint \"sys_enter:skip_loop\" is not [A-Za-z0-9_]+".to_owned(),
+        ),
+        (
+            "optional_kfunc",
+            "extern \"bpf_no_such_kfunc\" is used only by programs not loaded (SEC(\"?...\")); \
+             libbpf resolves it all the same (declare it __weak to make it optional)"
+                .to_owned(),
+        ),
+    ];
+    for (obj, why) in cases {
+        let (path, bytes, o) = signed_object(&s, obj, false);
+        assert_clean(&o);
+        assert_eq!(
+            text(&o),
+            format!(
+                "{}: signed as {obj} with key bfec6534c3009d50 (no fast path: {why})\n",
+                path.display()
+            ),
+            "{obj}"
+        );
+        assert_eq!(bytes[bytes.len() - 52 + 16], 1, "{obj}: version 1");
+        let v = verify_file(&path);
+        assert!(v.status.success(), "{obj}: {}", text(&v));
+        let i = text(&bin(&[
+            OsStr::new("inspect"),
+            OsStr::new("--json"),
+            path.as_os_str(),
+        ]));
+        let j: serde_json::Value = serde_json::from_str(&i).unwrap();
+        assert_eq!(
+            j["load_path_reason"],
+            format!("signed without a fast path; it has none because {why}"),
+            "{obj}"
+        );
+    }
+    // The same kfunc declared __weak, as libbpf asks for an optional one: a fast path.
+    let (_, bytes, o) = signed_object(&s, "optional_weak_kfunc", false);
+    assert!(text(&o).ends_with("(fast path)\n"), "{}", text(&o));
+    assert_eq!(bytes[bytes.len() - 52 + 16], 2);
+}
+
+/// A version-2 object whose programs not loaded (`SEC("?…")`) use a strong extern (signed so
+/// by an older `sign`): `verify` accepts it, `inspect` says `run` takes the libbpf path and why.
+#[test]
+fn an_old_fast_path_with_unloaded_externs_is_not_taken() {
+    use bpf_preload::fast::{Descriptor, FastPath, MapDesc};
+    let s = Scratch::new("sign-old-kfunc");
+    let payload = std::fs::read(object("optional_kfunc")).unwrap();
+    let info = bpf_preload::elf::describe(&payload).unwrap();
+    // What the previous sign made of it: the map, the skipped program (the loader itself does
+    // not matter here: it is never run).
+    let fast = FastPath {
+        descriptor: Descriptor {
+            maps: vec![MapDesc {
+                name: "kfunc_count".into(),
+                map_type: 2,
+            }],
+            programs: vec![],
+            skipped: vec!["calls_missing_kfunc".into()],
+        },
+        insns: vec![0x95, 0, 0, 0, 0, 0, 0, 0],
+        data: vec![],
+    };
+    let section = fast.encode().unwrap();
+    assert_eq!(FastPath::parse(&section, &info), Ok(fast));
+    let name = ObjectName::parse("optional_kfunc").unwrap();
+    let signed =
+        bpf_preload::verify::sign_with(&payload, &name, &signing_key(), Some(&section)).unwrap();
+    let path = s.p("optional_kfunc.bpf.o");
+    std::fs::write(&path, &signed).unwrap();
+    assert!(verify_file(&path).status.success());
+    let i = text(&bin(&[
+        OsStr::new("inspect"),
+        OsStr::new("--json"),
+        path.as_os_str(),
+    ]));
+    let j: serde_json::Value = serde_json::from_str(&i).unwrap();
+    assert_eq!(j["load_path"], "libbpf");
+    assert_eq!(
+        j["load_path_reason"],
+        "fast path not taken: extern \"bpf_no_such_kfunc\" is used only by programs not loaded \
+         (SEC(\"?...\")); libbpf resolves it all the same (declare it __weak to make it optional)"
+    );
+}

@@ -19,6 +19,7 @@ pub fn fast_section(data: &[u8]) {
     let info = crate::elf::ElfInfo {
         programs: Vec::new(),
         maps: Vec::new(),
+        externs: Vec::new(),
     };
     if let Ok(s) = crate::fast::FastSection::parse(data) {
         assert_eq!(

@@ -36,10 +36,12 @@ mod fakes;
 pub mod fuzz;
 
 // What the command-line tools, the integration tests and the fuzz targets use, on purpose.
+pub use kernel::fast::ConvertError;
 pub use pipeline::format::{elf, fast, keys, name, trailer, verify};
 pub use pipeline::live;
 pub use pipeline::report::{escape, status};
 pub use pipeline::{cmdline, policy, CmdlineFrom, RunConfig, RunError, EXIT_REQUIRED_FAILED};
+pub use sys::skel::GenerateError;
 pub use sys::{read_bounded, write_replace, Durability, MAX_OBJECT_SIZE};
 
 use std::time::Instant;
@@ -69,15 +71,20 @@ pub fn boot(cfg: &RunConfig) -> Result<status::Status, RunError> {
 
 /// Sign time: the fast-path section of an ELF object signed as `name` (a light skeleton made by
 /// libbpf's gen_loader, no kernel involved), or why it cannot have one.
-pub fn fast_path_section(elf: &[u8], name: &name::ObjectName) -> Result<Vec<u8>, String> {
-    let fast = kernel::fast::convert(elf, name.as_str())?;
-    let info = elf::describe(elf).map_err(|e| e.to_string())?;
-    // What boot will check, checked now: a section that would be refused is never signed.
-    fast.descriptor
-        .matches_elf(&info)
-        .map_err(|e| e.to_string())?;
-    fast.encode()
-        .ok_or_else(|| "fast-path section too large".to_owned())
+///
+/// The section is checked by the very code `run` checks it with ([`fast::FastPath::parse`]:
+/// limits, names, characters, the match with the ELF): a section that `run` would refuse is
+/// never signed; its rule becomes the reason for version 1.
+pub fn fast_path_section(elf: &[u8], name: &name::ObjectName) -> Result<Vec<u8>, ConvertError> {
+    let info = elf::describe(elf)?;
+    if let Some(why) = fast::libbpf_only(&info) {
+        return Err(why.into());
+    }
+    let section = kernel::fast::convert(elf, name.as_str())?
+        .encode()
+        .ok_or(ConvertError::TooLarge)?;
+    fast::FastPath::parse(&section, &info)?;
+    Ok(section)
 }
 
 /// The live status of a record: what is still pinned, attached and switched on now

@@ -76,8 +76,13 @@ fn load_path(
         return (None, None, None);
     };
     match fast {
-        Some(section) => match FastPath::parse(section, elf) {
-            Ok(f) => {
+        Some(section) => match (FastPath::parse(section, elf), fast::libbpf_only(elf)) {
+            (Ok(_), Some(why)) => (
+                Some("libbpf"),
+                Some(format!("fast path not taken: {why}")),
+                None,
+            ),
+            (Ok(f), None) => {
                 let summary = FastSummary {
                     loader_insns: f.insns.len() / fast::INSN_LEN,
                     data_len: f.data.len(),
@@ -86,7 +91,7 @@ fn load_path(
                 };
                 (Some("fast"), None, Some(summary))
             }
-            Err(e) => (None, Some(format!("refused by run: {e}")), None),
+            (Err(e), _) => (None, Some(format!("refused by run: {e}")), None),
         },
         None => {
             let why = match bpf_preload::fast_path_section(payload, &name) {

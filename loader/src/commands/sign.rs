@@ -98,12 +98,16 @@ pub fn run(args: &Args) -> Result<String, CommandError> {
         path: object.clone(),
         source,
     })?;
-    let fast = if args.no_fast_path {
-        Err("--no-fast-path".to_owned())
+    // No fast path is not an error: the object is signed as version 1 and the reason printed.
+    let (fast, path) = if args.no_fast_path {
+        (None, "no fast path: --no-fast-path".to_owned())
     } else {
-        bpf_preload::fast_path_section(payload, &name)
+        match bpf_preload::fast_path_section(payload, &name) {
+            Ok(section) => (Some(section), "fast path".to_owned()),
+            Err(why) => (None, format!("no fast path: {}", escape(&why.to_string()))),
+        }
     };
-    let signed = verify::sign_with(&buf, &name, &sk, fast.as_deref().ok());
+    let signed = verify::sign_with(&buf, &name, &sk, fast.as_deref());
     let signed = signed.map_err(|source| CommandError::Trailer {
         path: object.clone(),
         source,
@@ -118,10 +122,6 @@ pub fn run(args: &Args) -> Result<String, CommandError> {
             source,
         }
     })?;
-    let path = match &fast {
-        Ok(_) => "fast path".to_owned(),
-        Err(why) => format!("no fast path: {}", escape(why)),
-    };
     Ok(format!(
         "{}: signed as {name} with key {} ({path})\n",
         escape_path(&out),

@@ -11,32 +11,75 @@ use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use crate::pipeline::format::fast::{attach_for, Attach, Descriptor, FastPath, MapDesc, ProgDesc};
+use crate::pipeline::format::elf::ElfError;
+use crate::pipeline::format::fast::{
+    attach_for, Attach, Descriptor, DescriptorError, FastError, FastPath, MapDesc, ProgDesc,
+    Unconvertible, GEN_MAX_MAPS, GEN_MAX_PROGS,
+};
 use crate::pipeline::load::{LoadError, LoadPath, LoadReport, Loaded};
 use crate::pipeline::pin::{PinKind, PinNames, Pinnable};
-use crate::sys::skel::{self, SkelError};
+use crate::sys::skel::{self, GenerateError, SkelError};
 use crate::sys::TRACEFS_PATH;
 
-const BPF_MAP_TYPE_STRUCT_OPS: u32 = 26;
-const BPF_PERF_EVENT: u32 = 41;
-const BPF_TRACE_ITER: u32 = 28;
 const KPROBE_PMU: &str = "/sys/bus/event_source/devices/kprobe";
 
-/// Why an object cannot take the fast path, from its maps and programs (before generating).
-fn refusal(maps: &[(String, u32, bool)], progs: &[skel::GenProg]) -> Option<String> {
+/// Why `sign` makes no fast path for an object (it is then signed as version 1).
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertError {
+    #[error("{0}")]
+    Elf(#[from] ElfError),
+    /// The object has what the fast path cannot express.
+    #[error("{0}")]
+    Refused(#[from] Unconvertible),
+    /// libbpf's gen_loader failed (its errno).
+    #[error("{0}")]
+    Generate(#[source] GenerateError<Unconvertible>),
+    /// The boot-time checks would refuse the section: its rule, in words.
+    #[error("{0}")]
+    Descriptor(#[source] DescriptorError),
+    #[error("{0}")]
+    Check(#[source] FastError),
+    #[error("fast-path section larger than 4 GiB")]
+    TooLarge,
+}
+
+impl From<GenerateError<Unconvertible>> for ConvertError {
+    fn from(e: GenerateError<Unconvertible>) -> Self {
+        match e {
+            GenerateError::Refused(why) => Self::Refused(why),
+            e => Self::Generate(e),
+        }
+    }
+}
+
+impl From<FastError> for ConvertError {
+    fn from(e: FastError) -> Self {
+        match e {
+            FastError::Descriptor(d) => Self::Descriptor(d),
+            e => Self::Check(e),
+        }
+    }
+}
+
+/// Why an object cannot take the fast path, from its maps and programs (before generating):
+/// what gen_loader cannot make, then what it would make wrong.
+fn refusal(maps: &[(String, u32, bool)], progs: &[skel::GenProg]) -> Option<Unconvertible> {
+    if maps.len() > GEN_MAX_MAPS {
+        return Some(Unconvertible::TooManyMaps(maps.len()));
+    }
+    let loaded = progs.iter().filter(|p| p.autoload).count();
+    if loaded > GEN_MAX_PROGS {
+        return Some(Unconvertible::TooManyPrograms(loaded));
+    }
     for (name, map_type, pinned) in maps {
         if *pinned {
-            return Some(format!(
-                "map {name:?} is pinned by name (shared maps need libbpf)"
-            ));
+            return Some(Unconvertible::PinnedMap(name.clone()));
         }
         if name.ends_with(".kconfig") {
-            return Some(format!(
-                "map {name:?}: kconfig externs would be resolved on the signing machine"
-            ));
+            return Some(Unconvertible::Kconfig(name.clone()));
         }
-        if *map_type == BPF_MAP_TYPE_STRUCT_OPS {
-            return Some(format!("map {name:?} is a struct_ops map"));
+        if *map_type == libbpf_sys::BPF_MAP_TYPE_STRUCT_OPS {
+            return Some(Unconvertible::StructOps(name.clone()));
         }
     }
     progs
@@ -45,8 +88,9 @@ fn refusal(maps: &[(String, u32, bool)], progs: &[skel::GenProg]) -> Option<Stri
         .find_map(|p| attach_for(&p.section, p.expected_attach_type).err())
 }
 
-/// Convert an ELF object, signed as `name`, into its fast-path section; `Err` says why not.
-pub fn convert(elf: &[u8], name: &str) -> Result<FastPath, String> {
+/// Convert an ELF object, signed as `name`, into its fast path (not yet checked as boot
+/// checks it: [`crate::fast_path_section`] does); `Err` says why not.
+pub fn convert(elf: &[u8], name: &str) -> Result<FastPath, ConvertError> {
     let g = skel::generate(elf, name, refusal)?;
     let mut programs = Vec::new();
     let mut skipped = Vec::new();
@@ -118,7 +162,7 @@ fn tracepoint_id(category: &str, event: &str) -> io::Result<u64> {
     let text = std::fs::read_to_string(path)?;
     text.trim()
         .parse()
-        .map_err(|_| io::Error::from_raw_os_error(22))
+        .map_err(|_| io::Error::from_raw_os_error(rustix::io::Errno::INVAL.raw_os_error()))
 }
 
 /// The kprobe PMU's type and the config bit that makes a kretprobe, from sysfs (as libbpf reads
@@ -152,11 +196,11 @@ fn attach_one(attach: &Attach, prog: &OwnedFd) -> io::Result<Option<OwnedFd>> {
             let id = tracepoint_id(category, event)?;
             let event = skel::perf_tracepoint_open(id)?;
             // The link holds the perf event; our descriptor of it can close.
-            skel::link_create(fd, event.as_raw_fd(), BPF_PERF_EVENT)?
+            skel::link_create(fd, event.as_raw_fd(), libbpf_sys::BPF_PERF_EVENT)?
         }
         Attach::RawTracepoint { name } => skel::raw_tracepoint_open(name, fd)?,
         Attach::Btf { attach_type } => skel::link_create(fd, 0, *attach_type)?,
-        Attach::Iter => skel::link_create(fd, 0, BPF_TRACE_ITER)?,
+        Attach::Iter => skel::link_create(fd, 0, libbpf_sys::BPF_TRACE_ITER)?,
         Attach::Kprobe {
             func,
             offset,
@@ -164,7 +208,7 @@ fn attach_one(attach: &Attach, prog: &OwnedFd) -> io::Result<Option<OwnedFd>> {
         } => {
             let (pmu, config) = kprobe_pmu(*retprobe)?;
             let event = skel::perf_kprobe_open(pmu, config, func, *offset)?;
-            skel::link_create(fd, event.as_raw_fd(), BPF_PERF_EVENT)?
+            skel::link_create(fd, event.as_raw_fd(), libbpf_sys::BPF_PERF_EVENT)?
         }
         Attach::KprobeMulti { func, retprobe } => skel::kprobe_multi_link(fd, func, *retprobe)?,
     }))

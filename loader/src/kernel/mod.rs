@@ -138,7 +138,10 @@ impl Kernel for Libbpf {
         shared_dir: &Path,
     ) -> Result<Box<dyn Loaded + 's>, LoadFailed> {
         let reason = match &obj.fast {
-            None => "signed without a fast path".to_owned(),
+            None => match &obj.fast_declined {
+                Some(why) => format!("fast path not taken: {why}"),
+                None => "signed without a fast path".to_owned(),
+            },
             Some(fast) => match fast::FastObject::load(fast) {
                 Ok(o) => return Ok(Box::new(o)),
                 // The loader cleans up after itself: nothing of it stays in the kernel.

@@ -778,6 +778,7 @@ mod tests {
         let info = ElfInfo {
             programs: vec![prog("count", "tp/x/y", true), prog("pass", "xdp", false)],
             maps: vec!["counts".into(), "events".into()],
+            ..Default::default()
         };
         for f in [
             "/bpf/o/links/count",

@@ -86,15 +86,32 @@ fn describe(obj: &Obj) -> (Vec<(String, u32, bool)>, Vec<GenProg>) {
     (maps, progs)
 }
 
+/// Why [`generate`] made no loader: `refuse` said why, or libbpf failed (its errno).
+#[derive(Debug, thiserror::Error)]
+pub enum GenerateError<R> {
+    #[error("{0}")]
+    Refused(R),
+    #[error("object name has a NUL")]
+    Name,
+    #[error("open: {0}")]
+    Open(#[source] io::Error),
+    #[error("gen_loader: {0}")]
+    GenLoader(#[source] io::Error),
+    #[error("generate: {0}")]
+    Generate(#[source] io::Error),
+    #[error("generate: no loader")]
+    NoLoader,
+}
+
 /// Run libbpf in gen_loader mode over an ELF object opened as `name`: the loader program and its
 /// data, without touching the kernel. `refuse` sees the maps and programs first and may say why
 /// the object cannot be converted.
-pub fn generate(
+pub fn generate<R>(
     elf: &[u8],
     name: &str,
-    refuse: impl Fn(&[(String, u32, bool)], &[GenProg]) -> Option<String>,
-) -> Result<Generated, String> {
-    let cname = CString::new(name).map_err(|_| "object name has a NUL".to_owned())?;
+    refuse: impl Fn(&[(String, u32, bool)], &[GenProg]) -> Option<R>,
+) -> Result<Generated, GenerateError<R>> {
+    let cname = CString::new(name).map_err(|_| GenerateError::Name)?;
     let opts = sys::bpf_object_open_opts {
         sz: std::mem::size_of::<sys::bpf_object_open_opts>() as _,
         object_name: cname.as_ptr(),
@@ -103,12 +120,12 @@ pub fn generate(
     // SAFETY: `elf` and `opts` outlive the call; libbpf copies the buffer.
     let raw = unsafe { sys::bpf_object__open_mem(elf.as_ptr().cast(), elf.len() as _, &opts) };
     if raw.is_null() {
-        return Err(format!("open: {}", io::Error::last_os_error()));
+        return Err(GenerateError::Open(io::Error::last_os_error()));
     }
     let obj = Obj(raw);
     let (maps, progs) = describe(&obj);
     if let Some(why) = refuse(&maps, &progs) {
-        return Err(why);
+        return Err(GenerateError::Refused(why));
     }
     let mut gen = sys::gen_loader_opts {
         sz: std::mem::size_of::<sys::gen_loader_opts>() as _,
@@ -118,18 +135,15 @@ pub fn generate(
     // results into it at load).
     let err = unsafe { sys::bpf_object__gen_loader(obj.0, &mut gen) };
     if err != 0 {
-        return Err(format!(
-            "gen_loader: {}",
-            io::Error::from_raw_os_error(-err)
-        ));
+        return Err(GenerateError::GenLoader(io::Error::from_raw_os_error(-err)));
     }
     // SAFETY: as above; in gen_loader mode load records, it does not load.
     let err = unsafe { sys::bpf_object__load(obj.0) };
     if err != 0 {
-        return Err(format!("generate: {}", io::Error::from_raw_os_error(-err)));
+        return Err(GenerateError::Generate(io::Error::from_raw_os_error(-err)));
     }
     if gen.insns.is_null() || gen.data.is_null() && gen.data_sz != 0 {
-        return Err("generate: no loader".into());
+        return Err(GenerateError::NoLoader);
     }
     // SAFETY: libbpf set these to buffers of the given sizes, owned by the object (still open).
     let (insns, data) = unsafe {
@@ -167,6 +181,10 @@ fn check(step: &'static str, ret: c_int) -> Result<c_int, SkelError> {
         });
     }
     Ok(ret)
+}
+
+fn einval() -> io::Error {
+    io::Error::from_raw_os_error(rustix::io::Errno::INVAL.raw_os_error())
 }
 
 fn owned(fd: c_int) -> OwnedFd {
@@ -313,7 +331,7 @@ pub fn link_create(prog: RawFd, target: RawFd, attach_type: u32) -> io::Result<O
 /// BPF_LINK_CREATE of a kprobe.multi link (BPF_TRACE_KPROBE_MULTI) on the one function `func`;
 /// `retprobe`: on its returns (BPF_F_KPROBE_MULTI_RETURN). EOPNOTSUPP without fprobe.
 pub fn kprobe_multi_link(prog: RawFd, func: &str, retprobe: bool) -> io::Result<OwnedFd> {
-    let func = CString::new(func).map_err(|_| io::Error::from_raw_os_error(22))?;
+    let func = CString::new(func).map_err(|_| einval())?;
     let mut syms = [func.as_ptr()];
     let mut opts = sys::bpf_link_create_opts {
         sz: std::mem::size_of::<sys::bpf_link_create_opts>() as _,
@@ -340,7 +358,7 @@ pub fn kprobe_multi_link(prog: RawFd, func: &str, retprobe: bool) -> io::Result<
 
 /// BPF_RAW_TRACEPOINT_OPEN: a link on the raw tracepoint `name`.
 pub fn raw_tracepoint_open(name: &str, prog: RawFd) -> io::Result<OwnedFd> {
-    let name = CString::new(name).map_err(|_| io::Error::from_raw_os_error(22))?;
+    let name = CString::new(name).map_err(|_| einval())?;
     // SAFETY: the name is NUL-terminated and outlives the call.
     let r = unsafe { sys::bpf_raw_tracepoint_open(name.as_ptr(), prog) };
     if r < 0 {
@@ -392,7 +410,7 @@ fn perf_event_open(attr: &PerfEventAttr) -> io::Result<OwnedFd> {
 
 /// A perf event of the kprobe PMU `pmu` on `func`+`offset` (`config`: the retprobe bit or 0).
 pub fn perf_kprobe_open(pmu: u32, config: u64, func: &str, offset: u64) -> io::Result<OwnedFd> {
-    let func = CString::new(func).map_err(|_| io::Error::from_raw_os_error(22))?;
+    let func = CString::new(func).map_err(|_| einval())?;
     let mut attr = PerfEventAttr::new(pmu, config);
     attr.rest[5] = func.as_ptr() as u64; // config1: kprobe_func
     attr.rest[6] = offset; // config2: probe_offset
@@ -418,8 +436,7 @@ pub fn perf_tracepoint_open(id: u64) -> io::Result<OwnedFd> {
 /// BPF_OBJ_PIN.
 pub fn obj_pin(fd: RawFd, path: &std::path::Path) -> io::Result<()> {
     use std::os::unix::ffi::OsStrExt;
-    let path =
-        CString::new(path.as_os_str().as_bytes()).map_err(|_| io::Error::from_raw_os_error(22))?;
+    let path = CString::new(path.as_os_str().as_bytes()).map_err(|_| einval())?;
     // SAFETY: the path is NUL-terminated and outlives the call.
     let r = unsafe { sys::bpf_obj_pin(fd, path.as_ptr()) };
     if r < 0 {

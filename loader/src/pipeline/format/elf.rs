@@ -7,7 +7,8 @@
 
 use goblin::elf::header::{EI_CLASS, EI_DATA, ELFCLASS64, ELFDATA2LSB, EM_BPF};
 use goblin::elf::section_header::SHF_EXECINSTR;
-use goblin::elf::sym::STT_FUNC;
+use goblin::elf::section_header::SHN_UNDEF;
+use goblin::elf::sym::{STB_WEAK, STT_FUNC};
 use goblin::elf::Elf;
 use serde::Serialize;
 
@@ -37,10 +38,24 @@ pub struct ProgramInfo {
     pub auto_attach: bool,
 }
 
+/// An extern symbol of the object (`__ksym` kfuncs and kernel variables, `__kconfig` values):
+/// undefined in the ELF, resolved by libbpf at load.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExternInfo {
+    pub name: String,
+    /// Declared `__weak`: libbpf leaves it unresolved (zero) when the kernel lacks it.
+    pub weak: bool,
+    /// Referenced from the code of an auto-loaded program: from its own section, or from
+    /// subprograms (`.text`) when every program of the object is auto-loaded.
+    pub used_by_loaded: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ElfInfo {
     pub programs: Vec<ProgramInfo>,
     pub maps: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub externs: Vec<ExternInfo>,
 }
 
 impl ElfInfo {
@@ -287,7 +302,64 @@ pub fn describe(payload: &[u8]) -> Result<ElfInfo, ElfError> {
     }
     programs.sort_by(|a, b| a.name.cmp(&b.name));
     maps.sort();
-    Ok(ElfInfo { programs, maps })
+    let externs = externs(&elf, &programs, section_name);
+    Ok(ElfInfo {
+        programs,
+        maps,
+        externs,
+    })
+}
+
+/// The object's extern symbols and whether an auto-loaded program's code refers to them (the
+/// relocation sections of the program sections say which code does).
+fn externs<'a>(
+    elf: &Elf<'a>,
+    programs: &[ProgramInfo],
+    section_name: impl Fn(usize) -> Option<&'a str>,
+) -> Vec<ExternInfo> {
+    let all_loaded = programs.iter().all(|p| p.autoload);
+    let loaded_code = |section: &str| {
+        (section == ".text" && all_loaded)
+            || programs.iter().any(|p| p.autoload && p.section == section)
+    };
+    // Symbol index -> its entry in `externs`: one pass over the relocations, whatever their number.
+    let mut externs: Vec<ExternInfo> = Vec::new();
+    let mut by_sym: Vec<Option<usize>> = vec![None; elf.syms.len()];
+    for (i, sym) in elf.syms.iter().enumerate() {
+        let name = elf.strtab.get_at(sym.st_name).filter(|n| !n.is_empty());
+        if let (true, Some(name)) = (sym.st_shndx == SHN_UNDEF as usize, name) {
+            by_sym[i] = Some(externs.len());
+            externs.push(ExternInfo {
+                name: name.to_owned(),
+                weak: sym.st_bind() == STB_WEAK,
+                used_by_loaded: false,
+            });
+        }
+    }
+    for (idx, relocs) in &elf.shdr_relocs {
+        let target = elf
+            .section_headers
+            .get(*idx)
+            .and_then(|sh| section_name(sh.sh_info as usize));
+        if !target.is_some_and(loaded_code) {
+            continue;
+        }
+        for r in relocs.iter() {
+            if let Some(&Some(e)) = by_sym.get(r.r_sym) {
+                externs[e].used_by_loaded = true;
+            }
+        }
+    }
+    externs.sort_by(|a, b| a.name.cmp(&b.name));
+    // One name, one extern (a symbol listed twice is used if either is).
+    externs.dedup_by(|later, kept| {
+        let same = later.name == kept.name;
+        if same {
+            kept.used_by_loaded |= later.used_by_loaded;
+        }
+        same
+    });
+    externs
 }
 
 #[cfg(test)]
@@ -405,6 +477,24 @@ mod tests {
             assert_eq!(classify(section), (kind.to_owned(), attach), "{section:?}");
             assert_eq!(auto_attach(section), attach, "{section:?}");
         }
+    }
+
+    /// The externs of real objects (built from bpf/): which are weak, which a loaded program
+    /// uses.
+    #[test]
+    fn externs_say_who_uses_them() {
+        let built = |n: &str| {
+            let p = std::path::Path::new(env!("BPF_PRELOAD_OBJECTS")).join(format!("{n}.bpf.o"));
+            describe(&std::fs::read(p).unwrap()).unwrap().externs
+        };
+        let ext = |weak| ExternInfo {
+            name: "bpf_no_such_kfunc".into(),
+            weak,
+            used_by_loaded: false,
+        };
+        assert_eq!(built("optional_kfunc"), vec![ext(false)]);
+        assert_eq!(built("optional_weak_kfunc"), vec![ext(true)]);
+        assert_eq!(built("counter"), vec![]);
     }
 
     #[test]

@@ -17,9 +17,15 @@ pub const HEADER_LEN: usize = 32;
 pub const VERSION: u16 = 1;
 /// Size of one BPF instruction.
 pub const INSN_LEN: usize = 8;
-/// Bounds on what a descriptor may list (far above any real object).
+/// Bounds on what a descriptor may list (far above any real object, and above what libbpf's
+/// gen_loader can make: [`GEN_MAX_MAPS`], [`GEN_MAX_PROGS`]).
 pub const MAX_MAPS: usize = 256;
 pub const MAX_PROGS: usize = 256;
+/// libbpf's gen_loader makes at most 64 maps (`MAX_USED_MAPS` in gen_loader.c; a 65th fails the
+/// generation) and keeps the fds of at most 32 loaded programs on its stack (`MAX_USED_PROGS`; a
+/// 33rd makes a loader the verifier refuses).
+pub const GEN_MAX_MAPS: usize = 64;
+pub const GEN_MAX_PROGS: usize = 32;
 /// Longest map/program name or section a descriptor may carry.
 pub const MAX_NAME: usize = 128;
 pub const MAX_SECTION: usize = 256;
@@ -47,9 +53,76 @@ pub enum FastError {
     #[error("fast-path section carries a kernel signature ({0} bytes): not supported yet")]
     KernelSignature(u32),
     #[error("fast-path descriptor: {0}")]
-    Descriptor(String),
+    Descriptor(#[from] DescriptorError),
     #[error("fast-path descriptor does not match the ELF: {0}")]
     Mismatch(String),
+}
+
+/// What the descriptor's checks refused (the boot-time rules; `sign` applies the very same ones
+/// to the section it is about to sign). Names are shown shortened; output escapes them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DescriptorError {
+    #[error("{0}")]
+    Json(String),
+    #[error("more than {MAX_MAPS} maps ({0})")]
+    TooManyMaps(usize),
+    #[error("more than {MAX_PROGS} programs ({0})")]
+    TooManyPrograms(usize),
+    #[error("empty {0} name")]
+    EmptyName(&'static str),
+    #[error("{what} name longer than {MAX_NAME} bytes ({len}): {name:?}")]
+    LongName {
+        what: &'static str,
+        len: usize,
+        name: String,
+    },
+    #[error("{what} name {name:?} has a '/', NUL or control character")]
+    BadName { what: &'static str, name: String },
+    #[error("program {prog:?}: bad section {section:?} (empty, over {MAX_SECTION} bytes or a control character)")]
+    BadSection { prog: String, section: String },
+    #[error("{what} {name:?} is not [A-Za-z0-9_]+")]
+    NotIdent { what: &'static str, name: String },
+    #[error("kprobe function {0:?} is not [A-Za-z0-9_.]+")]
+    NotSymbol(String),
+    #[error("program {0:?}: a kretprobe has no offset")]
+    RetprobeOffset(String),
+    #[error("program {0:?} listed twice")]
+    Duplicate(String),
+}
+
+/// Why an object cannot have a fast path (it keeps the libbpf path), decided from what libbpf
+/// lists of it or from its ELF, before any loader is generated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unconvertible {
+    #[error("map {0:?} is pinned by name (shared maps need libbpf)")]
+    PinnedMap(String),
+    #[error("map {0:?}: kconfig externs would be resolved on the signing machine")]
+    Kconfig(String),
+    #[error("map {0:?} is a struct_ops map")]
+    StructOps(String),
+    #[error("more than {GEN_MAX_MAPS} maps ({0})")]
+    TooManyMaps(usize),
+    #[error("more than {GEN_MAX_PROGS} loaded programs ({0})")]
+    TooManyPrograms(usize),
+    #[error("section {0:?}: no fast-path attach")]
+    NoAttach(String),
+    #[error("extern {0:?} is used only by programs not loaded (SEC(\"?...\")); libbpf resolves it all the same (declare it __weak to make it optional)")]
+    UnloadedExtern(String),
+}
+
+/// Why an object keeps the libbpf path, from its ELF alone; `sign` (not converting) and `run`
+/// (not taking the fast path of an object signed before this rule) decide alike.
+///
+/// libbpf resolves every strong `__ksym` extern of an object at load, whichever program uses
+/// it (`bpf_object__resolve_ksyms_btf_id`: an extern kfunc it cannot find fails the whole
+/// object), while a light skeleton only looks up those of the programs it loads: an object
+/// whose programs not loaded (`SEC("?…")`) use a strong extern would load on the fast path
+/// where libbpf refuses it.
+pub fn libbpf_only(info: &ElfInfo) -> Option<Unconvertible> {
+    info.externs
+        .iter()
+        .find(|e| !e.weak && !e.used_by_loaded)
+        .map(|e| Unconvertible::UnloadedExtern(super::name::shown(&e.name)))
 }
 
 /// The fixed header of the section, decoded.
@@ -222,45 +295,44 @@ pub struct Descriptor {
     pub skipped: Vec<String>,
 }
 
-fn check_name(what: &str, s: &str) -> Result<(), FastError> {
-    let bad = s.is_empty()
-        || s.len() > MAX_NAME
-        || s.chars().any(|c| c.is_control() || c == '/' || c == '\0');
-    if bad {
-        return Err(FastError::Descriptor(format!(
-            "{what} name {:?} is not a valid name",
-            super::name::shown(s)
-        )));
+fn check_name(what: &'static str, s: &str) -> Result<(), DescriptorError> {
+    if s.is_empty() {
+        return Err(DescriptorError::EmptyName(what));
+    }
+    if s.len() > MAX_NAME {
+        return Err(DescriptorError::LongName {
+            what,
+            len: s.len(),
+            name: super::name::shown(s),
+        });
+    }
+    if s.chars().any(|c| c.is_control() || c == '/' || c == '\0') {
+        return Err(DescriptorError::BadName {
+            what,
+            name: super::name::shown(s),
+        });
     }
     Ok(())
 }
 
 /// A kernel symbol, as kprobes take it: `[A-Za-z0-9_.]` (`.isra.0`, `.cold` suffixes).
-fn check_symbol(s: &str) -> Result<(), FastError> {
-    if s.is_empty()
-        || s.len() > MAX_NAME
-        || !s
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
-    {
-        return Err(FastError::Descriptor(format!(
-            "kprobe function {:?} is not [A-Za-z0-9_.]+",
-            super::name::shown(s)
-        )));
+fn check_symbol(s: &str) -> Result<(), DescriptorError> {
+    if !is_symbol(s) {
+        return Err(DescriptorError::NotSymbol(super::name::shown(s)));
     }
     Ok(())
 }
 
 /// Tracepoint and raw tracepoint names become a tracefs path or a kernel lookup: `[A-Za-z0-9_]`.
-fn check_ident(what: &str, s: &str) -> Result<(), FastError> {
+fn check_ident(what: &'static str, s: &str) -> Result<(), DescriptorError> {
     if s.is_empty()
         || s.len() > MAX_NAME
         || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
     {
-        return Err(FastError::Descriptor(format!(
-            "{what} {:?} is not [A-Za-z0-9_]+",
-            super::name::shown(s)
-        )));
+        return Err(DescriptorError::NotIdent {
+            what,
+            name: super::name::shown(s),
+        });
     }
     Ok(())
 }
@@ -273,30 +345,36 @@ impl Descriptor {
     /// Parse and validate: every name is printable and pinnable, every tracepoint a plain name.
     pub fn parse(b: &[u8]) -> Result<Self, FastError> {
         let d: Descriptor =
-            serde_json::from_slice(b).map_err(|e| FastError::Descriptor(e.to_string()))?;
-        if d.maps.len() > MAX_MAPS || d.programs.len() + d.skipped.len() > MAX_PROGS {
-            return Err(FastError::Descriptor(format!(
-                "{} maps, {} programs: too many",
-                d.maps.len(),
-                d.programs.len() + d.skipped.len()
-            )));
+            serde_json::from_slice(b).map_err(|e| DescriptorError::Json(e.to_string()))?;
+        d.validate()?;
+        Ok(d)
+    }
+
+    /// The descriptor's rules (limits, names, characters), in order: maps, then programs.
+    fn validate(&self) -> Result<(), DescriptorError> {
+        if self.maps.len() > MAX_MAPS {
+            return Err(DescriptorError::TooManyMaps(self.maps.len()));
         }
-        for m in &d.maps {
+        let programs = self.programs.len() + self.skipped.len();
+        if programs > MAX_PROGS {
+            return Err(DescriptorError::TooManyPrograms(programs));
+        }
+        for m in &self.maps {
             check_name("map", &m.name)?;
         }
-        for s in &d.skipped {
+        for s in &self.skipped {
             check_name("program", s)?;
         }
-        for p in &d.programs {
+        for p in &self.programs {
             check_name("program", &p.name)?;
             if p.section.is_empty()
                 || p.section.len() > MAX_SECTION
                 || p.section.chars().any(char::is_control)
             {
-                return Err(FastError::Descriptor(format!(
-                    "program {:?}: bad section",
-                    p.name
-                )));
+                return Err(DescriptorError::BadSection {
+                    prog: p.name.clone(),
+                    section: super::name::shown(&p.section),
+                });
             }
             match &p.attach {
                 Attach::Tracepoint { category, event } => {
@@ -311,26 +389,20 @@ impl Descriptor {
                 } => {
                     check_symbol(func)?;
                     if *retprobe && *offset != 0 {
-                        return Err(FastError::Descriptor(format!(
-                            "program {:?}: a kretprobe has no offset",
-                            p.name
-                        )));
+                        return Err(DescriptorError::RetprobeOffset(p.name.clone()));
                     }
                 }
                 Attach::KprobeMulti { func, .. } => check_symbol(func)?,
                 Attach::None | Attach::Btf { .. } | Attach::Iter => {}
             }
         }
-        let mut names: Vec<&str> = d.programs.iter().map(|p| p.name.as_str()).collect();
-        names.extend(d.skipped.iter().map(String::as_str));
+        let mut names: Vec<&str> = self.programs.iter().map(|p| p.name.as_str()).collect();
+        names.extend(self.skipped.iter().map(String::as_str));
         names.sort_unstable();
         if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
-            return Err(FastError::Descriptor(format!(
-                "program {:?} listed twice",
-                w[0]
-            )));
+            return Err(DescriptorError::Duplicate(w[0].to_owned()));
         }
-        Ok(d)
+        Ok(())
     }
 
     /// The descriptor describes this ELF: the same programs loaded, skipped and attached, the
@@ -401,13 +473,13 @@ fn parse_offset(s: &str) -> Option<u64> {
 
 /// How a program of `section` attaches on the fast path, as libbpf would attach it; `Err` says
 /// why the fast path cannot (then the object keeps the libbpf path).
-pub fn attach_for(section: &str, expected_attach_type: u32) -> Result<Attach, String> {
+pub fn attach_for(section: &str, expected_attach_type: u32) -> Result<Attach, Unconvertible> {
     if !super::elf::auto_attach(section) {
         return Ok(Attach::None);
     }
     let sec = section.strip_prefix('?').unwrap_or(section);
     let (prefix, target) = sec.split_once('/').unwrap_or((sec, ""));
-    let unsupported = || Err(format!("section {section:?}: no fast-path attach"));
+    let unsupported = || Err(Unconvertible::NoAttach(section.to_owned()));
     match prefix {
         "tracepoint" | "tp" => match target.split_once('/') {
             Some((category, event)) if !event.contains('/') => Ok(Attach::Tracepoint {
@@ -505,6 +577,7 @@ pub(crate) mod tests {
                 prog("pass", "xdp", true, false),
             ],
             maps: vec!["exec_count".into()],
+            ..Default::default()
         };
         let fast = FastPath {
             descriptor: Descriptor {
@@ -621,8 +694,51 @@ pub(crate) mod tests {
             ),
         ];
         for (section, want) in cases {
-            assert_eq!(attach_for(section, 24), want, "{section}");
+            assert_eq!(
+                attach_for(section, 24).map_err(|e| e.to_string()),
+                want,
+                "{section}"
+            );
         }
+    }
+
+    #[test]
+    fn limits_are_inclusive() {
+        let (fast, _) = sample();
+        let mut d = fast.descriptor.clone();
+        d.maps[0].name = "m".repeat(MAX_NAME);
+        d.programs[0].name = "p".repeat(MAX_NAME);
+        d.maps.resize(MAX_MAPS, d.maps[1].clone());
+        d.skipped = (0..MAX_PROGS - d.programs.len())
+            .map(|i| format!("s{i}"))
+            .collect();
+        assert_eq!(Descriptor::parse(&d.to_bytes()), Ok(d));
+    }
+
+    /// libbpf resolves every strong extern at load; the fast path only those of the programs
+    /// it loads: an object whose strong externs are all used by loaded programs (or weak)
+    /// keeps its fast path, one with a strong extern only `?` programs use does not.
+    #[test]
+    fn strong_externs_of_unloaded_programs_keep_the_libbpf_path() {
+        use super::super::elf::ExternInfo;
+        let info = |weak, used_by_loaded| ElfInfo {
+            externs: vec![ExternInfo {
+                name: "bpf_no_such_kfunc".into(),
+                weak,
+                used_by_loaded,
+            }],
+            ..sample().1
+        };
+        let unloaded = Unconvertible::UnloadedExtern("bpf_no_such_kfunc".into());
+        assert_eq!(libbpf_only(&info(false, false)), Some(unloaded.clone()));
+        assert_eq!(libbpf_only(&info(true, false)), None);
+        assert_eq!(libbpf_only(&info(false, true)), None);
+        assert_eq!(libbpf_only(&sample().1), None);
+        assert_eq!(
+            unloaded.to_string(),
+            "extern \"bpf_no_such_kfunc\" is used only by programs not loaded (SEC(\"?...\")); \
+             libbpf resolves it all the same (declare it __weak to make it optional)"
+        );
     }
 
     #[test]
@@ -742,6 +858,34 @@ pub(crate) mod tests {
         };
         let cases: Vec<(&str, Vec<u8>, &str)> = vec![
             ("not json", b"{".to_vec(), "EOF while parsing"),
+            (
+                "long map name",
+                edit(&|d| d.maps[0].name = "m".repeat(MAX_NAME + 1)).to_bytes(),
+                "fast-path descriptor: map name longer than 128 bytes (129): \"mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm…\"",
+            ),
+            (
+                "long program name",
+                edit(&|d| d.programs[0].name = "p".repeat(MAX_NAME + 1)).to_bytes(),
+                "fast-path descriptor: program name longer than 128 bytes (129): \"pppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppp…\"",
+            ),
+            (
+                "long skipped name",
+                edit(&|d| d.skipped[0] = "s".repeat(MAX_NAME + 1)).to_bytes(),
+                "program name longer than 128 bytes (129)",
+            ),
+            (
+                "raw tracepoint with a colon",
+                edit(&|d| d.programs[0].attach = Attach::RawTracepoint { name: "sys_enter:skip_loop".into() }).to_bytes(),
+                "fast-path descriptor: raw tracepoint \"sys_enter:skip_loop\" is not [A-Za-z0-9_]+",
+            ),
+            (
+                "too many programs",
+                edit(&|d| {
+                    d.skipped = (0..MAX_PROGS - 1).map(|i| format!("s{i}")).collect();
+                })
+                .to_bytes(),
+                "fast-path descriptor: more than 256 programs (257)",
+            ),
             ("unknown field", br#"{"maps":[],"programs":[],"skipped":[],"x":1}"#.to_vec(), "unknown field `x`"),
             ("unknown attach", br#"{"maps":[],"programs":[{"name":"a","section":"s","prog_type":1,"attach":{"kind":"uprobe"}}],"skipped":[]}"#.to_vec(), "unknown variant `uprobe`"),
             (
@@ -777,12 +921,12 @@ pub(crate) mod tests {
             (
                 "empty map name",
                 edit(&|d| d.maps[0].name.clear()).to_bytes(),
-                "map name \"\" is not a valid name",
+                "fast-path descriptor: empty map name",
             ),
             (
                 "slash in prog name",
                 edit(&|d| d.programs[1].name = "a/b".into()).to_bytes(),
-                "program name \"a/b\" is not a valid name",
+                "fast-path descriptor: program name \"a/b\" has a '/', NUL or control character",
             ),
             (
                 "control in section",
@@ -797,13 +941,23 @@ pub(crate) mod tests {
             (
                 "too many maps",
                 edit(&|d| d.maps = vec![d.maps[0].clone(); MAX_MAPS + 1]).to_bytes(),
-                "too many",
+                "fast-path descriptor: more than 256 maps (257)",
             ),
         ];
         for (what, b, want) in cases {
             let e = Descriptor::parse(&b).unwrap_err().to_string();
             assert!(e.contains(want), "{what}: {e}");
         }
+        // The words `sign` prints for the limits, exactly.
+        let long = edit(&|d| d.programs[0].name = "p".repeat(MAX_NAME + 1));
+        assert_eq!(
+            Descriptor::parse(&long.to_bytes()),
+            Err(FastError::Descriptor(DescriptorError::LongName {
+                what: "program",
+                len: MAX_NAME + 1,
+                name: super::super::name::shown(&"p".repeat(MAX_NAME + 1)),
+            }))
+        );
         let mismatches: Vec<(&str, Descriptor, &str)> = vec![
             (
                 "attach differs",

@@ -5,7 +5,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey};
 use sha2::{Digest, Sha256};
 
 use super::elf::{self, ElfError, ElfInfo};
-use super::fast::{FastError, FastPath};
+use super::fast::{self, FastError, FastPath, Unconvertible};
 use super::keys::{KeyId, KeyRing, Untrusted};
 use super::name::ObjectName;
 use super::trailer::{self, TrailerError};
@@ -46,10 +46,15 @@ pub fn check(
     let mut verified = verify(bytes, expected, ring)?;
     let info = elf::describe(verified.payload())?;
     // The signature covers the section; only now are its bytes parsed.
-    verified.fast = match verified.fast_section() {
-        Some(section) => Some(FastPath::parse(section, &info)?),
-        None => None,
-    };
+    if let Some(section) = verified.fast_section() {
+        let parsed = FastPath::parse(section, &info)?;
+        // Signed before `sign` knew that libbpf would load this object differently: libbpf's
+        // path, so that one signed file has one outcome.
+        match fast::libbpf_only(&info) {
+            Some(why) => verified.fast_declined = Some(why),
+            None => verified.fast = Some(parsed),
+        }
+    }
     Ok((verified, info))
 }
 
@@ -62,6 +67,8 @@ pub struct VerifiedObject {
     pub sha256: [u8; 32],
     /// Version 2, after [`check`]: the fast path (light skeleton) made at sign time.
     pub fast: Option<FastPath>,
+    /// Version 2, after [`check`]: why its fast path is not taken ([`fast::libbpf_only`]).
+    pub fast_declined: Option<Unconvertible>,
     bytes: Vec<u8>,
     payload_len: usize,
     /// Version 2: where the fast-path section is in `bytes`.
@@ -122,6 +129,7 @@ pub fn verify(
         key_id,
         sha256,
         fast: None,
+        fast_declined: None,
         bytes,
         payload_len,
         fast_range,
