@@ -196,6 +196,29 @@ guard_attacks() {
         attempt guard-map-read bpfmap open-ro $B/+guard/info
         if [ "$R" = ok ]; then ok guard-info-readable; else bad guard-info-readable "$R"; fi
     fi
+    # The control, before the mount attacks take the whole instance away: what the attacks on
+    # the directories removed, the live status calls removed, with the missing pins.
+    if [ "$GUARD" = allowed ]; then
+        st=$(bpf-preload status 2>&1)
+        echo "$st" | sed 's/^/VMSTATUS-AFTER /'
+        for o in xdp_pass maponly; do
+            if echo "$st" | grep -qE "^  $o +removed"; then
+                ok "control-status-removed:$o" "$(echo "$st" | grep -A1 -E "^  $o " | tr '\n' ' ')"
+            else
+                bad "control-status-removed:$o" "$(echo "$st" | tr '\n' ';')"
+            fi
+        done
+        if echo "$st" | grep -A1 -E '^  maponly +removed' | grep -q '^      missing: .*maps/config'; then
+            ok control-status-names-missing-pin
+        else
+            bad control-status-names-missing-pin "$(echo "$st" | tr '\n' ';')"
+        fi
+        if echo "$st" | grep -qE '^  counter +loaded'; then
+            ok control-status-untouched-still-loaded
+        else
+            bad control-status-untouched-still-loaded "$(echo "$st" | tr '\n' ';')"
+        fi
+    fi
     # the mount (raw syscalls through the helper, so each prints its errno)
     judge remount bpfmap mount none $B bpf remount mode=0777
     restore_bpffs
@@ -262,26 +285,6 @@ guard_attacks() {
         # the last: unmounting /sys takes the instance with it
         judge umount-lazy-sys bpfmap umount /sys lazy
     else
-        # the control: what the attacks removed, the live status calls removed
-        st=$(bpf-preload status 2>&1)
-        echo "$st" | sed 's/^/VMSTATUS-AFTER /'
-        for o in xdp_pass maponly; do
-            if echo "$st" | grep -qE "^  $o +removed"; then
-                ok "control-status-removed:$o" "$(echo "$st" | grep -A1 -E "^  $o " | tr '\n' ' ')"
-            else
-                bad "control-status-removed:$o" "$(echo "$st" | tr '\n' ';')"
-            fi
-        done
-        if echo "$st" | grep -A1 -E '^  maponly +removed' | grep -q '^      missing: .*maps/config'; then
-            ok control-status-names-missing-pin
-        else
-            bad control-status-names-missing-pin "$(echo "$st" | tr '\n' ';')"
-        fi
-        if echo "$st" | grep -qE '^  counter +loaded'; then
-            ok control-status-untouched-still-loaded
-        else
-            bad control-status-untouched-still-loaded "$(echo "$st" | tr '\n' ';')"
-        fi
         judge umount-lazy-sys bpfmap umount /sys lazy
         mount -t sysfs sysfs /sys 2> /dev/null
     fi
