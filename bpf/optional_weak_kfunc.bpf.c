@@ -6,6 +6,12 @@
  */
 #include "core_types.h"
 
+/* libbpf >= 1.2's bpf_helpers.h has it; Debian 12's libbpf-dev (1.1), which `make -C bpf`
+ * compiles against, does not. The same test: a weak extern left unresolved is 0. */
+#ifndef bpf_ksym_exists
+#define bpf_ksym_exists(sym) (!!(sym))
+#endif
+
 extern void bpf_no_such_kfunc(void) __ksym __weak;
 
 struct {
