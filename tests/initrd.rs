@@ -130,6 +130,16 @@ const SETUPS: &[Setup] = &[
         on_failure: Some(BY_POLICY),
     },
     Setup {
+        // The loader's policy parser takes the quotes off: so does initrd-run.
+        what: "a policy requiring the guard, quoted",
+        cmdline: "root=/dev/vda",
+        cmdline_d: None,
+        etc_cmdline: None,
+        policy: Some("  guard=\"required\"   # quoted\n"),
+        on_3: BY_POLICY_3,
+        on_failure: Some(BY_POLICY),
+    },
+    Setup {
         what: "rd.bpf_preload.guard=required",
         cmdline: "root=/dev/vda rd.bpf_preload=counter rd.bpf_preload.guard=required",
         cmdline_d: None,
