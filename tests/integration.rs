@@ -173,8 +173,12 @@ enum BpfLsm {
     Present,
     /// `bpf` is not in /sys/kernel/security/lsm (or the list cannot be read).
     NotListed(String),
-    /// Listed, but the kernel refuses the load or the attach.
-    Refused(String),
+    /// Listed, but the kernel refuses the load or the attach (`errno`: what it said), or
+    /// has no BTF for the hook.
+    Refused {
+        why: String,
+        errno: Option<i32>,
+    },
 }
 
 impl BpfLsm {
@@ -222,7 +226,7 @@ impl BpfLsm {
                 }
                 Ok(_) => match lsm_program_loads_and_attaches() {
                     Ok(()) => BpfLsm::Present,
-                    Err(e) => BpfLsm::Refused(e),
+                    Err((why, errno)) => BpfLsm::Refused { why, errno },
                 },
             }
         })
@@ -247,16 +251,17 @@ fn kernel_will_not(errno: i32, einval_too: bool) -> bool {
 }
 
 /// `r0 = 0; exit` as a BPF LSM program on `bpf_lsm_inode_unlink`, loaded and attached (and
-/// detached again when the fds close). `Err`: why this kernel will not. Any other failure is a
-/// broken probe and fails the test, so a probe bug can never turn into a skip.
-fn lsm_program_loads_and_attaches() -> Result<(), String> {
+/// detached again when the fds close). `Err`: why this kernel will not, and the errno of a
+/// refused load or attach. Any other failure is a broken probe and fails the test, so a probe
+/// bug can never turn into a skip.
+fn lsm_program_loads_and_attaches() -> Result<(), (String, Option<i32>)> {
     use libbpf_sys as sys;
     use std::io::Error;
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     // SAFETY: no arguments; the result is NULL (errno set) or a btf that we free below.
     let btf = unsafe { sys::btf__load_vmlinux_btf() };
     if btf.is_null() {
-        return Err(format!("no vmlinux BTF: {}", Error::last_os_error()));
+        return Err((format!("no vmlinux BTF: {}", Error::last_os_error()), None));
     }
     // SAFETY: btf is valid until the btf__free below; the name is a NUL-terminated literal.
     let id = unsafe {
@@ -265,10 +270,11 @@ fn lsm_program_loads_and_attaches() -> Result<(), String> {
     // SAFETY: btf came from btf__load_vmlinux_btf and is not used after this.
     unsafe { sys::btf__free(btf) };
     if id < 0 {
-        return Err(format!(
+        let why = format!(
             "vmlinux BTF has no bpf_lsm_inode_unlink: {}",
             Error::from_raw_os_error(-id)
-        ));
+        );
+        return Err((why, None));
     }
     let insns = [
         sys::bpf_insn {
@@ -312,9 +318,8 @@ fn lsm_program_loads_and_attaches() -> Result<(), String> {
             "BPF LSM probe: load: {err}, which no kernel should answer to it: the probe is \
              wrong\n{log}"
         );
-        return Err(format!(
-            "the kernel refuses to load a BPF LSM program: {err}"
-        ));
+        let why = format!("the kernel refuses to load a BPF LSM program: {err}");
+        return Err((why, Some(-prog)));
     }
     // SAFETY: a new program fd that nothing else owns.
     let prog = unsafe { OwnedFd::from_raw_fd(prog) };
@@ -329,9 +334,8 @@ fn lsm_program_loads_and_attaches() -> Result<(), String> {
             kernel_will_not(-link, false),
             "BPF LSM probe: attach: {err}, which no kernel should answer to it: the probe is wrong"
         );
-        return Err(format!(
-            "the kernel loads a BPF LSM program but refuses to attach it: {err}"
-        ));
+        let why = format!("the kernel loads a BPF LSM program but refuses to attach it: {err}");
+        return Err((why, Some(-link)));
     }
     // SAFETY: a new link fd that nothing else owns; closing it detaches the program.
     drop(unsafe { OwnedFd::from_raw_fd(link) });
@@ -347,7 +351,7 @@ fn lsm_program_loads_and_attaches() -> Result<(), String> {
 fn guard_is_active_where_the_kernel_runs_bpf_lsm() {
     match BpfLsm::probe() {
         BpfLsm::Present => {}
-        BpfLsm::NotListed(why) | BpfLsm::Refused(why) => {
+        BpfLsm::NotListed(why) | BpfLsm::Refused { why, .. } => {
             return skip(
                 "guard_is_active_where_the_kernel_runs_bpf_lsm",
                 &format!(
@@ -381,15 +385,15 @@ fn guard_is_active_where_the_kernel_runs_bpf_lsm() {
 #[test]
 #[ignore = "needs root and BPF: run as root with --include-ignored (see README)"]
 fn guard_without_bpf_lsm_says_why_and_fails_closed_when_required() {
-    let want = match BpfLsm::probe() {
+    let (want, kernel_said) = match BpfLsm::probe() {
         BpfLsm::Present => {
             return skip(
                 "guard_without_bpf_lsm_says_why_and_fails_closed_when_required",
                 "this kernel loads and attaches BPF LSM programs; needs one that cannot",
             )
         }
-        BpfLsm::NotListed(_) => GuardState::Unavailable,
-        BpfLsm::Refused(_) => GuardState::Failed,
+        BpfLsm::NotListed(_) => (GuardState::Unavailable, None),
+        BpfLsm::Refused { errno, .. } => (GuardState::Failed, errno),
     };
     let env = Env::new("guard-absent");
     env.add("counter", "counter");
@@ -399,7 +403,13 @@ fn guard_without_bpf_lsm_says_why_and_fails_closed_when_required() {
     let g = st.guard.clone().expect("guard in the status");
     let line = g.line();
     assert_eq!(g.state, want, "{line}");
-    assert!(g.reason.as_deref().is_some_and(|r| !r.is_empty()), "{line}");
+    let reason = g.reason.clone().unwrap_or_default();
+    assert!(!reason.is_empty(), "{line}");
+    // Refused by the kernel: the guard's reason ends with what the kernel said to the probe.
+    if let Some(errno) = kernel_said {
+        let said = std::io::Error::from_raw_os_error(errno).to_string();
+        assert!(reason.ends_with(&said), "{line}: want the probe's {said:?}");
+    }
     assert!(
         !env.bpffs().join("+guard").exists(),
         "a failed guard left +guard"
