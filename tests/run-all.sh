@@ -3,7 +3,11 @@
 # mount namespaces, real objects from bpf/), a short run of every fuzz target
 # (loader/fuzz/ci.sh), the VM boot tests (tests/vm/run.sh) and the
 # fresh-machine test (tests/fresh-machine.sh: the set-up commands in a minimal Debian 12 root).
-# Installs what it needs (tests/deps.sh). Ends with one line "N passed, M failed".
+# Installs what it needs (tests/deps.sh). Ends with one line
+# "N passed, M failed, K skipped (<test>: <reason>; ...)".
+#
+# A test that cannot run on this kernel prints "SKIP <test>: <reason>" (tests/common/mod.rs
+# `skip`) and returns: cargo reports it passed, this summary counts it skipped, not passed.
 #
 #   sudo tests/run-all.sh [--no-vm] [--no-fresh]
 set -uo pipefail
@@ -29,7 +33,7 @@ export BPF_PRELOAD_BUILTIN_BIN=$PWD/target/bpf-preload-builtin-keys
 cargo build --release --locked
 set +e
 
-passed=0 failed=0
+passed=0 failed=0 skipped=0 reasons=
 log=$(mktemp)
 # Root tests are #[ignore]d with their reason for non-root runs; here we are root.
 cargo test --release --locked --workspace -- --include-ignored 2>&1 | tee "$log"
@@ -41,6 +45,12 @@ if ((rc != 0)) && ! grep -q '^test result:' "$log"; then
     echo "run-all: cargo test did not run (exit $rc)"
     failed=$((failed + 1))
 fi
+# Each skip was reported "ok" by cargo: move it from passed to skipped. (With one test thread
+# the harness prints "test <name> ... " before running the test: the line starts after it.)
+while IFS= read -r line; do
+    skipped=$((skipped + 1)) passed=$((passed - 1))
+    reasons+="${reasons:+; }$line"
+done < <(sed -nE 's/^(test [^ ]+ \.\.\. )?SKIP ([A-Za-z0-9_:]+: .*)/\2/p' "$log")
 
 # suite NAME CMD...: run a script that ends with "N passed, M failed"; add its counts.
 suite() {
@@ -68,5 +78,5 @@ fi
 ((FRESH)) && suite "fresh-machine test" tests/fresh-machine.sh
 rm -f "$log"
 echo "run-all: wall time $(($(date +%s) - T0)) s"
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped${reasons:+ ($reasons)}"
 ((failed == 0))

@@ -70,6 +70,20 @@ pub fn text(o: &Output) -> String {
     )
 }
 
+/// Say that this test did not run here, and why: one line `SKIP <test>: <reason>` on stderr,
+/// which tests/run-all.sh counts (the harness still reports the test as passed; run-all does
+/// not count it as one). Call it only as the test's last act, when the kernel lacks what the test
+/// needs, never when it has it and fails (cilium/ebpf `testutils.SkipIfNotSupported`).
+///
+/// Written to stderr directly: the harness captures `eprintln!` of a passing test, not writes
+/// to `io::stderr()`, so the line is seen without `--nocapture`.
+pub fn skip(test: &str, reason: &str) {
+    use std::io::Write;
+    // One write: stderr is unbuffered, and the harness's threads write their lines meanwhile.
+    let line = format!("SKIP {test}: {}\n", reason.replace('\n', " "));
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
 /// A scratch directory, removed on drop.
 pub struct Scratch(pub PathBuf);
 
