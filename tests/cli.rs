@@ -627,8 +627,7 @@ fn elf_symbol_names_are_escaped_by_inspect() {
 // ---- item 13: no status file makes `status` panic or lie ----
 
 fn golden() -> String {
-    std::fs::read_to_string(repo().join("loader/src/pipeline/report/status-v1.golden.json"))
-        .unwrap()
+    std::fs::read_to_string(repo().join("format/src/status-v1.golden.json")).unwrap()
 }
 
 #[test]

@@ -31,16 +31,17 @@ mod sys;
 
 #[cfg(test)]
 mod fakes;
+#[cfg(test)]
+mod format_tests;
 /// Entry points for cargo-fuzz and the mutation tests; not part of a normal build.
 #[cfg(any(test, fuzzing))]
 pub mod fuzz;
 
 // What the command-line tools, the integration tests and the fuzz targets use, on purpose.
+pub use bpf_preload_format::{cmdline, elf, escape, fast, name, policy, status, trailer, verify};
 pub use kernel::fast::ConvertError;
-pub use pipeline::format::{elf, fast, keys, name, trailer, verify};
-pub use pipeline::live;
-pub use pipeline::report::{escape, status};
-pub use pipeline::{cmdline, policy, CmdlineFrom, RunConfig, RunError, EXIT_REQUIRED_FAILED};
+pub use pipeline::{keys, live};
+pub use pipeline::{CmdlineFrom, RunConfig, RunError, EXIT_REQUIRED_FAILED};
 pub use sys::skel::GenerateError;
 pub use sys::{read_bounded, write_replace, Durability, MAX_OBJECT_SIZE};
 

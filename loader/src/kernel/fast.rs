@@ -11,8 +11,8 @@ use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use crate::pipeline::format::elf::ElfError;
-use crate::pipeline::format::fast::{
+use crate::elf::ElfError;
+use crate::fast::{
     attach_for, Attach, Descriptor, DescriptorError, FastError, FastPath, MapDesc, ProgDesc,
     Unconvertible, GEN_MAX_MAPS, GEN_MAX_PROGS,
 };

@@ -15,11 +15,11 @@ use std::sync::Mutex;
 
 use libbpf_rs::{Link, MapCore, Object, ObjectBuilder};
 
-use crate::pipeline::format::elf;
-use crate::pipeline::format::verify::VerifiedObject;
+use crate::elf;
 use crate::pipeline::load::{Kernel, LoadError, LoadFailed, LoadPath, LoadReport, Loaded, Probe};
 use crate::pipeline::pin::{PinKind, PinNames, Pinnable};
 use crate::sys::libbpf_log::{self, LogLevel};
+use crate::verify::VerifiedObject;
 
 /// libbpf's messages: kept for error reports, echoed to stderr when verbose.
 static LIBBPF_LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());

@@ -9,10 +9,10 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::cmdline::GuardMode;
-use super::format::name::SHARED_DIR;
 use super::load::Probe;
-use super::report::status::{GuardState, GuardStatus, ObjectStatus, Outcome};
+use crate::cmdline::GuardMode;
+use crate::name::SHARED_DIR;
+use crate::status::{GuardState, GuardStatus, ObjectStatus, Outcome};
 use crate::sys::{FsKind, Prio, Sys, SECURITYFS_PATH};
 
 /// The guard's directory in the bpffs instance (`+` cannot start an object name).

@@ -6,8 +6,8 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::format::verify::VerifiedObject;
 use super::pin::Pinnable;
+use crate::verify::VerifiedObject;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {

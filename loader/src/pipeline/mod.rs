@@ -3,13 +3,11 @@
 //! from those values in one place ([`record`]).
 #![forbid(unsafe_code)]
 
-pub mod cmdline;
-pub mod format;
 pub mod guard;
+pub mod keys;
 pub mod live;
 pub mod load;
 pub mod pin;
-pub mod policy;
 pub mod report;
 
 use std::cell::Cell;
@@ -18,18 +16,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::cmdline::{self, Entry, GuardMode, Plan};
+use crate::elf::ElfInfo;
+use crate::escape::escape;
+use crate::name::{NameError, ObjectName, SHARED_DIR};
+use crate::policy::{Policy, PolicyError, POLICY_PATH};
+use crate::status::{ObjectStatus, Outcome, Phases, Status, STATUS_VERSION};
 use crate::sys::{FsKind, Prio, Sys, TRACEFS_PATH};
-use cmdline::{Entry, GuardMode, Plan};
-use format::elf::ElfInfo;
-use format::keys::{KeyError, KeyRing};
-use format::name::{NameError, ObjectName, SHARED_DIR};
-use format::verify::{self, CheckError, VerifiedObject};
+use crate::verify::{self, CheckError, VerifiedObject};
 use guard::GuardLoader;
+use keys::{KeyError, KeyRing};
 use load::{Kernel, LoadError, LoadReport};
 use pin::{BpffsError, Existing, PinError, Pins};
-use policy::{Policy, PolicyError, POLICY_PATH};
-use report::escape::escape;
-use report::status::{ObjectStatus, Outcome, Phases, Status, STATUS_VERSION};
 
 /// Exit code of `run` when a required object failed: an initramfs hook can fail closed on it.
 pub const EXIT_REQUIRED_FAILED: i32 = 3;

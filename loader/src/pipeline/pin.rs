@@ -12,42 +12,11 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::format::elf::ElfInfo;
-use super::format::name::{ObjectName, PinName, SHA256_MARKER_PREFIX, SHARED_DIR, STAGING_PREFIX};
 use super::load::Probe;
+use crate::elf::ElfInfo;
+pub use crate::name::PinKind;
+use crate::name::{ObjectName, PinName, SHA256_MARKER_PREFIX, SHARED_DIR, STAGING_PREFIX};
 use crate::sys::{FsKind, Lock, Sys};
-
-/// The three kinds of pins, each in its own subdirectory of the object's directory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PinKind {
-    /// Attached programs: the link keeps them running.
-    Link,
-    /// The object's own maps (not the internal `.rodata`/`.data`/`.bss`/`.kconfig`, not the
-    /// pin-by-name maps, which live in the shared directory).
-    Map,
-    /// Programs that loaded but are not attached.
-    Prog,
-}
-
-impl PinKind {
-    pub const ALL: [PinKind; 3] = [PinKind::Link, PinKind::Map, PinKind::Prog];
-
-    pub fn dir(self) -> &'static str {
-        match self {
-            PinKind::Link => "links",
-            PinKind::Map => "maps",
-            PinKind::Prog => "progs",
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            PinKind::Link => "link",
-            PinKind::Map => "map",
-            PinKind::Prog => "prog",
-        }
-    }
-}
 
 /// The names the pinning policy decides on.
 pub trait PinNames {
@@ -216,7 +185,7 @@ pub enum PinError {
     Name {
         raw: String,
         #[source]
-        source: super::format::name::NameError,
+        source: crate::name::NameError,
     },
     #[error("remove stale {}: {source}", path.display())]
     RemoveStale {
@@ -766,7 +735,7 @@ mod tests {
 
     #[test]
     fn a_loaded_copy_must_have_every_pin_its_elf_implies() {
-        use crate::pipeline::format::elf::ProgramInfo;
+        use crate::elf::ProgramInfo;
         let sys = FakeSys::default();
         let prog = |name: &str, section: &str, attach: bool| ProgramInfo {
             name: name.into(),

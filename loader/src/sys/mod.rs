@@ -12,7 +12,7 @@ pub mod skel;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rustix::fs::{OFlags, RenameFlags, CWD};
 use rustix::mount::MountFlags;
@@ -213,6 +213,13 @@ pub fn read_bounded(path: &Path, max: u64) -> io::Result<Vec<u8>> {
         ));
     }
     Ok(buf)
+}
+
+/// The paths in a directory, in no particular order; entries that cannot be read are left out.
+pub fn list_dir(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    Ok(std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect())
 }
 
 /// Whether [`write_replace`] makes the new file durable before the rename.
