@@ -16,8 +16,9 @@ use crate::fast::{
     attach_for, Attach, Descriptor, DescriptorError, FastError, FastPath, MapDesc, ProgDesc,
     Unconvertible, GEN_MAX_MAPS, GEN_MAX_PROGS,
 };
+use crate::name::PinKind;
 use crate::pipeline::load::{LoadError, LoadPath, LoadReport, Loaded};
-use crate::pipeline::pin::{PinKind, PinNames, Pinnable};
+use crate::pipeline::object::{PinNames, Pinnable};
 use crate::sys::skel::{self, GenerateError, SkelError};
 use crate::sys::TRACEFS_PATH;
 

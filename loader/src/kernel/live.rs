@@ -8,7 +8,8 @@ use std::path::Path;
 
 use super::Libbpf;
 use crate::pipeline::live::LiveProbe;
-use crate::pipeline::load::{Kernel, Probe};
+use crate::pipeline::load::Kernel;
+use crate::pipeline::object::Probe;
 use crate::sys::{self, skel};
 
 /// Largest kernel text file read (the mount table of a busy machine included).

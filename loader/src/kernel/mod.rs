@@ -16,8 +16,10 @@ use std::sync::Mutex;
 use libbpf_rs::{Link, MapCore, Object, ObjectBuilder};
 
 use crate::elf;
-use crate::pipeline::load::{Kernel, LoadError, LoadFailed, LoadPath, LoadReport, Loaded, Probe};
-use crate::pipeline::pin::{PinKind, PinNames, Pinnable};
+use crate::name::PinKind;
+use crate::pipeline::load::{Kernel, LoadError, LoadFailed, LoadPath, LoadReport, Loaded};
+use crate::pipeline::object::Probe;
+use crate::pipeline::object::{PinNames, Pinnable};
 use crate::sys::libbpf_log::{self, LogLevel};
 use crate::verify::VerifiedObject;
 

@@ -9,7 +9,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::load::Probe;
+use super::object::Probe;
 use crate::cmdline::GuardMode;
 use crate::name::SHARED_DIR;
 use crate::status::{GuardState, GuardStatus, ObjectStatus, Outcome};

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 pub use bpf_preload_format::live::{Check, Live, LiveState, Missing};
 
-use super::load::Probe;
+use super::object::Probe;
 use crate::name::{ObjectName, PinKind, PinName, SHARED_DIR};
 use crate::status::{GuardStatus, ObjectStatus, Outcome, Status};
 

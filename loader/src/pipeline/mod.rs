@@ -7,6 +7,7 @@ pub mod guard;
 pub mod keys;
 pub mod live;
 pub mod load;
+pub mod object;
 pub mod pin;
 pub mod report;
 
