@@ -378,7 +378,8 @@ pub fn run(
         .iter()
         .filter(|e| !plan.disabled || e.forced)
         .collect();
-    let mut bpffs_ready = Err(String::new());
+    // The prepared bpffs (or why not), for the guard.
+    let mut prepared: Option<Result<(), Arc<BpffsError>>> = None;
     // The prepared bpffs, and with it the run's lock, is held until the guard has run too.
     let mut _held = None;
     if todo.is_empty() && plan.guard == GuardMode::Off {
@@ -429,13 +430,9 @@ pub fn run(
         }
         status.mounted_bpffs = bpffs.as_ref().is_ok_and(|b| b.mounted);
         status.error = run_error;
-        bpffs_ready = match bpffs {
-            Ok(b) => {
-                _held = Some(b);
-                Ok(())
-            }
-            Err(e) => Err(e.to_string()),
-        };
+        prepared = Some(bpffs.map(|b| {
+            _held = Some(b);
+        }));
     }
     if plan.guard != GuardMode::Off {
         let probe = |p: &Path| kernel.probe(p);
@@ -445,7 +442,11 @@ pub fn run(
             sys,
             guard,
             &probe,
-            &bpffs_ready,
+            match &prepared {
+                Some(Ok(())) => guard::BpffsReady::Ready,
+                Some(Err(e)) => guard::BpffsReady::Failed(e),
+                None => guard::BpffsReady::NotPrepared,
+            },
             &status.objects,
         );
         sys.log(guard::prio(&g), &escape(&g.line()));

@@ -193,7 +193,7 @@ fn guard_without_bpf_lsm_is_unavailable_and_fails_a_required_run() {
     let why = "BPF LSM is not active (lsm=\"capability,yama\")";
     let guard = FakeGuard::answering(Err(guard::GuardFailure {
         unavailable: true,
-        reason: why.into(),
+        error: std::sync::Arc::new(io::Error::other(why)),
     }));
     for (cmd, required, prio) in [
         (
