@@ -4,6 +4,8 @@
 //!
 //! No root needed (the root tests of `run` are in integration.rs). `openssl` is needed for the
 //! key interoperability tests; the README test command installs it.
+// Tests make and read files directly.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 use std::ffi::OsStr;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};

@@ -103,6 +103,7 @@ pub fn revoked(data: &[u8]) {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests make and read files directly
 mod tests {
     use super::*;
     use crate::keys::tests::test_key;

@@ -32,6 +32,7 @@ mod sys;
 #[cfg(test)]
 mod fakes;
 #[cfg(test)]
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests make and read files directly
 mod format_tests;
 /// Entry points for cargo-fuzz and the mutation tests; not part of a normal build.
 #[cfg(any(test, fuzzing))]

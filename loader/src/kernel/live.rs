@@ -19,7 +19,7 @@ impl LiveProbe for Libbpf {
     fn pin(&self, path: &Path) -> io::Result<Probe> {
         // Nothing at the path is "not pinned"; a directory or a symlink there is no pin (pins
         // are files of the bpffs); for the rest, BPF_OBJ_GET says what it is, or why not.
-        if !std::fs::symlink_metadata(path)?.is_file() {
+        if !sys::files::symlink_metadata(path)?.is_file() {
             return Ok(Probe::Other);
         }
         self.probe(path)
@@ -35,7 +35,7 @@ impl LiveProbe for Libbpf {
     }
 
     fn is_dir(&self, path: &Path) -> io::Result<bool> {
-        match std::fs::symlink_metadata(path) {
+        match sys::files::symlink_metadata(path) {
             Ok(m) => Ok(m.is_dir()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(e),
@@ -44,7 +44,7 @@ impl LiveProbe for Libbpf {
 
     fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
         let mut names = Vec::new();
-        for e in std::fs::read_dir(dir)? {
+        for e in sys::files::read_dir(dir)? {
             names.push(e?.file_name().to_string_lossy().into_owned());
         }
         names.sort();

@@ -20,6 +20,7 @@ use crate::name::PinKind;
 use crate::pipeline::load::{Kernel, LoadError, LoadFailed, LoadPath, LoadReport, Loaded};
 use crate::pipeline::object::Probe;
 use crate::pipeline::object::{PinNames, Pinnable};
+use crate::sys::files;
 use crate::sys::libbpf_log::{self, LogLevel};
 use crate::verify::VerifiedObject;
 
@@ -107,7 +108,7 @@ impl Kernel for Libbpf {
         // returns only closes the descriptor (it never detaches anything).
         let obj = Link::open(path).map_err(|e| cause(&e))?;
         let fd = obj.as_fd().as_raw_fd();
-        let target = std::fs::read_link(format!("/proc/self/fd/{fd}"))?;
+        let target = files::read_link(Path::new(&format!("/proc/self/fd/{fd}")))?;
         // The anonymous inode's name: "bpf-link" (older kernels: "bpf_link"), "bpf-map", ...
         let target = target.to_string_lossy();
         let kind = target
@@ -116,7 +117,7 @@ impl Kernel for Libbpf {
             .replace('_', "-");
         Ok(match kind.as_str() {
             "bpf-link" => {
-                let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}"))?;
+                let info = files::read_to_string(Path::new(&format!("/proc/self/fdinfo/{fd}")))?;
                 let field = |name: &str| {
                     info.lines()
                         .find_map(|l| l.strip_prefix(name))

@@ -95,6 +95,7 @@ pub fn trusted(dir: &Path) -> Result<KeyRing, KeyError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests make and read files directly
 pub(crate) mod tests {
     use super::*;
 

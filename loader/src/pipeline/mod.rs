@@ -240,9 +240,9 @@ pub fn read_cmdline(from: &CmdlineFrom) -> Result<String, RunError> {
         CmdlineFrom::File(path) => (vec![], path),
         CmdlineFrom::Boot { etc, proc } => {
             let dir = etc.join("cmdline.d");
-            let mut confs: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+            let mut confs: Vec<PathBuf> = match crate::sys::list_dir(&dir) {
                 Ok(entries) => entries
-                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .into_iter()
                     .filter(|p| p.extension().is_some_and(|x| x == "conf"))
                     .collect(),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => vec![],
@@ -684,4 +684,5 @@ impl Ctx<'_> {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests make and read files directly
 mod tests;

@@ -59,36 +59,25 @@ impl std::fmt::Display for Damage {
     }
 }
 
-/// The damages of an object directory, as one message: at least one (an empty list cannot be
-/// made, so "damaged:" is never followed by nothing).
+/// The damages of an object directory, as one message: at least one (the list is private and
+/// [`Damages::new`] refuses an empty one, so "damaged:" is never followed by nothing).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Damages {
-    first: Damage,
-    more: Vec<Damage>,
-}
+pub struct Damages(Vec<Damage>);
 
 impl Damages {
     /// `None` when there is nothing to report.
     pub fn new(damages: Vec<Damage>) -> Option<Self> {
-        let mut it = damages.into_iter();
-        let first = it.next()?;
-        Some(Self {
-            first,
-            more: it.collect(),
-        })
+        (!damages.is_empty()).then_some(Self(damages))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Damage> {
-        std::iter::once(&self.first).chain(&self.more)
+        self.0.iter()
     }
 }
 
 impl From<Damage> for Damages {
-    fn from(first: Damage) -> Self {
-        Self {
-            first,
-            more: Vec::new(),
-        }
+    fn from(d: Damage) -> Self {
+        Self(vec![d])
     }
 }
 

@@ -60,7 +60,7 @@ pub fn log_line(o: &ObjectStatus) -> String {
 pub fn write_status(sys: &dyn Sys, path: &Path, status: &Status) {
     let written = path
         .parent()
-        .map_or(Ok(()), std::fs::create_dir_all)
+        .map_or(Ok(()), sys::files::create_dir_all)
         .and_then(|()| {
             let json = status.to_json();
             sys::write_replace(path, json.as_bytes(), 0o644, Durability::Unsynced)
