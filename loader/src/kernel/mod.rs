@@ -1,7 +1,9 @@
 //! The libbpf boundary: the only module that imports libbpf-rs.
 //!
-//! It implements the pipeline's [`Kernel`], [`Loaded`] and [`Pinnable`] traits and decides
-//! nothing: which pins, under which names, is the pipeline's policy (`pipeline::pin`).
+//! It implements the pipeline's [`Kernel`], [`Loaded`] and [`Pinnable`] traits. The one thing
+//! it decides is which way an object goes in: the signed fast path ([`fast`]) when the object
+//! has one and the kernel runs its loader, otherwise libbpf, with the reason recorded. Which
+//! pins, under which names, is the pipeline's policy (`pipeline::pin::plan`).
 #![forbid(unsafe_code)]
 
 pub mod fast;

@@ -1,6 +1,7 @@
 //! The syscall boundary: mounts, statfs, directory and pin operations on bpffs, reading objects,
 //! and /dev/kmsg. The pipeline talks to the system only through [`Sys`], so its order of
-//! operations is unit-tested with the recording fake below.
+//! operations is unit-tested with the recording fake (`FakeSys` in `fakes.rs`, test builds only).
+//! Every other `std::fs` call of the library goes through [`files`] (clippy enforces it).
 //!
 //! The one `unsafe` of the crate is here too: the hook that formats libbpf's C log messages
 //! ([`libbpf_log`]); everything else forbids it.
