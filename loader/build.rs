@@ -7,6 +7,8 @@
 //!   through `bpf/Makefile` (the one place their compiler flags live) into `$OUT_DIR/bpf`, against
 //!   the headers of the vendored libbpf this crate links; tests find them through
 //!   `BPF_PRELOAD_OBJECTS`. So a fresh clone's `cargo test` needs nothing built before.
+// A build script, not the library.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

@@ -4,6 +4,8 @@
 //! They need root (CAP_SYS_ADMIN, CAP_BPF) and a kernel with BTF, so they are `#[ignore]`d with
 //! that reason and run by the README test command with `--include-ignored` as root. Tests that
 //! need no root (CLI, static binary) are not ignored.
+// Tests make and read files directly.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -52,6 +52,16 @@ while IFS= read -r line; do
     reasons+="${reasons:+; }$line"
 done < <(sed -nE 's/^(test [^ ]+ \.\.\. )?SKIP ([A-Za-z0-9_:]+: .*)/\2/p' "$log")
 
+# The pure crate stays pure: none of its normal dependencies may reach an I/O crate.
+if impure=$(cargo tree --locked -p bpf-preload-format -e normal --prefix none |
+    grep -E '^(libbpf-[a-z]+|rustix|nix|libc) '); then
+    echo "run-all: bpf-preload-format reaches I/O crates: $impure"
+    failed=$((failed + 1))
+else
+    echo "run-all: bpf-preload-format reaches no libbpf-*, rustix, nix or libc"
+    passed=$((passed + 1))
+fi
+
 # suite NAME CMD...: run a script that ends with "N passed, M failed"; add its counts.
 suite() {
     local name=$1 rc line p f

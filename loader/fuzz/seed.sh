@@ -24,7 +24,7 @@ for o in maponly counter xdp_pass optional_prog; do
     cp "$C/signed_object/$o.bpf.o" "$C/trailer/"
     cp "$OBJ/$o.bpf.o" "$C/elf/"
 done
-cp loader/src/pipeline/report/status-v1.golden.json "$C/status_json/"
+cp format/src/status-v1.golden.json "$C/status_json/"
 cp keys/test-only/signing-key.pem keys/test-only/signing-key.pub "$key" "$C/pem_keys/"
 printf '# revoked\n0011223344556677\n  8899aabbccddeeff # old\n' >"$C/revoked/list"
 printf 'BOOT_IMAGE=/vmlinuz root=/dev/sda1 rd.bpf_preload=a,b,"c" rd.bpf_preload.required=b quiet\n' >"$C/cmdline/a"

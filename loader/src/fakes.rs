@@ -9,10 +9,12 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use crate::pipeline::format::verify::VerifiedObject;
-use crate::pipeline::load::{Kernel, LoadError, LoadFailed, LoadReport, Loaded, Probe};
-use crate::pipeline::pin::{PinKind, PinNames, Pinnable};
+use crate::name::PinKind;
+use crate::pipeline::load::{Kernel, LoadError, LoadFailed, LoadReport, Loaded};
+use crate::pipeline::object::Probe;
+use crate::pipeline::object::{PinNames, Pinnable};
 use crate::sys::{FsKind, Prio, Sys};
+use crate::verify::VerifiedObject;
 
 /// The link id the fake kernel gives the link pinned at `path`: a number from the path alone.
 pub fn fake_link_id(path: &Path) -> u32 {

@@ -103,6 +103,7 @@ pub fn revoked(data: &[u8]) {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests make and read files directly
 mod tests {
     use super::*;
     use crate::keys::tests::test_key;
@@ -181,7 +182,7 @@ mod tests {
 
     #[test]
     fn mutated_fast_sections_never_panic() {
-        let (fast, info) = crate::fast::tests::sample();
+        let (fast, info) = crate::fast::fixtures::sample();
         let good = fast.encode().unwrap();
         let mut rng = Rng(0x5eed_fa57);
         for _ in 0..ROUNDS {
@@ -200,7 +201,7 @@ mod tests {
         // The golden record, and one with hostile strings, mutated: whatever still parses must
         // render to clean lines (checked inside `status_json`); count what parsed, so the test
         // shows it reached the renderer.
-        let golden = include_str!("pipeline/report/status-v1.golden.json");
+        let golden = include_str!("../../format/src/status-v1.golden.json");
         let hostile = golden
             .replace("counter", "a\\n\\u001b[2J\\r\\u007f\\u202e")
             .replace("\"8e8e", "\"é8e");
@@ -230,7 +231,7 @@ mod tests {
 
     #[test]
     fn status_with_multibyte_hash_renders() {
-        let golden = include_str!("pipeline/report/status-v1.golden.json");
+        let golden = include_str!("../../format/src/status-v1.golden.json");
         let json = golden.replace("\"8e8e", "\"éééééééééééééééééé");
         let st = crate::status::Status::from_json(&json).unwrap();
         assert!(

@@ -1,24 +1,31 @@
 //! bpf-preload: verify signed eBPF objects and preload them from the initramfs.
 //!
+//! Everything decided from bytes alone (names, trailer, keys from PEM text, signatures, the ELF
+//! and fast-path descriptions, the command line, the policy, the status record, escaping) is the
+//! pure crate `bpf_preload_format`, whose dependencies reach no I/O; this crate re-exports its
+//! modules under the same names ([`name`], [`verify`], [`status`], …) and does the I/O.
+//!
 //! The boot job, [`boot`], reads as the pipeline it is:
 //!
 //! | step | module | I/O |
 //! |---|---|---|
-//! | cmdline → plan | [`cmdline`] | none (pure) |
-//! | trusted keys | [`keys`] | reads the keys directory |
+//! | cmdline → plan | [`cmdline`], [`policy`] (pure) | reads the command line, list, policy (`pipeline`) |
+//! | trusted keys | [`keys`] (parsing pure) | reads the keys directory (`pipeline::keys`) |
 //! | per object: read once → verify → check ELF | `pipeline`, [`verify`], [`elf`] | one read |
-//! | load → attach | `kernel` (the only user of libbpf-rs) | the kernel |
-//! | pin, all or nothing | `pipeline::pin` (policy) | bpffs, through `sys` |
+//! | load → attach | `kernel` (libbpf-rs, and the fast path) | the kernel |
+//! | pin, all or nothing | `pipeline::pin` (`plan` is the policy; `install`, `damage`, `bpffs`) | bpffs, through `sys` |
 //! | report | [`status`], `pipeline::report` | status file, /dev/kmsg |
 //!
 //! `bpf-preload status` adds a live view beside the record: [`live`] decides what is missing
-//! (pure, behind a small trait), `kernel::live` probes the pins, link ids and switches.
+//! (behind a small trait), `kernel::live` probes the pins, link ids and switches.
 //!
-//! Every system call of the pipeline goes through `sys`; every libbpf call through `kernel`.
-//! The pipeline only knows the small traits the two implement, so its order of operations and its
-//! pinning policy are unit-tested with recording fakes (`fakes`, test builds only). Every module
-//! forbids `unsafe` except `sys::libbpf_log`, the C callback that formats libbpf's messages, and
-//! the libbpf-cargo skeleton that `builtin::guard` includes (generated code).
+//! Every system call of the pipeline goes through `sys` (clippy's `disallowed-methods` keeps
+//! `std::fs` there); every libbpf call through `kernel`, `builtin` and `sys::skel`. The
+//! pipeline only knows the small traits they implement (`pipeline::object`, `pipeline::load`,
+//! `pipeline::guard`), so its order of operations and its pinning policy are unit-tested with
+//! recording fakes (`fakes`, test builds only). Every module forbids `unsafe` except
+//! `sys::libbpf_log`, the C callback that formats libbpf's messages, `sys::skel`, and the
+//! libbpf-cargo skeleton that `builtin::guard` includes (generated code).
 //!
 //! The last step of `run` is the built-in guard ([`builtin`]: BPF LSM programs compiled into the
 //! binary), when the command line or the build-time policy asks for it.
@@ -31,16 +38,18 @@ mod sys;
 
 #[cfg(test)]
 mod fakes;
+#[cfg(test)]
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests make and read files directly
+mod format_tests;
 /// Entry points for cargo-fuzz and the mutation tests; not part of a normal build.
 #[cfg(any(test, fuzzing))]
 pub mod fuzz;
 
 // What the command-line tools, the integration tests and the fuzz targets use, on purpose.
+pub use bpf_preload_format::{cmdline, elf, escape, fast, name, policy, status, trailer, verify};
 pub use kernel::fast::ConvertError;
-pub use pipeline::format::{elf, fast, keys, name, trailer, verify};
-pub use pipeline::live;
-pub use pipeline::report::{escape, status};
-pub use pipeline::{cmdline, policy, CmdlineFrom, RunConfig, RunError, EXIT_REQUIRED_FAILED};
+pub use pipeline::{keys, live};
+pub use pipeline::{CmdlineFrom, RunConfig, RunError, EXIT_REQUIRED_FAILED};
 pub use sys::skel::GenerateError;
 pub use sys::{read_bounded, write_replace, Durability, MAX_OBJECT_SIZE};
 

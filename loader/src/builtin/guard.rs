@@ -15,6 +15,7 @@ use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, MapHandle};
 
 use crate::pipeline::guard::{GuardReport, Switch, SwitchPaths, SwitchState, GUARD_DIR};
+use crate::sys::files;
 
 #[allow(unsafe_code, clippy::undocumented_unsafe_blocks, clippy::all)]
 mod skel {
@@ -286,7 +287,7 @@ fn lb(step: &'static str) -> impl FnOnce(libbpf_rs::Error) -> GuardError {
 }
 
 fn ino(path: &Path) -> Result<u64, GuardError> {
-    std::fs::symlink_metadata(path)
+    files::symlink_metadata(path)
         .map(|m| m.ino())
         .map_err(|source| GuardError::Stat {
             path: path.to_owned(),
@@ -297,7 +298,7 @@ fn ino(path: &Path) -> Result<u64, GuardError> {
 /// Link ids of every pin in `<dir>/links/`, and program ids of those links and of every pin in
 /// `<dir>/progs/`.
 fn object_ids(dir: &Path, links: &mut Vec<u32>, progs: &mut Vec<u32>) -> Result<(), GuardError> {
-    if let Ok(entries) = std::fs::read_dir(dir.join("links")) {
+    if let Ok(entries) = files::read_dir(&dir.join("links")) {
         for e in entries.flatten() {
             let path = e.path();
             let link = Link::open(&path).map_err(|source| GuardError::ObjectLink {
@@ -311,7 +312,7 @@ fn object_ids(dir: &Path, links: &mut Vec<u32>, progs: &mut Vec<u32>) -> Result<
             progs.push(info.prog_id);
         }
     }
-    if let Ok(entries) = std::fs::read_dir(dir.join("progs")) {
+    if let Ok(entries) = files::read_dir(&dir.join("progs")) {
         for e in entries.flatten() {
             let path = e.path();
             let prog = libbpf_rs::ProgramHandle::from_pinned_path(&path)
@@ -337,7 +338,7 @@ pub fn activate(
             active: list.trim().to_owned(),
         });
     }
-    let meta = std::fs::metadata(bpffs).map_err(|source| GuardError::Stat {
+    let meta = files::metadata(bpffs).map_err(|source| GuardError::Stat {
         path: bpffs.to_owned(),
         source,
     })?;
@@ -382,7 +383,7 @@ pub fn activate(
     });
     match armed {
         Ok(report) => Ok(report),
-        Err(error) => match std::fs::remove_dir_all(&dir) {
+        Err(error) => match files::remove_dir_all(&dir) {
             Ok(()) => Err(error),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Err(error),
             Err(cleanup) => Err(GuardError::Cleanup {
@@ -404,7 +405,7 @@ fn arm(
     switch_paths: &SwitchPaths,
 ) -> Result<GuardReport, GuardError> {
     let mkdir = |p: &Path| {
-        std::fs::create_dir(p).map_err(|source| GuardError::Mkdir {
+        files::create_dir(p).map_err(|source| GuardError::Mkdir {
             path: p.to_owned(),
             source,
         })
@@ -474,7 +475,7 @@ fn arm(
     // before arming): the sysctl's table entry, the debugfs inode, the instance's mount.
     let switches = record_switches(skel, switch_paths)?;
     set_cfg(skel, 0, Recording::Mount)?;
-    std::fs::metadata(bpffs).map_err(|source| GuardError::Stat {
+    files::metadata(bpffs).map_err(|source| GuardError::Stat {
         path: bpffs.to_owned(),
         source,
     })?;
@@ -572,7 +573,7 @@ fn record_switches(
             }
         };
         set_cfg(skel, 0, rec)?;
-        match std::fs::metadata(path) {
+        match files::metadata(path) {
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 out.push(Switch {

@@ -7,6 +7,7 @@ pub mod guard;
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::pipeline::guard::{GuardFailure, GuardLoader, GuardReport, SwitchPaths};
 
@@ -23,7 +24,7 @@ impl GuardLoader for Builtin {
     ) -> Result<GuardReport, GuardFailure> {
         guard::activate(bpffs, protect, lsm_list, switches).map_err(|e| GuardFailure {
             unavailable: e.is_unavailable(),
-            reason: e.to_string(),
+            error: Arc::new(e),
         })
     }
 }

@@ -66,7 +66,7 @@ fn ring(args: &Args) -> Result<KeyRing, CommandError> {
                 })
             }
         }
-        ring.load_dir(d)?;
+        keys::load_dir(&mut ring, d)?;
     }
     Ok(ring)
 }

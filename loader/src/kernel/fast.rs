@@ -11,15 +11,16 @@ use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use crate::pipeline::format::elf::ElfError;
-use crate::pipeline::format::fast::{
+use crate::elf::ElfError;
+use crate::fast::{
     attach_for, Attach, Descriptor, DescriptorError, FastError, FastPath, MapDesc, ProgDesc,
     Unconvertible, GEN_MAX_MAPS, GEN_MAX_PROGS,
 };
+use crate::name::PinKind;
 use crate::pipeline::load::{LoadError, LoadPath, LoadReport, Loaded};
-use crate::pipeline::pin::{PinKind, PinNames, Pinnable};
+use crate::pipeline::object::{PinNames, Pinnable};
 use crate::sys::skel::{self, GenerateError, SkelError};
-use crate::sys::TRACEFS_PATH;
+use crate::sys::{files, TRACEFS_PATH};
 
 const KPROBE_PMU: &str = "/sys/bus/event_source/devices/kprobe";
 
@@ -159,7 +160,7 @@ fn tracepoint_id(category: &str, event: &str) -> io::Result<u64> {
         .join(category)
         .join(event)
         .join("id");
-    let text = std::fs::read_to_string(path)?;
+    let text = files::read_to_string(&path)?;
     text.trim()
         .parse()
         .map_err(|_| io::Error::from_raw_os_error(rustix::io::Errno::INVAL.raw_os_error()))
@@ -170,7 +171,7 @@ fn tracepoint_id(category: &str, event: &str) -> io::Result<u64> {
 fn kprobe_pmu(retprobe: bool) -> io::Result<(u32, u64)> {
     let dir = Path::new(KPROBE_PMU);
     let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_owned());
-    let kind = std::fs::read_to_string(dir.join("type"))
+    let kind = files::read_to_string(&dir.join("type"))
         .map_err(|e| io::Error::new(e.kind(), format!("no kprobe PMU ({KPROBE_PMU}): {e}")))?
         .trim()
         .parse()
@@ -178,7 +179,7 @@ fn kprobe_pmu(retprobe: bool) -> io::Result<(u32, u64)> {
     if !retprobe {
         return Ok((kind, 0));
     }
-    let format = std::fs::read_to_string(dir.join("format/retprobe"))?;
+    let format = files::read_to_string(&dir.join("format/retprobe"))?;
     let bit: u32 = format
         .trim()
         .strip_prefix("config:")

@@ -8,7 +8,8 @@ use std::path::Path;
 
 use super::Libbpf;
 use crate::pipeline::live::LiveProbe;
-use crate::pipeline::load::{Kernel, Probe};
+use crate::pipeline::load::Kernel;
+use crate::pipeline::object::Probe;
 use crate::sys::{self, skel};
 
 /// Largest kernel text file read (the mount table of a busy machine included).
@@ -18,7 +19,7 @@ impl LiveProbe for Libbpf {
     fn pin(&self, path: &Path) -> io::Result<Probe> {
         // Nothing at the path is "not pinned"; a directory or a symlink there is no pin (pins
         // are files of the bpffs); for the rest, BPF_OBJ_GET says what it is, or why not.
-        if !std::fs::symlink_metadata(path)?.is_file() {
+        if !sys::files::symlink_metadata(path)?.is_file() {
             return Ok(Probe::Other);
         }
         self.probe(path)
@@ -34,7 +35,7 @@ impl LiveProbe for Libbpf {
     }
 
     fn is_dir(&self, path: &Path) -> io::Result<bool> {
-        match std::fs::symlink_metadata(path) {
+        match sys::files::symlink_metadata(path) {
             Ok(m) => Ok(m.is_dir()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(e),
@@ -43,7 +44,7 @@ impl LiveProbe for Libbpf {
 
     fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
         let mut names = Vec::new();
-        for e in std::fs::read_dir(dir)? {
+        for e in sys::files::read_dir(dir)? {
             names.push(e?.file_name().to_string_lossy().into_owned());
         }
         names.sort();

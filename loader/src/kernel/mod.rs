@@ -1,7 +1,9 @@
 //! The libbpf boundary: the only module that imports libbpf-rs.
 //!
-//! It implements the pipeline's [`Kernel`], [`Loaded`] and [`Pinnable`] traits and decides
-//! nothing: which pins, under which names, is the pipeline's policy (`pipeline::pin`).
+//! It implements the pipeline's [`Kernel`], [`Loaded`] and [`Pinnable`] traits. The one thing
+//! it decides is which way an object goes in: the signed fast path ([`fast`]) when the object
+//! has one and the kernel runs its loader, otherwise libbpf, with the reason recorded. Which
+//! pins, under which names, is the pipeline's policy (`pipeline::pin::plan`).
 #![forbid(unsafe_code)]
 
 pub mod fast;
@@ -15,11 +17,14 @@ use std::sync::Mutex;
 
 use libbpf_rs::{Link, MapCore, Object, ObjectBuilder};
 
-use crate::pipeline::format::elf;
-use crate::pipeline::format::verify::VerifiedObject;
-use crate::pipeline::load::{Kernel, LoadError, LoadFailed, LoadPath, LoadReport, Loaded, Probe};
-use crate::pipeline::pin::{PinKind, PinNames, Pinnable};
+use crate::elf;
+use crate::name::PinKind;
+use crate::pipeline::load::{Kernel, LoadError, LoadFailed, LoadPath, LoadReport, Loaded};
+use crate::pipeline::object::Probe;
+use crate::pipeline::object::{PinNames, Pinnable};
+use crate::sys::files;
 use crate::sys::libbpf_log::{self, LogLevel};
+use crate::verify::VerifiedObject;
 
 /// libbpf's messages: kept for error reports, echoed to stderr when verbose.
 static LIBBPF_LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -105,7 +110,7 @@ impl Kernel for Libbpf {
         // returns only closes the descriptor (it never detaches anything).
         let obj = Link::open(path).map_err(|e| cause(&e))?;
         let fd = obj.as_fd().as_raw_fd();
-        let target = std::fs::read_link(format!("/proc/self/fd/{fd}"))?;
+        let target = files::read_link(Path::new(&format!("/proc/self/fd/{fd}")))?;
         // The anonymous inode's name: "bpf-link" (older kernels: "bpf_link"), "bpf-map", ...
         let target = target.to_string_lossy();
         let kind = target
@@ -114,7 +119,7 @@ impl Kernel for Libbpf {
             .replace('_', "-");
         Ok(match kind.as_str() {
             "bpf-link" => {
-                let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}"))?;
+                let info = files::read_to_string(Path::new(&format!("/proc/self/fdinfo/{fd}")))?;
                 let field = |name: &str| {
                     info.lines()
                         .find_map(|l| l.strip_prefix(name))

@@ -7,12 +7,14 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
-use super::cmdline::GuardMode;
-use super::format::name::SHARED_DIR;
-use super::load::Probe;
-use super::report::status::{GuardState, GuardStatus, ObjectStatus, Outcome};
+use super::object::Probe;
+use super::pin::BpffsError;
+use crate::cmdline::GuardMode;
+use crate::name::SHARED_DIR;
+use crate::status::{GuardState, GuardStatus, ObjectStatus, Outcome};
 use crate::sys::{FsKind, Prio, Sys, SECURITYFS_PATH};
 
 /// The guard's directory in the bpffs instance (`+` cannot start an object name).
@@ -87,11 +89,21 @@ pub struct GuardReport {
     pub switches: Vec<Switch>,
 }
 
-/// Why the guard is not active: `unavailable` when this kernel cannot run it at all.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why the guard is not active: the guard's own error, as it is (the status record shows it as
+/// it displays); `unavailable` when this kernel cannot run the guard at all.
+#[derive(Debug, Clone)]
 pub struct GuardFailure {
     pub unavailable: bool,
-    pub reason: String,
+    pub error: Arc<dyn std::error::Error + Send + Sync>,
+}
+
+/// Whether the run prepared the bpffs the guard pins into.
+#[derive(Debug, Clone, Copy)]
+pub enum BpffsReady<'a> {
+    Ready,
+    Failed(&'a BpffsError),
+    /// Nothing prepared it (the run had nothing to do with a bpffs).
+    NotPrepared,
 }
 
 pub trait GuardLoader {
@@ -118,18 +130,21 @@ pub fn step(
     sys: &dyn Sys,
     guard: &dyn GuardLoader,
     probe: ProbeFn<'_>,
-    bpffs_ready: &Result<(), String>,
+    bpffs_ready: BpffsReady<'_>,
     objects: &[ObjectStatus],
 ) -> GuardStatus {
     let t = Instant::now();
     let mut g = GuardStatus::new(GuardState::Failed, mode == GuardMode::Required);
-    if let Err(e) = bpffs_ready {
-        g.reason = Some(if e.is_empty() {
-            "no bpffs prepared".into()
-        } else {
-            e.clone()
-        });
-        return g;
+    match bpffs_ready {
+        BpffsReady::Ready => {}
+        BpffsReady::Failed(e) => {
+            g.reason = Some(e.to_string());
+            return g;
+        }
+        BpffsReady::NotPrepared => {
+            g.reason = Some("no bpffs prepared".into());
+            return g;
+        }
     }
     if sys.exists(&bpffs.join(GUARD_DIR)) {
         g.state = GuardState::AlreadyActive;
@@ -186,7 +201,7 @@ pub fn step(
             if f.unavailable {
                 g.state = GuardState::Unavailable;
             }
-            g.reason = Some(f.reason);
+            g.reason = Some(f.error.to_string());
         }
     }
     g.duration_ms = super::ms(t);

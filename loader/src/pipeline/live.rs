@@ -17,12 +17,11 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use serde::{Serialize, Serializer};
+pub use bpf_preload_format::live::{Check, Live, LiveState, Missing};
 
-use super::format::name::{ObjectName, PinName, SHARED_DIR};
-use super::load::Probe;
-use super::pin::PinKind;
-use super::report::status::{GuardStatus, ObjectStatus, Outcome, Status};
+use super::object::Probe;
+use crate::name::{ObjectName, PinKind, PinName, SHARED_DIR};
+use crate::status::{GuardStatus, ObjectStatus, Outcome, Status};
 
 /// Where the kernel says whether ftrace (and with it every BPF trampoline) is on.
 pub const FTRACE_ENABLED: &str = "/proc/sys/kernel/ftrace_enabled";
@@ -46,122 +45,6 @@ pub trait LiveProbe {
     fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
     /// A small kernel text file (a sysctl, a debugfs switch, the mount table), bounded.
     fn read_text(&self, path: &Path) -> io::Result<String>;
-}
-
-/// What the live checks found; `bpf-preload status` shows it beside the record.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Live {
-    /// Every check could be made. False when some could not (not root, a name in the record
-    /// that is not one): those objects are `unknown`, with why in `unchecked`.
-    pub checked: bool,
-    /// Objects the record calls loaded or already-loaded, by name.
-    pub objects: BTreeMap<String, Check>,
-    /// The guard, when the record says active or already-active.
-    pub guard: Option<Check>,
-    /// `kernel.ftrace_enabled`: false means no BPF trampoline runs (LSM, fentry/fexit,
-    /// kprobe.multi); null when it could not be read (`ftrace_unknown` says why).
-    pub ftrace_enabled: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ftrace_unknown: Option<String>,
-    /// `<debugfs>/kprobes/enabled`: false means no kprobe runs; null when it could not be read
-    /// (`kprobes_unknown` says why, e.g. "debugfs not mounted").
-    pub kprobes_enabled: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub kprobes_unknown: Option<String>,
-    /// The debugfs mount the kprobes switch was read under.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub debugfs: Option<String>,
-}
-
-/// The live state of one object or of the guard.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Check {
-    pub state: LiveState,
-    /// What is gone (`links/count_exec`, `maps/exec_count (not a map)`, `link-id 17`, …).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub missing: Vec<Missing>,
-    /// What could not be checked, and why.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub unchecked: Vec<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LiveState {
-    /// An object with everything the record lists still in place.
-    Loaded,
-    /// An object that lost something the record lists.
-    Removed,
-    /// The guard with every link in place.
-    Active,
-    /// The guard with a link gone.
-    Gone,
-    /// Nothing found missing, but not everything could be checked.
-    Unknown,
-}
-
-impl LiveState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LiveState::Loaded => "loaded",
-            LiveState::Removed => "removed",
-            LiveState::Active => "active",
-            LiveState::Gone => "gone",
-            LiveState::Unknown => "unknown",
-        }
-    }
-}
-
-/// One thing the record lists that is not there any more. Pin names in it were validated.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Missing {
-    /// The directory itself (`counter/`, `+guard/links/`).
-    Dir(String),
-    /// Nothing pinned at `<dir>/<pin>` (`links/count_exec`, `+shared/events`).
-    Pin { dir: &'static str, pin: String },
-    /// Something else is pinned there (`maps/exec_count (not a map)`).
-    WrongKind {
-        dir: &'static str,
-        pin: String,
-        kind: PinKind,
-    },
-    /// A link that lost its program (`links/count_exec (detached)`).
-    Detached { dir: &'static str, pin: String },
-    /// Another link pinned in its place (`links/count_exec (link id 23, not 17)`).
-    Replaced {
-        dir: &'static str,
-        pin: String,
-        found: u32,
-        recorded: u32,
-    },
-    /// A recorded link id the kernel no longer has (`link-id 17`).
-    LinkId(u32),
-}
-
-impl fmt::Display for Missing {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Missing::Dir(d) => write!(f, "{d}/"),
-            Missing::Pin { dir, pin } => write!(f, "{dir}/{pin}"),
-            Missing::WrongKind { dir, pin, kind } => {
-                write!(f, "{dir}/{pin} (not a {})", kind.label())
-            }
-            Missing::Detached { dir, pin } => write!(f, "{dir}/{pin} (detached)"),
-            Missing::Replaced {
-                dir,
-                pin,
-                found,
-                recorded,
-            } => write!(f, "{dir}/{pin} (link id {found}, not {recorded})"),
-            Missing::LinkId(id) => write!(f, "link-id {id}"),
-        }
-    }
-}
-
-impl Serialize for Missing {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
 }
 
 /// Collects what one object (or the guard) lost and what could not be looked at.
@@ -466,7 +349,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
-    use crate::pipeline::report::status::GuardState;
+    use crate::status::GuardState;
 
     /// The system as the live checks see it: pins, directories, link ids, text files; every
     /// path asked about is recorded. `denied`: every BPF call fails with EPERM (not root).

@@ -6,8 +6,8 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::format::verify::VerifiedObject;
-use super::pin::Pinnable;
+use super::object::{Pinnable, Probe};
+use crate::verify::VerifiedObject;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -51,21 +51,6 @@ impl LoadFailed {
             ..LoadReport::default()
         }
     }
-}
-
-/// What a pin in the bpffs holds, as the kernel says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Probe {
-    /// A BPF link; `live` when it still has its program; `id`: the kernel's link id (0 when
-    /// the kernel does not say).
-    Link {
-        live: bool,
-        id: u32,
-    },
-    Map,
-    Prog,
-    /// Not a BPF object (a directory, a file) or not ours to open.
-    Other,
 }
 
 /// Loads verified objects into the running kernel.

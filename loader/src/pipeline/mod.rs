@@ -3,13 +3,12 @@
 //! from those values in one place ([`record`]).
 #![forbid(unsafe_code)]
 
-pub mod cmdline;
-pub mod format;
 pub mod guard;
+pub mod keys;
 pub mod live;
 pub mod load;
+pub mod object;
 pub mod pin;
-pub mod policy;
 pub mod report;
 
 use std::cell::Cell;
@@ -18,18 +17,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::cmdline::{self, Entry, GuardMode, Plan};
+use crate::elf::ElfInfo;
+use crate::escape::escape;
+use crate::name::{NameError, ObjectName, SHARED_DIR};
+use crate::policy::{Policy, PolicyError, POLICY_PATH};
+use crate::status::{ObjectStatus, Outcome, Phases, Status, STATUS_VERSION};
 use crate::sys::{FsKind, Prio, Sys, TRACEFS_PATH};
-use cmdline::{Entry, GuardMode, Plan};
-use format::elf::ElfInfo;
-use format::keys::{KeyError, KeyRing};
-use format::name::{NameError, ObjectName, SHARED_DIR};
-use format::verify::{self, CheckError, VerifiedObject};
+use crate::verify::{self, CheckError, VerifiedObject};
 use guard::GuardLoader;
+use keys::{KeyError, KeyRing};
 use load::{Kernel, LoadError, LoadReport};
 use pin::{BpffsError, Existing, PinError, Pins};
-use policy::{Policy, PolicyError, POLICY_PATH};
-use report::escape::escape;
-use report::status::{ObjectStatus, Outcome, Phases, Status, STATUS_VERSION};
 
 /// Exit code of `run` when a required object failed: an initramfs hook can fail closed on it.
 pub const EXIT_REQUIRED_FAILED: i32 = 3;
@@ -241,9 +240,9 @@ pub fn read_cmdline(from: &CmdlineFrom) -> Result<String, RunError> {
         CmdlineFrom::File(path) => (vec![], path),
         CmdlineFrom::Boot { etc, proc } => {
             let dir = etc.join("cmdline.d");
-            let mut confs: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+            let mut confs: Vec<PathBuf> = match crate::sys::list_dir(&dir) {
                 Ok(entries) => entries
-                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .into_iter()
                     .filter(|p| p.extension().is_some_and(|x| x == "conf"))
                     .collect(),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => vec![],
@@ -379,7 +378,8 @@ pub fn run(
         .iter()
         .filter(|e| !plan.disabled || e.forced)
         .collect();
-    let mut bpffs_ready = Err(String::new());
+    // The prepared bpffs (or why not), for the guard.
+    let mut prepared: Option<Result<(), Arc<BpffsError>>> = None;
     // The prepared bpffs, and with it the run's lock, is held until the guard has run too.
     let mut _held = None;
     if todo.is_empty() && plan.guard == GuardMode::Off {
@@ -430,13 +430,9 @@ pub fn run(
         }
         status.mounted_bpffs = bpffs.as_ref().is_ok_and(|b| b.mounted);
         status.error = run_error;
-        bpffs_ready = match bpffs {
-            Ok(b) => {
-                _held = Some(b);
-                Ok(())
-            }
-            Err(e) => Err(e.to_string()),
-        };
+        prepared = Some(bpffs.map(|b| {
+            _held = Some(b);
+        }));
     }
     if plan.guard != GuardMode::Off {
         let probe = |p: &Path| kernel.probe(p);
@@ -446,7 +442,11 @@ pub fn run(
             sys,
             guard,
             &probe,
-            &bpffs_ready,
+            match &prepared {
+                Some(Ok(())) => guard::BpffsReady::Ready,
+                Some(Err(e)) => guard::BpffsReady::Failed(e),
+                None => guard::BpffsReady::NotPrepared,
+            },
             &status.objects,
         );
         sys.log(guard::prio(&g), &escape(&g.line()));
@@ -684,4 +684,5 @@ impl Ctx<'_> {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests make and read files directly
 mod tests;

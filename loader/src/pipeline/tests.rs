@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::fakes::{FakeKernel, FakeLoad, FakeSys, Spec};
-use crate::pipeline::format::keys::tests::test_key;
-use crate::pipeline::report::status::GuardState;
+use crate::keys::tests::test_key;
+use crate::status::GuardState;
 
 fn elf_stub() -> Vec<u8> {
     // A minimal valid eBPF ELF: header only, no sections.
@@ -193,7 +193,7 @@ fn guard_without_bpf_lsm_is_unavailable_and_fails_a_required_run() {
     let why = "BPF LSM is not active (lsm=\"capability,yama\")";
     let guard = FakeGuard::answering(Err(guard::GuardFailure {
         unavailable: true,
-        reason: why.into(),
+        error: std::sync::Arc::new(io::Error::other(why)),
     }));
     for (cmd, required, prio) in [
         (
@@ -280,7 +280,7 @@ fn run_with_guard(
 fn policy_forced_objects_load_under_rd_bpf_preload_0() {
     let (sys, cfg) = setup(&["a", "b"]);
     let kernel = FakeKernel::new(&sys);
-    let pol = policy::Policy::parse("required = a\n").unwrap();
+    let pol = crate::policy::Policy::parse("required = a\n").unwrap();
     let plan = cmdline::plan_with("rd.bpf_preload=0", Some("a\nb\n"), &pol);
     let st = run(&plan, ring(), &cfg, &sys, &kernel, &NoGuard);
     assert!(st.disabled);
@@ -626,7 +626,7 @@ fn key_errors_fail_every_object_closed() {
 /// and the other keys still count.
 #[test]
 fn a_skipped_key_file_is_a_warning_and_the_other_keys_count() {
-    use crate::pipeline::format::keys::keypair_pem;
+    use crate::keys::keypair_pem;
     let (sys, cfg) = setup(&["a"]);
     let kernel = FakeKernel::new(&sys);
     let dir = std::env::temp_dir().join(format!("bpf-preload-ring-{}", std::process::id()));
@@ -638,7 +638,7 @@ fn a_skipped_key_file_is_a_warning_and_the_other_keys_count() {
     let fifo = dir.join("f\x1b.pub");
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
     let mut ring = KeyRing::default();
-    ring.load_dir(&dir).unwrap();
+    crate::keys::load_dir(&mut ring, &dir).unwrap();
     let plan = cmdline::plan("rd.bpf_preload=a", None);
     let st = run(&plan, Ok(ring), &cfg, &sys, &kernel, &NoGuard);
     assert_eq!(results(&st), vec![("a", Outcome::Loaded)]);

@@ -1,18 +1,22 @@
 //! The syscall boundary: mounts, statfs, directory and pin operations on bpffs, reading objects,
 //! and /dev/kmsg. The pipeline talks to the system only through [`Sys`], so its order of
-//! operations is unit-tested with the recording fake below.
+//! operations is unit-tested with the recording fake (`FakeSys` in `fakes.rs`, test builds only).
+//! Every other `std::fs` call of the library goes through [`files`] (clippy enforces it).
 //!
 //! The one `unsafe` of the crate is here too: the hook that formats libbpf's C log messages
 //! ([`libbpf_log`]); everything else forbids it.
 #![deny(unsafe_code)]
+// The syscall boundary: std::fs is used here, and only here (loader/clippy.toml).
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
+pub mod files;
 pub mod libbpf_log;
 pub mod skel;
 
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rustix::fs::{OFlags, RenameFlags, CWD};
 use rustix::mount::MountFlags;
@@ -213,6 +217,13 @@ pub fn read_bounded(path: &Path, max: u64) -> io::Result<Vec<u8>> {
         ));
     }
     Ok(buf)
+}
+
+/// The paths in a directory, in no particular order; entries that cannot be read are left out.
+pub fn list_dir(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    Ok(std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect())
 }
 
 /// Whether [`write_replace`] makes the new file durable before the rename.

@@ -1,14 +1,12 @@
-//! Reporting: the status record ([`status`]), one kmsg line per object, and writing the record.
+//! Reporting: one kmsg line per object, and writing the status record (the record itself,
+//! `bpf_preload_format::status`, is pure).
 #![forbid(unsafe_code)]
-
-pub mod escape;
-pub mod status;
 
 use std::path::Path;
 
+use crate::escape::{escape, prefix};
+use crate::status::{ObjectStatus, Outcome, Status};
 use crate::sys::{self, Durability, Prio, Sys};
-use escape::{escape, prefix};
-use status::{ObjectStatus, Outcome, Status};
 
 /// The kernel log priority of an object's line.
 pub fn prio(o: &ObjectStatus) -> Prio {
@@ -62,7 +60,7 @@ pub fn log_line(o: &ObjectStatus) -> String {
 pub fn write_status(sys: &dyn Sys, path: &Path, status: &Status) {
     let written = path
         .parent()
-        .map_or(Ok(()), std::fs::create_dir_all)
+        .map_or(Ok(()), sys::files::create_dir_all)
         .and_then(|()| {
             let json = status.to_json();
             sys::write_replace(path, json.as_bytes(), 0o644, Durability::Unsynced)
@@ -124,7 +122,7 @@ mod tests {
             o.error = Some(error.into());
             let line = log_line(&o);
             assert_eq!(line, want, "{name:?}");
-            assert!(escape::is_clean_line(&line), "{line:?}");
+            assert!(crate::escape::is_clean_line(&line), "{line:?}");
         }
         let mut o = ObjectStatus::new("x", false);
         o.result = Outcome::Loaded;

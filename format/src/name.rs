@@ -156,6 +156,38 @@ impl fmt::Display for PinName {
     }
 }
 
+/// The three kinds of pins, each in its own subdirectory of the object's directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinKind {
+    /// Attached programs: the link keeps them running.
+    Link,
+    /// The object's own maps (not the internal `.rodata`/`.data`/`.bss`/`.kconfig`, not the
+    /// pin-by-name maps, which live in the shared directory).
+    Map,
+    /// Programs that loaded but are not attached.
+    Prog,
+}
+
+impl PinKind {
+    pub const ALL: [PinKind; 3] = [PinKind::Link, PinKind::Map, PinKind::Prog];
+
+    pub fn dir(self) -> &'static str {
+        match self {
+            PinKind::Link => "links",
+            PinKind::Map => "maps",
+            PinKind::Prog => "progs",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            PinKind::Link => "link",
+            PinKind::Map => "map",
+            PinKind::Prog => "prog",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

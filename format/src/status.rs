@@ -8,9 +8,9 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use super::escape::{escape, json_safe, prefix};
-use crate::pipeline::cmdline::Source;
-use crate::pipeline::live::{Check, Live, LiveState};
+use crate::cmdline::Source;
+use crate::escape::{escape, json_safe, prefix};
+use crate::live::{Check, Live, LiveState};
 
 pub const STATUS_VERSION: u32 = 1;
 
@@ -569,7 +569,7 @@ mod tests {
     /// are named. Every string from the record or the system is escaped.
     #[test]
     fn live_view_renders_removed_gone_and_switches() {
-        use crate::pipeline::live::{Check, Live, LiveState, Missing};
+        use crate::live::{Check, Live, LiveState, Missing};
         let mut o = ObjectStatus::new("counter", true);
         o.result = Outcome::Loaded;
         o.links = vec!["count_exec".into()];
@@ -598,7 +598,7 @@ mod tests {
                 Missing::WrongKind {
                     dir: "maps",
                     pin: "exec_count".into(),
-                    kind: crate::pipeline::pin::PinKind::Map,
+                    kind: crate::name::PinKind::Map,
                 },
                 Missing::LinkId(17),
             ],

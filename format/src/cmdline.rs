@@ -6,14 +6,14 @@
 //! * `rd.bpf_preload.required=a,b`: these must load; a required name not in the list is appended.
 //! * Without any `rd.bpf_preload=`, the preload list file (one name per line, `#` comments) is used.
 //! * A malformed name fails that entry alone; the rest of the list still loads.
-//! * `rd.bpf_preload.guard=1|0|required`: the built-in guard (see `crate::builtin::guard`).
-//! * The build-time policy ([`super::policy`]) adds required objects and a guard requirement that
+//! * `rd.bpf_preload.guard=1|0|required`: the built-in guard (see the loader's `builtin::guard`).
+//! * The build-time policy ([`crate::policy`]) adds required objects and a guard requirement that
 //!   the command line cannot remove: `rd.bpf_preload=0`, `rd.bpf_preload.guard=0` or a list that
 //!   omits a policy-required object are refused for those, with a note saying so.
 #![forbid(unsafe_code)]
 
-use super::format::name::{NameError, ObjectName};
-use super::policy::{GuardPolicy, Policy};
+use crate::name::{NameError, ObjectName};
+use crate::policy::{GuardPolicy, Policy};
 
 pub const LIST_OPTION: &str = "rd.bpf_preload";
 pub const REQUIRED_OPTION: &str = "rd.bpf_preload.required";

@@ -3,6 +3,8 @@
 //! A key id is the first 8 bytes of SHA-256 over the raw 32-byte ed25519 public key, written as 16
 //! lowercase hex digits. Public keys are SPKI PEM (`openssl pkey -pubout`), private keys PKCS#8
 //! PEM (`openssl genpkey -algorithm ed25519`).
+//!
+//! Keys from PEM bytes only: reading a keys directory is the loader's (`bpf_preload::keys`).
 #![forbid(unsafe_code)]
 
 use std::collections::BTreeSet;
@@ -19,15 +21,8 @@ use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePublicKey, P
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
-use super::trailer::KEY_ID_LEN;
-use crate::sys::read_bounded;
+use crate::trailer::KEY_ID_LEN;
 
-/// The revocation list inside a keys directory.
-pub const REVOKED_FILE: &str = "revoked";
-/// Extension of trusted public keys inside a keys directory.
-pub const PUBLIC_KEY_EXT: &str = "pub";
-/// Largest key or revocation file read: a PEM key is a few hundred bytes.
-pub const MAX_KEY_FILE_SIZE: u64 = 64 << 10;
 /// A PKCS#8 v1 Ed25519 private key (RFC 8410) is this DER prefix followed by the 32-byte seed:
 /// exactly what `openssl genpkey -algorithm ed25519` writes.
 const PKCS8_V1_ED25519_PREFIX: [u8; 16] = [
@@ -241,7 +236,7 @@ pub struct KeyRing {
     keys: Vec<TrustedKey>,
     revoked: BTreeSet<KeyId>,
     /// `*.pub` files of the keys directory that could not be read or parsed: left out, the
-    /// other keys still count (see [`KeyRing::load_dir`]).
+    /// other keys still count (the loader's `keys::load_dir`).
     skipped: Vec<Arc<KeyError>>,
 }
 
@@ -299,85 +294,16 @@ impl KeyRing {
             .ok_or(Untrusted::Unknown(id))
     }
 
-    /// The key files [`KeyRing::load_dir`] left out, each with why (the error names the file).
+    /// The key files left out when the ring was loaded, each with why (the error names the file).
     pub fn skipped(&self) -> &[Arc<KeyError>] {
         &self.skipped
     }
 
-    /// Load every `*.pub` and the `revoked` file of a keys directory. A missing directory adds
-    /// nothing (built-in keys may be all there is).
-    ///
-    /// A `*.pub` that cannot be read (a FIFO, a socket, a symlink, a directory, over
-    /// [`MAX_KEY_FILE_SIZE`]) or parsed is skipped and remembered ([`KeyRing::skipped`]): one
-    /// stray file must not disable every other key. Leaving a key out can only refuse objects,
-    /// never admit one. The `revoked` file is the opposite: leaving it (or a line of it) out
-    /// would trust keys that were revoked, so a `revoked` that cannot be read or parsed exactly
-    /// is an error for the whole ring.
-    pub fn load_dir(&mut self, dir: &Path) -> Result<(), KeyError> {
-        let entries = match std::fs::read_dir(dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(source) => {
-                return Err(KeyError::Read {
-                    path: dir.to_owned(),
-                    source,
-                })
-            }
-        };
-        let mut paths: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == PUBLIC_KEY_EXT))
-            .collect();
-        paths.sort();
-        for path in paths {
-            let added =
-                read_text(&path).and_then(|pem| self.add_pem(&path.display().to_string(), &pem));
-            if let Err(e) = added {
-                self.skipped.push(Arc::new(e));
-            }
-        }
-        let revoked = dir.join(REVOKED_FILE);
-        match read_text(&revoked) {
-            Ok(text) => self.add_revocations(&revoked, &text),
-            Err(KeyError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-                Ok(())
-            }
-            Err(e) => Err(e),
-        }
+    /// Remember a key file that was left out (unreadable, or not a key), with why; see
+    /// [`KeyRing::skipped`].
+    pub fn skip(&mut self, e: KeyError) {
+        self.skipped.push(Arc::new(e));
     }
-}
-
-/// Read a key or revocation file as `run` reads objects: not through a symlink, never blocking
-/// on a FIFO, a regular file only, at most [`MAX_KEY_FILE_SIZE`] bytes.
-pub fn read_text(path: &Path) -> Result<String, KeyError> {
-    read_bounded(path, MAX_KEY_FILE_SIZE)
-        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-        .map_err(|source| KeyError::Read {
-            path: path.to_owned(),
-            source,
-        })
-}
-
-/// Keys built into the binary: every `*.pub` of the directory named by `BPF_PRELOAD_BUILTIN_KEYS`
-/// when it was built (none when unset).
-pub mod builtin {
-    include!(concat!(env!("OUT_DIR"), "/builtin_keys.rs"));
-}
-
-/// The built-in keys, parsed.
-pub fn builtin_ring() -> Result<KeyRing, KeyError> {
-    let mut ring = KeyRing::default();
-    for (name, pem) in builtin::KEYS {
-        ring.add_pem(&format!("built-in:{name}"), pem)?;
-    }
-    Ok(ring)
-}
-
-/// What `run` trusts: the built-in keys plus every `*.pub` in `dir`, less the revoked ones.
-pub fn trusted(dir: &Path) -> Result<KeyRing, KeyError> {
-    let mut ring = builtin_ring()?;
-    ring.load_dir(dir)?;
-    Ok(ring)
 }
 
 #[cfg(test)]
@@ -491,126 +417,6 @@ pub(crate) mod tests {
             parse_public_pem("k", &two).unwrap_err().to_string(),
             "public key k: 2 PEM blocks: one key per file, not more than one PEM block"
         );
-    }
-
-    fn scratch(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("bpf-preload-keys-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    }
-
-    /// A FIFO, a socket, a symlink (dangling or not), a directory, an oversized or an
-    /// unparsable `*.pub` in the keys directory is skipped at once, with its reason: `run` never
-    /// blocks on it, never follows it, never reads it whole, and the other keys still count.
-    #[test]
-    fn a_bad_key_file_is_skipped_and_the_others_count() {
-        let (_, public) = keypair_pem([5; 32]).unwrap();
-        let good = KeyId::of(&parse_public_pem("g", &public).unwrap());
-        type Make = Box<dyn Fn(&Path)>;
-        let cases: Vec<(&str, &str, Make, String)> = vec![
-            (
-                "fifo",
-                "x.pub",
-                Box::new(|p| nix::unistd::mkfifo(p, nix::sys::stat::Mode::S_IRWXU).unwrap()),
-                "read {}: is a special file (refused)".into(),
-            ),
-            (
-                "socket",
-                "s.pub",
-                Box::new(|p| {
-                    std::os::unix::net::UnixListener::bind(p).unwrap();
-                }),
-                "read {}: is a socket (refused)".into(),
-            ),
-            (
-                "symlink",
-                "l.pub",
-                Box::new(|p| std::os::unix::fs::symlink("/etc/hostname", p).unwrap()),
-                "read {}: is a symbolic link (refused)".into(),
-            ),
-            (
-                "dangling",
-                "d.pub",
-                Box::new(|p| std::os::unix::fs::symlink("/nonexistent/key.pub", p).unwrap()),
-                "read {}: is a symbolic link (refused)".into(),
-            ),
-            (
-                "directory",
-                "dir.pub",
-                Box::new(|p| std::fs::create_dir(p).unwrap()),
-                "read {}: is a directory (refused)".into(),
-            ),
-            (
-                "big",
-                "big.pub",
-                Box::new(|p| std::fs::write(p, vec![b'A'; 65 << 10]).unwrap()),
-                "read {}: is 66560 bytes, more than the 65536 allowed".into(),
-            ),
-            (
-                "garbage",
-                "a\x1b.pub",
-                Box::new(|p| std::fs::write(p, "hello\n").unwrap()),
-                "public key {}: not an ed25519 SPKI PEM public key: ".into(),
-            ),
-        ];
-        for (tag, file, make, want) in cases {
-            let dir = scratch(tag);
-            std::fs::write(dir.join("good.pub"), &public).unwrap();
-            make(&dir.join(file));
-            let mut ring = KeyRing::default();
-            ring.load_dir(&dir).unwrap();
-            assert_eq!(ring.lookup(good).unwrap().id, good, "{tag}");
-            let skipped: Vec<String> = ring.skipped().iter().map(|e| e.to_string()).collect();
-            let want = want.replace("{}", &dir.join(file).display().to_string());
-            assert_eq!(skipped.len(), 1, "{tag}: {skipped:?}");
-            assert!(skipped[0].starts_with(&want), "{tag}: {skipped:?}");
-            std::fs::remove_dir_all(&dir).unwrap();
-        }
-        // The directory itself missing is not an error for `run` (built-in keys may be all).
-        let mut ring = KeyRing::default();
-        ring.load_dir(Path::new("/nonexistent/bpf-preload-keys"))
-            .unwrap();
-        assert!(ring.is_empty() && ring.skipped().is_empty());
-    }
-
-    /// A `revoked` that cannot be read exactly fails the whole ring: skipping it would trust
-    /// the keys it revokes.
-    #[test]
-    fn an_unreadable_revocation_list_fails_the_ring() {
-        let (_, public) = keypair_pem([5; 32]).unwrap();
-        type Make = Box<dyn Fn(&Path)>;
-        let cases: Vec<(&str, Make, &str)> = vec![
-            (
-                "revoked-fifo",
-                Box::new(|p| nix::unistd::mkfifo(p, nix::sys::stat::Mode::S_IRWXU).unwrap()),
-                "read {}: is a special file (refused)",
-            ),
-            (
-                "revoked-dir",
-                Box::new(|p| std::fs::create_dir(p).unwrap()),
-                "read {}: is a directory (refused)",
-            ),
-            (
-                "revoked-dangling",
-                Box::new(|p| std::os::unix::fs::symlink("/nonexistent/revoked", p).unwrap()),
-                "read {}: is a symbolic link (refused)",
-            ),
-            (
-                "revoked-typo",
-                Box::new(|p| std::fs::write(p, "00112233aabbccd\n").unwrap()),
-                "{}: line 1: \"00112233aabbccd\" is not a 16-hex-digit key id",
-            ),
-        ];
-        for (tag, make, want) in cases {
-            let dir = scratch(tag);
-            std::fs::write(dir.join("good.pub"), &public).unwrap();
-            make(&dir.join(REVOKED_FILE));
-            let e = KeyRing::default().load_dir(&dir).unwrap_err();
-            let path = dir.join(REVOKED_FILE).display().to_string();
-            assert_eq!(e.to_string(), want.replace("{}", &path), "{tag}");
-            std::fs::remove_dir_all(&dir).unwrap();
-        }
     }
 
     #[test]

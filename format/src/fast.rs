@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::elf::ElfInfo;
+use crate::elf::ElfInfo;
 
 pub const MAGIC: &[u8; 8] = b"bpfp-ls\0";
 pub const HEADER_LEN: usize = 32;
@@ -122,7 +122,7 @@ pub fn libbpf_only(info: &ElfInfo) -> Option<Unconvertible> {
     info.externs
         .iter()
         .find(|e| !e.weak && !e.used_by_loaded)
-        .map(|e| Unconvertible::UnloadedExtern(super::name::shown(&e.name)))
+        .map(|e| Unconvertible::UnloadedExtern(crate::name::shown(&e.name)))
 }
 
 /// The fixed header of the section, decoded.
@@ -303,13 +303,13 @@ fn check_name(what: &'static str, s: &str) -> Result<(), DescriptorError> {
         return Err(DescriptorError::LongName {
             what,
             len: s.len(),
-            name: super::name::shown(s),
+            name: crate::name::shown(s),
         });
     }
     if s.chars().any(|c| c.is_control() || c == '/' || c == '\0') {
         return Err(DescriptorError::BadName {
             what,
-            name: super::name::shown(s),
+            name: crate::name::shown(s),
         });
     }
     Ok(())
@@ -318,7 +318,7 @@ fn check_name(what: &'static str, s: &str) -> Result<(), DescriptorError> {
 /// A kernel symbol, as kprobes take it: `[A-Za-z0-9_.]` (`.isra.0`, `.cold` suffixes).
 fn check_symbol(s: &str) -> Result<(), DescriptorError> {
     if !is_symbol(s) {
-        return Err(DescriptorError::NotSymbol(super::name::shown(s)));
+        return Err(DescriptorError::NotSymbol(crate::name::shown(s)));
     }
     Ok(())
 }
@@ -331,7 +331,7 @@ fn check_ident(what: &'static str, s: &str) -> Result<(), DescriptorError> {
     {
         return Err(DescriptorError::NotIdent {
             what,
-            name: super::name::shown(s),
+            name: crate::name::shown(s),
         });
     }
     Ok(())
@@ -373,7 +373,7 @@ impl Descriptor {
             {
                 return Err(DescriptorError::BadSection {
                     prog: p.name.clone(),
-                    section: super::name::shown(&p.section),
+                    section: crate::name::shown(&p.section),
                 });
             }
             match &p.attach {
@@ -474,7 +474,7 @@ fn parse_offset(s: &str) -> Option<u64> {
 /// How a program of `section` attaches on the fast path, as libbpf would attach it; `Err` says
 /// why the fast path cannot (then the object keeps the libbpf path).
 pub fn attach_for(section: &str, expected_attach_type: u32) -> Result<Attach, Unconvertible> {
-    if !super::elf::auto_attach(section) {
+    if !crate::elf::auto_attach(section) {
         return Ok(Attach::None);
     }
     let sec = section.strip_prefix('?').unwrap_or(section);
@@ -552,12 +552,14 @@ impl FastPath {
     }
 }
 
-#[cfg(test)]
-pub(crate) mod tests {
-    use super::super::elf::ProgramInfo;
+/// A small fast-path section and the ELF description it matches, for the tests here and the
+/// loader's mutation tests (its dev-dependency turns on the `test-fixtures` feature).
+#[cfg(any(test, feature = "test-fixtures"))]
+pub mod fixtures {
     use super::*;
+    use crate::elf::ProgramInfo;
 
-    pub(crate) fn sample() -> (FastPath, ElfInfo) {
+    pub fn sample() -> (FastPath, ElfInfo) {
         let prog = |name: &str, section: &str, autoload: bool, auto_attach: bool| ProgramInfo {
             name: name.into(),
             section: section.into(),
@@ -615,6 +617,12 @@ pub(crate) mod tests {
         };
         (fast, info)
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::sample;
+    use super::*;
 
     #[test]
     fn attach_follows_the_section() {
@@ -720,7 +728,7 @@ pub(crate) mod tests {
     /// keeps its fast path, one with a strong extern only `?` programs use does not.
     #[test]
     fn strong_externs_of_unloaded_programs_keep_the_libbpf_path() {
-        use super::super::elf::ExternInfo;
+        use crate::elf::ExternInfo;
         let info = |weak, used_by_loaded| ElfInfo {
             externs: vec![ExternInfo {
                 name: "bpf_no_such_kfunc".into(),
@@ -955,7 +963,7 @@ pub(crate) mod tests {
             Err(FastError::Descriptor(DescriptorError::LongName {
                 what: "program",
                 len: MAX_NAME + 1,
-                name: super::super::name::shown(&"p".repeat(MAX_NAME + 1)),
+                name: crate::name::shown(&"p".repeat(MAX_NAME + 1)),
             }))
         );
         let mismatches: Vec<(&str, Descriptor, &str)> = vec![

@@ -1,10 +1,10 @@
 //! The signature trailer appended to a signed object (pure, no I/O): [`parse`], [`encode`] and
 //! [`signed_message`]. The format is specified once, in `docs/format.md`, included here:
 //!
-#![doc = include_str!("../../../../docs/format.md")]
+#![doc = include_str!("../../docs/format.md")]
 #![forbid(unsafe_code)]
 
-use super::name::{shown, NameError, ObjectName};
+use crate::name::{shown, NameError, ObjectName};
 
 pub const MAGIC: &[u8; 28] = b"~bpf-preload signed object~\n";
 pub const FOOTER_LEN: usize = 52;

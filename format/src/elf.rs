@@ -479,24 +479,6 @@ mod tests {
         }
     }
 
-    /// The externs of real objects (built from bpf/): which are weak, which a loaded program
-    /// uses.
-    #[test]
-    fn externs_say_who_uses_them() {
-        let built = |n: &str| {
-            let p = std::path::Path::new(env!("BPF_PRELOAD_OBJECTS")).join(format!("{n}.bpf.o"));
-            describe(&std::fs::read(p).unwrap()).unwrap().externs
-        };
-        let ext = |weak| ExternInfo {
-            name: "bpf_no_such_kfunc".into(),
-            weak,
-            used_by_loaded: false,
-        };
-        assert_eq!(built("optional_kfunc"), vec![ext(false)]);
-        assert_eq!(built("optional_weak_kfunc"), vec![ext(true)]);
-        assert_eq!(built("counter"), vec![]);
-    }
-
     #[test]
     fn every_libbpf_pattern_matches_itself_first() {
         // No entry is shadowed by an earlier, shorter one (`kprobe/` must not take

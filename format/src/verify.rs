@@ -4,11 +4,11 @@
 use ed25519_dalek::{Signature, Signer, SigningKey};
 use sha2::{Digest, Sha256};
 
-use super::elf::{self, ElfError, ElfInfo};
-use super::fast::{self, FastError, FastPath, Unconvertible};
-use super::keys::{KeyId, KeyRing, Untrusted};
-use super::name::ObjectName;
-use super::trailer::{self, TrailerError};
+use crate::elf::{self, ElfError, ElfInfo};
+use crate::fast::{self, FastError, FastPath, Unconvertible};
+use crate::keys::{KeyId, KeyRing, Untrusted};
+use crate::name::ObjectName;
+use crate::trailer::{self, TrailerError};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
@@ -177,9 +177,9 @@ pub fn sign_with(
 
 #[cfg(test)]
 mod tests {
-    use super::super::keys::tests::test_key;
-    use super::super::trailer::FOOTER_LEN;
     use super::*;
+    use crate::keys::tests::test_key;
+    use crate::trailer::FOOTER_LEN;
 
     fn name(s: &str) -> ObjectName {
         ObjectName::parse(s).unwrap()

@@ -1,0 +1,38 @@
+//! bpf-preload-format: everything bpf-preload decides from bytes alone, with no I/O.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`name`] | object and pin names (safe as one bpffs path component), the bpffs layout names |
+//! | [`trailer`] | the signature trailer: parse, encode, the signed message |
+//! | [`keys`] | key ids, keys from PEM text, the key ring and revocation |
+//! | [`verify`] | bytes + key ring → a verified object; signing, its mirror image |
+//! | [`elf`] | what an eBPF ELF holds (programs, maps, externs) |
+//! | [`fast`] | the fast-path section of a version-2 object and its descriptor |
+//! | [`cmdline`], [`policy`] | kernel command line + preload list + build-time policy → the plan |
+//! | [`status`], [`live`] | the status record `run` writes, and the live view `status` adds |
+//! | [`escape`] | the one escaper for text we did not write |
+//!
+//! The loader (`bpf-preload`) does the I/O: it reads objects, keys, the command line and the
+//! policy, and hands the bytes here; it re-exports these modules under the same names
+//! (`bpf_preload::name`, …).
+//!
+//! This is a build fact, not a promise: the crate's normal dependencies (goblin, sha2,
+//! ed25519-dalek, serde, serde_json, thiserror) reach no `libbpf-*`, `rustix`, `nix` or `libc`
+//! (`cargo tree -p bpf-preload-format -e normal`, checked by `tests/run-all.sh`), and it
+//! forbids `unsafe`.
+#![forbid(unsafe_code)]
+
+pub mod cmdline;
+pub mod elf;
+pub mod escape;
+pub mod fast;
+pub mod keys;
+pub mod live;
+pub mod name;
+pub mod policy;
+pub mod status;
+pub mod trailer;
+pub mod verify;
+
+#[cfg(test)]
+mod known_answer;

@@ -1,0 +1,46 @@
+//! Tests of `bpf_preload_format` that need what only the loader has: the objects build.rs
+//! builds from bpf/, and libbpf's gen_loader behind [`crate::fast_path_section`].
+
+use crate::elf::{describe, ExternInfo};
+use crate::keys::parse_private_pem;
+use crate::name::ObjectName;
+use crate::verify;
+
+const ELF: &[u8] = include_bytes!("../../format/src/vectors/counter.elf");
+const V2: &[u8] = include_bytes!("../../format/src/vectors/counter.v2.signed");
+const PRIVATE: &str = include_str!("../../keys/test-only/signing-key.pem");
+
+fn name() -> ObjectName {
+    ObjectName::parse("counter").unwrap()
+}
+
+/// The externs of real objects (built from bpf/): which are weak, which a loaded program
+/// uses.
+#[test]
+fn externs_say_who_uses_them() {
+    let built = |n: &str| {
+        let p = std::path::Path::new(env!("BPF_PRELOAD_OBJECTS")).join(format!("{n}.bpf.o"));
+        describe(&std::fs::read(p).unwrap()).unwrap().externs
+    };
+    let ext = |weak| ExternInfo {
+        name: "bpf_no_such_kfunc".into(),
+        weak,
+        used_by_loaded: false,
+    };
+    assert_eq!(built("optional_kfunc"), vec![ext(false)]);
+    assert_eq!(built("optional_weak_kfunc"), vec![ext(true)]);
+    assert_eq!(built("counter"), vec![]);
+}
+
+#[test]
+fn known_answer_v2_sign_reproduces_the_bytes() {
+    let sk = parse_private_pem("test-only", PRIVATE).unwrap();
+    let section = crate::fast_path_section(ELF, &name()).expect("counter has a fast path");
+    let signed = verify::sign_with(ELF, &name(), &sk, Some(&section)).unwrap();
+    assert_eq!(signed.len(), V2.len());
+    assert!(
+        signed == V2,
+        "version-2 signing changed: first difference at byte {:?}",
+        signed.iter().zip(V2).position(|(a, b)| a != b)
+    );
+}
