@@ -6,6 +6,8 @@
 //!
 //! No root, no kernel: the paths initrd-run reads are moved into a scratch directory with
 //! BPF_PRELOAD_BIN, BPF_PRELOAD_CMDLINE and BPF_PRELOAD_ETC, in an otherwise empty environment.
+// Tests make and read files directly.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 use std::process::Command;
 
