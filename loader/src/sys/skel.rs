@@ -417,12 +417,9 @@ pub fn perf_kprobe_open(pmu: u32, config: u64, func: &str, offset: u64) -> io::R
     perf_event_open(&attr)
 }
 
-const PERF_TYPE_TRACEPOINT: u32 = 2;
-const PERF_FLAG_FD_CLOEXEC: c_long = 8;
-#[cfg(target_arch = "x86_64")]
-const SYS_PERF_EVENT_OPEN: c_long = 298;
-#[cfg(target_arch = "aarch64")]
-const SYS_PERF_EVENT_OPEN: c_long = 241;
+const PERF_TYPE_TRACEPOINT: u32 = sys::PERF_TYPE_TRACEPOINT;
+const PERF_FLAG_FD_CLOEXEC: c_long = sys::PERF_FLAG_FD_CLOEXEC as c_long;
+const SYS_PERF_EVENT_OPEN: c_long = linux_raw_sys::general::__NR_perf_event_open as c_long;
 
 unsafe extern "C" {
     fn syscall(num: c_long, ...) -> c_long;
