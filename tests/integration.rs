@@ -23,19 +23,25 @@ struct Env {
     s: Scratch,
 }
 
+/// This thread into a mount namespace of its own, `/` made private: nothing it mounts is seen
+/// outside. Failing to is the test's failure (it needs root), never a skip.
+fn private_mount_namespace() {
+    use nix::mount::{mount, MsFlags};
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
+        .expect("unshare(CLONE_NEWNS): are we root?");
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .expect("make / private");
+}
+
 impl Env {
     fn new(tag: &str) -> Self {
-        use nix::mount::{mount, MsFlags};
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
-            .expect("unshare(CLONE_NEWNS): are we root?");
-        mount(
-            None::<&str>,
-            "/",
-            None::<&str>,
-            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-            None::<&str>,
-        )
-        .expect("make / private");
+        private_mount_namespace();
         let s = Scratch::new(tag);
         for d in ["bundle", "keys", "bpffs"] {
             std::fs::create_dir_all(s.0.join(d)).unwrap();
@@ -191,16 +197,7 @@ impl BpfLsm {
             use nix::mount::{mount, MsFlags};
             let lsm = Path::new("/sys/kernel/security/lsm");
             // Not being able to make the namespace is the test's failure, not the kernel's lack.
-            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
-                .expect("unshare(CLONE_NEWNS): are we root?");
-            mount(
-                None::<&str>,
-                "/",
-                None::<&str>,
-                MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-                None::<&str>,
-            )
-            .expect("make / private");
+            private_mount_namespace();
             // No securityfs, or no LSM list in it: a kernel without LSMs.
             let mounted = if lsm.exists() {
                 Ok(())
