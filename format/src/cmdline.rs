@@ -14,8 +14,8 @@
 //!   omits a policy-required object are refused for those, with a note saying so.
 #![forbid(unsafe_code)]
 
-use crate::name::{NameError, ObjectName};
 use crate::measure::{MeasurePlan, MAX_PCR, MEASURE_OPTION};
+use crate::name::{NameError, ObjectName};
 use crate::policy::{GuardPolicy, Policy};
 
 pub const LIST_OPTION: &str = "rd.bpf_preload";
@@ -203,7 +203,11 @@ fn measure_option(params: &[String], notes: &mut Vec<String>) -> Option<MeasureA
 
 /// The build-time measurement combined with the command line's: the command line can turn it on
 /// or make it required, never turn it off or move it to another PCR.
-fn measure_plan(params: &[String], policy: &Policy, notes: &mut Vec<String>) -> Option<MeasurePlan> {
+fn measure_plan(
+    params: &[String],
+    policy: &Policy,
+    notes: &mut Vec<String>,
+) -> Option<MeasurePlan> {
     let asked = measure_option(params, notes);
     match (policy.measure_pcr, asked) {
         (None, None | Some(MeasureAsk::Off)) => None,
@@ -213,9 +217,13 @@ fn measure_plan(params: &[String], policy: &Policy, notes: &mut Vec<String>) -> 
             ));
             None
         }
-        (None, Some(MeasureAsk::On { pcr: Some(pcr), required })) => {
-            Some(MeasurePlan { pcr, required })
-        }
+        (
+            None,
+            Some(MeasureAsk::On {
+                pcr: Some(pcr),
+                required,
+            }),
+        ) => Some(MeasurePlan { pcr, required }),
         (Some(pcr), ask) => {
             let mut required = policy.measure_required;
             match ask {
@@ -463,17 +471,27 @@ mod tests {
             (plan.measure.map(|m| (m.pcr, m.required)), plan.notes)
         };
         assert_eq!(m("", None, false), (None, vec![]));
-        assert_eq!(m("rd.bpf_preload.measure=12", None, false), (Some((12, false)), vec![]));
+        assert_eq!(
+            m("rd.bpf_preload.measure=12", None, false),
+            (Some((12, false)), vec![])
+        );
         assert_eq!(
             m("rd.bpf_preload.measure=12,required", None, false),
             (Some((12, true)), vec![])
         );
         assert_eq!(
-            m("rd.bpf_preload.measure=12 rd.bpf_preload.measure=off", None, false),
+            m(
+                "rd.bpf_preload.measure=12 rd.bpf_preload.measure=off",
+                None,
+                false
+            ),
             (None, vec![])
         );
         assert_eq!(m("", Some(9), false), (Some((9, false)), vec![]));
-        assert_eq!(m("rd.bpf_preload.measure=required", Some(9), false), (Some((9, true)), vec![]));
+        assert_eq!(
+            m("rd.bpf_preload.measure=required", Some(9), false),
+            (Some((9, true)), vec![])
+        );
         assert_eq!(
             m("rd.bpf_preload.measure=off", Some(9), true),
             (
@@ -485,7 +503,10 @@ mod tests {
             m("rd.bpf_preload.measure=12", Some(9), false),
             (
                 Some((9, false)),
-                vec!["rd.bpf_preload.measure=12 refused: the initramfs policy measures into PCR 9".to_string()]
+                vec![
+                    "rd.bpf_preload.measure=12 refused: the initramfs policy measures into PCR 9"
+                        .to_string()
+                ]
             )
         );
         assert_eq!(

@@ -451,7 +451,11 @@ impl Status {
         for w in &self.warnings {
             let _ = writeln!(s, "  warning: {}", escape(w));
         }
-        if let Some(m) = self.measurement.as_ref().filter(|m| m.state != MeasureState::Off) {
+        if let Some(m) = self
+            .measurement
+            .as_ref()
+            .filter(|m| m.state != MeasureState::Off)
+        {
             let _ = writeln!(s, "  {}", escape(&m.line()));
         }
         let live = self.live.as_ref();

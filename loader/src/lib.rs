@@ -46,7 +46,9 @@ mod format_tests;
 pub mod fuzz;
 
 // What the command-line tools, the integration tests and the fuzz targets use, on purpose.
-pub use bpf_preload_format::{cmdline, elf, escape, fast, name, policy, status, trailer, verify};
+pub use bpf_preload_format::{
+    cmdline, elf, escape, fast, measure, name, policy, status, trailer, verify,
+};
 pub use kernel::fast::ConvertError;
 pub use pipeline::{keys, live};
 pub use pipeline::{CmdlineFrom, RunConfig, RunError, EXIT_REQUIRED_FAILED};
@@ -66,8 +68,9 @@ pub fn boot(cfg: &RunConfig) -> Result<status::Status, RunError> {
         Ok(plan) => {
             let ring = keys::trusted(&cfg.keys);
             let guard = &builtin::Builtin;
+            let tpm = sys::tpm::RealMeasure::new(cfg.tpm_devices.clone(), cfg.measure_log.clone());
             (
-                pipeline::run(&plan, ring, cfg, &sys, &kernel::Libbpf, guard),
+                pipeline::run(&plan, ring, cfg, &sys, &kernel::Libbpf, guard, &tpm),
                 None,
             )
         }
