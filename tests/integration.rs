@@ -1577,3 +1577,110 @@ fn a_bad_key_file_is_skipped_with_a_warning() {
         "{t}"
     );
 }
+
+/// `run` with measurement on and nothing to load: the closing event alone, through a "TPM" that
+/// is a regular file (it answers nothing: unavailable), and the measurement log in each fault
+/// `docs/measure.md` lists. Needs no root: no bpffs is touched when nothing is listed.
+#[test]
+fn measurement_log_faults_are_reported_and_never_hang() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Scratch::new("measure-log");
+    std::fs::write(s.p("cmdline"), "rd.bpf_preload.measure=12").unwrap();
+    std::fs::write(s.p("tpm"), "").unwrap();
+    let run = |log: &Path| {
+        let o = bin(&[
+            "run",
+            "--cmdline",
+            s.p("cmdline").to_str().unwrap(),
+            "--policy",
+            s.p("no-policy").to_str().unwrap(),
+            "--status",
+            s.p("status.json").to_str().unwrap(),
+            "--bpffs",
+            s.p("bpffs").to_str().unwrap(),
+            "--tpm-device",
+            s.p("tpm").to_str().unwrap(),
+            "--measure-log",
+            log.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let st = Status::from_json(&std::fs::read_to_string(s.p("status.json")).unwrap()).unwrap();
+        st.measurement.unwrap()
+    };
+    // A working log, a TPM that does not answer: unavailable in words; the log is untouched
+    // and its sticky bit (set while the extend was tried) is cleared again.
+    let log = s.p("log/tpm2-measure.log");
+    let m = run(&log);
+    assert_eq!(m.state.as_str(), "unavailable");
+    assert_eq!(
+        m.reason.as_deref(),
+        Some(
+            format!(
+                "{}: extend PCR 12: malformed TPM response: shorter than a header",
+                s.p("tpm").display()
+            )
+            .as_str()
+        )
+    );
+    assert_eq!(m.log_error, None);
+    let meta = std::fs::metadata(&log).unwrap();
+    assert_eq!((meta.len(), meta.permissions().mode() & 0o7777), (0, 0o600));
+    assert_eq!(
+        std::fs::metadata(s.p("log")).unwrap().permissions().mode() & 0o777,
+        0o755
+    );
+
+    // Locked by another writer: a bounded wait, then the reason.
+    let held = nix::fcntl::Flock::lock(
+        std::fs::File::open(&log).unwrap(),
+        nix::fcntl::FlockArg::LockExclusive,
+    )
+    .unwrap();
+    let m = run(&log);
+    let e = m.log_error.unwrap();
+    assert!(
+        e.starts_with(&format!(
+            "{} is locked by another writer (waited ",
+            log.display()
+        )),
+        "{e}"
+    );
+    drop(held);
+
+    // Marked aborted by a writer that died mid-record: left alone.
+    std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o1600)).unwrap();
+    let m = run(&log);
+    assert_eq!(
+        m.log_error,
+        Some(format!(
+            "{} is marked aborted (a writer died mid-record): corrupt, not appended to",
+            log.display()
+        ))
+    );
+    assert_eq!(
+        std::fs::metadata(&log).unwrap().permissions().mode() & 0o7777,
+        0o1600
+    );
+
+    // Not a regular file: a symlink (never followed), a FIFO (never blocks), a directory.
+    let target = s.p("elsewhere");
+    std::fs::write(&target, "").unwrap();
+    let link = s.p("link.log");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let fifo = s.p("fifo.log");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let dir = s.p("dir.log");
+    std::fs::create_dir(&dir).unwrap();
+    for p in [&link, &fifo, &dir] {
+        let m = run(p);
+        assert_eq!(
+            m.log_error,
+            Some(format!("{} is not a regular file (refused)", p.display()))
+        );
+    }
+    assert_eq!(
+        std::fs::read(&target).unwrap(),
+        b"",
+        "the symlink's target is untouched"
+    );
+}

@@ -109,7 +109,10 @@ impl MeasureIo for RealMeasure {
             | OFlags::NOCTTY;
         let fd =
             rustix::fs::open(&self.log_path, flags, Mode::from_raw_mode(0o600)).map_err(|e| {
-                if e == rustix::io::Errno::LOOP {
+                // A symlink (ELOOP), a FIFO without a reader (ENXIO), a directory (EISDIR):
+                // something is there that is not a regular file.
+                let there = std::fs::symlink_metadata(&self.log_path);
+                if there.is_ok_and(|m| !m.file_type().is_file()) {
                     LogError::NotRegular { path: path.clone() }
                 } else {
                     open_err(e.into())
