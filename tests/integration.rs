@@ -1684,3 +1684,89 @@ fn measurement_log_faults_are_reported_and_never_hang() {
         "the symlink's target is untouched"
     );
 }
+
+/// `predict` plans and verifies as `run` does: a refused object is not measured (and says
+/// why), the value is the replay of the events it lists, and `--pcrlock` writes those records.
+#[test]
+fn predict_counts_what_run_would_measure_and_writes_a_pcrlock_component() {
+    use bpf_preload::measure;
+    let s = Scratch::new("predict");
+    let p = |n: &str| s.0.join(n).to_str().unwrap().to_owned();
+    std::fs::create_dir_all(s.p("bundle")).unwrap();
+    std::fs::create_dir_all(s.p("keys")).unwrap();
+    std::fs::copy(test_public_key(), s.p("keys/test.pub")).unwrap();
+    for (name, obj) in [("counter", "counter"), ("iter", "iter"), ("bad", "maponly")] {
+        let out = p(&format!("bundle/{name}.bpf.o"));
+        let o = bin(&[
+            "sign",
+            "--key",
+            test_private_key().to_str().unwrap(),
+            "--name",
+            name,
+            "--output",
+            &out,
+            object(obj).to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    // "bad" is tampered with: boot refuses it, so it is not measured.
+    let mut bytes = std::fs::read(p("bundle/bad.bpf.o")).unwrap();
+    bytes[100] ^= 0x20;
+    std::fs::write(p("bundle/bad.bpf.o"), bytes).unwrap();
+    std::fs::write(p("list"), "iter\nbad\ncounter\n").unwrap();
+    let predict = |list: &str| {
+        let o = bin(&[
+            "predict",
+            "--pcr",
+            "12",
+            "--bundle",
+            &p("bundle"),
+            "--keys",
+            &p("keys"),
+            "--preload-list",
+            &p(list),
+            "--pcrlock",
+            &p("c.pcrlock"),
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let out = predict("list");
+    let lines: Vec<&str> = out.lines().collect();
+    let events: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("# pcr 12 event "))
+        .collect();
+    assert_eq!(events.len(), 3, "{out}");
+    assert!(
+        events[0].starts_with("bpf-preload object=iter sha256="),
+        "{out}"
+    );
+    assert!(
+        events[1].starts_with("bpf-preload object=counter sha256="),
+        "{out}"
+    );
+    assert!(events[0].ends_with(" path=fast"), "{out}");
+    assert_eq!(events[2], "bpf-preload end listed=3 measured=2");
+    assert!(
+        lines.iter().any(|l| l.starts_with("# not measured: bad: ")),
+        "{out}"
+    );
+    let digests: Vec<[u8; 32]> = events.iter().map(|e| measure::event_digest(e)).collect();
+    assert_eq!(
+        lines[0],
+        bpf_preload::verify::hex(&measure::replay(&digests))
+    );
+    let c: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p("c.pcrlock")).unwrap()).unwrap();
+    let recs = c["records"].as_array().unwrap();
+    assert_eq!(recs.len(), 3);
+    for (r, d) in recs.iter().zip(&digests) {
+        assert_eq!(r["pcr"], 12);
+        assert_eq!(r["digests"][0]["hashAlg"], "sha256");
+        assert_eq!(r["digests"][0]["digest"], bpf_preload::verify::hex(d));
+    }
+    // Another order, another value.
+    std::fs::write(p("list2"), "counter\niter\n").unwrap();
+    assert_ne!(predict("list2").lines().next(), Some(lines[0]));
+}
