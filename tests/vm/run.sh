@@ -352,6 +352,11 @@ VM_BOOT_FN=vm_boot_tpm boot_ok measure-tpm-6.12-systemd 6.12 systemd measure-a \
 VM_BOOT_FN=vm_boot_tpm boot_ok measure-tpm-6.1-shell 6.1 shell measure-b \
     "$MCHK vmtest.measure_expect=$PB vmtest.measured=counter,maponly vmtest.loaded=counter,maponly" \
     'VMCHECK ok pcr-equals-predict'
+# Debian 13's initramfs-tools, the build-time PCR from /etc/bpf-preload/initrd.conf.
+VM_TRIXIE_INITRD_CONF='bpf_preload_measure_pcr=12' VM_BOOT_FN=vm_boot_tpm \
+    boot_ok measure-tpm-d13-initramfs-tools trixie d13-initramfs-tools measure-a \
+    "$MCHK vmtest.measure_expect=$PA vmtest.measured=counter,iter vmtest.loaded=counter,iter" \
+    'VMCHECK ok pcr-equals-predict'
 # No TPM (the PVH boot has none): the status says unavailable, with the reason, and the
 # objects load; required, the boot stops before switch_root.
 boot_ok measure-notpm-6.12-shell 6.12 shell measure-a \
