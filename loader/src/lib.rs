@@ -12,6 +12,7 @@
 //! | cmdline → plan | [`cmdline`], [`policy`] (pure) | reads the command line, list, policy (`pipeline`) |
 //! | trusted keys | [`keys`] (parsing pure) | reads the keys directory (`pipeline::keys`) |
 //! | per object: read once → verify → check ELF | `pipeline`, [`verify`], [`elf`] | one read |
+//! | measure (when asked): extend the PCR, log | [`measure`] (pure), `pipeline::measure` | the TPM, systemd's log (`sys::tpm`) |
 //! | load → attach | `kernel` (libbpf-rs, and the fast path) | the kernel |
 //! | pin, all or nothing | `pipeline::pin` (`plan` is the policy; `install`, `damage`, `bpffs`) | bpffs, through `sys` |
 //! | report | [`status`], `pipeline::report` | status file, /dev/kmsg |
