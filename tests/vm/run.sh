@@ -345,6 +345,30 @@ if [[ measure-predict-differs =~ $ONLY ]]; then
         result measure-predict-differs fail "(predict: '$PA' '$PB')"
     fi
 fi
+# The component `predict --pcrlock` writes holds, for each event, the record Debian 13's
+# systemd-pcrlock (systemd 257) writes for that event text itself (`lock-raw`): same PCR,
+# same SHA-256 digest.
+if [[ measure-pcrlock-interop =~ $ONLY ]]; then
+    TR=$(vm_trixie_root)
+    "$VM_BIN" predict --pcr 12 --bundle "$MA/lib" --keys "$MA/keys" --preload-list "$MA/preload.list" \
+        --pcrlock "$TR/var/tmp/ours.pcrlock" > "$TR/var/tmp/predict.out"
+    ours=$(grep -o '"digest": "[0-9a-f]*"' "$TR/var/tmp/ours.pcrlock" | cut -d'"' -f4 | tr '\n' ' ')
+    theirs='' i=0
+    while IFS= read -r ev; do
+        i=$((i + 1))
+        printf '%s' "$ev" > "$TR/var/tmp/ev$i"
+        vm_in_root "$TR" /usr/lib/systemd/systemd-pcrlock lock-raw --pcr=12 \
+            --pcrlock="/var/tmp/sd$i.pcrlock" "/var/tmp/ev$i" > /dev/null 2>&1 || theirs+="(lock-raw failed) "
+        theirs+="$(grep -o '"pcr":12,"digests":\[.*"hashAlg":"sha256","digest":"[0-9a-f]*"' "$TR/var/tmp/sd$i.pcrlock" |
+            sed 's/.*"hashAlg":"sha256","digest":"\([0-9a-f]*\)"/\1/') "
+    done < <(sed -n 's/^# pcr 12 event //p' "$TR/var/tmp/predict.out")
+    if ((i == 3)) && [[ $ours == "$theirs" ]]; then
+        result measure-pcrlock-interop ok "($i records)"
+    else
+        result measure-pcrlock-interop fail "(ours: $ours; systemd-pcrlock: $theirs)"
+    fi
+    rm -f "$TR"/var/tmp/{ours.pcrlock,predict.out,ev*,sd*.pcrlock}
+fi
 MCHK="vmtest.measure=12 vmtest.measure_state=ok"
 VM_BOOT_FN=vm_boot_tpm boot_ok measure-tpm-6.12-systemd 6.12 systemd measure-a \
     "rd.bpf_preload.measure=12 $MCHK vmtest.measure_expect=$PA vmtest.measured=counter,iter vmtest.loaded=counter,iter" \
