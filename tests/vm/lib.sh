@@ -415,6 +415,7 @@ vm_boot_tpm() {
     [[ -S $dir/sock ]] || { kill "$pid" 2> /dev/null; vdie "swtpm did not start ($dir/swtpm.log)"; }
     # Dynamic scope: vm_boot sees these.
     local VM_KERNEL_IMAGE=$img
+    # shellcheck disable=SC2054 # qemu option values hold commas
     local -a VM_QEMU_EXTRA=(-chardev "socket,id=chrtpm,path=$dir/sock"
         -tpmdev emulator,id=tpm0,chardev=chrtpm -device tpm-tis,tpmdev=tpm0)
     vm_boot "$@"
