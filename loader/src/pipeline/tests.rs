@@ -1015,6 +1015,21 @@ fn measured_objects_then_the_closing_event_and_required_refuses_unmeasured() {
     assert_eq!(*tpm.commands.borrow(), want);
     let m = st.measurement.as_ref().unwrap();
     assert_eq!((m.state, m.events, m.pcr), (MeasureState::Ok, 3, Some(12)));
+    let logs = sys.logs.borrow();
+    let line_a = logs
+        .iter()
+        .find(|(_, l)| l.starts_with("object a: loaded"))
+        .unwrap();
+    assert!(line_a.1.contains(" measured=yes ms="), "{}", line_a.1);
+    let line_c = logs
+        .iter()
+        .find(|(_, l)| l.starts_with("object c: failed"))
+        .unwrap();
+    assert!(!line_c.1.contains("measured"), "{}", line_c.1);
+    assert!(logs.iter().any(
+        |(p, l)| *p == Prio::Info && l == "measurement: ok pcr=12 events=3 device=/dev/tpmrm0"
+    ));
+    drop(logs);
 
     // Required, and the TPM fails: no object reaches the kernel, the boot stops (exit 3).
     let (sys, cfg) = setup(&["a", "b"]);
