@@ -35,7 +35,8 @@ DEMO=(
     systemd-sysv
 )
 # Debian 13 roots (dracut-ng, initramfs-tools, mkosi) and fresh Debian 12 roots
-VM=(mmdebstrap)
+# swtpm: the software TPM the measured-preload VM tests boot with (qemu -tpmdev emulator)
+VM=(mmdebstrap swtpm swtpm-tools)
 # time for peak RSS; the light-skeleton reference of tests/bench/run.sh is built with
 # `bpftool gen skeleton -L` (install_bpftool), gcc -static (libc6-dev's libc.a) and
 # libbpf-dev's skel_internal.h over linux-libc-dev's linux/bpf.h

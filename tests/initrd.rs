@@ -65,7 +65,7 @@ struct Setup {
 }
 
 const BY_POLICY_3: &str =
-    "a required eBPF object or the required guard failed (required by the initramfs policy ({policy}))";
+    "a required eBPF object, the required guard or required measurement failed (required by the initramfs policy ({policy}))";
 const BY_POLICY: &str =
     "the loader failed with exit status {rc} while the initramfs policy ({policy}) require(s) it";
 const NOTHING_3: &str = "a required eBPF object failed to load";
@@ -147,7 +147,7 @@ const SETUPS: &[Setup] = &[
         cmdline_d: None,
         etc_cmdline: None,
         policy: None,
-        on_3: "a required eBPF object or the required guard failed (required by rd.bpf_preload.guard=required)",
+        on_3: "a required eBPF object, the required guard or required measurement failed (required by rd.bpf_preload.guard=required)",
         on_failure: Some(
             "the loader failed with exit status {rc} while rd.bpf_preload.guard=required require(s) it",
         ),
@@ -158,10 +158,30 @@ const SETUPS: &[Setup] = &[
         cmdline_d: None,
         etc_cmdline: None,
         policy: Some("required = netpol\n"),
-        on_3: "a required eBPF object or the required guard failed (required by the initramfs policy ({policy}), rd.bpf_preload.required=counter)",
+        on_3: "a required eBPF object, the required guard or required measurement failed (required by the initramfs policy ({policy}), rd.bpf_preload.required=counter)",
         on_failure: Some(
             "the loader failed with exit status {rc} while the initramfs policy ({policy}), rd.bpf_preload.required=counter require(s) it",
         ),
+    },
+    Setup {
+        what: "rd.bpf_preload.measure=12,required",
+        cmdline: "root=/dev/vda rd.bpf_preload=counter rd.bpf_preload.measure=12,required",
+        cmdline_d: None,
+        etc_cmdline: None,
+        policy: None,
+        on_3: "a required eBPF object, the required guard or required measurement failed (required by rd.bpf_preload.measure=12,required)",
+        on_failure: Some(
+            "the loader failed with exit status {rc} while rd.bpf_preload.measure=12,required require(s) it",
+        ),
+    },
+    Setup {
+        what: "a policy requiring measurement",
+        cmdline: "root=/dev/vda rd.bpf_preload=counter",
+        cmdline_d: None,
+        etc_cmdline: None,
+        policy: Some("measure_pcr = 12\nmeasure = required\n"),
+        on_3: BY_POLICY_3,
+        on_failure: Some(BY_POLICY),
     },
     Setup {
         what: "a policy of comments only",

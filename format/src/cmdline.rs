@@ -7,11 +7,14 @@
 //! * Without any `rd.bpf_preload=`, the preload list file (one name per line, `#` comments) is used.
 //! * A malformed name fails that entry alone; the rest of the list still loads.
 //! * `rd.bpf_preload.guard=1|0|required`: the built-in guard (see the loader's `builtin::guard`).
+//! * `rd.bpf_preload.measure=<PCR>[,required]` | `required` | `off`: measured preload
+//!   ([`crate::measure`]); the last value counts. `required` alone takes the build-time PCR.
 //! * The build-time policy ([`crate::policy`]) adds required objects and a guard requirement that
 //!   the command line cannot remove: `rd.bpf_preload=0`, `rd.bpf_preload.guard=0` or a list that
 //!   omits a policy-required object are refused for those, with a note saying so.
 #![forbid(unsafe_code)]
 
+use crate::measure::{MeasurePlan, MAX_PCR, MEASURE_OPTION};
 use crate::name::{NameError, ObjectName};
 use crate::policy::{GuardPolicy, Policy};
 
@@ -62,6 +65,8 @@ pub struct Plan {
     /// Refuse shared (pin-by-name) maps that existed before the run
     /// (`rd.bpf_preload.strict_shared=1` or the build-time policy).
     pub strict_shared: bool,
+    /// Measure every verified object into a PCR (`rd.bpf_preload.measure=` or the policy).
+    pub measure: Option<MeasurePlan>,
 }
 
 /// Split a kernel command line into parameters as the kernel does: whitespace separates, double
@@ -167,6 +172,79 @@ fn guard_mode(params: &[String], policy: GuardPolicy, notes: &mut Vec<String>) -
     }
 }
 
+/// What `rd.bpf_preload.measure=` asked for (its last value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MeasureAsk {
+    Off,
+    On { pcr: Option<u32>, required: bool },
+}
+
+fn measure_option(params: &[String], notes: &mut Vec<String>) -> Option<MeasureAsk> {
+    let value = values(params, MEASURE_OPTION).last()?;
+    let mut pcr = None;
+    let mut required = false;
+    for tok in value.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        match tok {
+            "off" | "no" => return Some(MeasureAsk::Off),
+            "required" => required = true,
+            n => match n.parse::<u32>() {
+                Ok(n) if n <= MAX_PCR && pcr.is_none() => pcr = Some(n),
+                _ => {
+                    notes.push(format!(
+                        "{MEASURE_OPTION}={value} not understood (a PCR 0-{MAX_PCR}, required, or off): ignored"
+                    ));
+                    return None;
+                }
+            },
+        }
+    }
+    Some(MeasureAsk::On { pcr, required })
+}
+
+/// The build-time measurement combined with the command line's: the command line can turn it on
+/// or make it required, never turn it off or move it to another PCR.
+fn measure_plan(
+    params: &[String],
+    policy: &Policy,
+    notes: &mut Vec<String>,
+) -> Option<MeasurePlan> {
+    let asked = measure_option(params, notes);
+    match (policy.measure_pcr, asked) {
+        (None, None | Some(MeasureAsk::Off)) => None,
+        (None, Some(MeasureAsk::On { pcr: None, .. })) => {
+            notes.push(format!(
+                "{MEASURE_OPTION}=required without a PCR (none in the initramfs policy): ignored"
+            ));
+            None
+        }
+        (
+            None,
+            Some(MeasureAsk::On {
+                pcr: Some(pcr),
+                required,
+            }),
+        ) => Some(MeasurePlan { pcr, required }),
+        (Some(pcr), ask) => {
+            let mut required = policy.measure_required;
+            match ask {
+                Some(MeasureAsk::Off) => notes.push(format!(
+                    "{MEASURE_OPTION}=off refused: measurement into PCR {pcr} is set by the initramfs policy"
+                )),
+                Some(MeasureAsk::On { pcr: asked, required: r }) => {
+                    if let Some(other) = asked.filter(|a| *a != pcr) {
+                        notes.push(format!(
+                            "{MEASURE_OPTION}={other} refused: the initramfs policy measures into PCR {pcr}"
+                        ));
+                    }
+                    required |= r;
+                }
+                None => {}
+            }
+            Some(MeasurePlan { pcr, required })
+        }
+    }
+}
+
 /// [`plan`] under a build-time policy: its required objects are always in the plan, required
 /// and forced; its guard requirement holds whatever the command line says.
 pub fn plan_with(cmdline: &str, preload_list: Option<&str>, policy: &Policy) -> Plan {
@@ -180,6 +258,7 @@ pub fn plan_with(cmdline: &str, preload_list: Option<&str>, policy: &Policy) -> 
     }
     let strict_shared = policy.strict_shared || asked_strict == Some("1");
     let guard = guard_mode(&params, policy.guard, &mut notes);
+    let measure = measure_plan(&params, policy, &mut notes);
     let listed: Vec<&str> = values(&params, LIST_OPTION).collect();
     let required: Vec<&str> = values(&params, REQUIRED_OPTION).flat_map(names).collect();
     let disabled = listed.iter().flat_map(|v| names(v)).any(|n| n == "0");
@@ -245,6 +324,7 @@ pub fn plan_with(cmdline: &str, preload_list: Option<&str>, policy: &Policy) -> 
         guard,
         notes,
         strict_shared,
+        measure,
     }
 }
 
@@ -350,6 +430,7 @@ mod tests {
             required: required.iter().map(|s| s.to_string()).collect(),
             guard,
             strict_shared: false,
+            ..Policy::default()
         }
     }
 
@@ -374,6 +455,72 @@ mod tests {
             (
                 true,
                 vec!["rd.bpf_preload.strict_shared=0 refused: strict shared maps are required by the initramfs policy".to_string()]
+            )
+        );
+    }
+
+    #[test]
+    fn measure_option_and_policy() {
+        let m = |cmdline: &str, pcr: Option<u32>, req: bool| {
+            let pol = Policy {
+                measure_pcr: pcr,
+                measure_required: req,
+                ..Policy::default()
+            };
+            let plan = plan_with(cmdline, None, &pol);
+            (plan.measure.map(|m| (m.pcr, m.required)), plan.notes)
+        };
+        assert_eq!(m("", None, false), (None, vec![]));
+        assert_eq!(
+            m("rd.bpf_preload.measure=12", None, false),
+            (Some((12, false)), vec![])
+        );
+        assert_eq!(
+            m("rd.bpf_preload.measure=12,required", None, false),
+            (Some((12, true)), vec![])
+        );
+        assert_eq!(
+            m(
+                "rd.bpf_preload.measure=12 rd.bpf_preload.measure=off",
+                None,
+                false
+            ),
+            (None, vec![])
+        );
+        assert_eq!(m("", Some(9), false), (Some((9, false)), vec![]));
+        assert_eq!(
+            m("rd.bpf_preload.measure=required", Some(9), false),
+            (Some((9, true)), vec![])
+        );
+        assert_eq!(
+            m("rd.bpf_preload.measure=off", Some(9), true),
+            (
+                Some((9, true)),
+                vec!["rd.bpf_preload.measure=off refused: measurement into PCR 9 is set by the initramfs policy".to_string()]
+            )
+        );
+        assert_eq!(
+            m("rd.bpf_preload.measure=12", Some(9), false),
+            (
+                Some((9, false)),
+                vec![
+                    "rd.bpf_preload.measure=12 refused: the initramfs policy measures into PCR 9"
+                        .to_string()
+                ]
+            )
+        );
+        assert_eq!(
+            m("rd.bpf_preload.measure=24", None, false),
+            (
+                None,
+                vec!["rd.bpf_preload.measure=24 not understood (a PCR 0-23, required, or off): ignored".to_string()]
+            )
+        );
+        assert_eq!(
+            m("rd.bpf_preload.measure=required", None, false),
+            (
+                None,
+                vec!["rd.bpf_preload.measure=required without a PCR (none in the initramfs policy): ignored".to_string()]
             )
         );
     }

@@ -72,3 +72,37 @@ fn known_answer_vectors_refuse_another_name_or_a_flipped_byte() {
         }
     }
 }
+
+/// Measured preload of the version-2 vector: its event, the log records (fixed boot id and
+/// timestamps), the pcrlock component, the PCR value and the `TPM2_PCR_Extend` command bytes,
+/// all written by an independent encoder (Python's hashlib, json, struct) into `vectors/`.
+#[test]
+fn known_answer_measurement_of_the_v2_vector() {
+    use crate::measure;
+    let (v, _) = verify::check(V2.to_vec(), Some(&name()), &ring()).unwrap();
+    let fast = v.fast.is_some() || v.fast_declined.is_some();
+    let events = [
+        measure::object_event("counter", &v.sha256_hex(), &v.key_id.to_string(), fast),
+        measure::closing_event(1, 1),
+    ];
+    let boot = "0123456789abcdef0123456789abcdef";
+    let log: Vec<u8> = events
+        .iter()
+        .enumerate()
+        .flat_map(|(i, e)| measure::log_record(12, e, boot, 1_000_000 + i as u64))
+        .collect();
+    assert_eq!(log, include_bytes!("vectors/measure-counter.log"));
+    assert_eq!(
+        measure::pcrlock_component(12, &events),
+        include_str!("vectors/measure-counter.pcrlock")
+    );
+    let digests: Vec<[u8; 32]> = events.iter().map(|e| measure::event_digest(e)).collect();
+    assert_eq!(
+        hex(&measure::replay(&digests)),
+        "b143fa0a2f11d10737e6ad8946079cb6e8b355aa585b8ddc83e35210e2a86eb5"
+    );
+    assert_eq!(
+        measure::pcr_extend_command(12, &digests[1]),
+        include_bytes!("vectors/measure-extend-pcr12.cmd")
+    );
+}

@@ -11,6 +11,7 @@
 //! | [`cmdline`], [`policy`] | kernel command line + preload list + build-time policy → the plan |
 //! | [`status`], [`live`] | the status record `run` writes, and the live view `status` adds |
 //! | [`escape`] | the one escaper for text we did not write |
+//! | [`measure`] | measured preload: events, their replay, systemd log records, pcrlock components, TPM 2.0 commands |
 //!
 //! The loader (`bpf-preload`) does the I/O: it reads objects, keys, the command line and the
 //! policy, and hands the bytes here; it re-exports these modules under the same names
@@ -28,6 +29,7 @@ pub mod escape;
 pub mod fast;
 pub mod keys;
 pub mod live;
+pub mod measure;
 pub mod name;
 pub mod policy;
 pub mod status;

@@ -6,6 +6,8 @@
 //! required = a b
 //! guard = required        # off | on | required
 //! strict_shared = yes      # refuse maps pinned by name that were there before the run
+//! measure_pcr = 12          # measure every verified object into PCR 12 (0-23)
+//! measure = required        # on | required: no TPM, or a failed extend, stops the boot
 //! ```
 //!
 //! One `key = value` a line, `#` comments, blank lines ignored; names are separated by blanks or
@@ -37,6 +39,11 @@ pub struct Policy {
     /// `strict_shared = yes`: objects may not reuse a shared (pin-by-name) map that existed
     /// before the run; the command line cannot switch this off.
     pub strict_shared: bool,
+    /// `measure_pcr = N`: measure into this PCR; the command line can neither switch it off
+    /// nor move it.
+    pub measure_pcr: Option<u32>,
+    /// `measure = required`: measurement must work, or the boot stops.
+    pub measure_required: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,7 +59,7 @@ pub enum PolicyError {
 impl Policy {
     /// Does the policy require anything (so a loader failure must fail closed)?
     pub fn requires_anything(&self) -> bool {
-        !self.required.is_empty() || self.guard == GuardPolicy::Required
+        !self.required.is_empty() || self.guard == GuardPolicy::Required || self.measure_required
     }
 
     pub fn parse(text: &str) -> Result<Self, PolicyError> {
@@ -92,6 +99,19 @@ impl Policy {
                         _ => return Err(err("strict_shared is yes or no")),
                     }
                 }
+                "measure_pcr" => {
+                    p.measure_pcr = match value.parse::<u32>() {
+                        Ok(n) if n <= crate::measure::MAX_PCR => Some(n),
+                        _ => return Err(err("measure_pcr is a PCR number, 0-23")),
+                    }
+                }
+                "measure" => {
+                    p.measure_required = match value {
+                        "required" => true,
+                        "on" | "yes" | "1" => false,
+                        _ => return Err(err("measure is on or required")),
+                    }
+                }
                 _ => return Err(err("unknown key")),
             }
         }
@@ -121,6 +141,15 @@ mod tests {
     }
 
     #[test]
+    fn measure_keys() {
+        let p = Policy::parse("measure_pcr = 12\nmeasure = required\n").unwrap();
+        assert_eq!((p.measure_pcr, p.measure_required), (Some(12), true));
+        assert!(p.requires_anything());
+        let p = Policy::parse("measure_pcr = \"9\"\n").unwrap();
+        assert_eq!((p.measure_pcr, p.measure_required), (Some(9), false));
+    }
+
+    #[test]
     fn empty_means_nothing_required() {
         let p = Policy::parse("").unwrap();
         assert_eq!(p, Policy::default());
@@ -137,6 +166,9 @@ mod tests {
             ("\nguard = maybe\n", 2, "guard is off, on or required"),
             ("requred = a\n", 1, "unknown key"),
             ("strict_shared = maybe\n", 1, "strict_shared is yes or no"),
+            ("measure_pcr = 24\n", 1, "measure_pcr is a PCR number, 0-23"),
+            ("measure_pcr = x\n", 1, "measure_pcr is a PCR number, 0-23"),
+            ("measure = off\n", 1, "measure is on or required"),
         ];
         for (text, line, what) in cases {
             match Policy::parse(text) {

@@ -73,6 +73,10 @@ pub struct ObjectStatus {
     /// Why not the fast path, when `load_path` is `libbpf`.
     #[serde(default)]
     pub load_path_reason: Option<String>,
+    /// Its event was extended into the measurement PCR before it reached the kernel
+    /// (`measurement` in the record); false in records older than this field.
+    #[serde(default)]
+    pub measured: bool,
     pub duration_ms: f64,
     /// Where the time went: reading and verifying (signature, ELF checks), loading and
     /// attaching in the kernel, pinning.
@@ -105,9 +109,89 @@ impl ObjectStatus {
             shared_maps_reused: vec![],
             load_path: None,
             load_path_reason: None,
+            measured: false,
             duration_ms: 0.0,
             phases: Phases::default(),
         }
+    }
+}
+
+/// Measured preload: did every extend work?
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MeasureState {
+    /// Every verified object and the closing event were extended.
+    Ok,
+    /// Not asked for.
+    Off,
+    /// Asked for, and the TPM could not be used (no device, failure mode, an extend failed):
+    /// `reason`.
+    Unavailable,
+}
+
+impl MeasureState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MeasureState::Ok => "ok",
+            MeasureState::Off => "off",
+            MeasureState::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// The run's measurement into a PCR (docs/status.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeasurementStatus {
+    /// The PCR (SHA-256 bank); null when off.
+    pub pcr: Option<u32>,
+    pub state: MeasureState,
+    /// Build-time policy or `rd.bpf_preload.measure=…,required`: not ok stops the boot.
+    pub required: bool,
+    /// Why not ok.
+    pub reason: Option<String>,
+    /// The TPM device used.
+    pub device: Option<String>,
+    /// Events extended (objects, then the closing event).
+    pub events: u32,
+    /// The measurement log appended to, and why a record could not be written there (the
+    /// extends are unaffected: the PCR stays right, the log is then incomplete).
+    pub log: Option<String>,
+    pub log_error: Option<String>,
+}
+
+impl MeasurementStatus {
+    pub fn off() -> Self {
+        Self {
+            pcr: None,
+            state: MeasureState::Off,
+            required: false,
+            reason: None,
+            device: None,
+            events: 0,
+            log: None,
+            log_error: None,
+        }
+    }
+
+    /// One line for kmsg and `status`.
+    pub fn line(&self) -> String {
+        let mut l = format!("measurement: {}", self.state.as_str());
+        if let Some(p) = self.pcr {
+            l.push_str(&format!(" pcr={p} events={}", self.events));
+        }
+        if self.required {
+            l.push_str(" required");
+        }
+        if let Some(d) = &self.device {
+            l.push_str(&format!(" device={d}"));
+        }
+        if let Some(r) = &self.reason {
+            l.push_str(&format!(" reason: {r}"));
+        }
+        if let Some(e) = &self.log_error {
+            l.push_str(&format!(" (log: {e})"));
+        }
+        l
     }
 }
 
@@ -280,6 +364,9 @@ pub struct Status {
     /// The built-in guard; absent when it was not asked for (and in older records).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guard: Option<GuardStatus>,
+    /// Measured preload; absent in older records and when the run could not plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measurement: Option<MeasurementStatus>,
     /// What the build-time policy refused of the command line.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
@@ -299,6 +386,13 @@ impl Status {
         self.objects
             .iter()
             .filter(|o| o.required && o.result == Outcome::Failed)
+    }
+
+    /// Required measurement that is not ok: `run` fails closed (exit 3).
+    pub fn measurement_required_failed(&self) -> bool {
+        self.measurement
+            .as_ref()
+            .is_some_and(|m| m.required && m.state != MeasureState::Ok)
     }
 
     /// A required guard that is not active: `run` fails closed (exit 3).
@@ -357,6 +451,13 @@ impl Status {
         for w in &self.warnings {
             let _ = writeln!(s, "  warning: {}", escape(w));
         }
+        if let Some(m) = self
+            .measurement
+            .as_ref()
+            .filter(|m| m.state != MeasureState::Off)
+        {
+            let _ = writeln!(s, "  {}", escape(&m.line()));
+        }
         let live = self.live.as_ref();
         if let Some(g) = &self.guard {
             match live.and_then(|l| l.guard.as_ref()) {
@@ -396,6 +497,9 @@ impl Status {
             }
             if let Some(h) = &o.sha256 {
                 let _ = write!(s, " sha256 {}", escape(prefix(h, 16)));
+            }
+            if o.measured {
+                s.push_str(" measured");
             }
             let _ = writeln!(s, " {:.1} ms", o.duration_ms);
             if let Some(c) = check {
@@ -507,6 +611,13 @@ mod tests {
                 ],
                 ..GuardStatus::new(GuardState::Active, true)
             }),
+            measurement: Some(MeasurementStatus {
+                pcr: Some(12),
+                state: MeasureState::Unavailable,
+                required: true,
+                reason: Some("no TPM: open /dev/tpm0: \x1b".into()),
+                ..MeasurementStatus::off()
+            }),
             notes: vec!["rd.bpf_preload.guard=0 refused".into()],
             warnings: vec![],
             live: None,
@@ -524,6 +635,11 @@ mod tests {
         );
         assert!(text.contains("links: count_exec"), "{text}");
         assert!(text.contains("FAILED"), "{text}");
+        assert!(
+            text.contains("\n  measurement: unavailable pcr=12 events=0 required reason: no TPM: open /dev/tpm0: \\x1b\n"),
+            "{text}"
+        );
+        assert!(st.measurement_required_failed());
         // The path each object was loaded on, or failed on, and why not the fast one (escaped).
         assert!(text.contains("\n      path: fast\n"), "{text}");
         assert!(
@@ -717,6 +833,7 @@ bpf-preload: 3 object(s) from nowhere (no list): 2 loaded, 1 already loaded, 0 f
         o.shared_maps_reused = vec!["planted".into()];
         o.load_path = Some("libbpf".into());
         o.load_path_reason = Some("map \"shared_events\" is pinned by name".into());
+        o.measured = true;
         o.duration_ms = 6.3;
         o.phases = Phases {
             verify_ms: 0.4,
@@ -735,6 +852,16 @@ bpf-preload: 3 object(s) from nowhere (no list): 2 loaded, 1 already loaded, 0 f
             objects: vec![o, bad],
             duration_ms: 16.1,
             guard: None,
+            measurement: Some(MeasurementStatus {
+                pcr: Some(12),
+                state: MeasureState::Ok,
+                required: false,
+                reason: None,
+                device: Some("/dev/tpmrm0".into()),
+                events: 3,
+                log: Some("/run/log/systemd/tpm2-measure.log".into()),
+                log_error: None,
+            }),
             notes: vec![],
             warnings: vec![
                 "trusted keys: skipped a key file: read /etc/bpf-preload/keys/x.pub: is a special file (refused)".into(),

@@ -11,6 +11,7 @@ use std::rc::Rc;
 
 use crate::name::PinKind;
 use crate::pipeline::load::{Kernel, LoadError, LoadFailed, LoadReport, Loaded};
+use crate::pipeline::measure::{LogError, MeasureIo};
 use crate::pipeline::object::Probe;
 use crate::pipeline::object::{PinNames, Pinnable};
 use crate::sys::{FsKind, Prio, Sys};
@@ -407,5 +408,65 @@ impl Loaded for FakeObject<'_> {
 
     fn as_pinnable(&mut self) -> &mut dyn Pinnable {
         self
+    }
+}
+
+/// A TPM that answers from a script (then success), and a log in memory.
+#[derive(Default)]
+pub struct FakeMeasure {
+    pub no_device: bool,
+    /// Response codes to answer, in order; success when empty.
+    pub codes: RefCell<Vec<u32>>,
+    pub io_error: bool,
+    pub log_fault: Option<LogError>,
+    pub commands: RefCell<Vec<Vec<u8>>>,
+    pub log: RefCell<Vec<u8>>,
+    pub ops: RefCell<Vec<&'static str>>,
+    pub pauses: Cell<u32>,
+}
+
+impl MeasureIo for FakeMeasure {
+    fn open_tpm(&self) -> Result<String, String> {
+        if self.no_device {
+            Err("open /dev/tpm0: No such file or directory (os error 2)".into())
+        } else {
+            Ok("/dev/tpmrm0".into())
+        }
+    }
+    fn transact(&self, cmd: &[u8]) -> io::Result<Vec<u8>> {
+        self.ops.borrow_mut().push("transact");
+        if self.io_error {
+            return Err(io::Error::from_raw_os_error(5));
+        }
+        self.commands.borrow_mut().push(cmd.to_vec());
+        let mut codes = self.codes.borrow_mut();
+        let rc = if codes.is_empty() { 0 } else { codes.remove(0) };
+        let mut r = vec![0x80, 0x02, 0, 0, 0, 10];
+        r.extend(rc.to_be_bytes());
+        Ok(r)
+    }
+    fn pause(&self, _attempt: u32) {
+        self.pauses.set(self.pauses.get() + 1);
+    }
+    fn log_begin(&self) -> Result<(), LogError> {
+        self.ops.borrow_mut().push("log_begin");
+        self.log_fault.clone().map_or(Ok(()), Err)
+    }
+    fn log_append(&self, record: &[u8]) -> Result<(), LogError> {
+        self.ops.borrow_mut().push("log_append");
+        self.log.borrow_mut().extend(record);
+        Ok(())
+    }
+    fn log_cancel(&self) {
+        self.ops.borrow_mut().push("log_cancel");
+    }
+    fn log_path(&self) -> String {
+        "/run/log/systemd/tpm2-measure.log".into()
+    }
+    fn boot_id(&self) -> String {
+        "0123456789abcdef0123456789abcdef".into()
+    }
+    fn timestamp_us(&self) -> u64 {
+        42
     }
 }

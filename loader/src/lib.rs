@@ -12,6 +12,7 @@
 //! | cmdline → plan | [`cmdline`], [`policy`] (pure) | reads the command line, list, policy (`pipeline`) |
 //! | trusted keys | [`keys`] (parsing pure) | reads the keys directory (`pipeline::keys`) |
 //! | per object: read once → verify → check ELF | `pipeline`, [`verify`], [`elf`] | one read |
+//! | measure (when asked): extend the PCR, log | [`measure`] (pure), `pipeline::measure` | the TPM, systemd's log (`sys::tpm`) |
 //! | load → attach | `kernel` (libbpf-rs, and the fast path) | the kernel |
 //! | pin, all or nothing | `pipeline::pin` (`plan` is the policy; `install`, `damage`, `bpffs`) | bpffs, through `sys` |
 //! | report | [`status`], `pipeline::report` | status file, /dev/kmsg |
@@ -46,7 +47,9 @@ mod format_tests;
 pub mod fuzz;
 
 // What the command-line tools, the integration tests and the fuzz targets use, on purpose.
-pub use bpf_preload_format::{cmdline, elf, escape, fast, name, policy, status, trailer, verify};
+pub use bpf_preload_format::{
+    cmdline, elf, escape, fast, measure, name, policy, status, trailer, verify,
+};
 pub use kernel::fast::ConvertError;
 pub use pipeline::{keys, live};
 pub use pipeline::{CmdlineFrom, RunConfig, RunError, EXIT_REQUIRED_FAILED};
@@ -66,8 +69,9 @@ pub fn boot(cfg: &RunConfig) -> Result<status::Status, RunError> {
         Ok(plan) => {
             let ring = keys::trusted(&cfg.keys);
             let guard = &builtin::Builtin;
+            let tpm = sys::tpm::RealMeasure::new(cfg.tpm_devices.clone(), cfg.measure_log.clone());
             (
-                pipeline::run(&plan, ring, cfg, &sys, &kernel::Libbpf, guard),
+                pipeline::run(&plan, ring, cfg, &sys, &kernel::Libbpf, guard, &tpm),
                 None,
             )
         }

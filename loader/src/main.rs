@@ -49,7 +49,16 @@ fn main() -> ExitCode {
                     let why = status.guard.as_ref().map(|g| g.line()).unwrap_or_default();
                     eprintln!("bpf-preload: the required guard is not active: {why}");
                 }
-                if failed.is_empty() && !status.guard_required_failed() {
+                if status.measurement_required_failed() {
+                    let why = status
+                        .measurement
+                        .as_ref()
+                        .map(|m| m.line())
+                        .unwrap_or_default();
+                    eprintln!("bpf-preload: required measurement failed: {}", escape(&why));
+                }
+                let fatal = status.guard_required_failed() || status.measurement_required_failed();
+                if failed.is_empty() && !fatal {
                     ExitCode::SUCCESS
                 } else if failed.is_empty() {
                     ExitCode::from(EXIT_REQUIRED_FAILED as u8)
@@ -71,5 +80,6 @@ fn main() -> ExitCode {
         Command::Verify(args) => print(commands::verify::run(&args)),
         Command::Inspect(args) => print(commands::inspect::run(&args)),
         Command::Keygen(args) => print(commands::keygen::run(&args)),
+        Command::Predict(args) => print(commands::predict::run(&args)),
     }
 }

@@ -243,6 +243,7 @@ vm_root() {
 # vm_boot KERNELDIR INITRD ROOTIMG LOG "extra cmdline"
 # Runs qemu (TCG, PVH boot of the ELF vmlinux) under a hard timeout; stops it
 # early once the guest halted. Returns 0 when qemu ended by itself.
+VM_QEMU_EXTRA=() # more qemu arguments (vm_boot_tpm: the TPM)
 VM_BASE_CMDLINE="console=ttyS0 root=/dev/vda rootfstype=ext4 rw panic=1 rd.shell=0 rd.emergency=poweroff rd.timeout=30 mitigations=off"
 vm_boot() {
     local kd=$1 initrd=$2 img=$3 log=$4 extra=${5:-} init=${VM_INIT:-/sbin/vmcheck} pid t0 rc=0
@@ -252,7 +253,7 @@ vm_boot() {
     timeout --kill-after=5 "$VM_TIMEOUT" qemu-system-x86_64 \
         -machine q35 -accel tcg -cpu max -smp "$VM_SMP" -m "$VM_MEM" \
         -display none -monitor none -serial "file:$log" -no-reboot \
-        -kernel "$kd/vmlinux" -initrd "$initrd" \
+        -kernel "${VM_KERNEL_IMAGE:-$kd/vmlinux}" -initrd "$initrd" "${VM_QEMU_EXTRA[@]}" \
         -append "$VM_BASE_CMDLINE init=$init $extra" \
         -drive "file=$img,if=virtio,format=raw,snapshot=on" \
         -nic none < /dev/null > "$log.qemu" 2>&1 &
@@ -394,4 +395,31 @@ vm_trixie_mkosi_initrd() {
         vm_in_root "$r" apt-get -q update > /dev/null || vdie "apt-get update in the Debian 13 root failed"
     fi
     _vm_trixie_build "$1" "$2" "$3" mkosi-initrd --kernel-version @KVER@ -O /var/tmp -o vmtest-initrd.img
+}
+
+# ------------------------------------------------------------ TPM (swtpm) --
+# vm_boot_tpm KERNELDIR INITRD ROOTIMG LOG "extra cmdline": vm_boot with a fresh
+# software TPM 2.0 (swtpm, qemu -tpmdev emulator + tpm-tis). It boots the
+# kernel package's bzImage (boot/vmlinuz-*): the ELF vmlinux's PVH entry has no
+# TPM2 ACPI table, so the kernel would not find the TPM. tpm_tis is built in
+# (CONFIG_TCG_TIS=y) in Debian's kernels: no module in the initrd.
+vm_boot_tpm() {
+    local kd=$1 dir pid img
+    img=$(ls "$kd"/root/boot/vmlinuz-* 2> /dev/null | head -n1)
+    [[ -n $img ]] || vdie "no bzImage under $kd/root/boot"
+    dir=$(mktemp -d "$VM_BUILD/swtpm.XXXXXX")
+    swtpm socket --tpm2 --tpmstate "dir=$dir" --ctrl "type=unixio,path=$dir/sock" \
+        > "$dir/swtpm.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 50); do [[ -S $dir/sock ]] && break; sleep 0.1; done
+    [[ -S $dir/sock ]] || { kill "$pid" 2> /dev/null; vdie "swtpm did not start ($dir/swtpm.log)"; }
+    # Dynamic scope: vm_boot sees these.
+    local VM_KERNEL_IMAGE=$img
+    # shellcheck disable=SC2054 # qemu option values hold commas
+    local -a VM_QEMU_EXTRA=(-chardev "socket,id=chrtpm,path=$dir/sock"
+        -tpmdev emulator,id=tpm0,chardev=chrtpm -device tpm-tis,tpmdev=tpm0)
+    vm_boot "$@"
+    kill "$pid" 2> /dev/null || true
+    wait "$pid" 2> /dev/null || true
+    rm -rf "$dir"
 }

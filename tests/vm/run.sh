@@ -97,7 +97,7 @@ boot_ok() {
     local name=$1 k=$2 fl=$3 b=$4 cmd=$5 want=${6:-.} log=$LOGS/$1.log line
     [[ $name =~ $ONLY ]] || return 0
     initrd "$b" "$k" "$fl"
-    vm_boot "${KD[$k]}" "$INITRD" "$ROOT" "$log" "vmtest.case=$name $cmd"
+    "${VM_BOOT_FN:-vm_boot}" "${KD[$k]}" "$INITRD" "$ROOT" "$log" "vmtest.case=$name $cmd"
     grep -a 'VMCHECK FAIL' "$log" | sed 's/^/    /' >&2 || true
     line=$(grep -a '^VMRESULT ' "$log" | tail -n1 || true)
     if [[ $line =~ passed=([0-9]+)\ failed=0 ]] && ((BASH_REMATCH[1] > 0)) && ! grep -qaE "$want" "$log"; then
@@ -325,6 +325,70 @@ printf 'bpf_preload_required="counter"\nbpf_preload_guard=required\n' > "$POL/dr
 boot_ok policy-6.12-systemd 6.12 systemd policy \
     "rd.bpf_preload=0 rd.bpf_preload.guard=0 vmtest.loaded=counter vmtest.guard_status=active" \
     'VMSTATUS +policy: rd.bpf_preload=0 refused for counter'
+
+# Measured preload (docs/measure.md), with a software TPM (swtpm; the bzImage, see
+# vm_boot_tpm). In the real root: the PCR the kernel shows equals the replay of the
+# measurement log's records for it and what `bpf-preload predict` computed here from the
+# same bundle and list; the objects' events are in load order, then the closing event.
+# PCR 12: SeaBIOS measures into 0-7, nothing else in these boots touches 12.
+MA=$(vm_bundle measure-a "counter iter")
+MB=$(vm_bundle measure-b "counter maponly")
+# The build-time policy path (dracut bpf_preload_measure_pcr): no command-line option.
+printf 'bpf_preload_measure_pcr=12\n' > "$MB/dracut.conf"
+predict() { "$VM_BIN" predict --pcr 12 --bundle "$1/lib" --keys "$1/keys" --preload-list "$1/preload.list" | head -n1; }
+PA=$(predict "$MA") PB=$(predict "$MB")
+if [[ measure-predict-differs =~ $ONLY ]]; then
+    # Another object, another value (what a verifier relies on).
+    if [[ -n $PA && -n $PB && $PA != "$PB" ]]; then
+        result measure-predict-differs ok "($PA != $PB)"
+    else
+        result measure-predict-differs fail "(predict: '$PA' '$PB')"
+    fi
+fi
+# The component `predict --pcrlock` writes holds, for each event, the record Debian 13's
+# systemd-pcrlock (systemd 257) writes for that event text itself (`lock-raw`): same PCR,
+# same SHA-256 digest.
+if [[ measure-pcrlock-interop =~ $ONLY ]]; then
+    TR=$(vm_trixie_root)
+    "$VM_BIN" predict --pcr 12 --bundle "$MA/lib" --keys "$MA/keys" --preload-list "$MA/preload.list" \
+        --pcrlock "$TR/var/tmp/ours.pcrlock" > "$TR/var/tmp/predict.out"
+    ours=$(grep -o '"digest": "[0-9a-f]*"' "$TR/var/tmp/ours.pcrlock" | cut -d'"' -f4 | tr '\n' ' ')
+    theirs='' i=0
+    while IFS= read -r ev; do
+        i=$((i + 1))
+        printf '%s' "$ev" > "$TR/var/tmp/ev$i"
+        vm_in_root "$TR" /usr/lib/systemd/systemd-pcrlock lock-raw --pcr=12 \
+            --pcrlock="/var/tmp/sd$i.pcrlock" "/var/tmp/ev$i" > /dev/null 2>&1 || theirs+="(lock-raw failed) "
+        theirs+="$(grep -o '"pcr":12,"digests":\[.*"hashAlg":"sha256","digest":"[0-9a-f]*"' "$TR/var/tmp/sd$i.pcrlock" |
+            sed 's/.*"hashAlg":"sha256","digest":"\([0-9a-f]*\)"/\1/') "
+    done < <(sed -n 's/^# pcr 12 event //p' "$TR/var/tmp/predict.out")
+    if ((i == 3)) && [[ $ours == "$theirs" ]]; then
+        result measure-pcrlock-interop ok "($i records)"
+    else
+        result measure-pcrlock-interop fail "(ours: $ours; systemd-pcrlock: $theirs)"
+    fi
+    rm -f "$TR"/var/tmp/{ours.pcrlock,predict.out,ev*,sd*.pcrlock}
+fi
+MCHK="vmtest.measure=12 vmtest.measure_state=ok"
+VM_BOOT_FN=vm_boot_tpm boot_ok measure-tpm-6.12-systemd 6.12 systemd measure-a \
+    "rd.bpf_preload.measure=12 $MCHK vmtest.measure_expect=$PA vmtest.measured=counter,iter vmtest.loaded=counter,iter" \
+    'VMCHECK ok pcr-equals-predict'
+VM_BOOT_FN=vm_boot_tpm boot_ok measure-tpm-6.1-shell 6.1 shell measure-b \
+    "$MCHK vmtest.measure_expect=$PB vmtest.measured=counter,maponly vmtest.loaded=counter,maponly" \
+    'VMCHECK ok pcr-equals-predict'
+# Debian 13's initramfs-tools, the build-time PCR from /etc/bpf-preload/initrd.conf.
+VM_TRIXIE_INITRD_CONF='bpf_preload_measure_pcr=12' VM_BOOT_FN=vm_boot_tpm \
+    boot_ok measure-tpm-d13-initramfs-tools trixie d13-initramfs-tools measure-a \
+    "$MCHK vmtest.measure_expect=$PA vmtest.measured=counter,iter vmtest.loaded=counter,iter" \
+    'VMCHECK ok pcr-equals-predict'
+# No TPM (the PVH boot has none): the status says unavailable, with the reason, and the
+# objects load; required, the boot stops before switch_root.
+boot_ok measure-notpm-6.12-shell 6.12 shell measure-a \
+    "rd.bpf_preload.measure=12 vmtest.measure_state=unavailable vmtest.loaded=counter,iter" \
+    'measurement: unavailable pcr=12 events=0 reason: no TPM: open /dev/tpmrm0'
+boot_refused measure-notpm-required-6.1-systemd 6.1 systemd measure-a \
+    "rd.bpf_preload.measure=12,required" \
+    'not loaded: measurement required and unavailable: no TPM'
 
 # mkosi-built real root with full systemd (see tests/vm/mkosi-test.sh).
 if ((MKOSI)) && [[ mkosi-systemd-root =~ $ONLY ]]; then

@@ -4,6 +4,7 @@
 
 pub mod inspect;
 pub mod keygen;
+pub mod predict;
 pub mod run;
 pub mod sign;
 pub mod status;
@@ -22,14 +23,16 @@ pub const USAGE: &str = "\
 usage:
   bpf-preload run [--cmdline FILE] [--preload-list FILE] [--bundle DIR] [--keys DIR]
                   [--bpffs DIR] [--status FILE] [--policy FILE] [--verbose]
+                  [--tpm-device DEV] [--measure-log FILE]
   bpf-preload status [--status FILE] [--json]
   bpf-preload sign --key PRIVATE.pem [--name NAME] [--output OUT] [--no-fast-path] OBJECT
   bpf-preload verify [--key PUBLIC.pem ...] [--keys DIR ...] OBJECT   (none: built-in keys)
   bpf-preload inspect [--json] OBJECT
   bpf-preload keygen --private FILE --public FILE
+  bpf-preload predict --pcr N --bundle DIR [--keys DIR] --preload-list FILE [--pcrlock FILE]
 
 exit codes of run: 0 every required object loaded; 3 a required object (or the
-                   required guard) failed;
+                   required guard, or required measurement) failed;
                    1 fatal error (nothing attempted); 2 usage error
 ";
 
@@ -41,6 +44,7 @@ pub enum Command {
     Verify(verify::Args),
     Inspect(inspect::Args),
     Keygen(keygen::Args),
+    Predict(predict::Args),
     Help,
 }
 
@@ -59,6 +63,7 @@ pub fn parse(mut p: lexopt::Parser) -> Result<Command, lexopt::Error> {
         "verify" => verify::Args::parse(&mut p)?.map(Command::Verify),
         "inspect" => inspect::Args::parse(&mut p)?.map(Command::Inspect),
         "keygen" => keygen::Args::parse(&mut p)?.map(Command::Keygen),
+        "predict" => predict::Args::parse(&mut p)?.map(Command::Predict),
         other => return Err(format!("unknown command {other:?}").into()),
     }
     .unwrap_or(Command::Help))

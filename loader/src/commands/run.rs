@@ -24,6 +24,8 @@ impl Args {
                 Long("bpffs") => cfg.bpffs = p.value()?.into(),
                 Long("status") => cfg.status = p.value()?.into(),
                 Long("policy") => cfg.policy = p.value()?.into(),
+                Long("tpm-device") => cfg.tpm_devices = vec![p.value()?.into()],
+                Long("measure-log") => cfg.measure_log = p.value()?.into(),
                 Long("verbose") | Short('v') => cfg.verbose = true,
                 other => return Err(other.unexpected()),
             }

@@ -7,6 +7,7 @@ pub mod guard;
 pub mod keys;
 pub mod live;
 pub mod load;
+pub mod measure;
 pub mod object;
 pub mod pin;
 pub mod report;
@@ -22,12 +23,13 @@ use crate::elf::ElfInfo;
 use crate::escape::escape;
 use crate::name::{NameError, ObjectName, SHARED_DIR};
 use crate::policy::{Policy, PolicyError, POLICY_PATH};
-use crate::status::{ObjectStatus, Outcome, Phases, Status, STATUS_VERSION};
+use crate::status::{MeasureState, ObjectStatus, Outcome, Phases, Status, STATUS_VERSION};
 use crate::sys::{FsKind, Prio, Sys, TRACEFS_PATH};
 use crate::verify::{self, CheckError, VerifiedObject};
 use guard::GuardLoader;
 use keys::{KeyError, KeyRing};
 use load::{Kernel, LoadError, LoadReport};
+use measure::{MeasureIo, Measurer};
 use pin::{BpffsError, Existing, PinError, Pins};
 
 /// Exit code of `run` when a required object failed: an initramfs hook can fail closed on it.
@@ -54,6 +56,9 @@ pub struct RunConfig {
     pub status: PathBuf,
     /// The build-time policy written by the initramfs builder (absent: none).
     pub policy: PathBuf,
+    /// Measured preload: the TPM devices tried in order, and systemd's measurement log.
+    pub tpm_devices: Vec<PathBuf>,
+    pub measure_log: PathBuf,
     pub verbose: bool,
 }
 
@@ -70,6 +75,11 @@ impl Default for RunConfig {
             bpffs: "/sys/fs/bpf".into(),
             status: "/run/bpf-preload/status.json".into(),
             policy: POLICY_PATH.into(),
+            tpm_devices: crate::sys::tpm::TPM_DEVICES
+                .iter()
+                .map(PathBuf::from)
+                .collect(),
+            measure_log: crate::measure::LOG_PATH.into(),
             verbose: false,
         }
     }
@@ -155,6 +165,8 @@ pub enum ObjectError {
     Pin(#[from] PinError),
     #[error("shared map {} was in {} before this run: refused (strict shared maps)", maps.join(", "), dir.display())]
     SharedPreexisting { dir: PathBuf, maps: Vec<String> },
+    #[error("not loaded: {0}")]
+    Measure(String),
     #[error("{error}; cleanup also failed: remove shared map pins: {cleanup}")]
     SharedCleanup {
         error: Box<ObjectError>,
@@ -197,6 +209,8 @@ pub struct Attempt {
     /// Of those, the ones already in the shared directory before it loaded.
     pub shared_reused: Vec<String>,
     pub pins: Option<Pins>,
+    /// Its event was extended into the measurement PCR.
+    pub measured: bool,
 }
 
 /// The file names of pins, as the status lists them.
@@ -306,6 +320,7 @@ pub fn fatal(cfg: &RunConfig, error: &RunError, sys: &dyn Sys) -> Status {
         error: Some(error.to_string()),
         objects: Vec::new(),
         guard: None,
+        measurement: None,
         notes: Vec::new(),
         warnings: Vec::new(),
         live: None,
@@ -342,8 +357,10 @@ pub fn run(
     sys: &dyn Sys,
     kernel: &dyn Kernel,
     guard: &dyn GuardLoader,
+    measure_io: &dyn MeasureIo,
 ) -> Status {
     let start = Instant::now();
+    let measurer = Measurer::new(plan.measure, measure_io);
     let mut status = Status {
         version: STATUS_VERSION,
         source: plan.source,
@@ -354,6 +371,7 @@ pub fn run(
         objects: Vec::new(),
         duration_ms: 0.0,
         guard: None,
+        measurement: None,
         notes: plan.notes.clone(),
         warnings: ring.as_ref().map(key_warnings).unwrap_or_default(),
         live: None,
@@ -418,8 +436,9 @@ pub fn run(
             run_id: sys.nonce(),
             strict_shared: plan.strict_shared,
             shared_at_start: sys.list(&cfg.bpffs.join(SHARED_DIR)),
+            measurer: &measurer,
         };
-        for entry in todo {
+        for &entry in &todo {
             let t = Instant::now();
             let mut attempt = Attempt::default();
             let verdict = match ctx.object(entry, &mut attempt) {
@@ -434,6 +453,21 @@ pub fn run(
             _held = Some(b);
         }));
     }
+    // After the list, whatever happened to its objects: a verifier tells a complete list from
+    // one cut short.
+    if measurer.on() {
+        measurer.close(todo.len());
+        let m = measurer.status();
+        let prio = if m.required && m.state != MeasureState::Ok {
+            Prio::Err
+        } else if m.state != MeasureState::Ok || m.log_error.is_some() {
+            Prio::Warning
+        } else {
+            Prio::Info
+        };
+        sys.log(prio, &escape(&m.line()));
+    }
+    status.measurement = Some(measurer.status());
     if plan.guard != GuardMode::Off {
         let probe = |p: &Path| kernel.probe(p);
         let g = guard::step(
@@ -494,6 +528,7 @@ pub fn record(entry: &Entry, a: Attempt, verdict: Verdict, duration_ms: f64) -> 
         shared_maps_reused: shared_reused,
         load_path,
         load_path_reason,
+        measured: a.measured,
         duration_ms,
         phases: a.phases,
     }
@@ -513,6 +548,8 @@ struct Ctx<'a> {
     strict_shared: bool,
     /// The shared directory's names when the run began.
     shared_at_start: io::Result<Vec<String>>,
+    /// Measured preload (off unless the plan asks).
+    measurer: &'a Measurer<'a>,
 }
 
 impl Ctx<'_> {
@@ -532,7 +569,14 @@ impl Ctx<'_> {
             Ok::<_, ObjectError>((verified, info, existing))
         })?;
         let sha = verified.sha256_hex();
-        a.verified = Some((sha.clone(), verified.key_id.to_string()));
+        let key_id = verified.key_id.to_string();
+        a.verified = Some((sha.clone(), key_id.clone()));
+        // Measured before any byte of it reaches the kernel; required and not measured: refused.
+        let fast = verified.fast.is_some() || verified.fast_declined.is_some();
+        a.measured = self
+            .measurer
+            .object(name.as_str(), &sha, &key_id, fast)
+            .map_err(ObjectError::Measure)?;
         match existing {
             Existing::Nothing => {}
             Existing::Same => return self.already_loaded(&name, &info, a),

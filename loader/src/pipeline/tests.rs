@@ -3,9 +3,21 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::fakes::{FakeKernel, FakeLoad, FakeSys, Spec};
+use crate::fakes::{FakeKernel, FakeLoad, FakeMeasure, FakeSys, Spec};
 use crate::keys::tests::test_key;
 use crate::status::GuardState;
+
+/// The pipeline with a TPM that works (measuring is off unless the plan asks).
+fn run(
+    plan: &Plan,
+    ring: Result<KeyRing, KeyError>,
+    cfg: &RunConfig,
+    sys: &dyn Sys,
+    kernel: &dyn Kernel,
+    guard: &dyn GuardLoader,
+) -> Status {
+    super::run(plan, ring, cfg, sys, kernel, guard, &FakeMeasure::default())
+}
 
 fn elf_stub() -> Vec<u8> {
     // A minimal valid eBPF ELF: header only, no sections.
@@ -971,4 +983,91 @@ fn run_wide_log_lines_escape_names_from_the_bpffs() {
         "removed stale staging directory +staging-x\\nbpf-preload: object evil: loaded left by an earlier run"
     );
     assert!(logs.iter().all(|(_, l)| !l.contains('\n')), "{logs:?}");
+}
+
+#[test]
+fn measured_objects_then_the_closing_event_and_required_refuses_unmeasured() {
+    use crate::measure::{closing_event, event_digest, object_event, pcr_extend_command};
+    let (sys, cfg) = setup(&["a", "b"]);
+    let kernel = FakeKernel::new(&sys);
+    let tpm = FakeMeasure::default();
+    // "c" is not in the bundle: never verified, never measured; the closing event counts it.
+    let plan = cmdline::plan("rd.bpf_preload=a,c,b rd.bpf_preload.measure=12", None);
+    let st = super::run(&plan, ring(), &cfg, &sys, &kernel, &NoGuard, &tpm);
+    let measured: Vec<(&str, bool)> = st
+        .objects
+        .iter()
+        .map(|o| (o.name.as_str(), o.measured))
+        .collect();
+    assert_eq!(measured, vec![("a", true), ("c", false), ("b", true)]);
+    let ev = |o: &ObjectStatus| {
+        object_event(
+            &o.name,
+            o.sha256.as_deref().unwrap(),
+            o.key_id.as_deref().unwrap(),
+            false,
+        )
+    };
+    let want: Vec<Vec<u8>> = [ev(&st.objects[0]), ev(&st.objects[2]), closing_event(3, 2)]
+        .iter()
+        .map(|e| pcr_extend_command(12, &event_digest(e)))
+        .collect();
+    assert_eq!(*tpm.commands.borrow(), want);
+    let m = st.measurement.as_ref().unwrap();
+    assert_eq!((m.state, m.events, m.pcr), (MeasureState::Ok, 3, Some(12)));
+    let logs = sys.logs.borrow();
+    let line_a = logs
+        .iter()
+        .find(|(_, l)| l.starts_with("object a: loaded"))
+        .unwrap();
+    assert!(line_a.1.contains(" measured=yes ms="), "{}", line_a.1);
+    let line_c = logs
+        .iter()
+        .find(|(_, l)| l.starts_with("object c: failed"))
+        .unwrap();
+    assert!(!line_c.1.contains("measured"), "{}", line_c.1);
+    assert!(logs.iter().any(
+        |(p, l)| *p == Prio::Info && l == "measurement: ok pcr=12 events=3 device=/dev/tpmrm0"
+    ));
+    drop(logs);
+
+    // Required, and the TPM fails: no object reaches the kernel, the boot stops (exit 3).
+    let (sys, cfg) = setup(&["a", "b"]);
+    let kernel = FakeKernel::new(&sys);
+    let tpm = FakeMeasure {
+        codes: std::cell::RefCell::new(vec![0x101]),
+        ..Default::default()
+    };
+    let plan = cmdline::plan(
+        "rd.bpf_preload=a,b rd.bpf_preload.measure=12,required",
+        None,
+    );
+    let st = super::run(&plan, ring(), &cfg, &sys, &kernel, &NoGuard, &tpm);
+    assert_eq!(
+        results(&st),
+        vec![("a", Outcome::Failed), ("b", Outcome::Failed)]
+    );
+    assert!(kernel.loaded.borrow().is_empty());
+    assert_eq!(
+        st.objects[0].error.as_deref(),
+        Some("not loaded: measurement required and failed: /dev/tpmrm0: extend PCR 12: TPM_RC_FAILURE: the TPM is in failure mode (0x101)")
+    );
+    assert!(st.measurement_required_failed());
+    // Not required: the same TPM failure is reported and the objects load.
+    let (sys, cfg) = setup(&["a"]);
+    let kernel = FakeKernel::new(&sys);
+    let tpm = FakeMeasure {
+        no_device: true,
+        ..Default::default()
+    };
+    let plan = cmdline::plan("rd.bpf_preload=a rd.bpf_preload.measure=12", None);
+    let st = super::run(&plan, ring(), &cfg, &sys, &kernel, &NoGuard, &tpm);
+    assert_eq!(results(&st), vec![("a", Outcome::Loaded)]);
+    assert_eq!(
+        st.measurement.as_ref().unwrap().state,
+        MeasureState::Unavailable
+    );
+    assert!(!st.measurement_required_failed());
+    assert!(sys.logs.borrow().iter().any(|(p, l)| *p == Prio::Warning
+        && l == "measurement: unavailable pcr=12 events=0 reason: no TPM: open /dev/tpm0: No such file or directory (os error 2)"));
 }

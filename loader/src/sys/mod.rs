@@ -12,6 +12,7 @@
 pub mod files;
 pub mod libbpf_log;
 pub mod skel;
+pub mod tpm;
 
 use std::fs::File;
 use std::io::{self, Read, Write};

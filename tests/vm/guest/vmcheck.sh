@@ -10,6 +10,11 @@
 #   vmtest.demo=1           print the demo view instead of (before) the checks
 #   vmtest.guard=refused|allowed  run the guard's attack matrix (guard-attacks.sh)
 #   vmtest.guard_status=REGEX     `bpf-preload status` must match (e.g. unavailable)
+#   vmtest.measure_state=ok|unavailable  `bpf-preload status` says "measurement: STATE"
+#   vmtest.measure=PCR      measured preload: /sys/class/tpm/tpm0/pcr-sha256/PCR must equal
+#                           the replay of the measurement log's records for PCR, and
+#   vmtest.measure_expect=HEX   what `bpf-preload predict` computed on the host;
+#   vmtest.measured=a,b     the log's object events for PCR, in order (then the closing one)
 # Output:  VMCHECK ok|FAIL <check> [detail] ... ;  VMFIG key=value ;
 #          VMRESULT case=NAME passed=N failed=M
 PATH=/usr/bin:/usr/sbin:/bin:/sbin
@@ -32,6 +37,10 @@ EMPTY=$(arg vmtest.empty)
 GUARD=$(arg vmtest.guard)
 GUARD_STATUS=$(arg vmtest.guard_status)
 LOAD_PATH=$(arg vmtest.path)
+MEASURE=$(arg vmtest.measure)
+MEASURE_STATE=$(arg vmtest.measure_state)
+MEASURE_EXPECT=$(arg vmtest.measure_expect)
+MEASURED=$(arg vmtest.measured)
 P=0
 F=0
 ok() { P=$((P + 1)); echo "VMCHECK ok $*"; }
@@ -222,6 +231,42 @@ if [ -n "$GUARD_STATUS" ]; then
     else
         bad "guard-status" "want /guard: $GUARD_STATUS/: $(echo "$STATUS" | grep 'guard:')"
     fi
+fi
+if [ -n "$MEASURE_STATE" ]; then
+    if echo "$STATUS" | grep -q "measurement: $MEASURE_STATE"; then
+        ok "measure-status" "$(echo "$STATUS" | grep 'measurement:')"
+    else
+        bad "measure-status" "want 'measurement: $MEASURE_STATE': $(echo "$STATUS" | grep 'measurement:')"
+    fi
+fi
+if [ -n "$MEASURE" ]; then
+    LOG=/run/log/systemd/tpm2-measure.log
+    hex2bin() { printf "$(echo "$1" | sed 's/../\\x&/g')"; }
+    # pcr digest string, one line per record of this PCR (our records hold no quotes)
+    recs=$(tr '\036' '\n' < $LOG 2> /dev/null | sed -n \
+        "s/^{\"pcr\":$MEASURE,\"digests\":\[{\"hashAlg\":\"sha256\",\"digest\":\"\([0-9a-f]*\)\"}\].*\"string\":\"\([^\"]*\)\".*/\1 \2/p")
+    replay=0000000000000000000000000000000000000000000000000000000000000000
+    for d in $(echo "$recs" | cut -d' ' -f1); do
+        replay=$({ hex2bin "$replay"; hex2bin "$d"; } | sha256sum | cut -d' ' -f1)
+    done
+    pcr=$(tr 'A-F' 'a-f' < /sys/class/tpm/tpm0/pcr-sha256/"$MEASURE" 2> /dev/null)
+    echo "VMMEASURE pcr=$pcr replay=$replay expect=$MEASURE_EXPECT"
+    echo "$recs" | sed 's/^/VMMEASURE record /'
+    if [ -n "$pcr" ] && [ "$pcr" = "$replay" ]; then ok "pcr-equals-log-replay"; else bad "pcr-equals-log-replay" "pcr=$pcr replay=$replay"; fi
+    if [ "$pcr" = "$MEASURE_EXPECT" ]; then ok "pcr-equals-predict"; else bad "pcr-equals-predict" "pcr=$pcr predict=$MEASURE_EXPECT"; fi
+    order=$(echo "$recs" | sed -n 's/.* bpf-preload object=\([^ ]*\) .*/\1/p' | tr '\n' ' ' | sed 's/ $//')
+    if [ "$order" = "$MEASURED" ]; then ok "measured-in-load-order" "$order"; else bad "measured-in-load-order" "log: '$order' want: '$MEASURED'"; fi
+    last=$(echo "$recs" | tail -n1 | cut -d' ' -f2-)
+    case $last in
+        "bpf-preload end "*) ok "closing-event-last" "$last" ;;
+        *) bad "closing-event-last" "$last" ;;
+    esac
+    for o in $MEASURED; do
+        check "status-measured:$o" grep -q "\"name\": \"$o\"" $ST
+    done
+    n=$(grep -c '"measured": true' $ST)
+    set -- $MEASURED
+    if [ "$n" = "$#" ]; then ok "status-measured-count" "$n"; else bad "status-measured-count" "$n, want $#"; fi
 fi
 if [ -n "$GUARD" ]; then
     . /sbin/guard-attacks

@@ -51,6 +51,9 @@ pub fn log_line(o: &ObjectStatus) -> String {
     if let Some(h) = &o.sha256 {
         line.push_str(&format!(" sha256={}", escape(prefix(h, 16))));
     }
+    if o.measured {
+        line.push_str(" measured=yes");
+    }
     line.push_str(&format!(" ms={:.1}", o.duration_ms));
     line
 }

@@ -1,0 +1,146 @@
+//! `bpf-preload predict --pcr N --bundle DIR [--keys DIR] --preload-list FILE [--cmdline FILE]
+//! [--policy FILE] [--pcrlock FILE]`: the PCR value a boot of that bundle and list yields from a
+//! reset PCR, computed the way `run` measures: the same plan, the same trusted keys (built-in
+//! keys plus DIR), the same read and the same checks (`verify::check`): an object `run` would
+//! refuse is not measured by `run` either, so it is not counted here.
+//!
+//! Output: the PCR value (64 hex digits) on the first line, then one `# ` line per event and per
+//! object that is not measured (and why). `--pcrlock FILE` writes the events as a
+//! systemd-pcrlock component.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+
+use bpf_preload::cmdline::{self, Entry};
+use bpf_preload::escape::escape;
+use bpf_preload::keys;
+use bpf_preload::measure::{self, MAX_PCR};
+use bpf_preload::policy::Policy;
+use bpf_preload::verify::{self, hex};
+
+use super::{is_help, missing, read, CommandError};
+
+pub struct Args {
+    pub pcr: u32,
+    pub bundle: PathBuf,
+    pub keys: PathBuf,
+    pub preload_list: PathBuf,
+    pub cmdline: Option<PathBuf>,
+    pub policy: Option<PathBuf>,
+    pub pcrlock: Option<PathBuf>,
+}
+
+impl Args {
+    pub fn parse(p: &mut lexopt::Parser) -> Result<Option<Self>, lexopt::Error> {
+        use lexopt::prelude::*;
+        let (mut pcr, mut bundle, mut list) = (None, None, None);
+        let mut keys = PathBuf::from("/etc/bpf-preload/keys");
+        let (mut cmdline, mut policy, mut pcrlock) = (None, None, None);
+        while let Some(arg) = p.next()? {
+            match arg {
+                a if is_help(&a) => return Ok(None),
+                Long("pcr") => {
+                    let n: u32 = p.value()?.parse()?;
+                    if n > MAX_PCR {
+                        return Err(format!("predict: --pcr {n}: a PCR is 0-{MAX_PCR}").into());
+                    }
+                    pcr = Some(n);
+                }
+                Long("bundle") => bundle = Some(PathBuf::from(p.value()?)),
+                Long("keys") => keys = PathBuf::from(p.value()?),
+                Long("preload-list") => list = Some(PathBuf::from(p.value()?)),
+                Long("cmdline") => cmdline = Some(PathBuf::from(p.value()?)),
+                Long("policy") => policy = Some(PathBuf::from(p.value()?)),
+                Long("pcrlock") => pcrlock = Some(PathBuf::from(p.value()?)),
+                other => return Err(other.unexpected()),
+            }
+        }
+        Ok(Some(Self {
+            pcr: pcr.ok_or_else(|| missing("predict", "--pcr N"))?,
+            bundle: bundle.ok_or_else(|| missing("predict", "--bundle DIR"))?,
+            keys,
+            preload_list: list.ok_or_else(|| missing("predict", "--preload-list FILE"))?,
+            cmdline,
+            policy,
+            pcrlock,
+        }))
+    }
+}
+
+fn text(path: &std::path::Path) -> Result<String, CommandError> {
+    Ok(String::from_utf8_lossy(&read(path)?).into_owned())
+}
+
+pub fn run(args: &Args) -> Result<String, CommandError> {
+    let list = text(&args.preload_list)?;
+    let cmdline = match args.cmdline.as_deref() {
+        Some(p) => text(p)?,
+        None => String::new(),
+    };
+    let policy = match &args.policy {
+        Some(p) => Policy::parse(&text(p)?).map_err(|e| CommandError::Read {
+            path: p.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
+        })?,
+        None => Policy::default(),
+    };
+    let plan = cmdline::plan_with(&cmdline, Some(&list), &policy);
+    // The trusted keys exactly as `run` reads them (built-in keys, the directory, revocations).
+    let ring = keys::trusted(&args.keys)?;
+    let todo: Vec<&Entry> = plan
+        .entries
+        .iter()
+        .filter(|e| !plan.disabled || e.forced)
+        .collect();
+    let mut events = Vec::new();
+    let mut notes = String::new();
+    for entry in &todo {
+        let name = match &entry.name {
+            Ok(n) => n,
+            Err(e) => {
+                notes.push_str(&format!(
+                    "# not measured: {}: invalid name: {e}\n",
+                    escape(&entry.raw)
+                ));
+                continue;
+            }
+        };
+        let path = args.bundle.join(name.file_name());
+        // `run` reads with O_NOFOLLOW; so does this (a symlink in the bundle is refused).
+        let checked = bpf_preload::read_bounded(&path, bpf_preload::MAX_OBJECT_SIZE)
+            .map_err(|e| format!("read {}: {e}", path.display()))
+            .and_then(|bytes| verify::check(bytes, Some(name), &ring).map_err(|e| e.to_string()));
+        match checked {
+            Ok((v, _)) => {
+                let fast = v.fast.is_some() || v.fast_declined.is_some();
+                events.push(measure::object_event(
+                    name.as_str(),
+                    &v.sha256_hex(),
+                    &v.key_id.to_string(),
+                    fast,
+                ));
+            }
+            Err(why) => {
+                notes.push_str(&format!("# not measured: {name}: {}\n", escape(&why)));
+            }
+        }
+    }
+    let measured = events.len();
+    events.push(measure::closing_event(todo.len(), measured));
+    let digests: Vec<[u8; 32]> = events.iter().map(|e| measure::event_digest(e)).collect();
+    let value = measure::replay(&digests);
+    if let Some(out) = &args.pcrlock {
+        std::fs::write(out, measure::pcrlock_component(args.pcr, &events)).map_err(|source| {
+            CommandError::Write {
+                path: out.clone(),
+                source,
+            }
+        })?;
+    }
+    let mut s = format!("{}\n", hex(&value));
+    for e in &events {
+        s.push_str(&format!("# pcr {} event {}\n", args.pcr, escape(e)));
+    }
+    s.push_str(&notes);
+    Ok(s)
+}
