@@ -18,7 +18,7 @@ SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' \
 	-e 's|@SYSTEMDUNITDIR@|$(SYSTEMDUNITDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g' \
 	-e 's|@BUNDLEDIR@|$(BUNDLEDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
 
-.PHONY: all deps build objects test test-host demo bench install install-files uninstall clean
+.PHONY: all deps build objects test test-host demo bench install install-files uninstall deb clean
 all: build objects
 
 # Build dependencies from apt (root; a no-op when they are there). The same
@@ -67,6 +67,12 @@ install-files:
 	$(SUBST) mkosi/mkosi-initrd/50-bpf-preload.conf > $(DESTDIR)$(MKOSIINITRDDIR)/50-bpf-preload.conf
 	install -D -m 0644 mkosi/mkosi-initrd/50-bpf-preload.preset $(DESTDIR)$(DATADIR)/50-bpf-preload.preset
 	install -d $(DESTDIR)$(BUNDLEDIR) $(DESTDIR)$(SYSCONFDIR)/bpf-preload/keys
+
+# The Debian package build/bpf-preload_<version>_<arch>.deb (plain dpkg-deb, from
+# install-files; lintian must report no error). See packaging/debian/README.md.
+deb:
+	tests/deps.sh deb
+	packaging/debian/build-deb.sh
 
 # Removes what install put there; your objects, keys and lists stay.
 uninstall:
