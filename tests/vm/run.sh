@@ -326,6 +326,42 @@ boot_ok policy-6.12-systemd 6.12 systemd policy \
     "rd.bpf_preload=0 rd.bpf_preload.guard=0 vmtest.loaded=counter vmtest.guard_status=active" \
     'VMSTATUS +policy: rd.bpf_preload=0 refused for counter'
 
+# The Debian package (make deb, packaging/debian/): built (lintian: no error), then
+# installed with dpkg into a Debian 13 root with initramfs-tools and that
+# distribution's kernel (a .deb, installed with dpkg): one rebuild by
+# update-initramfs on install; a second package shipping a signed object and its key
+# fires the file trigger (one rebuild, the object in the image), both in one dpkg run
+# rebuild once, purge leaves nothing but an administrator's key. The same again
+# after apt replaced initramfs-tools with dracut (dracut.conf.d entry, systemd
+# initrd). The images the trigger rebuilt boot with the object loaded.
+deb_suite() { # deb_suite SUITE KERNEL
+    local suite=$1 k=$2 out=$VM_BUILD/deb-test-$1 line fl
+    vm_deb_case "$suite" "$k" "$DEB" "$OBJDEB" "$out" > "$LOGS/deb-$suite.checks" 2> "$LOGS/deb-$suite.log" ||
+        result "deb-$suite" fail "(see $LOGS/deb-$suite.log)"
+    while read -r line; do
+        set -- $line
+        result "deb-$3" "$2" "${*:4}"
+    done < <(grep '^DEBCHECK ' "$LOGS/deb-$suite.checks")
+    for fl in initramfs-tools dracut; do
+        [[ -s $out/$fl.img ]] || { result "deb-$suite-$fl-boot" fail "(no image: $out/$fl.img)"; continue; }
+        # boot_ok boots $VM_BUILD/initrd/BUNDLE-KERNEL-FLAVOUR.img; marked built, it is
+        # the image the package's trigger made
+        cp "$out/$fl.img" "$VM_BUILD/initrd/deb-$k-pkg-$fl.img"
+        BUILT[$VM_BUILD/initrd/deb-$k-pkg-$fl.img]=1
+        boot_ok "deb-$suite-$fl-boot" "$k" "pkg-$fl" deb \
+            "rd.bpf_preload.required=counter vmtest.loaded=counter $FAST" 'bpf-preload: object counter: loaded'
+    done
+}
+if [[ deb-build =~ $ONLY || deb-trixie-initramfs-tools-boot =~ $ONLY ]]; then
+    if DEB=$(BPF_PRELOAD_BIN=$VM_BIN "$VM_TOP/packaging/debian/build-deb.sh" "$VM_BUILD/deb-pkg" 2> "$LOGS/deb-build.log"); then
+        result deb-build ok "(${DEB##*/}; lintian: no error, $(grep -c "^W: " "$LOGS/deb-build.log") warnings: packaging/debian/README.md)"
+        OBJDEB=$(vm_deb_objects_pkg "$VM_BUILD/deb-pkg" "$VM_BUILD/bundle-full/lib/counter.bpf.o" "$VM_PUB")
+        deb_suite trixie trixie
+    else
+        result deb-build fail "(see $LOGS/deb-build.log)"
+    fi
+fi
+
 # mkosi-built real root with full systemd (see tests/vm/mkosi-test.sh).
 if ((MKOSI)) && [[ mkosi-systemd-root =~ $ONLY ]]; then
     export VM_BIN VM_KEY VM_PUB
