@@ -14,19 +14,19 @@ bpf_preload_kernels() {
     fi
 }
 bpf_preload_rebuild() {
-    kernels=$(bpf_preload_kernels)
-    if [ -z "$kernels" ]; then
+    kernels=$(bpf_preload_kernels | tr '\n' ' ')
+    if [ -z "${kernels% }" ]; then
         echo "bpf-preload: no installed kernel: no initramfs to rebuild"
         return 0
     fi
     if bpf_preload_installed initramfs-tools && command -v update-initramfs > /dev/null; then
-        echo "bpf-preload: rebuilding the initramfs (update-initramfs) of:" $kernels
+        echo "bpf-preload: rebuilding the initramfs (update-initramfs) of: $kernels"
         # -k all: every kernel with an initramfs; set DPKG_MAINTSCRIPT_PACKAGE
         # empty so that it runs now, not through its own deferred trigger
         # (which would rebuild only the newest kernel).
         DPKG_MAINTSCRIPT_PACKAGE='' update-initramfs -u -k all
     elif bpf_preload_installed dracut && [ -x /etc/kernel/postinst.d/dracut ]; then
-        echo "bpf-preload: rebuilding the initramfs (dracut) of:" $kernels
+        echo "bpf-preload: rebuilding the initramfs (dracut) of: $kernels"
         for k in $kernels; do
             DEB_MAINT_PARAMS='' /etc/kernel/postinst.d/dracut "$k"
         done

@@ -334,15 +334,14 @@ boot_ok policy-6.12-systemd 6.12 systemd policy \
 # rebuild once, purge leaves nothing but an administrator's key. The same again
 # after apt replaced initramfs-tools with dracut (dracut.conf.d entry, systemd
 # initrd). The images the trigger rebuilt boot with the object loaded.
-deb_suite() { # deb_suite SUITE KERNEL
-    local suite=$1 k=$2 out=$VM_BUILD/deb-test-$1 line fl
-    vm_deb_case "$suite" "$k" "$DEB" "$OBJDEB" "$out" > "$LOGS/deb-$suite.checks" 2> "$LOGS/deb-$suite.log" ||
+deb_suite() { # deb_suite SUITE KERNEL GENERATORS
+    local suite=$1 k=$2 gens=$3 out=$VM_BUILD/deb-test-$1 st name detail fl
+    vm_deb_case "$suite" "$k" "$DEB" "$OBJDEB" "$out" "$gens" > "$LOGS/deb-$suite.checks" 2> "$LOGS/deb-$suite.log" ||
         result "deb-$suite" fail "(see $LOGS/deb-$suite.log)"
-    while read -r line; do
-        set -- $line
-        result "deb-$3" "$2" "${*:4}"
+    while read -r _ st name detail; do
+        result "deb-$name" "$st" "$detail"
     done < <(grep '^DEBCHECK ' "$LOGS/deb-$suite.checks")
-    for fl in initramfs-tools dracut; do
+    for fl in $gens; do
         [[ -s $out/$fl.img ]] || { result "deb-$suite-$fl-boot" fail "(no image: $out/$fl.img)"; continue; }
         # boot_ok boots $VM_BUILD/initrd/BUNDLE-KERNEL-FLAVOUR.img; marked built, it is
         # the image the package's trigger made
@@ -352,11 +351,21 @@ deb_suite() { # deb_suite SUITE KERNEL
             "rd.bpf_preload.required=counter vmtest.loaded=counter $FAST" 'bpf-preload: object counter: loaded'
     done
 }
-if [[ deb-build =~ $ONLY || deb-trixie-initramfs-tools-boot =~ $ONLY ]]; then
+# Debian 13 (trixie: dracut-ng 106, initramfs-tools 0.148, systemd 257, its 6.12 kernel) and
+# unstable (sid: dracut-ng 112, initramfs-tools 0.151, systemd 262, its 7.2 kernel).
+# SUITE:KERNEL:GENERATORS
+DEB_SUITES="trixie:trixie:initramfs-tools,dracut sid:sid:initramfs-tools,dracut"
+if [[ deb-build =~ $ONLY || deb-trixie-dracut-boot =~ $ONLY || deb-sid-dracut-boot =~ $ONLY ||
+    deb-bookworm-initramfs-tools-boot =~ $ONLY ]]; then
     if DEB=$(BPF_PRELOAD_BIN=$VM_BIN "$VM_TOP/packaging/debian/build-deb.sh" "$VM_BUILD/deb-pkg" 2> "$LOGS/deb-build.log"); then
         result deb-build ok "(${DEB##*/}; lintian: no error, $(grep -c "^W: " "$LOGS/deb-build.log") warnings: packaging/debian/README.md)"
         OBJDEB=$(vm_deb_objects_pkg "$VM_BUILD/deb-pkg" "$VM_BUILD/bundle-full/lib/counter.bpf.o" "$VM_PUB")
-        deb_suite trixie trixie
+        for s in $DEB_SUITES; do
+            IFS=: read -r suite k gens <<< "$s"
+            [[ deb-$suite-${gens%%,*}-boot =~ $ONLY ]] || continue
+            KD[$k]=${KD[$k]:-$(vm_kernel "$k")}
+            deb_suite "$suite" "$k" "${gens//,/ }"
+        done
     else
         result deb-build fail "(see $LOGS/deb-build.log)"
     fi
