@@ -353,8 +353,9 @@ deb_suite() { # deb_suite SUITE KERNEL GENERATORS
 }
 # Debian 13 (trixie: dracut-ng 106, initramfs-tools 0.148, systemd 257, its 6.12 kernel) and
 # unstable (sid: dracut-ng 112, initramfs-tools 0.151, systemd 262, its 7.2 kernel).
+# Debian 12 (bookworm: initramfs-tools 0.142, dracut 059, its 6.1 kernel): dracut too.
 # SUITE:KERNEL:GENERATORS
-DEB_SUITES="trixie:trixie:initramfs-tools,dracut sid:sid:initramfs-tools,dracut"
+DEB_SUITES=${VM_DEB_SUITES:-"trixie:trixie:initramfs-tools,dracut sid:sid:initramfs-tools,dracut bookworm:6.1:initramfs-tools,dracut"}
 if [[ deb-build =~ $ONLY || deb-trixie-dracut-boot =~ $ONLY || deb-sid-dracut-boot =~ $ONLY ||
     deb-bookworm-initramfs-tools-boot =~ $ONLY ]]; then
     if DEB=$(BPF_PRELOAD_BIN=$VM_BIN "$VM_TOP/packaging/debian/build-deb.sh" "$VM_BUILD/deb-pkg" 2> "$LOGS/deb-build.log"); then
