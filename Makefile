@@ -13,6 +13,7 @@ INITRAMFSTOOLSDIR ?= $(PREFIX)/share/initramfs-tools
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 MKOSIINITRDDIR ?= $(PREFIX)/lib/mkosi-initrd/mkosi.conf.d
 DATADIR ?= $(PREFIX)/share/bpf-preload
+MANDIR ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' \
 	-e 's|@SYSTEMDUNITDIR@|$(SYSTEMDUNITDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g' \
@@ -46,7 +47,7 @@ demo:
 bench:
 	tests/bench/run.sh
 
-# The loader, the initrd helpers, the dracut module, the initramfs-tools hook and
+# The loader, its man page, the initrd helpers, the dracut module, the initramfs-tools hook and
 # script, the systemd unit for systemd initrds and the mkosi-initrd drop-in.
 install: build install-files
 
@@ -66,6 +67,7 @@ install-files:
 	install -d $(DESTDIR)$(MKOSIINITRDDIR)
 	$(SUBST) mkosi/mkosi-initrd/50-bpf-preload.conf > $(DESTDIR)$(MKOSIINITRDDIR)/50-bpf-preload.conf
 	install -D -m 0644 mkosi/mkosi-initrd/50-bpf-preload.preset $(DESTDIR)$(DATADIR)/50-bpf-preload.preset
+	install -D -m 0644 docs/bpf-preload.8 $(DESTDIR)$(MANDIR)/man8/bpf-preload.8
 	install -d $(DESTDIR)$(BUNDLEDIR) $(DESTDIR)$(SYSCONFDIR)/bpf-preload/keys
 
 # The Debian package build/bpf-preload_<version>_<arch>.deb (plain dpkg-deb, from
@@ -82,7 +84,8 @@ uninstall:
 	    $(DESTDIR)$(INITRAMFSTOOLSDIR)/hooks/bpf-preload \
 	    $(DESTDIR)$(INITRAMFSTOOLSDIR)/scripts/init-bottom/bpf-preload \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)/bpf-preload.service \
-	    $(DESTDIR)$(MKOSIINITRDDIR)/50-bpf-preload.conf $(DESTDIR)$(DATADIR)/50-bpf-preload.preset
+	    $(DESTDIR)$(MKOSIINITRDDIR)/50-bpf-preload.conf $(DESTDIR)$(DATADIR)/50-bpf-preload.preset \
+	    $(DESTDIR)$(MANDIR)/man8/bpf-preload.8
 	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DRACUTDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(BUNDLEDIR) 2> /dev/null
 
 clean:

@@ -39,8 +39,7 @@ rm -rf "$OUT/deb" && mkdir -p "$STAGE/DEBIAN"
 make -s -C "$TOP" install-files DESTDIR="$STAGE" BIN="$BIN" PREFIX=/usr >&2
 # dracut: its check() includes the module only on request
 install -D -m 0644 "$HERE/dracut.conf" "$STAGE/usr/lib/dracut/dracut.conf.d/50-bpf-preload.conf"
-install -d "$STAGE/usr/share/man/man8"
-gzip -9n < "$TOP/docs/bpf-preload.8" > "$STAGE/usr/share/man/man8/bpf-preload.8.gz"
+gzip -9n "$STAGE/usr/share/man/man8/bpf-preload.8" # installed by install-files
 DOC=$STAGE/usr/share/doc/bpf-preload
 install -d "$DOC"
 install -m 0644 "$HERE/copyright" "$DOC/copyright"
