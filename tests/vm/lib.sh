@@ -437,22 +437,22 @@ vm_deb_base_root() { # SUITE KERNEL-NAME [GENERATORS]
     local suite=$1 kname=$2 gens=${3:-initramfs-tools dracut} d=$VM_BUILD/deb-$1 kd conf stamp deb
     local dl=$VM_BUILD/dl/deb-dracut-$1
     kd=$(vm_kernel "$kname")
-    local pkgs=$VM_DEB_PKGS
+    local incl=$VM_DEB_PKGS
     # what dracut needs beyond that, per suite (Debian 12's dracut-core depends on kpartx)
-    [[ $suite == bookworm ]] && pkgs+=" kpartx"
+    [[ $suite == bookworm ]] && incl+=" kpartx"
     # the key: the inputs (with both generators, the default, written as before)
-    stamp="$pkgs $BP_MIRROR $(ls "$VM_BUILD/dl/$kname")"
+    stamp="$incl $BP_MIRROR $(ls "$VM_BUILD/dl/$kname")"
     [[ $gens == "initramfs-tools dracut" ]] || stamp+=" $gens"
     stamp=$(echo "$stamp v1" | sha256sum | cut -c1-16)
     if [[ -x $d/root/usr/sbin/update-initramfs && $(cat "$d/stamp" 2> /dev/null) == "$stamp" ]]; then
         echo "$d/root"
         return 0
     fi
-    vlog "mmdebstrap $suite ($pkgs) + kernel $kname -> $d/root"
+    vlog "mmdebstrap $suite ($incl) + kernel $kname -> $d/root"
     rm -rf "$d" && mkdir -p "$d"
     # Check-Valid-Until false: unstable's Release file is only valid for a week and
     # the mirror seen here can be older than that; its signature is still checked.
-    mmdebstrap --mode=root --variant=apt --include="${pkgs// /,}" \
+    mmdebstrap --mode=root --variant=apt --include="${incl// /,}" \
         --aptopt='Acquire::Check-Valid-Until "false"' \
         "$suite" "$d/root" "deb [signed-by=$BP_KEYRING] $BP_MIRROR $suite main" > "$d/mmdebstrap.log" 2>&1 ||
         { tail -n 30 "$d/mmdebstrap.log" >&2; vdie "mmdebstrap $suite failed (log: $d/mmdebstrap.log)"; }
