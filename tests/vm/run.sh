@@ -326,9 +326,9 @@ boot_ok policy-6.12-systemd 6.12 systemd policy \
     "rd.bpf_preload=0 rd.bpf_preload.guard=0 vmtest.loaded=counter vmtest.guard_status=active" \
     'VMSTATUS +policy: rd.bpf_preload=0 refused for counter'
 
-# The Debian package (make deb, packaging/debian/): built (lintian: no error), then
-# installed with dpkg into a Debian 13 root with initramfs-tools and that
-# distribution's kernel (a .deb, installed with dpkg): one rebuild by
+# The Debian package (make deb, packaging/debian/): built (lintian: no error), then,
+# for each suite below, installed with dpkg into a root of that suite with
+# initramfs-tools and that distribution's kernel (its .debs, installed with dpkg): one rebuild by
 # update-initramfs on install; a second package shipping a signed object and its key
 # fires the file trigger (one rebuild, the object in the image), both in one dpkg run
 # rebuild once, purge leaves nothing but an administrator's key. The same again
