@@ -13,12 +13,13 @@ INITRAMFSTOOLSDIR ?= $(PREFIX)/share/initramfs-tools
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 MKOSIINITRDDIR ?= $(PREFIX)/lib/mkosi-initrd/mkosi.conf.d
 DATADIR ?= $(PREFIX)/share/bpf-preload
+MANDIR ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' \
 	-e 's|@SYSTEMDUNITDIR@|$(SYSTEMDUNITDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g' \
 	-e 's|@BUNDLEDIR@|$(BUNDLEDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
 
-.PHONY: all deps build objects test test-host demo bench install install-files uninstall clean
+.PHONY: all deps build objects test test-host demo bench install install-files uninstall deb clean
 all: build objects
 
 # Build dependencies from apt (root; a no-op when they are there). The same
@@ -46,7 +47,7 @@ demo:
 bench:
 	tests/bench/run.sh
 
-# The loader, the initrd helpers, the dracut module, the initramfs-tools hook and
+# The loader, its man page, the initrd helpers, the dracut module, the initramfs-tools hook and
 # script, the systemd unit for systemd initrds and the mkosi-initrd drop-in.
 install: build install-files
 
@@ -66,7 +67,14 @@ install-files:
 	install -d $(DESTDIR)$(MKOSIINITRDDIR)
 	$(SUBST) mkosi/mkosi-initrd/50-bpf-preload.conf > $(DESTDIR)$(MKOSIINITRDDIR)/50-bpf-preload.conf
 	install -D -m 0644 mkosi/mkosi-initrd/50-bpf-preload.preset $(DESTDIR)$(DATADIR)/50-bpf-preload.preset
+	install -D -m 0644 docs/bpf-preload.8 $(DESTDIR)$(MANDIR)/man8/bpf-preload.8
 	install -d $(DESTDIR)$(BUNDLEDIR) $(DESTDIR)$(SYSCONFDIR)/bpf-preload/keys
+
+# The Debian package build/bpf-preload_<version>_<arch>.deb (plain dpkg-deb, from
+# install-files; lintian must report no error). See packaging/debian/README.md.
+deb:
+	tests/deps.sh deb
+	packaging/debian/build-deb.sh
 
 # Removes what install put there; your objects, keys and lists stay.
 uninstall:
@@ -76,7 +84,8 @@ uninstall:
 	    $(DESTDIR)$(INITRAMFSTOOLSDIR)/hooks/bpf-preload \
 	    $(DESTDIR)$(INITRAMFSTOOLSDIR)/scripts/init-bottom/bpf-preload \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)/bpf-preload.service \
-	    $(DESTDIR)$(MKOSIINITRDDIR)/50-bpf-preload.conf $(DESTDIR)$(DATADIR)/50-bpf-preload.preset
+	    $(DESTDIR)$(MKOSIINITRDDIR)/50-bpf-preload.conf $(DESTDIR)$(DATADIR)/50-bpf-preload.preset \
+	    $(DESTDIR)$(MANDIR)/man8/bpf-preload.8
 	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DRACUTDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(BUNDLEDIR) 2> /dev/null
 
 clean:

@@ -1116,3 +1116,90 @@ fn an_old_fast_path_with_unloaded_externs_is_not_taken() {
          (SEC(\"?...\")); libbpf resolves it all the same (declare it __weak to make it optional)"
     );
 }
+
+/// The man page docs/bpf-preload.8 (shipped by `make deb`) has a section for every subcommand
+/// of `bpf-preload --help` and for every file in loader/src/commands/, and names there every
+/// option the help shows for it and every long option its parser accepts: a subcommand or an
+/// option added without a man entry fails here.
+#[test]
+fn man_page_covers_every_subcommand() {
+    let man = std::fs::read_to_string(repo().join("docs/bpf-preload.8")).unwrap();
+    // `.SS NAME` sections, with the option names as written in groff (`\-\-name`).
+    let mut sections: std::collections::BTreeMap<String, String> = Default::default();
+    let mut current: Option<String> = None;
+    for line in man.lines() {
+        if let Some(name) = line.strip_prefix(".SS ") {
+            current = Some(name.trim_matches('"').to_owned());
+            sections.insert(name.trim_matches('"').to_owned(), String::new());
+        } else if line.starts_with(".SH ") {
+            current = None;
+        } else if let Some(c) = &current {
+            let s = sections.get_mut(c).unwrap();
+            s.push_str(&line.replace("\\-", "-"));
+            s.push('\n');
+        }
+    }
+    // From the help: "  bpf-preload SUB [--opt ...]" and its indented continuation lines.
+    let help = bin(&["--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    let help = String::from_utf8(help.stdout).unwrap();
+    let mut from_help: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    let mut sub: Option<String> = None;
+    for line in help.lines() {
+        let t = line.trim_start();
+        if let Some(rest) = line.strip_prefix("  bpf-preload ") {
+            let name = rest.split_whitespace().next().unwrap().to_owned();
+            from_help.insert(name.clone(), Vec::new());
+            sub = Some(name);
+        } else if !line.starts_with("    ") {
+            sub = None;
+            continue;
+        }
+        if let Some(s) = &sub {
+            let opts = t
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .filter(|w| w.starts_with("--") && w.len() > 2)
+                .map(str::to_owned);
+            from_help.get_mut(s).unwrap().extend(opts);
+        }
+    }
+    let expected = ["inspect", "keygen", "run", "sign", "status", "verify"];
+    assert_eq!(
+        from_help.keys().map(String::as_str).collect::<Vec<_>>(),
+        expected,
+        "the subcommands of --help"
+    );
+    // From the parsers: one file per subcommand, Long("opt") for each long option.
+    let dir = repo().join("loader/src/commands");
+    let mut from_source: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        let stem = p.file_stem().unwrap().to_str().unwrap().to_owned();
+        if stem == "mod" {
+            continue;
+        }
+        let src = std::fs::read_to_string(&p).unwrap();
+        let opts = src
+            .split("Long(\"")
+            .skip(1)
+            .map(|r| format!("--{}", &r[..r.find('"').unwrap()]))
+            .collect();
+        from_source.insert(stem, opts);
+    }
+    assert_eq!(
+        from_source.keys().map(String::as_str).collect::<Vec<_>>(),
+        expected,
+        "the files of loader/src/commands"
+    );
+    for (sub, opts) in from_help.iter().chain(from_source.iter()) {
+        let Some(text) = sections.get(sub) else {
+            panic!("docs/bpf-preload.8 has no `.SS {sub}` section");
+        };
+        for o in opts {
+            assert!(
+                text.contains(o.as_str()),
+                "docs/bpf-preload.8, section {sub}: option {o} is not described"
+            );
+        }
+    }
+}

@@ -6,6 +6,7 @@
 #                         qemu-system-x86 ...)
 #   tests/deps.sh vm      demo + what the VM tests need (mmdebstrap for the
 #                         Debian 13 root and the fresh-machine test)
+#   tests/deps.sh deb     build + lintian (make deb; dpkg-deb is dpkg's own)
 #   tests/deps.sh bench   build + the benchmark (bpftool with autoattach, time, and
 #                         what its light-skeleton reference is built with)
 #   tests/deps.sh all     everything (default)
@@ -34,9 +35,11 @@ DEMO=(
     # poweroff, reboot, halt for dracut's shutdown/emergency code (a minimal root lacks them)
     systemd-sysv
 )
-# Debian 13 roots (dracut-ng, initramfs-tools, mkosi) and fresh Debian 12 roots
-# swtpm: the software TPM the measured-preload VM tests boot with (qemu -tpmdev emulator)
-VM=(mmdebstrap swtpm swtpm-tools)
+# Debian 13 roots (dracut-ng, initramfs-tools, mkosi) and fresh Debian 12 roots;
+# swtpm: the software TPM the measured-preload VM tests boot with (qemu -tpmdev emulator);
+# lintian checks the package (make deb) the package tests install
+VM=(mmdebstrap swtpm swtpm-tools lintian)
+DEB=(lintian)
 # time for peak RSS; the light-skeleton reference of tests/bench/run.sh is built with
 # `bpftool gen skeleton -L` (install_bpftool), gcc -static (libc6-dev's libc.a) and
 # libbpf-dev's skel_internal.h over linux-libc-dev's linux/bpf.h
@@ -77,7 +80,8 @@ case $what in
     build) check_rust; bp_apt_install "${BUILD[@]}" ;;
     demo) check_rust; bp_apt_install "${BUILD[@]}" "${DEMO[@]}"; install_qemu ;;
     vm) check_rust; bp_apt_install "${BUILD[@]}" "${DEMO[@]}" "${VM[@]}"; install_qemu ;;
+    deb) check_rust; bp_apt_install "${BUILD[@]}" "${DEB[@]}" ;;
     bench) check_rust; bp_apt_install "${BUILD[@]}" "${BENCH[@]}"; install_bpftool ;;
     all) check_rust; bp_apt_install "${BUILD[@]}" "${DEMO[@]}" "${VM[@]}" "${BENCH[@]}"; install_qemu; install_bpftool ;;
-    *) echo "usage: tests/deps.sh [build|demo|vm|bench|all]" >&2; exit 2 ;;
+    *) echo "usage: tests/deps.sh [build|demo|vm|deb|bench|all]" >&2; exit 2 ;;
 esac

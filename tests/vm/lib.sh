@@ -47,6 +47,7 @@ _vm_kernel_conf() {
         6.12) bp_apt_conf bookworm-backports bookworm-backports ;;
         trixie) bp_apt_conf trixie trixie ;;
         trixie-bpo) bp_apt_conf trixie-backports trixie-backports ;;
+        sid) bp_apt_conf sid sid ;; # Debian unstable (not in VM_KERNELS_ALL: the package test boots it)
         *) vdie "unknown kernel $1 (one of: $VM_KERNELS_ALL)" ;;
     esac
 }
@@ -422,4 +423,205 @@ vm_boot_tpm() {
     kill "$pid" 2> /dev/null || true
     wait "$pid" 2> /dev/null || true
     rm -rf "$dir"
+}
+
+# ----------------------------------------------------------- Debian package --
+# The package built by `make deb`, installed with dpkg into a root of SUITE
+# (Debian 13 trixie, unstable sid) in which that distribution's generator builds
+# /boot/initrd.img-KVER of that distribution's kernel, installed there with dpkg.
+#
+# vm_deb_objects_pkg OUTDIR SIGNED-OBJECT PUBKEY: a tiny second package,
+# bpf-preload-vmtest-objects, shipping one signed object into /usr/lib/bpf-preload
+# and its key into /etc/bpf-preload/keys (a conffile), as a platform team's
+# package would: installing it must fire bpf-preload's file trigger.
+vm_deb_objects_pkg() {
+    local out=$1 obj=$2 pub=$3 s=$1/objects-root deb
+    rm -rf "$s" && mkdir -p "$s/DEBIAN" "$s/usr/lib/bpf-preload" "$s/etc/bpf-preload/keys"
+    install -m 0644 "$obj" "$s/usr/lib/bpf-preload/${obj##*/}"
+    install -m 0644 "$pub" "$s/etc/bpf-preload/keys/vmtest.pub"
+    echo /etc/bpf-preload/keys/vmtest.pub > "$s/DEBIAN/conffiles"
+    cat > "$s/DEBIAN/control" << EOC
+Package: bpf-preload-vmtest-objects
+Version: 1
+Architecture: all
+Maintainer: bpf-preload tests <tests@invalid>
+Depends: bpf-preload
+Description: a signed eBPF object and its key for bpf-preload's package test
+ Installing it fires bpf-preload's file trigger on /usr/lib/bpf-preload.
+EOC
+    deb=$out/bpf-preload-vmtest-objects_1_all.deb
+    dpkg-deb --root-owner-group --build "$s" "$deb" > /dev/null
+    echo "$deb"
+}
+
+# vm_deb_base_root SUITE KERNEL-NAME: cached root of SUITE with initramfs-tools,
+# systemd and the kernel's .debs (vm_kernel's downloads) installed with dpkg;
+# dracut's .debs wait in /var/tmp/dracut-debs for the switch to dracut. The
+# initramfs-tools configuration is the small generic one of vm_trixie_mkinitramfs
+# (MODULES=list: virtio, ext4); dracut's is that of _vm_dracut_args, written to
+# /etc/dracut.conf.d. Rebuilt when the inputs change.
+VM_DEB_PKGS="initramfs-tools systemd systemd-sysv udev kmod busybox zstd cpio e2fsprogs linux-base mount"
+vm_deb_base_root() { # SUITE KERNEL-NAME [GENERATORS]
+    local suite=$1 kname=$2 gens=${3:-initramfs-tools dracut} d=$VM_BUILD/deb-$1 kd conf stamp deb
+    local dl=$VM_BUILD/dl/deb-dracut-$1
+    kd=$(vm_kernel "$kname")
+    local incl=$VM_DEB_PKGS
+    # what dracut needs beyond that, per suite (Debian 12's dracut-core depends on kpartx)
+    [[ $suite == bookworm ]] && incl+=" kpartx"
+    # the key: the inputs (with both generators, the default, written as before)
+    stamp="$incl $BP_MIRROR $(ls "$VM_BUILD/dl/$kname")"
+    [[ $gens == "initramfs-tools dracut" ]] || stamp+=" $gens"
+    stamp=$(echo "$stamp v1" | sha256sum | cut -c1-16)
+    if [[ -x $d/root/usr/sbin/update-initramfs && $(cat "$d/stamp" 2> /dev/null) == "$stamp" ]]; then
+        echo "$d/root"
+        return 0
+    fi
+    vlog "mmdebstrap $suite ($incl) + kernel $kname -> $d/root"
+    rm -rf "$d" && mkdir -p "$d"
+    # Check-Valid-Until false: unstable's Release file is only valid for a week and
+    # the mirror seen here can be older than that; its signature is still checked.
+    mmdebstrap --mode=root --variant=apt --include="${incl// /,}" \
+        --aptopt='Acquire::Check-Valid-Until "false"' \
+        "$suite" "$d/root" "deb [signed-by=$BP_KEYRING] $BP_MIRROR $suite main" > "$d/mmdebstrap.log" 2>&1 ||
+        { tail -n 30 "$d/mmdebstrap.log" >&2; vdie "mmdebstrap $suite failed (log: $d/mmdebstrap.log)"; }
+    mkdir -p "$d/root/etc/initramfs-tools/conf.d" "$d/root/etc/dracut.conf.d"
+    echo 'MODULES=list' > "$d/root/etc/initramfs-tools/conf.d/vmtest.conf"
+    printf '%s\n' virtio_pci virtio_blk ext4 > "$d/root/etc/initramfs-tools/modules"
+    _vm_dracut_args systemd
+    local i omit=
+    for ((i = 0; i < ${#VM_DRACUT_ARGS[@]}; i++)); do
+        [[ ${VM_DRACUT_ARGS[i]} == --omit ]] && omit+=" ${VM_DRACUT_ARGS[i + 1]}"
+    done
+    # the same small generic image as the other dracut tests, as configuration
+    cat > "$d/root/etc/dracut.conf.d/90-vmtest.conf" << EOC
+hostonly="no"
+hostonly_cmdline="no"
+early_microcode="no"
+compress="cat"
+add_drivers+=" virtio_pci virtio_blk ext4 "
+omit_dracutmodules+="$omit "
+add_dracutmodules+=" systemd systemd-initrd dracut-systemd "
+EOC
+    grep -q 'plymouth' "$d/root/etc/dracut.conf.d/90-vmtest.conf" || vdie "vm_deb_base_root: dracut omit list not found"
+    # dracut and what it needs beyond the root, from SUITE (private apt configuration)
+    conf=$(bp_apt_conf "$suite" "$suite")
+    mkdir -p "$d/root/var/tmp/kernel-debs" "$d/root/var/tmp/dracut-debs"
+    if [[ " $gens " == *" dracut "* ]]; then
+        rm -rf "$dl" && mkdir -p "$dl"
+        (cd "$dl" && APT_CONFIG=$conf apt-get -q download dracut dracut-core dracut-install > /dev/null 2>&1 ||
+            APT_CONFIG=$conf apt-get -q download dracut dracut-core > /dev/null) ||
+            vdie "apt-get download dracut ($suite) failed"
+        cp "$dl"/*.deb "$d/root/var/tmp/dracut-debs/"
+    fi
+    cp "$VM_BUILD/dl/$kname"/*.deb "$d/root/var/tmp/kernel-debs/"
+    # what vm_kernel does not download because it does not unpack it: the kernel's
+    # linux-base-VER packages (unstable splits them out), from SUITE
+    local extra
+    extra=$(for deb in "$VM_BUILD/dl/$kname"/*.deb; do dpkg-deb -f "$deb" Depends; done | tr ',|' '\n\n' |
+        sed 's/^ *//; s/[ (].*//' | grep -E '^linux-base-' | sort -u || true)
+    if [[ -n $extra ]]; then
+        # shellcheck disable=SC2086
+        (cd "$d/root/var/tmp/kernel-debs" && APT_CONFIG=$conf apt-get -q download $extra > /dev/null) ||
+            vdie "apt-get download $extra ($suite) failed"
+    fi
+    vm_in_root "$d/root" sh -c 'dpkg -i /var/tmp/kernel-debs/*.deb && rm -rf /var/tmp/kernel-debs' \
+        > "$d/kernel.log" 2>&1 || { tail -n 20 "$d/kernel.log" >&2; vdie "dpkg -i kernel $kname in $suite failed"; }
+    echo "$stamp" > "$d/stamp"
+    echo "$d/root"
+}
+
+# The root's files, one path a line, except what changes without the package
+# (dpkg's and apt's state, logs, caches, the _deb_generated images).
+_vm_deb_files() {
+    (cd "$1" && find . -xdev \( -path ./proc -o -path ./sys -o -path ./dev -o -path ./run -o -path ./tmp \
+        -o -path ./var/tmp -o -path ./var/lib/dpkg -o -path ./var/lib/apt -o -path ./var/cache \
+        -o -path ./var/log -o -path ./var/lib/initramfs-tools -o -path './boot/initrd.img-*' \
+        -o -path ./etc/resolv.conf \) -prune -o -print | LC_ALL=C sort)
+}
+
+# vm_deb_case SUITE KERNEL-NAME DEB OBJDEB OUTDIR [GENERATORS]: the package's life
+# in a copy of vm_deb_base_root: with initramfs-tools, then with dracut (default;
+# GENERATORS="initramfs-tools" stops after the first). Writes OUTDIR/GENERATOR.img
+# (the images the trigger rebuilt, for the boots) and prints one
+# "DEBCHECK ok|fail NAME DETAIL" line per check.
+vm_deb_case() {
+    local suite=$1 kname=$2 deb=$3 objdeb=$4 out=$5 gens=${6:-initramfs-tools dracut}
+    local base r kver n gen files0 files1 pkgfiles p left
+    base=$(vm_deb_base_root "$suite" "$kname" "$gens") || { echo "DEBCHECK fail $suite-root (see the log)"; return 1; }
+    kver=$(cat "$VM_BUILD/kernels/$kname/kver")
+    r=$out/root
+    rm -rf "$out" && mkdir -p "$out"
+    cp -a --reflink=auto "$base" "$r"
+    mkdir -p "$r/var/tmp/debs" && cp "$deb" "$objdeb" "$r/var/tmp/debs/"
+    local D=/var/tmp/debs/${deb##*/} O=/var/tmp/debs/${objdeb##*/}
+    _deb_check() { # _deb_check NAME ok|fail DETAIL
+        echo "DEBCHECK $2 $suite-$1 $3"
+    }
+    # _deb_in_root LOG CMD...: run in the root, output to OUTDIR/LOG
+    _deb_in_root() { local l=$out/$1; shift; vm_in_root "$r" "$@" > "$l" 2>&1; }
+    _deb_generated() { grep -c "$1" "$out/$2" || true; }
+    _deb_has_object() { # _deb_has_object LISTER: the image holds the signed object
+        _deb_in_root list.log "$1" "/boot/initrd.img-$kver" && grep -q 'usr/lib/bpf-preload/counter.bpf.o' "$out/list.log"
+    }
+
+    for gen in $gens; do
+        local G="update-initramfs: Generating /boot/initrd.img-$kver" L=lsinitramfs
+        if [[ $gen == dracut ]]; then
+            G="dracut: Generating /boot/initrd.img-$kver" L=lsinitrd
+            # the switch: apt replaces initramfs-tools with dracut (from the .debs, no download)
+            _deb_in_root switch.log sh -c 'apt-get install -y -q /var/tmp/dracut-debs/*.deb' ||
+                { _deb_check "$gen-switch" fail "(apt-get install dracut; see $out/switch.log)"; return 0; }
+        fi
+        files0=$(_vm_deb_files "$r")
+        # 1. the package alone: one rebuild, by this generator, now with bpf-preload in it
+        if ! _deb_in_root "$gen-install.log" dpkg -i "$D"; then
+            _deb_check "$gen-install" fail "(dpkg -i; see $out/$gen-install.log)"; continue
+        fi
+        n=$(_deb_generated "$G" "$gen-install.log")
+        if [[ $n == 1 ]] && _deb_in_root list.log "$L" "/boot/initrd.img-$kver" &&
+            grep -q 'usr/bin/bpf-preload' "$out/list.log"; then
+            _deb_check "$gen-install" ok "(one rebuild; the image has the loader)"
+        else
+            _deb_check "$gen-install" fail "($n rebuilds, expected 1, or no loader in the image; see $out/$gen-install.log)"
+        fi
+        # 2. another package ships a signed object and a key: the file trigger rebuilds, once
+        _deb_in_root "$gen-trigger.log" dpkg -i "$O" || true
+        n=$(_deb_generated "$G" "$gen-trigger.log")
+        if [[ $n == 1 ]] && _deb_has_object "$L"; then
+            _deb_check "$gen-trigger" ok "(one rebuild; the image has counter.bpf.o)"
+        else
+            _deb_check "$gen-trigger" fail "($n rebuilds, expected 1, or no counter.bpf.o in the image; see $out/$gen-trigger.log)"
+        fi
+        cp "$r/boot/initrd.img-$kver" "$out/$gen.img"
+        # 3. both packages again in one dpkg run (an upgrade of both): still one rebuild
+        # (dpkg's trigger handling, the same whatever the generator: checked once)
+        if [[ $gen == initramfs-tools ]]; then
+            _deb_in_root "$gen-both.log" dpkg -i "$D" "$O" || true
+            n=$(_deb_generated "$G" "$gen-both.log")
+            if [[ $n == 1 ]]; then
+                _deb_check "$gen-one-per-run" ok "(two packages, one rebuild)"
+            else
+                _deb_check "$gen-one-per-run" fail "($n rebuilds, expected 1; see $out/$gen-both.log)"
+            fi
+        fi
+        # 4. an administrator's key stays; purge both packages: one rebuild each,
+        # and nothing of the package is left
+        echo "# admin" > "$r/etc/bpf-preload/keys/admin.pub"
+        _deb_in_root "$gen-purge.log" dpkg --purge bpf-preload-vmtest-objects bpf-preload || true
+        files1=$(_vm_deb_files "$r")
+        left=$(diff <(echo "$files0") <(echo "$files1") | sed -n 's/^> //p' | tr '\n' ' ')
+        pkgfiles=$(dpkg-deb -c "$deb" | awk '{print $6}' | sed 's|^\./|/|; s|/$||' | grep -v '^$')
+        local present=
+        for p in $pkgfiles; do
+            [[ -e $r$p && ! -d $r$p ]] && present+="$p "
+        done
+        if [[ $left == "./etc/bpf-preload ./etc/bpf-preload/keys ./etc/bpf-preload/keys/admin.pub " && -z $present ]] &&
+            ! _deb_in_root purge-list.log dpkg -s bpf-preload && _deb_in_root list.log "$L" "/boot/initrd.img-$kver" &&
+            ! grep -q 'bpf-preload' "$out/list.log"; then
+            _deb_check "$gen-purge" ok "(only the administrator's key is left; the rebuilt image has no bpf-preload)"
+        else
+            _deb_check "$gen-purge" fail "(left: ${left:-nothing}${present:+; package files: $present}; see $out/$gen-purge.log)"
+        fi
+        rm -rf "$r/etc/bpf-preload"
+    done
 }

@@ -390,6 +390,52 @@ boot_refused measure-notpm-required-6.1-systemd 6.1 systemd measure-a \
     "rd.bpf_preload.measure=12,required" \
     'not loaded: measurement required and unavailable: no TPM'
 
+# The Debian package (make deb, packaging/debian/): built (lintian: no error), then,
+# for each suite below, installed with dpkg into a root of that suite with
+# initramfs-tools and that distribution's kernel (its .debs, installed with dpkg): one rebuild by
+# update-initramfs on install; a second package shipping a signed object and its key
+# fires the file trigger (one rebuild, the object in the image), both in one dpkg run
+# rebuild once, purge leaves nothing but an administrator's key. The same again
+# after apt replaced initramfs-tools with dracut (dracut.conf.d entry, systemd
+# initrd). The images the trigger rebuilt boot with the object loaded.
+deb_suite() { # deb_suite SUITE KERNEL GENERATORS
+    local suite=$1 k=$2 gens=$3 out=$VM_BUILD/deb-test-$1 st name detail fl
+    vm_deb_case "$suite" "$k" "$DEB" "$OBJDEB" "$out" "$gens" > "$LOGS/deb-$suite.checks" 2> "$LOGS/deb-$suite.log" ||
+        result "deb-$suite" fail "(see $LOGS/deb-$suite.log)"
+    while read -r _ st name detail; do
+        result "deb-$name" "$st" "$detail"
+    done < <(grep '^DEBCHECK ' "$LOGS/deb-$suite.checks")
+    for fl in $gens; do
+        [[ -s $out/$fl.img ]] || { result "deb-$suite-$fl-boot" fail "(no image: $out/$fl.img)"; continue; }
+        # boot_ok boots $VM_BUILD/initrd/BUNDLE-KERNEL-FLAVOUR.img; marked built, it is
+        # the image the package's trigger made
+        cp "$out/$fl.img" "$VM_BUILD/initrd/deb-$k-pkg-$fl.img"
+        BUILT[$VM_BUILD/initrd/deb-$k-pkg-$fl.img]=1
+        boot_ok "deb-$suite-$fl-boot" "$k" "pkg-$fl" deb \
+            "rd.bpf_preload.required=counter vmtest.loaded=counter $FAST" 'bpf-preload: object counter: loaded'
+    done
+}
+# Debian 13 (trixie: dracut-ng 106, initramfs-tools 0.148, systemd 257, its 6.12 kernel) and
+# unstable (sid: dracut-ng 112, initramfs-tools 0.151, systemd 262, its 7.2 kernel).
+# Debian 12 (bookworm: initramfs-tools 0.142, dracut 059, its 6.1 kernel): dracut too.
+# SUITE:KERNEL:GENERATORS
+DEB_SUITES=${VM_DEB_SUITES:-"trixie:trixie:initramfs-tools,dracut sid:sid:initramfs-tools,dracut bookworm:6.1:initramfs-tools,dracut"}
+if [[ deb-build =~ $ONLY || deb-trixie-dracut-boot =~ $ONLY || deb-sid-dracut-boot =~ $ONLY ||
+    deb-bookworm-initramfs-tools-boot =~ $ONLY ]]; then
+    if DEB=$(BPF_PRELOAD_BIN=$VM_BIN "$VM_TOP/packaging/debian/build-deb.sh" "$VM_BUILD/deb-pkg" 2> "$LOGS/deb-build.log"); then
+        result deb-build ok "(${DEB##*/}; lintian: no error, $(grep -c "^W: " "$LOGS/deb-build.log") warnings: packaging/debian/README.md)"
+        OBJDEB=$(vm_deb_objects_pkg "$VM_BUILD/deb-pkg" "$VM_BUILD/bundle-full/lib/counter.bpf.o" "$VM_PUB")
+        for s in $DEB_SUITES; do
+            IFS=: read -r suite k gens <<< "$s"
+            [[ deb-$suite-${gens%%,*}-boot =~ $ONLY ]] || continue
+            KD[$k]=${KD[$k]:-$(vm_kernel "$k")}
+            deb_suite "$suite" "$k" "${gens//,/ }"
+        done
+    else
+        result deb-build fail "(see $LOGS/deb-build.log)"
+    fi
+fi
+
 # mkosi-built real root with full systemd (see tests/vm/mkosi-test.sh).
 if ((MKOSI)) && [[ mkosi-systemd-root =~ $ONLY ]]; then
     export VM_BIN VM_KEY VM_PUB
