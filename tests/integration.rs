@@ -760,6 +760,7 @@ fn an_old_fast_path_with_unloaded_externs_fails_like_libbpf() {
         },
         insns: vec![0x95, 0, 0, 0, 0, 0, 0, 0],
         data: vec![],
+        kernel_sig: vec![],
     };
     let key_text = std::fs::read_to_string(test_private_key()).unwrap();
     let key = bpf_preload::keys::parse_private_pem("test", &key_text).unwrap();

@@ -46,7 +46,9 @@ mod format_tests;
 pub mod fuzz;
 
 // What the command-line tools, the integration tests and the fuzz targets use, on purpose.
-pub use bpf_preload_format::{cmdline, elf, escape, fast, name, policy, status, trailer, verify};
+pub use bpf_preload_format::{
+    cmdline, elf, escape, fast, ksig, name, policy, status, trailer, verify,
+};
 pub use kernel::fast::ConvertError;
 pub use pipeline::{keys, live};
 pub use pipeline::{CmdlineFrom, RunConfig, RunError, EXIT_REQUIRED_FAILED};
@@ -84,12 +86,18 @@ pub fn boot(cfg: &RunConfig) -> Result<status::Status, RunError> {
 /// The section is checked by the very code `run` checks it with ([`fast::FastPath::parse`]:
 /// limits, names, characters, the match with the ELF): a section that `run` would refuse is
 /// never signed; its rule becomes the reason for version 1.
-pub fn fast_path_section(elf: &[u8], name: &name::ObjectName) -> Result<Vec<u8>, ConvertError> {
+///
+/// With `signer`, the section carries the kernel's signature over the loader (docs/format.md).
+pub fn fast_path_section(
+    elf: &[u8],
+    name: &name::ObjectName,
+    signer: Option<&ksig::KernelSigner>,
+) -> Result<Vec<u8>, ConvertError> {
     let info = elf::describe(elf)?;
     if let Some(why) = fast::libbpf_only(&info) {
         return Err(why.into());
     }
-    let section = kernel::fast::convert(elf, name.as_str())?
+    let section = kernel::fast::convert(elf, name.as_str(), signer)?
         .encode()
         .ok_or(ConvertError::TooLarge)?;
     fast::FastPath::parse(&section, &info)?;

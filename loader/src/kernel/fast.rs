@@ -16,6 +16,7 @@ use crate::fast::{
     attach_for, Attach, Descriptor, DescriptorError, FastError, FastPath, MapDesc, ProgDesc,
     Unconvertible, GEN_MAX_MAPS, GEN_MAX_PROGS,
 };
+use crate::ksig::{KernelSigner, KsigError};
 use crate::name::PinKind;
 use crate::pipeline::load::{LoadError, LoadPath, LoadReport, Loaded};
 use crate::pipeline::object::{PinNames, Pinnable};
@@ -42,6 +43,8 @@ pub enum ConvertError {
     Check(#[source] FastError),
     #[error("fast-path section larger than 4 GiB")]
     TooLarge,
+    #[error("kernel signature: {0}")]
+    KernelSign(#[source] KsigError),
 }
 
 impl From<GenerateError<Unconvertible>> for ConvertError {
@@ -90,9 +93,14 @@ fn refusal(maps: &[(String, u32, bool)], progs: &[skel::GenProg]) -> Option<Unco
 }
 
 /// Convert an ELF object, signed as `name`, into its fast path (not yet checked as boot
-/// checks it: [`crate::fast_path_section`] does); `Err` says why not.
-pub fn convert(elf: &[u8], name: &str) -> Result<FastPath, ConvertError> {
-    let g = skel::generate(elf, name, refusal)?;
+/// checks it: [`crate::fast_path_section`] does); `Err` says why not. With `signer` the loader
+/// is generated with `gen_hash` and the kernel's signature over its instructions is added.
+pub fn convert(
+    elf: &[u8],
+    name: &str,
+    signer: Option<&KernelSigner>,
+) -> Result<FastPath, ConvertError> {
+    let g = skel::generate(elf, name, signer.is_some(), refusal)?;
     let mut programs = Vec::new();
     let mut skipped = Vec::new();
     for p in g.progs {
@@ -118,6 +126,10 @@ pub fn convert(elf: &[u8], name: &str) -> Result<FastPath, ConvertError> {
             maps,
             programs,
             skipped,
+        },
+        kernel_sig: match signer {
+            Some(s) => s.sign(&g.insns).map_err(ConvertError::KernelSign)?,
+            None => Vec::new(),
         },
         insns: g.insns,
         data: g.data,

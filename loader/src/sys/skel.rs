@@ -105,10 +105,12 @@ pub enum GenerateError<R> {
 
 /// Run libbpf in gen_loader mode over an ELF object opened as `name`: the loader program and its
 /// data, without touching the kernel. `refuse` sees the maps and programs first and may say why
-/// the object cannot be converted.
+/// the object cannot be converted. `gen_hash`: the loader checks the SHA-256 of its data map
+/// itself (libbpf's `gen_hash`, for a kernel-signed loader).
 pub fn generate<R>(
     elf: &[u8],
     name: &str,
+    gen_hash: bool,
     refuse: impl Fn(&[(String, u32, bool)], &[GenProg]) -> Option<R>,
 ) -> Result<Generated, GenerateError<R>> {
     let cname = CString::new(name).map_err(|_| GenerateError::Name)?;
@@ -129,6 +131,7 @@ pub fn generate<R>(
     }
     let mut gen = sys::gen_loader_opts {
         sz: std::mem::size_of::<sys::gen_loader_opts>() as _,
+        gen_hash,
         ..Default::default()
     };
     // SAFETY: an open, not yet loaded object; `gen` outlives the object (libbpf writes the
