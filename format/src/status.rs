@@ -73,6 +73,10 @@ pub struct ObjectStatus {
     /// Why not the fast path, when `load_path` is `libbpf`.
     #[serde(default)]
     pub load_path_reason: Option<String>,
+    /// The kernel's verdict on the object's kernel signature: `verified`, `unsigned`,
+    /// `refused: <reason>`, `unsupported: <reason>`; absent when it never reached the kernel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_signature: Option<String>,
     pub duration_ms: f64,
     /// Where the time went: reading and verifying (signature, ELF checks), loading and
     /// attaching in the kernel, pinning.
@@ -105,6 +109,7 @@ impl ObjectStatus {
             shared_maps_reused: vec![],
             load_path: None,
             load_path_reason: None,
+            kernel_signature: None,
             duration_ms: 0.0,
             phases: Phases::default(),
         }
@@ -171,6 +176,10 @@ pub struct GuardStatus {
     /// `NAME:absent (why)` or `NAME:NOT-GUARDED (why)`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub switches: Vec<String>,
+    /// Signed-only mode is armed: after the seal, programs that can observe or change the
+    /// kernel load only when the kernel verified them against the loader's keyring.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub signed_only: bool,
     /// Whether the seal engaged (PID 1 exec'd the real init); filled in live by `status`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sealed: Option<bool>,
@@ -192,6 +201,7 @@ impl GuardStatus {
         Self {
             state,
             required,
+            signed_only: false,
             reason: None,
             instance: None,
             protected: vec![],
@@ -264,6 +274,59 @@ impl GuardStatus {
     }
 }
 
+/// Signed-only mode's state (docs/guard.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignedOnlyState {
+    /// The guard refuses unsigned kernel-observing programs after the seal.
+    Active,
+    Off,
+    /// This kernel cannot do it (no BPF signatures, no BPF LSM): the reason says which.
+    Unavailable,
+    Failed,
+}
+
+impl SignedOnlyState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Off => "off",
+            Self::Unavailable => "unavailable",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// `"signed_only": {"state": …, "keyring": <serial>, "reason": …}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedOnlyStatus {
+    pub state: SignedOnlyState,
+    /// The loader's sealed keyring (its serial), when one was made.
+    pub keyring: Option<i32>,
+    /// Why not active.
+    pub reason: Option<String>,
+    /// Build-time policy or `rd.bpf_preload.signed_only=required`.
+    #[serde(default)]
+    pub required: bool,
+}
+
+impl SignedOnlyStatus {
+    /// `signed_only: active keyring=123` / `signed_only: unavailable: <reason>`.
+    pub fn line(&self) -> String {
+        let mut l = format!("signed_only: {}", self.state.as_str());
+        if let Some(r) = &self.reason {
+            l.push_str(&format!(": {r}"));
+        }
+        if let Some(k) = self.keyring {
+            l.push_str(&format!(" keyring={k}"));
+        }
+        if self.required {
+            l.push_str(" required");
+        }
+        l
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Status {
     pub version: u32,
@@ -280,6 +343,9 @@ pub struct Status {
     /// The built-in guard; absent when it was not asked for (and in older records).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guard: Option<GuardStatus>,
+    /// Signed-only mode; absent when it was not asked for (and in older records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_only: Option<SignedOnlyStatus>,
     /// What the build-time policy refused of the command line.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
@@ -301,11 +367,16 @@ impl Status {
             .filter(|o| o.required && o.result == Outcome::Failed)
     }
 
-    /// A required guard that is not active: `run` fails closed (exit 3).
+    /// A required guard (or required signed-only mode) that is not active: `run` fails closed
+    /// (exit 3).
     pub fn guard_required_failed(&self) -> bool {
         self.guard
             .as_ref()
             .is_some_and(|g| g.required && !g.is_active())
+            || self
+                .signed_only
+                .as_ref()
+                .is_some_and(|s| s.required && s.state != SignedOnlyState::Active)
     }
 
     /// The record as JSON; printable as it is (see [`json_safe`]).
@@ -375,6 +446,9 @@ impl Status {
                 }
             }
         }
+        if let Some(so) = &self.signed_only {
+            let _ = writeln!(s, "  {}", escape(&so.line()));
+        }
         if let Some(l) = live {
             render_switches(&mut s, l);
         }
@@ -403,6 +477,9 @@ impl Status {
             }
             if let Some(e) = &o.error {
                 let _ = writeln!(s, "      error: {}", escape(e));
+            }
+            if let Some(k) = &o.kernel_signature {
+                let _ = writeln!(s, "      kernel signature: {}", escape(k));
             }
             if let Some(p) = &o.load_path {
                 let _ = match &o.load_path_reason {
@@ -507,6 +584,7 @@ mod tests {
                 ],
                 ..GuardStatus::new(GuardState::Active, true)
             }),
+            signed_only: None,
             notes: vec!["rd.bpf_preload.guard=0 refused".into()],
             warnings: vec![],
             live: None,
@@ -735,6 +813,7 @@ bpf-preload: 3 object(s) from nowhere (no list): 2 loaded, 1 already loaded, 0 f
             objects: vec![o, bad],
             duration_ms: 16.1,
             guard: None,
+            signed_only: None,
             notes: vec![],
             warnings: vec![
                 "trusted keys: skipped a key file: read /etc/bpf-preload/keys/x.pub: is a special file (refused)".into(),

@@ -57,6 +57,8 @@ pub use sys::{read_bounded, write_replace, Durability, MAX_OBJECT_SIZE};
 
 use std::time::Instant;
 
+use pipeline::signed;
+
 /// The boot job: plan from the command line, trusted keys, every object through the pipeline,
 /// then the status record. Only a problem that stops planning is an `Err`; everything else is
 /// in the returned status. Either way a status record is written to `cfg.status`.
@@ -67,11 +69,18 @@ pub fn boot(cfg: &RunConfig) -> Result<status::Status, RunError> {
     let (mut status, fatal) = match pipeline::read_plan(cfg) {
         Ok(plan) => {
             let ring = keys::trusted(&cfg.keys);
-            let guard = &builtin::Builtin;
-            (
-                pipeline::run(&plan, ring, cfg, &sys, &kernel::Libbpf, guard),
-                None,
-            )
+            let kkeys = signed::setup(&cfg.keys, plan.signed_only, &sys::keyring::RealKeyrings);
+            let signed_only = plan.signed_only != cmdline::GuardMode::Off;
+            let kernel = kernel::Libbpf {
+                keyring: kkeys.keyring,
+                signed_only: signed_only && kkeys.keyring.is_some(),
+            };
+            let guard = builtin::Builtin {
+                signed_only: kkeys.keyring.filter(|_| signed_only),
+            };
+            let mut st = pipeline::run(&plan, ring, cfg, &sys, &kernel, &guard);
+            signed::report(&mut st, plan.signed_only, &kkeys, &sys);
+            (st, None)
         }
         Err(e) => (pipeline::fatal(cfg, &e, &sys), Some(e)),
     };
@@ -107,7 +116,7 @@ pub fn fast_path_section(
 /// The live status of a record: what is still pinned, attached and switched on now
 /// (`pipeline::live`), through the real kernel. For `status`; the record itself is unchanged.
 pub fn live_status(st: &status::Status) -> live::Live {
-    live::check(st, &kernel::Libbpf)
+    live::check(st, &kernel::Libbpf::default())
 }
 
 /// What the guard's read-only info map says (sealed, refusals, the last one); for `status`.

@@ -143,13 +143,30 @@ pub struct FastObject {
     links: Vec<(String, OwnedFd)>,
     not_attached: Vec<String>,
     skipped: Vec<String>,
+    /// The kernel's verdict on the loader's signature (status `kernel_signature`).
+    pub kernel_signature: Option<String>,
 }
 
 impl FastObject {
-    /// Run the loader in the kernel.
-    pub fn load(fast: &FastPath) -> Result<Self, SkelError> {
+    /// Run the loader in the kernel; a kernel-signed one against `keyring` (the loader's sealed
+    /// keyring), whose verdict the kernel gives by loading it or not.
+    pub fn load(fast: &FastPath, keyring: Option<i32>) -> Result<Self, SkelError> {
         let d = &fast.descriptor;
-        let out = skel::run_loader(&fast.insns, &fast.data, d.maps.len(), d.programs.len())?;
+        let signature = match (fast.kernel_sig.is_empty(), keyring) {
+            (false, Some(keyring)) => Some(skel::LoaderSignature {
+                cms: &fast.kernel_sig,
+                keyring,
+            }),
+            _ => None,
+        };
+        let out = skel::run_loader(
+            &fast.insns,
+            &fast.data,
+            d.maps.len(),
+            d.programs.len(),
+            !fast.kernel_sig.is_empty(),
+            signature,
+        )?;
         Ok(Self {
             maps: d
                 .maps
@@ -161,6 +178,14 @@ impl FastObject {
             links: Vec::new(),
             not_attached: Vec::new(),
             skipped: d.skipped.clone(),
+            kernel_signature: Some(
+                if signature.is_some() {
+                    "verified"
+                } else {
+                    "unsigned"
+                }
+                .to_owned(),
+            ),
         })
     }
 }
@@ -277,6 +302,7 @@ impl Loaded for FastObject {
             skipped: self.skipped.clone(),
             path: LoadPath::Fast,
             path_reason: None,
+            kernel_signature: self.kernel_signature.clone(),
         }
     }
 

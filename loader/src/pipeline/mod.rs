@@ -10,6 +10,7 @@ pub mod load;
 pub mod object;
 pub mod pin;
 pub mod report;
+pub mod signed;
 
 use std::cell::Cell;
 use std::io;
@@ -306,6 +307,7 @@ pub fn fatal(cfg: &RunConfig, error: &RunError, sys: &dyn Sys) -> Status {
         error: Some(error.to_string()),
         objects: Vec::new(),
         guard: None,
+        signed_only: None,
         notes: Vec::new(),
         warnings: Vec::new(),
         live: None,
@@ -354,6 +356,7 @@ pub fn run(
         objects: Vec::new(),
         duration_ms: 0.0,
         guard: None,
+        signed_only: None,
         notes: plan.notes.clone(),
         warnings: ring.as_ref().map(key_warnings).unwrap_or_default(),
         live: None,
@@ -477,6 +480,11 @@ pub fn record(entry: &Entry, a: Attempt, verdict: Verdict, duration_ms: f64) -> 
     let load = a.load.unwrap_or_default();
     let load_path = attempted.then(|| load.path.as_str().to_owned());
     let load_path_reason = if attempted { load.path_reason } else { None };
+    let kernel_signature = if attempted {
+        load.kernel_signature
+    } else {
+        None
+    };
     ObjectStatus {
         name: entry.raw.clone(),
         result,
@@ -494,6 +502,7 @@ pub fn record(entry: &Entry, a: Attempt, verdict: Verdict, duration_ms: f64) -> 
         shared_maps_reused: shared_reused,
         load_path,
         load_path_reason,
+        kernel_signature,
         duration_ms,
         phases: a.phases,
     }

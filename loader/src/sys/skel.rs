@@ -208,14 +208,132 @@ pub struct LoaderOut {
     pub progs: Vec<OwnedFd>,
 }
 
+/// A kernel signature for the loader: the CMS bytes and the keyring to check them against.
+#[derive(Debug, Clone, Copy)]
+pub struct LoaderSignature<'a> {
+    pub cms: &'a [u8],
+    pub keyring: i32,
+}
+
+/// BPF_OBJ_GET_INFO_BY_FD with `hash`: makes the kernel compute the frozen map's SHA-256, which
+/// a `gen_hash` loader compares with the one signed into its instructions.
+fn map_hash(map_fd: RawFd) -> Result<[u8; 32], SkelError> {
+    let mut hash = [0u8; 32];
+    let mut info = sys::bpf_map_info {
+        hash: hash.as_mut_ptr() as u64,
+        hash_size: 32,
+        ..Default::default()
+    };
+    let mut len = std::mem::size_of::<sys::bpf_map_info>() as u32;
+    // SAFETY: `info` and `hash` outlive the call; the kernel writes at most `len` bytes into
+    // `info` and `hash_size` bytes into `hash`.
+    let r = unsafe { sys::bpf_map_get_info_by_fd(map_fd, &mut info, &mut len) };
+    check("hash loader map", r)?;
+    Ok(hash)
+}
+
+/// BPF_PROG_LOAD of the loader with its signature and keyring (libbpf's `bpf_prog_load` has no
+/// such options): the attr up to `keyring_id`, as skel_internal.h makes it.
+fn load_signed(
+    insns: &[sys::bpf_insn],
+    fd_array: &[RawFd],
+    sig: LoaderSignature<'_>,
+) -> io::Result<OwnedFd> {
+    // SAFETY: bpf_attr is plain data; all-zero is its empty value.
+    let mut attr: sys::bpf_attr = unsafe { std::mem::zeroed() };
+    let name = b"__loader.prog\0";
+    // SAFETY: writing the BPF_PROG_LOAD member of a zeroed union.
+    let p = unsafe { &mut attr.__bindgen_anon_3 };
+    p.prog_type = sys::BPF_PROG_TYPE_SYSCALL;
+    p.insn_cnt = insns.len() as u32;
+    p.insns = insns.as_ptr() as u64;
+    p.license = c"Dual BSD/GPL".as_ptr() as u64;
+    p.prog_flags = sys::BPF_F_SLEEPABLE;
+    for (d, s) in p.prog_name.iter_mut().zip(name.iter()) {
+        *d = *s as c_char;
+    }
+    p.fd_array = fd_array.as_ptr() as u64;
+    p.signature = sig.cms.as_ptr() as u64;
+    p.signature_size = sig.cms.len() as u32;
+    p.keyring_id = sig.keyring;
+    // offsetofend(union bpf_attr, keyring_id): the prog-load member is the union's start.
+    let size = std::mem::size_of::<sys::bpf_attr__bindgen_ty_4>();
+    // SAFETY: `attr` and every buffer it points to (insns, license, fd_array, signature)
+    // outlive the call; the kernel reads `size` bytes of `attr`.
+    let r = unsafe {
+        syscall(
+            SYS_BPF,
+            sys::BPF_PROG_LOAD as c_long,
+            &mut attr as *mut sys::bpf_attr,
+            size as c_long,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(owned(r as c_int))
+}
+
+/// Does this kernel take BPF_PROG_LOAD's signature fields? A socket filter `r0 = 0; exit` with a
+/// one-byte signature and no keyring: a kernel without them refuses the larger attr (E2BIG);
+/// one with them looks at the signature and refuses it otherwise. `Err`: the errno of E2BIG.
+pub fn signatures_supported() -> io::Result<()> {
+    let insns = [
+        sys::bpf_insn {
+            code: (sys::BPF_ALU64 | sys::BPF_MOV | sys::BPF_K) as u8,
+            ..Default::default()
+        },
+        sys::bpf_insn {
+            code: (sys::BPF_JMP | sys::BPF_EXIT) as u8,
+            ..Default::default()
+        },
+    ];
+    // SAFETY: bpf_attr is plain data; all-zero is its empty value.
+    let mut attr: sys::bpf_attr = unsafe { std::mem::zeroed() };
+    let junk = [0x30u8];
+    // SAFETY: writing the BPF_PROG_LOAD member of a zeroed union.
+    let p = unsafe { &mut attr.__bindgen_anon_3 };
+    p.prog_type = sys::BPF_PROG_TYPE_SOCKET_FILTER;
+    p.insn_cnt = insns.len() as u32;
+    p.insns = insns.as_ptr() as u64;
+    p.license = c"GPL".as_ptr() as u64;
+    p.signature = junk.as_ptr() as u64;
+    p.signature_size = 1;
+    let size = std::mem::size_of::<sys::bpf_attr__bindgen_ty_4>();
+    // SAFETY: `attr`, the instructions, the license and the signature outlive the call.
+    let r = unsafe {
+        syscall(
+            SYS_BPF,
+            sys::BPF_PROG_LOAD as c_long,
+            &mut attr as *mut sys::bpf_attr,
+            size as c_long,
+        )
+    };
+    if r >= 0 {
+        // A kernel that ignored the signature: take the program's fd and close it.
+        drop(owned(r as c_int));
+        return Ok(());
+    }
+    let e = io::Error::last_os_error();
+    if e.raw_os_error() == Some(rustix::io::Errno::TOOBIG.raw_os_error()) {
+        return Err(e);
+    }
+    Ok(())
+}
+
 /// `bpf_load_and_run`: the data in a frozen one-element array, the loader as a sleepable
 /// BPF_PROG_TYPE_SYSCALL program with that map in its fd_array, one BPF_PROG_RUN with a context
-/// the loader fills with the fds it made.
+/// the loader fills with the fds it made. With a signature (a `gen_hash` loader): the map is
+/// exclusive to the loader (`excl_prog_hash`) and hashed once frozen (`gen_hash`: the loader
+/// compares that hash with its own), and the loader is loaded with its signature and keyring for
+/// the kernel to verify.
 pub fn run_loader(
     insns: &[u8],
     data: &[u8],
     nr_maps: usize,
     nr_progs: usize,
+    gen_hash: bool,
+    signature: Option<LoaderSignature<'_>>,
 ) -> Result<LoaderOut, SkelError> {
     let name = c"__loader.map";
     let value_size = u32::try_from(data.len().max(1)).map_err(|_| SkelError {
@@ -224,7 +342,15 @@ pub fn run_loader(
     })?;
     let mut blob = data.to_vec();
     blob.resize(value_size as usize, 0);
-    // SAFETY: plain syscall wrapper; the name is NUL-terminated, no options.
+    let excl = crate::ksig::insns_hash(insns);
+    let map_opts = sys::bpf_map_create_opts {
+        sz: std::mem::size_of::<sys::bpf_map_create_opts>() as _,
+        excl_prog_hash: excl.as_ptr().cast(),
+        excl_prog_hash_size: excl.len() as u32,
+        ..Default::default()
+    };
+    // SAFETY: plain syscall wrapper; the name is NUL-terminated, the options (and the hash they
+    // point to) outlive the call; without a signature no options.
     let map = unsafe {
         sys::bpf_map_create(
             sys::BPF_MAP_TYPE_ARRAY,
@@ -232,7 +358,11 @@ pub fn run_loader(
             4,
             value_size,
             1,
-            std::ptr::null(),
+            if gen_hash {
+                &map_opts
+            } else {
+                std::ptr::null()
+            },
         )
     };
     let map = owned(check("create loader map", map)?);
@@ -245,6 +375,9 @@ pub fn run_loader(
     check("update loader map", r)?;
     // SAFETY: plain syscall wrapper on our map.
     check("freeze loader map", unsafe { sys::bpf_map_freeze(map_fd) })?;
+    if gen_hash {
+        map_hash(map_fd)?;
+    }
     let fd_array = [map_fd];
     let mut opts = sys::bpf_prog_load_opts {
         sz: std::mem::size_of::<sys::bpf_prog_load_opts>() as _,
@@ -263,18 +396,26 @@ pub fn run_loader(
             insn_cnt * std::mem::size_of::<sys::bpf_insn>(),
         )
     };
-    // SAFETY: every pointer (name, license, insns, opts, fd_array) outlives the call.
-    let prog = unsafe {
-        sys::bpf_prog_load(
-            sys::BPF_PROG_TYPE_SYSCALL,
-            c"__loader.prog".as_ptr(),
-            c"Dual BSD/GPL".as_ptr(),
-            aligned.as_ptr(),
-            insn_cnt as _,
-            &mut opts,
-        )
+    let prog = match signature {
+        Some(sig) => load_signed(&aligned, &fd_array, sig).map_err(|source| SkelError {
+            step: "load signed loader",
+            source,
+        })?,
+        None => {
+            // SAFETY: every pointer (name, license, insns, opts, fd_array) outlives the call.
+            let prog = unsafe {
+                sys::bpf_prog_load(
+                    sys::BPF_PROG_TYPE_SYSCALL,
+                    c"__loader.prog".as_ptr(),
+                    c"Dual BSD/GPL".as_ptr(),
+                    aligned.as_ptr(),
+                    insn_cnt as _,
+                    &mut opts,
+                )
+            };
+            owned(check("load loader", prog)?)
+        }
     };
-    let prog = owned(check("load loader", prog)?);
     let ctx_len = CTX_HEADER + MAP_DESC * nr_maps + PROG_DESC * nr_progs;
     let mut ctx = vec![0u8; ctx_len.next_multiple_of(8)];
     ctx[0..4].copy_from_slice(&(ctx_len as u32).to_le_bytes());
@@ -423,6 +564,7 @@ pub fn perf_kprobe_open(pmu: u32, config: u64, func: &str, offset: u64) -> io::R
 const PERF_TYPE_TRACEPOINT: u32 = sys::PERF_TYPE_TRACEPOINT;
 const PERF_FLAG_FD_CLOEXEC: c_long = sys::PERF_FLAG_FD_CLOEXEC as c_long;
 const SYS_PERF_EVENT_OPEN: c_long = linux_raw_sys::general::__NR_perf_event_open as c_long;
+const SYS_BPF: c_long = linux_raw_sys::general::__NR_bpf as c_long;
 
 unsafe extern "C" {
     fn syscall(num: c_long, ...) -> c_long;
