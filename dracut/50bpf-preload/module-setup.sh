@@ -22,6 +22,8 @@
 #   bpf_preload_guard=yes|no|required   the built-in guard (docs/guard.md)
 #                               (both written to /etc/bpf-preload/policy by initrd-install)
 #   bpf_preload_strict_shared=yes   refuse shared maps that were there before the run
+#   bpf_preload_signed_only=yes|no|required  signed-only mode (docs/guard.md; implies the
+#                               guard); *.crt in the keys dir fill the loader's kernel keyring
 #   bpf_preload_libexec_dir=DIR initrd-install and initrd-run (@LIBEXECDIR@)
 # The files are copied by initrd-install, shared with the initramfs-tools hook
 # and the mkosi-initrd drop-in.
@@ -51,7 +53,8 @@ install() {
     local _systemd=() _out _v _env=()
     dracut_module_included systemd && _systemd=(--systemd)
     for _v in bpf_preload_objects bpf_preload_bundle_dir bpf_preload_keys_dir bpf_preload_list \
-        bpf_preload_binary bpf_preload_required bpf_preload_guard bpf_preload_strict_shared; do
+        bpf_preload_binary bpf_preload_required bpf_preload_guard bpf_preload_strict_shared \
+        bpf_preload_signed_only; do
         [[ -n ${!_v+set} ]] && _env+=("$_v=${!_v}")
     done
     _out=$(env "${_env[@]}" "$dracutsysrootdir$bpf_preload_libexec_dir/initrd-install" \
