@@ -109,6 +109,7 @@ vm_build_project() {
     if [[ ! -x $VM_BUILD/guest/bpfmap || $VM_DIR/guest/bpfmap.c -nt $VM_BUILD/guest/bpfmap ]]; then
         gcc -O2 -static -o "$VM_BUILD/guest/bpfmap" "$VM_DIR/guest/bpfmap.c"
     fi
+    vm_ksig_files
     vm_install_project
 }
 
@@ -228,6 +229,7 @@ vm_root() {
     done
     cp "$VM_BIN" "$r/usr/bin/bpf-preload"
     cp "$VM_BUILD/guest/bpfmap" "$r/usr/bin/bpfmap"
+    [[ -d $VM_BUILD/guest/ksig ]] && cp -r "$VM_BUILD/guest/ksig" "$r/etc/vmtest-ksig"
     install -m 0755 "$VM_DIR/guest/vmcheck.sh" "$r/sbin/vmcheck"
     install -m 0644 "$VM_DIR/guest/guard-attacks.sh" "$r/sbin/guard-attacks"
     echo 'root:x:0:0:root:/root:/bin/sh' > "$r/etc/passwd"
@@ -394,4 +396,39 @@ vm_trixie_mkosi_initrd() {
         vm_in_root "$r" apt-get -q update > /dev/null || vdie "apt-get update in the Debian 13 root failed"
     fi
     _vm_trixie_build "$1" "$2" "$3" mkosi-initrd --kernel-version @KVER@ -O /var/tmp -o vmtest-initrd.img
+}
+
+# ------------------------------------------------------ kernel signatures --
+# Signed-only mode's attack files for the real root (/etc/vmtest-ksig): the instructions
+# "r0 = 0; exit" (what `bpfmap load` loads) signed as bpftool signs (CMS, detached, SHA-256,
+# no attributes, signer by subject key identifier) with the trusted test certificate
+# (trusted.sig) and with one root makes itself (root.sig, root.der); and the loader's keyring
+# serial is read from the status in the guest.
+vm_ksig_files() {
+    local d=$VM_BUILD/guest/ksig k=$VM_TOP/keys/test-only/kernel
+    rm -rf "$d" && mkdir -p "$d"
+    printf '\xb7\x00\x00\x00\x00\x00\x00\x00\x95\x00\x00\x00\x00\x00\x00\x00' > "$d/insns.bin"
+    openssl cms -sign -binary -noattr -nocerts -keyid -md sha256 -outform DER \
+        -signer "$k/rsa.crt" -inkey "$k/rsa.key" -in "$d/insns.bin" -out "$d/trusted.sig"
+    openssl cms -sign -binary -noattr -nocerts -keyid -md sha256 -outform DER \
+        -signer "$k/other.crt" -inkey "$k/other.key" -in "$d/insns.bin" -out "$d/root.sig"
+    openssl x509 -in "$k/other.crt" -outform DER -out "$d/root.der"
+}
+
+# vm_signed_bundle NAME: counter kernel-signed with the trusted certificate, iter with one
+# the keyring never gets (an unknown certificate), maponly with none; the keys dir has the
+# trusted rsa.crt and a certificate the kernel cannot use (noskid.crt: skipped by name).
+vm_signed_bundle() {
+    local d=$VM_BUILD/bundle-$1 k=$VM_TOP/keys/test-only/kernel
+    rm -rf "$d" && mkdir -p "$d/lib" "$d/keys"
+    "$VM_BIN" sign --key "$VM_KEY" --kernel-key "$k/rsa.key" --kernel-cert "$k/rsa.crt" \
+        --name counter --output "$d/lib/counter.bpf.o" "$VM_TOP/build/bpf/counter.bpf.o" >&2
+    "$VM_BIN" sign --key "$VM_KEY" --kernel-key "$k/other.key" --kernel-cert "$k/other.crt" \
+        --name iter --output "$d/lib/iter.bpf.o" "$VM_TOP/build/bpf/iter.bpf.o" >&2
+    "$VM_BIN" sign --key "$VM_KEY" --name maponly --output "$d/lib/maponly.bpf.o" \
+        "$VM_TOP/build/bpf/maponly.bpf.o" >&2
+    cp "$VM_PUB" "$d/keys/test-only.pub"
+    cp "$k/rsa.crt" "$k/noskid.crt" "$d/keys/"
+    printf '%s\n' counter iter maponly > "$d/preload.list"
+    echo "$d"
 }

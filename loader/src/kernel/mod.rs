@@ -203,8 +203,11 @@ impl Kernel for Libbpf {
                         }
                         kernel_signature = Some(verdict);
                     } else if signed {
-                        kernel_signature =
-                            Some("unsupported: no keyring (no usable certificate)".to_owned());
+                        kernel_signature = Some(
+                            "unsupported: the loader has no kernel keyring (no usable \
+                             certificate, or no BPF signatures in this kernel)"
+                                .to_owned(),
+                        );
                     }
                     format!("fast path: {e}")
                 }
