@@ -1124,13 +1124,14 @@ fn kernel_key(f: &str) -> PathBuf {
     repo().join("keys/test-only/kernel").join(f)
 }
 
-/// The loader instructions and the kernel signature of a kernel-signed object, as `run` reads
+/// What the kernel verifies (the loader's instructions, then its data: the contents of its
+/// exclusive frozen map) and the kernel signature of a kernel-signed object, as `run` reads
 /// them (trailer, then the fast-path section).
 fn loader_and_kernel_sig(signed: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let parsed = bpf_preload::trailer::parse(signed).unwrap();
     let section = parsed.fast.expect("a fast path");
     let s = bpf_preload::fast::FastSection::parse(section).unwrap();
-    (s.insns.to_vec(), s.kernel_sig.to_vec())
+    ([s.insns, s.data].concat(), s.kernel_sig.to_vec())
 }
 
 fn openssl_cms_verify(content: &Path, sig: &Path, cert: &Path) -> Output {

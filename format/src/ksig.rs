@@ -296,6 +296,13 @@ impl KernelSigner {
     }
 }
 
+/// What the kernel checks the signature of a light-skeleton loader over (7.x, the scheme of
+/// Debian's 7.3): the loader's instructions followed by the contents of the exclusive, frozen
+/// array map at `fd_array[0]` (its data), with `fd_array_cnt` = 1 (docs/format.md).
+pub fn signed_content(insns: &[u8], data: &[u8]) -> Vec<u8> {
+    [insns, data].concat()
+}
+
 /// The SHA-256 the loader's data map must be created exclusive to (`excl_prog_hash`).
 pub fn insns_hash(insns: &[u8]) -> [u8; 32] {
     Sha256::digest(insns).into()

@@ -413,6 +413,35 @@ vm_ksig_files() {
     openssl cms -sign -binary -noattr -nocerts -keyid -md sha256 -outform DER \
         -signer "$k/other.crt" -inkey "$k/other.key" -in "$d/insns.bin" -out "$d/root.sig"
     openssl x509 -in "$k/other.crt" -outform DER -out "$d/root.der"
+    vm_bpftool_lskel "$d/lskel-load"
+}
+
+# vm_bpftool_lskel OUT: `bpftool gen skeleton -L -S` (bpftool 7.8 from trixie-backports, run
+# with the trixie root's libc: it needs glibc 2.38) signs counter with the trusted test
+# certificate; OUT is a static C loader built from that skeleton with libbpf's skel_internal.h
+# (the headers vendored by libbpf-sys, the libbpf the loader links).
+vm_bpftool_lskel() {
+    local out=$1 d=$VM_BUILD/bpftool78 k=$VM_TOP/keys/test-only/kernel tr conf l
+    tr=$(vm_trixie_root)
+    if [[ ! -x $d/x/usr/sbin/bpftool ]]; then
+        conf=$(bp_apt_conf trixie-backports trixie-backports)
+        rm -rf "$d" && mkdir -p "$d"
+        (cd "$d" && APT_CONFIG=$conf apt-get -q download bpftool/trixie-backports >&2) || vdie "apt-get download bpftool"
+        dpkg-deb -x "$d"/bpftool_*.deb "$d/x"
+    fi
+    "$tr/usr/lib64/ld-linux-x86-64.so.2" --library-path "$tr/usr/lib/x86_64-linux-gnu" \
+        "$d/x/usr/sbin/bpftool" gen skeleton -L -S -k "$k/rsa.key" -i "$k/rsa.crt" \
+        "$VM_TOP/build/bpf/counter.bpf.o" name counter > "$d/counter.lskel.h" ||
+        vdie "bpftool gen skeleton -S failed"
+    l=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/libbpf-sys-1.7.0+v1.7.0/libbpf | head -n1)
+    rm -rf "$d/inc" && mkdir -p "$d/inc/bpf" && cp "$l"/src/*.h "$d/inc/bpf/"
+    # libbpf 1.7's bpf_load_and_run predates the 7.x scheme, which binds the loader's map up
+    # front (fd_array_cnt = 1, its frozen contents verified with the instructions): one line.
+    sed -i 's/^\tattr.keyring_id = opts->keyring_id;$/&\n\tif (opts->signature) attr.fd_array_cnt = 1;/' \
+        "$d/inc/bpf/skel_internal.h"
+    grep -q 'attr.fd_array_cnt = 1' "$d/inc/bpf/skel_internal.h" || vdie "skel_internal.h: fd_array_cnt patch did not apply"
+    gcc -O2 -static -I "$d" -I "$d/inc" -I "$d/inc/bpf" -I "$l/include/uapi" -I "$l/include" \
+        -o "$out" "$VM_DIR/guest/lskel-load.c" || vdie "building the bpftool skeleton loader failed"
 }
 
 # vm_signed_bundle NAME: counter kernel-signed with the trusted certificate, iter with one

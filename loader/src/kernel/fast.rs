@@ -128,7 +128,9 @@ pub fn convert(
             skipped,
         },
         kernel_sig: match signer {
-            Some(s) => s.sign(&g.insns).map_err(ConvertError::KernelSign)?,
+            Some(s) => s
+                .sign(&crate::ksig::signed_content(&g.insns, &g.data))
+                .map_err(ConvertError::KernelSign)?,
             None => Vec::new(),
         },
         insns: g.insns,

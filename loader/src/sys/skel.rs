@@ -169,11 +169,13 @@ pub fn generate<R>(
 
 /// What a loader step returned, with the errno.
 #[derive(Debug, thiserror::Error)]
-#[error("{step}: {source}")]
+#[error("{step}: {source}{}", verifier.as_ref().map(|v| format!(" (verifier: {v})")).unwrap_or_default())]
 pub struct SkelError {
     pub step: &'static str,
     #[source]
     pub source: io::Error,
+    /// The verifier's last line, when the kernel gave a log.
+    pub verifier: Option<String>,
 }
 
 fn check(step: &'static str, ret: c_int) -> Result<c_int, SkelError> {
@@ -181,6 +183,7 @@ fn check(step: &'static str, ret: c_int) -> Result<c_int, SkelError> {
         return Err(SkelError {
             step,
             source: io::Error::from_raw_os_error(-ret),
+            verifier: None,
         });
     }
     Ok(ret)
@@ -238,7 +241,7 @@ fn load_signed(
     insns: &[sys::bpf_insn],
     fd_array: &[RawFd],
     sig: LoaderSignature<'_>,
-) -> io::Result<OwnedFd> {
+) -> Result<OwnedFd, (io::Error, Option<String>)> {
     // SAFETY: bpf_attr is plain data; all-zero is its empty value.
     let mut attr: sys::bpf_attr = unsafe { std::mem::zeroed() };
     let name = b"__loader.prog\0";
@@ -253,6 +256,14 @@ fn load_signed(
         *d = *s as c_char;
     }
     p.fd_array = fd_array.as_ptr() as u64;
+    // The maps of fd_array are bound up front, and their (exclusive, frozen) contents are part
+    // of what the kernel verifies the signature over.
+    p.fd_array_cnt = fd_array.len() as u32;
+    // The verifier's log, for the reason of a refusal (exclusive map, hash check, ...).
+    let mut log = vec![0u8; 64 * 1024];
+    p.log_level = 1;
+    p.log_size = log.len() as u32;
+    p.log_buf = log.as_mut_ptr() as u64;
     p.signature = sig.cms.as_ptr() as u64;
     p.signature_size = sig.cms.len() as u32;
     p.keyring_id = sig.keyring;
@@ -269,7 +280,11 @@ fn load_signed(
         )
     };
     if r < 0 {
-        return Err(io::Error::last_os_error());
+        let e = io::Error::last_os_error();
+        let text = String::from_utf8_lossy(&log[..log.iter().position(|&b| b == 0).unwrap_or(0)])
+            .into_owned();
+        let last = text.lines().rev().find(|l| !l.trim().is_empty());
+        return Err((e, last.map(str::to_owned)));
     }
     Ok(owned(r as c_int))
 }
@@ -339,6 +354,7 @@ pub fn run_loader(
     let value_size = u32::try_from(data.len().max(1)).map_err(|_| SkelError {
         step: "create loader map",
         source: io::Error::other("data too large"),
+        verifier: None,
     })?;
     let mut blob = data.to_vec();
     blob.resize(value_size as usize, 0);
@@ -397,10 +413,13 @@ pub fn run_loader(
         )
     };
     let prog = match signature {
-        Some(sig) => load_signed(&aligned, &fd_array, sig).map_err(|source| SkelError {
-            step: "load signed loader",
-            source,
-        })?,
+        Some(sig) => {
+            load_signed(&aligned, &fd_array, sig).map_err(|(source, verifier)| SkelError {
+                step: "load signed loader",
+                source,
+                verifier,
+            })?
+        }
         None => {
             // SAFETY: every pointer (name, license, insns, opts, fd_array) outlives the call.
             let prog = unsafe {
@@ -445,6 +464,7 @@ pub fn run_loader(
         return Err(SkelError {
             step: "loader",
             source: io::Error::from_raw_os_error(-retval),
+            verifier: None,
         });
     }
     let mut all: Vec<c_int> = maps.iter().chain(&progs).copied().collect();
@@ -454,6 +474,7 @@ pub fn run_loader(
         return Err(SkelError {
             step: "loader",
             source: io::Error::other(format!("bad fds from the loader {all:?}")),
+            verifier: None,
         });
     }
     Ok(LoaderOut {

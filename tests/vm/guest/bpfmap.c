@@ -29,6 +29,8 @@
 //   bpfmap keyring session       -> the serial of this process's session keyring
 //   bpfmap addkey DERFILE KEYRING -> add_key("asymmetric") of an X.509 certificate to the
 //                                   keyring serial KEYRING (or "session"); prints the key
+//   bpfmap load-own TYPE DERFILE SIG -> root's own certificate: add DERFILE to this process's
+//                                   session keyring, then `load TYPE SIG session`
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/bpf.h>
@@ -389,6 +391,17 @@ static int signed_cmd(int argc, char **argv)
 		printf("%ld\n", r);
 		return 0;
 	}
+	if (!strcmp(argv[1], "load-own")) {
+		int n = read_file(argv[3], der, sizeof(der));
+		long r;
+		char *load[] = { argv[0], "load", argv[2], argv[4], "session", NULL };
+		if (n <= 0)
+			return report(-1);
+		r = syscall(__NR_add_key, "asymmetric", NULL, der, (size_t)n, KEY_SPEC_SESSION_KEYRING);
+		if (r < 0)
+			return report(r);
+		return signed_cmd(5, load);
+	}
 	/* load TYPE [SIG KEYRING] */
 	{
 		uint64_t a64[32];
@@ -451,7 +464,8 @@ int main(int argc, char **argv)
 		return attack_cmd(argc, argv);
 	if ((argc == 3 || argc == 5) && !strcmp(argv[1], "load"))
 		return signed_cmd(argc, argv);
-	if ((argc == 3 && !strcmp(argv[1], "keyring")) || (argc == 4 && !strcmp(argv[1], "addkey")))
+	if ((argc == 3 && !strcmp(argv[1], "keyring")) || (argc == 4 && !strcmp(argv[1], "addkey")) ||
+	    (argc == 5 && !strcmp(argv[1], "load-own")))
 		return signed_cmd(argc, argv);
 	if (argc == 3 && !strcmp(argv[1], "open-rw"))
 		return report(obj_get(argv[2], 0));

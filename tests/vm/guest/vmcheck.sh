@@ -268,16 +268,20 @@ if [ -n "$SIGNED" ]; then
         && ok "bad-cert-skipped-by-name" || bad "bad-cert-skipped-by-name" "$(echo "$STATUS" | grep warning)"
     sgn unsigned-kprobe mode load kprobe
     sgn unsigned-raw_tp mode load raw_tp
-    S=$(bpfmap keyring session)
-    r=$(bpfmap addkey $K/root.der "$S") && ok "root-cert-in-session-keyring" "key $r in $S" \
-        || bad "root-cert-in-session-keyring" "$r"
-    # The kernel verifies this one (root's own certificate, root's own keyring): not enough.
-    sgn root-signed-session-keyring mode load kprobe $K/root.sig "$S"
+    # root's own certificate in its session keyring (KEY_SPEC_SESSION_KEYRING, as bpftool
+    # does): the kernel verifies such a signature (the control boot shows it), not enough.
+    sgn root-signed-session-keyring mode load-own kprobe $K/root.der $K/root.sig
     # The loader's keyring is closed: root's certificate never gets in, its signature fails.
     r=$(bpfmap addkey $K/root.der "$KR" 2>&1) && bad "root-cert-into-loader-keyring" "added: $r" \
         || ok "root-cert-into-loader-keyring" "refused: $r"
     sgn root-signed-loader-keyring refused load kprobe $K/root.sig "$KR"
     sgn trusted-signed-loader-keyring allowed load kprobe $K/trusted.sig "$KR"
+    # Interop: a light skeleton signed by `bpftool gen skeleton -S` with the trusted
+    # certificate (tests/vm/lib.sh vm_ksig_files), loaded against the loader's keyring.
+    if [ -x $K/lskel-load ]; then
+        r=$($K/lskel-load "$KR" 2>&1)
+        [ "$r" = ok ] && ok "bpftool-signed-lskel" "loads" || bad "bpftool-signed-lskel" "$r"
+    fi
     sgn unsigned-socket-filter allowed load socket
     sgn unsigned-cgroup_skb allowed load cgroup_skb
 fi
