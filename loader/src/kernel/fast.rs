@@ -181,10 +181,12 @@ impl FastObject {
             not_attached: Vec::new(),
             skipped: d.skipped.clone(),
             kernel_signature: Some(
-                if signature.is_some() {
-                    "verified"
-                } else {
-                    "unsigned"
+                match (signature.is_some(), fast.kernel_sig.is_empty()) {
+                    (true, _) => "verified",
+                    (false, true) => "unsigned",
+                    (false, false) => {
+                        "unsupported: the loader has no kernel keyring (no usable certificate)"
+                    }
                 }
                 .to_owned(),
             ),

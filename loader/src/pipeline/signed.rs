@@ -24,6 +24,8 @@ pub trait Keyrings {
     fn create(&self) -> io::Result<i32>;
     fn add(&self, keyring: i32, der: &[u8]) -> io::Result<i32>;
     fn restrict(&self, keyring: i32) -> io::Result<()>;
+    /// Keep the (closed) keyring after the loader exits: link it into root's user keyring.
+    fn keep(&self, keyring: i32) -> io::Result<()>;
 }
 
 /// What the keyring step made.
@@ -43,7 +45,7 @@ pub struct KernelKeys {
 
 /// Make the loader's keyring when there are certificates (or signed-only mode wants one): add
 /// each usable certificate (a bad one is skipped with a warning naming it; the others count),
-/// then restrict the keyring so that nothing can ever be added or linked to it.
+/// restrict the keyring so that nothing can ever be added or linked to it, then keep it.
 pub fn setup(dir: &Path, mode: GuardMode, k: &dyn Keyrings) -> KernelKeys {
     let mut out = KernelKeys::default();
     let files = match k.certificates(dir) {
@@ -97,6 +99,12 @@ pub fn setup(dir: &Path, mode: GuardMode, k: &dyn Keyrings) -> KernelKeys {
     if let Err(e) = k.restrict(keyring) {
         // An open keyring would let root add its own certificate: it must not count.
         out.error = Some(format!("close the loader's keyring {keyring}: {e}"));
+        return out;
+    }
+    if let Err(e) = k.keep(keyring) {
+        out.error = Some(format!(
+            "link the loader's keyring {keyring} into root's user keyring: {e}"
+        ));
         return out;
     }
     out.keyring = Some(keyring);
@@ -212,6 +220,10 @@ mod tests {
             self.log.borrow_mut().push(format!("restrict {keyring}"));
             Ok(())
         }
+        fn keep(&self, keyring: i32) -> io::Result<()> {
+            self.log.borrow_mut().push(format!("keep {keyring}"));
+            Ok(())
+        }
     }
 
     const RSA: &[u8] = include_bytes!("../../../keys/test-only/kernel/rsa.crt");
@@ -236,7 +248,8 @@ mod tests {
             vec![
                 "create".to_string(),
                 format!("add 42 {der_len}"),
-                "restrict 42".into()
+                "restrict 42".into(),
+                "keep 42".into()
             ]
         );
     }

@@ -1,7 +1,9 @@
-//! The loader's kernel keyring: created in root's user keyring (so it outlives the initramfs
-//! and can be named by its serial later, when root loads update programs against it), one
-//! `asymmetric` key per certificate, then closed for good with a keyring restriction that
-//! rejects every further link (`KEYCTL_RESTRICT_KEYRING` with no type).
+//! The loader's kernel keyring: created in the loader's process keyring (so the loader possesses
+//! it while it fills it, whatever session keyring its service manager gave it), one
+//! `asymmetric` key per certificate, closed for good with a keyring restriction that rejects
+//! every further link (`KEYCTL_RESTRICT_KEYRING` with no type), then linked into root's user
+//! keyring, so that it outlives the loader and the initramfs and root can name it by its
+//! serial later, to load update programs against it.
 #![allow(unsafe_code)]
 
 use std::ffi::{c_char, c_long, CStr};
@@ -10,7 +12,9 @@ use std::io;
 const SYS_ADD_KEY: c_long = linux_raw_sys::general::__NR_add_key as c_long;
 const SYS_KEYCTL: c_long = linux_raw_sys::general::__NR_keyctl as c_long;
 /// include/uapi/linux/keyctl.h
+const KEY_SPEC_PROCESS_KEYRING: i32 = -2;
 const KEY_SPEC_USER_KEYRING: i32 = -4;
+const KEYCTL_LINK: c_long = 8;
 const KEYCTL_RESTRICT_KEYRING: c_long = 29;
 
 unsafe extern "C" {
@@ -40,9 +44,26 @@ fn add_key(kind: &CStr, desc: Option<&CStr>, payload: &[u8], keyring: i32) -> io
     Ok(r as i32)
 }
 
-/// A new, empty keyring named `name`, linked into root's user keyring; its serial.
+/// A new, empty keyring named `name` in this process's keyring; its serial.
 pub fn create(name: &CStr) -> io::Result<i32> {
-    add_key(c"keyring", Some(name), &[], KEY_SPEC_USER_KEYRING)
+    add_key(c"keyring", Some(name), &[], KEY_SPEC_PROCESS_KEYRING)
+}
+
+/// Link `keyring` into root's user keyring: it stays after the loader exits.
+pub fn keep(keyring: i32) -> io::Result<()> {
+    // SAFETY: keyctl with integer arguments only.
+    let r = unsafe {
+        syscall(
+            SYS_KEYCTL,
+            KEYCTL_LINK,
+            keyring as c_long,
+            KEY_SPEC_USER_KEYRING as c_long,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Add a DER X.509 certificate to `keyring` (the kernel makes its description); the key's
@@ -101,5 +122,8 @@ impl crate::pipeline::signed::Keyrings for RealKeyrings {
     }
     fn restrict(&self, keyring: i32) -> io::Result<()> {
         restrict(keyring)
+    }
+    fn keep(&self, keyring: i32) -> io::Result<()> {
+        keep(keyring)
     }
 }
