@@ -433,7 +433,9 @@ vm_bpftool_lskel() {
         "$d/x/usr/sbin/bpftool" gen skeleton -L -S -k "$k/rsa.key" -i "$k/rsa.crt" \
         "$VM_TOP/build/bpf/counter.bpf.o" name counter > "$d/counter.lskel.h" ||
         vdie "bpftool gen skeleton -S failed"
-    l=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/libbpf-sys-1.7.0+v1.7.0/libbpf | head -n1)
+    local libbpf=("${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/libbpf-sys-1.7.0+v1.7.0/libbpf)
+    l=${libbpf[0]}
+    [[ -d $l ]] || vdie "libbpf-sys 1.7.0's libbpf sources not found under ${CARGO_HOME:-$HOME/.cargo}/registry"
     rm -rf "$d/inc" && mkdir -p "$d/inc/bpf" && cp "$l"/src/*.h "$d/inc/bpf/"
     # libbpf 1.7's bpf_load_and_run predates the 7.x scheme, which binds the loader's map up
     # front (fd_array_cnt = 1, its frozen contents verified with the instructions): one line.
