@@ -185,7 +185,8 @@ impl FastObject {
                     (true, _) => "verified",
                     (false, true) => "unsigned",
                     (false, false) => {
-                        "unsupported: the loader has no kernel keyring (no usable certificate)"
+                        "unsupported: no loader keyring (no usable certificate, or no BPF \
+                         signatures in this kernel)"
                     }
                 }
                 .to_owned(),

@@ -121,6 +121,10 @@ pub fn signature_verdict(e: &crate::sys::skel::SkelError) -> String {
                     BPF_MAP_CREATE lack the signature fields: E2BIG)"
                 .to_owned()
         }
+        Some(Errno::OPNOTSUPP) => {
+            return "unsupported: this kernel does not verify BPF signatures (EOPNOTSUPP)"
+                .to_owned()
+        }
         Some(Errno::BADMSG) => "bad message: the kernel cannot parse the signature",
         Some(Errno::KEYREJECTED) => "key rejected: the signature does not match the loader",
         Some(Errno::NOKEY) => "no key: no certificate in the loader's keyring made this signature",

@@ -291,7 +291,8 @@ fn load_signed(
 
 /// Does this kernel take BPF_PROG_LOAD's signature fields? A socket filter `r0 = 0; exit` with a
 /// one-byte signature and no keyring: a kernel without them refuses the larger attr (E2BIG);
-/// one with them looks at the signature and refuses it otherwise. `Err`: the errno of E2BIG.
+/// one with them looks at the signature and refuses it otherwise; one built without signature
+/// verification answers EOPNOTSUPP. `Err`: E2BIG or EOPNOTSUPP.
 pub fn signatures_supported() -> io::Result<()> {
     let insns = [
         sys::bpf_insn {
@@ -330,7 +331,11 @@ pub fn signatures_supported() -> io::Result<()> {
         return Ok(());
     }
     let e = io::Error::last_os_error();
-    if e.raw_os_error() == Some(rustix::io::Errno::TOOBIG.raw_os_error()) {
+    let unsupported = [rustix::io::Errno::TOOBIG, rustix::io::Errno::OPNOTSUPP];
+    if unsupported
+        .iter()
+        .any(|u| e.raw_os_error() == Some(u.raw_os_error()))
+    {
         return Err(e);
     }
     Ok(())
