@@ -262,6 +262,8 @@ if [ -n "$SIGNED" ]; then
     }
     grep -q '"kernel_signature": "verified"' $ST && ok "ksig-verified:counter" \
         || bad "ksig-verified:counter" "$(grep kernel_signature $ST | tr -d '\n')"
+    echo "$DMESG" | grep -q 'object counter: loaded.* kernel_signature=verified' \
+        && ok "kmsg-ksig-verified:counter" || bad "kmsg-ksig-verified:counter" "$(echo "$DMESG" | grep 'object counter')"
     grep -q '"kernel_signature": "refused: no key' $ST && ok "ksig-unknown-cert-refused:iter" \
         || bad "ksig-unknown-cert-refused:iter" "$(grep kernel_signature $ST | tr -d '\n')"
     echo "$STATUS" | grep -q 'kernel certificate skipped: .*noskid.crt: certificate has no subject key identifier' \
