@@ -1094,6 +1094,7 @@ fn an_old_fast_path_with_unloaded_externs_is_not_taken() {
         },
         insns: vec![0x95, 0, 0, 0, 0, 0, 0, 0],
         data: vec![],
+        kernel_sig: vec![],
     };
     let section = fast.encode().unwrap();
     assert_eq!(FastPath::parse(&section, &info), Ok(fast));
@@ -1202,4 +1203,155 @@ fn man_page_covers_every_subcommand() {
             );
         }
     }
+}
+
+// ---- issue 16: kernel signatures (CMS) that openssl verifies over the same bytes ----
+
+fn kernel_key(f: &str) -> PathBuf {
+    repo().join("keys/test-only/kernel").join(f)
+}
+
+/// What the kernel verifies (the loader's instructions, then its data: the contents of its
+/// exclusive frozen map) and the kernel signature of a kernel-signed object, as `run` reads
+/// them (trailer, then the fast-path section).
+fn loader_and_kernel_sig(signed: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let parsed = bpf_preload::trailer::parse(signed).unwrap();
+    let section = parsed.fast.expect("a fast path");
+    let s = bpf_preload::fast::FastSection::parse(section).unwrap();
+    ([s.insns, s.data].concat(), s.kernel_sig.to_vec())
+}
+
+fn openssl_cms_verify(content: &Path, sig: &Path, cert: &Path) -> Output {
+    Command::new("openssl")
+        .args([
+            OsStr::new("cms"),
+            OsStr::new("-verify"),
+            OsStr::new("-binary"),
+        ])
+        .args([
+            OsStr::new("-inform"),
+            OsStr::new("DER"),
+            OsStr::new("-in"),
+            sig.as_os_str(),
+        ])
+        .args([OsStr::new("-content"), content.as_os_str()])
+        .args([OsStr::new("-certfile"), cert.as_os_str()])
+        .args([OsStr::new("-CAfile"), cert.as_os_str()])
+        .args(["-purpose", "any", "-out", "/dev/null"])
+        .output()
+        .expect("openssl is not installed: the README test command installs it")
+}
+
+#[test]
+fn kernel_signature_verifies_with_openssl_over_the_loader() {
+    let s = Scratch::new("ksig");
+    for kind in ["rsa", "p256", "p384"] {
+        let out = s.p(&format!("counter-{kind}.bpf.o"));
+        let (key, cert) = (
+            kernel_key(&format!("{kind}.key")),
+            kernel_key(&format!("{kind}.crt")),
+        );
+        let o = bin(&sign_args(&[
+            OsStr::new("--kernel-key"),
+            key.as_os_str(),
+            OsStr::new("--kernel-cert"),
+            cert.as_os_str(),
+            OsStr::new("--output"),
+            out.as_os_str(),
+            object("counter").as_os_str(),
+        ]));
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(
+            text(&o).contains("fast path, kernel-signed with"),
+            "{}",
+            text(&o)
+        );
+        let signed = std::fs::read(&out).unwrap();
+        let (insns, sig) = loader_and_kernel_sig(&signed);
+        let (content, sigf) = (s.p(&format!("insns-{kind}")), s.p(&format!("sig-{kind}")));
+        std::fs::write(&content, &insns).unwrap();
+        std::fs::write(&sigf, &sig).unwrap();
+        let v = openssl_cms_verify(&content, &sigf, &cert);
+        assert!(
+            v.status.success(),
+            "{kind}: {}",
+            String::from_utf8_lossy(&v.stderr)
+        );
+        // Other bytes, or another certificate: openssl refuses.
+        let mut flipped = insns.clone();
+        flipped[8] ^= 1;
+        std::fs::write(&content, &flipped).unwrap();
+        let v = openssl_cms_verify(&content, &sigf, &cert);
+        assert!(
+            !v.status.success(),
+            "{kind}: a flipped loader byte must not verify"
+        );
+        std::fs::write(&content, &insns).unwrap();
+        let v = openssl_cms_verify(&content, &sigf, &kernel_key("other.crt"));
+        assert!(
+            !v.status.success(),
+            "{kind}: another certificate must not verify"
+        );
+        // The Ed25519 signature still covers the whole object, kernel signature included.
+        verify_ok(&out);
+    }
+}
+
+#[test]
+fn kernel_key_refusals_name_the_reason_and_write_nothing() {
+    let s = Scratch::new("ksig-refused");
+    let out = s.p("out.bpf.o");
+    let cases: &[(&str, &str, &str, &str)] = &[
+        (
+            "ed25519.key",
+            "ed25519.crt",
+            "counter",
+            "the kernel has no Ed25519",
+        ),
+        (
+            "noskid.key",
+            "noskid.crt",
+            "counter",
+            "no subject key identifier",
+        ),
+        (
+            "other.key",
+            "rsa.crt",
+            "counter",
+            "does not belong to the certificate",
+        ),
+        ("rsa.key", "rsa.key", "counter", "not an X.509 certificate"),
+        (
+            "rsa.key",
+            "rsa.crt",
+            "many_maps",
+            "cannot be kernel-signed: no fast path: more than 64 maps (65)",
+        ),
+    ];
+    for (key, cert, obj, want) in cases {
+        let o = bin(&sign_args(&[
+            OsStr::new("--kernel-key"),
+            kernel_key(key).as_os_str(),
+            OsStr::new("--kernel-cert"),
+            kernel_key(cert).as_os_str(),
+            OsStr::new("--output"),
+            out.as_os_str(),
+            object(obj).as_os_str(),
+        ]));
+        assert_eq!(o.status.code(), Some(1), "{key} {cert} {obj}: {}", text(&o));
+        assert!(
+            text(&o).contains(want),
+            "{key} {cert} {obj}: want {want:?} in {}",
+            text(&o)
+        );
+        assert!(!out.exists(), "{key} {cert} {obj}: nothing written");
+        assert_clean(&o);
+    }
+    // --kernel-key without --kernel-cert is a usage error.
+    let o = bin(&sign_args(&[
+        OsStr::new("--kernel-key"),
+        kernel_key("rsa.key").as_os_str(),
+        object("counter").as_os_str(),
+    ]));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }

@@ -760,6 +760,7 @@ fn an_old_fast_path_with_unloaded_externs_fails_like_libbpf() {
         },
         insns: vec![0x95, 0, 0, 0, 0, 0, 0, 0],
         data: vec![],
+        kernel_sig: vec![],
     };
     let key_text = std::fs::read_to_string(test_private_key()).unwrap();
     let key = bpf_preload::keys::parse_private_pem("test", &key_text).unwrap();
@@ -1824,5 +1825,39 @@ fn required_measurement_that_fails_loads_nothing() {
     assert_eq!(
         st.measurement.as_ref().unwrap().state.as_str(),
         "unavailable"
+    );
+}
+
+/// A kernel-signed object (issue 16) on this kernel: verified against the loader's keyring where
+/// the kernel has BPF signatures (7.x); elsewhere (6.18 answers EOPNOTSUPP, older E2BIG)
+/// `unsupported` and loaded all the same, unsigned. The mode itself (and its
+/// refusals) needs the guard and a 7.x kernel: tests/vm (`signed-only-*`).
+#[test]
+#[ignore = "needs root and BPF: run as root with --include-ignored (see README)"]
+fn a_kernel_signed_object_loads_verified_or_says_why_not() {
+    let env = Env::new("ksig");
+    let kernel = repo().join("keys/test-only/kernel");
+    let out = env.path("bundle/counter.bpf.o");
+    let o = bin(&[
+        "sign",
+        "--key",
+        test_private_key().to_str().unwrap(),
+        "--kernel-key",
+        kernel.join("rsa.key").to_str().unwrap(),
+        "--kernel-cert",
+        kernel.join("rsa.crt").to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        object("counter").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "sign: {}", text(&o));
+    std::fs::copy(kernel.join("rsa.crt"), env.path("keys/rsa.crt")).unwrap();
+    let (_, st) = env.run("rd.bpf_preload=counter");
+    let c = obj(&st, "counter");
+    assert_eq!(c.result, Outcome::Loaded, "{:?}", c.error);
+    let verdict = c.kernel_signature.as_deref().unwrap_or("(none)");
+    assert!(
+        verdict == "verified" || verdict.starts_with("unsupported: "),
+        "kernel_signature: {verdict}"
     );
 }

@@ -134,6 +134,22 @@ struct bpf_prog {
 	struct bpf_prog_aux *aux;
 } __attribute__((preserve_access_index));
 
+/* 7.x: the kernel's verdict on a BPF_PROG_LOAD signature and the keyring it checked against
+ * (kernel/bpf/syscall.c bpf_prog_verify_signature, before security_bpf_prog_load). Read only
+ * where bpf_core_field_exists says the kernel has it. */
+struct bpf_prog_sig___guard {
+	__s32 keyring_serial;
+	__u8 keyring_type;
+	__u8 verdict;
+};
+
+struct bpf_prog_aux___sig {
+	struct bpf_prog_sig___guard sig;
+} __attribute__((preserve_access_index));
+
+#define SIG_VERIFIED 1 /* enum bpf_sig_verdict BPF_SIG_VERIFIED */
+struct bpf_token;
+
 struct fdtable {
 	unsigned int max_fds;
 	struct file **fd;
@@ -164,6 +180,8 @@ const volatile __u32 loader_tgid = 0; /* the loader, for recording the mount */
 /* The verifier of this kernel lets BPF_LSM_MAC programs return positive values (6.1): a
  * later program on the bpf hooks returning 1 would skip ours (probed by the loader). */
 const volatile __u32 lsm_positive_ok = 0;
+/* Signed-only mode: the serial of the loader's sealed keyring (0: off). */
+const volatile __s32 signed_keyring = 0;
 
 /* What the loader's next stat points at, before arming (guard_cfg.recording). */
 enum recording { REC_MOUNT = 0, REC_FTRACE = 1, REC_KPROBES = 2 };
@@ -191,7 +209,7 @@ struct guard_state {
 enum refusal {
 	R_UNLINK = 1, R_RMDIR, R_RENAME, R_LINK, R_SETATTR, R_CREATE, R_MKDIR, R_SYMLINK,
 	R_UMOUNT, R_REMOUNT, R_MOVE, R_MOUNT, R_LINK_DETACH, R_MAP_FD,
-	R_FTRACE_OFF, R_KPROBES_OFF, R_HOOK_PROG, R_PROG_ATTACH,
+	R_FTRACE_OFF, R_KPROBES_OFF, R_HOOK_PROG, R_PROG_ATTACH, R_UNSIGNED_PROG,
 };
 
 /* guard_info.switches: which switches the loader's stat recorded */
@@ -824,6 +842,51 @@ int BPF_PROG(guard_bpf_map, struct bpf_map *map, unsigned int fmode)
 		return deny(R_MAP_FD);
 	if (map == (struct bpf_map *)&guard_info && (fmode & FMODE_WRITE))
 		return deny(R_MAP_FD);
+	return 0;
+}
+
+/*
+ * Signed-only mode (7.x, loaded only when asked for). Once sealed, a program type that can
+ * observe or change the kernel loads only when the kernel itself verified its signature
+ * against the loader's sealed keyring: the kernel's verdict and keyring serial in prog->aux,
+ * never the caller's keyring_id. Loads made by a verified light-skeleton loader (a syscall
+ * program: kernel == true) are its own programs; an unverified syscall program never loads.
+ */
+SEC("lsm/bpf_prog_load")
+int BPF_PROG(guard_prog_load, struct bpf_prog *prog, union bpf_attr *attr,
+	     struct bpf_token *token, _Bool kernel)
+{
+	struct guard_state *s;
+	struct bpf_prog_aux___sig *aux;
+	__u32 type;
+
+	if (!signed_keyring || !armed() || kernel)
+		return 0;
+	s = state();
+	if (!s || !s->sealed)
+		return 0;
+	type = BPF_CORE_READ(attr, prog_type);
+	switch (type) {
+	case BPF_PROG_TYPE_KPROBE:
+	case BPF_PROG_TYPE_TRACEPOINT:
+	case BPF_PROG_TYPE_PERF_EVENT:
+	case BPF_PROG_TYPE_RAW_TRACEPOINT:
+	case BPF_PROG_TYPE_RAW_TRACEPOINT_WRITABLE:
+	case BPF_PROG_TYPE_TRACING:
+	case BPF_PROG_TYPE_STRUCT_OPS:
+	case BPF_PROG_TYPE_EXT:
+	case BPF_PROG_TYPE_LSM:
+	case BPF_PROG_TYPE_SYSCALL:
+		break;
+	default:
+		return 0;
+	}
+	if (!bpf_core_field_exists(((struct bpf_prog_aux___sig *)0)->sig))
+		return deny(R_UNSIGNED_PROG);
+	aux = (struct bpf_prog_aux___sig *)BPF_CORE_READ(prog, aux);
+	if (BPF_CORE_READ(aux, sig.verdict) != SIG_VERIFIED ||
+	    BPF_CORE_READ(aux, sig.keyring_serial) != signed_keyring)
+		return deny(R_UNSIGNED_PROG);
 	return 0;
 }
 

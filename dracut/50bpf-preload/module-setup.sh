@@ -24,6 +24,8 @@
 #   bpf_preload_strict_shared=yes   refuse shared maps that were there before the run
 #   bpf_preload_measure_pcr=N   measure every verified object into PCR N (docs/measure.md)
 #   bpf_preload_measure=required    with it: no TPM or a failed extend stops the boot
+#   bpf_preload_signed_only=yes|no|required  signed-only mode (docs/guard.md; implies the
+#                               guard); *.crt in the keys dir fill the loader's kernel keyring
 #   bpf_preload_libexec_dir=DIR initrd-install and initrd-run (@LIBEXECDIR@)
 # The files are copied by initrd-install, shared with the initramfs-tools hook
 # and the mkosi-initrd drop-in.
@@ -54,7 +56,7 @@ install() {
     dracut_module_included systemd && _systemd=(--systemd)
     for _v in bpf_preload_objects bpf_preload_bundle_dir bpf_preload_keys_dir bpf_preload_list \
         bpf_preload_binary bpf_preload_required bpf_preload_guard bpf_preload_strict_shared \
-        bpf_preload_measure_pcr bpf_preload_measure; do
+        bpf_preload_signed_only bpf_preload_measure_pcr bpf_preload_measure; do
         [[ -n ${!_v+set} ]] && _env+=("$_v=${!_v}")
     done
     _out=$(env "${_env[@]}" "$dracutsysrootdir$bpf_preload_libexec_dir/initrd-install" \

@@ -22,9 +22,10 @@ pub const LIST_OPTION: &str = "rd.bpf_preload";
 pub const REQUIRED_OPTION: &str = "rd.bpf_preload.required";
 pub const STRICT_SHARED_OPTION: &str = "rd.bpf_preload.strict_shared";
 pub const GUARD_OPTION: &str = "rd.bpf_preload.guard";
+pub const SIGNED_ONLY_OPTION: &str = "rd.bpf_preload.signed_only";
 
 /// Whether `run` activates the built-in guard, and whether its failure stops the boot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub enum GuardMode {
     #[default]
     Off,
@@ -60,6 +61,8 @@ pub struct Plan {
     pub disabled: bool,
     pub entries: Vec<Entry>,
     pub guard: GuardMode,
+    /// `rd.bpf_preload.signed_only=` with the build-time policy (it implies the guard).
+    pub signed_only: GuardMode,
     /// What the build-time policy refused of the command line, one sentence each.
     pub notes: Vec<String>,
     /// Refuse shared (pin-by-name) maps that existed before the run
@@ -143,9 +146,10 @@ pub fn plan(cmdline: &str, preload_list: Option<&str>) -> Plan {
     plan_with(cmdline, preload_list, &Policy::default())
 }
 
-/// The guard option's last value: `Some(mode)`, or `None` when absent or not understood.
-fn guard_option(params: &[String]) -> Option<GuardMode> {
-    values(params, GUARD_OPTION)
+/// The guard option's (or signed-only option's) last value: `Some(mode)`, or `None` when absent
+/// or not understood.
+fn guard_option(params: &[String], option: &str) -> Option<GuardMode> {
+    values(params, option)
         .filter_map(|v| match v.trim() {
             "1" | "yes" | "on" => Some(GuardMode::On),
             "0" | "no" | "off" => Some(GuardMode::Off),
@@ -156,12 +160,22 @@ fn guard_option(params: &[String]) -> Option<GuardMode> {
 }
 
 /// The build-time policy's guard requirement combined with the command line's wish.
-fn guard_mode(params: &[String], policy: GuardPolicy, notes: &mut Vec<String>) -> GuardMode {
-    let asked = guard_option(params);
+fn guard_mode(
+    params: &[String],
+    option: &str,
+    policy: GuardPolicy,
+    notes: &mut Vec<String>,
+) -> GuardMode {
+    let asked = guard_option(params, option);
     match (policy, asked) {
         (GuardPolicy::Required, Some(GuardMode::Off)) => {
+            let what = if option == GUARD_OPTION {
+                "the guard"
+            } else {
+                "signed-only mode"
+            };
             notes.push(format!(
-                "{GUARD_OPTION}=0 refused: the guard is required by the initramfs policy"
+                "{option}=0 refused: {what} is required by the initramfs policy"
             ));
             GuardMode::Required
         }
@@ -257,7 +271,9 @@ pub fn plan_with(cmdline: &str, preload_list: Option<&str>, policy: &Policy) -> 
         ));
     }
     let strict_shared = policy.strict_shared || asked_strict == Some("1");
-    let guard = guard_mode(&params, policy.guard, &mut notes);
+    let signed_only = guard_mode(&params, SIGNED_ONLY_OPTION, policy.signed_only, &mut notes);
+    // Signed-only mode is enforced by the guard: it implies it (required implies required).
+    let guard = guard_mode(&params, GUARD_OPTION, policy.guard, &mut notes).max(signed_only);
     let measure = measure_plan(&params, policy, &mut notes);
     let listed: Vec<&str> = values(&params, LIST_OPTION).collect();
     let required: Vec<&str> = values(&params, REQUIRED_OPTION).flat_map(names).collect();
@@ -322,6 +338,7 @@ pub fn plan_with(cmdline: &str, preload_list: Option<&str>, policy: &Policy) -> 
         disabled,
         entries,
         guard,
+        signed_only,
         notes,
         strict_shared,
         measure,
@@ -522,6 +539,46 @@ mod tests {
                 None,
                 vec!["rd.bpf_preload.measure=required without a PCR (none in the initramfs policy): ignored".to_string()]
             )
+        );
+    }
+
+    #[test]
+    fn signed_only_implies_the_guard_and_holds_under_policy() {
+        let p = |c: &str, pol: Policy| {
+            let p = plan_with(c, None, &pol);
+            (p.signed_only, p.guard, p.notes.len())
+        };
+        let on = |g: GuardPolicy| Policy {
+            signed_only: g,
+            ..Policy::default()
+        };
+        assert_eq!(
+            p("", Policy::default()),
+            (GuardMode::Off, GuardMode::Off, 0)
+        );
+        assert_eq!(
+            p("rd.bpf_preload.signed_only=1", Policy::default()),
+            (GuardMode::On, GuardMode::On, 0)
+        );
+        assert_eq!(
+            p("rd.bpf_preload.signed_only=required", Policy::default()),
+            (GuardMode::Required, GuardMode::Required, 0)
+        );
+        // The guard cannot be switched off under it.
+        assert_eq!(
+            p(
+                "rd.bpf_preload.signed_only=1 rd.bpf_preload.guard=0",
+                Policy::default()
+            ),
+            (GuardMode::On, GuardMode::On, 0)
+        );
+        assert_eq!(
+            p("rd.bpf_preload.signed_only=0", on(GuardPolicy::Required)),
+            (GuardMode::Required, GuardMode::Required, 1)
+        );
+        assert_eq!(
+            p("rd.bpf_preload.signed_only=0", on(GuardPolicy::On)),
+            (GuardMode::Off, GuardMode::Off, 0)
         );
     }
 

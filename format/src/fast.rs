@@ -15,6 +15,12 @@ use crate::elf::ElfInfo;
 pub const MAGIC: &[u8; 8] = b"bpfp-ls\0";
 pub const HEADER_LEN: usize = 32;
 pub const VERSION: u16 = 1;
+/// Section version 2: a kernel signature follows the data (`kernel_sig_len` > 0), and the loader
+/// was generated with libbpf's `gen_hash` (it checks the SHA-256 of its frozen, exclusive data
+/// map itself). Version 1 carries none.
+pub const VERSION_KERNEL_SIGNED: u16 = 2;
+/// Longest kernel signature a section may carry (a CMS signature with RSA-4096 is ~600 bytes).
+pub const MAX_KERNEL_SIG: u32 = 16 * 1024;
 /// Size of one BPF instruction.
 pub const INSN_LEN: usize = 8;
 /// Bounds on what a descriptor may list (far above any real object, and above what libbpf's
@@ -50,8 +56,8 @@ pub enum FastError {
     },
     #[error("fast-path loader is {0} bytes: not a non-empty multiple of {INSN_LEN}")]
     Insns(u32),
-    #[error("fast-path section carries a kernel signature ({0} bytes): not supported yet")]
-    KernelSignature(u32),
+    #[error("fast-path section version {version} with a kernel signature of {len} bytes (version 1 carries none, version 2 one of 1..={MAX_KERNEL_SIG})")]
+    KernelSignature { version: u16, len: u32 },
     #[error("fast-path descriptor: {0}")]
     Descriptor(#[from] DescriptorError),
     #[error("fast-path descriptor does not match the ELF: {0}")]
@@ -133,7 +139,7 @@ pub struct Header {
     pub descriptor_len: u32,
     pub insns_len: u32,
     pub data_len: u32,
-    /// Reserved for a PKCS#7 signature the kernel can check (docs/format.md); 0 for now.
+    /// Length of the CMS signature the kernel checks (docs/format.md): 0 in version 1.
     pub kernel_sig_len: u32,
     pub reserved: u32,
 }
@@ -176,6 +182,8 @@ pub struct FastSection<'a> {
     pub descriptor: &'a [u8],
     pub insns: &'a [u8],
     pub data: &'a [u8],
+    /// The kernel's CMS signature over `insns` (empty in version 1).
+    pub kernel_sig: &'a [u8],
 }
 
 impl<'a> FastSection<'a> {
@@ -186,7 +194,7 @@ impl<'a> FastSection<'a> {
             .and_then(|h| h.try_into().ok())
             .ok_or(FastError::Short(b.len()))?;
         let h = Header::from_bytes(header).ok_or(FastError::Magic)?;
-        if h.version != VERSION {
+        if h.version != VERSION && h.version != VERSION_KERNEL_SIGNED {
             return Err(FastError::Version(h.version));
         }
         if h.flags != 0 || h.reserved != 0 {
@@ -208,35 +216,60 @@ impl<'a> FastSection<'a> {
         if h.insns_len == 0 || h.insns_len as usize % INSN_LEN != 0 {
             return Err(FastError::Insns(h.insns_len));
         }
-        if h.kernel_sig_len != 0 {
-            return Err(FastError::KernelSignature(h.kernel_sig_len));
+        let signed_ok = match h.version {
+            VERSION => h.kernel_sig_len == 0,
+            _ => h.kernel_sig_len != 0 && h.kernel_sig_len <= MAX_KERNEL_SIG,
+        };
+        if !signed_ok {
+            return Err(FastError::KernelSignature {
+                version: h.version,
+                len: h.kernel_sig_len,
+            });
         }
         let rest = &b[HEADER_LEN..];
         let (descriptor, rest) = rest.split_at(h.descriptor_len as usize);
-        let (insns, data) = rest.split_at(h.insns_len as usize);
+        let (insns, rest) = rest.split_at(h.insns_len as usize);
+        let (data, kernel_sig) = rest.split_at(h.data_len as usize);
         Ok(Self {
             descriptor,
             insns,
             data,
+            kernel_sig,
         })
     }
 
-    /// The section's bytes.
-    pub fn encode(descriptor: &[u8], insns: &[u8], data: &[u8]) -> Option<Vec<u8>> {
+    /// The section's bytes: version 1 without a kernel signature, version 2 with one.
+    pub fn encode(
+        descriptor: &[u8],
+        insns: &[u8],
+        data: &[u8],
+        kernel_sig: &[u8],
+    ) -> Option<Vec<u8>> {
+        let kernel_sig_len = u32::try_from(kernel_sig.len()).ok()?;
+        if kernel_sig_len > MAX_KERNEL_SIG {
+            return None;
+        }
         let h = Header {
-            version: VERSION,
+            version: if kernel_sig.is_empty() {
+                VERSION
+            } else {
+                VERSION_KERNEL_SIGNED
+            },
             flags: 0,
             descriptor_len: u32::try_from(descriptor.len()).ok()?,
             insns_len: u32::try_from(insns.len()).ok()?,
             data_len: u32::try_from(data.len()).ok()?,
-            kernel_sig_len: 0,
+            kernel_sig_len,
             reserved: 0,
         };
-        let mut out = Vec::with_capacity(HEADER_LEN + descriptor.len() + insns.len() + data.len());
+        let mut out = Vec::with_capacity(
+            HEADER_LEN + descriptor.len() + insns.len() + data.len() + kernel_sig.len(),
+        );
         out.extend_from_slice(&h.to_bytes());
         out.extend_from_slice(descriptor);
         out.extend_from_slice(insns);
         out.extend_from_slice(data);
+        out.extend_from_slice(kernel_sig);
         Some(out)
     }
 }
@@ -532,6 +565,8 @@ pub struct FastPath {
     pub descriptor: Descriptor,
     pub insns: Vec<u8>,
     pub data: Vec<u8>,
+    /// The kernel's CMS signature over `insns` (empty: none).
+    pub kernel_sig: Vec<u8>,
 }
 
 impl FastPath {
@@ -544,11 +579,17 @@ impl FastPath {
             descriptor,
             insns: s.insns.to_vec(),
             data: s.data.to_vec(),
+            kernel_sig: s.kernel_sig.to_vec(),
         })
     }
 
     pub fn encode(&self) -> Option<Vec<u8>> {
-        FastSection::encode(&self.descriptor.to_bytes(), &self.insns, &self.data)
+        FastSection::encode(
+            &self.descriptor.to_bytes(),
+            &self.insns,
+            &self.data,
+            &self.kernel_sig,
+        )
     }
 }
 
@@ -614,6 +655,7 @@ pub mod fixtures {
             },
             insns: vec![0x95, 0, 0, 0, 0, 0, 0, 0],
             data: b"data".to_vec(),
+            kernel_sig: Vec::new(),
         };
         (fast, info)
     }
@@ -792,8 +834,8 @@ mod tests {
             ),
             (
                 "version",
-                with_header(|h| h.version = 2),
-                FastError::Version(2),
+                with_header(|h| h.version = 3),
+                FastError::Version(3),
             ),
             ("flags", with_header(|h| h.flags = 1), FastError::Reserved),
             (
@@ -833,12 +875,17 @@ mod tests {
                 FastError::Insns(0),
             ),
             (
-                "kernel signature",
+                "kernel signature in version 1",
                 with_header(|h| {
                     h.data_len = 0;
                     h.kernel_sig_len = 4
                 }),
-                FastError::KernelSignature(4),
+                FastError::KernelSignature { version: 1, len: 4 },
+            ),
+            (
+                "version 2 without a kernel signature",
+                with_header(|h| h.version = VERSION_KERNEL_SIGNED),
+                FastError::KernelSignature { version: 2, len: 0 },
             ),
         ];
         for (what, b, want) in cases {

@@ -8,6 +8,7 @@
 //! | [`verify`] | bytes + key ring → a verified object; signing, its mirror image |
 //! | [`elf`] | what an eBPF ELF holds (programs, maps, externs) |
 //! | [`fast`] | the fast-path section of a version-2 object and its descriptor |
+//! | [`ksig`] | kernel signatures: X.509 certificates the kernel can use, CMS over the loader |
 //! | [`cmdline`], [`policy`] | kernel command line + preload list + build-time policy → the plan |
 //! | [`status`], [`live`] | the status record `run` writes, and the live view `status` adds |
 //! | [`escape`] | the one escaper for text we did not write |
@@ -18,7 +19,7 @@
 //! (`bpf_preload::name`, …).
 //!
 //! This is a build fact, not a promise: the crate's normal dependencies (goblin, sha2,
-//! ed25519-dalek, serde, serde_json, thiserror) reach no `libbpf-*`, `rustix`, `nix` or `libc`
+//! ed25519-dalek, serde, serde_json, thiserror, and RustCrypto's x509-cert, cms, rsa, p256, p384) reach no `libbpf-*`, `rustix`, `nix` or `libc`
 //! (`cargo tree -p bpf-preload-format -e normal`, checked by `tests/run-all.sh`), and it
 //! forbids `unsafe`.
 #![forbid(unsafe_code)]
@@ -28,6 +29,7 @@ pub mod elf;
 pub mod escape;
 pub mod fast;
 pub mod keys;
+pub mod ksig;
 pub mod live;
 pub mod measure;
 pub mod name;

@@ -5,6 +5,7 @@
 //! # written by the dracut module from bpf_preload_required= / bpf_preload_guard=
 //! required = a b
 //! guard = required        # off | on | required
+//! signed_only = required  # off | on | required (implies the guard)
 //! strict_shared = yes      # refuse maps pinned by name that were there before the run
 //! measure_pcr = 12          # measure every verified object into PCR 12 (0-23)
 //! measure = required        # on | required: no TPM, or a failed extend, stops the boot
@@ -36,6 +37,8 @@ pub struct Policy {
     /// Objects that must load, whatever the command line says.
     pub required: Vec<String>,
     pub guard: GuardPolicy,
+    /// `signed_only = on | required`: signed-only mode (docs/guard.md), like the guard.
+    pub signed_only: GuardPolicy,
     /// `strict_shared = yes`: objects may not reuse a shared (pin-by-name) map that existed
     /// before the run; the command line cannot switch this off.
     pub strict_shared: bool,
@@ -59,7 +62,10 @@ pub enum PolicyError {
 impl Policy {
     /// Does the policy require anything (so a loader failure must fail closed)?
     pub fn requires_anything(&self) -> bool {
-        !self.required.is_empty() || self.guard == GuardPolicy::Required || self.measure_required
+        !self.required.is_empty()
+            || self.guard == GuardPolicy::Required
+            || self.signed_only == GuardPolicy::Required
+            || self.measure_required
     }
 
     pub fn parse(text: &str) -> Result<Self, PolicyError> {
@@ -90,6 +96,14 @@ impl Policy {
                         "on" | "yes" | "1" => GuardPolicy::On,
                         "required" => GuardPolicy::Required,
                         _ => return Err(err("guard is off, on or required")),
+                    }
+                }
+                "signed_only" => {
+                    p.signed_only = match value {
+                        "off" | "no" | "0" => GuardPolicy::Off,
+                        "on" | "yes" | "1" => GuardPolicy::On,
+                        "required" => GuardPolicy::Required,
+                        _ => return Err(err("signed_only is off, on or required")),
                     }
                 }
                 "strict_shared" => {
@@ -155,6 +169,9 @@ mod tests {
         assert_eq!(p, Policy::default());
         assert!(!p.requires_anything());
         assert_eq!(Policy::parse("guard=on\n").unwrap().guard, GuardPolicy::On);
+        let p = Policy::parse("signed_only = required\n").unwrap();
+        assert_eq!(p.signed_only, GuardPolicy::Required);
+        assert!(p.requires_anything());
         assert_eq!(Policy::parse("guard=no\n").unwrap().guard, GuardPolicy::Off);
         assert!(!Policy::parse("guard=on\n").unwrap().requires_anything());
     }

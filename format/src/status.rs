@@ -77,6 +77,10 @@ pub struct ObjectStatus {
     /// (`measurement` in the record); false in records older than this field.
     #[serde(default)]
     pub measured: bool,
+    /// The kernel's verdict on the object's kernel signature: `verified`, `unsigned`,
+    /// `refused: <reason>`, `unsupported: <reason>`; absent when it never reached the kernel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_signature: Option<String>,
     pub duration_ms: f64,
     /// Where the time went: reading and verifying (signature, ELF checks), loading and
     /// attaching in the kernel, pinning.
@@ -110,6 +114,7 @@ impl ObjectStatus {
             load_path: None,
             load_path_reason: None,
             measured: false,
+            kernel_signature: None,
             duration_ms: 0.0,
             phases: Phases::default(),
         }
@@ -255,6 +260,10 @@ pub struct GuardStatus {
     /// `NAME:absent (why)` or `NAME:NOT-GUARDED (why)`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub switches: Vec<String>,
+    /// Signed-only mode is armed: after the seal, programs that can observe or change the
+    /// kernel load only when the kernel verified them against the loader's keyring.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub signed_only: bool,
     /// Whether the seal engaged (PID 1 exec'd the real init); filled in live by `status`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sealed: Option<bool>,
@@ -276,6 +285,7 @@ impl GuardStatus {
         Self {
             state,
             required,
+            signed_only: false,
             reason: None,
             instance: None,
             protected: vec![],
@@ -348,6 +358,59 @@ impl GuardStatus {
     }
 }
 
+/// Signed-only mode's state (docs/guard.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignedOnlyState {
+    /// The guard refuses unsigned kernel-observing programs after the seal.
+    Active,
+    Off,
+    /// This kernel cannot do it (no BPF signatures, no BPF LSM): the reason says which.
+    Unavailable,
+    Failed,
+}
+
+impl SignedOnlyState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Off => "off",
+            Self::Unavailable => "unavailable",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// `"signed_only": {"state": …, "keyring": <serial>, "reason": …}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedOnlyStatus {
+    pub state: SignedOnlyState,
+    /// The loader's sealed keyring (its serial), when one was made.
+    pub keyring: Option<i32>,
+    /// Why not active.
+    pub reason: Option<String>,
+    /// Build-time policy or `rd.bpf_preload.signed_only=required`.
+    #[serde(default)]
+    pub required: bool,
+}
+
+impl SignedOnlyStatus {
+    /// `signed_only: active keyring=123` / `signed_only: unavailable: <reason>`.
+    pub fn line(&self) -> String {
+        let mut l = format!("signed_only: {}", self.state.as_str());
+        if let Some(r) = &self.reason {
+            l.push_str(&format!(": {r}"));
+        }
+        if let Some(k) = self.keyring {
+            l.push_str(&format!(" keyring={k}"));
+        }
+        if self.required {
+            l.push_str(" required");
+        }
+        l
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Status {
     pub version: u32,
@@ -367,6 +430,9 @@ pub struct Status {
     /// Measured preload; absent in older records and when the run could not plan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub measurement: Option<MeasurementStatus>,
+    /// Signed-only mode; absent when it was not asked for (and in older records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_only: Option<SignedOnlyStatus>,
     /// What the build-time policy refused of the command line.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
@@ -395,11 +461,16 @@ impl Status {
             .is_some_and(|m| m.required && m.state != MeasureState::Ok)
     }
 
-    /// A required guard that is not active: `run` fails closed (exit 3).
+    /// A required guard (or required signed-only mode) that is not active: `run` fails closed
+    /// (exit 3).
     pub fn guard_required_failed(&self) -> bool {
         self.guard
             .as_ref()
             .is_some_and(|g| g.required && !g.is_active())
+            || self
+                .signed_only
+                .as_ref()
+                .is_some_and(|s| s.required && s.state != SignedOnlyState::Active)
     }
 
     /// The record as JSON; printable as it is (see [`json_safe`]).
@@ -476,6 +547,9 @@ impl Status {
                 }
             }
         }
+        if let Some(so) = &self.signed_only {
+            let _ = writeln!(s, "  {}", escape(&so.line()));
+        }
         if let Some(l) = live {
             render_switches(&mut s, l);
         }
@@ -507,6 +581,9 @@ impl Status {
             }
             if let Some(e) = &o.error {
                 let _ = writeln!(s, "      error: {}", escape(e));
+            }
+            if let Some(k) = &o.kernel_signature {
+                let _ = writeln!(s, "      kernel signature: {}", escape(k));
             }
             if let Some(p) = &o.load_path {
                 let _ = match &o.load_path_reason {
@@ -618,6 +695,7 @@ mod tests {
                 reason: Some("no TPM: open /dev/tpm0: \x1b".into()),
                 ..MeasurementStatus::off()
             }),
+            signed_only: None,
             notes: vec!["rd.bpf_preload.guard=0 refused".into()],
             warnings: vec![],
             live: None,
@@ -862,6 +940,7 @@ bpf-preload: 3 object(s) from nowhere (no list): 2 loaded, 1 already loaded, 0 f
                 log: Some("/run/log/systemd/tpm2-measure.log".into()),
                 log_error: None,
             }),
+            signed_only: None,
             notes: vec![],
             warnings: vec![
                 "trusted keys: skipped a key file: read /etc/bpf-preload/keys/x.pub: is a special file (refused)".into(),

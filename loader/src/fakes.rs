@@ -302,6 +302,7 @@ impl Kernel for FakeKernel<'_> {
                     },
                     path: LoadReport::default().path,
                     path_reason: None,
+                    kernel_signature: None,
                 })
             }
             Some(FakeLoad::Object(spec)) => spec.clone(),

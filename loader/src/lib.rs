@@ -48,7 +48,7 @@ pub mod fuzz;
 
 // What the command-line tools, the integration tests and the fuzz targets use, on purpose.
 pub use bpf_preload_format::{
-    cmdline, elf, escape, fast, measure, name, policy, status, trailer, verify,
+    cmdline, elf, escape, fast, ksig, measure, name, policy, status, trailer, verify,
 };
 pub use kernel::fast::ConvertError;
 pub use pipeline::{keys, live};
@@ -57,6 +57,8 @@ pub use sys::skel::GenerateError;
 pub use sys::{read_bounded, write_replace, Durability, MAX_OBJECT_SIZE};
 
 use std::time::Instant;
+
+use pipeline::signed;
 
 /// The boot job: plan from the command line, trusted keys, every object through the pipeline,
 /// then the status record. Only a problem that stops planning is an `Err`; everything else is
@@ -68,12 +70,19 @@ pub fn boot(cfg: &RunConfig) -> Result<status::Status, RunError> {
     let (mut status, fatal) = match pipeline::read_plan(cfg) {
         Ok(plan) => {
             let ring = keys::trusted(&cfg.keys);
-            let guard = &builtin::Builtin;
+            let kkeys = signed::setup(&cfg.keys, plan.signed_only, &sys::keyring::RealKeyrings);
+            let signed_only = plan.signed_only != cmdline::GuardMode::Off;
+            let kernel = kernel::Libbpf {
+                keyring: kkeys.keyring,
+                signed_only: signed_only && kkeys.keyring.is_some(),
+            };
+            let guard = builtin::Builtin {
+                signed_only: kkeys.keyring.filter(|_| signed_only),
+            };
             let tpm = sys::tpm::RealMeasure::new(cfg.tpm_devices.clone(), cfg.measure_log.clone());
-            (
-                pipeline::run(&plan, ring, cfg, &sys, &kernel::Libbpf, guard, &tpm),
-                None,
-            )
+            let mut st = pipeline::run(&plan, ring, cfg, &sys, &kernel, &guard, &tpm);
+            signed::report(&mut st, plan.signed_only, &kkeys, &sys);
+            (st, None)
         }
         Err(e) => (pipeline::fatal(cfg, &e, &sys), Some(e)),
     };
@@ -88,12 +97,18 @@ pub fn boot(cfg: &RunConfig) -> Result<status::Status, RunError> {
 /// The section is checked by the very code `run` checks it with ([`fast::FastPath::parse`]:
 /// limits, names, characters, the match with the ELF): a section that `run` would refuse is
 /// never signed; its rule becomes the reason for version 1.
-pub fn fast_path_section(elf: &[u8], name: &name::ObjectName) -> Result<Vec<u8>, ConvertError> {
+///
+/// With `signer`, the section carries the kernel's signature over the loader (docs/format.md).
+pub fn fast_path_section(
+    elf: &[u8],
+    name: &name::ObjectName,
+    signer: Option<&ksig::KernelSigner>,
+) -> Result<Vec<u8>, ConvertError> {
     let info = elf::describe(elf)?;
     if let Some(why) = fast::libbpf_only(&info) {
         return Err(why.into());
     }
-    let section = kernel::fast::convert(elf, name.as_str())?
+    let section = kernel::fast::convert(elf, name.as_str(), signer)?
         .encode()
         .ok_or(ConvertError::TooLarge)?;
     fast::FastPath::parse(&section, &info)?;
@@ -103,7 +118,7 @@ pub fn fast_path_section(elf: &[u8], name: &name::ObjectName) -> Result<Vec<u8>,
 /// The live status of a record: what is still pinned, attached and switched on now
 /// (`pipeline::live`), through the real kernel. For `status`; the record itself is unchanged.
 pub fn live_status(st: &status::Status) -> live::Live {
-    live::check(st, &kernel::Libbpf)
+    live::check(st, &kernel::Libbpf::default())
 }
 
 /// What the guard's read-only info map says (sealed, refusals, the last one); for `status`.

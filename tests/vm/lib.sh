@@ -110,6 +110,7 @@ vm_build_project() {
     if [[ ! -x $VM_BUILD/guest/bpfmap || $VM_DIR/guest/bpfmap.c -nt $VM_BUILD/guest/bpfmap ]]; then
         gcc -O2 -static -o "$VM_BUILD/guest/bpfmap" "$VM_DIR/guest/bpfmap.c"
     fi
+    vm_ksig_files
     vm_install_project
 }
 
@@ -229,6 +230,7 @@ vm_root() {
     done
     cp "$VM_BIN" "$r/usr/bin/bpf-preload"
     cp "$VM_BUILD/guest/bpfmap" "$r/usr/bin/bpfmap"
+    [[ -d $VM_BUILD/guest/ksig ]] && cp -r "$VM_BUILD/guest/ksig" "$r/etc/vmtest-ksig"
     install -m 0755 "$VM_DIR/guest/vmcheck.sh" "$r/sbin/vmcheck"
     install -m 0644 "$VM_DIR/guest/guard-attacks.sh" "$r/sbin/guard-attacks"
     echo 'root:x:0:0:root:/root:/bin/sh' > "$r/etc/passwd"
@@ -624,4 +626,70 @@ vm_deb_case() {
         fi
         rm -rf "$r/etc/bpf-preload"
     done
+}
+
+# ------------------------------------------------------ kernel signatures --
+# Signed-only mode's attack files for the real root (/etc/vmtest-ksig): the instructions
+# "r0 = 0; exit" (what `bpfmap load` loads) signed as bpftool signs (CMS, detached, SHA-256,
+# no attributes, signer by subject key identifier) with the trusted test certificate
+# (trusted.sig) and with one root makes itself (root.sig, root.der); and the loader's keyring
+# serial is read from the status in the guest.
+vm_ksig_files() {
+    local d=$VM_BUILD/guest/ksig k=$VM_TOP/keys/test-only/kernel
+    rm -rf "$d" && mkdir -p "$d"
+    printf '\xb7\x00\x00\x00\x00\x00\x00\x00\x95\x00\x00\x00\x00\x00\x00\x00' > "$d/insns.bin"
+    openssl cms -sign -binary -noattr -nocerts -keyid -md sha256 -outform DER \
+        -signer "$k/rsa.crt" -inkey "$k/rsa.key" -in "$d/insns.bin" -out "$d/trusted.sig"
+    openssl cms -sign -binary -noattr -nocerts -keyid -md sha256 -outform DER \
+        -signer "$k/other.crt" -inkey "$k/other.key" -in "$d/insns.bin" -out "$d/root.sig"
+    openssl x509 -in "$k/other.crt" -outform DER -out "$d/root.der"
+    vm_bpftool_lskel "$d/lskel-load"
+}
+
+# vm_bpftool_lskel OUT: `bpftool gen skeleton -L -S` (bpftool 7.8 from trixie-backports, run
+# with the trixie root's libc: it needs glibc 2.38) signs counter with the trusted test
+# certificate; OUT is a static C loader built from that skeleton with libbpf's skel_internal.h
+# (the headers vendored by libbpf-sys, the libbpf the loader links).
+vm_bpftool_lskel() {
+    local out=$1 d=$VM_BUILD/bpftool78 k=$VM_TOP/keys/test-only/kernel tr conf l
+    tr=$(vm_trixie_root)
+    if [[ ! -x $d/x/usr/sbin/bpftool ]]; then
+        conf=$(bp_apt_conf trixie-backports trixie-backports)
+        rm -rf "$d" && mkdir -p "$d"
+        (cd "$d" && APT_CONFIG=$conf apt-get -q download bpftool/trixie-backports >&2) || vdie "apt-get download bpftool"
+        dpkg-deb -x "$d"/bpftool_*.deb "$d/x"
+    fi
+    "$tr/usr/lib64/ld-linux-x86-64.so.2" --library-path "$tr/usr/lib/x86_64-linux-gnu" \
+        "$d/x/usr/sbin/bpftool" gen skeleton -L -S -k "$k/rsa.key" -i "$k/rsa.crt" \
+        "$VM_TOP/build/bpf/counter.bpf.o" name counter > "$d/counter.lskel.h" ||
+        vdie "bpftool gen skeleton -S failed"
+    local libbpf=("${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/libbpf-sys-1.7.0+v1.7.0/libbpf)
+    l=${libbpf[0]}
+    [[ -d $l ]] || vdie "libbpf-sys 1.7.0's libbpf sources not found under ${CARGO_HOME:-$HOME/.cargo}/registry"
+    rm -rf "$d/inc" && mkdir -p "$d/inc/bpf" && cp "$l"/src/*.h "$d/inc/bpf/"
+    # libbpf 1.7's bpf_load_and_run predates the 7.x scheme, which binds the loader's map up
+    # front (fd_array_cnt = 1, its frozen contents verified with the instructions): one line.
+    sed -i 's/^\tattr.keyring_id = opts->keyring_id;$/&\n\tif (opts->signature) attr.fd_array_cnt = 1;/' \
+        "$d/inc/bpf/skel_internal.h"
+    grep -q 'attr.fd_array_cnt = 1' "$d/inc/bpf/skel_internal.h" || vdie "skel_internal.h: fd_array_cnt patch did not apply"
+    gcc -O2 -static -I "$d" -I "$d/inc" -I "$d/inc/bpf" -I "$l/include/uapi" -I "$l/include" \
+        -o "$out" "$VM_DIR/guest/lskel-load.c" || vdie "building the bpftool skeleton loader failed"
+}
+
+# vm_signed_bundle NAME: counter kernel-signed with the trusted certificate, iter with one
+# the keyring never gets (an unknown certificate), maponly with none; the keys dir has the
+# trusted rsa.crt and a certificate the kernel cannot use (noskid.crt: skipped by name).
+vm_signed_bundle() {
+    local d=$VM_BUILD/bundle-$1 k=$VM_TOP/keys/test-only/kernel
+    rm -rf "$d" && mkdir -p "$d/lib" "$d/keys"
+    "$VM_BIN" sign --key "$VM_KEY" --kernel-key "$k/rsa.key" --kernel-cert "$k/rsa.crt" \
+        --name counter --output "$d/lib/counter.bpf.o" "$VM_TOP/build/bpf/counter.bpf.o" >&2
+    "$VM_BIN" sign --key "$VM_KEY" --kernel-key "$k/other.key" --kernel-cert "$k/other.crt" \
+        --name iter --output "$d/lib/iter.bpf.o" "$VM_TOP/build/bpf/iter.bpf.o" >&2
+    "$VM_BIN" sign --key "$VM_KEY" --name maponly --output "$d/lib/maponly.bpf.o" \
+        "$VM_TOP/build/bpf/maponly.bpf.o" >&2
+    cp "$VM_PUB" "$d/keys/test-only.pub"
+    cp "$k/rsa.crt" "$k/noskid.crt" "$d/keys/"
+    printf '%s\n' counter iter maponly > "$d/preload.list"
+    echo "$d"
 }

@@ -4,7 +4,10 @@
 # (bpf-preload-vmtest.service, enabled by bpf_preload.vmtest=1), that systemd did
 # not mount a second bpffs over /sys/fs/bpf and that the pins are visible and
 # live. Called by run.sh; usable alone:
-#   tests/vm/mkosi-test.sh [--kernel 6.1|6.12] [--flavour systemd|shell]
+#   tests/vm/mkosi-test.sh [--kernel 6.1|6.12|trixie-bpo] [--flavour systemd|shell]
+# On trixie-bpo (7.x) the objects are kernel-signed with the test certificate, which goes into
+# the initramfs with the keys (signed-only mode: MKOSI_EXTRA_CMDLINE), and fentry_unlink (whose
+# target 7.x renamed) is left out.
 # MKOSI_EXTRA_CMDLINE is appended to the kernel command line (run.sh: the guard on).
 # Needs mkosi 14 (Debian), systemd-container, debootstrap (installed if missing).
 # The mkosi tree is cached in build/vm/mkosi and rebuilt when mkosi/ changes.
@@ -57,14 +60,21 @@ rm -f "$IMG"
 mke2fs -q -t ext4 -L mkosiroot -d "$TREE" "$IMG" 2G >&2
 
 K=$(vm_kernel "$KERNEL")
-OBJS="counter iter maponly lsm_deny fentry_unlink"
-B=$(vm_bundle mkosi "$OBJS")
+OBJS="counter iter maponly lsm_deny fentry_unlink" EXPECT="counter,iter,lsm_deny,fentry_unlink"
+KC=$VM_TOP/keys/test-only/kernel
+if [[ $KERNEL == trixie-bpo ]]; then
+    OBJS="counter iter maponly lsm_deny" EXPECT="counter,iter,lsm_deny"
+    B=$(VM_SIGN_ARGS="--kernel-key $KC/rsa.key --kernel-cert $KC/rsa.crt" vm_bundle mkosi "$OBJS")
+    cp "$KC/rsa.crt" "$B/keys/"
+else
+    B=$(vm_bundle mkosi "$OBJS")
+fi
 INITRD=$VM_BUILD/initrd/mkosi-$KERNEL-$FLAVOUR.img
 vm_initrd "$K" "$FLAVOUR" "$INITRD" "$B"
 LOG=$M/boot.log
 vlog "booting the mkosi root ($KERNEL, $FLAVOUR initrd), log: $LOG"
 VM_INIT=/sbin/init VM_TIMEOUT=${VM_TIMEOUT_MKOSI:-300} \
-    vm_boot "$K" "$INITRD" "$IMG" "$LOG" "bpf_preload.vmtest=1 bpf_preload.vmtest.flavour=$FLAVOUR rd.bpf_preload.required=counter systemd.show_status=error ${MKOSI_EXTRA_CMDLINE:-}"
+    vm_boot "$K" "$INITRD" "$IMG" "$LOG" "bpf_preload.vmtest=1 bpf_preload.vmtest.flavour=$FLAVOUR bpf_preload.vmtest.expect=$EXPECT rd.bpf_preload.required=counter systemd.show_status=error ${MKOSI_EXTRA_CMDLINE:-}"
 grep -a 'MKOSI-' "$LOG" | tr -d '\r' | sed 's/^\[[ 0-9.]*\] [^:]*: //' >&2 || true
 line=$(grep -a 'MKOSI-RESULT' "$LOG" | tr -d '\r' | tail -n1 | sed 's/.*MKOSI-RESULT/MKOSI-RESULT/')
 echo "${line:-MKOSI-RESULT missing}; boot ${VM_BOOT_MS} ms"

@@ -160,9 +160,17 @@ pub const HOOKS: &[(&str, &str, &[&str])] = &[
     ("guard_file_open", "file_open", &["file"]),
 ];
 
+/// Programs loaded only when asked for and the hook fits: signed-only mode's (7.x).
+pub const OPTIONAL_HOOKS: &[(&str, &str, &[&str])] = &[(
+    "guard_prog_load",
+    "bpf_prog_load",
+    &["prog", "attr", "token", "kernel"],
+)];
+
 /// The guard's links by program name, in one place for pinning and for letting go.
-fn all_links(l: &mut skel::GuardLinks) -> [(&'static str, &mut Option<Link>); 18] {
+fn all_links(l: &mut skel::GuardLinks) -> [(&'static str, &mut Option<Link>); 19] {
     [
+        ("guard_prog_load", &mut l.guard_prog_load),
         ("guard_unlink", &mut l.guard_unlink),
         ("guard_rmdir", &mut l.guard_rmdir),
         ("guard_rename", &mut l.guard_rename),
@@ -331,6 +339,7 @@ pub fn activate(
     protect: &[PathBuf],
     lsm_list: io::Result<String>,
     switches: &SwitchPaths,
+    signed_only: Option<i32>,
 ) -> Result<GuardReport, GuardError> {
     let list = lsm_list.map_err(|source| GuardError::LsmList { source })?;
     if !bpf_lsm_active(&list) {
@@ -343,7 +352,18 @@ pub fn activate(
         source,
     })?;
     let btf = libbpf_rs::btf::Btf::from_vmlinux().map_err(|e| GuardError::Btf(e.to_string()))?;
-    let wanted = pick_programs(|hook| kernel_params(&btf, hook))?;
+    let mut wanted = pick_programs(|hook| kernel_params(&btf, hook))?;
+    // Signed-only mode: its program when the kernel's hook has the arguments it reads.
+    let signed_only = signed_only.filter(|_| {
+        OPTIONAL_HOOKS.iter().all(|(_, hook, want)| {
+            kernel_params(&btf, hook).is_some_and(|found| {
+                found.len() >= want.len() && want.iter().zip(&found).all(|(w, f)| w == f)
+            })
+        })
+    });
+    if signed_only.is_some() {
+        wanted.extend(OPTIONAL_HOOKS.iter().map(|h| h.0));
+    }
     let positive = lsm_positive_returns(&btf);
     let funcs = hook_funcs(&btf);
 
@@ -355,6 +375,7 @@ pub fn activate(
         ro.prot_dev = kernel_dev(meta.dev());
         ro.loader_tgid = std::process::id();
         ro.lsm_positive_ok = u32::from(positive);
+        ro.signed_keyring = signed_only.unwrap_or(0);
     }
     for mut prog in open.open_object_mut().progs_mut() {
         let name = prog.name().to_string_lossy().into_owned();
@@ -379,6 +400,7 @@ pub fn activate(
     )
     .map(|mut r| {
         r.lsm_positive_returns = positive;
+        r.signed_only = signed_only.is_some();
         r
     });
     match armed {
@@ -504,6 +526,7 @@ fn arm(
         hook_funcs: funcs.len(),
         lsm_positive_returns: false,
         switches,
+        signed_only: false,
     })
 }
 
@@ -634,6 +657,7 @@ pub const REFUSALS: &[&str] = &[
     "kprobes-off",
     "hook-prog",
     "prog-attach",
+    "unsigned-prog",
 ];
 
 /// The guard's read-only info map (`struct guard_info`), decoded.
@@ -783,7 +807,7 @@ mod tests {
 
     #[test]
     fn every_program_has_one_link_entry() {
-        let mut progs: Vec<&str> = HOOKS.iter().map(|h| h.0).collect();
+        let mut progs: Vec<&str> = HOOKS.iter().chain(OPTIONAL_HOOKS).map(|h| h.0).collect();
         progs.sort_unstable();
         let src = include_str!("../../../bpf/builtin/guard.bpf.c");
         let in_c = src.matches("SEC(\"lsm/").count();

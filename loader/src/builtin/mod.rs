@@ -12,7 +12,11 @@ use std::sync::Arc;
 use crate::pipeline::guard::{GuardFailure, GuardLoader, GuardReport, SwitchPaths};
 
 /// The built-in guard.
-pub struct Builtin;
+/// The built-in guard; `signed_only`: the loader's sealed keyring, when signed-only mode is on.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Builtin {
+    pub signed_only: Option<i32>,
+}
 
 impl GuardLoader for Builtin {
     fn activate(
@@ -22,9 +26,11 @@ impl GuardLoader for Builtin {
         lsm_list: io::Result<String>,
         switches: &SwitchPaths,
     ) -> Result<GuardReport, GuardFailure> {
-        guard::activate(bpffs, protect, lsm_list, switches).map_err(|e| GuardFailure {
-            unavailable: e.is_unavailable(),
-            error: Arc::new(e),
+        guard::activate(bpffs, protect, lsm_list, switches, self.signed_only).map_err(|e| {
+            GuardFailure {
+                unavailable: e.is_unavailable(),
+                error: Arc::new(e),
+            }
         })
     }
 }

@@ -94,7 +94,7 @@ fn load_path(
             (Err(e), _) => (None, Some(format!("refused by run: {e}")), None),
         },
         None => {
-            let why = match bpf_preload::fast_path_section(payload, &name) {
+            let why = match bpf_preload::fast_path_section(payload, &name, None) {
                 Ok(_) => "signed without a fast path (sign again to add one)".to_owned(),
                 Err(e) => format!("signed without a fast path; it has none because {e}"),
             };

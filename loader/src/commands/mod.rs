@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use bpf_preload::elf::ElfError;
 use bpf_preload::keys::KeyError;
+use bpf_preload::ksig::KsigError;
 use bpf_preload::name::NameError;
 use bpf_preload::trailer::TrailerError;
 use bpf_preload::verify::CheckError;
@@ -25,7 +26,8 @@ usage:
                   [--bpffs DIR] [--status FILE] [--policy FILE] [--verbose]
                   [--tpm-device DEV] [--measure-log FILE]
   bpf-preload status [--status FILE] [--json]
-  bpf-preload sign --key PRIVATE.pem [--name NAME] [--output OUT] [--no-fast-path] OBJECT
+  bpf-preload sign --key PRIVATE.pem [--name NAME] [--output OUT] [--no-fast-path]
+                   [--kernel-key KEY.pem --kernel-cert CERT] OBJECT
   bpf-preload verify [--key PUBLIC.pem ...] [--keys DIR ...] OBJECT   (none: built-in keys)
   bpf-preload inspect [--json] OBJECT
   bpf-preload keygen --private FILE --public FILE
@@ -128,6 +130,15 @@ pub enum CommandError {
         #[source]
         source: CheckError,
     },
+    #[error("kernel key {} / {}: {source}", key.display(), cert.display())]
+    KernelKey {
+        key: PathBuf,
+        cert: PathBuf,
+        #[source]
+        source: KsigError,
+    },
+    #[error("{}: cannot be kernel-signed: {why}", path.display())]
+    NoKernelSignature { path: PathBuf, why: String },
     #[error("keys directory {}: {source}", path.display())]
     KeysDir {
         path: PathBuf,

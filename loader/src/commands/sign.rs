@@ -1,7 +1,10 @@
-//! `bpf-preload sign --key PRIVATE.pem [--name NAME] [--output OUT] [--no-fast-path] OBJECT`.
+//! `bpf-preload sign --key PRIVATE.pem [--name NAME] [--output OUT] [--no-fast-path]
+//! [--kernel-key KEY.pem --kernel-cert CERT] OBJECT`.
 //!
 //! By default the object gets a fast path when it fits: a light skeleton (libbpf's gen_loader,
-//! run here without privileges) signed with it, version 2 of the format (docs/format.md).
+//! run here without privileges) signed with it, version 2 of the format (docs/format.md). With
+//! `--kernel-key` the loader also carries the kernel's own (CMS) signature; an object that
+//! cannot take the fast path then is an error.
 #![forbid(unsafe_code)]
 
 use std::os::unix::fs::PermissionsExt;
@@ -9,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use bpf_preload::escape::{escape, escape_path};
 use bpf_preload::keys::{self, KeyId};
+use bpf_preload::ksig::KernelSigner;
 use bpf_preload::name::ObjectName;
 use bpf_preload::{elf, verify, Durability};
 
@@ -21,6 +25,8 @@ pub struct Args {
     pub object: PathBuf,
     /// `--no-fast-path`: sign the ELF alone (version 1).
     pub no_fast_path: bool,
+    /// `--kernel-key KEY.pem --kernel-cert CERT`: add the kernel's signature.
+    pub kernel: Option<(PathBuf, PathBuf)>,
 }
 
 impl Args {
@@ -28,6 +34,7 @@ impl Args {
         use lexopt::prelude::*;
         let (mut key, mut name, mut output, mut object) = (None, None, None, None);
         let mut no_fast_path = false;
+        let (mut kernel_key, mut kernel_cert) = (None, None);
         while let Some(arg) = p.next()? {
             match arg {
                 a if is_help(&a) => return Ok(None),
@@ -41,11 +48,20 @@ impl Args {
                 }
                 Long("output") | Short('o') => output = Some(PathBuf::from(p.value()?)),
                 Long("no-fast-path") => no_fast_path = true,
+                Long("kernel-key") => kernel_key = Some(PathBuf::from(p.value()?)),
+                Long("kernel-cert") => kernel_cert = Some(PathBuf::from(p.value()?)),
                 Value(v) if object.is_none() => object = Some(PathBuf::from(v)),
                 other => return Err(other.unexpected()),
             }
         }
+        let kernel = match (kernel_key, kernel_cert) {
+            (Some(k), Some(c)) => Some((k, c)),
+            (None, None) => None,
+            (Some(_), None) => return Err(missing("sign", "--kernel-cert (with --kernel-key)")),
+            (None, Some(_)) => return Err(missing("sign", "--kernel-key (with --kernel-cert)")),
+        };
         Ok(Some(Self {
+            kernel,
             key: key.ok_or_else(|| missing("sign", "--key"))?,
             name,
             output,
@@ -83,9 +99,31 @@ fn object_name(args: &Args, out: &Path) -> Result<ObjectName, CommandError> {
     })
 }
 
+/// `rsa key f7b510e9…` for the sign message.
+fn signer_desc(signer: Option<&KernelSigner>) -> String {
+    signer.map_or_else(String::new, |s| {
+        let skid: String = s.cert().skid.iter().map(|b| format!("{b:02x}")).collect();
+        format!("{} certificate skid {skid}", s.cert().kind)
+    })
+}
+
 pub fn run(args: &Args) -> Result<String, CommandError> {
     let key_text = String::from_utf8_lossy(&read(&args.key)?).into_owned();
     let sk = keys::parse_private_pem(&args.key.display().to_string(), &key_text)?;
+    let signer = match &args.kernel {
+        None => None,
+        Some((key, cert)) => {
+            let key_pem = String::from_utf8_lossy(&read(key)?).into_owned();
+            let signer = KernelSigner::new(&key_pem, &read(cert)?).map_err(|source| {
+                CommandError::KernelKey {
+                    key: key.clone(),
+                    cert: cert.clone(),
+                    source,
+                }
+            })?;
+            Some(signer)
+        }
+    };
     let out = destination(args)?;
     let name = object_name(args, &out)?;
     let object = &args.object;
@@ -98,15 +136,29 @@ pub fn run(args: &Args) -> Result<String, CommandError> {
         path: object.clone(),
         source,
     })?;
-    // No fast path is not an error: the object is signed as version 1 and the reason printed.
+    // No fast path is not an error (the object is signed as version 1 and the reason printed)
+    // unless a kernel signature was asked for: only a fast path can carry one.
     let (fast, path) = if args.no_fast_path {
         (None, "no fast path: --no-fast-path".to_owned())
     } else {
-        match bpf_preload::fast_path_section(payload, &name) {
+        match bpf_preload::fast_path_section(payload, &name, signer.as_ref()) {
+            Ok(section) if signer.is_some() => (
+                Some(section),
+                format!(
+                    "fast path, kernel-signed with {}",
+                    signer_desc(signer.as_ref())
+                ),
+            ),
             Ok(section) => (Some(section), "fast path".to_owned()),
             Err(why) => (None, format!("no fast path: {}", escape(&why.to_string()))),
         }
     };
+    if signer.is_some() && fast.is_none() {
+        return Err(CommandError::NoKernelSignature {
+            path: object.clone(),
+            why: path,
+        });
+    }
     let signed = verify::sign_with(&buf, &name, &sk, fast.as_deref());
     let signed = signed.map_err(|source| CommandError::Trailer {
         path: object.clone(),

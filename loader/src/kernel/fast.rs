@@ -16,6 +16,7 @@ use crate::fast::{
     attach_for, Attach, Descriptor, DescriptorError, FastError, FastPath, MapDesc, ProgDesc,
     Unconvertible, GEN_MAX_MAPS, GEN_MAX_PROGS,
 };
+use crate::ksig::{KernelSigner, KsigError};
 use crate::name::PinKind;
 use crate::pipeline::load::{LoadError, LoadPath, LoadReport, Loaded};
 use crate::pipeline::object::{PinNames, Pinnable};
@@ -42,6 +43,8 @@ pub enum ConvertError {
     Check(#[source] FastError),
     #[error("fast-path section larger than 4 GiB")]
     TooLarge,
+    #[error("kernel signature: {0}")]
+    KernelSign(#[source] KsigError),
 }
 
 impl From<GenerateError<Unconvertible>> for ConvertError {
@@ -90,9 +93,14 @@ fn refusal(maps: &[(String, u32, bool)], progs: &[skel::GenProg]) -> Option<Unco
 }
 
 /// Convert an ELF object, signed as `name`, into its fast path (not yet checked as boot
-/// checks it: [`crate::fast_path_section`] does); `Err` says why not.
-pub fn convert(elf: &[u8], name: &str) -> Result<FastPath, ConvertError> {
-    let g = skel::generate(elf, name, refusal)?;
+/// checks it: [`crate::fast_path_section`] does); `Err` says why not. With `signer` the loader
+/// is generated with `gen_hash` and the kernel's signature over its instructions is added.
+pub fn convert(
+    elf: &[u8],
+    name: &str,
+    signer: Option<&KernelSigner>,
+) -> Result<FastPath, ConvertError> {
+    let g = skel::generate(elf, name, signer.is_some(), refusal)?;
     let mut programs = Vec::new();
     let mut skipped = Vec::new();
     for p in g.progs {
@@ -119,6 +127,12 @@ pub fn convert(elf: &[u8], name: &str) -> Result<FastPath, ConvertError> {
             programs,
             skipped,
         },
+        kernel_sig: match signer {
+            Some(s) => s
+                .sign(&crate::ksig::signed_content(&g.insns, &g.data))
+                .map_err(ConvertError::KernelSign)?,
+            None => Vec::new(),
+        },
         insns: g.insns,
         data: g.data,
     })
@@ -131,13 +145,30 @@ pub struct FastObject {
     links: Vec<(String, OwnedFd)>,
     not_attached: Vec<String>,
     skipped: Vec<String>,
+    /// The kernel's verdict on the loader's signature (status `kernel_signature`).
+    pub kernel_signature: Option<String>,
 }
 
 impl FastObject {
-    /// Run the loader in the kernel.
-    pub fn load(fast: &FastPath) -> Result<Self, SkelError> {
+    /// Run the loader in the kernel; a kernel-signed one against `keyring` (the loader's sealed
+    /// keyring), whose verdict the kernel gives by loading it or not.
+    pub fn load(fast: &FastPath, keyring: Option<i32>) -> Result<Self, SkelError> {
         let d = &fast.descriptor;
-        let out = skel::run_loader(&fast.insns, &fast.data, d.maps.len(), d.programs.len())?;
+        let signature = match (fast.kernel_sig.is_empty(), keyring) {
+            (false, Some(keyring)) => Some(skel::LoaderSignature {
+                cms: &fast.kernel_sig,
+                keyring,
+            }),
+            _ => None,
+        };
+        let out = skel::run_loader(
+            &fast.insns,
+            &fast.data,
+            d.maps.len(),
+            d.programs.len(),
+            !fast.kernel_sig.is_empty(),
+            signature,
+        )?;
         Ok(Self {
             maps: d
                 .maps
@@ -149,6 +180,17 @@ impl FastObject {
             links: Vec::new(),
             not_attached: Vec::new(),
             skipped: d.skipped.clone(),
+            kernel_signature: Some(
+                match (signature.is_some(), fast.kernel_sig.is_empty()) {
+                    (true, _) => "verified",
+                    (false, true) => "unsigned",
+                    (false, false) => {
+                        "unsupported: no loader keyring (no usable certificate, or no BPF \
+                         signatures in this kernel)"
+                    }
+                }
+                .to_owned(),
+            ),
         })
     }
 }
@@ -265,6 +307,7 @@ impl Loaded for FastObject {
             skipped: self.skipped.clone(),
             path: LoadPath::Fast,
             path_reason: None,
+            kernel_signature: self.kernel_signature.clone(),
         }
     }
 

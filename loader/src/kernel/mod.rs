@@ -101,8 +101,46 @@ fn cause(e: &libbpf_rs::Error) -> io::Error {
     }
 }
 
-/// The real kernel, through libbpf.
-pub struct Libbpf;
+/// The real kernel, through libbpf. `keyring`: the loader's sealed keyring, which kernel-signed
+/// loaders are checked against; `signed_only`: a kernel-signed object whose signature the kernel
+/// refuses fails, without the libbpf fallback.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Libbpf {
+    pub keyring: Option<i32>,
+    pub signed_only: bool,
+}
+
+/// The kernel's refusal of a signed loader, in words (never a bare errno): `refused: …`, or
+/// `unsupported: …` when the kernel has no BPF signatures at all.
+pub fn signature_verdict(e: &crate::sys::skel::SkelError) -> String {
+    use rustix::io::Errno;
+    let errno = e.source.raw_os_error().map(Errno::from_raw_os_error);
+    let words = match errno {
+        Some(Errno::TOOBIG) => {
+            return "unsupported: this kernel has no BPF signatures (its BPF_PROG_LOAD and \
+                    BPF_MAP_CREATE lack the signature fields: E2BIG)"
+                .to_owned()
+        }
+        Some(Errno::OPNOTSUPP) => {
+            return "unsupported: this kernel does not verify BPF signatures (EOPNOTSUPP)"
+                .to_owned()
+        }
+        Some(Errno::BADMSG) => "bad message: the kernel cannot parse the signature",
+        Some(Errno::KEYREJECTED) => "key rejected: the signature does not match the loader",
+        Some(Errno::NOKEY) => "no key: no certificate in the loader's keyring made this signature",
+        Some(Errno::KEYEXPIRED) => "key expired",
+        Some(Errno::KEYREVOKED) => "key revoked",
+        Some(Errno::NOPKG) => "the kernel lacks the signature's algorithm",
+        Some(Errno::INVAL) => "keyring or signature refused (EINVAL)",
+        Some(Errno::PERM) | Some(Errno::ACCESS) => "not permitted",
+        _ => "",
+    };
+    if words.is_empty() {
+        format!("refused: {e}")
+    } else {
+        format!("refused: {words} ({}: {})", e.step, e.source)
+    }
+}
 
 impl Kernel for Libbpf {
     fn probe(&self, path: &Path) -> io::Result<Probe> {
@@ -142,26 +180,54 @@ impl Kernel for Libbpf {
         obj: &VerifiedObject,
         shared_dir: &Path,
     ) -> Result<Box<dyn Loaded + 's>, LoadFailed> {
+        let mut kernel_signature = None;
         let reason = match &obj.fast {
             None => match &obj.fast_declined {
                 Some(why) => format!("fast path not taken: {why}"),
                 None => "signed without a fast path".to_owned(),
             },
-            Some(fast) => match fast::FastObject::load(fast) {
+            Some(fast) => match fast::FastObject::load(fast, self.keyring) {
                 Ok(o) => return Ok(Box::new(o)),
                 // The loader cleans up after itself: nothing of it stays in the kernel.
-                Err(e) => format!("fast path: {e}"),
+                Err(e) => {
+                    let signed = !fast.kernel_sig.is_empty();
+                    if signed && self.keyring.is_some() {
+                        let verdict = signature_verdict(&e);
+                        // Signed-only: a refused kernel signature is final, no libbpf fallback.
+                        if self.signed_only && verdict.starts_with("refused") {
+                            return Err(LoadFailed {
+                                error: LoadError::Load {
+                                    source: e.source,
+                                    verifier: Some(format!("kernel signature {verdict}")),
+                                },
+                                path: LoadPath::Fast,
+                                path_reason: None,
+                                kernel_signature: Some(verdict),
+                            });
+                        }
+                        kernel_signature = Some(verdict);
+                    } else if signed {
+                        kernel_signature = Some(
+                            "unsupported: the loader has no kernel keyring (no usable \
+                             certificate, or no BPF signatures in this kernel)"
+                                .to_owned(),
+                        );
+                    }
+                    format!("fast path: {e}")
+                }
             },
         };
         match LibbpfObject::load(obj, shared_dir) {
             Ok(mut o) => {
                 o.path_reason = Some(reason);
+                o.kernel_signature = kernel_signature;
                 Ok(Box::new(o))
             }
             Err(error) => Err(LoadFailed {
                 error,
                 path: LoadPath::Libbpf,
                 path_reason: Some(reason),
+                kernel_signature,
             }),
         }
     }
@@ -176,6 +242,8 @@ struct LibbpfObject {
     shared_pins: Vec<PathBuf>,
     /// Why this object is not on the fast path.
     path_reason: Option<String>,
+    /// Why its kernel signature did not count (the libbpf path loads unsigned).
+    kernel_signature: Option<String>,
 }
 
 impl LibbpfObject {
@@ -209,6 +277,7 @@ impl LibbpfObject {
             skipped,
             shared_pins,
             path_reason: None,
+            kernel_signature: None,
         })
     }
 }
@@ -281,6 +350,7 @@ impl Loaded for LibbpfObject {
             skipped: self.skipped.clone(),
             path: LoadPath::Libbpf,
             path_reason: self.path_reason.clone(),
+            kernel_signature: self.kernel_signature.clone(),
         }
     }
 

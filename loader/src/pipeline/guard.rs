@@ -87,6 +87,8 @@ pub struct GuardReport {
     pub lsm_positive_returns: bool,
     /// The global switches and what the guard does about each.
     pub switches: Vec<Switch>,
+    /// Signed-only mode is armed (its program loaded with the keyring's serial).
+    pub signed_only: bool,
 }
 
 /// Why the guard is not active: the guard's own error, as it is (the status record shows it as
@@ -196,6 +198,7 @@ pub fn step(
             g.hook_funcs = r.hook_funcs;
             g.lsm_positive_returns = r.lsm_positive_returns;
             g.switches = r.switches.iter().map(Switch::to_string).collect();
+            g.signed_only = r.signed_only;
         }
         Err(f) => {
             if f.unavailable {

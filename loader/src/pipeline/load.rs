@@ -40,6 +40,8 @@ pub struct LoadFailed {
     pub error: LoadError,
     pub path: LoadPath,
     pub path_reason: Option<String>,
+    /// The kernel's verdict on its kernel signature (status `kernel_signature`).
+    pub kernel_signature: Option<String>,
 }
 
 impl LoadFailed {
@@ -48,6 +50,7 @@ impl LoadFailed {
         LoadReport {
             path: self.path,
             path_reason: self.path_reason.clone(),
+            kernel_signature: self.kernel_signature.clone(),
             ..LoadReport::default()
         }
     }
@@ -110,4 +113,6 @@ pub struct LoadReport {
     /// The path it took, and why not the fast one when it did not.
     pub path: LoadPath,
     pub path_reason: Option<String>,
+    /// `verified`, `unsigned`, `refused: …`, `unsupported: …` (status `kernel_signature`).
+    pub kernel_signature: Option<String>,
 }

@@ -11,6 +11,7 @@ pub mod measure;
 pub mod object;
 pub mod pin;
 pub mod report;
+pub mod signed;
 
 use std::cell::Cell;
 use std::io;
@@ -321,6 +322,7 @@ pub fn fatal(cfg: &RunConfig, error: &RunError, sys: &dyn Sys) -> Status {
         objects: Vec::new(),
         guard: None,
         measurement: None,
+        signed_only: None,
         notes: Vec::new(),
         warnings: Vec::new(),
         live: None,
@@ -372,6 +374,7 @@ pub fn run(
         duration_ms: 0.0,
         guard: None,
         measurement: None,
+        signed_only: None,
         notes: plan.notes.clone(),
         warnings: ring.as_ref().map(key_warnings).unwrap_or_default(),
         live: None,
@@ -511,6 +514,11 @@ pub fn record(entry: &Entry, a: Attempt, verdict: Verdict, duration_ms: f64) -> 
     let load = a.load.unwrap_or_default();
     let load_path = attempted.then(|| load.path.as_str().to_owned());
     let load_path_reason = if attempted { load.path_reason } else { None };
+    let kernel_signature = if attempted {
+        load.kernel_signature
+    } else {
+        None
+    };
     ObjectStatus {
         name: entry.raw.clone(),
         result,
@@ -529,6 +537,7 @@ pub fn record(entry: &Entry, a: Attempt, verdict: Verdict, duration_ms: f64) -> 
         load_path,
         load_path_reason,
         measured: a.measured,
+        kernel_signature,
         duration_ms,
         phases: a.phases,
     }

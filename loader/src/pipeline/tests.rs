@@ -104,6 +104,7 @@ impl FakeGuard {
                 name: "kernel.ftrace_enabled",
                 state: guard::SwitchState::Refused,
             }],
+            signed_only: false,
         }))
     }
 }

@@ -10,6 +10,7 @@
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 pub mod files;
+pub mod keyring;
 pub mod libbpf_log;
 pub mod skel;
 pub mod tpm;

@@ -105,10 +105,12 @@ pub enum GenerateError<R> {
 
 /// Run libbpf in gen_loader mode over an ELF object opened as `name`: the loader program and its
 /// data, without touching the kernel. `refuse` sees the maps and programs first and may say why
-/// the object cannot be converted.
+/// the object cannot be converted. `gen_hash`: the loader checks the SHA-256 of its data map
+/// itself (libbpf's `gen_hash`, for a kernel-signed loader).
 pub fn generate<R>(
     elf: &[u8],
     name: &str,
+    gen_hash: bool,
     refuse: impl Fn(&[(String, u32, bool)], &[GenProg]) -> Option<R>,
 ) -> Result<Generated, GenerateError<R>> {
     let cname = CString::new(name).map_err(|_| GenerateError::Name)?;
@@ -129,6 +131,7 @@ pub fn generate<R>(
     }
     let mut gen = sys::gen_loader_opts {
         sz: std::mem::size_of::<sys::gen_loader_opts>() as _,
+        gen_hash,
         ..Default::default()
     };
     // SAFETY: an open, not yet loaded object; `gen` outlives the object (libbpf writes the
@@ -166,11 +169,13 @@ pub fn generate<R>(
 
 /// What a loader step returned, with the errno.
 #[derive(Debug, thiserror::Error)]
-#[error("{step}: {source}")]
+#[error("{step}: {source}{}", verifier.as_ref().map(|v| format!(" (verifier: {v})")).unwrap_or_default())]
 pub struct SkelError {
     pub step: &'static str,
     #[source]
     pub source: io::Error,
+    /// The verifier's last line, when the kernel gave a log.
+    pub verifier: Option<String>,
 }
 
 fn check(step: &'static str, ret: c_int) -> Result<c_int, SkelError> {
@@ -178,6 +183,7 @@ fn check(step: &'static str, ret: c_int) -> Result<c_int, SkelError> {
         return Err(SkelError {
             step,
             source: io::Error::from_raw_os_error(-ret),
+            verifier: None,
         });
     }
     Ok(ret)
@@ -205,23 +211,167 @@ pub struct LoaderOut {
     pub progs: Vec<OwnedFd>,
 }
 
+/// A kernel signature for the loader: the CMS bytes and the keyring to check them against.
+#[derive(Debug, Clone, Copy)]
+pub struct LoaderSignature<'a> {
+    pub cms: &'a [u8],
+    pub keyring: i32,
+}
+
+/// BPF_OBJ_GET_INFO_BY_FD with `hash`: makes the kernel compute the frozen map's SHA-256, which
+/// a `gen_hash` loader compares with the one signed into its instructions.
+fn map_hash(map_fd: RawFd) -> Result<[u8; 32], SkelError> {
+    let mut hash = [0u8; 32];
+    let mut info = sys::bpf_map_info {
+        hash: hash.as_mut_ptr() as u64,
+        hash_size: 32,
+        ..Default::default()
+    };
+    let mut len = std::mem::size_of::<sys::bpf_map_info>() as u32;
+    // SAFETY: `info` and `hash` outlive the call; the kernel writes at most `len` bytes into
+    // `info` and `hash_size` bytes into `hash`.
+    let r = unsafe { sys::bpf_map_get_info_by_fd(map_fd, &mut info, &mut len) };
+    check("hash loader map", r)?;
+    Ok(hash)
+}
+
+/// BPF_PROG_LOAD of the loader with its signature and keyring (libbpf's `bpf_prog_load` has no
+/// such options): the attr up to `keyring_id`, as skel_internal.h makes it.
+fn load_signed(
+    insns: &[sys::bpf_insn],
+    fd_array: &[RawFd],
+    sig: LoaderSignature<'_>,
+) -> Result<OwnedFd, (io::Error, Option<String>)> {
+    // SAFETY: bpf_attr is plain data; all-zero is its empty value.
+    let mut attr: sys::bpf_attr = unsafe { std::mem::zeroed() };
+    let name = b"__loader.prog\0";
+    // SAFETY: writing the BPF_PROG_LOAD member of a zeroed union.
+    let p = unsafe { &mut attr.__bindgen_anon_3 };
+    p.prog_type = sys::BPF_PROG_TYPE_SYSCALL;
+    p.insn_cnt = insns.len() as u32;
+    p.insns = insns.as_ptr() as u64;
+    p.license = c"Dual BSD/GPL".as_ptr() as u64;
+    p.prog_flags = sys::BPF_F_SLEEPABLE;
+    for (d, s) in p.prog_name.iter_mut().zip(name.iter()) {
+        *d = *s as c_char;
+    }
+    p.fd_array = fd_array.as_ptr() as u64;
+    // The maps of fd_array are bound up front, and their (exclusive, frozen) contents are part
+    // of what the kernel verifies the signature over.
+    p.fd_array_cnt = fd_array.len() as u32;
+    // The verifier's log, for the reason of a refusal (exclusive map, hash check, ...).
+    let mut log = vec![0u8; 64 * 1024];
+    p.log_level = 1;
+    p.log_size = log.len() as u32;
+    p.log_buf = log.as_mut_ptr() as u64;
+    p.signature = sig.cms.as_ptr() as u64;
+    p.signature_size = sig.cms.len() as u32;
+    p.keyring_id = sig.keyring;
+    // offsetofend(union bpf_attr, keyring_id): the prog-load member is the union's start.
+    let size = std::mem::size_of::<sys::bpf_attr__bindgen_ty_4>();
+    // SAFETY: `attr` and every buffer it points to (insns, license, fd_array, signature)
+    // outlive the call; the kernel reads `size` bytes of `attr`.
+    let r = unsafe {
+        syscall(
+            SYS_BPF,
+            sys::BPF_PROG_LOAD as c_long,
+            &mut attr as *mut sys::bpf_attr,
+            size as c_long,
+        )
+    };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        let text = String::from_utf8_lossy(&log[..log.iter().position(|&b| b == 0).unwrap_or(0)])
+            .into_owned();
+        let last = text.lines().rev().find(|l| !l.trim().is_empty());
+        return Err((e, last.map(str::to_owned)));
+    }
+    Ok(owned(r as c_int))
+}
+
+/// Does this kernel take BPF_PROG_LOAD's signature fields? A socket filter `r0 = 0; exit` with a
+/// one-byte signature and no keyring: a kernel without them refuses the larger attr (E2BIG);
+/// one with them looks at the signature and refuses it otherwise; one built without signature
+/// verification answers EOPNOTSUPP. `Err`: E2BIG or EOPNOTSUPP.
+pub fn signatures_supported() -> io::Result<()> {
+    let insns = [
+        sys::bpf_insn {
+            code: (sys::BPF_ALU64 | sys::BPF_MOV | sys::BPF_K) as u8,
+            ..Default::default()
+        },
+        sys::bpf_insn {
+            code: (sys::BPF_JMP | sys::BPF_EXIT) as u8,
+            ..Default::default()
+        },
+    ];
+    // SAFETY: bpf_attr is plain data; all-zero is its empty value.
+    let mut attr: sys::bpf_attr = unsafe { std::mem::zeroed() };
+    let junk = [0x30u8];
+    // SAFETY: writing the BPF_PROG_LOAD member of a zeroed union.
+    let p = unsafe { &mut attr.__bindgen_anon_3 };
+    p.prog_type = sys::BPF_PROG_TYPE_SOCKET_FILTER;
+    p.insn_cnt = insns.len() as u32;
+    p.insns = insns.as_ptr() as u64;
+    p.license = c"GPL".as_ptr() as u64;
+    p.signature = junk.as_ptr() as u64;
+    p.signature_size = 1;
+    let size = std::mem::size_of::<sys::bpf_attr__bindgen_ty_4>();
+    // SAFETY: `attr`, the instructions, the license and the signature outlive the call.
+    let r = unsafe {
+        syscall(
+            SYS_BPF,
+            sys::BPF_PROG_LOAD as c_long,
+            &mut attr as *mut sys::bpf_attr,
+            size as c_long,
+        )
+    };
+    if r >= 0 {
+        // A kernel that ignored the signature: take the program's fd and close it.
+        drop(owned(r as c_int));
+        return Ok(());
+    }
+    let e = io::Error::last_os_error();
+    let unsupported = [rustix::io::Errno::TOOBIG, rustix::io::Errno::OPNOTSUPP];
+    if unsupported
+        .iter()
+        .any(|u| e.raw_os_error() == Some(u.raw_os_error()))
+    {
+        return Err(e);
+    }
+    Ok(())
+}
+
 /// `bpf_load_and_run`: the data in a frozen one-element array, the loader as a sleepable
 /// BPF_PROG_TYPE_SYSCALL program with that map in its fd_array, one BPF_PROG_RUN with a context
-/// the loader fills with the fds it made.
+/// the loader fills with the fds it made. With a signature (a `gen_hash` loader): the map is
+/// exclusive to the loader (`excl_prog_hash`) and hashed once frozen (`gen_hash`: the loader
+/// compares that hash with its own), and the loader is loaded with its signature and keyring for
+/// the kernel to verify.
 pub fn run_loader(
     insns: &[u8],
     data: &[u8],
     nr_maps: usize,
     nr_progs: usize,
+    gen_hash: bool,
+    signature: Option<LoaderSignature<'_>>,
 ) -> Result<LoaderOut, SkelError> {
     let name = c"__loader.map";
     let value_size = u32::try_from(data.len().max(1)).map_err(|_| SkelError {
         step: "create loader map",
         source: io::Error::other("data too large"),
+        verifier: None,
     })?;
     let mut blob = data.to_vec();
     blob.resize(value_size as usize, 0);
-    // SAFETY: plain syscall wrapper; the name is NUL-terminated, no options.
+    let excl = crate::ksig::insns_hash(insns);
+    let map_opts = sys::bpf_map_create_opts {
+        sz: std::mem::size_of::<sys::bpf_map_create_opts>() as _,
+        excl_prog_hash: excl.as_ptr().cast(),
+        excl_prog_hash_size: excl.len() as u32,
+        ..Default::default()
+    };
+    // SAFETY: plain syscall wrapper; the name is NUL-terminated, the options (and the hash they
+    // point to) outlive the call; without a signature no options.
     let map = unsafe {
         sys::bpf_map_create(
             sys::BPF_MAP_TYPE_ARRAY,
@@ -229,7 +379,11 @@ pub fn run_loader(
             4,
             value_size,
             1,
-            std::ptr::null(),
+            if gen_hash {
+                &map_opts
+            } else {
+                std::ptr::null()
+            },
         )
     };
     let map = owned(check("create loader map", map)?);
@@ -242,6 +396,9 @@ pub fn run_loader(
     check("update loader map", r)?;
     // SAFETY: plain syscall wrapper on our map.
     check("freeze loader map", unsafe { sys::bpf_map_freeze(map_fd) })?;
+    if gen_hash {
+        map_hash(map_fd)?;
+    }
     let fd_array = [map_fd];
     let mut opts = sys::bpf_prog_load_opts {
         sz: std::mem::size_of::<sys::bpf_prog_load_opts>() as _,
@@ -260,18 +417,29 @@ pub fn run_loader(
             insn_cnt * std::mem::size_of::<sys::bpf_insn>(),
         )
     };
-    // SAFETY: every pointer (name, license, insns, opts, fd_array) outlives the call.
-    let prog = unsafe {
-        sys::bpf_prog_load(
-            sys::BPF_PROG_TYPE_SYSCALL,
-            c"__loader.prog".as_ptr(),
-            c"Dual BSD/GPL".as_ptr(),
-            aligned.as_ptr(),
-            insn_cnt as _,
-            &mut opts,
-        )
+    let prog = match signature {
+        Some(sig) => {
+            load_signed(&aligned, &fd_array, sig).map_err(|(source, verifier)| SkelError {
+                step: "load signed loader",
+                source,
+                verifier,
+            })?
+        }
+        None => {
+            // SAFETY: every pointer (name, license, insns, opts, fd_array) outlives the call.
+            let prog = unsafe {
+                sys::bpf_prog_load(
+                    sys::BPF_PROG_TYPE_SYSCALL,
+                    c"__loader.prog".as_ptr(),
+                    c"Dual BSD/GPL".as_ptr(),
+                    aligned.as_ptr(),
+                    insn_cnt as _,
+                    &mut opts,
+                )
+            };
+            owned(check("load loader", prog)?)
+        }
     };
-    let prog = owned(check("load loader", prog)?);
     let ctx_len = CTX_HEADER + MAP_DESC * nr_maps + PROG_DESC * nr_progs;
     let mut ctx = vec![0u8; ctx_len.next_multiple_of(8)];
     ctx[0..4].copy_from_slice(&(ctx_len as u32).to_le_bytes());
@@ -301,6 +469,7 @@ pub fn run_loader(
         return Err(SkelError {
             step: "loader",
             source: io::Error::from_raw_os_error(-retval),
+            verifier: None,
         });
     }
     let mut all: Vec<c_int> = maps.iter().chain(&progs).copied().collect();
@@ -310,6 +479,7 @@ pub fn run_loader(
         return Err(SkelError {
             step: "loader",
             source: io::Error::other(format!("bad fds from the loader {all:?}")),
+            verifier: None,
         });
     }
     Ok(LoaderOut {
@@ -420,6 +590,7 @@ pub fn perf_kprobe_open(pmu: u32, config: u64, func: &str, offset: u64) -> io::R
 const PERF_TYPE_TRACEPOINT: u32 = sys::PERF_TYPE_TRACEPOINT;
 const PERF_FLAG_FD_CLOEXEC: c_long = sys::PERF_FLAG_FD_CLOEXEC as c_long;
 const SYS_PERF_EVENT_OPEN: c_long = linux_raw_sys::general::__NR_perf_event_open as c_long;
+const SYS_BPF: c_long = linux_raw_sys::general::__NR_bpf as c_long;
 
 unsafe extern "C" {
     fn syscall(num: c_long, ...) -> c_long;

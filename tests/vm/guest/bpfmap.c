@@ -21,6 +21,16 @@
 //   bpfmap fentry-prog PINNED_LINK -> load and attach an fentry program on the program behind
 //                                   the link (attach_prog_fd + the program's BTF func id)
 //   bpfmap override-return       -> load a kprobe program calling bpf_override_return
+// And, for signed-only mode (7.x BPF signatures; the attr is built by hand: the build host's
+// headers predate the signature fields):
+//   bpfmap load TYPE [SIG KEYRING] -> BPF_PROG_LOAD of "r0 = 0; exit" as TYPE (kprobe, raw_tp,
+//                                   socket, cgroup_skb), with the DER CMS signature file SIG
+//                                   checked against keyring serial KEYRING
+//   bpfmap keyring session       -> the serial of this process's session keyring
+//   bpfmap addkey DERFILE KEYRING -> add_key("asymmetric") of an X.509 certificate to the
+//                                   keyring serial KEYRING (or "session"); prints the key
+//   bpfmap load-own TYPE DERFILE SIG -> root's own certificate: add DERFILE to this process's
+//                                   session keyring, then `load TYPE SIG session`
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/bpf.h>
@@ -341,6 +351,100 @@ static int mount_cmd(int argc, char **argv)
 	return report(mount(argv[2], argv[3], argv[4], flags, argc > 6 ? argv[6] : NULL));
 }
 
+#define KEY_SPEC_SESSION_KEYRING -3
+#define KEYCTL_GET_KEYRING_ID 0
+
+static int read_file(const char *path, unsigned char *buf, int max)
+{
+	int fd = open(path, O_RDONLY), n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, max);
+	close(fd);
+	return n;
+}
+
+static int keyring_arg(const char *a)
+{
+	return !strcmp(a, "session") ? KEY_SPEC_SESSION_KEYRING : (int)strtol(a, NULL, 0);
+}
+
+static int signed_cmd(int argc, char **argv)
+{
+	static unsigned char sig[16384], der[16384];
+	if (!strcmp(argv[1], "keyring")) {
+		long r = syscall(__NR_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 1);
+		if (r < 0)
+			return report(r);
+		printf("%ld\n", r);
+		return 0;
+	}
+	if (!strcmp(argv[1], "addkey")) {
+		int n = read_file(argv[2], der, sizeof(der));
+		long r;
+		if (n <= 0)
+			return report(-1);
+		r = syscall(__NR_add_key, "asymmetric", NULL, der, (size_t)n, keyring_arg(argv[3]));
+		if (r < 0)
+			return report(r);
+		printf("%ld\n", r);
+		return 0;
+	}
+	if (!strcmp(argv[1], "load-own")) {
+		int n = read_file(argv[3], der, sizeof(der));
+		long r;
+		char *load[] = { argv[0], "load", argv[2], argv[4], "session", NULL };
+		if (n <= 0)
+			return report(-1);
+		r = syscall(__NR_add_key, "asymmetric", NULL, der, (size_t)n, KEY_SPEC_SESSION_KEYRING);
+		if (r < 0)
+			return report(r);
+		return signed_cmd(5, load);
+	}
+	/* load TYPE [SIG KEYRING] */
+	{
+		uint64_t a64[32];
+		unsigned char *attr = (unsigned char *)a64;
+		struct bpf_insn insns[2] = {
+			{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = 0 },
+			{ .code = BPF_JMP | BPF_EXIT },
+		};
+		uint32_t type, cnt = 2, sig_size = 0;
+		int32_t keyring = 0;
+		uint64_t p;
+		if (!strcmp(argv[2], "kprobe"))
+			type = BPF_PROG_TYPE_KPROBE;
+		else if (!strcmp(argv[2], "raw_tp"))
+			type = BPF_PROG_TYPE_RAW_TRACEPOINT;
+		else if (!strcmp(argv[2], "socket"))
+			type = BPF_PROG_TYPE_SOCKET_FILTER;
+		else if (!strcmp(argv[2], "cgroup_skb"))
+			type = BPF_PROG_TYPE_CGROUP_SKB;
+		else
+			return report(-1);
+		memset(a64, 0, sizeof(a64));
+		memcpy(attr + 0, &type, 4);
+		memcpy(attr + 4, &cnt, 4);
+		p = (uint64_t)(unsigned long)insns;
+		memcpy(attr + 8, &p, 8);
+		p = (uint64_t)(unsigned long)"GPL";
+		memcpy(attr + 16, &p, 8);
+		if (argc == 5) {
+			int n = read_file(argv[3], sig, sizeof(sig));
+			if (n <= 0)
+				return report(-1);
+			sig_size = n;
+			keyring = keyring_arg(argv[4]);
+			p = (uint64_t)(unsigned long)sig;
+			memcpy(attr + 152, &p, 8);
+			memcpy(attr + 160, &sig_size, 4);
+			memcpy(attr + 164, &keyring, 4);
+		}
+		return report(syscall(__NR_bpf, BPF_PROG_LOAD, attr, argc == 5 ? 168 : 148));
+	}
+}
+
 int main(int argc, char **argv)
 {
 	union bpf_attr attr;
@@ -358,6 +462,11 @@ int main(int argc, char **argv)
 			   !strcmp(argv[1], "fentry-prog"))) ||
 	    (argc == 2 && !strcmp(argv[1], "override-return")))
 		return attack_cmd(argc, argv);
+	if ((argc == 3 || argc == 5) && !strcmp(argv[1], "load"))
+		return signed_cmd(argc, argv);
+	if ((argc == 3 && !strcmp(argv[1], "keyring")) || (argc == 4 && !strcmp(argv[1], "addkey")) ||
+	    (argc == 5 && !strcmp(argv[1], "load-own")))
+		return signed_cmd(argc, argv);
 	if (argc == 3 && !strcmp(argv[1], "open-rw"))
 		return report(obj_get(argv[2], 0));
 	if (argc == 3 && !strcmp(argv[1], "open-ro"))

@@ -15,6 +15,9 @@
 #                           the replay of the measurement log's records for PCR, and
 #   vmtest.measure_expect=HEX   what `bpf-preload predict` computed on the host;
 #   vmtest.measured=a,b     the log's object events for PCR, in order (then the closing one)
+#   vmtest.signed=refused|allowed signed-only mode's attacks from here (after the seal):
+#                           refused with the mode on, allowed in the control boot
+#   vmtest.signed_status=REGEX    `bpf-preload status` must match /signed_only: REGEX/
 # Output:  VMCHECK ok|FAIL <check> [detail] ... ;  VMFIG key=value ;
 #          VMRESULT case=NAME passed=N failed=M
 PATH=/usr/bin:/usr/sbin:/bin:/sbin
@@ -41,6 +44,8 @@ MEASURE=$(arg vmtest.measure)
 MEASURE_STATE=$(arg vmtest.measure_state)
 MEASURE_EXPECT=$(arg vmtest.measure_expect)
 MEASURED=$(arg vmtest.measured)
+SIGNED=$(arg vmtest.signed)
+SIGNED_STATUS=$(arg vmtest.signed_status)
 P=0
 F=0
 ok() { P=$((P + 1)); echo "VMCHECK ok $*"; }
@@ -271,6 +276,61 @@ fi
 if [ -n "$GUARD" ]; then
     . /sbin/guard-attacks
     guard_attacks
+fi
+
+if [ -n "$SIGNED_STATUS" ]; then
+    if echo "$STATUS" | grep -qE "signed_only: $SIGNED_STATUS"; then
+        ok "signed-status" "$(echo "$STATUS" | grep 'signed_only:')"
+    else
+        bad "signed-status" "want /signed_only: $SIGNED_STATUS/: $(echo "$STATUS" | grep 'signed_only:')"
+    fi
+fi
+# Signed-only mode (tests/vm/lib.sh vm_signed_bundle, vm_ksig_files).
+if [ -n "$SIGNED" ]; then
+    K=/etc/vmtest-ksig
+    KR=$(tr -d ' \n' < $ST | grep -o '"signed_only":{[^}]*' | grep -o '"keyring":-*[0-9]*' | cut -d: -f2)
+    [ -n "$KR" ] || KR=$(dmesg | sed -n 's/.*bpf-preload: kernel keyring \([0-9]*\):.*/\1/p' | tail -n1)
+    if [ -n "$KR" ]; then ok "loader-keyring" "$KR"; else bad "loader-keyring" "no serial"; fi
+    # what: allowed (must load), refused (must not), mode (refused with the mode on, allowed
+    # in the control boot)
+    sgn() { # sgn NAME allowed|refused|mode bpfmap-args...
+        _n=$1 _w=$2
+        shift 2
+        [ "$_w" = mode ] && { [ "$SIGNED" = refused ] && _w=refused || _w=allowed; }
+        _r=$(bpfmap "$@" 2>&1)
+        case "$_w:$_r" in
+            allowed:ok*) ok "signed:$_n" "loads" ;;
+            refused:ok*) bad "signed:$_n" "loaded, must be refused" ;;
+            refused:*) ok "signed:$_n" "refused: $_r" ;;
+            *) bad "signed:$_n" "refused ($_r), must load" ;;
+        esac
+    }
+    grep -q '"kernel_signature": "verified"' $ST && ok "ksig-verified:counter" \
+        || bad "ksig-verified:counter" "$(grep kernel_signature $ST | tr -d '\n')"
+    echo "$DMESG" | grep -q 'object counter: loaded.* kernel_signature=verified' \
+        && ok "kmsg-ksig-verified:counter" || bad "kmsg-ksig-verified:counter" "$(echo "$DMESG" | grep 'object counter')"
+    grep -q '"kernel_signature": "refused: no key' $ST && ok "ksig-unknown-cert-refused:iter" \
+        || bad "ksig-unknown-cert-refused:iter" "$(grep kernel_signature $ST | tr -d '\n')"
+    echo "$STATUS" | grep -q 'kernel certificate skipped: .*noskid.crt: certificate has no subject key identifier' \
+        && ok "bad-cert-skipped-by-name" || bad "bad-cert-skipped-by-name" "$(echo "$STATUS" | grep warning)"
+    sgn unsigned-kprobe mode load kprobe
+    sgn unsigned-raw_tp mode load raw_tp
+    # root's own certificate in its session keyring (KEY_SPEC_SESSION_KEYRING, as bpftool
+    # does): the kernel verifies such a signature (the control boot shows it), not enough.
+    sgn root-signed-session-keyring mode load-own kprobe $K/root.der $K/root.sig
+    # The loader's keyring is closed: root's certificate never gets in, its signature fails.
+    r=$(bpfmap addkey $K/root.der "$KR" 2>&1) && bad "root-cert-into-loader-keyring" "added: $r" \
+        || ok "root-cert-into-loader-keyring" "refused: $r"
+    sgn root-signed-loader-keyring refused load kprobe $K/root.sig "$KR"
+    sgn trusted-signed-loader-keyring allowed load kprobe $K/trusted.sig "$KR"
+    # Interop: a light skeleton signed by `bpftool gen skeleton -S` with the trusted
+    # certificate (tests/vm/lib.sh vm_ksig_files), loaded against the loader's keyring.
+    if [ -x $K/lskel-load ]; then
+        r=$($K/lskel-load "$KR" 2>&1)
+        [ "$r" = ok ] && ok "bpftool-signed-lskel" "loads" || bad "bpftool-signed-lskel" "$r"
+    fi
+    sgn unsigned-socket-filter allowed load socket
+    sgn unsigned-cgroup_skb allowed load cgroup_skb
 fi
 
 # ---- figures --------------------------------------------------------------------

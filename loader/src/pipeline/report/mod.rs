@@ -45,6 +45,12 @@ pub fn log_line(o: &ObjectStatus) -> String {
     if let Some(path) = &o.load_path {
         line.push_str(&format!(" path={}", escape(path)));
     }
+    // The kernel's verdict on its kernel signature, in one word (the reason is in the error
+    // and the status): verified, unsigned, refused, unsupported.
+    if let Some(k) = &o.kernel_signature {
+        let word = k.split(':').next().unwrap_or_default();
+        line.push_str(&format!(" kernel_signature={}", escape(word)));
+    }
     if let Some(k) = &o.key_id {
         line.push_str(&format!(" key={}", escape(k)));
     }

@@ -1,0 +1,290 @@
+//! Kernel signatures at boot: the loader's own keyring (certificates `*.crt` from the keys
+//! directory, then closed for good), and signed-only mode's state. The keyring calls go through
+//! the small [`Keyrings`] trait (`sys::keyring` implements it; the tests use a fake).
+#![forbid(unsafe_code)]
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::cmdline::GuardMode;
+use crate::escape::escape;
+use crate::escape::escape_path;
+use crate::ksig::KernelCert;
+use crate::status::{GuardStatus, SignedOnlyState, SignedOnlyStatus, Status};
+use crate::sys::{Prio, Sys};
+
+/// A certificate file and its bytes (or why it could not be read).
+pub type CertFile = (PathBuf, io::Result<Vec<u8>>);
+
+pub trait Keyrings {
+    /// The `*.crt` files of `dir`, in name order, each read once.
+    fn certificates(&self, dir: &Path) -> io::Result<Vec<CertFile>>;
+    /// Does the kernel take BPF signatures? (`Err`: E2BIG, it has no such fields.)
+    fn supported(&self) -> io::Result<()>;
+    fn create(&self) -> io::Result<i32>;
+    fn add(&self, keyring: i32, der: &[u8]) -> io::Result<i32>;
+    fn restrict(&self, keyring: i32) -> io::Result<()>;
+    /// Keep the (closed) keyring after the loader exits: link it into root's user keyring.
+    fn keep(&self, keyring: i32) -> io::Result<()>;
+}
+
+/// What the keyring step made.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct KernelKeys {
+    /// The sealed keyring's serial.
+    pub keyring: Option<i32>,
+    /// Certificates in it.
+    pub certificates: usize,
+    /// Certificate files skipped, each naming the file and why.
+    pub warnings: Vec<String>,
+    /// Why there is no keyring although one was wanted (or BPF signatures are unsupported).
+    pub error: Option<String>,
+    /// The kernel has no BPF signatures: why.
+    pub unsupported: Option<String>,
+}
+
+/// Make the loader's keyring when there are certificates (or signed-only mode wants one): add
+/// each usable certificate (a bad one is skipped with a warning naming it; the others count),
+/// restrict the keyring so that nothing can ever be added or linked to it, then keep it.
+pub fn setup(dir: &Path, mode: GuardMode, k: &dyn Keyrings) -> KernelKeys {
+    let mut out = KernelKeys::default();
+    let files = match k.certificates(dir) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => {
+            out.error = Some(format!("certificates in {}: {e}", escape_path(dir)));
+            return out;
+        }
+    };
+    if files.is_empty() && mode == GuardMode::Off {
+        return out;
+    }
+    if let Err(e) = k.supported() {
+        out.unsupported = Some(format!(
+            "this kernel has no BPF signatures (BPF_PROG_LOAD refuses the signature fields: {e})"
+        ));
+        return out;
+    }
+    let keyring = match k.create() {
+        Ok(s) => s,
+        Err(e) => {
+            out.error = Some(format!("create the loader's keyring: {e}"));
+            return out;
+        }
+    };
+    for (path, bytes) in files {
+        let skip =
+            |why: String| format!("kernel certificate skipped: {}: {why}", escape_path(&path));
+        let bytes = match bytes {
+            Ok(b) => b,
+            Err(e) => {
+                out.warnings.push(skip(format!("read: {e}")));
+                continue;
+            }
+        };
+        let cert = match KernelCert::parse(&bytes) {
+            Ok(c) => c,
+            Err(e) => {
+                out.warnings.push(skip(e.to_string()));
+                continue;
+            }
+        };
+        match k.add(keyring, &cert.der) {
+            Ok(_) => out.certificates += 1,
+            Err(e) => out
+                .warnings
+                .push(skip(format!("the kernel refused it: {e}"))),
+        }
+    }
+    if let Err(e) = k.restrict(keyring) {
+        // An open keyring would let root add its own certificate: it must not count.
+        out.error = Some(format!("close the loader's keyring {keyring}: {e}"));
+        return out;
+    }
+    if let Err(e) = k.keep(keyring) {
+        out.error = Some(format!(
+            "link the loader's keyring {keyring} into root's user keyring: {e}"
+        ));
+        return out;
+    }
+    out.keyring = Some(keyring);
+    out
+}
+
+/// Signed-only mode's state, from the keyring step and the guard's: active only when the kernel
+/// has BPF signatures, the keyring is sealed and the guard enforces the mode.
+pub fn state(
+    mode: GuardMode,
+    keys: &KernelKeys,
+    guard: Option<&GuardStatus>,
+) -> Option<SignedOnlyStatus> {
+    if mode == GuardMode::Off {
+        return None;
+    }
+    let mut st = SignedOnlyStatus {
+        state: SignedOnlyState::Failed,
+        keyring: keys.keyring,
+        reason: None,
+        required: mode == GuardMode::Required,
+    };
+    if let Some(why) = &keys.unsupported {
+        st.state = SignedOnlyState::Unavailable;
+        st.reason = Some(why.clone());
+        return Some(st);
+    }
+    if let Some(e) = &keys.error {
+        st.reason = Some(e.clone());
+        return Some(st);
+    }
+    match guard {
+        Some(g) if g.is_active() && g.signed_only => st.state = SignedOnlyState::Active,
+        Some(g) if g.is_active() => {
+            st.reason = Some("the guard does not enforce it on this kernel".into());
+        }
+        Some(g) => {
+            if g.state == crate::status::GuardState::Unavailable {
+                st.state = SignedOnlyState::Unavailable;
+            }
+            st.reason = Some(format!("guard {}", g.line().trim_start_matches("guard: ")));
+        }
+        None => st.reason = Some("no guard".into()),
+    }
+    Some(st)
+}
+
+/// Into the run's status and kmsg: skipped certificates as warnings, a keyring that could not
+/// be made as a run error when the mode wants it, and the mode's state.
+pub fn report(st: &mut Status, mode: GuardMode, keys: &KernelKeys, sys: &dyn Sys) {
+    for w in &keys.warnings {
+        sys.log(Prio::Warning, &escape(w));
+    }
+    st.warnings.extend(keys.warnings.iter().cloned());
+    if let Some(k) = keys.keyring {
+        let line = format!(
+            "kernel keyring {k}: {} certificate(s), closed",
+            keys.certificates
+        );
+        sys.log(Prio::Info, &line);
+    }
+    st.signed_only = state(mode, keys, st.guard.as_ref());
+    if let Some(so) = &st.signed_only {
+        let prio = if so.state == SignedOnlyState::Active {
+            Prio::Info
+        } else if so.required {
+            Prio::Err
+        } else {
+            Prio::Warning
+        };
+        sys.log(prio, &escape(&so.line()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    #[derive(Default)]
+    struct Fake {
+        files: Vec<(&'static str, Vec<u8>)>,
+        unsupported: bool,
+        log: RefCell<Vec<String>>,
+    }
+
+    impl Keyrings for Fake {
+        fn certificates(&self, dir: &Path) -> io::Result<Vec<CertFile>> {
+            Ok(self
+                .files
+                .iter()
+                .map(|(n, b)| (dir.join(n), Ok(b.clone())))
+                .collect())
+        }
+        fn supported(&self) -> io::Result<()> {
+            if self.unsupported {
+                Err(io::Error::from_raw_os_error(7))
+            } else {
+                Ok(())
+            }
+        }
+        fn create(&self) -> io::Result<i32> {
+            self.log.borrow_mut().push("create".into());
+            Ok(42)
+        }
+        fn add(&self, keyring: i32, der: &[u8]) -> io::Result<i32> {
+            self.log
+                .borrow_mut()
+                .push(format!("add {keyring} {}", der.len()));
+            Ok(7)
+        }
+        fn restrict(&self, keyring: i32) -> io::Result<()> {
+            self.log.borrow_mut().push(format!("restrict {keyring}"));
+            Ok(())
+        }
+        fn keep(&self, keyring: i32) -> io::Result<()> {
+            self.log.borrow_mut().push(format!("keep {keyring}"));
+            Ok(())
+        }
+    }
+
+    const RSA: &[u8] = include_bytes!("../../../keys/test-only/kernel/rsa.crt");
+    const ED: &[u8] = include_bytes!("../../../keys/test-only/kernel/ed25519.crt");
+
+    #[test]
+    fn bad_certificates_are_skipped_by_name_and_the_keyring_is_closed_last() {
+        let f = Fake {
+            files: vec![("a.crt", ED.to_vec()), ("b.crt", RSA.to_vec())],
+            ..Fake::default()
+        };
+        let k = setup(Path::new("/keys"), GuardMode::Off, &f);
+        assert_eq!(k.keyring, Some(42));
+        assert_eq!(k.certificates, 1);
+        assert_eq!(
+            k.warnings,
+            vec!["kernel certificate skipped: /keys/a.crt: Ed25519 certificate: the kernel has no Ed25519 for BPF signatures (use RSA or ECDSA P-256/P-384)".to_string()]
+        );
+        let der_len = KernelCert::parse(RSA).unwrap().der.len();
+        assert_eq!(
+            *f.log.borrow(),
+            vec![
+                "create".to_string(),
+                format!("add 42 {der_len}"),
+                "restrict 42".into(),
+                "keep 42".into()
+            ]
+        );
+    }
+
+    #[test]
+    fn no_certificates_no_keyring_unless_the_mode_wants_one() {
+        let f = Fake::default();
+        assert_eq!(
+            setup(Path::new("/k"), GuardMode::Off, &f),
+            KernelKeys::default()
+        );
+        assert!(f.log.borrow().is_empty());
+        let k = setup(Path::new("/k"), GuardMode::On, &f);
+        assert_eq!(k.keyring, Some(42));
+    }
+
+    #[test]
+    fn unsupported_kernel_makes_the_mode_unavailable() {
+        let f = Fake {
+            files: vec![("b.crt", RSA.to_vec())],
+            unsupported: true,
+            ..Fake::default()
+        };
+        let k = setup(Path::new("/k"), GuardMode::Required, &f);
+        assert_eq!(k.keyring, None);
+        let st = state(GuardMode::Required, &k, None).unwrap();
+        assert_eq!(st.state, SignedOnlyState::Unavailable);
+        assert!(st.required);
+        assert!(
+            st.reason
+                .as_deref()
+                .unwrap()
+                .starts_with("this kernel has no BPF signatures"),
+            "{st:?}"
+        );
+        assert_eq!(state(GuardMode::Off, &k, None), None);
+    }
+}

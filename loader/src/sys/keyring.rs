@@ -1,0 +1,129 @@
+//! The loader's kernel keyring: created in the loader's process keyring (so the loader possesses
+//! it while it fills it, whatever session keyring its service manager gave it), one
+//! `asymmetric` key per certificate, closed for good with a keyring restriction that rejects
+//! every further link (`KEYCTL_RESTRICT_KEYRING` with no type), then linked into root's user
+//! keyring, so that it outlives the loader and the initramfs and root can name it by its
+//! serial later, to load update programs against it.
+#![allow(unsafe_code)]
+
+use std::ffi::{c_char, c_long, CStr};
+use std::io;
+
+const SYS_ADD_KEY: c_long = linux_raw_sys::general::__NR_add_key as c_long;
+const SYS_KEYCTL: c_long = linux_raw_sys::general::__NR_keyctl as c_long;
+/// include/uapi/linux/keyctl.h
+const KEY_SPEC_PROCESS_KEYRING: i32 = -2;
+const KEY_SPEC_USER_KEYRING: i32 = -4;
+const KEYCTL_LINK: c_long = 8;
+const KEYCTL_RESTRICT_KEYRING: c_long = 29;
+
+unsafe extern "C" {
+    fn syscall(num: c_long, ...) -> c_long;
+}
+
+fn add_key(kind: &CStr, desc: Option<&CStr>, payload: &[u8], keyring: i32) -> io::Result<i32> {
+    // SAFETY: the strings are NUL-terminated, the payload is `payload.len()` readable bytes, all
+    // alive for the call; the kernel copies them.
+    let r = unsafe {
+        syscall(
+            SYS_ADD_KEY,
+            kind.as_ptr(),
+            desc.map_or(std::ptr::null(), CStr::as_ptr),
+            if payload.is_empty() {
+                std::ptr::null()
+            } else {
+                payload.as_ptr()
+            },
+            payload.len(),
+            keyring as c_long,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(r as i32)
+}
+
+/// A new, empty keyring named `name` in this process's keyring; its serial.
+pub fn create(name: &CStr) -> io::Result<i32> {
+    add_key(c"keyring", Some(name), &[], KEY_SPEC_PROCESS_KEYRING)
+}
+
+/// Link `keyring` into root's user keyring: it stays after the loader exits.
+pub fn keep(keyring: i32) -> io::Result<()> {
+    // SAFETY: keyctl with integer arguments only.
+    let r = unsafe {
+        syscall(
+            SYS_KEYCTL,
+            KEYCTL_LINK,
+            keyring as c_long,
+            KEY_SPEC_USER_KEYRING as c_long,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Add a DER X.509 certificate to `keyring` (the kernel makes its description); the key's
+/// serial. EBADMSG: the kernel could not parse it; ENOPKG: an algorithm it lacks.
+pub fn add_certificate(keyring: i32, der: &[u8]) -> io::Result<i32> {
+    add_key(c"asymmetric", None, der, keyring)
+}
+
+/// Close `keyring`: no key can be added or linked to it again, by anyone.
+pub fn restrict(keyring: i32) -> io::Result<()> {
+    // SAFETY: keyctl with integer arguments and two null pointers (no type, no restriction).
+    let r = unsafe {
+        syscall(
+            SYS_KEYCTL,
+            KEYCTL_RESTRICT_KEYRING,
+            keyring as c_long,
+            std::ptr::null::<c_char>(),
+            std::ptr::null::<c_char>(),
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The real keyrings, for [`crate::pipeline::signed::Keyrings`].
+pub struct RealKeyrings;
+
+impl crate::pipeline::signed::Keyrings for RealKeyrings {
+    fn certificates(
+        &self,
+        dir: &std::path::Path,
+    ) -> io::Result<Vec<crate::pipeline::signed::CertFile>> {
+        let mut paths: Vec<_> = super::list_dir(dir)?
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|x| x == "crt"))
+            .collect();
+        paths.sort();
+        Ok(paths
+            .into_iter()
+            .map(|p| {
+                let bytes = super::read_bounded(&p, 1 << 20);
+                (p, bytes)
+            })
+            .collect())
+    }
+    fn supported(&self) -> io::Result<()> {
+        super::skel::signatures_supported()
+    }
+    fn create(&self) -> io::Result<i32> {
+        create(c"bpf-preload")
+    }
+    fn add(&self, keyring: i32, der: &[u8]) -> io::Result<i32> {
+        add_certificate(keyring, der)
+    }
+    fn restrict(&self, keyring: i32) -> io::Result<()> {
+        restrict(keyring)
+    }
+    fn keep(&self, keyring: i32) -> io::Result<()> {
+        keep(keyring)
+    }
+}
