@@ -150,6 +150,13 @@ struct bpf_prog_aux___sig {
 #define SIG_VERIFIED 1 /* enum bpf_sig_verdict BPF_SIG_VERIFIED */
 struct bpf_token;
 
+struct key {
+	__s32 serial;
+} __attribute__((preserve_access_index));
+struct cred;
+#define KEY_NEED_WRITE 3   /* enum key_need_perm */
+#define KEY_NEED_SETATTR 6
+
 struct fdtable {
 	unsigned int max_fds;
 	struct file **fd;
@@ -209,7 +216,7 @@ struct guard_state {
 enum refusal {
 	R_UNLINK = 1, R_RMDIR, R_RENAME, R_LINK, R_SETATTR, R_CREATE, R_MKDIR, R_SYMLINK,
 	R_UMOUNT, R_REMOUNT, R_MOVE, R_MOUNT, R_LINK_DETACH, R_MAP_FD,
-	R_FTRACE_OFF, R_KPROBES_OFF, R_HOOK_PROG, R_PROG_ATTACH, R_UNSIGNED_PROG,
+	R_FTRACE_OFF, R_KPROBES_OFF, R_HOOK_PROG, R_PROG_ATTACH, R_UNSIGNED_PROG, R_KEYRING,
 };
 
 /* guard_info.switches: which switches the loader's stat recorded */
@@ -888,6 +895,28 @@ int BPF_PROG(guard_prog_load, struct bpf_prog *prog, union bpf_attr *attr,
 	    BPF_CORE_READ(aux, sig.keyring_serial) != signed_keyring)
 		return deny(R_UNSIGNED_PROG);
 	return 0;
+}
+
+/*
+ * Signed-only mode: the loader's keyring stays as the loader closed it. Writing to it (add, link,
+ * unlink, clear, revoke) and changing its attributes (permissions, owner, restriction) are
+ * refused, for every process, on top of the kernel's keyring restriction (which refuses adding
+ * and linking already). Searching it (what the kernel's signature check does) is untouched.
+ */
+SEC("lsm/key_permission")
+int BPF_PROG(guard_key_permission, unsigned long key_ref, const struct cred *cred,
+	     unsigned int need_perm)
+{
+	struct key *key;
+
+	if (!signed_keyring || !armed())
+		return 0;
+	if (need_perm != KEY_NEED_WRITE && need_perm != KEY_NEED_SETATTR)
+		return 0;
+	key = (struct key *)(key_ref & ~1UL); /* bit 0: the possession flag of a key_ref_t */
+	if (BPF_CORE_READ(key, serial) != signed_keyring)
+		return 0;
+	return deny(R_KEYRING);
 }
 
 char LICENSE[] SEC("license") = "GPL";

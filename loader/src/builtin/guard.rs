@@ -161,16 +161,24 @@ pub const HOOKS: &[(&str, &str, &[&str])] = &[
 ];
 
 /// Programs loaded only when asked for and the hook fits: signed-only mode's (7.x).
-pub const OPTIONAL_HOOKS: &[(&str, &str, &[&str])] = &[(
-    "guard_prog_load",
-    "bpf_prog_load",
-    &["prog", "attr", "token", "kernel"],
-)];
+pub const OPTIONAL_HOOKS: &[(&str, &str, &[&str])] = &[
+    (
+        "guard_prog_load",
+        "bpf_prog_load",
+        &["prog", "attr", "token", "kernel"],
+    ),
+    (
+        "guard_key_permission",
+        "key_permission",
+        &["key_ref", "cred", "need_perm"],
+    ),
+];
 
 /// The guard's links by program name, in one place for pinning and for letting go.
-fn all_links(l: &mut skel::GuardLinks) -> [(&'static str, &mut Option<Link>); 19] {
+fn all_links(l: &mut skel::GuardLinks) -> [(&'static str, &mut Option<Link>); 20] {
     [
         ("guard_prog_load", &mut l.guard_prog_load),
+        ("guard_key_permission", &mut l.guard_key_permission),
         ("guard_unlink", &mut l.guard_unlink),
         ("guard_rmdir", &mut l.guard_rmdir),
         ("guard_rename", &mut l.guard_rename),
@@ -658,6 +666,7 @@ pub const REFUSALS: &[&str] = &[
     "hook-prog",
     "prog-attach",
     "unsigned-prog",
+    "keyring",
 ];
 
 /// The guard's read-only info map (`struct guard_info`), decoded.

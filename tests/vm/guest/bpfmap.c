@@ -29,6 +29,7 @@
 //   bpfmap keyring session       -> the serial of this process's session keyring
 //   bpfmap addkey DERFILE KEYRING -> add_key("asymmetric") of an X.509 certificate to the
 //                                   keyring serial KEYRING (or "session"); prints the key
+//   bpfmap keyctl-clear KEYRING  -> KEYCTL_CLEAR of keyring serial KEYRING
 //   bpfmap load-own TYPE DERFILE SIG -> root's own certificate: add DERFILE to this process's
 //                                   session keyring, then `load TYPE SIG session`
 #define _GNU_SOURCE
@@ -391,6 +392,8 @@ static int signed_cmd(int argc, char **argv)
 		printf("%ld\n", r);
 		return 0;
 	}
+	if (!strcmp(argv[1], "keyctl-clear"))
+		return report(syscall(__NR_keyctl, 7 /* KEYCTL_CLEAR */, keyring_arg(argv[2])));
 	if (!strcmp(argv[1], "load-own")) {
 		int n = read_file(argv[3], der, sizeof(der));
 		long r;
@@ -464,7 +467,8 @@ int main(int argc, char **argv)
 		return attack_cmd(argc, argv);
 	if ((argc == 3 || argc == 5) && !strcmp(argv[1], "load"))
 		return signed_cmd(argc, argv);
-	if ((argc == 3 && !strcmp(argv[1], "keyring")) || (argc == 4 && !strcmp(argv[1], "addkey")) ||
+	if ((argc == 3 && (!strcmp(argv[1], "keyring") || !strcmp(argv[1], "keyctl-clear"))) ||
+	    (argc == 4 && !strcmp(argv[1], "addkey")) ||
 	    (argc == 5 && !strcmp(argv[1], "load-own")))
 		return signed_cmd(argc, argv);
 	if (argc == 3 && !strcmp(argv[1], "open-rw"))

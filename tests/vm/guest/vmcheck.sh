@@ -331,6 +331,9 @@ if [ -n "$SIGNED" ]; then
     fi
     sgn unsigned-socket-filter allowed load socket
     sgn unsigned-cgroup_skb allowed load cgroup_skb
+    # Last (the control boot really empties it): clearing the loader's keyring, which the
+    # guard refuses in signed-only mode (the kernel's restriction only refuses additions).
+    sgn clear-loader-keyring mode keyctl-clear "$KR"
 fi
 
 # ---- figures --------------------------------------------------------------------
