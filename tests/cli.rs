@@ -1164,7 +1164,9 @@ fn man_page_covers_every_subcommand() {
             from_help.get_mut(s).unwrap().extend(opts);
         }
     }
-    let expected = ["inspect", "keygen", "predict", "run", "sign", "status", "verify"];
+    let expected = [
+        "inspect", "keygen", "predict", "run", "sign", "status", "verify",
+    ];
     assert_eq!(
         from_help.keys().map(String::as_str).collect::<Vec<_>>(),
         expected,
