@@ -110,7 +110,6 @@ vm_build_project() {
     if [[ ! -x $VM_BUILD/guest/bpfmap || $VM_DIR/guest/bpfmap.c -nt $VM_BUILD/guest/bpfmap ]]; then
         gcc -O2 -static -o "$VM_BUILD/guest/bpfmap" "$VM_DIR/guest/bpfmap.c"
     fi
-    vm_ksig_files
     vm_install_project
 }
 

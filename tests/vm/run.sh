@@ -26,6 +26,9 @@ done
 T0=$(date +%s)
 vm_install_packages
 vm_build_project
+# Signed-only mode's attack files for the real root (bpftool 7.8 runs in the Debian 13 root:
+# here, not in vm_build_project, which the demo shares and whose set-up has no mmdebstrap).
+vm_ksig_files
 vm_test_key
 declare -A KD
 for k in $VM_KERNELS_ALL; do KD[$k]=$(vm_kernel "$k"); done
