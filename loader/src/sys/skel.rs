@@ -267,18 +267,9 @@ fn load_signed(
     p.signature = sig.cms.as_ptr() as u64;
     p.signature_size = sig.cms.len() as u32;
     p.keyring_id = sig.keyring;
-    // offsetofend(union bpf_attr, keyring_id): the prog-load member is the union's start.
-    let size = std::mem::size_of::<sys::bpf_attr__bindgen_ty_4>();
-    // SAFETY: `attr` and every buffer it points to (insns, license, fd_array, signature)
-    // outlive the call; the kernel reads `size` bytes of `attr`.
-    let r = unsafe {
-        syscall(
-            SYS_BPF,
-            sys::BPF_PROG_LOAD as c_long,
-            &mut attr as *mut sys::bpf_attr,
-            size as c_long,
-        )
-    };
+    // SAFETY: every buffer `attr` points to (insns, license, fd_array, signature, log)
+    // outlives the call.
+    let r = unsafe { prog_load_with_signature(&mut attr) };
     if r < 0 {
         let e = io::Error::last_os_error();
         let text = String::from_utf8_lossy(&log[..log.iter().position(|&b| b == 0).unwrap_or(0)])
@@ -287,6 +278,27 @@ fn load_signed(
         return Err((e, last.map(str::to_owned)));
     }
     Ok(owned(r as c_int))
+}
+
+/// `BPF_PROG_LOAD` with the attribute size up to `keyring_id` (offsetofend(union bpf_attr,
+/// keyring_id): the prog-load member is the union's start), so the kernel reads the signature
+/// fields. Returns the raw result: a program fd, or -1 with errno set.
+///
+/// # Safety
+/// Every pointer in `attr`'s prog-load member must be valid for the kernel to read (and the log
+/// buffer to write) for the duration of the call.
+unsafe fn prog_load_with_signature(attr: &mut sys::bpf_attr) -> c_long {
+    let size = std::mem::size_of::<sys::bpf_attr__bindgen_ty_4>();
+    // SAFETY: `attr` is a valid bpf_attr of at least `size` bytes; the caller vouches for the
+    // buffers it points to.
+    unsafe {
+        syscall(
+            SYS_BPF,
+            sys::BPF_PROG_LOAD as c_long,
+            attr as *mut sys::bpf_attr,
+            size as c_long,
+        )
+    }
 }
 
 /// Does this kernel take BPF_PROG_LOAD's signature fields? A socket filter `r0 = 0; exit` with a
@@ -315,16 +327,8 @@ pub fn signatures_supported() -> io::Result<()> {
     p.license = c"GPL".as_ptr() as u64;
     p.signature = junk.as_ptr() as u64;
     p.signature_size = 1;
-    let size = std::mem::size_of::<sys::bpf_attr__bindgen_ty_4>();
-    // SAFETY: `attr`, the instructions, the license and the signature outlive the call.
-    let r = unsafe {
-        syscall(
-            SYS_BPF,
-            sys::BPF_PROG_LOAD as c_long,
-            &mut attr as *mut sys::bpf_attr,
-            size as c_long,
-        )
-    };
+    // SAFETY: the instructions, the license and the signature outlive the call.
+    let r = unsafe { prog_load_with_signature(&mut attr) };
     if r >= 0 {
         // A kernel that ignored the signature: take the program's fd and close it.
         drop(owned(r as c_int));
