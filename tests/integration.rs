@@ -39,6 +39,26 @@ fn private_mount_namespace() {
     .expect("make / private");
 }
 
+/// `bpf-preload sign` of the built object `obj` with the test key into `bundle/NAME.bpf.o`,
+/// with `extra` options; the signing must succeed.
+fn sign_into(bundle: &Path, obj: &str, name: &str, extra: &[&str]) {
+    let out = bundle.join(format!("{name}.bpf.o"));
+    let (key, src) = (test_private_key(), object(obj));
+    let mut args = vec!["sign"];
+    args.extend_from_slice(extra);
+    args.extend([
+        "--key",
+        key.to_str().unwrap(),
+        "--name",
+        name,
+        "--output",
+        out.to_str().unwrap(),
+        src.to_str().unwrap(),
+    ]);
+    let o = bin(&args);
+    assert!(o.status.success(), "sign {obj}: {}", text(&o));
+}
+
 impl Env {
     fn new(tag: &str) -> Self {
         private_mount_namespace();
@@ -57,32 +77,11 @@ impl Env {
     }
     /// Sign a built object into the bundle as `name` (default: its own name).
     fn add(&self, obj: &str, name: &str) {
-        let out = self.path(&format!("bundle/{name}.bpf.o"));
-        let o = bin(&[
-            "sign",
-            "--key",
-            test_private_key().to_str().unwrap(),
-            "--name",
-            name,
-            "--output",
-            out.to_str().unwrap(),
-            object(obj).to_str().unwrap(),
-        ]);
-        assert!(o.status.success(), "sign {obj}: {}", text(&o));
+        sign_into(&self.path("bundle"), obj, name, &[]);
     }
     /// [`Env::add`] with `--no-fast-path`: a version-1 object, for the libbpf path.
     fn add_plain(&self, obj: &str, name: &str) {
-        let out = self.path(&format!("bundle/{name}.bpf.o"));
-        let o = bin(&[
-            "sign",
-            "--no-fast-path",
-            "--key",
-            test_private_key().to_str().unwrap(),
-            "--output",
-            out.to_str().unwrap(),
-            object(obj).to_str().unwrap(),
-        ]);
-        assert!(o.status.success(), "sign {obj}: {}", text(&o));
+        sign_into(&self.path("bundle"), obj, name, &["--no-fast-path"]);
     }
     fn add_bytes(&self, name: &str, bytes: &[u8]) {
         std::fs::write(self.path(&format!("bundle/{name}.bpf.o")), bytes).unwrap();
@@ -1697,18 +1696,7 @@ fn predict_counts_what_run_would_measure_and_writes_a_pcrlock_component() {
     std::fs::create_dir_all(s.p("keys")).unwrap();
     std::fs::copy(test_public_key(), s.p("keys/test.pub")).unwrap();
     for (name, obj) in [("counter", "counter"), ("iter", "iter"), ("bad", "maponly")] {
-        let out = p(&format!("bundle/{name}.bpf.o"));
-        let o = bin(&[
-            "sign",
-            "--key",
-            test_private_key().to_str().unwrap(),
-            "--name",
-            name,
-            "--output",
-            &out,
-            object(obj).to_str().unwrap(),
-        ]);
-        assert!(o.status.success(), "{}", text(&o));
+        sign_into(&s.0.join("bundle"), obj, name, &[]);
     }
     // "bad" is tampered with: boot refuses it, so it is not measured.
     let mut bytes = std::fs::read(p("bundle/bad.bpf.o")).unwrap();
@@ -1837,20 +1825,14 @@ fn required_measurement_that_fails_loads_nothing() {
 fn a_kernel_signed_object_loads_verified_or_says_why_not() {
     let env = Env::new("ksig");
     let kernel = repo().join("keys/test-only/kernel");
-    let out = env.path("bundle/counter.bpf.o");
-    let o = bin(&[
-        "sign",
-        "--key",
-        test_private_key().to_str().unwrap(),
+    let (kkey, kcert) = (kernel.join("rsa.key"), kernel.join("rsa.crt"));
+    let kernel_args = [
         "--kernel-key",
-        kernel.join("rsa.key").to_str().unwrap(),
+        kkey.to_str().unwrap(),
         "--kernel-cert",
-        kernel.join("rsa.crt").to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-        object("counter").to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "sign: {}", text(&o));
+        kcert.to_str().unwrap(),
+    ];
+    sign_into(&env.path("bundle"), "counter", "counter", &kernel_args);
     std::fs::copy(kernel.join("rsa.crt"), env.path("keys/rsa.crt")).unwrap();
     let (_, st) = env.run("rd.bpf_preload=counter");
     let c = obj(&st, "counter");

@@ -72,6 +72,14 @@ pub struct Plan {
     pub measure: Option<MeasurePlan>,
 }
 
+impl Plan {
+    /// The entries a run goes through, in order: all of them, or with `rd.bpf_preload=0` only
+    /// those the build-time policy requires (the others are skipped as disabled).
+    pub fn to_load(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.iter().filter(|e| !self.disabled || e.forced)
+    }
+}
+
 /// Split a kernel command line into parameters as the kernel does: whitespace separates, double
 /// quotes group (and are removed).
 pub fn split_params(cmdline: &str) -> Vec<String> {

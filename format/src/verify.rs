@@ -76,6 +76,12 @@ pub struct VerifiedObject {
 }
 
 impl VerifiedObject {
+    /// Signed with a fast path (format version 2), whether or not it is then taken: the load
+    /// path the signed object offers, which measured preload names in its event before loading.
+    pub fn offers_fast_path(&self) -> bool {
+        self.fast.is_some() || self.fast_declined.is_some()
+    }
+
     /// The ELF object, exactly the bytes the signature covers.
     pub fn payload(&self) -> &[u8] {
         &self.bytes[..self.payload_len]

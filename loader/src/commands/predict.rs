@@ -87,11 +87,7 @@ pub fn run(args: &Args) -> Result<String, CommandError> {
     let plan = cmdline::plan_with(&cmdline, Some(&list), &policy);
     // The trusted keys exactly as `run` reads them (built-in keys, the directory, revocations).
     let ring = keys::trusted(&args.keys)?;
-    let todo: Vec<&Entry> = plan
-        .entries
-        .iter()
-        .filter(|e| !plan.disabled || e.forced)
-        .collect();
+    let todo: Vec<&Entry> = plan.to_load().collect();
     let mut events = Vec::new();
     let mut notes = String::new();
     for entry in &todo {
@@ -112,12 +108,11 @@ pub fn run(args: &Args) -> Result<String, CommandError> {
             .and_then(|bytes| verify::check(bytes, Some(name), &ring).map_err(|e| e.to_string()));
         match checked {
             Ok((v, _)) => {
-                let fast = v.fast.is_some() || v.fast_declined.is_some();
                 events.push(measure::object_event(
                     name.as_str(),
                     &v.sha256_hex(),
                     &v.key_id.to_string(),
-                    fast,
+                    v.offers_fast_path(),
                 ));
             }
             Err(why) => {

@@ -394,11 +394,7 @@ pub fn run(
             finish(entry, Attempt::default(), verdict, Instant::now());
         }
     }
-    let todo: Vec<&Entry> = plan
-        .entries
-        .iter()
-        .filter(|e| !plan.disabled || e.forced)
-        .collect();
+    let todo: Vec<&Entry> = plan.to_load().collect();
     // The prepared bpffs (or why not), for the guard.
     let mut prepared: Option<Result<(), Arc<BpffsError>>> = None;
     // The prepared bpffs, and with it the run's lock, is held until the guard has run too.
@@ -581,10 +577,9 @@ impl Ctx<'_> {
         let key_id = verified.key_id.to_string();
         a.verified = Some((sha.clone(), key_id.clone()));
         // Measured before any byte of it reaches the kernel; required and not measured: refused.
-        let fast = verified.fast.is_some() || verified.fast_declined.is_some();
         a.measured = self
             .measurer
-            .object(name.as_str(), &sha, &key_id, fast)
+            .object(name.as_str(), &sha, &key_id, verified.offers_fast_path())
             .map_err(ObjectError::Measure)?;
         match existing {
             Existing::Nothing => {}
