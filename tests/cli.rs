@@ -704,12 +704,17 @@ fn status_does_not_follow_a_forged_record_out_of_the_bpffs() {
     assert_clean(&o);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
-        out.contains("\n  ../etc               loaded         0.0 ms\n      live: not checked: not an object name: name \"../etc\" has '.' at byte 0: only A-Z a-z 0-9 _ - are allowed\n"),
+        out.contains("\n  ../etc               loaded         0.0 ms\n      live: not checked: not an object name: name \"../etc\" has '.' at byte 0: only A-Z a-z 0-9 _ - are allowed; bpffs instance not checked\n"),
         "{out}"
     );
-    // `ok` has no directory in the bpffs: removed; its forged pin names are not probed.
+    // `ok` has no directory in the bpffs: removed; its forged pin names are not probed. The
+    // record names no instance (and there is no guard): not checked, and said so once.
     assert!(
         out.contains("\n  ok                   removed        0.0 ms\n      missing: ok/\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\n  live: bpffs instance not checked (no instance recorded (an older record, and no guard info))\n"),
         "{out}"
     );
     assert!(

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::name::PinKind;
 
@@ -16,10 +16,15 @@ pub struct Live {
     /// Every check could be made. False when some could not (not root, a name in the record
     /// that is not one): those objects are `unknown`, with why in `unchecked`.
     pub checked: bool,
+    /// The bpffs instance at the record's path now, beside the one the boot pinned into.
+    pub instance: InstanceCheck,
     /// Objects the record calls loaded or already-loaded, by name.
     pub objects: BTreeMap<String, Check>,
     /// The guard, when the record says active or already-active.
     pub guard: Option<Check>,
+    /// Signed-only mode derived live, when the record says active.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_only: Option<SignedOnlyCheck>,
     /// `kernel.ftrace_enabled`: false means no BPF trampoline runs (LSM, fentry/fexit,
     /// kprobe.multi); null when it could not be read (`ftrace_unknown` says why).
     pub ftrace_enabled: Option<bool>,
@@ -35,16 +40,210 @@ pub struct Live {
     pub debugfs: Option<String>,
 }
 
+/// A bpffs instance: its root directory's inode number and its superblock's device number
+/// (the kernel's encoding, `major << 20 | minor`). A fresh bpffs gets a new root inode number
+/// even where its anonymous device number is recycled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Instance {
+    pub ino: u64,
+    pub dev: u32,
+}
+
+impl Instance {
+    pub fn major(self) -> u32 {
+        self.dev >> 20
+    }
+    pub fn minor(self) -> u32 {
+        self.dev & 0xf_ffff
+    }
+}
+
+/// `ino 1 dev 0:27`.
+impl fmt::Display for Instance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ino {} dev {}:{}", self.ino, self.major(), self.minor())
+    }
+}
+
+/// In the record: `{"ino": 1, "dev": "0:27"}`.
+#[derive(Serialize, Deserialize)]
+struct InstanceRecord {
+    ino: u64,
+    dev: String,
+}
+
+impl Serialize for Instance {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        InstanceRecord {
+            ino: self.ino,
+            dev: format!("{}:{}", self.major(), self.minor()),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Instance {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let r = InstanceRecord::deserialize(d)?;
+        let bad = || D::Error::custom(format!("dev {:?} is not major:minor", r.dev));
+        let (major, minor) = r.dev.split_once(':').ok_or_else(bad)?;
+        let major: u32 = major.parse().map_err(|_| bad())?;
+        let minor: u32 = minor.parse().map_err(|_| bad())?;
+        if major >= 1 << 12 || minor >= 1 << 20 {
+            return Err(bad());
+        }
+        Ok(Instance {
+            ino: r.ino,
+            dev: major << 20 | minor,
+        })
+    }
+}
+
+/// Whose word a live check relied on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Evidence {
+    /// Nothing to compare with: not checked.
+    None,
+    /// The status record (a file root can edit).
+    Record,
+    /// The guard's frozen maps, read through read-only descriptors (root cannot change them).
+    Guard,
+}
+
+impl Evidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Evidence::None => "none",
+            Evidence::Record => "record",
+            Evidence::Guard => "guard",
+        }
+    }
+}
+
+/// The bpffs instance at the record's path, now.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InstanceCheck {
+    pub state: InstanceState,
+    /// What `stat` finds there now.
+    pub found: Option<Instance>,
+    /// What it must be: the instance the guard protects, else the one the record names.
+    pub expected: Option<Instance>,
+    /// Where `expected` came from.
+    pub evidence: Evidence,
+    /// Why `unknown`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unchecked: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InstanceState {
+    /// The instance the boot pinned into.
+    Same,
+    /// Another instance (a fresh bpffs mounted over or in place of the boot's).
+    Moved,
+    /// Not checked (`unchecked` says why).
+    Unknown,
+}
+
+/// One link whose program is not the one recorded for it (`links/count_exec prog-id 40 -> 41`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replacement {
+    /// `links/count_exec`, `+guard/links/guard_unlink`, `link-id 17`.
+    pub what: String,
+    pub recorded: u32,
+    pub found: u32,
+}
+
+impl fmt::Display for Replacement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} prog-id {} -> {}",
+            self.what, self.recorded, self.found
+        )
+    }
+}
+
+impl Serialize for Replacement {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// The live state of one object or of the guard.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Check {
     pub state: LiveState,
+    /// Why the state is what it is, where the lists below do not say it (the guard's probe).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// What is gone (`links/count_exec`, `maps/exec_count (not a map)`, `link-id 17`, …).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<Missing>,
+    /// Links that run another program than the one recorded (`links/P prog-id 40 -> 41`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub replaced: Vec<Replacement>,
     /// What could not be checked, and why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unchecked: Vec<String>,
+    /// What the links' programs were compared with: `guard` (its `prot_links`), `record`, or
+    /// `none` (not checked); absent without links.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub programs: Option<Evidence>,
+    /// The guard only: what it answered (its probe, its instance).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<String>,
+}
+
+impl Check {
+    /// A check in `state` with nothing found or left out.
+    pub fn new(state: LiveState) -> Self {
+        Self {
+            state,
+            reason: None,
+            missing: Vec::new(),
+            replaced: Vec::new(),
+            unchecked: Vec::new(),
+            programs: None,
+            evidence: Vec::new(),
+        }
+    }
+}
+
+/// Signed-only mode as the live checks find it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignedOnlyCheck {
+    pub state: SignedOnlyLive,
+    /// Why not active.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignedOnlyLive {
+    /// The guard answered, it does not report the keyring freed, the keyring is there.
+    Active,
+    /// The guard is alive but the mode cannot hold: the keyring is gone or not a keyring.
+    Broken,
+    /// The guard that enforced it is gone.
+    Gone,
+    /// The guard could not be asked, or did not confirm (not root, an older guard).
+    NotVerified,
+}
+
+impl SignedOnlyLive {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Broken => "broken",
+            Self::Gone => "gone",
+            Self::NotVerified => "not verified",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -54,10 +253,18 @@ pub enum LiveState {
     Loaded,
     /// An object that lost something the record lists.
     Removed,
-    /// The guard with every link in place.
+    /// An object (or the guard) with a link that runs another program than recorded.
+    Replaced,
+    /// An object whose pins are found in another bpffs instance than the boot's.
+    Moved,
+    /// The guard, alive (it refused the probe and counted it) with every link in place.
     Active,
-    /// The guard with a link gone.
+    /// The guard with a link gone, or that let the probe through.
     Gone,
+    /// The guard is alive, but protects another bpffs instance than the one at the path.
+    NotProtecting,
+    /// The probe was refused, but the guard's info does not show it refused it.
+    NotVerified,
     /// Nothing found missing, but not everything could be checked.
     Unknown,
 }
@@ -67,8 +274,12 @@ impl LiveState {
         match self {
             LiveState::Loaded => "loaded",
             LiveState::Removed => "removed",
+            LiveState::Replaced => "replaced",
+            LiveState::Moved => "moved",
             LiveState::Active => "active",
             LiveState::Gone => "gone",
+            LiveState::NotProtecting => "not-protecting",
+            LiveState::NotVerified => "not-verified",
             LiveState::Unknown => "unknown",
         }
     }
@@ -98,6 +309,8 @@ pub enum Missing {
     },
     /// A recorded link id the kernel no longer has (`link-id 17`).
     LinkId(u32),
+    /// A recorded link id whose link lost its program (`link-id 17 (detached)`).
+    LinkDetached(u32),
 }
 
 impl fmt::Display for Missing {
@@ -116,6 +329,7 @@ impl fmt::Display for Missing {
                 recorded,
             } => write!(f, "{dir}/{pin} (link id {found}, not {recorded})"),
             Missing::LinkId(id) => write!(f, "link-id {id}"),
+            Missing::LinkDetached(id) => write!(f, "link-id {id} (detached)"),
         }
     }
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cmdline::Source;
 use crate::escape::{escape, json_safe, prefix};
-use crate::live::{Check, Live, LiveState};
+use crate::live::{Check, Instance, InstanceState, Live, LiveState, SignedOnlyLive};
 
 pub const STATUS_VERSION: u32 = 1;
 
@@ -51,6 +51,10 @@ pub struct ObjectStatus {
     /// records older than this field.
     #[serde(default)]
     pub link_ids: BTreeMap<String, u32>,
+    /// The kernel's id of the program each link ran at boot, by pin name (`status` checks the
+    /// link still runs it); empty in records older than this field.
+    #[serde(default)]
+    pub link_prog_ids: BTreeMap<String, u32>,
     /// Pin names under `<bpffs>/<name>/maps`.
     pub maps: Vec<String>,
     /// Pin names under `<bpffs>/<name>/progs`: programs that loaded but were not attached.
@@ -105,6 +109,7 @@ impl ObjectStatus {
             error: None,
             links: vec![],
             link_ids: BTreeMap::new(),
+            link_prog_ids: BTreeMap::new(),
             maps: vec![],
             programs: vec![],
             not_attached: vec![],
@@ -243,6 +248,9 @@ pub struct GuardStatus {
     /// The kernel's id of each of the guard's links, by pin name; empty in older records.
     #[serde(default)]
     pub link_ids: BTreeMap<String, u32>,
+    /// The program id behind each of the guard's links, by pin name; empty in older records.
+    #[serde(default)]
+    pub link_prog_ids: BTreeMap<String, u32>,
     /// How many link ids (preloaded objects' and the guard's) cannot be detached or updated.
     pub protected_links: usize,
     /// How many program ids (the guard's and the preloaded objects') no tracing or extension
@@ -291,6 +299,7 @@ impl GuardStatus {
             protected: vec![],
             links: vec![],
             link_ids: BTreeMap::new(),
+            link_prog_ids: BTreeMap::new(),
             protected_links: 0,
             protected_progs: 0,
             hook_funcs: 0,
@@ -421,6 +430,10 @@ pub struct Status {
     pub bpffs: String,
     /// We mounted the bpffs (false: one was already there and was reused).
     pub mounted_bpffs: bool,
+    /// The bpffs instance the run pinned into (its root inode and device); absent in older
+    /// records and when no bpffs was prepared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bpffs_instance: Option<Instance>,
     /// A run-wide error (e.g. bpffs could not be mounted, keys could not be read).
     pub error: Option<String>,
     pub objects: Vec<ObjectStatus>,
@@ -531,11 +544,21 @@ impl Status {
         }
         let live = self.live.as_ref();
         if let Some(g) = &self.guard {
+            let recorded = g.line();
+            let recorded = recorded.strip_prefix("guard: ").unwrap_or(&recorded);
             match live.and_then(|l| l.guard.as_ref()) {
-                Some(c) if c.state == LiveState::Gone => {
-                    let recorded = g.line();
-                    let recorded = recorded.strip_prefix("guard: ").unwrap_or(&recorded);
-                    let _ = writeln!(s, "  guard: gone (recorded: {})", escape(recorded));
+                Some(c) if !matches!(c.state, LiveState::Active | LiveState::Unknown) => {
+                    let state = match c.state {
+                        LiveState::NotProtecting => "not protecting this bpffs",
+                        LiveState::NotVerified => "not verified",
+                        other => other.as_str(),
+                    };
+                    let why = c
+                        .reason
+                        .as_ref()
+                        .map(|r| format!(" ({})", escape(r)))
+                        .unwrap_or_default();
+                    let _ = writeln!(s, "  guard: {state}{why} (recorded: {})", escape(recorded));
                     render_check(&mut s, c);
                 }
                 Some(c) => {
@@ -548,17 +571,42 @@ impl Status {
             }
         }
         if let Some(so) = &self.signed_only {
-            let _ = writeln!(s, "  {}", escape(&so.line()));
+            match live.and_then(|l| l.signed_only.as_ref()) {
+                Some(c) if c.state != SignedOnlyLive::Active => {
+                    let recorded = so.line();
+                    let recorded = recorded.strip_prefix("signed_only: ").unwrap_or(&recorded);
+                    let why = c
+                        .reason
+                        .as_ref()
+                        .map(|r| format!(" ({})", escape(r)))
+                        .unwrap_or_default();
+                    let _ = writeln!(
+                        s,
+                        "  signed_only: {}{why} (recorded: {})",
+                        c.state.as_str(),
+                        escape(recorded)
+                    );
+                }
+                _ => {
+                    let _ = writeln!(s, "  {}", escape(&so.line()));
+                }
+            }
         }
         if let Some(l) = live {
+            render_instance(&mut s, l);
             render_switches(&mut s, l);
         }
         for o in &self.objects {
             let check = live.and_then(|l| l.objects.get(&o.name));
             let result = if o.result == Outcome::Failed {
                 "FAILED"
-            } else if check.is_some_and(|c| c.state == LiveState::Removed) {
-                "removed"
+            } else if let Some(c) = check.filter(|c| {
+                matches!(
+                    c.state,
+                    LiveState::Removed | LiveState::Replaced | LiveState::Moved
+                )
+            }) {
+                c.state.as_str()
             } else {
                 o.result.as_str()
             };
@@ -621,9 +669,40 @@ fn render_check(s: &mut String, c: &Check) {
             .collect();
         let _ = writeln!(s, "      missing: {}", m.join(" "));
     }
+    if !c.replaced.is_empty() {
+        let r: Vec<String> = c
+            .replaced
+            .iter()
+            .map(|r| escape(&r.to_string()).into_owned())
+            .collect();
+        let _ = writeln!(s, "      replaced: {}", r.join(" "));
+    }
     if !c.unchecked.is_empty() {
         let u: Vec<String> = c.unchecked.iter().map(|u| escape(u).into_owned()).collect();
         let _ = writeln!(s, "      live: not checked: {}", u.join("; "));
+    }
+    if !c.evidence.is_empty() {
+        let e: Vec<String> = c.evidence.iter().map(|e| escape(e).into_owned()).collect();
+        let _ = writeln!(s, "      evidence: {}", e.join("; "));
+    }
+}
+
+/// The bpffs instance, when it is not the boot's or could not be checked.
+fn render_instance(s: &mut String, l: &Live) {
+    let i = &l.instance;
+    match (i.state, i.found, i.expected) {
+        (InstanceState::Moved, Some(found), Some(expected)) => {
+            let _ = writeln!(
+                s,
+                "  live: bpffs instance moved: {found} is not the boot's {expected} (evidence: {})",
+                i.evidence.as_str()
+            );
+        }
+        (InstanceState::Same, _, _) => {}
+        _ => {
+            let why = i.unchecked.as_deref().unwrap_or("no evidence");
+            let _ = writeln!(s, "  live: bpffs instance not checked ({})", escape(why));
+        }
     }
 }
 
@@ -657,6 +736,7 @@ fn render_switches(s: &mut String, l: &Live) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::live::{Evidence, InstanceCheck};
 
     #[test]
     fn json_round_trip_and_render() {
@@ -675,6 +755,7 @@ mod tests {
             disabled: false,
             bpffs: "/sys/fs/bpf".into(),
             mounted_bpffs: false,
+            bpffs_instance: None,
             error: None,
             objects: vec![o, bad],
             duration_ms: 3.25,
@@ -796,20 +877,16 @@ mod tests {
                 },
                 Missing::LinkId(17),
             ],
-            unchecked: vec![],
+            ..Check::new(LiveState::Removed)
         };
-        let ok = Check {
-            state: LiveState::Loaded,
-            missing: vec![],
-            unchecked: vec![],
-        };
+        let ok = Check::new(LiveState::Loaded);
         let unknown = Check {
-            state: LiveState::Unknown,
-            missing: vec![],
             unchecked: vec!["not an object name: name \"../e\x1btc\" has '.' at byte 0".into()],
+            ..Check::new(LiveState::Unknown)
         };
         st.live = Some(Live {
             checked: false,
+            instance: same_instance(),
             objects: [
                 ("counter".to_string(), removed),
                 ("iter".to_string(), ok),
@@ -817,10 +894,10 @@ mod tests {
             ]
             .into(),
             guard: Some(Check {
-                state: LiveState::Gone,
                 missing: vec![Missing::Dir("+guard/links".into()), Missing::LinkId(5)],
-                unchecked: vec![],
+                ..Check::new(LiveState::Gone)
             }),
+            signed_only: None,
             ftrace_enabled: Some(false),
             ftrace_unknown: None,
             kprobes_enabled: None,
@@ -850,6 +927,12 @@ bpf-preload: 3 object(s) from nowhere (no list): 2 loaded, 1 already loaded, 0 f
             v["live"],
             serde_json::json!({
                 "checked": false,
+                "instance": {
+                    "state": "same",
+                    "found": {"ino": 1, "dev": "0:42"},
+                    "expected": {"ino": 1, "dev": "0:42"},
+                    "evidence": "guard"
+                },
                 "objects": {
                     "counter": {
                         "state": "removed",
@@ -889,6 +972,160 @@ bpf-preload: 3 object(s) from nowhere (no list): 2 loaded, 1 already loaded, 0 f
         ));
     }
 
+    fn same_instance() -> InstanceCheck {
+        let i = Instance { ino: 1, dev: 42 };
+        InstanceCheck {
+            state: InstanceState::Same,
+            found: Some(i),
+            expected: Some(i),
+            evidence: Evidence::Guard,
+            unchecked: None,
+        }
+    }
+
+    /// The states a fooled status used to hide: a link running another program (`replaced`),
+    /// the pins in a fresh bpffs (`moved`, the guard `not protecting this bpffs`), a guard that
+    /// did not confirm the probe, signed-only mode without its keyring. Text and JSON.
+    #[test]
+    fn live_view_renders_replaced_moved_and_unverified() {
+        use crate::live::{Replacement, SignedOnlyCheck};
+        let mut o = ObjectStatus::new("iter", false);
+        o.result = Outcome::Loaded;
+        o.links = vec!["dump".into()];
+        let mut moved = ObjectStatus::new("counter", false);
+        moved.result = Outcome::AlreadyLoaded;
+        let mut st = Status::from_json(&golden_free_record()).unwrap();
+        st.objects = vec![o, moved];
+        st.guard = Some(GuardStatus::new(GuardState::AlreadyActive, false));
+        st.signed_only = Some(SignedOnlyStatus {
+            state: SignedOnlyState::Active,
+            keyring: Some(933),
+            reason: None,
+            required: false,
+        });
+        let replaced = Check {
+            replaced: vec![Replacement {
+                what: "links/dump".into(),
+                recorded: 40,
+                found: 41,
+            }],
+            programs: Some(Evidence::Guard),
+            ..Check::new(LiveState::Replaced)
+        };
+        let fresh = Instance { ino: 9, dev: 42 };
+        let mut instance = same_instance();
+        instance.state = InstanceState::Moved;
+        instance.found = Some(fresh);
+        let live = |guard: Check, so: SignedOnlyCheck| Live {
+            checked: true,
+            instance: instance.clone(),
+            objects: [
+                ("iter".to_string(), replaced.clone()),
+                ("counter".to_string(), Check::new(LiveState::Moved)),
+            ]
+            .into(),
+            guard: Some(guard),
+            signed_only: Some(so),
+            ftrace_enabled: Some(true),
+            ftrace_unknown: None,
+            kprobes_enabled: Some(true),
+            kprobes_unknown: None,
+            debugfs: None,
+        };
+        st.live = Some(live(
+            Check {
+                reason: Some("instance ino 9 dev 0:42, guard protects ino 1 dev 0:42".into()),
+                ..Check::new(LiveState::NotProtecting)
+            },
+            SignedOnlyCheck {
+                state: SignedOnlyLive::Broken,
+                reason: Some("keyring 933: Key has been revoked (os error 128)".into()),
+            },
+        ));
+        let want = "\
+bpf-preload: 2 object(s) from nowhere (no list): 1 loaded, 1 already loaded, 0 failed, 0 skipped in 0.0 ms (bpffs /b)
+  guard: not protecting this bpffs (instance ino 9 dev 0:42, guard protects ino 1 dev 0:42) (recorded: already-active)
+  signed_only: broken (keyring 933: Key has been revoked (os error 128)) (recorded: active keyring=933)
+  live: bpffs instance moved: ino 9 dev 0:42 is not the boot's ino 1 dev 0:42 (evidence: guard)
+  iter                 replaced       0.0 ms
+      replaced: links/dump prog-id 40 -> 41
+      links: dump
+  counter              moved          0.0 ms
+";
+        assert_eq!(st.render(), want);
+        let v: serde_json::Value = serde_json::from_str(&st.to_json()).unwrap();
+        assert_eq!(
+            v["live"]["objects"]["iter"],
+            serde_json::json!({
+                "state": "replaced",
+                "replaced": ["links/dump prog-id 40 -> 41"],
+                "programs": "guard"
+            })
+        );
+        assert_eq!(
+            v["live"]["guard"],
+            serde_json::json!({
+                "state": "not-protecting",
+                "reason": "instance ino 9 dev 0:42, guard protects ino 1 dev 0:42"
+            })
+        );
+        assert_eq!(
+            v["live"]["signed_only"],
+            serde_json::json!({
+                "state": "broken",
+                "reason": "keyring 933: Key has been revoked (os error 128)"
+            })
+        );
+        assert_eq!(v["live"]["instance"]["state"], "moved");
+        // A guard that let the probe through, and one that did not confirm it.
+        st.live = Some(live(
+            Check {
+                reason: Some("mkdir +guard/probe-7 was not refused".into()),
+                ..Check::new(LiveState::Gone)
+            },
+            SignedOnlyCheck {
+                state: SignedOnlyLive::Gone,
+                reason: Some("the guard that enforced it is gone".into()),
+            },
+        ));
+        let text = st.render();
+        assert!(
+            text.contains("\n  guard: gone (mkdir +guard/probe-7 was not refused) (recorded: already-active)\n  signed_only: gone (the guard that enforced it is gone) (recorded: active keyring=933)\n"),
+            "{text}"
+        );
+        st.live = Some(live(
+            Check {
+                reason: Some("mkdir +guard/probe-7 refused, but the guard did not count it: refused 5 -> 5, last - by pid 0".into()),
+                ..Check::new(LiveState::NotVerified)
+            },
+            SignedOnlyCheck {
+                state: SignedOnlyLive::Active,
+                reason: None,
+            },
+        ));
+        let text = st.render();
+        assert!(
+            text.contains("\n  guard: not verified (mkdir +guard/probe-7 refused, but the guard did not count it: refused 5 -> 5, last - by pid 0) (recorded: already-active)\n  signed_only: active keyring=933\n"),
+            "{text}"
+        );
+        // A live guard says how it was found alive.
+        st.live = Some(live(
+            Check {
+                evidence: vec!["mkdir +guard/probe-7 refused, counted by the guard (refused 5 -> 6, last mkdir by pid 7)".into()],
+                ..Check::new(LiveState::Active)
+            },
+            SignedOnlyCheck {
+                state: SignedOnlyLive::Active,
+                reason: None,
+            },
+        ));
+        let text = st.render();
+        assert!(
+            text.contains("\n  guard: already-active\n      evidence: mkdir +guard/probe-7 refused, counted by the guard (refused 5 -> 6, last mkdir by pid 7)\n"),
+            "{text}"
+        );
+    }
+
     fn golden_free_record() -> String {
         "{\"version\":1,\"source\":\"nothing\",\"disabled\":false,\"bpffs\":\"/b\",\"mounted_bpffs\":false,\"error\":null,\"objects\":[],\"duration_ms\":0.0}".into()
     }
@@ -903,6 +1140,7 @@ bpf-preload: 3 object(s) from nowhere (no list): 2 loaded, 1 already loaded, 0 f
         o.key_id = Some("bfec6534c3009d50".into());
         o.links = vec!["count_exec".into()];
         o.link_ids = [("count_exec".to_string(), 17)].into();
+        o.link_prog_ids = [("count_exec".to_string(), 40)].into();
         o.maps = vec!["exec_count".into()];
         o.programs = vec!["xdp_pass".into()];
         o.not_attached = vec!["xdp_pass".into()];
@@ -926,6 +1164,7 @@ bpf-preload: 3 object(s) from nowhere (no list): 2 loaded, 1 already loaded, 0 f
             disabled: false,
             bpffs: "/sys/fs/bpf".into(),
             mounted_bpffs: true,
+            bpffs_instance: Some(Instance { ino: 1, dev: 27 }),
             error: None,
             objects: vec![o, bad],
             duration_ms: 16.1,
@@ -953,8 +1192,16 @@ bpf-preload: 3 object(s) from nowhere (no list): 2 loaded, 1 already loaded, 0 f
         // A record from before link ids and warnings reads, with none of them.
         let old = golden
             .replace("\"link_ids\"", "\"old_link_ids\"")
+            .replace("\"link_prog_ids\"", "\"old_link_prog_ids\"")
+            .replace("\"bpffs_instance\"", "\"old_bpffs_instance\"")
             .replace("\"warnings\"", "\"old_warnings\"");
         let old = Status::from_json(&old).unwrap();
         assert!(old.objects[0].link_ids.is_empty() && old.warnings.is_empty());
+        assert!(old.objects[0].link_prog_ids.is_empty());
+        assert_eq!(old.bpffs_instance, None);
+        // An instance's dev must be major:minor.
+        let bad = golden.replace("\"0:27\"", "\"0:x\"");
+        let e = Status::from_json(&bad).unwrap_err().to_string();
+        assert!(e.starts_with("dev \"0:x\" is not major:minor"), "{e}");
     }
 }

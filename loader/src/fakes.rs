@@ -29,6 +29,15 @@ pub fn fake_link_id(path: &Path) -> u32 {
         % 900
 }
 
+/// What the fake's `stat_ids` says of every directory: inode number, `st_dev` (0:42).
+pub const FAKE_ROOT_INO: u64 = 1;
+pub const FAKE_DEV: u64 = 42;
+
+/// The program id the fake kernel gives the link pinned at `path`.
+pub fn fake_prog_id(path: &Path) -> u32 {
+    fake_link_id(path) + 1000
+}
+
 fn errno(e: rustix::io::Errno) -> io::Error {
     io::Error::from_raw_os_error(e.raw_os_error())
 }
@@ -203,6 +212,12 @@ impl Sys for FakeSys {
         self.read_object(path)
             .map(|b| String::from_utf8_lossy(&b).into_owned())
     }
+    fn stat_ids(&self, path: &Path) -> io::Result<(u64, u64)> {
+        match self.dirs.borrow().contains(path) {
+            true => Ok((FAKE_ROOT_INO, FAKE_DEV)),
+            false => Err(errno(rustix::io::Errno::NOENT)),
+        }
+    }
     fn log(&self, prio: Prio, message: &str) {
         self.logs.borrow_mut().push((prio, message.to_owned()));
     }
@@ -270,6 +285,7 @@ impl Kernel for FakeKernel<'_> {
             return Ok(Probe::Link {
                 live: false,
                 id: fake_link_id(path),
+                prog: 0,
             });
         }
         let dir = path
@@ -280,6 +296,7 @@ impl Kernel for FakeKernel<'_> {
             "links" => Probe::Link {
                 live: true,
                 id: fake_link_id(path),
+                prog: fake_prog_id(path),
             },
             "maps" | "+shared" => Probe::Map,
             "progs" => Probe::Prog,

@@ -753,6 +753,27 @@ pub const REFUSALS: &[&str] = &[
     "kernel-read",
 ];
 
+/// `struct guard_info` of guard.bpf.c (native endian, C layout): the fields are read at the
+/// offsets the compiler gives this mirror, never at hand-counted ones.
+#[repr(C)]
+struct RawInfo {
+    sealed: u32,
+    recorded: u32,
+    refused: u64,
+    last_what: u32,
+    last_pid: u32,
+    last_comm: [u8; 16],
+    anchored: u32,
+    switches: u32,
+    inst_ino: u64,
+    inst_dev: u32,
+    keyring: i32,
+}
+
+/// The layout before the instance and keyring fields (up to `switches`).
+const OLD_INFO_SIZE: usize = std::mem::offset_of!(RawInfo, inst_ino);
+const _: () = assert!(std::mem::size_of::<RawInfo>() == 64 && OLD_INFO_SIZE == 48);
+
 /// The guard's read-only info map (`struct guard_info`), decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GuardInfo {
@@ -760,38 +781,71 @@ pub struct GuardInfo {
     pub refused: u64,
     /// What was refused last, to whom: `umount by systemd[1]`.
     pub last: Option<String>,
+    /// The last refusal: its `enum refusal` value (0: none yet) and the refused process (tgid).
+    pub last_what: u32,
+    pub last_pid: u32,
     /// Once sealed, which mount the mount-level protection holds on: `recorded` (the loader's),
     /// `copy` (switch_root copied /sys: re-anchored on the copy in the real root) or `lost`.
     pub mount: Option<&'static str>,
+    /// The bpffs instance the guard protects (its root inode, its kernel dev_t); `None` from a
+    /// guard of the older layout, or one that recorded no instance.
+    pub instance: Option<crate::live::Instance>,
+    /// Signed-only mode: the serial of the keyring the guard trusts (0: the mode is off; it
+    /// keeps that keyring from being freed, so the serial names the same keyring for good);
+    /// `None` from a guard of the older layout.
+    pub keyring: Option<i32>,
 }
 
-/// Decode `struct guard_info` (native endian): sealed u32, recorded u32, refused u64,
-/// last_what u32, last_pid u32, last_comm [16], anchored u32, switches u32.
+impl GuardInfo {
+    /// Was the last refusal of this kind (a name of [`REFUSALS`])?
+    pub fn last_was(&self, refusal: &str) -> bool {
+        self.last_what != 0 && REFUSALS.get(self.last_what as usize) == Some(&refusal)
+    }
+}
+
+/// Decode `struct guard_info` (native endian): the current 64-byte layout, or the older
+/// 48-byte one (without `inst_ino`, `inst_dev`, `keyring`: those are `None`).
 pub fn decode_info(v: &[u8]) -> Option<GuardInfo> {
+    use std::mem::offset_of;
     let u32_at = |o: usize| Some(u32::from_ne_bytes(v.get(o..o + 4)?.try_into().ok()?));
-    let refused = u64::from_ne_bytes(v.get(8..16)?.try_into().ok()?);
-    let what = u32_at(16)? as usize;
-    let pid = u32_at(20)?;
-    let comm = v.get(24..40)?;
+    let u64_at = |o: usize| Some(u64::from_ne_bytes(v.get(o..o + 8)?.try_into().ok()?));
+    if v.len() < OLD_INFO_SIZE {
+        return None;
+    }
+    let refused = u64_at(offset_of!(RawInfo, refused))?;
+    let what = u32_at(offset_of!(RawInfo, last_what))?;
+    let pid = u32_at(offset_of!(RawInfo, last_pid))?;
+    let comm_at = offset_of!(RawInfo, last_comm);
+    let comm = v.get(comm_at..comm_at + 16)?;
     let comm = String::from_utf8_lossy(comm.split(|&b| b == 0).next().unwrap_or(&[]));
-    let sealed = u32_at(0)? == 1;
-    let mount = match (sealed, u32_at(40)) {
+    let sealed = u32_at(offset_of!(RawInfo, sealed))? == 1;
+    let mount = match (sealed, u32_at(offset_of!(RawInfo, anchored))) {
         (false, _) | (_, None) => None,
         (true, Some(1)) => Some("recorded"),
         (true, Some(2)) => Some("copy"),
         (true, Some(_)) => Some("lost"),
     };
+    let ino = u64_at(offset_of!(RawInfo, inst_ino));
+    let dev = u32_at(offset_of!(RawInfo, inst_dev));
+    let instance = match (ino, dev) {
+        (Some(ino), Some(dev)) if ino != 0 => Some(crate::live::Instance { ino, dev }),
+        _ => None,
+    };
     Some(GuardInfo {
         sealed,
         mount,
         refused,
+        last_what: what,
+        last_pid: pid,
         last: (what != 0).then(|| {
             format!(
                 "{} by {:?}[{pid}]",
-                REFUSALS.get(what).copied().unwrap_or("?"),
+                REFUSALS.get(what as usize).copied().unwrap_or("?"),
                 comm
             )
         }),
+        instance,
+        keyring: u32_at(offset_of!(RawInfo, keyring)).map(|k| k as i32),
     })
 }
 
@@ -857,7 +911,11 @@ mod tests {
                 sealed: false,
                 refused: 0,
                 last: None,
+                last_what: 0,
+                last_pid: 0,
                 mount: None,
+                instance: None,
+                keyring: None,
             })
         );
         v[0..4].copy_from_slice(&1u32.to_ne_bytes());
@@ -867,6 +925,8 @@ mod tests {
         v[24..31].copy_from_slice(b"systemd");
         let i = decode_info(&v).unwrap();
         assert_eq!((i.sealed, i.refused), (true, 43));
+        assert_eq!((i.last_what, i.last_pid), (9, 1));
+        assert!(i.last_was("umount") && !i.last_was("mkdir"));
         assert_eq!(i.last.as_deref(), Some("umount by \"systemd\"[1]"));
         assert_eq!(i.mount, Some("lost"));
         v[40..44].copy_from_slice(&2u32.to_ne_bytes());
@@ -883,6 +943,41 @@ mod tests {
             Some("prog-attach by \"systemd\"[1]")
         );
         assert_eq!(decode_info(&v[..39]), None);
+        assert_eq!(decode_info(&v[..47]), None);
+    }
+
+    /// The 64-byte layout: the instance at 48 (ino) and 56 (dev), the trusted keyring at 60.
+    #[test]
+    fn info_decodes_the_instance_and_keyring_fields() {
+        let mut v = vec![0u8; 64];
+        v[16..20].copy_from_slice(&7u32.to_ne_bytes());
+        v[20..24].copy_from_slice(&4242u32.to_ne_bytes());
+        v[24..37].copy_from_slice(b"bpf-preload\0x");
+        v[48..56].copy_from_slice(&1234u64.to_ne_bytes());
+        v[56..60].copy_from_slice(&27u32.to_ne_bytes());
+        let i = decode_info(&v).unwrap();
+        assert_eq!(
+            i,
+            GuardInfo {
+                sealed: false,
+                refused: 0,
+                last: Some("mkdir by \"bpf-preload\"[4242]".into()),
+                last_what: 7,
+                last_pid: 4242,
+                mount: None,
+                instance: Some(crate::live::Instance { ino: 1234, dev: 27 }),
+                keyring: Some(0),
+            }
+        );
+        assert!(i.last_was("mkdir"));
+        v[60..64].copy_from_slice(&297519507i32.to_ne_bytes());
+        assert_eq!(decode_info(&v).unwrap().keyring, Some(297519507));
+        // No instance recorded (inode 0): none.
+        v[48..56].copy_from_slice(&0u64.to_ne_bytes());
+        assert_eq!(decode_info(&v).unwrap().instance, None);
+        // A layout cut between the old and the new end: the fields it lacks are absent.
+        let i = decode_info(&v[..56]).unwrap();
+        assert_eq!((i.instance, i.keyring), (None, None));
     }
 
     #[test]

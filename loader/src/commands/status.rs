@@ -48,16 +48,26 @@ pub fn run(args: &Args) -> Result<String, CommandError> {
         path: path.clone(),
         source,
     })?;
-    // The seal engages after `run` (when PID 1 execs the real init): read it live.
-    if let Some(g) = st.guard.as_mut().filter(|g| g.is_active()) {
-        if let Ok(info) = bpf_preload::guard_info(std::path::Path::new(&st.bpffs)) {
-            g.sealed = Some(info.sealed);
-            g.refused = Some(info.refused);
-            g.last_refused = info.last;
-            g.mount = info.mount.map(str::to_owned);
-        }
-    }
+    // The seal engages after `run` (when PID 1 execs the real init): read it live, before the
+    // live checks ask the guard (their probe is one more refusal).
+    let info = st
+        .guard
+        .as_ref()
+        .filter(|g| g.is_active())
+        .and_then(|_| bpf_preload::guard_info(std::path::Path::new(&st.bpffs)).ok());
     // What is still there now, beside what the boot recorded.
-    st.live = Some(bpf_preload::live_status(&st));
+    let live = bpf_preload::live_status(&st);
+    // Only a guard found alive, protecting this bpffs, is believed about its seal.
+    let alive = live
+        .guard
+        .as_ref()
+        .is_some_and(|c| c.state == bpf_preload::live::LiveState::Active);
+    if let (Some(g), Some(info), true) = (st.guard.as_mut(), info, alive) {
+        g.sealed = Some(info.sealed);
+        g.refused = Some(info.refused);
+        g.last_refused = info.last;
+        g.mount = info.mount.map(str::to_owned);
+    }
+    st.live = Some(live);
     Ok(if args.json { st.to_json() } else { st.render() })
 }

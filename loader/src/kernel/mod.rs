@@ -167,6 +167,7 @@ impl Kernel for Libbpf {
                 Probe::Link {
                     live: field("prog_id:") != 0,
                     id: field("link_id:"),
+                    prog: field("prog_id:"),
                 }
             }
             "bpf-map" => Probe::Map,

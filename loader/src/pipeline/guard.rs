@@ -152,9 +152,17 @@ pub fn step(
         g.state = GuardState::AlreadyActive;
         let links = bpffs.join(GUARD_DIR).join("links");
         for name in sys.list(&links).unwrap_or_default() {
-            if let Ok(Probe::Link { live: true, id }) = probe(&links.join(&name)) {
+            if let Ok(Probe::Link {
+                live: true,
+                id,
+                prog,
+            }) = probe(&links.join(&name))
+            {
                 if id != 0 {
                     g.link_ids.insert(name.clone(), id);
+                }
+                if prog != 0 {
+                    g.link_prog_ids.insert(name.clone(), prog);
                 }
                 g.links.push(name);
             }
@@ -193,6 +201,15 @@ pub fn step(
             g.protected = r.protected;
             g.links = r.links;
             g.link_ids = r.link_ids;
+            // The program behind each of its links, as its pin shows it now (just pinned).
+            let links = bpffs.join(GUARD_DIR).join("links");
+            for name in &g.links {
+                if let Ok(Probe::Link { prog, .. }) = probe(&links.join(name)) {
+                    if prog != 0 {
+                        g.link_prog_ids.insert(name.clone(), prog);
+                    }
+                }
+            }
             g.protected_links = r.protected_links;
             g.protected_progs = r.protected_progs;
             g.hook_funcs = r.hook_funcs;

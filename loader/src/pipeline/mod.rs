@@ -318,6 +318,7 @@ pub fn fatal(cfg: &RunConfig, error: &RunError, sys: &dyn Sys) -> Status {
         disabled: false,
         bpffs: cfg.bpffs.display().to_string(),
         mounted_bpffs: false,
+        bpffs_instance: None,
         error: Some(error.to_string()),
         objects: Vec::new(),
         guard: None,
@@ -369,6 +370,7 @@ pub fn run(
         disabled: plan.disabled,
         bpffs: cfg.bpffs.display().to_string(),
         mounted_bpffs: false,
+        bpffs_instance: None,
         error: None,
         objects: Vec::new(),
         duration_ms: 0.0,
@@ -447,6 +449,16 @@ pub fn run(
             finish(entry, attempt, verdict, t);
         }
         status.mounted_bpffs = bpffs.as_ref().is_ok_and(|b| b.mounted);
+        // Which instance this run pinned into: `status` tells a fresh bpffs from it later.
+        if bpffs.is_ok() {
+            status.bpffs_instance =
+                sys.stat_ids(&cfg.bpffs)
+                    .ok()
+                    .map(|(ino, dev)| live::Instance {
+                        ino,
+                        dev: crate::builtin::guard::kernel_dev(dev),
+                    });
+        }
         status.error = run_error;
         prepared = Some(bpffs.map(|b| {
             _held = Some(b);
@@ -524,6 +536,7 @@ pub fn record(entry: &Entry, a: Attempt, verdict: Verdict, duration_ms: f64) -> 
         error,
         links: pins.links,
         link_ids: pins.link_ids,
+        link_prog_ids: pins.link_progs,
         maps: pins.maps,
         programs: pins.progs,
         not_attached: load.not_attached,
@@ -628,7 +641,7 @@ impl Ctx<'_> {
                 obj.keep();
                 let probe = |p: &Path| self.kernel.probe(p);
                 let dir = self.cfg.bpffs.join(name.as_str());
-                pins.link_ids = pin::link_ids(&probe, &dir, &pins.links);
+                (pins.link_ids, pins.link_progs) = pin::link_ids(&probe, &dir, &pins.links);
                 a.pins = Some(pins);
                 Ok(Verdict::Loaded)
             }

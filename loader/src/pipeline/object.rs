@@ -11,11 +11,12 @@ use crate::name::PinKind;
 /// What a pin in the bpffs holds, as the kernel says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Probe {
-    /// A BPF link; `live` when it still has its program; `id`: the kernel's link id (0 when
-    /// the kernel does not say).
+    /// A BPF link; `live` when it still has its program; `id`: the kernel's link id, `prog`:
+    /// the id of its program (0 when the kernel does not say, or detached).
     Link {
         live: bool,
         id: u32,
+        prog: u32,
     },
     Map,
     Prog,

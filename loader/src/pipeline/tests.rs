@@ -704,11 +704,28 @@ fn already_loaded_is_believed_only_with_every_pin_live() {
         st.objects[0].link_ids,
         BTreeMap::from([("count_exec".to_string(), id)])
     );
+    // And the program behind it, and the instance pinned into (`status` compares both).
+    let prog = crate::fakes::fake_prog_id(&link);
+    assert_eq!(
+        st.objects[0].link_prog_ids,
+        BTreeMap::from([("count_exec".to_string(), prog)])
+    );
+    assert_eq!(
+        st.bpffs_instance,
+        Some(crate::live::Instance {
+            ino: crate::fakes::FAKE_ROOT_INO,
+            dev: 42
+        })
+    );
     // Again: already loaded, and the status says what is pinned, with the same link id.
     let st = run_cmdline("rd.bpf_preload=counter", &cfg, &sys, &kernel);
     assert_eq!(results(&st), vec![("counter", Outcome::AlreadyLoaded)]);
     let o = &st.objects[0];
     assert_eq!(o.link_ids, BTreeMap::from([("count_exec".to_string(), id)]));
+    assert_eq!(
+        o.link_prog_ids,
+        BTreeMap::from([("count_exec".to_string(), prog)])
+    );
     assert_eq!(
         (o.links.clone(), o.maps.clone(), o.programs.clone()),
         (

@@ -35,6 +35,10 @@ pub fn create_dir(path: &Path) -> io::Result<()> {
     std::fs::create_dir(path)
 }
 
+pub fn remove_dir(path: &Path) -> io::Result<()> {
+    std::fs::remove_dir(path)
+}
+
 pub fn create_dir_all(path: &Path) -> io::Result<()> {
     std::fs::create_dir_all(path)
 }

@@ -15,6 +15,7 @@ const SYS_KEYCTL: c_long = linux_raw_sys::general::__NR_keyctl as c_long;
 const KEY_SPEC_PROCESS_KEYRING: i32 = -2;
 const KEY_SPEC_USER_KEYRING: i32 = -4;
 const KEYCTL_GET_KEYRING_ID: c_long = 0;
+const KEYCTL_DESCRIBE: c_long = 6;
 const KEYCTL_LINK: c_long = 8;
 const KEYCTL_RESTRICT_KEYRING: c_long = 29;
 
@@ -107,6 +108,42 @@ pub fn restrict(keyring: i32) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// `type;uid;gid;perm;description` of the key with this serial (KEYCTL_DESCRIBE). ENOKEY: no
+/// such key (or invalidated); EKEYREVOKED: revoked.
+pub fn describe(serial: i32) -> io::Result<String> {
+    let mut buf = vec![0u8; 256];
+    loop {
+        // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`, alive for the call.
+        let r = unsafe {
+            syscall(
+                SYS_KEYCTL,
+                KEYCTL_DESCRIBE,
+                serial as c_long,
+                buf.as_mut_ptr(),
+                buf.len(),
+            )
+        };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let n = r as usize;
+        if n > buf.len() {
+            buf.resize(n, 0);
+            continue;
+        }
+        buf.truncate(n);
+        if buf.last() == Some(&0) {
+            buf.pop();
+        }
+        return Ok(String::from_utf8_lossy(&buf).into_owned());
+    }
+}
+
+/// The type of the key with this serial: the first field of its description (`keyring`).
+pub fn key_type(serial: i32) -> io::Result<String> {
+    describe(serial).map(|d| d.split(';').next().unwrap_or_default().to_owned())
 }
 
 /// The real keyrings, for [`crate::pipeline::signed::Keyrings`].

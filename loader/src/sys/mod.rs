@@ -111,6 +111,8 @@ pub trait Sys {
     fn read_object(&self, path: &Path) -> io::Result<Vec<u8>>;
     /// Read a small kernel text file (the active LSM list).
     fn read_text(&self, path: &Path) -> io::Result<String>;
+    /// `(st_ino, st_dev)` of `path` (following symlinks): a bpffs's root names its instance.
+    fn stat_ids(&self, path: &Path) -> io::Result<(u64, u64)>;
     /// One log record: /dev/kmsg, or stderr when kmsg is absent.
     fn log(&self, prio: Prio, message: &str);
 }
@@ -385,6 +387,11 @@ impl Sys for RealSys {
 
     fn read_object(&self, path: &Path) -> io::Result<Vec<u8>> {
         read_bounded(path, MAX_OBJECT_SIZE)
+    }
+
+    fn stat_ids(&self, path: &Path) -> io::Result<(u64, u64)> {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).map(|m| (m.ino(), m.dev()))
     }
 
     fn log(&self, prio: Prio, message: &str) {

@@ -124,10 +124,20 @@ pub fn check_loaded(
         }
         let (kind, pin) = (p.kind, p.pin);
         match (kind, probe(&path)) {
-            (PinKind::Link, Ok(Probe::Link { live: true, id })) => {
+            (
+                PinKind::Link,
+                Ok(Probe::Link {
+                    live: true,
+                    id,
+                    prog,
+                }),
+            ) => {
                 pins.push(kind, &pin);
                 if id != 0 {
                     pins.link_ids.insert(pin.to_string(), id);
+                }
+                if prog != 0 {
+                    pins.link_progs.insert(pin.to_string(), prog);
                 }
             }
             (PinKind::Map, Ok(Probe::Map)) | (PinKind::Prog, Ok(Probe::Prog)) => {

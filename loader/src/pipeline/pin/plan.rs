@@ -44,6 +44,8 @@ pub struct Pins {
     pub progs: Vec<String>,
     /// The kernel's id of each link, by pin name, as far as the kernel said.
     pub link_ids: BTreeMap<String, u32>,
+    /// The program id behind each link, by pin name, as far as the kernel said.
+    pub link_progs: BTreeMap<String, u32>,
 }
 
 impl Pins {

@@ -231,7 +231,11 @@ fn a_loaded_copy_must_have_every_pin_its_elf_implies() {
     let probe_ok = |p: &Path| -> io::Result<Probe> {
         let p = p.to_string_lossy();
         Ok(if p.contains("/links/") {
-            Probe::Link { live: true, id: 7 }
+            Probe::Link {
+                live: true,
+                id: 7,
+                prog: 70,
+            }
         } else if p.contains("/progs/") {
             Probe::Prog
         } else if p.contains("/maps/") || p.contains("+shared") {
@@ -248,6 +252,7 @@ fn a_loaded_copy_must_have_every_pin_its_elf_implies() {
             maps: vec!["counts".into()],
             progs: vec!["pass".into()],
             link_ids: [("count".to_string(), 7)].into(),
+            link_progs: [("count".to_string(), 70)].into(),
         }
     );
     // A detached link, a map where a program should be, a removed pin.
@@ -257,7 +262,11 @@ fn a_loaded_copy_must_have_every_pin_its_elf_implies() {
     let probe_bad = |p: &Path| -> io::Result<Probe> {
         let p = p.to_string_lossy();
         Ok(if p.contains("/links/") {
-            Probe::Link { live: false, id: 7 }
+            Probe::Link {
+                live: false,
+                id: 7,
+                prog: 0,
+            }
         } else {
             Probe::Map
         })
