@@ -562,6 +562,8 @@ static int repin(const char *src, const char *dst, int *count)
 				rc = fail_errno(t);
 			else
 				rc = repin(s, t, count);
+		} else if (!S_ISREG(st.st_mode)) {
+			fprintf(stderr, "%s: not a pin, skipped\n", s);
 		} else {
 			int fd = obj_get(s, 0), e1 = errno;
 			if (fd < 0)
@@ -891,6 +893,7 @@ static void *race_loader(void *p)
 			continue;
 		if (prog_info(fd, &pi, NULL, 0) == 0 && pi.attach_btf_obj_id == race_target_btf) {
 			race_win_fd = fd;
+			i++;
 			break;
 		}
 		close(fd);
