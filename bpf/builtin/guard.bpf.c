@@ -68,6 +68,8 @@ struct super_block {
 struct inode {
 	unsigned long i_ino;
 	struct super_block *i_sb;
+	const void *i_op;   /* struct inode_operations *: tells a bpffs link pin from others */
+	void *i_private;    /* bpffs: the pinned object */
 } __attribute__((preserve_access_index));
 
 struct dentry {
@@ -94,6 +96,8 @@ struct mount {
 	struct list_head mnt_mounts; /* children */
 	struct list_head mnt_child;  /* in the parent's mnt_mounts */
 	struct mnt_namespace *mnt_ns;
+	struct mount *mnt_master;    /* a slave's master (a mount of the master peer group) */
+	int mnt_group_id;            /* peer group (0: not shared) */
 } __attribute__((preserve_access_index));
 
 struct path {
@@ -113,6 +117,7 @@ struct file {
 	void *private_data;
 	struct inode *f_inode;
 	unsigned int f_mode; /* fmode_t */
+	const void *f_op;    /* struct file_operations *: tells a link or program fd from others */
 } __attribute__((preserve_access_index));
 
 struct ctl_table;
@@ -128,6 +133,11 @@ struct bpf_prog;
 struct bpf_prog_aux {
 	__u32 id;
 	struct bpf_prog *prog; /* back pointer: tells a program from other fds */
+} __attribute__((preserve_access_index));
+
+struct pt_regs {
+	unsigned long di;      /* x86_64: the system call's first argument */
+	unsigned long orig_ax; /* x86_64: the system call being made */
 } __attribute__((preserve_access_index));
 
 struct bpf_prog {
@@ -162,7 +172,12 @@ struct fdtable {
 	struct file **fd;
 } __attribute__((preserve_access_index));
 
+typedef struct {
+	int counter;
+} atomic_t;
+
 struct files_struct {
+	atomic_t count; /* tasks sharing this table (CLONE_FILES: threads, io_uring workers) */
 	struct fdtable *fdt;
 } __attribute__((preserve_access_index));
 
@@ -187,11 +202,26 @@ const volatile __u32 loader_tgid = 0; /* the loader, for recording the mount */
 /* The verifier of this kernel lets BPF_LSM_MAC programs return positive values (6.1): a
  * later program on the bpf hooks returning 1 would skip ours (probed by the loader). */
 const volatile __u32 lsm_positive_ok = 0;
-/* Signed-only mode: the serial of the loader's sealed keyring (0: off). */
+/* Signed-only mode: the serial of the loader's sealed keyring (0: off), and of root's user
+ * keyring, the one link that keeps it alive once the loader is gone. */
 const volatile __s32 signed_keyring = 0;
+const volatile __s32 signed_parent = 0;
 
 /* What the loader's next stat points at, before arming (guard_cfg.recording). */
-enum recording { REC_MOUNT = 0, REC_FTRACE = 1, REC_KPROBES = 2 };
+enum recording {
+	REC_MOUNT = 0,      /* stat of the bpffs root: the mount, the instance's root inode */
+	REC_FTRACE = 1,     /* stat of /proc/sys/kernel/ftrace_enabled: its sysctl entry */
+	REC_KPROBES = 2,    /* stat of <debugfs>/kprobes/enabled: its inode */
+	REC_LINK_PIN = 3,   /* stat of a link pin: bpffs's inode operations of links */
+	REC_LINK_FD = 4,    /* BPF_OBJ_GET_INFO_BY_FD of a link fd: the file operations of links */
+	REC_PROG_FD = 5,    /* BPF_OBJ_GET_INFO_BY_FD of a program fd: those of programs */
+};
+
+/* guard_info.recorded bits: what the loader's recordings reached */
+#define RD_MOUNT 1
+#define RD_LINK_PIN 2
+#define RD_LINK_FD 4
+#define RD_PROG_FD 8
 
 /* hook_funcs values */
 #define HF_HOOK 1      /* a security_* or bpf_lsm_* function: no fmod_ret */
@@ -210,6 +240,9 @@ struct guard_state {
 	__u32 anchored; /* at the seal: 1 the recorded mount, 2 re-anchored on a copy, 0 lost */
 	__u64 ftrace_entry; /* const struct ctl_table * of kernel.ftrace_enabled */
 	__u64 kprobes_inode; /* struct inode * of debugfs kprobes/enabled */
+	__u64 link_iops;  /* bpffs's struct inode_operations * of a pinned link */
+	__u64 link_fops;  /* struct file_operations * of a link fd */
+	__u64 prog_fops;  /* struct file_operations * of a program fd */
 };
 
 /* What was refused last (guard_info.last_what); names in builtin/guard.rs REFUSALS. */
@@ -217,6 +250,7 @@ enum refusal {
 	R_UNLINK = 1, R_RMDIR, R_RENAME, R_LINK, R_SETATTR, R_CREATE, R_MKDIR, R_SYMLINK,
 	R_UMOUNT, R_REMOUNT, R_MOVE, R_MOUNT, R_LINK_DETACH, R_MAP_FD,
 	R_FTRACE_OFF, R_KPROBES_OFF, R_HOOK_PROG, R_PROG_ATTACH, R_UNSIGNED_PROG, R_KEYRING,
+	R_SHARED_FD, R_KERNEL_READ,
 };
 
 /* guard_info.switches: which switches the loader's stat recorded */
@@ -233,6 +267,9 @@ struct guard_info {
 	char last_comm[16];
 	__u32 anchored; /* as guard_state.anchored */
 	__u32 switches; /* SW_* recorded */
+	__u64 inst_ino; /* root inode number of the protected instance (a fresh bpffs gets another) */
+	__u32 inst_dev; /* its s_dev */
+	__s32 keyring; /* signed-only: the serial of the keyring it trusts (0: mode off) */
 };
 
 /* Written by the loader, then frozen; no program may write them. */
@@ -252,12 +289,13 @@ struct {
 	__type(value, __u8);
 } prot_ino SEC(".maps");
 
+/* link id -> the id of the program it ran when armed (read-only fds: bpf-preload status) */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
 	__uint(map_flags, BPF_F_RDONLY_PROG);
 	__type(key, __u32);
-	__type(value, __u8);
+	__type(value, __u32);
 } prot_links SEC(".maps");
 
 /* BTF ids (vmlinux) of security_* and bpf_lsm_* functions: HF_* flags. */
@@ -292,6 +330,17 @@ struct {
 	__type(key, __u32);
 	__type(value, struct guard_info);
 } guard_info SEC(".maps");
+
+/* Signed-only mode: this task is inside a BPF_PROG_LOAD of a program the kernel did not verify
+ * against the loader's keyring (set by guard_prog_load, cleared at its next bpf() and when the
+ * load hands out its fd). While set, capable(CAP_PERFMON / CAP_SYS_ADMIN) is refused in that
+ * bpf() call: the verifier then gives the program no kernel reads. */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u32);
+} unsigned_load SEC(".maps");
 
 static __always_inline struct guard_cfg *cfg(void)
 {
@@ -372,67 +421,211 @@ static __always_inline __u64 vfsmnt_of(struct mount *m)
 	return (__u64)m + bpf_core_field_offset(struct mount, mnt);
 }
 
-/* vfsmnt is the protected mount or one of its ancestors. */
-static __always_inline int prot_or_ancestor(__u64 vfsmnt)
+/*
+ * The chain: the protected mount m[0] and the mounts above it in its namespace, m[k+1] the
+ * parent of m[k], mounted at mp[k] (a dentry of m[k+1]). /sys/fs/bpf: the instance, sysfs, /.
+ */
+#define MAX_CHAIN 6
+#define MAX_MASTERS 8
+struct chain {
+	struct mount *m[MAX_CHAIN];
+	struct dentry *mp[MAX_CHAIN];
+	int n;
+};
+
+static __always_inline int get_chain(struct chain *c)
 {
 	struct guard_state *s = state();
 	struct mount *m, *p;
-	int n;
+	int k;
 
-	if (!s || !s->prot_mnt || !vfsmnt)
+	c->n = 0;
+	if (!s || !s->prot_mnt)
 		return 0;
 	m = real_mount(s->prot_mnt);
-	for (n = 0; n < MAX_COVER_DEPTH; n++) {
-		if (vfsmnt_of(m) == vfsmnt)
-			return 1;
+	for (k = 0; k < MAX_CHAIN; k++) {
+		c->m[k] = m;
+		c->mp[k] = 0;
+		c->n = k + 1;
 		p = BPF_CORE_READ(m, mnt_parent);
 		if (!p || p == m)
-			return 0;
+			break; /* the root of its namespace */
+		c->mp[k] = BPF_CORE_READ(m, mnt_mountpoint);
 		m = p;
+	}
+	return c->n;
+}
+
+/*
+ * A mount or an unmount made on a child of p is also made on the child of r at the same place:
+ * p is r, or p is shared (fs/pnode.c propagation_next) and r is one of its peers or a slave of
+ * its peer group, directly or through other slaves. A chain of masters deeper than we look
+ * counts as reaching.
+ */
+static __always_inline int reaches(struct mount *p, struct mount *r)
+{
+	int g, n;
+
+	if (p == r)
+		return 1;
+	g = BPF_CORE_READ(p, mnt_group_id);
+	if (!g)
+		return 0;
+	for (n = 0; n < MAX_MASTERS; n++) {
+		if (!r)
+			return 0;
+		if (BPF_CORE_READ(r, mnt_group_id) == g)
+			return 1;
+		r = BPF_CORE_READ(r, mnt_master);
+	}
+	return r != 0;
+}
+
+/* Removing mount cm from its parent would remove a mount of the chain, here or by propagation:
+ * its parent reaches m[k+1] and it sits where m[k] does. */
+static __always_inline int hits_chain(struct chain *c, struct mount *cm)
+{
+	struct mount *p = BPF_CORE_READ(cm, mnt_parent);
+	struct dentry *mp = BPF_CORE_READ(cm, mnt_mountpoint);
+	int k;
+
+	if (!p || p == cm)
+		return 0;
+	for (k = 0; k + 1 < MAX_CHAIN; k++) {
+		if (k + 1 >= c->n)
+			break;
+		if (mp == c->mp[k] && reaches(p, c->m[k + 1]))
+			return 1;
+	}
+	return 0;
+}
+
+/* Walk of the mounts below (and including) the one being unmounted, in fs/namespace.c
+ * next_mnt() order, one mount per bpf_loop step. */
+#define MAX_SUBTREE 8192
+struct walk {
+	struct chain c;
+	struct mount *root;
+	struct mount *cur;
+	int hit;
+	int done;
+};
+
+static long walk_step(__u64 i, void *ctx)
+{
+	struct walk *w = ctx;
+	__u64 off_child = bpf_core_field_offset(struct mount, mnt_child);
+	__u64 off_mounts = bpf_core_field_offset(struct mount, mnt_mounts);
+	struct mount *m = w->cur, *p;
+	struct list_head *head, *next;
+	int d;
+
+	if (!m) {
+		w->done = 1;
+		return 1;
+	}
+	if (hits_chain(&w->c, m)) {
+		w->hit = 1;
+		return 1;
+	}
+	head = (struct list_head *)((__u64)m + off_mounts);
+	next = BPF_CORE_READ(head, next);
+	if (next && next != head) {
+		w->cur = (struct mount *)((__u64)next - off_child);
+		return 0;
+	}
+	for (d = 0; d < MAX_COVER_DEPTH; d++) {
+		if (m == w->root) {
+			w->done = 1;
+			return 1;
+		}
+		p = BPF_CORE_READ(m, mnt_parent);
+		if (!p || p == m) {
+			w->done = 1;
+			return 1;
+		}
+		next = BPF_CORE_READ(m, mnt_child.next);
+		head = (struct list_head *)((__u64)p + off_mounts);
+		if (next && next != head) {
+			w->cur = (struct mount *)((__u64)next - off_child);
+			return 0;
+		}
+		m = p;
+	}
+	w->hit = 1; /* deeper than we look: fail closed */
+	return 1;
+}
+
+/*
+ * Unmounting vfsmnt (with MNT_DETACH: with everything below it) would remove a mount of the
+ * chain, in this namespace or, by propagation, in the protected one, from whichever mount
+ * namespace it is done. A tree larger than we walk counts as reaching.
+ */
+static __always_inline int umount_reaches(__u64 vfsmnt)
+{
+	struct walk w = {};
+
+	if (!get_chain(&w.c) || !vfsmnt)
+		return 0;
+	w.root = real_mount(vfsmnt);
+	w.cur = w.root;
+	bpf_loop(MAX_SUBTREE, walk_step, &w, 0);
+	return w.hit || !w.done;
+}
+
+/* d is top or lies below it, at most MAX_DENTRY_DEPTH levels down. */
+static __always_inline int dentry_within(struct dentry *d, struct dentry *top)
+{
+	struct dentry *up;
+	int n;
+
+	for (n = 0; n < MAX_DENTRY_DEPTH; n++) {
+		if (d == top)
+			return 1;
+		up = BPF_CORE_READ(d, d_parent);
+		if (!up || up == d)
+			return 0;
+		d = up;
 	}
 	return 0;
 }
 
 /*
- * Mounting on (mnt, d) would hide the protected instance: d is the instance's
- * root or a protected directory in it, or lies on the way down to it from the
- * mountpoint of its parent mount (/sys/fs/bpf, /sys/fs, /sys and /sys as the
- * root of sysfs).
+ * Mounting on (mnt, d) would hide the protected instance, here or by propagation from whichever
+ * mount namespace it is done: mnt is a mount of the chain, or reaches one, and d is the
+ * instance's root or a protected directory in it, or lies on the way down to the next mount of
+ * the chain (/sys/fs/bpf, /sys/fs, /sys). The root of the namespace's root mount is not on that
+ * way (a mount over / hides nothing from the processes whose root it is).
  */
 static __always_inline int covers(__u64 mnt, struct dentry *d)
 {
-	struct guard_state *s = state();
-	struct mount *m, *p;
-	struct dentry *x, *up;
-	int n;
+	struct chain c;
+	struct mount *t, *ck;
+	struct dentry *x, *root;
+	int k;
 
-	if (!s || !s->prot_mnt || !mnt)
+	if (!mnt || !get_chain(&c))
 		return 0;
-	if (mnt == s->prot_mnt)
-		return d == BPF_CORE_READ((struct vfsmount *)mnt, mnt_root) || prot_dentry(d);
-	m = real_mount(s->prot_mnt);
-	/* the parent mount (sysfs): from the mountpoint up to its root */
-	p = BPF_CORE_READ(m, mnt_parent);
-	if (!p || p == m)
-		return 0;
-	x = BPF_CORE_READ(m, mnt_mountpoint);
-	if (vfsmnt_of(p) == mnt) {
-		for (n = 0; n < MAX_DENTRY_DEPTH; n++) {
-			if (x == d)
+	t = real_mount(mnt);
+	for (k = 0; k < MAX_CHAIN; k++) {
+		if (k >= c.n)
+			break;
+		ck = c.m[k];
+		if (!reaches(t, ck))
+			continue;
+		root = BPF_CORE_READ(ck, mnt.mnt_root);
+		if (k == 0) {
+			if (d == root || prot_dentry(d))
 				return 1;
-			up = BPF_CORE_READ(x, d_parent);
-			if (!up || up == x)
-				break;
-			x = up;
+			continue;
 		}
-		return 0;
+		x = c.mp[k - 1];
+		if (!x || (k + 1 == c.n && d == root))
+			continue;
+		if (dentry_within(x, d))
+			return 1;
 	}
-	/* the grandparent: only the mountpoint of sysfs (/sys) */
-	m = p;
-	p = BPF_CORE_READ(m, mnt_parent);
-	if (!p || p == m)
-		return 0;
-	return vfsmnt_of(p) == mnt && BPF_CORE_READ(m, mnt_mountpoint) == d;
+	return 0;
 }
 
 static __always_inline int in_sealed_ns(void)
@@ -511,9 +704,12 @@ int BPF_PROG(guard_symlink, struct inode *dir, struct dentry *dentry)
 /* ---- the mount ---------------------------------------------------------- */
 
 /*
- * The instance's own mount: always. The mounts above it: once sealed. Before the seal the
- * initramfs is trusted, and switch_root needs it: systemd >= 256 copies /sys into the new
- * root (MS_BIND|MS_REC) and lazily unmounts the old root, original mounts included.
+ * The instance's own mount: always. Once sealed, every unmount that would take a mount of the
+ * chain with it, in the real root or by propagation from any other mount namespace (a copy whose
+ * parent is a peer of /sys, a bind of /sys left shared: fs/pnode.c propagate_umount runs no
+ * hook for the mounts it removes). Before the seal the initramfs is trusted, and switch_root
+ * needs it: systemd >= 256 copies /sys into the new root (MS_BIND|MS_REC) and lazily unmounts
+ * the old root, original mounts included.
  */
 SEC("lsm/sb_umount")
 int BPF_PROG(guard_umount, struct vfsmount *mnt, int flags)
@@ -524,7 +720,7 @@ int BPF_PROG(guard_umount, struct vfsmount *mnt, int flags)
 		return 0;
 	if ((__u64)mnt == s->prot_mnt)
 		return deny(R_UMOUNT);
-	return s->sealed && prot_or_ancestor((__u64)mnt) ? deny(R_UMOUNT) : 0;
+	return s->sealed && umount_reaches((__u64)mnt) ? deny(R_UMOUNT) : 0;
 }
 
 SEC("lsm/sb_remount")
@@ -546,10 +742,16 @@ int BPF_PROG(guard_mount, const char *dev_name, const struct path *path, const c
 	if (flags & MS_REMOUNT)
 		/* of the instance's mount (plain or bind remount); others pass */
 		return mnt == s->prot_mnt ? deny(R_REMOUNT) : 0;
-	if (flags & MS_MOVE)
-		return in_sealed_ns() ? deny(R_MOVE) : 0;
-	if ((flags & MS_PROPAGATION) && !(flags & MS_BIND))
+	if ((flags & MS_PROPAGATION) && !(flags & (MS_BIND | MS_MOVE)))
 		return 0; /* propagation-only changes (systemd's rshared /) */
+	if (flags & MS_MOVE) {
+		/* the source is only a string here; the kernel itself never moves a mount out of a
+		 * shared parent (do_move_mount), so a move takes nothing away by propagation: its
+		 * target, once sealed, must not hide the instance */
+		if (in_sealed_ns())
+			return deny(R_MOVE);
+		return s->sealed && covers(mnt, BPF_CORE_READ(path, dentry)) ? deny(R_MOUNT) : 0;
+	}
 	return covers(mnt, BPF_CORE_READ(path, dentry)) ? deny(R_MOUNT) : 0;
 }
 
@@ -562,7 +764,8 @@ int BPF_PROG(guard_move_mount, const struct path *from_path, const struct path *
 		return 0;
 	if (covers((__u64)BPF_CORE_READ(to_path, mnt), BPF_CORE_READ(to_path, dentry)))
 		return deny(R_MOUNT);
-	if (s->sealed && prot_or_ancestor((__u64)BPF_CORE_READ(from_path, mnt)))
+	/* moving a mount detaches it (and what is below it) from its place, like an unmount */
+	if (s->sealed && umount_reaches((__u64)BPF_CORE_READ(from_path, mnt)))
 		return deny(R_MOVE);
 	return 0;
 }
@@ -620,12 +823,23 @@ int BPF_PROG(guard_getattr, const struct path *path)
 		}
 		return 0;
 	}
-	if (!prot_sb(BPF_CORE_READ(d, d_sb)) || d != BPF_CORE_READ(d, d_sb, s_root))
+	if (c->recording == REC_LINK_PIN) {
+		if (ino && prot_sb(BPF_CORE_READ(d, d_sb)) && BPF_CORE_READ(ino, i_private)) {
+			s->link_iops = (__u64)BPF_CORE_READ(ino, i_op);
+			i->recorded |= RD_LINK_PIN;
+		}
+		return 0;
+	}
+	if (c->recording != REC_MOUNT || !prot_sb(BPF_CORE_READ(d, d_sb)) ||
+	    d != BPF_CORE_READ(d, d_sb, s_root) || !ino)
 		return 0;
 	t = (struct task_struct *)bpf_get_current_task_btf();
 	s->prot_mnt = (__u64)BPF_CORE_READ(path, mnt);
 	s->init_root = (__u64)BPF_CORE_READ(t, fs, root.mnt);
-	i->recorded = 1;
+	i->inst_ino = BPF_CORE_READ(ino, i_ino);
+	i->inst_dev = prot_dev;
+	i->keyring = signed_keyring;
+	i->recorded |= RD_MOUNT;
 	return 0;
 }
 
@@ -745,15 +959,14 @@ static __always_inline struct file *file_of_fd(int fd)
 	return f;
 }
 
-/* Not a link or not a program: the kernel refuses the command anyway; a false match only
- * turns its EINVAL into EPERM. */
-static __always_inline int prot_link_fd(int fd)
+/* A link or program file, told by its file operations (recorded from the loader's own fds
+ * before arming), that is a protected link or program. */
+static __always_inline int prot_link_file(struct guard_state *s, struct file *f)
 {
-	struct file *f = file_of_fd(fd);
 	struct bpf_link *l;
 	__u32 id;
 
-	if (!f)
+	if (!f || !s->link_fops || (__u64)BPF_CORE_READ(f, f_op) != s->link_fops)
 		return 0;
 	l = BPF_CORE_READ(f, private_data);
 	if (!l)
@@ -762,21 +975,96 @@ static __always_inline int prot_link_fd(int fd)
 	return bpf_map_lookup_elem(&prot_links, &id) != 0;
 }
 
-static __always_inline int prot_prog_fd(int fd)
+static __always_inline int prot_prog_ptr(struct bpf_prog *p)
 {
-	struct file *f = file_of_fd(fd);
-	struct bpf_prog *p;
 	__u32 id;
 
-	if (!f)
-		return 0;
-	p = BPF_CORE_READ(f, private_data);
-	/* a BTF object's fd shares the attribute (attach_btf_obj_fd): only a program's aux
-	 * points back at it */
+	/* only a program's aux points back at it */
 	if (!p || BPF_CORE_READ(p, aux, prog) != p)
 		return 0;
 	id = BPF_CORE_READ(p, aux, id);
 	return id && bpf_map_lookup_elem(&prot_progs, &id) != 0;
+}
+
+static __always_inline int prot_prog_file(struct guard_state *s, struct file *f)
+{
+	if (!f || !s->prog_fops || (__u64)BPF_CORE_READ(f, f_op) != s->prog_fops)
+		return 0;
+	return prot_prog_ptr(BPF_CORE_READ(f, private_data));
+}
+
+static __always_inline int prot_link_fd(struct guard_state *s, int fd)
+{
+	return prot_link_file(s, file_of_fd(fd));
+}
+
+static __always_inline int prot_prog_fd(struct guard_state *s, int fd)
+{
+	return prot_prog_file(s, file_of_fd(fd));
+}
+
+/*
+ * An fd number names the object the hook looked at only while no other task can change the
+ * table between the hook and the kernel's own lookup: other threads, io_uring's workers and
+ * anything else with CLONE_FILES share it (files_struct.count). A shared table never gains a
+ * protected link or program (BPF_OBJ_GET, *_GET_FD_BY_ID and fd passing are refused into it),
+ * so one that holds none now cannot be made to hold one before the kernel looks.
+ */
+static __always_inline int files_shared(void)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task_btf();
+
+	return BPF_CORE_READ(t, files, count.counter) > 1;
+}
+
+#define MAX_FDS_SCAN (1 << 16)
+struct fd_scan {
+	struct guard_state *s;
+	struct file **fds;
+	__u32 max;
+	int found;
+};
+
+static long fd_scan_step(__u64 i, void *ctx)
+{
+	struct fd_scan *sc = ctx;
+	struct file *f = 0;
+
+	if (i >= sc->max)
+		return 1;
+	if (bpf_probe_read_kernel(&f, sizeof(f), &sc->fds[i]) || !f)
+		return 0;
+	if (prot_link_file(sc->s, f) || prot_prog_file(sc->s, f)) {
+		sc->found = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* The current task's table holds a protected link or program (or is too large to look at). */
+static __always_inline int table_holds_protected(struct guard_state *s)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task_btf();
+	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+	struct fd_scan sc = { .s = s };
+
+	if (!fdt)
+		return 0;
+	sc.max = BPF_CORE_READ(fdt, max_fds);
+	sc.fds = BPF_CORE_READ(fdt, fd);
+	if (sc.max > MAX_FDS_SCAN)
+		return 1;
+	bpf_loop(MAX_FDS_SCAN, fd_scan_step, &sc, 0);
+	return sc.found;
+}
+
+/* A command that names a link or program by fd number: decided from the number while the table
+ * is the caller's own; in a shared table, refused while it holds anything protected. */
+static __always_inline int fd_names_protected(struct guard_state *s, int fd, int prog)
+{
+	if (files_shared() && table_holds_protected(s))
+		return 1;
+	return prog ? prot_prog_fd(s, fd) : prot_link_fd(s, fd);
 }
 
 /* HF_* flags of a vmlinux function by BTF id (0: none). Module BTF ids continue after
@@ -794,7 +1082,7 @@ static __always_inline __u8 hook_func(__u32 btf_id)
  * values as refusals, so a program returning 1 there skips every LSM. Decided from the load's
  * own attributes (the kernel's copy: no race with the caller).
  */
-static __always_inline int hook_prog_load(union bpf_attr *attr)
+static __always_inline int hook_prog_load(struct guard_state *s, union bpf_attr *attr)
 {
 	__u32 type = BPF_CORE_READ(attr, prog_type);
 	__u32 eat = BPF_CORE_READ(attr, expected_attach_type);
@@ -802,7 +1090,7 @@ static __always_inline int hook_prog_load(union bpf_attr *attr)
 	int target = BPF_CORE_READ(attr, attach_prog_fd);
 
 	if ((type == BPF_PROG_TYPE_TRACING || type == BPF_PROG_TYPE_EXT) && target &&
-	    prot_prog_fd(target))
+	    fd_names_protected(s, target, 1))
 		return deny(R_PROG_ATTACH);
 	if (type == BPF_PROG_TYPE_TRACING && eat == BPF_MODIFY_RETURN &&
 	    (hook_func(btf_id) & HF_HOOK))
@@ -813,29 +1101,128 @@ static __always_inline int hook_prog_load(union bpf_attr *attr)
 	return 0;
 }
 
+/* The loader's BPF_OBJ_GET_INFO_BY_FD of its own link and program fds, before arming: the
+ * kernel's file operations of each kind (guard_cfg.recording REC_LINK_FD, REC_PROG_FD). */
+static __always_inline void record_fops(int cmd, union bpf_attr *attr)
+{
+	struct guard_cfg *c = cfg();
+	struct guard_state *s = state();
+	struct guard_info *i;
+	struct file *f;
+	__u32 k = 0;
+
+	if (cmd != BPF_OBJ_GET_INFO_BY_FD || !c || c->armed || !s ||
+	    (bpf_get_current_pid_tgid() >> 32) != loader_tgid)
+		return;
+	if (c->recording != REC_LINK_FD && c->recording != REC_PROG_FD)
+		return;
+	f = file_of_fd(BPF_CORE_READ(attr, info.bpf_fd));
+	i = bpf_map_lookup_elem(&guard_info, &k);
+	if (!f || !i)
+		return;
+	if (c->recording == REC_LINK_FD) {
+		s->link_fops = (__u64)BPF_CORE_READ(f, f_op);
+		i->recorded |= RD_LINK_FD;
+	} else {
+		s->prog_fops = (__u64)BPF_CORE_READ(f, f_op);
+		i->recorded |= RD_PROG_FD;
+	}
+}
+
 SEC("lsm/bpf")
 int BPF_PROG(guard_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 {
+	struct guard_state *s;
 	int fd;
+
+	if (signed_keyring)
+		/* a new bpf() call: no unsigned load of this task is under way any more */
+		bpf_task_storage_delete(&unsigned_load, bpf_get_current_task_btf());
+	if (!armed()) {
+		record_fops(cmd, attr);
+		return 0;
+	}
+	s = state();
+	if (!s)
+		return 0;
+	switch (cmd) {
+	case BPF_PROG_LOAD:
+		return hook_prog_load(s, attr);
+	case BPF_LINK_CREATE:
+		/* an extension re-targeted at a protected program (target_fd + target_btf_id) */
+		if (BPF_CORE_READ(attr, link_create.target_btf_id) &&
+		    fd_names_protected(s, BPF_CORE_READ(attr, link_create.target_fd), 1))
+			return deny(R_PROG_ATTACH);
+		return 0;
+	case BPF_LINK_GET_FD_BY_ID: {
+		/* no protected link enters a shared table (the kernel's copy of the id: no race) */
+		__u32 id = BPF_CORE_READ(attr, link_id);
+
+		return files_shared() && bpf_map_lookup_elem(&prot_links, &id) ? deny(R_SHARED_FD) : 0;
+	}
+	case BPF_LINK_DETACH:
+		fd = BPF_CORE_READ(attr, link_detach.link_fd);
+		break;
+	case BPF_LINK_UPDATE:
+		fd = BPF_CORE_READ(attr, link_update.link_fd);
+		break;
+	default:
+		return 0;
+	}
+	return fd_names_protected(s, fd, 0) ? deny(R_LINK_DETACH) : 0;
+}
+
+/* Every new fd of a program (BPF_OBJ_GET of a pin, BPF_PROG_GET_FD_BY_ID, a load's own): no
+ * protected program enters a shared table. Once the load of an unsigned program is done, its
+ * task's capabilities are its own again (signed-only mode). */
+SEC("lsm/bpf_prog")
+int BPF_PROG(guard_bpf_prog, struct bpf_prog *prog)
+{
+	if (signed_keyring)
+		bpf_task_storage_delete(&unsigned_load, bpf_get_current_task_btf());
+	if (!armed())
+		return 0;
+	return files_shared() && prot_prog_ptr(prog) ? deny(R_SHARED_FD) : 0;
+}
+
+/* BPF_OBJ_GET of a pinned link checks the pin's permission (MAY_READ | MAY_WRITE: links are
+ * opened read-write only): no protected link enters a shared table by its pin, wherever it is
+ * pinned. Every other inode_permission returns at the first two tests. */
+#define MAY_WRITE 2
+SEC("lsm/inode_permission")
+int BPF_PROG(guard_permission, struct inode *inode, int mask)
+{
+	struct guard_state *s;
+	struct bpf_link *l;
+	__u32 id;
+
+	if (!(mask & MAY_WRITE) || !armed())
+		return 0;
+	s = state();
+	if (!s || !s->link_iops || (__u64)BPF_CORE_READ(inode, i_op) != s->link_iops)
+		return 0;
+	l = BPF_CORE_READ(inode, i_private);
+	if (!l)
+		return 0;
+	id = BPF_CORE_READ(l, id);
+	if (!bpf_map_lookup_elem(&prot_links, &id))
+		return 0;
+	return files_shared() ? deny(R_SHARED_FD) : 0;
+}
+
+/* fd passing (SCM_RIGHTS, pidfd_getfd, seccomp's addfd, io_uring's fixed-fd install): no
+ * protected link or program enters a shared table. */
+SEC("lsm/file_receive")
+int BPF_PROG(guard_file_receive, struct file *file)
+{
+	struct guard_state *s;
 
 	if (!armed())
 		return 0;
-	if (cmd == BPF_PROG_LOAD)
-		return hook_prog_load(attr);
-	if (cmd == BPF_LINK_CREATE) {
-		/* an extension re-targeted at a protected program (target_fd + target_btf_id) */
-		if (BPF_CORE_READ(attr, link_create.target_btf_id) &&
-		    prot_prog_fd(BPF_CORE_READ(attr, link_create.target_fd)))
-			return deny(R_PROG_ATTACH);
+	s = state();
+	if (!s || !files_shared())
 		return 0;
-	}
-	if (cmd == BPF_LINK_DETACH)
-		fd = BPF_CORE_READ(attr, link_detach.link_fd);
-	else if (cmd == BPF_LINK_UPDATE)
-		fd = BPF_CORE_READ(attr, link_update.link_fd);
-	else
-		return 0;
-	return prot_link_fd(fd) ? deny(R_LINK_DETACH) : 0;
+	return prot_link_file(s, file) || prot_prog_file(s, file) ? deny(R_SHARED_FD) : 0;
 }
 
 SEC("lsm/bpf_map")
@@ -844,10 +1231,12 @@ int BPF_PROG(guard_bpf_map, struct bpf_map *map, unsigned int fmode)
 	if (!armed())
 		return 0;
 	if (map == (struct bpf_map *)&guard_cfg || map == (struct bpf_map *)&prot_ino ||
-	    map == (struct bpf_map *)&prot_links || map == (struct bpf_map *)&guard_state ||
-	    map == (struct bpf_map *)&hook_funcs || map == (struct bpf_map *)&prot_progs)
+	    map == (struct bpf_map *)&guard_state || map == (struct bpf_map *)&hook_funcs ||
+	    map == (struct bpf_map *)&prot_progs || map == (struct bpf_map *)&unsigned_load)
 		return deny(R_MAP_FD);
-	if (map == (struct bpf_map *)&guard_info && (fmode & FMODE_WRITE))
+	/* readable by `bpf-preload status`: what the guard holds, not a copy */
+	if ((map == (struct bpf_map *)&guard_info || map == (struct bpf_map *)&prot_links) &&
+	    (fmode & FMODE_WRITE))
 		return deny(R_MAP_FD);
 	return 0;
 }
@@ -872,6 +1261,15 @@ int BPF_PROG(guard_prog_load, struct bpf_prog *prog, union bpf_attr *attr,
 	s = state();
 	if (!s || !s->sealed)
 		return 0;
+	if (bpf_core_field_exists(((struct bpf_prog_aux___sig *)0)->sig)) {
+		aux = (struct bpf_prog_aux___sig *)BPF_CORE_READ(prog, aux);
+		/* the keyring the kernel checked is the loader's: by serial, which the kernel
+		 * gives another key only once that keyring object is freed, and guard_key_permission
+		 * keeps it from ever being freed */
+		if (BPF_CORE_READ(aux, sig.verdict) == SIG_VERIFIED &&
+		    BPF_CORE_READ(aux, sig.keyring_serial) == signed_keyring)
+			return 0;
+	}
 	type = BPF_CORE_READ(attr, prog_type);
 	switch (type) {
 	case BPF_PROG_TYPE_KPROBE:
@@ -885,38 +1283,90 @@ int BPF_PROG(guard_prog_load, struct bpf_prog *prog, union bpf_attr *attr,
 	case BPF_PROG_TYPE_LSM:
 	case BPF_PROG_TYPE_SYSCALL:
 		break;
-	default:
+	default: {
+		/* Unsigned socket, cgroup, XDP, tc ... programs still load, without kernel reads:
+		 * in this bpf() call CAP_PERFMON and CAP_SYS_ADMIN are refused (guard_capable), so
+		 * the verifier gives them no bpf_probe_read_kernel, bpf_get_current_task, BTF
+		 * pointer walks or %pks (kernel/bpf/helpers.c bpf_base_func_proto, verifier.c
+		 * allow_ptr_leaks). Fail closed if the mark cannot be made. */
+		__u32 *v = bpf_task_storage_get(&unsigned_load, bpf_get_current_task_btf(), 0,
+						BPF_LOCAL_STORAGE_GET_F_CREATE);
+
+		if (!v)
+			return deny(R_KERNEL_READ);
+		*v = 1;
 		return 0;
 	}
-	if (!bpf_core_field_exists(((struct bpf_prog_aux___sig *)0)->sig))
-		return deny(R_UNSIGNED_PROG);
-	aux = (struct bpf_prog_aux___sig *)BPF_CORE_READ(prog, aux);
-	if (BPF_CORE_READ(aux, sig.verdict) != SIG_VERIFIED ||
-	    BPF_CORE_READ(aux, sig.keyring_serial) != signed_keyring)
-		return deny(R_UNSIGNED_PROG);
-	return 0;
+	}
+	return deny(R_UNSIGNED_PROG);
 }
 
+#define CAP_SYS_ADMIN 21
+#define CAP_PERFMON 38
+#define NR_BPF 321 /* x86_64 */
+
 /*
- * Signed-only mode: the loader's keyring stays as the loader closed it. Writing to it (add, link,
- * unlink, clear, revoke) and changing its attributes (permissions, owner, restriction) are
- * refused, for every process, on top of the kernel's keyring restriction (which refuses adding
- * and linking already). Searching it (what the kernel's signature check does) is untouched.
+ * Signed-only mode: while the current task is inside the bpf() call that loads an unverified
+ * program (marked by guard_prog_load), the capabilities that let the verifier give a program
+ * kernel reads are refused to it. Checked against the system call being made, so a mark left
+ * by a load the verifier refused never outlives that call.
+ */
+SEC("lsm/capable")
+int BPF_PROG(guard_capable, const struct cred *cred, void *ns, int cap, unsigned int opts)
+{
+	struct task_struct *t;
+	struct pt_regs *regs;
+	__u32 *v;
+
+	if (!signed_keyring || (cap != CAP_PERFMON && cap != CAP_SYS_ADMIN))
+		return 0;
+	t = bpf_get_current_task_btf();
+	v = bpf_task_storage_get(&unsigned_load, t, 0, 0);
+	if (!v || !*v)
+		return 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(t);
+	if (!regs || BPF_CORE_READ(regs, orig_ax) != NR_BPF)
+		return 0;
+	return -EPERM;
+}
+
+#define NR_KEYCTL 250        /* x86_64 */
+#define KEYCTL_INVALIDATE 21
+#define KEY_NEED_SEARCH 4  /* enum key_need_perm */
+
+/*
+ * Signed-only mode: the loader's keyring stays as the loader closed it, and alive. The guard
+ * trusts it by serial (prog->aux->sig.keyring_serial), and the kernel hands a serial to a new
+ * key only once the old one is freed: so it must never be freed. Refused for every process:
+ * writing to it (add, link, unlink, clear, revoke) and changing its attributes (permissions,
+ * owner, restriction, timeout), on top of the kernel's keyring restriction; the same for root's
+ * user keyring, whose link keeps it alive (unlink, clear, move); and invalidating either
+ * (KEYCTL_INVALIDATE needs only the search permission the kernel's signature check needs too:
+ * told apart by the system call being made). Searching stays possible.
  */
 SEC("lsm/key_permission")
 int BPF_PROG(guard_key_permission, unsigned long key_ref, const struct cred *cred,
 	     unsigned int need_perm)
 {
+	struct pt_regs *regs;
 	struct key *key;
+	__s32 serial;
 
 	if (!signed_keyring || !armed())
 		return 0;
-	if (need_perm != KEY_NEED_WRITE && need_perm != KEY_NEED_SETATTR)
-		return 0;
 	key = (struct key *)(key_ref & ~1UL); /* bit 0: the possession flag of a key_ref_t */
-	if (BPF_CORE_READ(key, serial) != signed_keyring)
+	serial = BPF_CORE_READ(key, serial);
+	if (serial != signed_keyring && (!signed_parent || serial != signed_parent))
 		return 0;
-	return deny(R_KEYRING);
+	if (need_perm == KEY_NEED_WRITE || need_perm == KEY_NEED_SETATTR)
+		return deny(R_KEYRING);
+	if (need_perm != KEY_NEED_SEARCH)
+		return 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	if (regs && BPF_CORE_READ(regs, orig_ax) == NR_KEYCTL &&
+	    BPF_CORE_READ(regs, di) == KEYCTL_INVALIDATE)
+		return deny(R_KEYRING);
+	return 0;
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, MapHandle};
+use std::os::fd::AsFd;
 
 use crate::pipeline::guard::{GuardReport, Switch, SwitchPaths, SwitchState, GUARD_DIR};
 use crate::sys::files;
@@ -26,6 +27,8 @@ use skel::GuardSkelBuilder;
 
 /// Read-only mirror of the guard's state for `bpf-preload status`.
 pub const INFO_PIN: &str = "info";
+/// The guard's table of protected links (link id -> program id), readable by `status`.
+pub const PROT_LINKS_PIN: &str = "prot_links";
 /// Where the kernel lists its active LSMs.
 pub const LSM_LIST: &str = "/sys/kernel/security/lsm";
 
@@ -81,8 +84,15 @@ pub enum GuardError {
     },
     #[error("the guard did not see the loader's stat of {}: mount not recorded", path.display())]
     NotRecorded { path: PathBuf },
+    #[error("the guard did not record {what} (from {}): fd and pin protections impossible", path.display())]
+    ObjectsNotRecorded { what: &'static str, path: PathBuf },
     #[error("the guard did not see the loader's stat of {}: {switch} cannot be refused", path.display())]
     SwitchNotRecorded { switch: &'static str, path: PathBuf },
+    #[error("root's user keyring (which keeps the loader's keyring): {source}")]
+    UserKeyring {
+        #[source]
+        source: io::Error,
+    },
     #[error("{error}; cleanup also failed: remove {}: {cleanup}", path.display())]
     Cleanup {
         error: Box<GuardError>,
@@ -158,6 +168,9 @@ pub const HOOKS: &[(&str, &str, &[&str])] = &[
     ("guard_bpf", "bpf", &["cmd", "attr"]),
     ("guard_bpf_map", "bpf_map", &["map", "fmode"]),
     ("guard_file_open", "file_open", &["file"]),
+    ("guard_bpf_prog", "bpf_prog", &["prog"]),
+    ("guard_permission", "inode_permission", &["inode", "mask"]),
+    ("guard_file_receive", "file_receive", &["file"]),
 ];
 
 /// Programs loaded only when asked for and the hook fits: signed-only mode's (7.x).
@@ -172,13 +185,18 @@ pub const OPTIONAL_HOOKS: &[(&str, &str, &[&str])] = &[
         "key_permission",
         &["key_ref", "cred", "need_perm"],
     ),
+    ("guard_capable", "capable", &["cred", "ns", "cap", "opts"]),
 ];
 
 /// The guard's links by program name, in one place for pinning and for letting go.
-fn all_links(l: &mut skel::GuardLinks) -> [(&'static str, &mut Option<Link>); 20] {
+fn all_links(l: &mut skel::GuardLinks) -> [(&'static str, &mut Option<Link>); 24] {
     [
         ("guard_prog_load", &mut l.guard_prog_load),
         ("guard_key_permission", &mut l.guard_key_permission),
+        ("guard_capable", &mut l.guard_capable),
+        ("guard_bpf_prog", &mut l.guard_bpf_prog),
+        ("guard_permission", &mut l.guard_permission),
+        ("guard_file_receive", &mut l.guard_file_receive),
         ("guard_unlink", &mut l.guard_unlink),
         ("guard_rmdir", &mut l.guard_rmdir),
         ("guard_rename", &mut l.guard_rename),
@@ -311,9 +329,13 @@ fn ino(path: &Path) -> Result<u64, GuardError> {
         })
 }
 
-/// Link ids of every pin in `<dir>/links/`, and program ids of those links and of every pin in
-/// `<dir>/progs/`.
-fn object_ids(dir: &Path, links: &mut Vec<u32>, progs: &mut Vec<u32>) -> Result<(), GuardError> {
+/// Every pin in `<dir>/links/` as (link id, id of the program it runs), and the program ids of
+/// those links and of every pin in `<dir>/progs/`.
+fn object_ids(
+    dir: &Path,
+    links: &mut Vec<(u32, u32)>,
+    progs: &mut Vec<u32>,
+) -> Result<(), GuardError> {
     if let Ok(entries) = files::read_dir(&dir.join("links")) {
         for e in entries.flatten() {
             let path = e.path();
@@ -324,7 +346,7 @@ fn object_ids(dir: &Path, links: &mut Vec<u32>, progs: &mut Vec<u32>) -> Result<
             let info = link
                 .info()
                 .map_err(|source| GuardError::ObjectLink { path, source })?;
-            links.push(info.id);
+            links.push((info.id, info.prog_id));
             progs.push(info.prog_id);
         }
     }
@@ -369,9 +391,15 @@ pub fn activate(
             })
         })
     });
-    if signed_only.is_some() {
-        wanted.extend(OPTIONAL_HOOKS.iter().map(|h| h.0));
-    }
+    // The link that keeps the loader's keyring alive: root's user keyring (guard_key_permission).
+    let parent = match signed_only {
+        Some(_) => {
+            wanted.extend(OPTIONAL_HOOKS.iter().map(|h| h.0));
+            crate::sys::keyring::user_keyring()
+                .map_err(|source| GuardError::UserKeyring { source })?
+        }
+        None => 0,
+    };
     let positive = lsm_positive_returns(&btf);
     let funcs = hook_funcs(&btf);
 
@@ -384,6 +412,7 @@ pub fn activate(
         ro.loader_tgid = std::process::id();
         ro.lsm_positive_ok = u32::from(positive);
         ro.signed_keyring = signed_only.unwrap_or(0);
+        ro.signed_parent = parent;
     }
     for mut prog in open.open_object_mut().progs_mut() {
         let name = prog.name().to_string_lossy().into_owned();
@@ -452,19 +481,19 @@ fn arm(
         link.pin(&path)
             .map_err(|source| GuardError::Pin { path, source })?;
         let info = link.info().map_err(lb("link info"))?;
-        ids.push(info.id);
+        ids.push((info.id, info.prog_id));
         prog_ids.push(info.prog_id);
         link_ids.insert(name.to_owned(), info.id);
         names.push(name.to_owned());
     }
-    let info_path = dir.join(INFO_PIN);
-    skel.maps
-        .guard_info
-        .pin(&info_path)
-        .map_err(|source| GuardError::Pin {
-            path: info_path,
-            source,
-        })?;
+    for (map, name) in [
+        (&mut skel.maps.guard_info, INFO_PIN),
+        (&mut skel.maps.prot_links, PROT_LINKS_PIN),
+    ] {
+        let path = dir.join(name);
+        map.pin(&path)
+            .map_err(|source| GuardError::Pin { path, source })?;
+    }
 
     let mut protected = Vec::new();
     for d in protect.iter().map(PathBuf::as_path).chain([dir]) {
@@ -476,10 +505,10 @@ fn arm(
         object_ids(d, &mut ids, &mut prog_ids)?;
         protected.push(d.strip_prefix(bpffs).unwrap_or(d).display().to_string());
     }
-    for id in &ids {
+    for (id, prog) in &ids {
         skel.maps
             .prot_links
-            .update(&id.to_ne_bytes(), &[1], MapFlags::ANY)
+            .update(&id.to_ne_bytes(), &prog.to_ne_bytes(), MapFlags::ANY)
             .map_err(lb("update prot_links"))?;
     }
     prog_ids.sort_unstable();
@@ -504,16 +533,7 @@ fn arm(
     // The guard records what each of these stats reaches (inode_getattr, this process only,
     // before arming): the sysctl's table entry, the debugfs inode, the instance's mount.
     let switches = record_switches(skel, switch_paths)?;
-    set_cfg(skel, 0, Recording::Mount)?;
-    files::metadata(bpffs).map_err(|source| GuardError::Stat {
-        path: bpffs.to_owned(),
-        source,
-    })?;
-    if info_bytes(skel)?.get(4..8) != Some(&1u32.to_ne_bytes()[..]) {
-        return Err(GuardError::NotRecorded {
-            path: bpffs.to_owned(),
-        });
-    }
+    record_objects(skel, bpffs, dir)?;
     set_cfg(skel, 1, Recording::Mount)?;
     freeze(&skel.maps.guard_cfg, "freeze guard_cfg")?;
     freeze(&skel.maps.guard_state, "freeze guard_state")?;
@@ -544,6 +564,68 @@ enum Recording {
     Mount = 0,
     Ftrace = 1,
     Kprobes = 2,
+    LinkPin = 3,
+    LinkFd = 4,
+    ProgFd = 5,
+}
+
+/// `guard_info.recorded` bits (guard.bpf.c `RD_*`).
+const RD_MOUNT: u32 = 1;
+const RD_LINK_PIN: u32 = 2;
+const RD_LINK_FD: u32 = 4;
+const RD_PROG_FD: u32 = 8;
+
+/// Show the guard, with calls of ours it watches before arming, what it must recognise later
+/// whatever path or fd reaches it: the instance's mount and root inode (a stat of the bpffs
+/// root), bpffs's inode operations of a pinned link (a stat of one of its own link pins), and
+/// the kernel's file operations of link and program fds (BPF_OBJ_GET_INFO_BY_FD of its own).
+fn record_objects(
+    skel: &mut skel::GuardSkel<'_>,
+    bpffs: &Path,
+    dir: &Path,
+) -> Result<(), GuardError> {
+    let stat = |p: &Path| {
+        files::metadata(p)
+            .map(drop)
+            .map_err(|source| GuardError::Stat {
+                path: p.to_owned(),
+                source,
+            })
+    };
+    let recorded = |skel: &skel::GuardSkel<'_>, bit: u32| -> Result<bool, GuardError> {
+        Ok(info_bytes(skel)?
+            .get(4..8)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u32::from_ne_bytes)
+            & bit
+            != 0)
+    };
+    set_cfg(skel, 0, Recording::Mount)?;
+    stat(bpffs)?;
+    if !recorded(skel, RD_MOUNT)? {
+        return Err(GuardError::NotRecorded {
+            path: bpffs.to_owned(),
+        });
+    }
+    let pin = dir.join("links").join("guard_bpf");
+    set_cfg(skel, 0, Recording::LinkPin)?;
+    stat(&pin)?;
+    set_cfg(skel, 0, Recording::LinkFd)?;
+    if let Some(link) = skel.links.guard_bpf.as_ref() {
+        link.info().map_err(lb("link info"))?;
+    }
+    set_cfg(skel, 0, Recording::ProgFd)?;
+    libbpf_rs::Program::id_from_fd(skel.progs.guard_bpf.as_fd()).map_err(lb("program info"))?;
+    for (bit, what) in [
+        (RD_LINK_PIN, "the inode operations of a link pin"),
+        (RD_LINK_FD, "the file operations of a link"),
+        (RD_PROG_FD, "the file operations of a program"),
+    ] {
+        if !recorded(skel, bit)? {
+            return Err(GuardError::ObjectsNotRecorded { what, path: pin });
+        }
+    }
+    Ok(())
 }
 
 fn set_cfg(skel: &skel::GuardSkel<'_>, armed: u32, rec: Recording) -> Result<(), GuardError> {
@@ -667,6 +749,8 @@ pub const REFUSALS: &[&str] = &[
     "prog-attach",
     "unsigned-prog",
     "keyring",
+    "shared-fd",
+    "kernel-read",
 ];
 
 /// The guard's read-only info map (`struct guard_info`), decoded.

@@ -14,6 +14,7 @@ const SYS_KEYCTL: c_long = linux_raw_sys::general::__NR_keyctl as c_long;
 /// include/uapi/linux/keyctl.h
 const KEY_SPEC_PROCESS_KEYRING: i32 = -2;
 const KEY_SPEC_USER_KEYRING: i32 = -4;
+const KEYCTL_GET_KEYRING_ID: c_long = 0;
 const KEYCTL_LINK: c_long = 8;
 const KEYCTL_RESTRICT_KEYRING: c_long = 29;
 
@@ -47,6 +48,24 @@ fn add_key(kind: &CStr, desc: Option<&CStr>, payload: &[u8], keyring: i32) -> io
 /// A new, empty keyring named `name` in this process's keyring; its serial.
 pub fn create(name: &CStr) -> io::Result<i32> {
     add_key(c"keyring", Some(name), &[], KEY_SPEC_PROCESS_KEYRING)
+}
+
+/// The serial of this user's (root's) user keyring, the one that keeps the loader's keyring
+/// alive once the loader is gone (`KEYCTL_GET_KEYRING_ID`, not creating it).
+pub fn user_keyring() -> io::Result<i32> {
+    // SAFETY: keyctl with integer arguments only.
+    let r = unsafe {
+        syscall(
+            SYS_KEYCTL,
+            KEYCTL_GET_KEYRING_ID,
+            KEY_SPEC_USER_KEYRING as c_long,
+            0 as c_long,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(r as i32)
 }
 
 /// Link `keyring` into root's user keyring: it stays after the loader exits.
