@@ -200,7 +200,7 @@ static void ret_insns(struct bpf_insn *i, int imm)
 	i[1].code = BPF_JMP | BPF_EXIT;
 }
 
-static char verifier_log[65536];
+static char verifier_log[65536], verifier_log_copy[65536];
 
 static int prog_load(int type, int eat, int btf_id, int target_fd, struct bpf_insn *insns, int n)
 {
@@ -222,7 +222,9 @@ static int prog_load(int type, int eat, int btf_id, int target_fd, struct bpf_in
 	if (fd < 0 && verifier_log[0]) {
 		/* the verifier's reason: the last line before its "processed N insns" summary */
 		int e = errno;
-		char *line = strtok(verifier_log, "\n"), *why = NULL;
+		char *line, *why = NULL;
+		memcpy(verifier_log_copy, verifier_log, sizeof(verifier_log));
+		line = strtok(verifier_log, "\n");
 		for (; line; line = strtok(NULL, "\n"))
 			if (strncmp(line, "processed ", 10) && strncmp(line, "verification time", 17))
 				why = line;
@@ -1021,9 +1023,14 @@ static int read_task_cmd(void)
 	fd = prog_load(BPF_PROG_TYPE_SOCKET_FILTER, 0, 0, 0, in, 9);
 	if (fd < 0) {
 		int e = errno;
-		/* prog_load printed the verifier's reason; strtok left its first line in the buffer */
-		if (verifier_log[0])
-			fprintf(stderr, "verifier first line: %.200s\n", verifier_log);
+		/* prog_load printed the verifier's last line; its first, and what it said of the helper */
+		char *line = strtok(verifier_log_copy, "\n");
+		if (line)
+			fprintf(stderr, "verifier first line: %.200s\n", line);
+		for (; line; line = strtok(NULL, "\n"))
+			if (strstr(line, "unknown func") || strstr(line, "invalid func") ||
+			    strstr(line, "cannot use helper"))
+				fprintf(stderr, "verifier: %.200s\n", line);
 		errno = e;
 		return report(fd);
 	}
