@@ -8,16 +8,26 @@
  *     creating anything inside a protected directory of the protected bpffs
  *     instance (object directories, +shared, +guard: their inode numbers are in
  *     prot_ino; the instance is recognised by s_dev + BPF_FS_MAGIC);
- *   - umount of the protected mount or of any mount above it; remount of the
- *     instance; mounting over it, over a protected directory or over the path
- *     that leads to it down from its parent's mountpoint (/sys/fs/bpf, /sys/fs,
- *     /sys);
+ *   - umount of the protected mount; once sealed, any unmount, in any mount
+ *     namespace, that would take the instance or a mount above it away from the
+ *     real root, directly or by propagation (the whole tree unmounted is walked;
+ *     fs/pnode.c runs no hook for what it propagates); remount of the instance;
+ *     mounting over it, over a protected directory or over the path that leads to
+ *     it down from its parent's mountpoint (/sys/fs/bpf, /sys/fs, /sys), from any
+ *     mount whose mounts propagate there;
  *   - once PID 1 has exec'd the real root's init (the seal), MS_MOVE in that
  *     mount namespace (sb_mount sees the source as a string only) and
- *     move_mount of the instance or an ancestor;
+ *     move_mount of a tree holding the instance or an ancestor;
  *   - BPF_LINK_DETACH / BPF_LINK_UPDATE of a protected link (prot_links: ids of
- *     the preloaded objects' links and the guard's), reached by pin or id;
- *   - any fd to the guard's own maps, except a read-only fd of guard_info;
+ *     the preloaded objects' links and the guard's), reached by pin or id, and
+ *     from a task whose fd table is shared any fd-numbered command while that
+ *     table holds a protected link or program; protected links and programs
+ *     never enter a shared table (BPF_OBJ_GET, *_GET_FD_BY_ID, fd passing);
+ *   - any fd to the guard's own maps, except read-only fds of guard_info and
+ *     prot_links;
+ *   - signed-only mode: programs the kernel did not verify against the
+ *     loader's keyring get no kernel reads (CAP_PERFMON/CAP_SYS_ADMIN refused in
+ *     their bpf() call), and that keyring can be neither written nor freed;
  *   - opening for writing the switches that disarm every trampoline or kprobe:
  *     kernel.ftrace_enabled (recognised by its sysctl table entry, through any
  *     procfs mount) and kprobes/enabled (by its debugfs inode, through any
@@ -55,7 +65,10 @@
 #define MS_SHARED (1 << 20)
 #define MS_PROPAGATION (MS_SHARED | MS_SLAVE | MS_UNBINDABLE | MS_PRIVATE)
 
-/* Depth bounds of the walks (bpffs/NAME/links/pin is 3 deep). */
+/* Depth bounds of the walks (bpffs/NAME/links/pin is 3 deep); mounts above the instance and
+ * masters of a slave followed. */
+#define MAX_CHAIN 6
+#define MAX_MASTERS 8
 #define MAX_DENTRY_DEPTH 8
 #define MAX_COVER_DEPTH 16
 
@@ -240,6 +253,10 @@ struct guard_state {
 	__u32 anchored; /* at the seal: 1 the recorded mount, 2 re-anchored on a copy, 0 lost */
 	__u64 ftrace_entry; /* const struct ctl_table * of kernel.ftrace_enabled */
 	__u64 kprobes_inode; /* struct inode * of debugfs kprobes/enabled */
+	__u64 chain_m[MAX_CHAIN];  /* struct mount *: the protected mount, then its parents */
+	__u64 chain_mp[MAX_CHAIN]; /* struct dentry *: where each is mounted */
+	__u32 chain_n;
+	__u32 chain_pad;
 	__u64 link_iops;  /* bpffs's struct inode_operations * of a pinned link */
 	__u64 link_fops;  /* struct file_operations * of a link fd */
 	__u64 prog_fops;  /* struct file_operations * of a program fd */
@@ -422,38 +439,33 @@ static __always_inline __u64 vfsmnt_of(struct mount *m)
 }
 
 /*
- * The chain: the protected mount m[0] and the mounts above it in its namespace, m[k+1] the
- * parent of m[k], mounted at mp[k] (a dentry of m[k+1]). /sys/fs/bpf: the instance, sysfs, /.
+ * The helpers below that walk mounts are global functions (scalar arguments, verified once
+ * each, not once per call site): the verifier's time is most of the guard's load time.
  */
-#define MAX_CHAIN 6
-#define MAX_MASTERS 8
-struct chain {
-	struct mount *m[MAX_CHAIN];
-	struct dentry *mp[MAX_CHAIN];
-	int n;
-};
 
-static __always_inline int get_chain(struct chain *c)
+/* The chain, in guard_state: the protected mount chain_m[0] and the mounts above it in its
+ * namespace, chain_m[k+1] the parent of chain_m[k], mounted at chain_mp[k] (a dentry of
+ * chain_m[k+1]). /sys/fs/bpf: the instance, sysfs, /. Set when the mount is recorded and again
+ * at the seal (re-anchored); mounts above the instance cannot move once sealed. */
+static __always_inline void set_chain(struct guard_state *s)
 {
-	struct guard_state *s = state();
 	struct mount *m, *p;
 	int k;
 
-	c->n = 0;
-	if (!s || !s->prot_mnt)
-		return 0;
+	s->chain_n = 0;
+	if (!s->prot_mnt)
+		return;
 	m = real_mount(s->prot_mnt);
 	for (k = 0; k < MAX_CHAIN; k++) {
-		c->m[k] = m;
-		c->mp[k] = 0;
-		c->n = k + 1;
+		s->chain_m[k] = (__u64)m;
+		s->chain_mp[k] = 0;
+		s->chain_n = k + 1;
 		p = BPF_CORE_READ(m, mnt_parent);
 		if (!p || p == m)
 			break; /* the root of its namespace */
-		c->mp[k] = BPF_CORE_READ(m, mnt_mountpoint);
+		s->chain_mp[k] = (__u64)BPF_CORE_READ(m, mnt_mountpoint);
 		m = p;
 	}
-	return c->n;
 }
 
 /*
@@ -462,12 +474,15 @@ static __always_inline int get_chain(struct chain *c)
  * its peer group, directly or through other slaves. A chain of masters deeper than we look
  * counts as reaching.
  */
-static __always_inline int reaches(struct mount *p, struct mount *r)
+__noinline int g_reaches(__u64 pa, __u64 ra)
 {
+	struct mount *p = (struct mount *)pa, *r = (struct mount *)ra;
 	int g, n;
 
-	if (p == r)
+	if (pa == ra)
 		return 1;
+	if (!pa)
+		return 0;
 	g = BPF_CORE_READ(p, mnt_group_id);
 	if (!g)
 		return 0;
@@ -482,19 +497,24 @@ static __always_inline int reaches(struct mount *p, struct mount *r)
 }
 
 /* Removing mount cm from its parent would remove a mount of the chain, here or by propagation:
- * its parent reaches m[k+1] and it sits where m[k] does. */
-static __always_inline int hits_chain(struct chain *c, struct mount *cm)
+ * its parent reaches chain_m[k+1] and it sits where chain_m[k] does. */
+__noinline int g_hits_chain(__u64 cma)
 {
-	struct mount *p = BPF_CORE_READ(cm, mnt_parent);
-	struct dentry *mp = BPF_CORE_READ(cm, mnt_mountpoint);
-	int k;
+	struct mount *cm = (struct mount *)cma, *p;
+	struct guard_state *s = state();
+	__u64 mp;
+	__u32 k;
 
+	if (!s || !cma)
+		return 0;
+	p = BPF_CORE_READ(cm, mnt_parent);
 	if (!p || p == cm)
 		return 0;
+	mp = (__u64)BPF_CORE_READ(cm, mnt_mountpoint);
 	for (k = 0; k + 1 < MAX_CHAIN; k++) {
-		if (k + 1 >= c->n)
+		if (k + 1 >= s->chain_n)
 			break;
-		if (mp == c->mp[k] && reaches(p, c->m[k + 1]))
+		if (mp == s->chain_mp[k] && g_reaches((__u64)p, s->chain_m[k + 1]))
 			return 1;
 	}
 	return 0;
@@ -504,7 +524,6 @@ static __always_inline int hits_chain(struct chain *c, struct mount *cm)
  * next_mnt() order, one mount per bpf_loop step. */
 #define MAX_SUBTREE 8192
 struct walk {
-	struct chain c;
 	struct mount *root;
 	struct mount *cur;
 	int hit;
@@ -524,7 +543,7 @@ static long walk_step(__u64 i, void *ctx)
 		w->done = 1;
 		return 1;
 	}
-	if (hits_chain(&w->c, m)) {
+	if (g_hits_chain((__u64)m)) {
 		w->hit = 1;
 		return 1;
 	}
@@ -561,11 +580,12 @@ static long walk_step(__u64 i, void *ctx)
  * chain, in this namespace or, by propagation, in the protected one, from whichever mount
  * namespace it is done. A tree larger than we walk counts as reaching.
  */
-static __always_inline int umount_reaches(__u64 vfsmnt)
+__noinline int g_umount_reaches(__u64 vfsmnt)
 {
+	struct guard_state *s = state();
 	struct walk w = {};
 
-	if (!get_chain(&w.c) || !vfsmnt)
+	if (!s || !s->chain_n || !vfsmnt)
 		return 0;
 	w.root = real_mount(vfsmnt);
 	w.cur = w.root;
@@ -573,21 +593,28 @@ static __always_inline int umount_reaches(__u64 vfsmnt)
 	return w.hit || !w.done;
 }
 
-/* d is top or lies below it, at most MAX_DENTRY_DEPTH levels down. */
-static __always_inline int dentry_within(struct dentry *d, struct dentry *top)
+/* dentry d is top or lies below it, at most MAX_DENTRY_DEPTH levels down. */
+__noinline int g_dentry_within(__u64 da, __u64 top)
 {
-	struct dentry *up;
+	struct dentry *d = (struct dentry *)da, *up;
 	int n;
 
 	for (n = 0; n < MAX_DENTRY_DEPTH; n++) {
-		if (d == top)
+		if ((__u64)d == top)
 			return 1;
+		if (!d)
+			return 0;
 		up = BPF_CORE_READ(d, d_parent);
 		if (!up || up == d)
 			return 0;
 		d = up;
 	}
 	return 0;
+}
+
+__noinline int g_prot_dentry(__u64 d)
+{
+	return prot_dentry((struct dentry *)d);
 }
 
 /*
@@ -597,32 +624,30 @@ static __always_inline int dentry_within(struct dentry *d, struct dentry *top)
  * the chain (/sys/fs/bpf, /sys/fs, /sys). The root of the namespace's root mount is not on that
  * way (a mount over / hides nothing from the processes whose root it is).
  */
-static __always_inline int covers(__u64 mnt, struct dentry *d)
+__noinline int g_covers(__u64 mnt, __u64 d)
 {
-	struct chain c;
-	struct mount *t, *ck;
-	struct dentry *x, *root;
-	int k;
+	struct guard_state *s = state();
+	__u64 ck, root, x;
+	__u32 k;
 
-	if (!mnt || !get_chain(&c))
+	if (!s || !mnt || !s->chain_n)
 		return 0;
-	t = real_mount(mnt);
 	for (k = 0; k < MAX_CHAIN; k++) {
-		if (k >= c.n)
+		if (k >= s->chain_n)
 			break;
-		ck = c.m[k];
-		if (!reaches(t, ck))
+		ck = s->chain_m[k];
+		if (!g_reaches(mnt, ck))
 			continue;
-		root = BPF_CORE_READ(ck, mnt.mnt_root);
+		root = (__u64)BPF_CORE_READ((struct mount *)ck, mnt.mnt_root);
 		if (k == 0) {
-			if (d == root || prot_dentry(d))
+			if (d == root || g_prot_dentry(d))
 				return 1;
 			continue;
 		}
-		x = c.mp[k - 1];
-		if (!x || (k + 1 == c.n && d == root))
+		x = s->chain_mp[k - 1];
+		if (!x || (k + 1 == s->chain_n && d == root))
 			continue;
-		if (dentry_within(x, d))
+		if (g_dentry_within(x, d))
 			return 1;
 	}
 	return 0;
@@ -720,7 +745,7 @@ int BPF_PROG(guard_umount, struct vfsmount *mnt, int flags)
 		return 0;
 	if ((__u64)mnt == s->prot_mnt)
 		return deny(R_UMOUNT);
-	return s->sealed && umount_reaches((__u64)mnt) ? deny(R_UMOUNT) : 0;
+	return s->sealed && g_umount_reaches((__u64)mnt) ? deny(R_UMOUNT) : 0;
 }
 
 SEC("lsm/sb_remount")
@@ -750,9 +775,10 @@ int BPF_PROG(guard_mount, const char *dev_name, const struct path *path, const c
 		 * target, once sealed, must not hide the instance */
 		if (in_sealed_ns())
 			return deny(R_MOVE);
-		return s->sealed && covers(mnt, BPF_CORE_READ(path, dentry)) ? deny(R_MOUNT) : 0;
+		return s->sealed && g_covers(mnt, (__u64)BPF_CORE_READ(path, dentry)) ? deny(R_MOUNT)
+									      : 0;
 	}
-	return covers(mnt, BPF_CORE_READ(path, dentry)) ? deny(R_MOUNT) : 0;
+	return g_covers(mnt, (__u64)BPF_CORE_READ(path, dentry)) ? deny(R_MOUNT) : 0;
 }
 
 SEC("lsm/move_mount")
@@ -762,10 +788,10 @@ int BPF_PROG(guard_move_mount, const struct path *from_path, const struct path *
 
 	if (!armed() || !s)
 		return 0;
-	if (covers((__u64)BPF_CORE_READ(to_path, mnt), BPF_CORE_READ(to_path, dentry)))
+	if (g_covers((__u64)BPF_CORE_READ(to_path, mnt), (__u64)BPF_CORE_READ(to_path, dentry)))
 		return deny(R_MOUNT);
 	/* moving a mount detaches it (and what is below it) from its place, like an unmount */
-	if (s->sealed && umount_reaches((__u64)BPF_CORE_READ(from_path, mnt)))
+	if (s->sealed && g_umount_reaches((__u64)BPF_CORE_READ(from_path, mnt)))
 		return deny(R_MOVE);
 	return 0;
 }
@@ -836,6 +862,7 @@ int BPF_PROG(guard_getattr, const struct path *path)
 	t = (struct task_struct *)bpf_get_current_task_btf();
 	s->prot_mnt = (__u64)BPF_CORE_READ(path, mnt);
 	s->init_root = (__u64)BPF_CORE_READ(t, fs, root.mnt);
+	set_chain(s);
 	i->inst_ino = BPF_CORE_READ(ino, i_ino);
 	i->inst_dev = prot_dev;
 	i->keyring = signed_keyring;
@@ -933,6 +960,7 @@ int BPF_PROG(guard_seal, struct linux_binprm *bprm)
 			s->anchored = 0;
 		}
 	}
+	set_chain(s);
 	s->sealed = 1;
 	i = bpf_map_lookup_elem(&guard_info, &k);
 	if (i) {
@@ -1042,13 +1070,14 @@ static long fd_scan_step(__u64 i, void *ctx)
 }
 
 /* The current task's table holds a protected link or program (or is too large to look at). */
-static __always_inline int table_holds_protected(struct guard_state *s)
+__noinline int g_table_holds_protected(void)
 {
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task_btf();
 	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
-	struct fd_scan sc = { .s = s };
+	struct fd_scan sc = {};
 
-	if (!fdt)
+	sc.s = state();
+	if (!fdt || !sc.s)
 		return 0;
 	sc.max = BPF_CORE_READ(fdt, max_fds);
 	sc.fds = BPF_CORE_READ(fdt, fd);
@@ -1062,7 +1091,7 @@ static __always_inline int table_holds_protected(struct guard_state *s)
  * is the caller's own; in a shared table, refused while it holds anything protected. */
 static __always_inline int fd_names_protected(struct guard_state *s, int fd, int prog)
 {
-	if (files_shared() && table_holds_protected(s))
+	if (files_shared() && g_table_holds_protected())
 		return 1;
 	return prog ? prot_prog_fd(s, fd) : prot_link_fd(s, fd);
 }
