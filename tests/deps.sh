@@ -28,6 +28,8 @@ BUILD=(
     openssl file ca-certificates python3
     # libFuzzer (C++) for the fuzz targets run by tests/run-all.sh (loader/fuzz/ci.sh)
     g++
+    # tests/lint.sh: every shell script the project ships or runs
+    shellcheck
 )
 DEMO=(
     # initramfs images (dracut's systemd and shell flavours) and the test root

@@ -1,6 +1,6 @@
 #!/bin/bash
 # All tests of bpf-preload, as root on Debian 12: unit tests, root integration tests (private
-# mount namespaces, real objects from bpf/), a short run of every fuzz target
+# mount namespaces, real objects from bpf/), the lints (tests/lint.sh), a short run of every fuzz target
 # (loader/fuzz/ci.sh), the VM boot tests (tests/vm/run.sh) and the
 # fresh-machine test (tests/fresh-machine.sh: the set-up commands in a minimal Debian 12 root).
 # Installs what it needs (tests/deps.sh). Ends with one line
@@ -77,6 +77,8 @@ suite() {
         failed=$((failed + 1))
     fi
 }
+# fmt, clippy (-D warnings) and shellcheck (tests/lint.sh): each finding fails the run.
+suite "lints" tests/lint.sh
 # Every fuzz target for a short bounded time (loader/fuzz/ci.sh): one test, failed by any crash.
 if loader/fuzz/ci.sh "${FUZZ_SECONDS:-10}"; then
     passed=$((passed + 1))

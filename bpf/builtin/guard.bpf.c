@@ -428,6 +428,17 @@ static __always_inline int prot_dentry(struct dentry *d)
 	return 0;
 }
 
+/* A hook argument (a trusted BTF pointer to the verifier) as the plain number a global function
+ * takes: read back through memory. */
+static __always_inline __u64 as_scalar(const void *p)
+{
+	const void *tmp = p;
+	__u64 v = 0;
+
+	bpf_probe_read_kernel(&v, sizeof(v), &tmp);
+	return v;
+}
+
 static __always_inline struct mount *real_mount(__u64 vfsmnt)
 {
 	return (struct mount *)(vfsmnt - bpf_core_field_offset(struct mount, mnt));
@@ -624,19 +635,20 @@ __noinline int g_prot_dentry(__u64 d)
  * the chain (/sys/fs/bpf, /sys/fs, /sys). The root of the namespace's root mount is not on that
  * way (a mount over / hides nothing from the processes whose root it is).
  */
-__noinline int g_covers(__u64 mnt, __u64 d)
+__noinline int g_covers(__u64 mnt /* struct vfsmount * */, __u64 d)
 {
 	struct guard_state *s = state();
-	__u64 ck, root, x;
+	__u64 t, ck, root, x;
 	__u32 k;
 
 	if (!s || !mnt || !s->chain_n)
 		return 0;
+	t = (__u64)real_mount(mnt);
 	for (k = 0; k < MAX_CHAIN; k++) {
 		if (k >= s->chain_n)
 			break;
 		ck = s->chain_m[k];
-		if (!g_reaches(mnt, ck))
+		if (!g_reaches(t, ck))
 			continue;
 		root = (__u64)BPF_CORE_READ((struct mount *)ck, mnt.mnt_root);
 		if (k == 0) {
@@ -745,7 +757,7 @@ int BPF_PROG(guard_umount, struct vfsmount *mnt, int flags)
 		return 0;
 	if ((__u64)mnt == s->prot_mnt)
 		return deny(R_UMOUNT);
-	return s->sealed && g_umount_reaches((__u64)mnt) ? deny(R_UMOUNT) : 0;
+	return s->sealed && g_umount_reaches(as_scalar(mnt)) ? deny(R_UMOUNT) : 0;
 }
 
 SEC("lsm/sb_remount")
@@ -895,31 +907,45 @@ int BPF_PROG(guard_file_open, struct file *file)
 	return 0;
 }
 
+/* A mount of the protected instance among the children of (sysfs) mount c; 0: none. */
+__noinline __u64 g_instance_child(__u64 ca)
+{
+	__u64 off = bpf_core_field_offset(struct mount, mnt_child);
+	struct list_head *head, *pos;
+	struct mount *c2;
+	int j;
+
+	head = (struct list_head *)(ca + bpf_core_field_offset(struct mount, mnt_mounts));
+	pos = BPF_CORE_READ(head, next);
+	for (j = 0; j < 48 && pos && pos != head; j++) {
+		c2 = (struct mount *)((__u64)pos - off);
+		if (prot_sb(BPF_CORE_READ(c2, mnt.mnt_sb)))
+			return vfsmnt_of(c2);
+		pos = BPF_CORE_READ(pos, next);
+	}
+	return 0;
+}
+
 /*
  * A mount of the protected instance below PID 1's root, two levels down (/ -> sysfs at /sys ->
  * the instance): the copy a switch_root by MS_BIND|MS_REC put into the real root. 0: none.
  */
-static __always_inline __u64 find_copy(struct mount *root)
+__noinline __u64 g_find_copy(__u64 roota)
 {
 	__u64 off = bpf_core_field_offset(struct mount, mnt_child);
-	struct list_head *head, *pos, *head2, *pos2;
-	struct mount *c, *c2;
-	int i, j;
+	struct list_head *head, *pos;
+	struct mount *c;
+	__u64 found;
+	int i;
 
-	head = (struct list_head *)((__u64)root + bpf_core_field_offset(struct mount, mnt_mounts));
+	head = (struct list_head *)(roota + bpf_core_field_offset(struct mount, mnt_mounts));
 	pos = BPF_CORE_READ(head, next);
 	for (i = 0; i < 24 && pos && pos != head; i++) {
 		c = (struct mount *)((__u64)pos - off);
 		if (BPF_CORE_READ(c, mnt.mnt_sb, s_magic) == SYSFS_MAGIC) {
-			head2 = (struct list_head *)((__u64)c +
-						     bpf_core_field_offset(struct mount, mnt_mounts));
-			pos2 = BPF_CORE_READ(head2, next);
-			for (j = 0; j < 48 && pos2 && pos2 != head2; j++) {
-				c2 = (struct mount *)((__u64)pos2 - off);
-				if (prot_sb(BPF_CORE_READ(c2, mnt.mnt_sb)))
-					return vfsmnt_of(c2);
-				pos2 = BPF_CORE_READ(pos2, next);
-			}
+			found = g_instance_child((__u64)c);
+			if (found)
+				return found;
 		}
 		pos = BPF_CORE_READ(pos, next);
 	}
@@ -952,7 +978,7 @@ int BPF_PROG(guard_seal, struct linux_binprm *bprm)
 		s->anchored = 1;
 	} else {
 		root = (__u64)BPF_CORE_READ(t, fs, root.mnt);
-		copy = find_copy(real_mount(root));
+		copy = g_find_copy((__u64)real_mount(root));
 		if (copy) {
 			s->prot_mnt = copy;
 			s->anchored = 2;

@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2154 # dracutsysrootdir, initdir, moddir: set by dracut for its modules
 # dracut module "bpf-preload": verify, load and pin signed eBPF objects from the
 # initramfs, so they run before the real root's init starts.
 #

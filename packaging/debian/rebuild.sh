@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # bpf_preload_rebuild: rebuild the initramfs of every installed kernel with the
 # generator this system uses (the package providing linux-initramfs-tool):
 # initramfs-tools' update-initramfs, or dracut through its kernel hook, as

@@ -319,6 +319,7 @@ case $FILE_OUT in
 esac
 
 export W SIZE FILE_OUT BPFTOOL_MODE ROUNDS STATIC_CHECK
-export BPFTOOL_VERSION=$(bpftool version 2>/dev/null | head -n1)
-export KERNEL=$(uname -r) NCPU=$(nproc) LOADAVG_START LOADAVG_END=$(cut -d" " -f1-3 /proc/loadavg)
+BPFTOOL_VERSION=$(bpftool version 2>/dev/null | head -n1)
+KERNEL=$(uname -r) NCPU=$(nproc) LOADAVG_END=$(cut -d" " -f1-3 /proc/loadavg)
+export BPFTOOL_VERSION KERNEL NCPU LOADAVG_START LOADAVG_END
 python3 "$ROOT/tests/bench/report.py"
