@@ -108,7 +108,7 @@ vm_build_project() {
     VM_BIN=$(bp_build)
     mkdir -p "$VM_BUILD/guest"
     if [[ ! -x $VM_BUILD/guest/bpfmap || $VM_DIR/guest/bpfmap.c -nt $VM_BUILD/guest/bpfmap ]]; then
-        gcc -O2 -static -o "$VM_BUILD/guest/bpfmap" "$VM_DIR/guest/bpfmap.c"
+        gcc -O2 -static -pthread -o "$VM_BUILD/guest/bpfmap" "$VM_DIR/guest/bpfmap.c"
     fi
     vm_install_project
 }
@@ -677,7 +677,9 @@ vm_bpftool_lskel() {
 
 # vm_signed_bundle NAME: counter kernel-signed with the trusted certificate, iter with one
 # the keyring never gets (an unknown certificate), maponly with none; the keys dir has the
-# trusted rsa.crt and a certificate the kernel cannot use (noskid.crt: skipped by name).
+# trusted rsa.crt and a certificate the kernel cannot use (noskid.crt: skipped by name). For
+# issue 22's attacks in these boots: guard_witness and iter again as iter_signed, both
+# kernel-signed with the trusted certificate.
 vm_signed_bundle() {
     local d=$VM_BUILD/bundle-$1 k=$VM_TOP/keys/test-only/kernel
     rm -rf "$d" && mkdir -p "$d/lib" "$d/keys"
@@ -687,8 +689,12 @@ vm_signed_bundle() {
         --name iter --output "$d/lib/iter.bpf.o" "$VM_TOP/build/bpf/iter.bpf.o" >&2
     "$VM_BIN" sign --key "$VM_KEY" --name maponly --output "$d/lib/maponly.bpf.o" \
         "$VM_TOP/build/bpf/maponly.bpf.o" >&2
+    "$VM_BIN" sign --key "$VM_KEY" --kernel-key "$k/rsa.key" --kernel-cert "$k/rsa.crt" \
+        --name guard_witness --output "$d/lib/guard_witness.bpf.o" "$VM_TOP/build/bpf/guard_witness.bpf.o" >&2
+    "$VM_BIN" sign --key "$VM_KEY" --kernel-key "$k/rsa.key" --kernel-cert "$k/rsa.crt" \
+        --name iter_signed --output "$d/lib/iter_signed.bpf.o" "$VM_TOP/build/bpf/iter.bpf.o" >&2
     cp "$VM_PUB" "$d/keys/test-only.pub"
     cp "$k/rsa.crt" "$k/noskid.crt" "$d/keys/"
-    printf '%s\n' counter iter maponly > "$d/preload.list"
+    printf '%s\n' counter iter maponly guard_witness iter_signed > "$d/preload.list"
     echo "$d"
 }

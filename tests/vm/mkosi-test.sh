@@ -55,6 +55,8 @@ if [[ -z $TREE || ! -d $TREE/usr || $(cat "$M/stamp" 2> /dev/null) != "$STAMP" ]
 fi
 # The loader goes in after the build, so a new binary needs no mkosi rebuild.
 install -D -m 0755 "$VM_BIN" "$TREE/usr/bin/bpf-preload"
+# The raw-syscall helper, for issue 22's propagated unmount and mount attacks.
+install -D -m 0755 "$VM_BUILD/guest/bpfmap" "$TREE/usr/bin/bpfmap"
 IMG=$M/root.img
 rm -f "$IMG"
 mke2fs -q -t ext4 -L mkosiroot -d "$TREE" "$IMG" 2G >&2

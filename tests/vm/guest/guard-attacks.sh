@@ -6,6 +6,9 @@
 #                          EOPNOTSUPP in the kernel itself), so the test can fail; the
 #                          switches and hook programs (judge_ok) must succeed outright, and
 #                          `bpf-preload status` must then call what they removed `removed`
+#   vmtest.attacks22=refused|allowed  also issue 22's attacks (issue22_attacks below: fd races,
+#                          propagated unmounts and mounts, pins moved to a fresh bpffs); alone
+#                          (without vmtest.guard, the signed-only boots) only those
 # Each attack prints "VMGUARD <name> <result>" (ok / EPERM / other: message) and one
 # VMCHECK line judged against the expectation. Uses ok/bad from vmcheck.sh.
 B=/sys/fs/bpf
@@ -23,6 +26,9 @@ attempt() { # attempt NAME command... -> $R = ok | EPERM | other:...
         R="other:$(echo "$_out" | tr '\n' ' ' | cut -c1-100)"
     fi
     echo "VMGUARD $_an $R"
+    # a helper's further lines (steps, race counts, the verifier's reason) go to the log
+    [ "$(echo "$_out" | wc -l)" -gt 1 ] && echo "$_out" | sed "s/^/VMGUARD-DETAIL $_an /"
+    return 0
 }
 
 judge() { # judge NAME command...
@@ -159,6 +165,197 @@ restore_bpffs() {
     grep -q " $B bpf " /proc/mounts || mount -t bpf bpf $B 2> /dev/null
 }
 
+# ---- issue 22 ------------------------------------------------------------------------------
+# The preloaded iter link: iter in the full bundle, iter_signed (trusted-signed) in the signed one.
+ITER=$B/iter/links/dump_task
+[ -e $ITER ] || [ ! -e $B/iter_signed/links/dump_task ] || ITER=$B/iter_signed/links/dump_task
+ITER_OBJ=${ITER#$B/}
+ITER_OBJ=${ITER_OBJ%%/*}
+
+# The top mount at PATH (its file system type), from this process's mount table.
+top_mount() { awk -v p="$1" '$2 == p { t = $3 } END { print t }' /proc/self/mounts; }
+mounts_near() { grep -E ' (/sys|/sys/fs|/sys/fs/bpf|/mnt[^ ]*|/tmp/keep|/tmp/newbpf) ' /proc/self/mounts | cut -d' ' -f2,3 | tr '\n' ' '; }
+
+# The real root sees the preloaded instance: a bpffs on top at $B, counter's link pinned in it.
+instance_visible() { [ "$(top_mount $B)" = bpf ] && [ -e $B/counter/links/count_exec ]; }
+
+# status_block OBJ STATUS: OBJ's row of `bpf-preload status` and its detail lines
+status_block() { echo "$2" | awk -v o="$1" '$1 == o && /^  [^ ]/ { p = 1; print; next } p && /^  [^ ]/ { exit } p { print }'; }
+
+# intact NAME: in the guard run, after attack NAME: the witness's raw tracepoint and fentry still
+# count, the iter link still runs its own program (iter.bpf.c: one "PID COMM" line per task, init
+# is pid 1), the pins are there, the instance is what the real root sees, and the status calls
+# nothing replaced, removed or unprotected.
+intact() {
+    [ "$GUARD" = refused ] || return 0
+    _n=$1
+    if instance_visible; then ok "intact-instance:$_n"; else bad "intact-instance:$_n" "$(mounts_near)"; fi
+    counting "intact-raw-tracepoint:$_n" 0
+    counting "intact-fentry:$_n" 1
+    _l=$(cat "$ITER" 2> /dev/null)
+    if [ "$(echo "$_l" | grep -c .)" -ge 3 ] && echo "$_l" | grep -q '^1 '; then
+        ok "intact-iter-own-program:$_n" "$(echo "$_l" | grep -c .) tasks"
+    else
+        bad "intact-iter-own-program:$_n" "'$(echo "$_l" | head -n 2 | tr '\n' ';')'"
+    fi
+    _miss=
+    for _p in counter/links/count_exec guard_witness/links/raw_exec "$ITER_OBJ/links/dump_task" +guard/links/guard_bpf; do
+        [ -e "$B/$_p" ] || _miss="$_miss $_p"
+    done
+    if [ -z "$_miss" ]; then ok "intact-pins:$_n"; else bad "intact-pins:$_n" "missing:$_miss"; fi
+    _st=$(bpf-preload status 2>&1)
+    if echo "$_st" | grep -qE 'removed|replaced|not protecting|guard: gone'; then
+        bad "intact-status:$_n" "$(echo "$_st" | tr '\n' ';')"
+    else
+        ok "intact-status:$_n"
+    fi
+}
+
+# status_not_loaded NAME OBJ...: after an attack that got through, `bpf-preload status` must call
+# none of OBJ `loaded` (whatever else it says: replaced, removed, not protecting) and the guard
+# not `active`.
+status_not_loaded() {
+    _n=$1
+    shift
+    _st=$(bpf-preload status 2>&1)
+    echo "$_st" | sed "s/^/VMSTATUS-AFTER-$_n /"
+    for _o in "$@"; do
+        _r=$(status_block "$_o" "$_st" | tr '\n' ' ')
+        if [ -z "$_r" ]; then
+            bad "status-says-what-happened:$_n:$_o" "no row for $_o"
+        elif echo "$_r" | grep -qE "^  $_o +(loaded|already)"; then
+            bad "status-says-what-happened:$_n:$_o" "$_r"
+        else
+            ok "status-says-what-happened:$_n:$_o" "$_r"
+        fi
+    done
+    if echo "$_st" | grep -q 'guard: active'; then
+        bad "status-says-what-happened:$_n:guard" "$(echo "$_st" | grep 'guard:')"
+    fi
+}
+
+# Control run: a private bind mount of the instance, to put it back after each attack that took
+# it away (a new bpffs would be empty: every mount of bpffs is a new instance).
+keep_instance() {
+    [ "$GUARD" = allowed ] || return 0
+    mkdir -p /tmp/keep
+    bpfmap steps bind:$B:/tmp/keep private:/tmp/keep > /dev/null 2>&1 || bad control-keep-instance "$(mounts_near)"
+}
+restore_instance() {
+    [ "$GUARD" = allowed ] || return 0
+    grep -q ' /sys sysfs ' /proc/self/mounts || mount -t sysfs sysfs /sys
+    # what the attack put on top of the instance or of /sys/fs, and what it left under /mnt
+    while [ -n "$(top_mount $B)" ] && [ "$(top_mount $B)" != bpf ]; do umount $B || break; done
+    while [ "$(top_mount /sys/fs)" = tmpfs ]; do umount /sys/fs || break; done
+    for _m in $(awk '$2 ~ /^\/mnt/ { print $2 }' /proc/self/mounts | sort -r); do umount -l "$_m"; done
+    instance_visible || mount --bind /tmp/keep $B
+    if instance_visible; then ok "control-restored:$1"; else bad "control-restored:$1" "$(mounts_near)"; fi
+}
+
+# judge_effect NAME command...: judge_ok; then in the control run the instance must be gone from
+# (or hidden in) the real root, in the guard run intact.
+judge_effect() {
+    _e=$1
+    judge_ok "$@"
+    if [ "$GUARD" = allowed ]; then
+        if instance_visible; then
+            bad "control-reaches-real-root:$_e" "the instance is still visible: $(mounts_near)"
+        else
+            ok "control-reaches-real-root:$_e" "$(mounts_near)"
+        fi
+    else
+        intact "$_e"
+    fi
+}
+
+# Threads racing dup2 against the guard's reading of an fd number (bpfmap race-*): the guard must
+# refuse every attempt that reaches a protected object, whatever the fd number held when it looked.
+race_attacks() {
+    for _v in fd objget byid; do
+        judge_ok "race-link-update-$_v" bpfmap race-update $_v "$ITER" 3
+        intact "race-link-update-$_v"
+    done
+    if [ "$GUARD" = allowed ]; then
+        # the iter link now runs the attacker's program (it prints nothing); the status says so
+        _st=$(bpf-preload status 2>&1)
+        echo "$_st" | sed 's/^/VMSTATUS-AFTER-race-link-update /'
+        _r=$(status_block "$ITER_OBJ" "$_st" | tr '\n' ' ')
+        if echo "$_r" | grep -q replaced && ! echo "$_r" | grep -qE "^  $ITER_OBJ +loaded"; then
+            ok "control-status-replaced:$ITER_OBJ" "$_r"
+        else
+            bad "control-status-replaced:$ITER_OBJ" "$_r"
+        fi
+        _n=$(cat "$ITER" 2> /dev/null | grep -c .)
+        if [ "$_n" = 0 ]; then ok control-iter-runs-attacker-program; else bad control-iter-runs-attacker-program "$_n lines"; fi
+    fi
+    judge_ok race-attach-preloaded-prog bpfmap race-attach $B/guard_witness/links/raw_exec 3
+    intact race-attach-preloaded-prog
+    # (no guard program in the control run)
+    if [ "$GUARD" = refused ]; then
+        judge race-attach-guard-prog bpfmap race-attach $B/+guard/links/guard_bpf 3
+        intact race-attach-guard-prog
+    fi
+}
+
+# A child mount namespace made by unshare(CLONE_NEWNS) alone keeps the propagation: what it
+# unmounts or mounts under a shared /sys lands in the real root too. The busybox root's / and
+# /sys are private after a shell initrd, so the attacker first makes them shared (systemd as
+# init has already made / rshared; the mkosi root's check runs these without that step).
+propagation_attacks() {
+    keep_instance
+    judge_effect prop-umount-instance bpfmap steps shared:/sys unshare lazy:$B
+    [ "$GUARD" = allowed ] && status_not_loaded prop-umount-instance counter guard_witness
+    restore_instance prop-umount-instance
+    judge_effect prop-umount-sys bpfmap steps shared:/ shared:/sys unshare lazy:/sys
+    restore_instance prop-umount-sys
+    judge_effect prop-tmpfs-over-instance bpfmap steps rshared:/sys unshare tmpfs:$B
+    restore_instance prop-tmpfs-over-instance
+    judge_effect prop-tmpfs-over-sys-fs bpfmap steps shared:/sys unshare tmpfs:/sys/fs
+    restore_instance prop-tmpfs-over-sys-fs
+    judge_effect prop-rbind-umount-copy bpfmap steps shared:/sys mkdir:/mnt/x unshare rbind:/sys:/mnt/x lazy:/mnt/x
+    restore_instance prop-rbind-umount-copy
+    judge_effect prop-rbind-umount-parent bpfmap steps shared:/sys unshare tmpfs:/mnt mkdir:/mnt/x rbind:/sys:/mnt/x lazy:/mnt
+    restore_instance prop-rbind-umount-parent
+    [ "$GUARD" = allowed ] && umount /tmp/keep
+}
+
+# Every pin taken (BPF_OBJ_GET) and pinned again in a fresh bpffs, the instance taken out of the
+# real root by a propagated unmount, the fresh bpffs mounted in its place: the same objects live
+# at the same paths, in another instance. The guard must refuse a step; if it does not, the
+# status must not call the objects loaded nor the guard active.
+migrate() {
+    mkdir -p /tmp/newbpf
+    bpfmap steps bpffs:/tmp/newbpf repin:$B:/tmp/newbpf || return 1
+    bpfmap steps shared:/sys unshare lazy:$B || return 1
+    # (a bind, not MS_MOVE: the kernel refuses moving a mount whose parent is shared)
+    bpfmap steps bind:/tmp/newbpf:$B
+}
+migrate_attack() {
+    judge_ok migrate-to-fresh-bpffs migrate
+    if [ "$R" = ok ]; then
+        status_not_loaded migrate-to-fresh-bpffs counter guard_witness
+    fi
+    if [ "$GUARD" = refused ]; then
+        umount /tmp/newbpf 2> /dev/null
+        intact migrate-to-fresh-bpffs
+    fi
+}
+
+# Issue 22's attacks. The guard run makes them after its own matrix, each followed by `intact`.
+# The control run makes the races before the attacks on the directories (which move iter away)
+# and the mount-namespace ones after the status check that follows those (the migration would
+# make the untouched counter not `loaded` there), before the mount attacks take the instance.
+issue22_attacks() {
+    echo "---- issue 22 attacks (expect: $GUARD; iter link: $ITER)"
+    race_attacks
+    mount_ns_attacks
+}
+mount_ns_attacks() {
+    echo "---- issue 22 attacks from child mount namespaces (expect: $GUARD)"
+    propagation_attacks
+    migrate_attack
+}
+
 guard_attacks() {
     echo "---- guard attacks (expect: $GUARD)"
     [ -e $B/counter/maps/exec_count ] || bad "guard-attacks-setup" "counter is not loaded"
@@ -168,6 +365,11 @@ guard_attacks() {
     switch_attacks
     hook_attacks
 
+    # control: issue 22's fd races while iter is still where it was loaded
+    if [ "$GUARD" = allowed ] && [ -n "$ATTACKS22" ]; then
+        echo "---- issue 22 attacks: fd races (expect: $GUARD; iter link: $ITER)"
+        race_attacks
+    fi
     # the protected directories
     judge rm-pin rm $B/maponly/maps/config
     judge rm-rf-object rm -rf $B/xdp_pass
@@ -219,6 +421,8 @@ guard_attacks() {
             bad control-status-untouched-still-loaded "$(echo "$st" | tr '\n' ';')"
         fi
     fi
+    # issue 22's attacks, in the control before the mount attacks below take the instance away
+    [ "$GUARD" = allowed ] && [ -n "$ATTACKS22" ] && mount_ns_attacks
     # the mount (raw syscalls through the helper, so each prints its errno)
     judge remount bpfmap mount none $B bpf remount mode=0777
     restore_bpffs
@@ -241,7 +445,7 @@ guard_attacks() {
 
     if [ "$GUARD" = refused ]; then
         # still running, still there
-        for i in 1 2 3 4 5; do /bin/true; done
+        for _ in 1 2 3 4 5; do /bin/true; done
         c1=$(bpfmap get $B/counter/maps/exec_count 0)
         if [ -n "$c0" ] && [ -n "$c1" ] && [ "$c1" -ge $((c0 + 5)) ]; then
             ok guard-counter-still-counts "exec_count $c0 -> $c1"
@@ -282,6 +486,8 @@ guard_attacks() {
         else
             ok guard-live-status-intact
         fi
+        # issue 22's attacks, each followed by its own intact checks
+        [ -n "$ATTACKS22" ] && issue22_attacks
         # the last: unmounting /sys takes the instance with it
         judge umount-lazy-sys bpfmap umount /sys lazy
     else

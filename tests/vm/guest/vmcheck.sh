@@ -9,6 +9,8 @@
 #   vmtest.empty=1          nothing at all may be pinned under /sys/fs/bpf
 #   vmtest.demo=1           print the demo view instead of (before) the checks
 #   vmtest.guard=refused|allowed  run the guard's attack matrix (guard-attacks.sh)
+#   vmtest.attacks22=refused|allowed  issue 22's attacks (guard-attacks.sh issue22_attacks): with
+#                           vmtest.guard inside its matrix, alone (signed-only boots) by themselves
 #   vmtest.guard_status=REGEX     `bpf-preload status` must match (e.g. unavailable)
 #   vmtest.measure_state=ok|unavailable  `bpf-preload status` says "measurement: STATE"
 #   vmtest.measure=PCR      measured preload: /sys/class/tpm/tpm0/pcr-sha256/PCR must equal
@@ -38,6 +40,7 @@ FAILED=$(arg vmtest.failed)
 DEMO=$(arg vmtest.demo)
 EMPTY=$(arg vmtest.empty)
 GUARD=$(arg vmtest.guard)
+ATTACKS22=$(arg vmtest.attacks22)
 GUARD_STATUS=$(arg vmtest.guard_status)
 LOAD_PATH=$(arg vmtest.path)
 MEASURE=$(arg vmtest.measure)
@@ -71,7 +74,7 @@ if [ "$DEMO" = 1 ]; then
     dmesg | grep 'bpf-preload: '
     if [ -e $BPF/counter/maps/exec_count ]; then
         echo "---- live: counter's exec_count (tracepoint sched_process_exec), 3 readings"
-        for i in 1 2 3; do
+        for _ in 1 2 3; do
             echo "exec_count[0] = $(bpfmap get $BPF/counter/maps/exec_count 0)"
             /bin/true; /bin/true; sleep 1
         done
@@ -117,7 +120,7 @@ for o in $LOADED; do
             check pin:counter/maps/exec_count test -e $BPF/counter/maps/exec_count
             check pin:counter/links/count_exec test -e $BPF/counter/links/count_exec
             a=$(bpfmap get $BPF/counter/maps/exec_count 0)
-            for i in 1 2 3 4 5; do /bin/true; done
+            for _ in 1 2 3 4 5; do /bin/true; done
             b=$(bpfmap get $BPF/counter/maps/exec_count 0)
             if [ -n "$a" ] && [ -n "$b" ] && [ "$b" -ge $((a + 5)) ]; then
                 ok "running:counter" "exec_count $a -> $b"
@@ -133,7 +136,7 @@ for o in $LOADED; do
         maponly)
             check pin:maponly/maps/config test -e $BPF/maponly/maps/config
             check pin:maponly/maps/stats test -e $BPF/maponly/maps/stats
-            if ls $BPF/maponly/maps | grep -qE 'rodata|bss|data'; then
+            if for m in "$BPF"/maponly/maps/*; do echo "${m##*/}"; done | grep -qE 'rodata|bss|data'; then
                 bad "maponly-no-internal-maps" "$(ls $BPF/maponly/maps | tr '\n' ' ')"
             else ok "maponly-no-internal-maps"; fi
             ;;
@@ -157,7 +160,7 @@ for o in $LOADED; do
         tp_btf_exec)
             check pin:tp_btf_exec/links/seen_exec test -e $BPF/tp_btf_exec/links/seen_exec
             a=$(bpfmap get $BPF/tp_btf_exec/maps/exec_seen 0)
-            for i in 1 2 3 4 5; do /bin/true; done
+            for _ in 1 2 3 4 5; do /bin/true; done
             b=$(bpfmap get $BPF/tp_btf_exec/maps/exec_seen 0)
             if [ -n "$a" ] && [ -n "$b" ] && [ "$b" -ge $((a + 5)) ]; then
                 ok "running:tp_btf_exec" "exec_seen $a -> $b"
@@ -176,7 +179,7 @@ for o in $LOADED; do
             check pin:$o/links/$2 test -e $BPF/$o/links/$2
             a=$(bpfmap get $BPF/$o/maps/$3 0)
             r=$(bpfmap get $BPF/$o/maps/$3 1)
-            for i in 1 2 3; do : > /tmp/unlink-kp; rm /tmp/unlink-kp; done
+            for _ in 1 2 3; do : > /tmp/unlink-kp; rm /tmp/unlink-kp; done
             b=$(bpfmap get $BPF/$o/maps/$3 0)
             s=$(bpfmap get $BPF/$o/maps/$3 1)
             if [ -n "$a" ] && [ -n "$b" ] && [ "$b" -ge $((a + 3)) ] && [ -n "$r" ] && [ -n "$s" ] && [ "$s" -ge $((r + 3)) ]; then
@@ -188,7 +191,7 @@ for o in $LOADED; do
         fentry_unlink)
             check pin:fentry_unlink/links/count_unlink test -e $BPF/fentry_unlink/links/count_unlink
             a=$(bpfmap get $BPF/fentry_unlink/maps/unlink_count 0)
-            for i in 1 2 3; do : > /tmp/unlink-me; rm /tmp/unlink-me; done
+            for _ in 1 2 3; do : > /tmp/unlink-me; rm /tmp/unlink-me; done
             b=$(bpfmap get $BPF/fentry_unlink/maps/unlink_count 0)
             if [ -n "$a" ] && [ -n "$b" ] && [ "$b" -ge $((a + 3)) ]; then
                 ok "running:fentry_unlink" "unlink_count $a -> $b"
@@ -276,6 +279,10 @@ fi
 if [ -n "$GUARD" ]; then
     . /sbin/guard-attacks
     guard_attacks
+elif [ -n "$ATTACKS22" ]; then
+    GUARD=$ATTACKS22
+    . /sbin/guard-attacks
+    issue22_attacks
 fi
 
 if [ -n "$SIGNED_STATUS" ]; then
@@ -330,10 +337,48 @@ if [ -n "$SIGNED" ]; then
         [ "$r" = ok ] && ok "bpftool-signed-lskel" "loads" || bad "bpftool-signed-lskel" "$r"
     fi
     sgn unsigned-socket-filter allowed load socket
+    # An unsigned socket filter reading its own task_struct (bpf_get_current_task,
+    # bpf_probe_read_kernel: helpers of CAP_PERFMON), run with BPF_PROG_TEST_RUN: with the mode it
+    # must not load (the verifier's answer or EPERM); without, it loads and reads this tgid.
+    r=$(bpfmap read-task 2>&1)
+    echo "$r" | sed 's/^/VMSIGNED-DETAIL read-task /'
+    if echo "$r" | grep -qE '^(ok|loaded)'; then
+        if [ "$SIGNED" = allowed ] && echo "$r" | grep -q '^ok tgid='; then
+            ok "signed:unsigned-kernel-read" "$(echo "$r" | tr '\n' ' ')"
+        else
+            bad "signed:unsigned-kernel-read" "loaded: $(echo "$r" | tr '\n' ' ')"
+        fi
+    elif [ "$SIGNED" = refused ]; then
+        ok "signed:unsigned-kernel-read" "refused: $(echo "$r" | tr '\n' ' ')"
+    else
+        bad "signed:unsigned-kernel-read" "refused, must load and read: $(echo "$r" | tr '\n' ' ')"
+    fi
     sgn unsigned-cgroup_skb allowed load cgroup_skb
     # Last (the control boot really empties it): clearing the loader's keyring, which the
     # guard refuses in signed-only mode (the kernel's restriction only refuses additions).
     sgn clear-loader-keyring mode keyctl-clear "$KR"
+    # Then invalidating it (KEYCTL_INVALIDATE: the key GC removes it at once); after the GC, the
+    # status may call the mode active only while the keyring is still there.
+    sgn invalidate-loader-keyring mode keyctl-invalidate "$KR"
+    sleep 5
+    d=$(bpfmap keyctl-describe "$KR" 2>&1)
+    st=$(bpf-preload status 2>&1 | grep 'signed_only:')
+    case "$d" in
+        E[A-Z]*)
+            if echo "$st" | grep -q 'signed_only: active'; then
+                bad "status-after-keyring-gone" "keyring $KR: $d; status: $st"
+            else
+                ok "status-after-keyring-gone" "keyring $KR: $d; status: ${st:-no signed_only line}"
+            fi
+            ;;
+        *)
+            if [ "$SIGNED" = refused ] && ! echo "$st" | grep -q 'signed_only: active'; then
+                bad "status-keyring-kept" "keyring $KR: $d; status: $st"
+            else
+                ok "status-keyring-kept" "keyring $KR: $d; status: ${st:-no signed_only line}"
+            fi
+            ;;
+    esac
 fi
 
 # ---- figures --------------------------------------------------------------------
