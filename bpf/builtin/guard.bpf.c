@@ -257,6 +257,7 @@ struct guard_state {
 	__u64 chain_mp[MAX_CHAIN]; /* struct dentry *: where each is mounted */
 	__u32 chain_n;
 	__u32 chain_pad;
+	__u64 prot_sbp;   /* struct super_block * of the protected instance */
 	__u64 link_iops;  /* bpffs's struct inode_operations * of a pinned link */
 	__u64 link_fops;  /* struct file_operations * of a link fd */
 	__u64 prog_fops;  /* struct file_operations * of a program fd */
@@ -284,7 +285,7 @@ struct guard_info {
 	char last_comm[16];
 	__u32 anchored; /* as guard_state.anchored */
 	__u32 switches; /* SW_* recorded */
-	__u64 inst_ino; /* root inode number of the protected instance (a fresh bpffs gets another) */
+	__u64 inst_ino; /* inode number of the instance's +shared (a fresh bpffs cannot have it) */
 	__u32 inst_dev; /* its s_dev */
 	__s32 keyring; /* signed-only: the serial of the keyring it trusts (0: mode off) */
 };
@@ -394,10 +395,21 @@ static __always_inline int deny(enum refusal what)
 	return -EPERM;
 }
 
-static __always_inline int prot_sb(struct super_block *sb)
+/* The instance by its device number, as the loader's stat gave it: only to find it when the
+ * loader records it (an anonymous device number is recycled by the next fresh bpffs). */
+static __always_inline int dev_sb(struct super_block *sb)
 {
 	return sb && BPF_CORE_READ(sb, s_magic) == BPF_FS_MAGIC &&
 	       BPF_CORE_READ(sb, s_dev) == prot_dev;
+}
+
+/* The protected instance: the superblock the loader's stat showed the guard. */
+static __always_inline int prot_sb(struct super_block *sb)
+{
+	__u32 k = 0;
+	struct guard_state *s = bpf_map_lookup_elem(&guard_state, &k);
+
+	return sb && s && s->prot_sbp && (__u64)sb == s->prot_sbp;
 }
 
 /* d itself or one of its ancestors is a protected directory of the instance. */
@@ -868,10 +880,14 @@ int BPF_PROG(guard_getattr, const struct path *path)
 		}
 		return 0;
 	}
-	if (c->recording != REC_MOUNT || !prot_sb(BPF_CORE_READ(d, d_sb)) ||
-	    d != BPF_CORE_READ(d, d_sb, s_root) || !ino)
+	/* REC_MOUNT: the loader's stat of <bpffs>/+shared, a directory right below the root: its
+	 * mount, its superblock, and its inode number (get_next_ino: no other bpffs has it; every
+	 * bpffs root is inode 1) for `bpf-preload status` to tell this instance from a fresh one */
+	if (c->recording != REC_MOUNT || !dev_sb(BPF_CORE_READ(d, d_sb)) ||
+	    BPF_CORE_READ(d, d_parent) != BPF_CORE_READ(d, d_sb, s_root) || !ino)
 		return 0;
 	t = (struct task_struct *)bpf_get_current_task_btf();
+	s->prot_sbp = (__u64)BPF_CORE_READ(d, d_sb);
 	s->prot_mnt = (__u64)BPF_CORE_READ(path, mnt);
 	s->init_root = (__u64)BPF_CORE_READ(t, fs, root.mnt);
 	set_chain(s);

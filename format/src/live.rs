@@ -40,9 +40,11 @@ pub struct Live {
     pub debugfs: Option<String>,
 }
 
-/// A bpffs instance: its root directory's inode number and its superblock's device number
-/// (the kernel's encoding, `major << 20 | minor`). A fresh bpffs gets a new root inode number
-/// even where its anonymous device number is recycled.
+/// A bpffs instance: the inode number of its `+shared` directory (made by every `run`, right
+/// below the root) and its superblock's device number (the kernel's encoding,
+/// `major << 20 | minor`). Every bpffs root is inode 1 and an anonymous device number is
+/// recycled by the next fresh bpffs, but a directory's number comes from the kernel's global
+/// `get_next_ino`: a fresh bpffs cannot have the boot's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Instance {
     pub ino: u64,

@@ -600,12 +600,13 @@ fn record_objects(
             & bit
             != 0)
     };
+    // `+shared`: made by every run, right below the root (the root itself is inode 1 in every
+    // bpffs; this directory's number is the instance's alone).
+    let shared = bpffs.join(crate::name::SHARED_DIR);
     set_cfg(skel, 0, Recording::Mount)?;
-    stat(bpffs)?;
+    stat(&shared)?;
     if !recorded(skel, RD_MOUNT)? {
-        return Err(GuardError::NotRecorded {
-            path: bpffs.to_owned(),
-        });
+        return Err(GuardError::NotRecorded { path: shared });
     }
     let pin = dir.join("links").join("guard_bpf");
     set_cfg(skel, 0, Recording::LinkPin)?;

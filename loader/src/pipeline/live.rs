@@ -307,26 +307,43 @@ fn check_instance(
     };
     let evidence = expected.map_or(Evidence::None, |(_, e)| e);
     let expected_i = expected.map(|(i, _)| i);
-    match probe.instance(bpffs) {
+    let Some(want) = expected_i else {
+        return InstanceCheck {
+            state: InstanceState::Unknown,
+            found: None,
+            expected: None,
+            evidence,
+            unchecked: Some("no instance recorded (an older record, and no guard info)".into()),
+        };
+    };
+    // The instance is told by its `+shared` directory (every bpffs root is inode 1).
+    let shared = bpffs.join(SHARED_DIR);
+    match probe.instance(&shared) {
+        // The boot's instance has one: a bpffs without it is another (or it was removed).
+        Err(e) if e.kind() == io::ErrorKind::NotFound => InstanceCheck {
+            state: InstanceState::Moved,
+            found: None,
+            expected: Some(want),
+            evidence,
+            unchecked: None,
+        },
         Err(e) => InstanceCheck {
             state: InstanceState::Unknown,
             found: None,
-            expected: expected_i,
+            expected: Some(want),
             evidence,
-            unchecked: Some(format!("stat {}: {e}", bpffs.display())),
+            unchecked: Some(format!("stat {}: {e}", shared.display())),
         },
         Ok(found) => InstanceCheck {
-            state: match expected_i {
-                None => InstanceState::Unknown,
-                Some(e) if e == found => InstanceState::Same,
-                Some(_) => InstanceState::Moved,
+            state: if found == want {
+                InstanceState::Same
+            } else {
+                InstanceState::Moved
             },
             found: Some(found),
-            expected: expected_i,
+            expected: Some(want),
             evidence,
-            unchecked: expected_i
-                .is_none()
-                .then(|| "no instance recorded (an older record, and no guard info)".into()),
+            unchecked: None,
         },
     }
 }
@@ -1467,6 +1484,21 @@ mod tests {
         let live = check(&st, &f);
         assert_eq!(live.instance.state, InstanceState::Moved);
         assert_eq!(live.instance.evidence, Evidence::Record);
+        assert_eq!(live.objects["counter"].state, LiveState::Moved);
+        // A bpffs without the boot's `+shared` is not the boot's instance either.
+        let (mut f, st) = loaded();
+        f.instance = None;
+        let live = check(&st, &f);
+        assert_eq!(
+            live.instance,
+            InstanceCheck {
+                state: InstanceState::Moved,
+                found: None,
+                expected: Some(BOOT),
+                evidence: Evidence::Record,
+                unchecked: None,
+            }
+        );
         assert_eq!(live.objects["counter"].state, LiveState::Moved);
     }
 

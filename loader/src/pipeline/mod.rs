@@ -449,10 +449,11 @@ pub fn run(
             finish(entry, attempt, verdict, t);
         }
         status.mounted_bpffs = bpffs.as_ref().is_ok_and(|b| b.mounted);
-        // Which instance this run pinned into: `status` tells a fresh bpffs from it later.
+        // Which instance this run pinned into, by its `+shared` directory (every bpffs root is
+        // inode 1; this number no other bpffs has): `status` tells a fresh bpffs from it later.
         if bpffs.is_ok() {
             status.bpffs_instance =
-                sys.stat_ids(&cfg.bpffs)
+                sys.stat_ids(&cfg.bpffs.join(SHARED_DIR))
                     .ok()
                     .map(|(ino, dev)| live::Instance {
                         ino,
