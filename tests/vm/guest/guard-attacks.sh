@@ -185,7 +185,7 @@ status_block() { echo "$2" | awk -v o="$1" '$1 == o && /^  [^ ]/ { p = 1; print;
 # intact NAME: in the guard run, after attack NAME: the witness's raw tracepoint and fentry still
 # count, the iter link still runs its own program (iter.bpf.c: one "PID COMM" line per task, init
 # is pid 1), the pins are there, the instance is what the real root sees, and the status calls
-# nothing replaced, removed or unprotected.
+# nothing replaced, removed, moved, unknown or unprotected.
 intact() {
     [ "$GUARD" = refused ] || return 0
     _n=$1
@@ -204,7 +204,9 @@ intact() {
     done
     if [ -z "$_miss" ]; then ok "intact-pins:$_n"; else bad "intact-pins:$_n" "missing:$_miss"; fi
     _st=$(bpf-preload status 2>&1)
-    if echo "$_st" | grep -qE 'removed|replaced|not protecting|guard: gone'; then
+    # (the live states of docs/status.md: removed, replaced, moved, unknown; the guard's gone,
+    # not protecting, not verified)
+    if echo "$_st" | grep -qE 'removed|replaced|moved|not.protecting|not.verified|guard: gone|^  [^ ]+ +unknown '; then
         bad "intact-status:$_n" "$(echo "$_st" | tr '\n' ';')"
     else
         ok "intact-status:$_n"
