@@ -6,7 +6,7 @@
 # found, then "N passed, M failed". Needs cargo with rustfmt and clippy, and shellcheck
 # (tests/deps.sh build installs it).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 passed=0 failed=0
 lint() { # lint NAME COMMAND...: passes when COMMAND exits 0
     local name=$1 out
