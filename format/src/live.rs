@@ -40,6 +40,21 @@ pub struct Live {
     pub debugfs: Option<String>,
 }
 
+/// The kernel's `dev_t` (`MKDEV`: major << 20 | minor) of a `st_dev` as user space sees it
+/// (glibc's encoding: minor's low byte, major's 12 bits, minor's upper bits, major's upper bits).
+pub fn kernel_dev(st_dev: u64) -> u32 {
+    let major = ((st_dev >> 8) & 0xfff) | ((st_dev >> 32) & !0xfff);
+    let minor = (st_dev & 0xff) | ((st_dev >> 12) & !0xff);
+    ((major << 20) | (minor & 0xf_ffff)) as u32
+}
+
+/// `major:minor` as `/proc/self/mountinfo` shows it.
+pub fn dev_string(st_dev: u64) -> String {
+    let major = ((st_dev >> 8) & 0xfff) | ((st_dev >> 32) & !0xfff);
+    let minor = (st_dev & 0xff) | ((st_dev >> 12) & !0xff);
+    format!("{major}:{minor}")
+}
+
 /// A bpffs instance: the inode number of its `+shared` directory (made by every `run`, right
 /// below the root) and its superblock's device number (the kernel's encoding,
 /// `major << 20 | minor`). Every bpffs root is inode 1 and an anonymous device number is
@@ -339,5 +354,24 @@ impl fmt::Display for Missing {
 impl Serialize for Missing {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dev_encoding_matches_the_kernel() {
+        // anonymous bpffs instances: major 0, small minor -> same number
+        assert_eq!(kernel_dev(0x2a), 0x2a);
+        assert_eq!(dev_string(0x2a), "0:42");
+        // minor 300 (0x12c): user space splits it around the major's bits
+        let st = 0x2c | (0x100 << 12);
+        assert_eq!(kernel_dev(st), 300);
+        assert_eq!(dev_string(st), "0:300");
+        // 8:1 (sda1)
+        assert_eq!(kernel_dev(0x801), (8 << 20) | 1);
+        assert_eq!(dev_string(0x801), "8:1");
     }
 }

@@ -15,6 +15,7 @@ use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, MapHandle};
 use std::os::fd::AsFd;
 
+pub use crate::live::{dev_string, kernel_dev};
 use crate::pipeline::guard::{GuardReport, Switch, SwitchPaths, SwitchState, GUARD_DIR};
 use crate::sys::files;
 
@@ -114,21 +115,6 @@ impl GuardError {
 /// Does the kernel's active LSM list (`/sys/kernel/security/lsm`) include the BPF LSM?
 pub fn bpf_lsm_active(list: &str) -> bool {
     list.trim().split(',').any(|l| l == "bpf")
-}
-
-/// The kernel's `dev_t` (`MKDEV`: major << 20 | minor) of a `st_dev` as user space sees it
-/// (glibc's encoding: minor's low byte, major's 12 bits, minor's upper bits, major's upper bits).
-pub fn kernel_dev(st_dev: u64) -> u32 {
-    let major = ((st_dev >> 8) & 0xfff) | ((st_dev >> 32) & !0xfff);
-    let minor = (st_dev & 0xff) | ((st_dev >> 12) & !0xff);
-    ((major << 20) | (minor & 0xf_ffff)) as u32
-}
-
-/// `major:minor` as `/proc/self/mountinfo` shows it.
-pub fn dev_string(st_dev: u64) -> String {
-    let major = ((st_dev >> 8) & 0xfff) | ((st_dev >> 32) & !0xfff);
-    let minor = (st_dev & 0xff) | ((st_dev >> 12) & !0xff);
-    format!("{major}:{minor}")
 }
 
 /// Each program of the guard reads its hook's arguments by position: the kernel's prototype
@@ -1015,20 +1001,6 @@ mod tests {
                 *name,
             );
         }
-    }
-
-    #[test]
-    fn dev_encoding_matches_the_kernel() {
-        // anonymous bpffs instances: major 0, small minor -> same number
-        assert_eq!(kernel_dev(0x2a), 0x2a);
-        assert_eq!(dev_string(0x2a), "0:42");
-        // minor 300 (0x12c): user space splits it around the major's bits
-        let st = 0x2c | (0x100 << 12);
-        assert_eq!(kernel_dev(st), 300);
-        assert_eq!(dev_string(st), "0:300");
-        // 8:1 (sda1)
-        assert_eq!(kernel_dev(0x801), (8 << 20) | 1);
-        assert_eq!(dev_string(0x801), "8:1");
     }
 
     #[test]

@@ -82,7 +82,7 @@ impl LiveProbe for Libbpf {
         let m = files::metadata(path)?;
         Ok(Instance {
             ino: m.ino(),
-            dev: guard::kernel_dev(m.dev()),
+            dev: crate::live::kernel_dev(m.dev()),
         })
     }
 

@@ -28,8 +28,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 pub use bpf_preload_format::live::{
-    Check, Evidence, Instance, InstanceCheck, InstanceState, Live, LiveState, Missing, Replacement,
-    SignedOnlyCheck, SignedOnlyLive,
+    dev_string, kernel_dev, Check, Evidence, Instance, InstanceCheck, InstanceState, Live,
+    LiveState, Missing, Replacement, SignedOnlyCheck, SignedOnlyLive,
 };
 
 use super::guard::GUARD_DIR;

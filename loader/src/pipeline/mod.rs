@@ -457,7 +457,7 @@ pub fn run(
                     .ok()
                     .map(|(ino, dev)| live::Instance {
                         ino,
-                        dev: crate::builtin::guard::kernel_dev(dev),
+                        dev: live::kernel_dev(dev),
                     });
         }
         status.error = run_error;
