@@ -55,6 +55,11 @@ pub struct ObjectStatus {
     /// link still runs it); empty in records older than this field.
     #[serde(default)]
     pub link_prog_ids: BTreeMap<String, u32>,
+    /// Inode number of `<bpffs>/<name>/` when the run was done (a directory's number comes from
+    /// the kernel's global `get_next_ino`: the same name in a fresh bpffs has another); absent in
+    /// older records and for objects that did not load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir_ino: Option<u64>,
     /// Pin names under `<bpffs>/<name>/maps`.
     pub maps: Vec<String>,
     /// Pin names under `<bpffs>/<name>/progs`: programs that loaded but were not attached.
@@ -110,6 +115,7 @@ impl ObjectStatus {
             links: vec![],
             link_ids: BTreeMap::new(),
             link_prog_ids: BTreeMap::new(),
+            dir_ino: None,
             maps: vec![],
             programs: vec![],
             not_attached: vec![],

@@ -94,6 +94,10 @@ struct Checker<'a> {
     programs: Option<Evidence>,
     /// Link ids whose program was compared.
     seen: BTreeSet<u32>,
+    /// The object's directory is not the one the boot made (another inode number).
+    moved_dir: bool,
+    /// The object's directory was compared with the boot's: its own identity is known.
+    dir_known: bool,
 }
 
 impl<'a> Checker<'a> {
@@ -106,6 +110,8 @@ impl<'a> Checker<'a> {
             unchecked: Vec::new(),
             programs: None,
             seen: BTreeSet::new(),
+            moved_dir: false,
+            dir_known: false,
         }
     }
 
@@ -233,7 +239,7 @@ impl<'a> Checker<'a> {
             LiveState::Replaced
         } else if !self.missing.is_empty() {
             LiveState::Removed
-        } else if moved {
+        } else if moved || self.moved_dir {
             LiveState::Moved
         } else if !self.unchecked.is_empty() {
             LiveState::Unknown
@@ -270,6 +276,16 @@ fn check_object<'a>(
     let none = BTreeMap::new();
     let dir = bpffs.join(name.as_str());
     if c.dir(&dir, name.as_str()) {
+        // The directory the boot made, or one of the same name in another bpffs?
+        if let Some(want) = o.dir_ino {
+            match probe.instance(&dir) {
+                Ok(found) => {
+                    c.dir_known = true;
+                    c.moved_dir = found.ino != want;
+                }
+                Err(e) => c.cannot(format!("stat {}/", name.as_str()), &e),
+            }
+        }
         c.pins(
             &dir,
             "links",
@@ -319,13 +335,17 @@ fn check_instance(
     // The instance is told by its `+shared` directory (every bpffs root is inode 1).
     let shared = bpffs.join(SHARED_DIR);
     match probe.instance(&shared) {
-        // The boot's instance has one: a bpffs without it is another (or it was removed).
+        // Removed (only possible without the guard), or another bpffs: cannot be told here;
+        // each object's own directory still can.
         Err(e) if e.kind() == io::ErrorKind::NotFound => InstanceCheck {
-            state: InstanceState::Moved,
+            state: InstanceState::Unknown,
             found: None,
             expected: Some(want),
             evidence,
-            unchecked: None,
+            unchecked: Some(format!(
+                "no {}: the instance cannot be told by it",
+                shared.display()
+            )),
         },
         Err(e) => InstanceCheck {
             state: InstanceState::Unknown,
@@ -698,8 +718,9 @@ pub fn check(st: &Status, probe: &dyn LiveProbe) -> Live {
             continue;
         }
         let mut c = check_object(probe, prot_ok, bpffs, o);
-        // Why: on the instance's own line.
-        if instance.state == InstanceState::Unknown {
+        // Why: on the instance's own line. (An object whose own directory was compared is
+        // told apart whatever became of `+shared`.)
+        if instance.state == InstanceState::Unknown && !c.dir_known {
             c.unchecked.push("bpffs instance not checked".into());
         }
         checkers.push((o.name.clone(), c));
@@ -818,6 +839,8 @@ mod tests {
         denied: bool,
         asked: RefCell<Vec<PathBuf>>,
         instance: Option<Instance>,
+        /// Inode numbers of particular directories (others: `instance`'s); `None`: not there.
+        inos: BTreeMap<PathBuf, Option<u64>>,
         info: RefCell<Option<GuardInfo>>,
         prot: Option<BTreeMap<u32, u32>>,
         guarding: Guarding,
@@ -883,8 +906,16 @@ mod tests {
                 .cloned()
                 .ok_or_else(|| io::ErrorKind::NotFound.into())
         }
-        fn instance(&self, _: &Path) -> io::Result<Instance> {
-            self.instance.ok_or_else(|| io::ErrorKind::NotFound.into())
+        fn instance(&self, path: &Path) -> io::Result<Instance> {
+            let i = self.instance.ok_or(io::ErrorKind::NotFound)?;
+            match self.inos.get(path) {
+                None => Ok(i),
+                Some(Some(ino)) => Ok(Instance {
+                    ino: *ino,
+                    dev: i.dev,
+                }),
+                Some(None) => Err(io::ErrorKind::NotFound.into()),
+            }
         }
         fn guard_info(&self, _: &Path) -> io::Result<GuardInfo> {
             self.info
@@ -1485,21 +1516,33 @@ mod tests {
         assert_eq!(live.instance.state, InstanceState::Moved);
         assert_eq!(live.instance.evidence, Evidence::Record);
         assert_eq!(live.objects["counter"].state, LiveState::Moved);
-        // A bpffs without the boot's `+shared` is not the boot's instance either.
-        let (mut f, st) = loaded();
-        f.instance = None;
+    }
+
+    /// Each object is told by its own directory too (the record's `dir_ino`): a directory of
+    /// the same name made later is another, whatever became of `+shared`.
+    #[test]
+    fn an_object_is_told_by_its_own_directory() {
+        let (mut f, mut st) = loaded();
+        st.objects[0].dir_ino = Some(77);
+        f.inos.insert("/bpf/counter".into(), Some(77));
+        assert_eq!(check(&st, &f).objects["counter"].state, LiveState::Loaded);
+        f.inos.insert("/bpf/counter".into(), Some(78));
+        assert_eq!(check(&st, &f).objects["counter"].state, LiveState::Moved);
+        // `+shared` removed (possible only without the guard): the instance cannot be told by
+        // it, the object still is.
+        f.inos.insert("/bpf/+shared".into(), None);
         let live = check(&st, &f);
+        assert_eq!(live.instance.state, InstanceState::Unknown);
         assert_eq!(
-            live.instance,
-            InstanceCheck {
-                state: InstanceState::Moved,
-                found: None,
-                expected: Some(BOOT),
-                evidence: Evidence::Record,
-                unchecked: None,
-            }
+            live.instance.unchecked.as_deref(),
+            Some("no /bpf/+shared: the instance cannot be told by it")
         );
         assert_eq!(live.objects["counter"].state, LiveState::Moved);
+        f.inos.insert("/bpf/counter".into(), Some(77));
+        assert_eq!(check(&st, &f).objects["counter"].state, LiveState::Loaded);
+        // An object the record gives no directory number: not checked, as before.
+        st.objects[0].dir_ino = None;
+        assert_eq!(check(&st, &f).objects["counter"].state, LiveState::Unknown);
     }
 
     #[test]

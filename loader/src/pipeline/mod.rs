@@ -452,6 +452,15 @@ pub fn run(
         // Which instance this run pinned into, by its `+shared` directory (every bpffs root is
         // inode 1; this number no other bpffs has): `status` tells a fresh bpffs from it later.
         if bpffs.is_ok() {
+            // ... and each object's own directory, which `status` compares object by object.
+            for o in &mut status.objects {
+                if matches!(o.result, Outcome::Loaded | Outcome::AlreadyLoaded) {
+                    o.dir_ino = sys
+                        .stat_ids(&cfg.bpffs.join(&o.name))
+                        .ok()
+                        .map(|(ino, _)| ino);
+                }
+            }
             status.bpffs_instance =
                 sys.stat_ids(&cfg.bpffs.join(SHARED_DIR))
                     .ok()
@@ -538,6 +547,7 @@ pub fn record(entry: &Entry, a: Attempt, verdict: Verdict, duration_ms: f64) -> 
         links: pins.links,
         link_ids: pins.link_ids,
         link_prog_ids: pins.link_progs,
+        dir_ino: None,
         maps: pins.maps,
         programs: pins.progs,
         not_attached: load.not_attached,
