@@ -222,7 +222,7 @@ const volatile __s32 signed_parent = 0;
 
 /* What the loader's next stat points at, before arming (guard_cfg.recording). */
 enum recording {
-	REC_MOUNT = 0,      /* stat of the bpffs root: the mount, the instance's root inode */
+	REC_MOUNT = 0,      /* stat of <bpffs>/+shared: the mount, the superblock, that inode */
 	REC_FTRACE = 1,     /* stat of /proc/sys/kernel/ftrace_enabled: its sysctl entry */
 	REC_KPROBES = 2,    /* stat of <debugfs>/kprobes/enabled: its inode */
 	REC_LINK_PIN = 3,   /* stat of a link pin: bpffs's inode operations of links */

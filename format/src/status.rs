@@ -436,7 +436,7 @@ pub struct Status {
     pub bpffs: String,
     /// We mounted the bpffs (false: one was already there and was reused).
     pub mounted_bpffs: bool,
-    /// The bpffs instance the run pinned into (its root inode and device); absent in older
+    /// The bpffs instance the run pinned into (its `+shared` directory's inode and device); absent in older
     /// records and when no bpffs was prepared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bpffs_instance: Option<Instance>,

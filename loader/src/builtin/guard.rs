@@ -562,8 +562,8 @@ const RD_LINK_FD: u32 = 4;
 const RD_PROG_FD: u32 = 8;
 
 /// Show the guard, with calls of ours it watches before arming, what it must recognise later
-/// whatever path or fd reaches it: the instance's mount and root inode (a stat of the bpffs
-/// root), bpffs's inode operations of a pinned link (a stat of one of its own link pins), and
+/// whatever path or fd reaches it: the instance's mount, superblock and `+shared` inode (a stat of
+/// `<bpffs>/+shared`), bpffs's inode operations of a pinned link (a stat of one of its own link pins), and
 /// the kernel's file operations of link and program fds (BPF_OBJ_GET_INFO_BY_FD of its own).
 fn record_objects(
     skel: &mut skel::GuardSkel<'_>,
@@ -774,7 +774,7 @@ pub struct GuardInfo {
     /// Once sealed, which mount the mount-level protection holds on: `recorded` (the loader's),
     /// `copy` (switch_root copied /sys: re-anchored on the copy in the real root) or `lost`.
     pub mount: Option<&'static str>,
-    /// The bpffs instance the guard protects (its root inode, its kernel dev_t); `None` from a
+    /// The bpffs instance the guard protects (its `+shared` inode, its kernel dev_t); `None` from a
     /// guard of the older layout, or one that recorded no instance.
     pub instance: Option<crate::live::Instance>,
     /// Signed-only mode: the serial of the keyring the guard trusts (0: the mode is off; it

@@ -2,9 +2,11 @@
 //! (which it never rewrites). The record is hostile input (root can edit it): where the kernel
 //! or the guard holds the evidence, that evidence is used, and the result says which was.
 //!
-//! * The bpffs instance at the record's path: its root inode and device now, against the
-//!   instance the guard protects (`+guard/info`), else the one the record names. A fresh bpffs
-//!   has a new root inode even where its (anonymous) device number is recycled.
+//! * The bpffs instance at the record's path: the inode of its `+shared` directory and its
+//!   device now, against the instance the guard protects (`+guard/info`), else the one the
+//!   record names (every bpffs root is inode 1 and anonymous devices are recycled; a
+//!   directory's number no fresh bpffs can have). Each object's own directory inode too
+//!   (`dir_ino`), so an object is told apart even after `+shared` was removed.
 //! * For every object the record calls loaded or already-loaded: is `<bpffs>/<name>/` still
 //!   there, is every recorded link, map, program and shared map still pinned and of its kind,
 //!   does every recorded link id still exist, and does each link still run the program it ran
@@ -12,7 +14,8 @@
 //!   `link_prog_ids`; else `not checked`).
 //! * An active guard: its links, its info, and whether it is alive, asked directly: a
 //!   `mkdir +guard/probe-<pid>` that only a live guard refuses, and counts as our refusal.
-//! * Signed-only mode, derived live: the guard alive, its keyring not freed, the keyring there.
+//! * Signed-only mode, derived live: the guard alive, enforcing the recorded keyring, which is
+//!   still a keyring.
 //! * The kernel switches that silently disarm preloaded programs: `kernel.ftrace_enabled` and
 //!   debugfs's `kprobes/enabled`.
 //!
@@ -555,7 +558,8 @@ fn guard_verdict(
     }
 }
 
-/// Signed-only mode as it holds now: the guard alive, its keyring not freed, the keyring there.
+/// Signed-only mode as it holds now: the guard alive, enforcing the recorded keyring, which is
+/// still a keyring.
 fn check_signed_only(
     probe: &dyn LiveProbe,
     st: &Status,
@@ -1483,7 +1487,7 @@ mod tests {
     }
 
     /// The pins moved into a fresh bpffs at the same path (its device number even recycled):
-    /// its root inode is not the protected one.
+    /// its `+shared` inode is not the protected one.
     #[test]
     fn a_fresh_instance_is_not_the_protected_one() {
         let fresh = Instance { ino: 9, dev: 27 };
