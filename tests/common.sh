@@ -14,6 +14,25 @@ BP_KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 BP_BIN_DEFAULT=$BP_TOP/target/x86_64-unknown-linux-gnu/release/bpf-preload
 BP_APT=(apt-get -o DPkg::Lock::Timeout=600 -y -q --no-install-recommends)
 
+# What the tests download, and the roots made from it (apt lists, kernel .debs, Debian roots,
+# mkosi's tree), is cached outside the checkout, so that a clean clone on a machine that ran
+# the tests before fetches nothing again: in BP_CACHE (default /var/cache/bpf-preload-tests;
+# BP_CACHE=none keeps everything in build/). A fresh machine starts cold and works the same.
+# Roots made from a mirror are keyed on their inputs and the ISO week (BP_WEEK): a week-old
+# root is made again, so the mirror's updates reach the tests.
+BP_CACHE=${BP_CACHE:-/var/cache/bpf-preload-tests}
+# shellcheck disable=SC2034 # read by the scripts that source this one
+BP_WEEK=$(date +%G-%V)
+# bp_cached DIR: DIR (under $BP_BUILD) becomes a symlink to the same path under $BP_CACHE.
+bp_cached() {
+    local p=$1 target
+    [[ $BP_CACHE == none ]] && { mkdir -p "$p"; return 0; }
+    target=$BP_CACHE/${p#"$BP_BUILD"/}
+    [[ -L $p && $(readlink "$p") == "$target" ]] && return 0
+    mkdir -p "$target" "$(dirname "$p")"
+    rm -rf "$p" && ln -s "$target" "$p"
+}
+
 bp_log() { printf '[%s %s] %s\n' "${BP_LOG_TAG:-bpf-preload}" "$(date +%H:%M:%S)" "$*" >&2; }
 bp_die() { bp_log "ERROR: $*"; exit 1; }
 
@@ -60,6 +79,7 @@ bp_apt_conf() {
     local name=$1 host=0 d f s
     shift
     [[ ${1:-} == --with-host ]] && { host=1; shift; }
+    bp_cached "$BP_BUILD/apt"
     d=$BP_BUILD/apt/$name
     mkdir -p "$d/sources.list.d" "$d/state/lists/partial" "$d/cache/archives/partial"
     : > "$d/sources.list.new"

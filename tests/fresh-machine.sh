@@ -14,14 +14,16 @@
 #                the kernel download (private apt configuration), the dracut
 #                initramfs and one qemu boot whose real-root checks must pass.
 #   tests-first  in another fresh root: tests/run-all.sh --no-vm as the very
-#                first command (deps, builds, unit and root integration tests;
-#                the VM boots are left out, demo-first covers one).
+#                first command (deps, builds, unit and root integration tests, the
+#                lints, every fuzz target for 2 s instead of 10: it proves that the
+#                fuzzers install, build and run; the VM boots are left out,
+#                demo-first covers one).
 #   both         (default) the two.
 # Not covered here: the benchmark (tests/bench/run.sh uses tests/deps.sh bench
 # like the others) and the full VM matrix (tests/vm/run.sh, on the host).
 #
-# The base root is cached as build/fresh/bookworm-base.tar; every run unpacks
-# it anew. Prints "N passed, M failed" last.
+# The base root is cached as build/fresh-base/bookworm-base.tar (outside the checkout:
+# common.sh BP_CACHE; made again each week); every run unpacks it anew, with no cache. Prints "N passed, M failed" last.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=vm/lib.sh
@@ -41,10 +43,13 @@ T0=$(date +%s)
 "$BP_TOP/tests/deps.sh" vm # mmdebstrap on the host
 
 F=$BP_BUILD/fresh
-BASE=$F/bookworm-base.tar
+mkdir -p "$F"
+# the base root's tarball: outside the checkout (common.sh BP_CACHE), made again each week
+bp_cached "$BP_BUILD/fresh-base"
+BASE=$BP_BUILD/fresh-base/bookworm-base.tar
 PKGS="gcc,python3,ca-certificates,qemu-utils/bookworm-backports"
-stamp=$(echo "$PKGS $BP_MIRROR" | sha256sum | cut -c1-16)
-if [[ ! -s $BASE || $(cat "$F/base.stamp" 2> /dev/null) != "$stamp" ]]; then
+stamp=$(echo "$PKGS $BP_MIRROR $BP_WEEK" | sha256sum | cut -c1-16)
+if [[ ! -s $BASE || $(cat "$BASE.stamp" 2> /dev/null) != "$stamp" ]]; then
     mkdir -p "$F"
     bp_log "mmdebstrap bookworm minbase + $PKGS -> $BASE"
     # backports only while installing qemu-utils; the root keeps Debian 12's
@@ -59,7 +64,7 @@ if [[ ! -s $BASE || $(cat "$F/base.stamp" 2> /dev/null) != "$stamp" ]]; then
         "deb [signed-by=$BP_KEYRING] $BP_MIRROR bookworm-backports main" > "$F/mmdebstrap.log" 2>&1 ||
         { tail -n 30 "$F/mmdebstrap.log" >&2; bp_die "mmdebstrap failed (log: $F/mmdebstrap.log)"; }
     mv "$F/new-base.tar" "$BASE"
-    echo "$stamp" > "$F/base.stamp"
+    echo "$stamp" > "$BASE.stamp"
 fi
 
 TOOLCHAIN=$(rustc --print sysroot)
@@ -82,7 +87,7 @@ fresh_run() {
     bp_log "$name: $* (log $log)"
     VM_ROOT_RO_BINDS="$TOOLCHAIN=/opt/rust $(dirname "$CAFILE")=/opt/host-ca" vm_in_root "$r" \
         PATH=/opt/rust/bin:/usr/sbin:/usr/bin:/sbin:/bin CARGO_HOME=/root/.cargo \
-        CARGO_HTTP_CAINFO="/opt/host-ca/${CAFILE##*/}" \
+        CARGO_HTTP_CAINFO="/opt/host-ca/${CAFILE##*/}" FUZZ_SECONDS=2 \
         bash -c 'cd /src && exec "$@"' fresh "$@" > "$log" 2>&1 || rc=$?
     if ((rc == 0)); then
         PASSED=$((PASSED + 1))

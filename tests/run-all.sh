@@ -22,6 +22,14 @@ for a in "$@"; do
 done
 [[ $(id -u) == 0 ]] || { echo "run-all: needs root (BPF, mounts, chroot, qemu images)" >&2; exit 2; }
 T0=$(date +%s)
+# part NAME: the wall time since the last part, for the per-part table (tests/vm/README.md).
+TP=$T0 PARTS=
+part() {
+    local now
+    now=$(date +%s)
+    PARTS+="${PARTS:+, }$1 $((now - TP)) s"
+    TP=$now
+}
 
 set -e
 if ((VM)); then tests/deps.sh vm; else tests/deps.sh build; fi
@@ -32,6 +40,7 @@ install -m 0755 target/x86_64-unknown-linux-gnu/release/bpf-preload target/bpf-p
 export BPF_PRELOAD_BUILTIN_BIN=$PWD/target/bpf-preload-builtin-keys
 cargo build --release --locked
 set +e
+part "deps and builds"
 
 passed=0 failed=0 skipped=0 reasons=
 log=$(mktemp)
@@ -79,6 +88,7 @@ suite() {
 }
 # fmt, clippy (-D warnings) and shellcheck (tests/lint.sh): each finding fails the run.
 suite "lints" tests/lint.sh
+part lints
 # Every fuzz target for a short bounded time (loader/fuzz/ci.sh): one test, failed by any crash.
 if loader/fuzz/ci.sh "${FUZZ_SECONDS:-10}"; then
     passed=$((passed + 1))
@@ -86,9 +96,16 @@ else
     echo "run-all: fuzzing found a crash (loader/fuzz/artifacts/)"
     failed=$((failed + 1))
 fi
-((VM)) && suite "VM tests" tests/vm/run.sh
-((FRESH)) && suite "fresh-machine test" tests/fresh-machine.sh
+part fuzz
+if ((VM)); then
+    suite "VM tests" tests/vm/run.sh
+    part "VM tests"
+fi
+if ((FRESH)); then
+    suite "fresh-machine test" tests/fresh-machine.sh
+    part "fresh machine"
+fi
 rm -f "$log"
-echo "run-all: wall time $(($(date +%s) - T0)) s"
+echo "run-all: wall time $(($(date +%s) - T0)) s ($PARTS)"
 echo "$passed passed, $failed failed, $skipped skipped${reasons:+ ($reasons)}"
 ((failed == 0))

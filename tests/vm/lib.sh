@@ -20,6 +20,10 @@ VM_TIMEOUT=${VM_TIMEOUT:-240}        # hard limit for one qemu run, seconds
 VM_MEM=${VM_MEM:-1024}
 VM_SMP=${VM_SMP:-2}
 mkdir -p "$VM_BUILD"
+# Downloads (kernels, bpftool), kernels, the Debian roots and mkosi's tree: outside the checkout
+# (common.sh BP_CACHE).
+for _d in dl kernels roots mkosi; do bp_cached "$VM_BUILD/$_d"; done
+unset _d
 
 vlog() { bp_log "$@"; }
 vdie() { bp_die "$@"; }
@@ -74,7 +78,8 @@ _vm_kernel_pkgs() {
 # Cached: no network when kernels/NAME/vmlinux exists.
 vm_kernel() {
     local name=$1 kd=$VM_BUILD/kernels/$1 dl=$VM_BUILD/dl/$1 conf pkgs deb kver vmlinuz
-    if [[ ! -s $kd/vmlinux || ! -s $kd/kver ]]; then
+    # fetched again once a week (common.sh BP_WEEK): Debian's kernel updates reach the tests
+    if [[ ! -s $kd/vmlinux || ! -s $kd/kver || $(cat "$kd/week" 2> /dev/null) != "$BP_WEEK" ]]; then
         conf=$(_vm_kernel_conf "$name")
         mapfile -t pkgs < <(_vm_kernel_pkgs "$conf")
         ((${#pkgs[@]} > 1)) || vdie "kernel $name: cannot resolve linux-image-amd64 (apt config $conf)"
@@ -95,6 +100,7 @@ vm_kernel() {
         python3 "$VM_DIR/extract-vmlinux.py" "$vmlinuz" "$kd/vmlinux.tmp"
         mv "$kd/vmlinux.tmp" "$kd/vmlinux"
         echo "$kver" > "$kd/kver"
+        echo "$BP_WEEK" > "$kd/week"
         vlog "kernel $name: $kver"
     fi
     echo "$kd"
@@ -164,9 +170,11 @@ vm_install_project() {
 }
 
 # A private dracut base dir: the host's modules plus ours (as installed into
-# $VM_BUILD/install), so the host's /usr/lib/dracut is not touched.
+# $VM_BUILD/install), so the host's /usr/lib/dracut is not touched. Made once (run.sh removes it
+# at its start): dracut runs at the same time share it.
 vm_dracut_base() {
     local b=$VM_BUILD/dracut e
+    [[ -L $b/modules.d/50bpf-preload ]] && { echo "$b"; return; }
     [[ -d $VM_BUILD/install ]] || vm_install_project
     rm -rf "$b" && mkdir -p "$b/modules.d"
     for e in /usr/lib/dracut/*; do
@@ -208,8 +216,10 @@ bpf_preload_bundle_dir="$bundle/lib"
 bpf_preload_keys_dir="$bundle/keys"
 bpf_preload_list="$bundle/preload.list"
 EOC
-        # Extra dracut configuration of this bundle (e.g. the build-time policy).
+        # Extra dracut configuration of this bundle (e.g. the build-time policy), and of the
+        # case (VM_DRACUT_EXTRA_CONF: run.sh, a case's build_conf).
         [[ -f $bundle/dracut.conf ]] && cat "$bundle/dracut.conf" >> "$conf/bpf-preload.conf"
+        [[ -n ${VM_DRACUT_EXTRA_CONF:-} ]] && echo "$VM_DRACUT_EXTRA_CONF" >> "$conf/bpf-preload.conf"
     fi
     mkdir -p "$(dirname "$out")"
     dracutbasedir=$(vm_dracut_base) dracut "${args[@]}" "$@" "$out" >&2 \
@@ -254,7 +264,7 @@ vm_boot() {
     t0=$(date +%s%N)
     timeout --kill-after=5 "$VM_TIMEOUT" qemu-system-x86_64 \
         -machine q35 -accel tcg -cpu max -smp "$VM_SMP" -m "$VM_MEM" \
-        -display none -monitor none -serial "file:$log" -no-reboot \
+        -nodefaults -display none -monitor none -serial "file:$log" -no-reboot \
         -kernel "${VM_KERNEL_IMAGE:-$kd/vmlinux}" -initrd "$initrd" "${VM_QEMU_EXTRA[@]}" \
         -append "$VM_BASE_CMDLINE init=$init $extra" \
         -drive "file=$img,if=virtio,format=raw,snapshot=on" \
@@ -281,13 +291,13 @@ vm_boot() {
 # ------------------------------------------------------------ Debian 13 root --
 # A Debian 13 (trixie) root made with mmdebstrap, in which the tests run
 # Debian 13's own generators: dracut-ng (dracut-core 106) with systemd 257,
-# mkinitramfs (initramfs-tools-core) and mkosi 25. Cached in $VM_BUILD/trixie/root
+# mkinitramfs (initramfs-tools-core) and mkosi 25. Cached in $VM_BUILD/roots/trixie/root
 # and rebuilt when the package list changes. The -core packages let both
 # generators live in one root (dracut and initramfs-tools conflict).
 VM_TRIXIE_PKGS="dracut-core initramfs-tools-core systemd systemd-sysv udev kmod busybox zstd cpio e2fsprogs mkosi"
 vm_trixie_root() {
-    local d=$VM_BUILD/trixie stamp
-    stamp=$(echo "$VM_TRIXIE_PKGS $BP_MIRROR" | sha256sum | cut -c1-16)
+    local d=$VM_BUILD/roots/trixie stamp
+    stamp=$(echo "$VM_TRIXIE_PKGS $BP_MIRROR $BP_WEEK" | sha256sum | cut -c1-16)
     if [[ ! -x $d/root/usr/bin/dracut || $(cat "$d/stamp" 2> /dev/null) != "$stamp" ]]; then
         vlog "mmdebstrap trixie ($VM_TRIXIE_PKGS) -> $d/root"
         rm -rf "$d" && mkdir -p "$d"
@@ -463,7 +473,7 @@ EOC
 # /etc/dracut.conf.d. Rebuilt when the inputs change.
 VM_DEB_PKGS="initramfs-tools systemd systemd-sysv udev kmod busybox zstd cpio e2fsprogs linux-base mount"
 vm_deb_base_root() { # SUITE KERNEL-NAME [GENERATORS]
-    local suite=$1 kname=$2 gens=${3:-initramfs-tools dracut} d=$VM_BUILD/deb-$1 kd conf stamp deb
+    local suite=$1 kname=$2 gens=${3:-initramfs-tools dracut} d=$VM_BUILD/roots/deb-$1 kd conf stamp deb
     local dl=$VM_BUILD/dl/deb-dracut-$1
     kd=$(vm_kernel "$kname")
     local incl=$VM_DEB_PKGS
@@ -472,7 +482,7 @@ vm_deb_base_root() { # SUITE KERNEL-NAME [GENERATORS]
     # the key: the inputs (with both generators, the default, written as before)
     stamp="$incl $BP_MIRROR $(ls "$VM_BUILD/dl/$kname")"
     [[ $gens == "initramfs-tools dracut" ]] || stamp+=" $gens"
-    stamp=$(echo "$stamp v1" | sha256sum | cut -c1-16)
+    stamp=$(echo "$stamp $BP_WEEK v1" | sha256sum | cut -c1-16)
     if [[ -x $d/root/usr/sbin/update-initramfs && $(cat "$d/stamp" 2> /dev/null) == "$stamp" ]]; then
         echo "$d/root"
         return 0
@@ -650,7 +660,7 @@ vm_ksig_files() {
 # certificate; OUT is a static C loader built from that skeleton with libbpf's skel_internal.h
 # (the headers vendored by libbpf-sys, the libbpf the loader links).
 vm_bpftool_lskel() {
-    local out=$1 d=$VM_BUILD/bpftool78 k=$VM_TOP/keys/test-only/kernel tr conf l
+    local out=$1 d=$VM_BUILD/dl/bpftool78 k=$VM_TOP/keys/test-only/kernel tr conf l
     tr=$(vm_trixie_root)
     if [[ ! -x $d/x/usr/sbin/bpftool ]]; then
         conf=$(bp_apt_conf trixie-backports trixie-backports)

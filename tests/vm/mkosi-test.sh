@@ -33,7 +33,7 @@ bp_apt_install mkosi systemd-container debootstrap
 M=$VM_BUILD/mkosi
 mkosi_tree() { find "$M/out" -mindepth 1 -maxdepth 2 -name image -type d 2> /dev/null | head -n1 || true; }
 TREE=$(mkosi_tree)
-STAMP=$(cd "$VM_TOP/mkosi" && find . -type f -o -type l | LC_ALL=C sort | xargs -d '\n' sha256sum 2> /dev/null | sha256sum | cut -c1-16)
+STAMP=$(cd "$VM_TOP/mkosi" && find . -type f -o -type l | LC_ALL=C sort | xargs -d '\n' sha256sum 2> /dev/null | cat - <(echo "$BP_WEEK") | sha256sum | cut -c1-16)
 if [[ -z $TREE || ! -d $TREE/usr || $(cat "$M/stamp" 2> /dev/null) != "$STAMP" ]]; then
     vlog "mkosi build (Debian bookworm, Format=directory) -> $TREE"
     mkdir -p "$M/out" "$M/cache"
