@@ -256,7 +256,10 @@ vm_root() {
 # Runs qemu (TCG, PVH boot of the ELF vmlinux) under a hard timeout; stops it
 # early once the guest halted. Returns 0 when qemu ended by itself.
 VM_QEMU_EXTRA=() # more qemu arguments (vm_boot_tpm: the TPM)
-VM_BASE_CMDLINE="console=ttyS0 root=/dev/vda rootfstype=ext4 rw panic=1 rd.shell=0 rd.emergency=poweroff rd.timeout=30 mitigations=off"
+# rd.timeout: how long the initrd waits for /dev/vda. Two TCG guests at a time on two cores (run.sh
+# --jobs 2) took up to 50 s to probe it in a guarded systemd initrd: 120 s leaves room; a boot
+# that fails ends sooner by rd.emergency=poweroff.
+VM_BASE_CMDLINE="console=ttyS0 root=/dev/vda rootfstype=ext4 rw panic=1 rd.shell=0 rd.emergency=poweroff rd.timeout=120 mitigations=off"
 vm_boot() {
     local kd=$1 initrd=$2 img=$3 log=$4 extra=${5:-} init=${VM_INIT:-/sbin/vmcheck} pid t0 rc=0
     : > "$log"
