@@ -39,10 +39,6 @@ pub fn remove_dir(path: &Path) -> io::Result<()> {
     std::fs::remove_dir(path)
 }
 
-pub fn create_dir_all(path: &Path) -> io::Result<()> {
-    std::fs::create_dir_all(path)
-}
-
 pub fn remove_dir_all(path: &Path) -> io::Result<()> {
     std::fs::remove_dir_all(path)
 }

@@ -99,6 +99,9 @@ pub trait Sys {
     /// Mount a new instance at `path` (created if missing), nosuid,nodev,noexec.
     fn mount(&self, kind: FsKind, path: &Path) -> io::Result<()>;
     fn mkdir(&self, path: &Path) -> io::Result<()>;
+    /// Create `path` and any missing parents (the status record's directory); an existing
+    /// directory is fine.
+    fn create_dir_all(&self, path: &Path) -> io::Result<()>;
     /// Rename that fails with EEXIST rather than replace anything.
     fn rename_noreplace(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Remove a directory tree (pins and directories), or a single pin.
@@ -348,6 +351,10 @@ impl Sys for RealSys {
     fn mkdir(&self, path: &Path) -> io::Result<()> {
         use std::os::unix::fs::DirBuilderExt;
         std::fs::DirBuilder::new().mode(0o700).create(path)
+    }
+
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        std::fs::create_dir_all(path)
     }
 
     fn rename_noreplace(&self, from: &Path, to: &Path) -> io::Result<()> {
