@@ -51,9 +51,9 @@ pub use bpf_preload_format::{
     cmdline, elf, escape, fast, ksig, measure, name, policy, status, trailer, verify,
 };
 pub use kernel::fast::ConvertError;
+pub use kernel::skel::GenerateError;
 pub use pipeline::{keys, live};
 pub use pipeline::{CmdlineFrom, RunConfig, RunError, EXIT_REQUIRED_FAILED};
-pub use sys::skel::GenerateError;
 pub use sys::{read_bounded, write_replace, Durability, MAX_OBJECT_SIZE};
 
 use std::time::Instant;

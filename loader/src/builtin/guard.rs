@@ -247,7 +247,7 @@ fn lsm_positive_returns(btf: &libbpf_rs::btf::Btf<'_>) -> bool {
     else {
         return true;
     };
-    match crate::sys::skel::lsm_returns_one(id) {
+    match crate::kernel::skel::calls::lsm_returns_one(id) {
         Ok(()) => true,
         Err(e) => e.raw_os_error() != Some(rustix::io::Errno::INVAL.raw_os_error()),
     }

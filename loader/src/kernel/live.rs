@@ -13,12 +13,13 @@ use std::path::Path;
 
 use libbpf_rs::{MapCore, MapFlags, MapHandle};
 
+use super::skel::calls;
 use super::Libbpf;
 use crate::builtin::guard::{self, GuardInfo};
 use crate::pipeline::live::{Instance, LiveProbe, PROT_LINKS};
 use crate::pipeline::load::Kernel;
 use crate::pipeline::object::Probe;
-use crate::sys::{self, files, keyring, skel};
+use crate::sys::{self, files, keyring};
 
 /// Largest kernel text file read (the mount table of a busy machine included).
 const MAX_TEXT: u64 = 1 << 20;
@@ -41,7 +42,7 @@ impl LiveProbe for Libbpf {
     }
 
     fn link_prog(&self, id: u32) -> io::Result<Option<u32>> {
-        let fd = match skel::link_fd_by_id(id) {
+        let fd = match calls::link_fd_by_id(id) {
             Ok(fd) => fd,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),

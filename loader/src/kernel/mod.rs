@@ -4,10 +4,14 @@
 //! it decides is which way an object goes in: the signed fast path ([`fast`]) when the object
 //! has one and the kernel runs its loader, otherwise libbpf, with the reason recorded. Which
 //! pins, under which names, is the pipeline's policy (`pipeline::pin::plan`).
-#![forbid(unsafe_code)]
+//!
+//! `unsafe` is confined to [`libbpf_log`] (libbpf's print callback) and the light-skeleton calls
+//! of [`skel`]; the other files forbid it.
 
 pub mod fast;
+pub mod libbpf_log;
 pub mod live;
+pub mod skel;
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
@@ -23,8 +27,8 @@ use crate::pipeline::load::{Kernel, LoadError, LoadFailed, LoadPath, LoadReport,
 use crate::pipeline::object::Probe;
 use crate::pipeline::object::{PinNames, Pinnable};
 use crate::sys::files;
-use crate::sys::libbpf_log::{self, LogLevel};
 use crate::verify::VerifiedObject;
+use libbpf_log::LogLevel;
 
 /// libbpf's messages: kept for error reports, echoed to stderr when verbose.
 static LIBBPF_LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -44,6 +48,9 @@ fn on_libbpf_message(level: LogLevel, msg: String) {
         log.drain(..excess);
     }
 }
+
+/// Does this kernel take BPF_PROG_LOAD's signature fields? (For the loader's keyring setup.)
+pub use skel::calls::signatures_supported;
 
 /// Route libbpf's own messages through us (formatted lossily: no message can panic the loader);
 /// debug ones are echoed only when `verbose`.
@@ -112,7 +119,7 @@ pub struct Libbpf {
 
 /// The kernel's refusal of a signed loader, in words (never a bare errno): `refused: …`, or
 /// `unsupported: …` when the kernel has no BPF signatures at all.
-pub fn signature_verdict(e: &crate::sys::skel::SkelError) -> String {
+pub fn signature_verdict(e: &skel::SkelError) -> String {
     use rustix::io::Errno;
     let errno = e.source.raw_os_error().map(Errno::from_raw_os_error);
     let words = match errno {

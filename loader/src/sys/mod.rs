@@ -3,16 +3,14 @@
 //! operations is unit-tested with the recording fake (`FakeSys` in `fakes.rs`, test builds only).
 //! Every other `std::fs` call of the library goes through [`files`] (clippy enforces it).
 //!
-//! The one `unsafe` of the crate is here too: the hook that formats libbpf's C log messages
-//! ([`libbpf_log`]); everything else forbids it.
+//! `unsafe` here is for the system calls std has no wrapper for (keyrings, the TPM); libbpf and
+//! its C callback are `kernel`'s.
 #![deny(unsafe_code)]
 // The syscall boundary: std::fs is used here, and only here (loader/clippy.toml).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 pub mod files;
 pub mod keyring;
-pub mod libbpf_log;
-pub mod skel;
 pub mod tpm;
 
 use std::fs::File;
