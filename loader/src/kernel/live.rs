@@ -13,9 +13,10 @@ use std::path::Path;
 
 use libbpf_rs::{MapCore, MapFlags, MapHandle};
 
+use super::guard;
 use super::skel::calls;
 use super::Libbpf;
-use crate::builtin::guard::{self, GuardInfo};
+use crate::guard::{GuardInfo, INFO_PIN};
 use crate::pipeline::live::{Instance, LiveProbe, PROT_LINKS};
 use crate::pipeline::load::Kernel;
 use crate::pipeline::object::Probe;
@@ -88,11 +89,7 @@ impl LiveProbe for Libbpf {
     }
 
     fn guard_info(&self, bpffs: &Path) -> io::Result<GuardInfo> {
-        not_there(
-            &bpffs
-                .join(crate::pipeline::guard::GUARD_DIR)
-                .join(guard::INFO_PIN),
-        )?;
+        not_there(&bpffs.join(crate::pipeline::guard::GUARD_DIR).join(INFO_PIN))?;
         guard::read_info(bpffs).map_err(io::Error::other)
     }
 

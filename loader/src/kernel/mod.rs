@@ -9,6 +9,7 @@
 //! of [`skel`]; the other files forbid it.
 
 pub mod fast;
+pub mod guard;
 pub mod libbpf_log;
 pub mod live;
 pub mod skel;
