@@ -22,7 +22,7 @@ use crate::ksig::{KernelSigner, KsigError};
 use crate::name::PinKind;
 use crate::pipeline::load::{LoadError, LoadPath, LoadReport, Loaded};
 use crate::pipeline::object::{PinNames, Pinnable};
-use crate::sys::{files, TRACEFS_PATH};
+use crate::sys::TRACEFS_PATH;
 
 const KPROBE_PMU: &str = "/sys/bus/event_source/devices/kprobe";
 
@@ -203,7 +203,7 @@ fn tracepoint_id(category: &str, event: &str) -> io::Result<u64> {
         .join(category)
         .join(event)
         .join("id");
-    let text = files::read_to_string(&path)?;
+    let text = std::fs::read_to_string(&path)?;
     text.trim()
         .parse()
         .map_err(|_| io::Error::from_raw_os_error(rustix::io::Errno::INVAL.raw_os_error()))
@@ -214,7 +214,7 @@ fn tracepoint_id(category: &str, event: &str) -> io::Result<u64> {
 fn kprobe_pmu(retprobe: bool) -> io::Result<(u32, u64)> {
     let dir = Path::new(KPROBE_PMU);
     let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_owned());
-    let kind = files::read_to_string(&dir.join("type"))
+    let kind = std::fs::read_to_string(dir.join("type"))
         .map_err(|e| io::Error::new(e.kind(), format!("no kprobe PMU ({KPROBE_PMU}): {e}")))?
         .trim()
         .parse()
@@ -222,7 +222,7 @@ fn kprobe_pmu(retprobe: bool) -> io::Result<(u32, u64)> {
     if !retprobe {
         return Ok((kind, 0));
     }
-    let format = files::read_to_string(&dir.join("format/retprobe"))?;
+    let format = std::fs::read_to_string(dir.join("format/retprobe"))?;
     let bit: u32 = format
         .trim()
         .strip_prefix("config:")

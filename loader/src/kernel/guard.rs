@@ -26,7 +26,6 @@ use crate::live::{dev_string, kernel_dev};
 use crate::pipeline::guard::{
     GuardFailure, GuardLoader, GuardReport, Switch, SwitchPaths, SwitchState, GUARD_DIR,
 };
-use crate::sys::files;
 
 #[allow(unsafe_code, clippy::undocumented_unsafe_blocks, clippy::all)]
 mod skel {
@@ -199,7 +198,7 @@ fn lb(step: &'static str) -> impl FnOnce(libbpf_rs::Error) -> GuardError {
 }
 
 fn ino(path: &Path) -> Result<u64, GuardError> {
-    files::symlink_metadata(path)
+    std::fs::symlink_metadata(path)
         .map(|m| m.ino())
         .map_err(|source| GuardError::Stat {
             path: path.to_owned(),
@@ -214,7 +213,7 @@ fn object_ids(
     links: &mut Vec<(u32, u32)>,
     progs: &mut Vec<u32>,
 ) -> Result<(), GuardError> {
-    if let Ok(entries) = files::read_dir(&dir.join("links")) {
+    if let Ok(entries) = std::fs::read_dir(dir.join("links")) {
         for e in entries.flatten() {
             let path = e.path();
             let link = Link::open(&path).map_err(|source| GuardError::ObjectLink {
@@ -228,7 +227,7 @@ fn object_ids(
             progs.push(info.prog_id);
         }
     }
-    if let Ok(entries) = files::read_dir(&dir.join("progs")) {
+    if let Ok(entries) = std::fs::read_dir(dir.join("progs")) {
         for e in entries.flatten() {
             let path = e.path();
             let prog = libbpf_rs::ProgramHandle::from_pinned_path(&path)
@@ -276,7 +275,7 @@ pub fn activate(
             active: list.trim().to_owned(),
         });
     }
-    let meta = files::metadata(bpffs).map_err(|source| GuardError::Stat {
+    let meta = std::fs::metadata(bpffs).map_err(|source| GuardError::Stat {
         path: bpffs.to_owned(),
         source,
     })?;
@@ -339,7 +338,7 @@ pub fn activate(
     });
     match armed {
         Ok(report) => Ok(report),
-        Err(error) => match files::remove_dir_all(&dir) {
+        Err(error) => match std::fs::remove_dir_all(&dir) {
             Ok(()) => Err(error),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Err(error),
             Err(cleanup) => Err(GuardError::Cleanup {
@@ -361,7 +360,7 @@ fn arm(
     switch_paths: &SwitchPaths,
 ) -> Result<GuardReport, GuardError> {
     let mkdir = |p: &Path| {
-        files::create_dir(p).map_err(|source| GuardError::Mkdir {
+        std::fs::create_dir(p).map_err(|source| GuardError::Mkdir {
             path: p.to_owned(),
             source,
         })
@@ -465,7 +464,7 @@ fn record_objects(
     dir: &Path,
 ) -> Result<(), GuardError> {
     let stat = |p: &Path| {
-        files::metadata(p)
+        std::fs::metadata(p)
             .map(drop)
             .map_err(|source| GuardError::Stat {
                 path: p.to_owned(),
@@ -555,7 +554,7 @@ fn record_switches(
             }
         };
         set_cfg(skel, false, rec)?;
-        match files::metadata(path) {
+        match std::fs::metadata(path) {
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 out.push(Switch {

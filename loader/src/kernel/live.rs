@@ -20,7 +20,7 @@ use crate::guard::{GuardInfo, INFO_PIN};
 use crate::pipeline::live::{Instance, LiveProbe, PROT_LINKS};
 use crate::pipeline::load::Kernel;
 use crate::pipeline::object::Probe;
-use crate::sys::{self, files, keyring};
+use crate::sys::{self, keyring};
 
 /// Largest kernel text file read (the mount table of a busy machine included).
 const MAX_TEXT: u64 = 1 << 20;
@@ -29,14 +29,14 @@ const MAX_PROT_LINKS: usize = 1 << 16;
 
 /// Keep `NotFound` for a pin that is not there; any other failure is the error's own.
 fn not_there(path: &Path) -> io::Result<()> {
-    files::symlink_metadata(path).map(drop)
+    std::fs::symlink_metadata(path).map(drop)
 }
 
 impl LiveProbe for Libbpf {
     fn pin(&self, path: &Path) -> io::Result<Probe> {
         // Nothing at the path is "not pinned"; a directory or a symlink there is no pin (pins
         // are files of the bpffs); for the rest, BPF_OBJ_GET says what it is, or why not.
-        if !files::symlink_metadata(path)?.is_file() {
+        if !std::fs::symlink_metadata(path)?.is_file() {
             return Ok(Probe::Other);
         }
         self.probe(path)
@@ -50,7 +50,7 @@ impl LiveProbe for Libbpf {
         };
         // Closing the descriptor only closes it: the link stays as it is.
         let info =
-            files::read_to_string(Path::new(&format!("/proc/self/fdinfo/{}", fd.as_raw_fd())))?;
+            std::fs::read_to_string(Path::new(&format!("/proc/self/fdinfo/{}", fd.as_raw_fd())))?;
         let prog = info
             .lines()
             .find_map(|l| l.strip_prefix("prog_id:"))
@@ -60,7 +60,7 @@ impl LiveProbe for Libbpf {
     }
 
     fn is_dir(&self, path: &Path) -> io::Result<bool> {
-        match files::symlink_metadata(path) {
+        match std::fs::symlink_metadata(path) {
             Ok(m) => Ok(m.is_dir()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(e),
@@ -69,7 +69,7 @@ impl LiveProbe for Libbpf {
 
     fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
         let mut names = Vec::new();
-        for e in files::read_dir(dir)? {
+        for e in std::fs::read_dir(dir)? {
             names.push(e?.file_name().to_string_lossy().into_owned());
         }
         names.sort();
@@ -81,7 +81,7 @@ impl LiveProbe for Libbpf {
     }
 
     fn instance(&self, path: &Path) -> io::Result<Instance> {
-        let m = files::metadata(path)?;
+        let m = std::fs::metadata(path)?;
         Ok(Instance {
             ino: m.ino(),
             dev: crate::live::kernel_dev(m.dev()),
@@ -126,11 +126,11 @@ impl LiveProbe for Libbpf {
     }
 
     fn mkdir(&self, path: &Path) -> io::Result<()> {
-        files::create_dir(path)
+        std::fs::create_dir(path)
     }
 
     fn rmdir(&self, path: &Path) -> io::Result<()> {
-        files::remove_dir(path)
+        std::fs::remove_dir(path)
     }
 
     fn pid(&self) -> u32 {

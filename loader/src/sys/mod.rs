@@ -1,7 +1,7 @@
 //! The syscall boundary: mounts, statfs, directory and pin operations on bpffs, reading objects,
 //! and /dev/kmsg. The pipeline talks to the system only through [`Sys`], so its order of
 //! operations is unit-tested with the recording fake (`FakeSys` in `fakes.rs`, test builds only).
-//! Every other `std::fs` call of the library goes through [`files`] (clippy enforces it).
+//! `std::fs` is named here and in `kernel` (the other OS boundary) only; clippy enforces it.
 //!
 //! `unsafe` here is for the system calls std has no wrapper for (keyrings, the TPM); libbpf and
 //! its C callback are `kernel`'s.
@@ -9,7 +9,6 @@
 // The syscall boundary: std::fs is used here, and only here (loader/clippy.toml).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
-pub mod files;
 pub mod keyring;
 pub mod tpm;
 
