@@ -209,13 +209,21 @@ fn tracepoint_id(category: &str, event: &str) -> io::Result<u64> {
         .map_err(|_| io::Error::from_raw_os_error(rustix::io::Errno::INVAL.raw_os_error()))
 }
 
+/// This kernel has no kprobe PMU in sysfs (kept inside the `io::Error`, its kind the read's).
+#[derive(Debug, thiserror::Error)]
+#[error("no kprobe PMU ({KPROBE_PMU}): {source}")]
+struct NoKprobePmu {
+    #[source]
+    source: io::Error,
+}
+
 /// The kprobe PMU's type and the config bit that makes a kretprobe, from sysfs (as libbpf reads
 /// them: `/sys/bus/event_source/devices/kprobe/{type,format/retprobe}`, the latter `config:N`).
 fn kprobe_pmu(retprobe: bool) -> io::Result<(u32, u64)> {
     let dir = Path::new(KPROBE_PMU);
     let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_owned());
     let kind = std::fs::read_to_string(dir.join("type"))
-        .map_err(|e| io::Error::new(e.kind(), format!("no kprobe PMU ({KPROBE_PMU}): {e}")))?
+        .map_err(|source| io::Error::new(source.kind(), NoKprobePmu { source }))?
         .trim()
         .parse()
         .map_err(|_| invalid("kprobe PMU type"))?;

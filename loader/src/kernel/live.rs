@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use libbpf_rs::{MapCore, MapFlags, MapHandle};
 
@@ -26,6 +26,28 @@ use crate::sys::{self, keyring};
 const MAX_TEXT: u64 = 1 << 20;
 /// More entries than any guard's `prot_links` holds.
 const MAX_PROT_LINKS: usize = 1 << 16;
+
+/// Why the guard's `prot_links` could not be read (inside the `io::Error` the trait returns, so
+/// the pipeline sees the message and the chain keeps libbpf's error).
+#[derive(Debug, thiserror::Error)]
+enum ProtLinksError {
+    #[error("open {}: {source}", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: libbpf_rs::Error,
+    },
+    #[error("read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: libbpf_rs::Error,
+    },
+    #[error("{}: {len}-byte keys, not link ids", path.display())]
+    KeySize { path: PathBuf, len: usize },
+    #[error("{}: {len}-byte values, not program ids (an older guard)", path.display())]
+    ValueSize { path: PathBuf, len: usize },
+}
 
 /// Keep `NotFound` for a pin that is not there; any other failure is the error's own.
 fn not_there(path: &Path) -> io::Result<()> {
@@ -97,28 +119,33 @@ impl LiveProbe for Libbpf {
         let path = bpffs.join(PROT_LINKS);
         not_there(&path)?;
         let rdonly = libbpf_rs::libbpf_sys::BPF_F_RDONLY;
-        let map = MapHandle::from_pinned_path_with_file_flags(&path, rdonly)
-            .map_err(|e| io::Error::other(format!("open {}: {e}", path.display())))?;
+        let map = MapHandle::from_pinned_path_with_file_flags(&path, rdonly).map_err(|source| {
+            io::Error::other(ProtLinksError::Open {
+                path: path.clone(),
+                source,
+            })
+        })?;
         let mut out = BTreeMap::new();
         for key in map.keys().take(MAX_PROT_LINKS) {
             let Ok(k) = <[u8; 4]>::try_from(key.as_slice()) else {
-                return Err(io::Error::other(format!(
-                    "{}: {}-byte keys, not link ids",
-                    path.display(),
-                    key.len()
-                )));
+                return Err(io::Error::other(ProtLinksError::KeySize {
+                    path,
+                    len: key.len(),
+                }));
             };
-            let v = map
-                .lookup(&key, MapFlags::ANY)
-                .map_err(|e| io::Error::other(format!("read {}: {e}", path.display())))?;
+            let v = map.lookup(&key, MapFlags::ANY).map_err(|source| {
+                io::Error::other(ProtLinksError::Read {
+                    path: path.clone(),
+                    source,
+                })
+            })?;
             // A key deleted between the walk and the lookup: not there (the map is frozen).
             let Some(v) = v else { continue };
             let Ok(v) = <[u8; 4]>::try_from(v.as_slice()) else {
-                return Err(io::Error::other(format!(
-                    "{}: {}-byte values, not program ids (an older guard)",
-                    path.display(),
-                    v.len()
-                )));
+                return Err(io::Error::other(ProtLinksError::ValueSize {
+                    path,
+                    len: v.len(),
+                }));
             };
             out.insert(u32::from_ne_bytes(k), u32::from_ne_bytes(v));
         }

@@ -70,7 +70,7 @@ fn load_signed(
     insns: &[sys::bpf_insn],
     fd_array: &[RawFd],
     sig: LoaderSignature<'_>,
-) -> Result<OwnedFd, (io::Error, Option<String>)> {
+) -> Result<OwnedFd, SkelError> {
     // SAFETY: bpf_attr is plain data; all-zero is its empty value.
     let mut attr: sys::bpf_attr = unsafe { std::mem::zeroed() };
     let name = b"__loader.prog\0";
@@ -104,7 +104,11 @@ fn load_signed(
         let text = String::from_utf8_lossy(&log[..log.iter().position(|&b| b == 0).unwrap_or(0)])
             .into_owned();
         let last = text.lines().rev().find(|l| !l.trim().is_empty());
-        return Err((e, last.map(str::to_owned)));
+        return Err(SkelError {
+            step: "load signed loader",
+            source: e,
+            verifier: last.map(str::to_owned),
+        });
     }
     Ok(owned(r as c_int))
 }
@@ -186,13 +190,7 @@ pub fn run_loader(
         )
     };
     let prog = match signature {
-        Some(sig) => {
-            load_signed(&aligned, &fd_array, sig).map_err(|(source, verifier)| SkelError {
-                step: "load signed loader",
-                source,
-                verifier,
-            })?
-        }
+        Some(sig) => load_signed(&aligned, &fd_array, sig)?,
         None => {
             // SAFETY: every pointer (name, license, insns, opts, fd_array) outlives the call.
             let prog = unsafe {
