@@ -116,6 +116,10 @@ impl GuardError {
     }
 }
 
+// Every program of the tables has its entry in `all_links` (whose length is its type's): a
+// program added to the tables but not there would attach and never be pinned.
+const _: () = assert!(crate::guard::HOOKS.len() + OPTIONAL_HOOKS.len() == 24);
+
 /// The guard's links by program name, in one place for pinning and for letting go.
 fn all_links(l: &mut skel::GuardLinks) -> [(&'static str, &mut Option<Link>); 24] {
     [
