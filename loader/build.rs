@@ -2,7 +2,7 @@
 //! * the trusted public keys of `$BPF_PRELOAD_BUILTIN_KEYS` (a directory of `*.pub` SPKI PEM
 //!   files), embedded in the binary (unset: no built-in keys);
 //! * the libbpf-cargo skeletons of the built-in programs `bpf/builtin/*.bpf.c`
-//!   (`$OUT_DIR/<stem>.skel.rs`, included by `builtin::<stem>`);
+//!   (`$OUT_DIR/<stem>.skel.rs`, included by `kernel::<stem>`);
 //! * the BPF objects of `bpf/` (examples, test and failure-case objects, bench objects), compiled
 //!   through `bpf/Makefile` (the one place their compiler flags live) into `$OUT_DIR/bpf`, against
 //!   the headers of the vendored libbpf this crate links; tests find them through

@@ -6,7 +6,7 @@
 //! * `rd.bpf_preload.required=a,b`: these must load; a required name not in the list is appended.
 //! * Without any `rd.bpf_preload=`, the preload list file (one name per line, `#` comments) is used.
 //! * A malformed name fails that entry alone; the rest of the list still loads.
-//! * `rd.bpf_preload.guard=1|0|required`: the built-in guard (see the loader's `builtin::guard`).
+//! * `rd.bpf_preload.guard=1|0|required`: the built-in guard (see [`crate::guard`] and the loader's `kernel::guard`).
 //! * `rd.bpf_preload.measure=<PCR>[,required]` | `required` | `off`: measured preload
 //!   ([`crate::measure`]); the last value counts. `required` alone takes the build-time PCR.
 //! * The build-time policy ([`crate::policy`]) adds required objects and a guard requirement that

@@ -10,6 +10,7 @@
 //! | [`fast`] | the fast-path section of a version-2 object and its descriptor |
 //! | [`ksig`] | kernel signatures: X.509 certificates the kernel can use, CMS over the loader |
 //! | [`cmdline`], [`policy`] | kernel command line + preload list + build-time policy → the plan |
+//! | [`guard`] | the built-in guard: which program fits each hook, its config and info map values |
 //! | [`status`], [`live`] | the status record `run` writes, and the live view `status` adds |
 //! | [`escape`] | the one escaper for text we did not write |
 //! | [`measure`] | measured preload: events, their replay, systemd log records, pcrlock components, TPM 2.0 commands |
@@ -28,6 +29,7 @@ pub mod cmdline;
 pub mod elf;
 pub mod escape;
 pub mod fast;
+pub mod guard;
 pub mod keys;
 pub mod ksig;
 pub mod live;

@@ -141,6 +141,18 @@ impl Sys for FakeSys {
         self.dirs.borrow_mut().insert(path.to_owned());
         Ok(())
     }
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        self.check(path)?;
+        if self.files.borrow().contains_key(path) {
+            return Err(errno(rustix::io::Errno::EXIST));
+        }
+        self.record(format!("mkdir -p {}", path.display()));
+        let mut dirs = self.dirs.borrow_mut();
+        for a in path.ancestors().filter(|a| !a.as_os_str().is_empty()) {
+            dirs.insert(a.to_owned());
+        }
+        Ok(())
+    }
     fn rename_noreplace(&self, from: &Path, to: &Path) -> io::Result<()> {
         self.check(to)?;
         if self.exists(to) {

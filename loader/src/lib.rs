@@ -21,18 +21,19 @@
 //! (behind a small trait), `kernel::live` probes the pins, link ids and switches.
 //!
 //! Every system call of the pipeline goes through `sys` (clippy's `disallowed-methods` keeps
-//! `std::fs` there); every libbpf call through `kernel`, `builtin` and `sys::skel`. The
-//! pipeline only knows the small traits they implement (`pipeline::object`, `pipeline::load`,
-//! `pipeline::guard`), so its order of operations and its pinning policy are unit-tested with
-//! recording fakes (`fakes`, test builds only). Every module forbids `unsafe` except
-//! `sys::libbpf_log`, the C callback that formats libbpf's messages, `sys::skel`, and the
-//! libbpf-cargo skeleton that `builtin::guard` includes (generated code).
+//! `std::fs` there); every libbpf call through `kernel` (the only module that imports libbpf-rs
+//! or libbpf-sys). The pipeline only knows the small traits it implements (`pipeline::object`,
+//! `pipeline::load`, `pipeline::guard`, `pipeline::live`), so its order of operations and its
+//! pinning policy are unit-tested with recording fakes (`fakes`, test builds only). In `kernel`,
+//! `unsafe` is confined to `kernel::libbpf_log` (the C callback that formats libbpf's messages),
+//! `kernel::skel` (light skeletons) and the libbpf-cargo skeleton `kernel::guard` includes
+//! (generated code); in `sys`, to the keyring and TPM calls.
 //!
-//! The last step of `run` is the built-in guard ([`builtin`]: BPF LSM programs compiled into the
-//! binary), when the command line or the build-time policy asks for it.
+//! The last step of `run` is the built-in guard (BPF LSM programs compiled into the binary: its
+//! pure side is [`guard`], its load and arm `kernel::guard`), when the command line or the
+//! build-time policy asks for it.
 #![deny(unsafe_code)]
 
-pub mod builtin;
 mod kernel;
 mod pipeline;
 mod sys;
@@ -48,12 +49,13 @@ pub mod fuzz;
 
 // What the command-line tools, the integration tests and the fuzz targets use, on purpose.
 pub use bpf_preload_format::{
-    cmdline, elf, escape, fast, ksig, measure, name, policy, status, trailer, verify,
+    cmdline, elf, escape, fast, guard, ksig, measure, name, policy, status, trailer, verify,
 };
 pub use kernel::fast::ConvertError;
+pub use kernel::guard::InfoError as GuardInfoError;
+pub use kernel::skel::GenerateError;
 pub use pipeline::{keys, live};
 pub use pipeline::{CmdlineFrom, RunConfig, RunError, EXIT_REQUIRED_FAILED};
-pub use sys::skel::GenerateError;
 pub use sys::{read_bounded, write_replace, Durability, MAX_OBJECT_SIZE};
 
 use std::time::Instant;
@@ -76,7 +78,7 @@ pub fn boot(cfg: &RunConfig) -> Result<status::Status, RunError> {
                 keyring: kkeys.keyring,
                 signed_only: signed_only && kkeys.keyring.is_some(),
             };
-            let guard = builtin::Builtin {
+            let guard = kernel::guard::Builtin {
                 signed_only: kkeys.keyring.filter(|_| signed_only),
             };
             let tpm = sys::tpm::RealMeasure::new(cfg.tpm_devices.clone(), cfg.measure_log.clone());
@@ -122,8 +124,6 @@ pub fn live_status(st: &status::Status) -> live::Live {
 }
 
 /// What the guard's read-only info map says (sealed, refusals, the last one); for `status`.
-pub fn guard_info(
-    bpffs: &std::path::Path,
-) -> Result<builtin::guard::GuardInfo, builtin::guard::InfoError> {
-    builtin::guard::read_info(bpffs)
+pub fn guard_info(bpffs: &std::path::Path) -> Result<guard::GuardInfo, GuardInfoError> {
+    kernel::guard::read_info(bpffs)
 }

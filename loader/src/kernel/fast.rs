@@ -11,6 +11,8 @@ use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
+use super::skel::calls;
+use super::skel::{self, GenerateError, SkelError};
 use crate::elf::ElfError;
 use crate::fast::{
     attach_for, Attach, Descriptor, DescriptorError, FastError, FastPath, MapDesc, ProgDesc,
@@ -20,8 +22,7 @@ use crate::ksig::{KernelSigner, KsigError};
 use crate::name::PinKind;
 use crate::pipeline::load::{LoadError, LoadPath, LoadReport, Loaded};
 use crate::pipeline::object::{PinNames, Pinnable};
-use crate::sys::skel::{self, GenerateError, SkelError};
-use crate::sys::{files, TRACEFS_PATH};
+use crate::sys::TRACEFS_PATH;
 
 const KPROBE_PMU: &str = "/sys/bus/event_source/devices/kprobe";
 
@@ -202,10 +203,18 @@ fn tracepoint_id(category: &str, event: &str) -> io::Result<u64> {
         .join(category)
         .join(event)
         .join("id");
-    let text = files::read_to_string(&path)?;
+    let text = std::fs::read_to_string(&path)?;
     text.trim()
         .parse()
         .map_err(|_| io::Error::from_raw_os_error(rustix::io::Errno::INVAL.raw_os_error()))
+}
+
+/// This kernel has no kprobe PMU in sysfs (kept inside the `io::Error`, its kind the read's).
+#[derive(Debug, thiserror::Error)]
+#[error("no kprobe PMU ({KPROBE_PMU}): {source}")]
+struct NoKprobePmu {
+    #[source]
+    source: io::Error,
 }
 
 /// The kprobe PMU's type and the config bit that makes a kretprobe, from sysfs (as libbpf reads
@@ -213,15 +222,15 @@ fn tracepoint_id(category: &str, event: &str) -> io::Result<u64> {
 fn kprobe_pmu(retprobe: bool) -> io::Result<(u32, u64)> {
     let dir = Path::new(KPROBE_PMU);
     let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_owned());
-    let kind = files::read_to_string(&dir.join("type"))
-        .map_err(|e| io::Error::new(e.kind(), format!("no kprobe PMU ({KPROBE_PMU}): {e}")))?
+    let kind = std::fs::read_to_string(dir.join("type"))
+        .map_err(|source| io::Error::new(source.kind(), NoKprobePmu { source }))?
         .trim()
         .parse()
         .map_err(|_| invalid("kprobe PMU type"))?;
     if !retprobe {
         return Ok((kind, 0));
     }
-    let format = files::read_to_string(&dir.join("format/retprobe"))?;
+    let format = std::fs::read_to_string(dir.join("format/retprobe"))?;
     let bit: u32 = format
         .trim()
         .strip_prefix("config:")
@@ -237,23 +246,23 @@ fn attach_one(attach: &Attach, prog: &OwnedFd) -> io::Result<Option<OwnedFd>> {
         Attach::None => return Ok(None),
         Attach::Tracepoint { category, event } => {
             let id = tracepoint_id(category, event)?;
-            let event = skel::perf_tracepoint_open(id)?;
+            let event = calls::perf_tracepoint_open(id)?;
             // The link holds the perf event; our descriptor of it can close.
-            skel::link_create(fd, event.as_raw_fd(), libbpf_sys::BPF_PERF_EVENT)?
+            calls::link_create(fd, event.as_raw_fd(), libbpf_sys::BPF_PERF_EVENT)?
         }
-        Attach::RawTracepoint { name } => skel::raw_tracepoint_open(name, fd)?,
-        Attach::Btf { attach_type } => skel::link_create(fd, 0, *attach_type)?,
-        Attach::Iter => skel::link_create(fd, 0, libbpf_sys::BPF_TRACE_ITER)?,
+        Attach::RawTracepoint { name } => calls::raw_tracepoint_open(name, fd)?,
+        Attach::Btf { attach_type } => calls::link_create(fd, 0, *attach_type)?,
+        Attach::Iter => calls::link_create(fd, 0, libbpf_sys::BPF_TRACE_ITER)?,
         Attach::Kprobe {
             func,
             offset,
             retprobe,
         } => {
             let (pmu, config) = kprobe_pmu(*retprobe)?;
-            let event = skel::perf_kprobe_open(pmu, config, func, *offset)?;
-            skel::link_create(fd, event.as_raw_fd(), libbpf_sys::BPF_PERF_EVENT)?
+            let event = calls::perf_kprobe_open(pmu, config, func, *offset)?;
+            calls::link_create(fd, event.as_raw_fd(), libbpf_sys::BPF_PERF_EVENT)?
         }
-        Attach::KprobeMulti { func, retprobe } => skel::kprobe_multi_link(fd, func, *retprobe)?,
+        Attach::KprobeMulti { func, retprobe } => calls::kprobe_multi_link(fd, func, *retprobe)?,
     }))
 }
 
@@ -280,7 +289,7 @@ impl Pinnable for FastObject {
         };
         let fd =
             fd.ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no {raw:?}")))?;
-        skel::obj_pin(fd.as_raw_fd(), path)
+        calls::obj_pin(fd.as_raw_fd(), path)
     }
 }
 

@@ -9,46 +9,70 @@ use std::collections::BTreeMap;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use libbpf_rs::{MapCore, MapFlags, MapHandle};
 
+use super::guard;
+use super::skel::calls;
 use super::Libbpf;
-use crate::builtin::guard::{self, GuardInfo};
+use crate::guard::{GuardInfo, INFO_PIN};
 use crate::pipeline::live::{Instance, LiveProbe, PROT_LINKS};
 use crate::pipeline::load::Kernel;
 use crate::pipeline::object::Probe;
-use crate::sys::{self, files, keyring, skel};
+use crate::sys::{self, keyring};
 
 /// Largest kernel text file read (the mount table of a busy machine included).
 const MAX_TEXT: u64 = 1 << 20;
 /// More entries than any guard's `prot_links` holds.
 const MAX_PROT_LINKS: usize = 1 << 16;
 
+/// Why the guard's `prot_links` could not be read (inside the `io::Error` the trait returns, so
+/// the pipeline sees the message and the chain keeps libbpf's error).
+#[derive(Debug, thiserror::Error)]
+enum ProtLinksError {
+    #[error("open {}: {source}", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: libbpf_rs::Error,
+    },
+    #[error("read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: libbpf_rs::Error,
+    },
+    #[error("{}: {len}-byte keys, not link ids", path.display())]
+    KeySize { path: PathBuf, len: usize },
+    #[error("{}: {len}-byte values, not program ids (an older guard)", path.display())]
+    ValueSize { path: PathBuf, len: usize },
+}
+
 /// Keep `NotFound` for a pin that is not there; any other failure is the error's own.
 fn not_there(path: &Path) -> io::Result<()> {
-    files::symlink_metadata(path).map(drop)
+    std::fs::symlink_metadata(path).map(drop)
 }
 
 impl LiveProbe for Libbpf {
     fn pin(&self, path: &Path) -> io::Result<Probe> {
         // Nothing at the path is "not pinned"; a directory or a symlink there is no pin (pins
         // are files of the bpffs); for the rest, BPF_OBJ_GET says what it is, or why not.
-        if !files::symlink_metadata(path)?.is_file() {
+        if !std::fs::symlink_metadata(path)?.is_file() {
             return Ok(Probe::Other);
         }
         self.probe(path)
     }
 
     fn link_prog(&self, id: u32) -> io::Result<Option<u32>> {
-        let fd = match skel::link_fd_by_id(id) {
+        let fd = match calls::link_fd_by_id(id) {
             Ok(fd) => fd,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),
         };
         // Closing the descriptor only closes it: the link stays as it is.
         let info =
-            files::read_to_string(Path::new(&format!("/proc/self/fdinfo/{}", fd.as_raw_fd())))?;
+            std::fs::read_to_string(Path::new(&format!("/proc/self/fdinfo/{}", fd.as_raw_fd())))?;
         let prog = info
             .lines()
             .find_map(|l| l.strip_prefix("prog_id:"))
@@ -58,7 +82,7 @@ impl LiveProbe for Libbpf {
     }
 
     fn is_dir(&self, path: &Path) -> io::Result<bool> {
-        match files::symlink_metadata(path) {
+        match std::fs::symlink_metadata(path) {
             Ok(m) => Ok(m.is_dir()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(e),
@@ -67,7 +91,7 @@ impl LiveProbe for Libbpf {
 
     fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
         let mut names = Vec::new();
-        for e in files::read_dir(dir)? {
+        for e in std::fs::read_dir(dir)? {
             names.push(e?.file_name().to_string_lossy().into_owned());
         }
         names.sort();
@@ -79,7 +103,7 @@ impl LiveProbe for Libbpf {
     }
 
     fn instance(&self, path: &Path) -> io::Result<Instance> {
-        let m = files::metadata(path)?;
+        let m = std::fs::metadata(path)?;
         Ok(Instance {
             ino: m.ino(),
             dev: crate::live::kernel_dev(m.dev()),
@@ -87,11 +111,7 @@ impl LiveProbe for Libbpf {
     }
 
     fn guard_info(&self, bpffs: &Path) -> io::Result<GuardInfo> {
-        not_there(
-            &bpffs
-                .join(crate::pipeline::guard::GUARD_DIR)
-                .join(guard::INFO_PIN),
-        )?;
+        not_there(&bpffs.join(crate::pipeline::guard::GUARD_DIR).join(INFO_PIN))?;
         guard::read_info(bpffs).map_err(io::Error::other)
     }
 
@@ -99,28 +119,33 @@ impl LiveProbe for Libbpf {
         let path = bpffs.join(PROT_LINKS);
         not_there(&path)?;
         let rdonly = libbpf_rs::libbpf_sys::BPF_F_RDONLY;
-        let map = MapHandle::from_pinned_path_with_file_flags(&path, rdonly)
-            .map_err(|e| io::Error::other(format!("open {}: {e}", path.display())))?;
+        let map = MapHandle::from_pinned_path_with_file_flags(&path, rdonly).map_err(|source| {
+            io::Error::other(ProtLinksError::Open {
+                path: path.clone(),
+                source,
+            })
+        })?;
         let mut out = BTreeMap::new();
         for key in map.keys().take(MAX_PROT_LINKS) {
             let Ok(k) = <[u8; 4]>::try_from(key.as_slice()) else {
-                return Err(io::Error::other(format!(
-                    "{}: {}-byte keys, not link ids",
-                    path.display(),
-                    key.len()
-                )));
+                return Err(io::Error::other(ProtLinksError::KeySize {
+                    path,
+                    len: key.len(),
+                }));
             };
-            let v = map
-                .lookup(&key, MapFlags::ANY)
-                .map_err(|e| io::Error::other(format!("read {}: {e}", path.display())))?;
+            let v = map.lookup(&key, MapFlags::ANY).map_err(|source| {
+                io::Error::other(ProtLinksError::Read {
+                    path: path.clone(),
+                    source,
+                })
+            })?;
             // A key deleted between the walk and the lookup: not there (the map is frozen).
             let Some(v) = v else { continue };
             let Ok(v) = <[u8; 4]>::try_from(v.as_slice()) else {
-                return Err(io::Error::other(format!(
-                    "{}: {}-byte values, not program ids (an older guard)",
-                    path.display(),
-                    v.len()
-                )));
+                return Err(io::Error::other(ProtLinksError::ValueSize {
+                    path,
+                    len: v.len(),
+                }));
             };
             out.insert(u32::from_ne_bytes(k), u32::from_ne_bytes(v));
         }
@@ -128,11 +153,11 @@ impl LiveProbe for Libbpf {
     }
 
     fn mkdir(&self, path: &Path) -> io::Result<()> {
-        files::create_dir(path)
+        std::fs::create_dir(path)
     }
 
     fn rmdir(&self, path: &Path) -> io::Result<()> {
-        files::remove_dir(path)
+        std::fs::remove_dir(path)
     }
 
     fn pid(&self) -> u32 {

@@ -4,10 +4,19 @@
 //! it decides is which way an object goes in: the signed fast path ([`fast`]) when the object
 //! has one and the kernel runs its loader, otherwise libbpf, with the reason recorded. Which
 //! pins, under which names, is the pipeline's policy (`pipeline::pin::plan`).
-#![forbid(unsafe_code)]
+//!
+//! `unsafe` is confined to [`libbpf_log`] (libbpf's print callback) and the light-skeleton calls
+//! of [`skel`]; the other files forbid it.
+// kernel/ is an OS boundary like sys/: it reads what libbpf would read itself (/proc fdinfo and
+// fd links, the tracefs and kprobe PMU ids in sysfs), stats and makes the guard's directories on
+// bpffs. std::fs is allowed here for that (loader/clippy.toml keeps it out of the pipeline).
+#![allow(clippy::disallowed_methods)]
 
 pub mod fast;
+pub mod guard;
+pub mod libbpf_log;
 pub mod live;
+pub mod skel;
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
@@ -22,9 +31,8 @@ use crate::name::PinKind;
 use crate::pipeline::load::{Kernel, LoadError, LoadFailed, LoadPath, LoadReport, Loaded};
 use crate::pipeline::object::Probe;
 use crate::pipeline::object::{PinNames, Pinnable};
-use crate::sys::files;
-use crate::sys::libbpf_log::{self, LogLevel};
 use crate::verify::VerifiedObject;
+use libbpf_log::LogLevel;
 
 /// libbpf's messages: kept for error reports, echoed to stderr when verbose.
 static LIBBPF_LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -44,6 +52,9 @@ fn on_libbpf_message(level: LogLevel, msg: String) {
         log.drain(..excess);
     }
 }
+
+/// Does this kernel take BPF_PROG_LOAD's signature fields? (For the loader's keyring setup.)
+pub use skel::calls::signatures_supported;
 
 /// Route libbpf's own messages through us (formatted lossily: no message can panic the loader);
 /// debug ones are echoed only when `verbose`.
@@ -112,7 +123,7 @@ pub struct Libbpf {
 
 /// The kernel's refusal of a signed loader, in words (never a bare errno): `refused: …`, or
 /// `unsupported: …` when the kernel has no BPF signatures at all.
-pub fn signature_verdict(e: &crate::sys::skel::SkelError) -> String {
+pub fn signature_verdict(e: &skel::SkelError) -> String {
     use rustix::io::Errno;
     let errno = e.source.raw_os_error().map(Errno::from_raw_os_error);
     let words = match errno {
@@ -148,7 +159,7 @@ impl Kernel for Libbpf {
         // returns only closes the descriptor (it never detaches anything).
         let obj = Link::open(path).map_err(|e| cause(&e))?;
         let fd = obj.as_fd().as_raw_fd();
-        let target = files::read_link(Path::new(&format!("/proc/self/fd/{fd}")))?;
+        let target = std::fs::read_link(Path::new(&format!("/proc/self/fd/{fd}")))?;
         // The anonymous inode's name: "bpf-link" (older kernels: "bpf_link"), "bpf-map", ...
         let target = target.to_string_lossy();
         let kind = target
@@ -157,7 +168,7 @@ impl Kernel for Libbpf {
             .replace('_', "-");
         Ok(match kind.as_str() {
             "bpf-link" => {
-                let info = files::read_to_string(Path::new(&format!("/proc/self/fdinfo/{fd}")))?;
+                let info = std::fs::read_to_string(Path::new(&format!("/proc/self/fdinfo/{fd}")))?;
                 let field = |name: &str| {
                     info.lines()
                         .find_map(|l| l.strip_prefix(name))

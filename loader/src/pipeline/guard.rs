@@ -1,5 +1,5 @@
 //! The last step of `run`: the built-in guard over what is now in place. The pipeline only knows
-//! the small [`GuardLoader`] trait; `builtin::guard` implements it (the libbpf-cargo skeleton),
+//! the small [`GuardLoader`] trait; `kernel::guard` implements it (the libbpf-cargo skeleton),
 //! and the unit tests use a fake, so the step's order and its status are tested without a
 //! kernel.
 #![forbid(unsafe_code)]

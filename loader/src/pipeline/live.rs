@@ -37,7 +37,7 @@ pub use bpf_preload_format::live::{
 
 use super::guard::GUARD_DIR;
 use super::object::Probe;
-use crate::builtin::guard::{GuardInfo, REFUSALS};
+use crate::guard::{GuardInfo, REFUSALS};
 use crate::name::{ObjectName, PinKind, PinName, SHARED_DIR};
 use crate::status::{GuardStatus, ObjectStatus, Outcome, SignedOnlyState, Status};
 

@@ -168,7 +168,7 @@ impl crate::pipeline::signed::Keyrings for RealKeyrings {
             .collect())
     }
     fn supported(&self) -> io::Result<()> {
-        super::skel::signatures_supported()
+        crate::kernel::signatures_supported()
     }
     fn create(&self) -> io::Result<i32> {
         create(c"bpf-preload")

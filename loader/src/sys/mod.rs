@@ -1,18 +1,15 @@
 //! The syscall boundary: mounts, statfs, directory and pin operations on bpffs, reading objects,
 //! and /dev/kmsg. The pipeline talks to the system only through [`Sys`], so its order of
 //! operations is unit-tested with the recording fake (`FakeSys` in `fakes.rs`, test builds only).
-//! Every other `std::fs` call of the library goes through [`files`] (clippy enforces it).
+//! `std::fs` is named here and in `kernel` (the other OS boundary) only; clippy enforces it.
 //!
-//! The one `unsafe` of the crate is here too: the hook that formats libbpf's C log messages
-//! ([`libbpf_log`]); everything else forbids it.
+//! `unsafe` here is for the system calls std has no wrapper for (keyrings, the TPM); libbpf and
+//! its C callback are `kernel`'s.
 #![deny(unsafe_code)]
 // The syscall boundary: std::fs is used here, and only here (loader/clippy.toml).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
-pub mod files;
 pub mod keyring;
-pub mod libbpf_log;
-pub mod skel;
 pub mod tpm;
 
 use std::fs::File;
@@ -99,6 +96,9 @@ pub trait Sys {
     /// Mount a new instance at `path` (created if missing), nosuid,nodev,noexec.
     fn mount(&self, kind: FsKind, path: &Path) -> io::Result<()>;
     fn mkdir(&self, path: &Path) -> io::Result<()>;
+    /// Create `path` and any missing parents (the status record's directory); an existing
+    /// directory is fine.
+    fn create_dir_all(&self, path: &Path) -> io::Result<()>;
     /// Rename that fails with EEXIST rather than replace anything.
     fn rename_noreplace(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Remove a directory tree (pins and directories), or a single pin.
@@ -348,6 +348,10 @@ impl Sys for RealSys {
     fn mkdir(&self, path: &Path) -> io::Result<()> {
         use std::os::unix::fs::DirBuilderExt;
         std::fs::DirBuilder::new().mode(0o700).create(path)
+    }
+
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        std::fs::create_dir_all(path)
     }
 
     fn rename_noreplace(&self, from: &Path, to: &Path) -> io::Result<()> {

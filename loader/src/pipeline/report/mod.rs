@@ -69,7 +69,7 @@ pub fn log_line(o: &ObjectStatus) -> String {
 pub fn write_status(sys: &dyn Sys, path: &Path, status: &Status) {
     let written = path
         .parent()
-        .map_or(Ok(()), sys::files::create_dir_all)
+        .map_or(Ok(()), |dir| sys.create_dir_all(dir))
         .and_then(|()| {
             let json = status.to_json();
             sys::write_replace(path, json.as_bytes(), 0o644, Durability::Unsynced)
@@ -85,6 +85,23 @@ pub fn write_status(sys: &dyn Sys, path: &Path, status: &Status) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_status_directory_that_cannot_be_made_is_logged_and_nothing_written() {
+        let sys = crate::fakes::FakeSys::default();
+        let dir = Path::new("/nonexistent-run/bpf-preload");
+        sys.fail_on.borrow_mut().insert(dir.to_owned());
+        let st = Status::from_json(include_str!("../../../../format/src/status-v1.golden.json"));
+        write_status(&sys, &dir.join("status.json"), &st.unwrap());
+        assert_eq!(sys.ops.borrow().len(), 0);
+        assert_eq!(
+            *sys.logs.borrow(),
+            vec![(
+                Prio::Warning,
+                "write status /nonexistent-run/bpf-preload/status.json: No space left on device (os error 28)".to_owned()
+            )]
+        );
+    }
 
     #[test]
     fn log_line_is_one_short_line() {

@@ -1,23 +1,31 @@
-//! The guard: BPF LSM programs built into the binary (`bpf/builtin/guard.bpf.c`, libbpf-cargo
-//! skeleton) that keep what `run` preloaded from being unpinned, unmounted or detached, by root
-//! too. Loaded as the last step of `run`; pinned under `<bpffs>/+guard/`; trusted as part of the
-//! binary (no bundle signature). See docs/guard.md.
+//! The guard's load and arm: BPF LSM programs built into the binary (`bpf/builtin/guard.bpf.c`,
+//! a libbpf-cargo skeleton `include!`d from OUT_DIR) that keep what `run` preloaded from being
+//! unpinned, unmounted or detached, by root too. Loaded as the last step of `run`; pinned under
+//! `<bpffs>/+guard/`; trusted as part of the binary (no bundle signature). See docs/guard.md.
 //!
-//! What can be decided without the kernel is pure and unit-tested: the kernel's dev_t of the
-//! bpffs instance, and which program variant fits each LSM hook's prototype in the kernel's BTF.
-//! The rest (load, attach, pin, fill and freeze the maps, arm) is [`activate`].
+//! What can be decided without the kernel is the pure `guard` module (the format crate): which
+//! program variant fits each hook, the config and info map values. This file asks the kernel
+//! (BTF, probes), then loads, attaches, pins, fills and freezes the maps and arms: [`activate`];
+//! [`Builtin`] is the pipeline's [`GuardLoader`]; [`read_info`] reads the info map for `status`.
 
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, MapHandle};
 use std::os::fd::AsFd;
 
-pub use crate::live::{dev_string, kernel_dev};
-use crate::pipeline::guard::{GuardReport, Switch, SwitchPaths, SwitchState, GUARD_DIR};
-use crate::sys::files;
+use crate::guard::{
+    bpf_lsm_active, decode_info, fits, hook_flags, pick_programs, recorded_bits, switch_bits,
+    GuardInfo, PrototypeError, Recording, INFO_PIN, LSM_LIST, OPTIONAL_HOOKS, PROT_LINKS_PIN,
+    RD_LINK_FD, RD_LINK_PIN, RD_MOUNT, RD_PROG_FD, SW_FTRACE, SW_KPROBES,
+};
+use crate::live::{dev_string, kernel_dev};
+use crate::pipeline::guard::{
+    GuardFailure, GuardLoader, GuardReport, Switch, SwitchPaths, SwitchState, GUARD_DIR,
+};
 
 #[allow(unsafe_code, clippy::undocumented_unsafe_blocks, clippy::all)]
 mod skel {
@@ -25,13 +33,6 @@ mod skel {
     include!(concat!(env!("OUT_DIR"), "/guard.skel.rs"));
 }
 use skel::GuardSkelBuilder;
-
-/// Read-only mirror of the guard's state for `bpf-preload status`.
-pub const INFO_PIN: &str = "info";
-/// The guard's table of protected links (link id -> program id), readable by `status`.
-pub const PROT_LINKS_PIN: &str = "prot_links";
-/// Where the kernel lists its active LSMs.
-pub const LSM_LIST: &str = "/sys/kernel/security/lsm";
 
 /// Why the guard is not active. `Unavailable`: this kernel cannot run it (no BPF LSM).
 #[derive(Debug, thiserror::Error)]
@@ -43,10 +44,13 @@ pub enum GuardError {
         #[source]
         source: io::Error,
     },
-    #[error("kernel BTF: {0}")]
-    Btf(String),
-    #[error("hook {hook}: kernel prototype ({found}) fits no variant of the guard")]
-    Prototype { hook: &'static str, found: String },
+    #[error("kernel BTF: {source}")]
+    Btf {
+        #[source]
+        source: libbpf_rs::Error,
+    },
+    #[error(transparent)]
+    Prototype(#[from] PrototypeError),
     #[error("stat {}: {source}", path.display())]
     Stat {
         path: PathBuf,
@@ -112,67 +116,9 @@ impl GuardError {
     }
 }
 
-/// Does the kernel's active LSM list (`/sys/kernel/security/lsm`) include the BPF LSM?
-pub fn bpf_lsm_active(list: &str) -> bool {
-    list.trim().split(',').any(|l| l == "bpf")
-}
-
-/// Each program of the guard reads its hook's arguments by position: the kernel's prototype
-/// must begin with these parameter names. A hook with two entries has two program variants.
-pub const HOOKS: &[(&str, &str, &[&str])] = &[
-    ("guard_unlink", "inode_unlink", &["dir", "dentry"]),
-    ("guard_rmdir", "inode_rmdir", &["dir", "dentry"]),
-    (
-        "guard_rename",
-        "inode_rename",
-        &["old_dir", "old_dentry", "new_dir", "new_dentry"],
-    ),
-    (
-        "guard_link",
-        "inode_link",
-        &["old_dentry", "dir", "new_dentry"],
-    ),
-    ("guard_setattr2", "inode_setattr", &["dentry", "attr"]),
-    (
-        "guard_setattr3",
-        "inode_setattr",
-        &["idmap", "dentry", "attr"],
-    ),
-    ("guard_create", "inode_create", &["dir", "dentry"]),
-    ("guard_mkdir", "inode_mkdir", &["dir", "dentry"]),
-    ("guard_symlink", "inode_symlink", &["dir", "dentry"]),
-    ("guard_umount", "sb_umount", &["mnt", "flags"]),
-    ("guard_remount", "sb_remount", &["sb"]),
-    (
-        "guard_mount",
-        "sb_mount",
-        &["dev_name", "path", "type", "flags"],
-    ),
-    ("guard_move_mount", "move_mount", &["from_path", "to_path"]),
-    ("guard_getattr", "inode_getattr", &["path"]),
-    ("guard_seal", "bprm_committed_creds", &["bprm"]),
-    ("guard_bpf", "bpf", &["cmd", "attr"]),
-    ("guard_bpf_map", "bpf_map", &["map", "fmode"]),
-    ("guard_file_open", "file_open", &["file"]),
-    ("guard_bpf_prog", "bpf_prog", &["prog"]),
-    ("guard_permission", "inode_permission", &["inode", "mask"]),
-    ("guard_file_receive", "file_receive", &["file"]),
-];
-
-/// Programs loaded only when asked for and the hook fits: signed-only mode's (7.x).
-pub const OPTIONAL_HOOKS: &[(&str, &str, &[&str])] = &[
-    (
-        "guard_prog_load",
-        "bpf_prog_load",
-        &["prog", "attr", "token", "kernel"],
-    ),
-    (
-        "guard_key_permission",
-        "key_permission",
-        &["key_ref", "cred", "need_perm"],
-    ),
-    ("guard_capable", "capable", &["cred", "ns", "cap", "opts"]),
-];
+// Every program of the tables has its entry in `all_links` (whose length is its type's): a
+// program added to the tables but not there would attach and never be pinned.
+const _: () = assert!(crate::guard::HOOKS.len() + OPTIONAL_HOOKS.len() == 24);
 
 /// The guard's links by program name, in one place for pinning and for letting go.
 fn all_links(l: &mut skel::GuardLinks) -> [(&'static str, &mut Option<Link>); 24] {
@@ -204,26 +150,6 @@ fn all_links(l: &mut skel::GuardLinks) -> [(&'static str, &mut Option<Link>); 24
     ]
 }
 
-/// `hook_funcs` flags (guard.bpf.c `HF_*`).
-const HF_HOOK: u8 = 1;
-const HF_POSITIVE: u8 = 2;
-/// The LSM hooks whose callers only treat a negative return as a refusal: a program there
-/// returning a positive value lets the operation through and skips every later program.
-const POSITIVE_HOOKS: &[&str] = &["bpf_lsm_bpf", "bpf_lsm_bpf_map", "bpf_lsm_bpf_prog"];
-
-/// `hook_funcs` flags of a kernel function by name: fmod_ret may attach to every `security_*`
-/// function (and `bpf_lsm_*` is where BPF LSM programs run); none of them may get one.
-pub fn hook_flags(name: &str) -> u8 {
-    let mut f = 0;
-    if name.starts_with("security_") || name.starts_with("bpf_lsm_") {
-        f |= HF_HOOK;
-    }
-    if POSITIVE_HOOKS.contains(&name) {
-        f |= HF_POSITIVE;
-    }
-    f
-}
-
 /// `(BTF id, flags)` of every vmlinux function with hook flags.
 fn hook_funcs(btf: &libbpf_rs::btf::Btf<'_>) -> Vec<(u32, u8)> {
     use libbpf_rs::btf::types::Func;
@@ -247,41 +173,10 @@ fn lsm_positive_returns(btf: &libbpf_rs::btf::Btf<'_>) -> bool {
     else {
         return true;
     };
-    match crate::sys::skel::lsm_returns_one(id) {
+    match super::skel::calls::lsm_returns_one(id) {
         Ok(()) => true,
         Err(e) => e.raw_os_error() != Some(rustix::io::Errno::INVAL.raw_os_error()),
     }
-}
-
-/// Which programs to load, given each hook's parameter names in the kernel (`params(hook)`;
-/// `None`: the hook is not in the kernel). Variants of one hook are exclusive: the first whose
-/// names match wins; a hook none fits is an error naming what the kernel has.
-pub fn pick_programs<F>(params: F) -> Result<Vec<&'static str>, GuardError>
-where
-    F: Fn(&str) -> Option<Vec<String>>,
-{
-    let mut chosen = Vec::new();
-    let mut hooks: Vec<&'static str> = HOOKS.iter().map(|h| h.1).collect();
-    hooks.dedup();
-    for hook in hooks {
-        let found = params(hook).ok_or(GuardError::Prototype {
-            hook,
-            found: "absent".into(),
-        })?;
-        let fits = |want: &[&str]| {
-            found.len() >= want.len() && want.iter().zip(&found).all(|(w, f)| w == f)
-        };
-        let prog = HOOKS
-            .iter()
-            .find(|&&(_, h, want)| h == hook && fits(want))
-            .ok_or_else(|| GuardError::Prototype {
-                hook,
-                found: found.join(", "),
-            })?
-            .0;
-        chosen.push(prog);
-    }
-    Ok(chosen)
 }
 
 /// Parameter names of `bpf_lsm_<hook>` in the running kernel's BTF.
@@ -307,7 +202,7 @@ fn lb(step: &'static str) -> impl FnOnce(libbpf_rs::Error) -> GuardError {
 }
 
 fn ino(path: &Path) -> Result<u64, GuardError> {
-    files::symlink_metadata(path)
+    std::fs::symlink_metadata(path)
         .map(|m| m.ino())
         .map_err(|source| GuardError::Stat {
             path: path.to_owned(),
@@ -322,7 +217,7 @@ fn object_ids(
     links: &mut Vec<(u32, u32)>,
     progs: &mut Vec<u32>,
 ) -> Result<(), GuardError> {
-    if let Ok(entries) = files::read_dir(&dir.join("links")) {
+    if let Ok(entries) = std::fs::read_dir(dir.join("links")) {
         for e in entries.flatten() {
             let path = e.path();
             let link = Link::open(&path).map_err(|source| GuardError::ObjectLink {
@@ -336,7 +231,7 @@ fn object_ids(
             progs.push(info.prog_id);
         }
     }
-    if let Ok(entries) = files::read_dir(&dir.join("progs")) {
+    if let Ok(entries) = std::fs::read_dir(dir.join("progs")) {
         for e in entries.flatten() {
             let path = e.path();
             let prog = libbpf_rs::ProgramHandle::from_pinned_path(&path)
@@ -345,6 +240,27 @@ fn object_ids(
         }
     }
     Ok(())
+}
+
+/// The built-in guard, as the pipeline's [`GuardLoader`]; `signed_only`: the loader's sealed keyring, when signed-only mode is on.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Builtin {
+    pub signed_only: Option<i32>,
+}
+
+impl GuardLoader for Builtin {
+    fn activate(
+        &self,
+        bpffs: &Path,
+        protect: &[PathBuf],
+        lsm_list: io::Result<String>,
+        switches: &SwitchPaths,
+    ) -> Result<GuardReport, GuardFailure> {
+        activate(bpffs, protect, lsm_list, switches, self.signed_only).map_err(|e| GuardFailure {
+            unavailable: e.is_unavailable(),
+            error: Arc::new(e),
+        })
+    }
 }
 
 /// Load, attach and arm the guard over the bpffs at `bpffs`, protecting `protect` (directories
@@ -363,18 +279,16 @@ pub fn activate(
             active: list.trim().to_owned(),
         });
     }
-    let meta = files::metadata(bpffs).map_err(|source| GuardError::Stat {
+    let meta = std::fs::metadata(bpffs).map_err(|source| GuardError::Stat {
         path: bpffs.to_owned(),
         source,
     })?;
-    let btf = libbpf_rs::btf::Btf::from_vmlinux().map_err(|e| GuardError::Btf(e.to_string()))?;
+    let btf = libbpf_rs::btf::Btf::from_vmlinux().map_err(|source| GuardError::Btf { source })?;
     let mut wanted = pick_programs(|hook| kernel_params(&btf, hook))?;
     // Signed-only mode: its program when the kernel's hook has the arguments it reads.
     let signed_only = signed_only.filter(|_| {
         OPTIONAL_HOOKS.iter().all(|(_, hook, want)| {
-            kernel_params(&btf, hook).is_some_and(|found| {
-                found.len() >= want.len() && want.iter().zip(&found).all(|(w, f)| w == f)
-            })
+            kernel_params(&btf, hook).is_some_and(|found| fits(want, &found))
         })
     });
     // The link that keeps the loader's keyring alive: root's user keyring (guard_key_permission).
@@ -404,10 +318,10 @@ pub fn activate(
         let name = prog.name().to_string_lossy().into_owned();
         prog.set_autoload(wanted.contains(&name.as_str()));
     }
-    crate::kernel::clear_log();
+    super::clear_log();
     let mut skel = open.load().map_err(|source| GuardError::Load {
         source,
-        verifier: crate::kernel::last_verifier_reason(),
+        verifier: super::last_verifier_reason(),
     })?;
     skel.attach().map_err(lb("attach"))?;
 
@@ -428,7 +342,7 @@ pub fn activate(
     });
     match armed {
         Ok(report) => Ok(report),
-        Err(error) => match files::remove_dir_all(&dir) {
+        Err(error) => match std::fs::remove_dir_all(&dir) {
             Ok(()) => Err(error),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Err(error),
             Err(cleanup) => Err(GuardError::Cleanup {
@@ -450,7 +364,7 @@ fn arm(
     switch_paths: &SwitchPaths,
 ) -> Result<GuardReport, GuardError> {
     let mkdir = |p: &Path| {
-        files::create_dir(p).map_err(|source| GuardError::Mkdir {
+        std::fs::create_dir(p).map_err(|source| GuardError::Mkdir {
             path: p.to_owned(),
             source,
         })
@@ -520,7 +434,7 @@ fn arm(
     // before arming): the sysctl's table entry, the debugfs inode, the instance's mount.
     let switches = record_switches(skel, switch_paths)?;
     record_objects(skel, bpffs, dir)?;
-    set_cfg(skel, 1, Recording::Mount)?;
+    set_cfg(skel, true, Recording::Mount)?;
     freeze(&skel.maps.guard_cfg, "freeze guard_cfg")?;
     freeze(&skel.maps.guard_state, "freeze guard_state")?;
     freeze(&skel.maps.guard_info, "freeze guard_info")?;
@@ -544,23 +458,6 @@ fn arm(
     })
 }
 
-/// `guard_cfg.recording` (guard.bpf.c `enum recording`).
-#[derive(Clone, Copy)]
-enum Recording {
-    Mount = 0,
-    Ftrace = 1,
-    Kprobes = 2,
-    LinkPin = 3,
-    LinkFd = 4,
-    ProgFd = 5,
-}
-
-/// `guard_info.recorded` bits (guard.bpf.c `RD_*`).
-const RD_MOUNT: u32 = 1;
-const RD_LINK_PIN: u32 = 2;
-const RD_LINK_FD: u32 = 4;
-const RD_PROG_FD: u32 = 8;
-
 /// Show the guard, with calls of ours it watches before arming, what it must recognise later
 /// whatever path or fd reaches it: the instance's mount, superblock and `+shared` inode (a stat of
 /// `<bpffs>/+shared`), bpffs's inode operations of a pinned link (a stat of one of its own link pins), and
@@ -571,7 +468,7 @@ fn record_objects(
     dir: &Path,
 ) -> Result<(), GuardError> {
     let stat = |p: &Path| {
-        files::metadata(p)
+        std::fs::metadata(p)
             .map(drop)
             .map_err(|source| GuardError::Stat {
                 path: p.to_owned(),
@@ -579,29 +476,24 @@ fn record_objects(
             })
     };
     let recorded = |skel: &skel::GuardSkel<'_>, bit: u32| -> Result<bool, GuardError> {
-        Ok(info_bytes(skel)?
-            .get(4..8)
-            .and_then(|b| b.try_into().ok())
-            .map_or(0, u32::from_ne_bytes)
-            & bit
-            != 0)
+        Ok(recorded_bits(&info_bytes(skel)?) & bit != 0)
     };
     // `+shared`: made by every run, right below the root (the root itself is inode 1 in every
     // bpffs; this directory's number is the instance's alone).
     let shared = bpffs.join(crate::name::SHARED_DIR);
-    set_cfg(skel, 0, Recording::Mount)?;
+    set_cfg(skel, false, Recording::Mount)?;
     stat(&shared)?;
     if !recorded(skel, RD_MOUNT)? {
         return Err(GuardError::NotRecorded { path: shared });
     }
     let pin = dir.join("links").join("guard_bpf");
-    set_cfg(skel, 0, Recording::LinkPin)?;
+    set_cfg(skel, false, Recording::LinkPin)?;
     stat(&pin)?;
-    set_cfg(skel, 0, Recording::LinkFd)?;
+    set_cfg(skel, false, Recording::LinkFd)?;
     if let Some(link) = skel.links.guard_bpf.as_ref() {
         link.info().map_err(lb("link info"))?;
     }
-    set_cfg(skel, 0, Recording::ProgFd)?;
+    set_cfg(skel, false, Recording::ProgFd)?;
     libbpf_rs::Program::id_from_fd(skel.progs.guard_bpf.as_fd()).map_err(lb("program info"))?;
     for (bit, what) in [
         (RD_LINK_PIN, "the inode operations of a link pin"),
@@ -615,14 +507,11 @@ fn record_objects(
     Ok(())
 }
 
-fn set_cfg(skel: &skel::GuardSkel<'_>, armed: u32, rec: Recording) -> Result<(), GuardError> {
-    let mut v = [0u8; 8];
-    v[..4].copy_from_slice(&armed.to_ne_bytes());
-    v[4..].copy_from_slice(&(rec as u32).to_ne_bytes());
+fn set_cfg(skel: &skel::GuardSkel<'_>, armed: bool, rec: Recording) -> Result<(), GuardError> {
     skel.maps
         .guard_cfg
-        .update(&0u32.to_ne_bytes(), &v, MapFlags::ANY)
-        .map_err(lb(if armed == 1 { "arm" } else { "set recording" }))
+        .update(&0u32.to_ne_bytes(), &rec.cfg_bytes(armed), MapFlags::ANY)
+        .map_err(lb(if armed { "arm" } else { "set recording" }))
 }
 
 fn info_bytes(skel: &skel::GuardSkel<'_>) -> Result<Vec<u8>, GuardError> {
@@ -633,10 +522,6 @@ fn info_bytes(skel: &skel::GuardSkel<'_>) -> Result<Vec<u8>, GuardError> {
         .map_err(lb("lookup guard_info"))?
         .unwrap_or_default())
 }
-
-/// `guard_info.switches` bits (guard.bpf.c `SW_*`).
-const SW_FTRACE: u32 = 1;
-const SW_KPROBES: u32 = 2;
 
 /// Point the guard at each switch with a stat of ours and check it recorded it. A switch this
 /// kernel lacks is `Absent`; one that exists but was not recorded fails the guard (it would
@@ -672,8 +557,8 @@ fn record_switches(
                 continue;
             }
         };
-        set_cfg(skel, 0, rec)?;
-        match files::metadata(path) {
+        set_cfg(skel, false, rec)?;
+        match std::fs::metadata(path) {
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 out.push(Switch {
@@ -689,11 +574,7 @@ fn record_switches(
                 })
             }
         }
-        let got = info_bytes(skel)?
-            .get(44..48)
-            .and_then(|b| b.try_into().ok())
-            .map_or(0, u32::from_ne_bytes);
-        if got & bit == 0 {
+        if switch_bits(&info_bytes(skel)?) & bit == 0 {
             return Err(GuardError::SwitchNotRecorded {
                 switch: name,
                 path: path.to_owned(),
@@ -711,129 +592,6 @@ fn freeze(map: &libbpf_rs::MapMut<'_>, step: &'static str) -> Result<(), GuardEr
     MapHandle::try_from(map)
         .and_then(|h| h.freeze())
         .map_err(lb(step))
-}
-
-/// Names of `enum refusal` in guard.bpf.c, by value (0: nothing refused yet).
-pub const REFUSALS: &[&str] = &[
-    "-",
-    "unlink",
-    "rmdir",
-    "rename",
-    "link",
-    "setattr",
-    "create",
-    "mkdir",
-    "symlink",
-    "umount",
-    "remount",
-    "move",
-    "mount",
-    "link-detach",
-    "map-fd",
-    "ftrace-off",
-    "kprobes-off",
-    "hook-prog",
-    "prog-attach",
-    "unsigned-prog",
-    "keyring",
-    "shared-fd",
-    "kernel-read",
-];
-
-/// `struct guard_info` of guard.bpf.c (native endian, C layout): the fields are read at the
-/// offsets the compiler gives this mirror, never at hand-counted ones.
-#[repr(C)]
-struct RawInfo {
-    sealed: u32,
-    recorded: u32,
-    refused: u64,
-    last_what: u32,
-    last_pid: u32,
-    last_comm: [u8; 16],
-    anchored: u32,
-    switches: u32,
-    inst_ino: u64,
-    inst_dev: u32,
-    keyring: i32,
-}
-
-/// The layout before the instance and keyring fields (up to `switches`).
-const OLD_INFO_SIZE: usize = std::mem::offset_of!(RawInfo, inst_ino);
-const _: () = assert!(std::mem::size_of::<RawInfo>() == 64 && OLD_INFO_SIZE == 48);
-
-/// The guard's read-only info map (`struct guard_info`), decoded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GuardInfo {
-    pub sealed: bool,
-    pub refused: u64,
-    /// What was refused last, to whom: `umount by systemd[1]`.
-    pub last: Option<String>,
-    /// The last refusal: its `enum refusal` value (0: none yet) and the refused process (tgid).
-    pub last_what: u32,
-    pub last_pid: u32,
-    /// Once sealed, which mount the mount-level protection holds on: `recorded` (the loader's),
-    /// `copy` (switch_root copied /sys: re-anchored on the copy in the real root) or `lost`.
-    pub mount: Option<&'static str>,
-    /// The bpffs instance the guard protects (its `+shared` inode, its kernel dev_t); `None` from a
-    /// guard of the older layout, or one that recorded no instance.
-    pub instance: Option<crate::live::Instance>,
-    /// Signed-only mode: the serial of the keyring the guard trusts (0: the mode is off; it
-    /// keeps that keyring from being freed, so the serial names the same keyring for good);
-    /// `None` from a guard of the older layout.
-    pub keyring: Option<i32>,
-}
-
-impl GuardInfo {
-    /// Was the last refusal of this kind (a name of [`REFUSALS`])?
-    pub fn last_was(&self, refusal: &str) -> bool {
-        self.last_what != 0 && REFUSALS.get(self.last_what as usize) == Some(&refusal)
-    }
-}
-
-/// Decode `struct guard_info` (native endian): the current 64-byte layout, or the older
-/// 48-byte one (without `inst_ino`, `inst_dev`, `keyring`: those are `None`).
-pub fn decode_info(v: &[u8]) -> Option<GuardInfo> {
-    use std::mem::offset_of;
-    let u32_at = |o: usize| Some(u32::from_ne_bytes(v.get(o..o + 4)?.try_into().ok()?));
-    let u64_at = |o: usize| Some(u64::from_ne_bytes(v.get(o..o + 8)?.try_into().ok()?));
-    if v.len() < OLD_INFO_SIZE {
-        return None;
-    }
-    let refused = u64_at(offset_of!(RawInfo, refused))?;
-    let what = u32_at(offset_of!(RawInfo, last_what))?;
-    let pid = u32_at(offset_of!(RawInfo, last_pid))?;
-    let comm_at = offset_of!(RawInfo, last_comm);
-    let comm = v.get(comm_at..comm_at + 16)?;
-    let comm = String::from_utf8_lossy(comm.split(|&b| b == 0).next().unwrap_or(&[]));
-    let sealed = u32_at(offset_of!(RawInfo, sealed))? == 1;
-    let mount = match (sealed, u32_at(offset_of!(RawInfo, anchored))) {
-        (false, _) | (_, None) => None,
-        (true, Some(1)) => Some("recorded"),
-        (true, Some(2)) => Some("copy"),
-        (true, Some(_)) => Some("lost"),
-    };
-    let ino = u64_at(offset_of!(RawInfo, inst_ino));
-    let dev = u32_at(offset_of!(RawInfo, inst_dev));
-    let instance = match (ino, dev) {
-        (Some(ino), Some(dev)) if ino != 0 => Some(crate::live::Instance { ino, dev }),
-        _ => None,
-    };
-    Some(GuardInfo {
-        sealed,
-        mount,
-        refused,
-        last_what: what,
-        last_pid: pid,
-        last: (what != 0).then(|| {
-            format!(
-                "{} by {:?}[{pid}]",
-                REFUSALS.get(what as usize).copied().unwrap_or("?"),
-                comm
-            )
-        }),
-        instance,
-        keyring: u32_at(offset_of!(RawInfo, keyring)).map(|k| k as i32),
-    })
 }
 
 /// Why `+guard/info` could not be read.
@@ -877,6 +635,47 @@ pub fn read_info(bpffs: &Path) -> Result<GuardInfo, InfoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::guard::{HF_HOOK, HF_POSITIVE, HOOKS, REFUSALS};
+
+    /// The values guard.bpf.c gives its `#define NAME value` flags and `NAME = value,` enums.
+    fn c_value(name: &str) -> u32 {
+        let src = include_str!("../../../bpf/builtin/guard.bpf.c");
+        src.lines()
+            .find_map(|l| {
+                let l = l.trim();
+                let rest = l
+                    .strip_prefix(&format!("#define {name} "))
+                    .or_else(|| l.strip_prefix(&format!("{name} = ")))?;
+                rest.split(|c: char| !c.is_ascii_digit())
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or_else(|| panic!("{name} not in guard.bpf.c"))
+    }
+
+    #[test]
+    fn flags_and_recordings_have_the_c_values() {
+        let flags = [
+            ("HF_HOOK", u32::from(HF_HOOK)),
+            ("HF_POSITIVE", u32::from(HF_POSITIVE)),
+            ("RD_MOUNT", RD_MOUNT),
+            ("RD_LINK_PIN", RD_LINK_PIN),
+            ("RD_LINK_FD", RD_LINK_FD),
+            ("RD_PROG_FD", RD_PROG_FD),
+            ("SW_FTRACE", SW_FTRACE),
+            ("SW_KPROBES", SW_KPROBES),
+            ("REC_MOUNT", Recording::Mount as u32),
+            ("REC_FTRACE", Recording::Ftrace as u32),
+            ("REC_KPROBES", Recording::Kprobes as u32),
+            ("REC_LINK_PIN", Recording::LinkPin as u32),
+            ("REC_LINK_FD", Recording::LinkFd as u32),
+            ("REC_PROG_FD", Recording::ProgFd as u32),
+        ];
+        for (name, rust) in flags {
+            assert_eq!(c_value(name), rust, "{name}");
+        }
+    }
 
     #[test]
     fn an_unreadable_info_map_is_a_typed_error_naming_the_pin() {
@@ -887,97 +686,6 @@ mod tests {
             text.starts_with(&format!("open /nonexistent-bpffs/{GUARD_DIR}/{INFO_PIN}: ")),
             "{text}"
         );
-    }
-
-    #[test]
-    fn info_decodes_the_c_layout() {
-        let mut v = vec![0u8; 48];
-        assert_eq!(
-            decode_info(&v),
-            Some(GuardInfo {
-                sealed: false,
-                refused: 0,
-                last: None,
-                last_what: 0,
-                last_pid: 0,
-                mount: None,
-                instance: None,
-                keyring: None,
-            })
-        );
-        v[0..4].copy_from_slice(&1u32.to_ne_bytes());
-        v[8..16].copy_from_slice(&43u64.to_ne_bytes());
-        v[16..20].copy_from_slice(&9u32.to_ne_bytes());
-        v[20..24].copy_from_slice(&1u32.to_ne_bytes());
-        v[24..31].copy_from_slice(b"systemd");
-        let i = decode_info(&v).unwrap();
-        assert_eq!((i.sealed, i.refused), (true, 43));
-        assert_eq!((i.last_what, i.last_pid), (9, 1));
-        assert!(i.last_was("umount") && !i.last_was("mkdir"));
-        assert_eq!(i.last.as_deref(), Some("umount by \"systemd\"[1]"));
-        assert_eq!(i.mount, Some("lost"));
-        v[40..44].copy_from_slice(&2u32.to_ne_bytes());
-        assert_eq!(decode_info(&v).unwrap().mount, Some("copy"));
-        // the refusals added with the switches and hook programs have names
-        v[16..20].copy_from_slice(&15u32.to_ne_bytes());
-        assert_eq!(
-            decode_info(&v).unwrap().last.as_deref(),
-            Some("ftrace-off by \"systemd\"[1]")
-        );
-        v[16..20].copy_from_slice(&18u32.to_ne_bytes());
-        assert_eq!(
-            decode_info(&v).unwrap().last.as_deref(),
-            Some("prog-attach by \"systemd\"[1]")
-        );
-        assert_eq!(decode_info(&v[..39]), None);
-        assert_eq!(decode_info(&v[..47]), None);
-    }
-
-    /// The 64-byte layout: the instance at 48 (ino) and 56 (dev), the trusted keyring at 60.
-    #[test]
-    fn info_decodes_the_instance_and_keyring_fields() {
-        let mut v = vec![0u8; 64];
-        v[16..20].copy_from_slice(&7u32.to_ne_bytes());
-        v[20..24].copy_from_slice(&4242u32.to_ne_bytes());
-        v[24..37].copy_from_slice(b"bpf-preload\0x");
-        v[48..56].copy_from_slice(&1234u64.to_ne_bytes());
-        v[56..60].copy_from_slice(&27u32.to_ne_bytes());
-        let i = decode_info(&v).unwrap();
-        assert_eq!(
-            i,
-            GuardInfo {
-                sealed: false,
-                refused: 0,
-                last: Some("mkdir by \"bpf-preload\"[4242]".into()),
-                last_what: 7,
-                last_pid: 4242,
-                mount: None,
-                instance: Some(crate::live::Instance { ino: 1234, dev: 27 }),
-                keyring: Some(0),
-            }
-        );
-        assert!(i.last_was("mkdir"));
-        v[60..64].copy_from_slice(&297519507i32.to_ne_bytes());
-        assert_eq!(decode_info(&v).unwrap().keyring, Some(297519507));
-        // No instance recorded (inode 0): none.
-        v[48..56].copy_from_slice(&0u64.to_ne_bytes());
-        assert_eq!(decode_info(&v).unwrap().instance, None);
-        // A layout cut between the old and the new end: the fields it lacks are absent.
-        let i = decode_info(&v[..56]).unwrap();
-        assert_eq!((i.instance, i.keyring), (None, None));
-    }
-
-    #[test]
-    fn hook_flags_cover_every_function_that_can_skip_lsm_hooks() {
-        assert_eq!(hook_flags("security_bpf"), HF_HOOK);
-        assert_eq!(hook_flags("security_file_open"), HF_HOOK);
-        assert_eq!(hook_flags("bpf_lsm_file_open"), HF_HOOK);
-        for h in ["bpf_lsm_bpf", "bpf_lsm_bpf_map", "bpf_lsm_bpf_prog"] {
-            assert_eq!(hook_flags(h), HF_HOOK | HF_POSITIVE, "{h}");
-        }
-        assert_eq!(hook_flags("do_unlinkat"), 0);
-        assert_eq!(hook_flags("securityfs_create_file"), 0);
-        assert_eq!(hook_flags("bpf_lsm"), 0);
     }
 
     #[test]
@@ -1000,56 +708,6 @@ mod tests {
                 v.trim_start_matches("R_").to_lowercase().replace('_', "-"),
                 *name,
             );
-        }
-    }
-
-    #[test]
-    fn lsm_list() {
-        assert!(bpf_lsm_active(
-            "lockdown,capability,landlock,yama,apparmor,bpf\n"
-        ));
-        assert!(!bpf_lsm_active("lockdown,capability,apparmor"));
-        assert!(!bpf_lsm_active("bpfx,xbpf"));
-    }
-
-    fn kernel<'a>(setattr: &'a [&'a str]) -> impl Fn(&str) -> Option<Vec<String>> + 'a {
-        move |hook| {
-            if hook == "inode_setattr" {
-                return Some(setattr.iter().map(|s| s.to_string()).collect());
-            }
-            let (_, _, want) = HOOKS.iter().find(|h| h.1 == hook)?;
-            let mut v: Vec<String> = want.iter().map(|s| s.to_string()).collect();
-            v.push("extra".into()); // later kernels append arguments (bpf: kernel)
-            Some(v)
-        }
-    }
-
-    #[test]
-    fn setattr_variant_follows_the_prototype() {
-        let p61 = pick_programs(kernel(&["dentry", "attr"])).unwrap();
-        assert!(p61.contains(&"guard_setattr2") && !p61.contains(&"guard_setattr3"));
-        let p612 = pick_programs(kernel(&["idmap", "dentry", "attr"])).unwrap();
-        assert!(p612.contains(&"guard_setattr3") && !p612.contains(&"guard_setattr2"));
-        assert_eq!(p612.len(), HOOKS.len() - 1);
-    }
-
-    #[test]
-    fn an_unknown_prototype_is_an_error_naming_it() {
-        match pick_programs(kernel(&["x", "dentry"])) {
-            Err(GuardError::Prototype { hook, found }) => {
-                assert_eq!((hook, found.as_str()), ("inode_setattr", "x, dentry"))
-            }
-            other => panic!("{other:?}"),
-        }
-        match pick_programs(|h| {
-            (h != "move_mount")
-                .then(|| kernel(&["dentry", "attr"])(h))
-                .flatten()
-        }) {
-            Err(GuardError::Prototype { hook, found }) => {
-                assert_eq!((hook, found.as_str()), ("move_mount", "absent"))
-            }
-            other => panic!("{other:?}"),
         }
     }
 }
