@@ -11,9 +11,9 @@ use std::rc::Rc;
 
 use crate::name::PinKind;
 use crate::pipeline::load::{Kernel, LoadError, LoadFailed, LoadReport, Loaded};
-use crate::pipeline::measure::{LogError, MeasureIo};
 use crate::pipeline::object::Probe;
 use crate::pipeline::object::{PinNames, Pinnable};
+use crate::sys::tpm::{LogError, MeasureIo};
 use crate::sys::{FsKind, Prio, Sys};
 use crate::verify::VerifiedObject;
 

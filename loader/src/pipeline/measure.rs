@@ -3,32 +3,17 @@
 //! systemd's measurement log, written under systemd's lock discipline (the log's lock is held
 //! across the extend and the append, so records and extends of systemd and ours stay in one
 //! order). The encodings are `crate::measure` (pure); the device and file I/O is behind
-//! [`MeasureIo`] (`sys::tpm` for real, a fake in the tests).
+//! [`MeasureIo`] (beside its real implementation in `sys::tpm`; a fake in the tests).
 #![forbid(unsafe_code)]
 
 use std::cell::RefCell;
-use std::io;
 
 use crate::measure::{self, MeasurePlan, ResponseError};
 use crate::status::{MeasureState, MeasurementStatus};
+use crate::sys::tpm::MeasureIo;
 
 /// At most this many tries of one command the TPM answers "retry", "yielded" or "testing" to.
 pub const MAX_TRIES: u32 = 20;
-
-/// Why the measurement log got no record; the extends go on (the PCR stays right).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LogError {
-    #[error("open {path}: {why}")]
-    Open { path: String, why: String },
-    #[error("{path} is locked by another writer (waited {waited_ms} ms)")]
-    Locked { path: String, waited_ms: u64 },
-    #[error("{path} is not a regular file (refused)")]
-    NotRegular { path: String },
-    #[error("{path} is marked aborted (a writer died mid-record): corrupt, not appended to")]
-    Aborted { path: String },
-    #[error("write {path}: {why}")]
-    Write { path: String, why: String },
-}
 
 /// Why the TPM could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -50,27 +35,6 @@ pub enum TpmError {
         tries: u32,
         last: measure::ResponseCode,
     },
-}
-
-/// The I/O measuring needs.
-pub trait MeasureIo {
-    /// Open the TPM (`/dev/tpmrm0`, else `/dev/tpm0`); the device's path, or why none.
-    fn open_tpm(&self) -> Result<String, String>;
-    /// Send one command to the opened TPM, return its response.
-    fn transact(&self, cmd: &[u8]) -> io::Result<Vec<u8>>;
-    /// Wait a little before trying a busy TPM again.
-    fn pause(&self, attempt: u32);
-    /// Open the log (created 0600, no symlink), lock it (bounded wait), refuse a file that is
-    /// not regular or is marked aborted, and mark it (sticky bit) while we write.
-    fn log_begin(&self) -> Result<(), LogError>;
-    /// Append one record, sync, unmark, unlock. Only after a successful `log_begin`.
-    fn log_append(&self, record: &[u8]) -> Result<(), LogError>;
-    /// Unmark and unlock without writing (the extend failed: the log still matches).
-    fn log_cancel(&self);
-    fn log_path(&self) -> String;
-    /// `bootId` and the CLOCK_BOOTTIME timestamp (µs) of a record.
-    fn boot_id(&self) -> String;
-    fn timestamp_us(&self) -> u64;
 }
 
 /// One run's measurement: created at the start, an event per verified object, the closing
@@ -234,6 +198,7 @@ mod tests {
     use super::*;
     use crate::fakes::FakeMeasure;
     use crate::measure::{closing_event, event_digest, object_event, replay};
+    use crate::sys::tpm::LogError;
     use std::cell::RefCell;
 
     const SHA: &str = "8ec9c8f9478bf9c2a1f1e5ad45ab4f5f4b4d7f8f4a7c1d3bbd5a0e6bd8b5e0a1";

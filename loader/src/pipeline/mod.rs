@@ -25,12 +25,13 @@ use crate::escape::escape;
 use crate::name::{NameError, ObjectName, SHARED_DIR};
 use crate::policy::{Policy, PolicyError, POLICY_PATH};
 use crate::status::{MeasureState, ObjectStatus, Outcome, Phases, Status, STATUS_VERSION};
+use crate::sys::tpm::MeasureIo;
 use crate::sys::{FsKind, Prio, Sys, TRACEFS_PATH};
 use crate::verify::{self, CheckError, VerifiedObject};
 use guard::GuardLoader;
 use keys::{KeyError, KeyRing};
 use load::{Kernel, LoadError, LoadReport};
-use measure::{MeasureIo, Measurer};
+use measure::Measurer;
 use pin::{BpffsError, Existing, PinError, Pins};
 
 /// Exit code of `run` when a required object failed: an initramfs hook can fail closed on it.

@@ -1,32 +1,19 @@
 //! Kernel signatures at boot: the loader's own keyring (certificates `*.crt` from the keys
 //! directory, then closed for good), and signed-only mode's state. The keyring calls go through
-//! the small [`Keyrings`] trait (`sys::keyring` implements it; the tests use a fake).
+//! the small [`Keyrings`] trait (beside its real implementation in `sys::keyring`; the tests use a
+//! fake).
 #![forbid(unsafe_code)]
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::cmdline::GuardMode;
 use crate::escape::escape;
 use crate::escape::escape_path;
 use crate::ksig::KernelCert;
 use crate::status::{GuardStatus, SignedOnlyState, SignedOnlyStatus, Status};
+use crate::sys::keyring::Keyrings;
 use crate::sys::{Prio, Sys};
-
-/// A certificate file and its bytes (or why it could not be read).
-pub type CertFile = (PathBuf, io::Result<Vec<u8>>);
-
-pub trait Keyrings {
-    /// The `*.crt` files of `dir`, in name order, each read once.
-    fn certificates(&self, dir: &Path) -> io::Result<Vec<CertFile>>;
-    /// Does the kernel take BPF signatures? (`Err`: E2BIG, it has no such fields.)
-    fn supported(&self) -> io::Result<()>;
-    fn create(&self) -> io::Result<i32>;
-    fn add(&self, keyring: i32, der: &[u8]) -> io::Result<i32>;
-    fn restrict(&self, keyring: i32) -> io::Result<()>;
-    /// Keep the (closed) keyring after the loader exits: link it into root's user keyring.
-    fn keep(&self, keyring: i32) -> io::Result<()>;
-}
 
 /// What the keyring step made.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -182,6 +169,7 @@ pub fn report(st: &mut Status, mode: GuardMode, keys: &KernelKeys, sys: &dyn Sys
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::keyring::CertFile;
     use std::cell::RefCell;
 
     #[derive(Default)]

@@ -8,6 +8,7 @@
 
 use std::ffi::{c_char, c_long, CStr};
 use std::io;
+use std::path::{Path, PathBuf};
 
 const SYS_ADD_KEY: c_long = linux_raw_sys::general::__NR_add_key as c_long;
 const SYS_KEYCTL: c_long = linux_raw_sys::general::__NR_keyctl as c_long;
@@ -146,14 +147,28 @@ pub fn key_type(serial: i32) -> io::Result<String> {
     describe(serial).map(|d| d.split(';').next().unwrap_or_default().to_owned())
 }
 
-/// The real keyrings, for [`crate::pipeline::signed::Keyrings`].
+/// The keyring calls signed-only mode's setup makes (`pipeline::signed`): [`RealKeyrings`]
+/// here, a fake in its tests.
+/// A certificate file and its bytes (or why it could not be read).
+pub type CertFile = (PathBuf, io::Result<Vec<u8>>);
+
+pub trait Keyrings {
+    /// The `*.crt` files of `dir`, in name order, each read once.
+    fn certificates(&self, dir: &Path) -> io::Result<Vec<CertFile>>;
+    /// Does the kernel take BPF signatures? (`Err`: E2BIG, it has no such fields.)
+    fn supported(&self) -> io::Result<()>;
+    fn create(&self) -> io::Result<i32>;
+    fn add(&self, keyring: i32, der: &[u8]) -> io::Result<i32>;
+    fn restrict(&self, keyring: i32) -> io::Result<()>;
+    /// Keep the (closed) keyring after the loader exits: link it into root's user keyring.
+    fn keep(&self, keyring: i32) -> io::Result<()>;
+}
+
+/// The real keyrings.
 pub struct RealKeyrings;
 
-impl crate::pipeline::signed::Keyrings for RealKeyrings {
-    fn certificates(
-        &self,
-        dir: &std::path::Path,
-    ) -> io::Result<Vec<crate::pipeline::signed::CertFile>> {
+impl Keyrings for RealKeyrings {
+    fn certificates(&self, dir: &Path) -> io::Result<Vec<CertFile>> {
         let mut paths: Vec<_> = super::list_dir(dir)?
             .into_iter()
             .filter(|p| p.extension().is_some_and(|x| x == "crt"))

@@ -21,7 +21,6 @@ use std::time::{Duration, Instant};
 use rustix::fs::{FileType, FlockOperation, Mode, OFlags, SeekFrom};
 
 use crate::measure::boot_id;
-use crate::pipeline::measure::{LogError, MeasureIo};
 
 /// The longest wait for the log's lock.
 pub const LOCK_WAIT: Duration = Duration::from_secs(2);
@@ -30,6 +29,43 @@ pub const TPM_DEVICES: [&str; 2] = ["/dev/tpmrm0", "/dev/tpm0"];
 /// Largest TPM response read.
 const MAX_RESPONSE: usize = 4096;
 
+/// Why the measurement log got no record; the extends go on (the PCR stays right).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LogError {
+    #[error("open {path}: {why}")]
+    Open { path: String, why: String },
+    #[error("{path} is locked by another writer (waited {waited_ms} ms)")]
+    Locked { path: String, waited_ms: u64 },
+    #[error("{path} is not a regular file (refused)")]
+    NotRegular { path: String },
+    #[error("{path} is marked aborted (a writer died mid-record): corrupt, not appended to")]
+    Aborted { path: String },
+    #[error("write {path}: {why}")]
+    Write { path: String, why: String },
+}
+
+/// The I/O measuring needs.
+pub trait MeasureIo {
+    /// Open the TPM (`/dev/tpmrm0`, else `/dev/tpm0`); the device's path, or why none.
+    fn open_tpm(&self) -> Result<String, String>;
+    /// Send one command to the opened TPM, return its response.
+    fn transact(&self, cmd: &[u8]) -> io::Result<Vec<u8>>;
+    /// Wait a little before trying a busy TPM again.
+    fn pause(&self, attempt: u32);
+    /// Open the log (created 0600, no symlink), lock it (bounded wait), refuse a file that is
+    /// not regular or is marked aborted, and mark it (sticky bit) while we write.
+    fn log_begin(&self) -> Result<(), LogError>;
+    /// Append one record, sync, unmark, unlock. Only after a successful `log_begin`.
+    fn log_append(&self, record: &[u8]) -> Result<(), LogError>;
+    /// Unmark and unlock without writing (the extend failed: the log still matches).
+    fn log_cancel(&self);
+    fn log_path(&self) -> String;
+    /// `bootId` and the CLOCK_BOOTTIME timestamp (µs) of a record.
+    fn boot_id(&self) -> String;
+    fn timestamp_us(&self) -> u64;
+}
+
+/// The real TPM device and measurement log.
 pub struct RealMeasure {
     devices: Vec<PathBuf>,
     log_path: PathBuf,
