@@ -2,10 +2,24 @@
 //! status record built from each step's value.
 use std::collections::BTreeMap;
 
-use super::*;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::config::{CmdlineFrom, RunConfig};
+use super::error::RunError;
+use super::guard::{self, GuardLoader};
+use super::keys::{KeyError, KeyRing};
+use super::load::Kernel;
+use super::plan::read_plan;
+use crate::cmdline::{self, Plan};
+use crate::escape::escape;
 use crate::fakes::{FakeKernel, FakeLoad, FakeMeasure, FakeSys, Spec};
 use crate::keys::tests::test_key;
+use crate::name::ObjectName;
 use crate::status::GuardState;
+use crate::status::{MeasureState, ObjectStatus, Outcome, Status};
+use crate::sys::{FsKind, Prio, Sys};
+use crate::verify;
 
 /// The pipeline with a TPM that works (measuring is off unless the plan asks).
 fn run(
