@@ -67,10 +67,15 @@ pub fn boot(cfg: &RunConfig) -> Result<status::Status, RunError> {
     let start = Instant::now();
     kernel::init_logging(cfg.verbose);
     let sys = sys::RealSys::new(cfg.verbose);
-    let (mut status, fatal) = match pipeline::read_plan(cfg) {
+    let (mut status, fatal) = match pipeline::read_plan(&sys, cfg) {
         Ok(plan) => {
-            let ring = keys::trusted(&cfg.keys);
-            let kkeys = signed::setup(&cfg.keys, plan.signed_only, &sys::keyring::RealKeyrings);
+            let ring = keys::trusted_from(&sys, &cfg.keys);
+            let kkeys = signed::setup(
+                &cfg.keys,
+                plan.signed_only,
+                &sys,
+                &sys::keyring::RealKeyrings,
+            );
             let signed_only = plan.signed_only != cmdline::GuardMode::Off;
             let kernel = kernel::Libbpf {
                 keyring: kkeys.keyring,

@@ -20,7 +20,7 @@ use crate::cmdline::Entry;
 use crate::elf::ElfInfo;
 use crate::name::{ObjectName, SHARED_DIR};
 use crate::status::{ObjectStatus, Outcome, Phases};
-use crate::sys::{FsKind, Sys, TRACEFS_PATH};
+use crate::sys::{FsKind, Sys, MAX_OBJECT_SIZE, TRACEFS_PATH};
 use crate::verify::{self, VerifiedObject};
 
 /// Why an object was not attempted although listed.
@@ -299,7 +299,7 @@ impl Ctx<'_> {
         let path = self.cfg.bundle.join(name.file_name());
         let bytes = self
             .sys
-            .read_object(&path)
+            .read_bounded(&path, MAX_OBJECT_SIZE)
             .map_err(|source| ObjectError::Read { path, source })?;
         Ok(verify::check(bytes, Some(name), ring)?)
     }

@@ -1,11 +1,10 @@
 //! Kernel signatures at boot: the loader's own keyring (certificates `*.crt` from the keys
-//! directory, then closed for good), and signed-only mode's state. The keyring calls go through
+//! directory, read through `Sys`, then closed for good), and signed-only mode's state. The keyring calls go through
 //! the small [`Keyrings`] trait (beside its real implementation in `sys::keyring`; the tests use a
 //! fake).
 #![forbid(unsafe_code)]
 
-use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::cmdline::GuardMode;
 use crate::escape::escape;
@@ -14,6 +13,11 @@ use crate::ksig::KernelCert;
 use crate::status::{GuardStatus, SignedOnlyState, SignedOnlyStatus, Status};
 use crate::sys::keyring::Keyrings;
 use crate::sys::{Prio, Sys};
+
+/// Extension of kernel certificates inside the keys directory.
+pub const CERT_EXT: &str = "crt";
+/// Largest certificate file read.
+pub const MAX_CERT_FILE_SIZE: u64 = 1 << 20;
 
 /// What the keyring step made.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -33,17 +37,22 @@ pub struct KernelKeys {
 /// Make the loader's keyring when there are certificates (or signed-only mode wants one): add
 /// each usable certificate (a bad one is skipped with a warning naming it; the others count),
 /// restrict the keyring so that nothing can ever be added or linked to it, then keep it.
-pub fn setup(dir: &Path, mode: GuardMode, k: &dyn Keyrings) -> KernelKeys {
+pub fn setup(dir: &Path, mode: GuardMode, sys: &dyn Sys, k: &dyn Keyrings) -> KernelKeys {
     let mut out = KernelKeys::default();
-    let files = match k.certificates(dir) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+    // In name order (`list` sorts); none when the directory is missing.
+    let names = match sys.list(dir) {
+        Ok(names) => names,
         Err(e) => {
             out.error = Some(format!("certificates in {}: {e}", escape_path(dir)));
             return out;
         }
     };
-    if files.is_empty() && mode == GuardMode::Off {
+    let paths: Vec<PathBuf> = names
+        .into_iter()
+        .map(|name| dir.join(name))
+        .filter(|p| p.extension().is_some_and(|x| x == CERT_EXT))
+        .collect();
+    if paths.is_empty() && mode == GuardMode::Off {
         return out;
     }
     if let Err(e) = k.supported() {
@@ -59,10 +68,10 @@ pub fn setup(dir: &Path, mode: GuardMode, k: &dyn Keyrings) -> KernelKeys {
             return out;
         }
     };
-    for (path, bytes) in files {
+    for path in paths {
         let skip =
             |why: String| format!("kernel certificate skipped: {}: {why}", escape_path(&path));
-        let bytes = match bytes {
+        let bytes = match sys.read_bounded(&path, MAX_CERT_FILE_SIZE) {
             Ok(b) => b,
             Err(e) => {
                 out.warnings.push(skip(format!("read: {e}")));
@@ -169,49 +178,17 @@ pub fn report(st: &mut Status, mode: GuardMode, keys: &KernelKeys, sys: &dyn Sys
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sys::keyring::CertFile;
-    use std::cell::RefCell;
+    use crate::fakes::{FakeKeyrings, FakeSys};
 
-    #[derive(Default)]
-    struct Fake {
-        files: Vec<(&'static str, Vec<u8>)>,
-        unsupported: bool,
-        log: RefCell<Vec<String>>,
-    }
-
-    impl Keyrings for Fake {
-        fn certificates(&self, dir: &Path) -> io::Result<Vec<CertFile>> {
-            Ok(self
-                .files
-                .iter()
-                .map(|(n, b)| (dir.join(n), Ok(b.clone())))
-                .collect())
+    /// The fake system with these certificate files in `dir`.
+    fn sys_with(dir: &str, files: &[(&str, &[u8])]) -> FakeSys {
+        let sys = FakeSys::default();
+        sys.dirs.borrow_mut().insert(dir.into());
+        for (name, bytes) in files {
+            let path = Path::new(dir).join(name);
+            sys.files.borrow_mut().insert(path, bytes.to_vec());
         }
-        fn supported(&self) -> io::Result<()> {
-            if self.unsupported {
-                Err(io::Error::from_raw_os_error(7))
-            } else {
-                Ok(())
-            }
-        }
-        fn create(&self) -> io::Result<i32> {
-            self.log.borrow_mut().push("create".into());
-            Ok(42)
-        }
-        fn add(&self, keyring: i32, der: &[u8]) -> io::Result<i32> {
-            self.log
-                .borrow_mut()
-                .push(format!("add {keyring} {}", der.len()));
-            Ok(7)
-        }
-        fn restrict(&self, keyring: i32) -> io::Result<()> {
-            self.log.borrow_mut().push(format!("restrict {keyring}"));
-            Ok(())
-        }
-        fn keep(&self, keyring: i32) -> io::Result<()> {
-            self.log.borrow_mut().push(format!("keep {keyring}"));
-            Ok(())
-        }
+        sys
     }
 
     const RSA: &[u8] = include_bytes!("../../../keys/test-only/kernel/rsa.crt");
@@ -219,11 +196,11 @@ mod tests {
 
     #[test]
     fn bad_certificates_are_skipped_by_name_and_the_keyring_is_closed_last() {
-        let f = Fake {
-            files: vec![("a.crt", ED.to_vec()), ("b.crt", RSA.to_vec())],
-            ..Fake::default()
-        };
-        let k = setup(Path::new("/keys"), GuardMode::Off, &f);
+        let sys = sys_with("/keys", &[("b.crt", RSA), ("a.crt", ED), ("c.pub", RSA)]);
+        let f = FakeKeyrings::default();
+        let k = setup(Path::new("/keys"), GuardMode::Off, &sys, &f);
+        // The certificates alone, each read once, in name order.
+        assert_eq!(*sys.ops.borrow(), ["read /keys/a.crt", "read /keys/b.crt"]);
         assert_eq!(k.keyring, Some(42));
         assert_eq!(k.certificates, 1);
         assert_eq!(
@@ -244,24 +221,25 @@ mod tests {
 
     #[test]
     fn no_certificates_no_keyring_unless_the_mode_wants_one() {
-        let f = Fake::default();
+        let sys = FakeSys::default();
+        let f = FakeKeyrings::default();
         assert_eq!(
-            setup(Path::new("/k"), GuardMode::Off, &f),
+            setup(Path::new("/k"), GuardMode::Off, &sys, &f),
             KernelKeys::default()
         );
         assert!(f.log.borrow().is_empty());
-        let k = setup(Path::new("/k"), GuardMode::On, &f);
+        let k = setup(Path::new("/k"), GuardMode::On, &sys, &f);
         assert_eq!(k.keyring, Some(42));
     }
 
     #[test]
     fn unsupported_kernel_makes_the_mode_unavailable() {
-        let f = Fake {
-            files: vec![("b.crt", RSA.to_vec())],
+        let sys = sys_with("/k", &[("b.crt", RSA)]);
+        let f = FakeKeyrings {
             unsupported: true,
-            ..Fake::default()
+            ..FakeKeyrings::default()
         };
-        let k = setup(Path::new("/k"), GuardMode::Required, &f);
+        let k = setup(Path::new("/k"), GuardMode::Required, &sys, &f);
         assert_eq!(k.keyring, None);
         let st = state(GuardMode::Required, &k, None).unwrap();
         assert_eq!(st.state, SignedOnlyState::Unavailable);

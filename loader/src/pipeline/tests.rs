@@ -369,6 +369,7 @@ fn pipeline_order_mount_then_stage_then_rename() {
             "lock /",
             "mount bpf /bpf",
             "mkdir /bpf/+shared",
+            "read /bundle/a.bpf.o",
             "mkdir /bpf/+staging-r1-a",
             "mkdir /bpf/+staging-r1-a/links",
             "mkdir /bpf/+staging-r1-a/maps",
@@ -380,6 +381,7 @@ fn pipeline_order_mount_then_stage_then_rename() {
                 st.objects[0].sha256.as_ref().unwrap()
             ),
             "rename /bpf/+staging-r1-a /bpf/a",
+            "read /bundle/xdp.bpf.o",
             "mkdir /bpf/+staging-r1-xdp",
             "mkdir /bpf/+staging-r1-xdp/links",
             "mkdir /bpf/+staging-r1-xdp/maps",
@@ -653,25 +655,25 @@ fn key_errors_fail_every_object_closed() {
 /// and the other keys still count.
 #[test]
 fn a_skipped_key_file_is_a_warning_and_the_other_keys_count() {
-    use crate::keys::keypair_pem;
+    use crate::keys::{keypair_pem, MAX_KEY_FILE_SIZE};
     let (sys, cfg) = setup(&["a"]);
     let kernel = FakeKernel::new(&sys);
-    let dir = std::env::temp_dir().join(format!("bpf-preload-ring-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    // test_key(1), which signed "a", is trusted through the good file.
+    // test_key(1), which signed "a", is trusted through the good file; the other is too big.
     let (_, public) = keypair_pem(test_key(1).to_bytes()).unwrap();
-    std::fs::write(dir.join("good.pub"), public).unwrap();
-    let fifo = dir.join("f\x1b.pub");
-    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    sys.dirs.borrow_mut().insert("/keys".into());
+    let big = vec![b'k'; MAX_KEY_FILE_SIZE as usize + 1];
+    sys.files
+        .borrow_mut()
+        .insert("/keys/good.pub".into(), public.into_bytes());
+    sys.files.borrow_mut().insert("/keys/f\x1b.pub".into(), big);
     let mut ring = KeyRing::default();
-    crate::keys::load_dir(&mut ring, &dir).unwrap();
+    crate::keys::load_dir_from(&sys, &mut ring, Path::new("/keys")).unwrap();
     let plan = cmdline::plan("rd.bpf_preload=a", None);
     let st = run(&plan, Ok(ring), &cfg, &sys, &kernel, &NoGuard);
     assert_eq!(results(&st), vec![("a", Outcome::Loaded)]);
     let want = format!(
-        "trusted keys: skipped a key file: read {}/f\x1b.pub: is a special file (refused)",
-        dir.display()
+        "trusted keys: skipped a key file: read /keys/f\x1b.pub: is {} bytes, more than the {MAX_KEY_FILE_SIZE} allowed",
+        MAX_KEY_FILE_SIZE + 1
     );
     assert_eq!(st.warnings, std::slice::from_ref(&want));
     assert_eq!(st.error, None);
@@ -682,7 +684,6 @@ fn a_skipped_key_file_is_a_warning_and_the_other_keys_count() {
         "{:?}",
         sys.logs.borrow()
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// counter.bpf.o from bpf/, as the fake kernel loads it: the pins its ELF implies.
@@ -797,8 +798,9 @@ fn every_failing_operation_fails_one_object_or_the_run_cleanly() {
         .filter_map(|op| op.split(' ').next_back())
         .map(PathBuf::from)
         .collect();
-    // lock, mount, +shared, then per object 4 mkdirs, its pins, the marker and the rename.
-    assert_eq!(targets.len(), 27, "{targets:?}");
+    // lock, mount, +shared, then per object its read, 4 mkdirs, its pins, the marker and the
+    // rename.
+    assert_eq!(targets.len(), 30, "{targets:?}");
     for target in targets {
         let (sys, cfg) = setup(&objects);
         sys.fail_on.borrow_mut().insert(target.clone());
@@ -826,7 +828,8 @@ fn every_failing_operation_fails_one_object_or_the_run_cleanly() {
             assert!(
                 t.contains(&format!("-{who}/"))
                     || t.ends_with(&format!("-{who}"))
-                    || t.ends_with(&format!("/{who}")),
+                    || t.ends_with(&format!("/{who}"))
+                    || t == format!("/bundle/{who}.bpf.o"),
                 "{target:?} failed {who}"
             );
             assert!(failed[0]
@@ -862,51 +865,30 @@ fn every_failing_operation_fails_one_object_or_the_run_cleanly() {
     }
 }
 
-/// A scratch directory under the system's temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("bpf-preload-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Self(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[test]
 fn the_loader_sees_dracuts_builtin_command_line() {
-    let t = TempDir::new("cmdline");
-    let etc = t.0.join("etc");
-    std::fs::create_dir_all(etc.join("cmdline.d")).unwrap();
-    std::fs::write(etc.join("cmdline.d/20-b.conf"), "rd.bpf_preload=b\n").unwrap();
-    std::fs::write(
-        etc.join("cmdline.d/10-a.conf"),
-        "rd.bpf_preload.required=a\n",
-    )
-    .unwrap();
-    std::fs::write(etc.join("cmdline.d/x.notconf"), "rd.bpf_preload=ignored\n").unwrap();
-    std::fs::write(etc.join("cmdline"), "rd.bpf_preload=c\n").unwrap();
-    let proc = t.0.join("proc-cmdline");
-    std::fs::write(&proc, b"root=LABEL=Syst\xe8me rd.bpf_preload=d\n").unwrap();
+    let sys = FakeSys::default();
+    let file = |path: &str, text: &[u8]| {
+        sys.files.borrow_mut().insert(path.into(), text.to_vec());
+    };
+    sys.dirs.borrow_mut().insert("/etc/cmdline.d".into());
+    file("/etc/cmdline.d/20-b.conf", b"rd.bpf_preload=b\n");
+    file("/etc/cmdline.d/10-a.conf", b"rd.bpf_preload.required=a\n");
+    file("/etc/cmdline.d/x.notconf", b"rd.bpf_preload=ignored\n");
+    file("/etc/cmdline", b"rd.bpf_preload=c\n");
+    file("/proc/cmdline", b"root=LABEL=Syst\xe8me rd.bpf_preload=d\n");
     // The preload list is unreadable (a directory): not used, so not read.
-    let list = t.0.join("preload.list");
-    std::fs::create_dir(&list).unwrap();
+    sys.dirs.borrow_mut().insert("/etc/preload.list".into());
     let cfg = RunConfig {
         cmdline: CmdlineFrom::Boot {
-            etc: etc.clone(),
-            proc: proc.clone(),
+            etc: "/etc".into(),
+            proc: "/proc/cmdline".into(),
         },
-        preload_list: list.clone(),
+        preload_list: "/etc/preload.list".into(),
+        policy: "/etc/policy".into(),
         ..RunConfig::default()
     };
-    let plan = read_plan(&cfg).unwrap();
+    let plan = read_plan(&sys, &cfg).unwrap();
     let got: Vec<(&str, bool)> = plan
         .entries
         .iter()
@@ -916,12 +898,23 @@ fn the_loader_sees_dracuts_builtin_command_line() {
         got,
         vec![("b", false), ("c", false), ("d", false), ("a", true)]
     );
+    // dracut's files in name order, the kernel's last, then the policy; never the list.
+    assert_eq!(
+        *sys.ops.borrow(),
+        [
+            "read /etc/cmdline.d/10-a.conf",
+            "read /etc/cmdline.d/20-b.conf",
+            "read /etc/cmdline",
+            "read /proc/cmdline",
+            "read /etc/policy",
+        ]
+    );
     // `--cmdline FILE` is that file alone.
     let cfg = RunConfig {
-        cmdline: CmdlineFrom::File(proc.clone()),
+        cmdline: CmdlineFrom::File("/proc/cmdline".into()),
         ..cfg
     };
-    let got: Vec<String> = read_plan(&cfg)
+    let got: Vec<String> = read_plan(&sys, &cfg)
         .unwrap()
         .entries
         .into_iter()
@@ -929,21 +922,24 @@ fn the_loader_sees_dracuts_builtin_command_line() {
         .collect();
     assert_eq!(got, vec!["d"]);
     // When the list is used, a list that cannot be read is fatal, with the path.
-    std::fs::write(&proc, "root=/dev/vda").unwrap();
-    let e = read_plan(&cfg).unwrap_err().to_string();
-    assert!(
-        e.starts_with(&format!("read preload list {}: ", list.display())),
-        "{e}"
+    file("/proc/cmdline", b"root=/dev/vda");
+    let e = read_plan(&sys, &cfg).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "read preload list /etc/preload.list: is a directory (refused)"
     );
     // A missing kernel command line is fatal too.
     let cfg = RunConfig {
         cmdline: CmdlineFrom::Boot {
-            etc,
-            proc: t.0.join("missing"),
+            etc: "/etc".into(),
+            proc: "/proc/missing".into(),
         },
         ..cfg
     };
-    assert!(matches!(read_plan(&cfg), Err(RunError::Cmdline { .. })));
+    assert!(matches!(
+        read_plan(&sys, &cfg),
+        Err(RunError::Cmdline { path, .. }) if path == Path::new("/proc/missing")
+    ));
 }
 
 #[test]

@@ -8,7 +8,6 @@
 
 use std::ffi::{c_char, c_long, CStr};
 use std::io;
-use std::path::{Path, PathBuf};
 
 const SYS_ADD_KEY: c_long = linux_raw_sys::general::__NR_add_key as c_long;
 const SYS_KEYCTL: c_long = linux_raw_sys::general::__NR_keyctl as c_long;
@@ -149,12 +148,7 @@ pub fn key_type(serial: i32) -> io::Result<String> {
 
 /// The keyring calls signed-only mode's setup makes (`pipeline::signed`): [`RealKeyrings`]
 /// here, a fake in its tests.
-/// A certificate file and its bytes (or why it could not be read).
-pub type CertFile = (PathBuf, io::Result<Vec<u8>>);
-
 pub trait Keyrings {
-    /// The `*.crt` files of `dir`, in name order, each read once.
-    fn certificates(&self, dir: &Path) -> io::Result<Vec<CertFile>>;
     /// Does the kernel take BPF signatures? (`Err`: E2BIG, it has no such fields.)
     fn supported(&self) -> io::Result<()>;
     fn create(&self) -> io::Result<i32>;
@@ -168,20 +162,6 @@ pub trait Keyrings {
 pub struct RealKeyrings;
 
 impl Keyrings for RealKeyrings {
-    fn certificates(&self, dir: &Path) -> io::Result<Vec<CertFile>> {
-        let mut paths: Vec<_> = super::list_dir(dir)?
-            .into_iter()
-            .filter(|p| p.extension().is_some_and(|x| x == "crt"))
-            .collect();
-        paths.sort();
-        Ok(paths
-            .into_iter()
-            .map(|p| {
-                let bytes = super::read_bounded(&p, 1 << 20);
-                (p, bytes)
-            })
-            .collect())
-    }
     fn supported(&self) -> io::Result<()> {
         super::skel::signatures_supported()
     }
