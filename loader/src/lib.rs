@@ -56,44 +56,30 @@ pub use pipeline::{CmdlineFrom, RunConfig, RunError, EXIT_REQUIRED_FAILED};
 pub use sys::skel::GenerateError;
 pub use sys::{read_bounded, write_replace, Durability, MAX_OBJECT_SIZE};
 
-use std::time::Instant;
-
-use pipeline::signed;
-
-/// The boot job: plan from the command line, trusted keys, every object through the pipeline,
-/// then the status record. Only a problem that stops planning is an `Err`; everything else is
-/// in the returned status. Either way a status record is written to `cfg.status`.
+/// The boot job (`pipeline::boot`): plan from the command line, trusted keys, the kernel
+/// keyring, every object, measurement, the guard, then the status record, through the real
+/// system, keyrings, TPM, kernel and guard. Only a problem that stops planning is an `Err`;
+/// everything else is in the returned status. Either way a status record is written to
+/// `cfg.status`.
 pub fn boot(cfg: &RunConfig) -> Result<status::Status, RunError> {
-    let start = Instant::now();
     kernel::init_logging(cfg.verbose);
     let sys = sys::RealSys::new(cfg.verbose);
-    let (mut status, fatal) = match pipeline::read_plan(&sys, cfg) {
-        Ok(plan) => {
-            let ring = keys::trusted_from(&sys, &cfg.keys);
-            let kkeys = signed::setup(
-                &cfg.keys,
-                plan.signed_only,
-                &sys,
-                &sys::keyring::RealKeyrings,
-            );
-            let signed_only = plan.signed_only != cmdline::GuardMode::Off;
-            let kernel = kernel::Libbpf {
-                keyring: kkeys.keyring,
-                signed_only: signed_only && kkeys.keyring.is_some(),
-            };
-            let guard = builtin::Builtin {
-                signed_only: kkeys.keyring.filter(|_| signed_only),
-            };
-            let tpm = sys::tpm::RealMeasure::new(cfg.tpm_devices.clone(), cfg.measure_log.clone());
-            let mut st = pipeline::run(&plan, ring, cfg, &sys, &kernel, &guard, &tpm);
-            signed::report(&mut st, plan.signed_only, &kkeys, &sys);
-            (st, None)
-        }
-        Err(e) => (pipeline::fatal(cfg, &e, &sys), Some(e)),
+    let tpm = sys::tpm::RealMeasure::new(cfg.tpm_devices.clone(), cfg.measure_log.clone());
+    let boundaries = pipeline::boot::Boundaries {
+        sys: &sys,
+        keyrings: &sys::keyring::RealKeyrings,
+        tpm: &tpm,
     };
-    status.duration_ms = pipeline::ms(start);
-    pipeline::report::write_status(&sys, &cfg.status, &status);
-    fatal.map_or(Ok(status), Err)
+    pipeline::boot::boot(cfg, &boundaries, |s| {
+        let kernel = kernel::Libbpf {
+            keyring: s.keyring,
+            signed_only: s.signed_only.is_some(),
+        };
+        let guard = builtin::Builtin {
+            signed_only: s.signed_only,
+        };
+        (kernel, guard)
+    })
 }
 
 /// Sign time: the fast-path section of an ELF object signed as `name` (a light skeleton made by

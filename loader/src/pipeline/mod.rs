@@ -8,9 +8,10 @@
 //! | [`keys`], [`signed`] | the trusted keys; the kernel keyring and signed-only mode |
 //! | [`object_run`] | one object's steps and its status record |
 //! | [`measure`], [`pin`], [`guard`], [`report`] | measured preload, pinning, the guard, reporting |
-//! | [`run`] | the run of a plan, in order |
+//! | [`boot`] | the boot: every step in order, the status assembled once |
 #![forbid(unsafe_code)]
 
+pub mod boot;
 pub mod config;
 pub mod error;
 pub mod guard;
@@ -23,13 +24,11 @@ pub mod object_run;
 pub mod pin;
 pub mod plan;
 pub mod report;
-pub mod run;
 pub mod signed;
 
 pub use config::{CmdlineFrom, RunConfig, EXIT_REQUIRED_FAILED};
 pub use error::RunError;
-pub use plan::read_plan;
-pub use run::{fatal, ms, run};
+pub use object_run::ms;
 
 #[cfg(test)]
 #[allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests make and read files directly

@@ -15,7 +15,6 @@ use super::keys::{KeyError, KeyRing};
 use super::load::{Kernel, LoadReport};
 use super::measure::Measurer;
 use super::pin::{self, BpffsError, Existing, PinError, Pins};
-use super::run::ms;
 use crate::cmdline::Entry;
 use crate::elf::ElfInfo;
 use crate::name::{ObjectName, SHARED_DIR};
@@ -68,6 +67,11 @@ fn pin_names_of(pins: &[PathBuf]) -> Vec<String> {
         .filter_map(|p| p.file_name())
         .map(|n| n.to_string_lossy().into_owned())
         .collect()
+}
+
+/// Milliseconds since `since`, to 0.1 ms.
+pub fn ms(since: Instant) -> f64 {
+    (since.elapsed().as_secs_f64() * 1e4).round() / 10.0
 }
 
 /// Run `step`, storing its duration in `slot` whatever it returns.

@@ -10,7 +10,7 @@ use crate::cmdline::GuardMode;
 use crate::escape::escape;
 use crate::escape::escape_path;
 use crate::ksig::KernelCert;
-use crate::status::{GuardStatus, SignedOnlyState, SignedOnlyStatus, Status};
+use crate::status::{GuardStatus, SignedOnlyState, SignedOnlyStatus};
 use crate::sys::keyring::Keyrings;
 use crate::sys::{Prio, Sys};
 
@@ -148,13 +148,11 @@ pub fn state(
     Some(st)
 }
 
-/// Into the run's status and kmsg: skipped certificates as warnings, a keyring that could not
-/// be made as a run error when the mode wants it, and the mode's state.
-pub fn report(st: &mut Status, mode: GuardMode, keys: &KernelKeys, sys: &dyn Sys) {
+/// The keyring step's lines: skipped certificates as warnings, the keyring made.
+pub fn report_keyring(sys: &dyn Sys, keys: &KernelKeys) {
     for w in &keys.warnings {
         sys.log(Prio::Warning, &escape(w));
     }
-    st.warnings.extend(keys.warnings.iter().cloned());
     if let Some(k) = keys.keyring {
         let line = format!(
             "kernel keyring {k}: {} certificate(s), closed",
@@ -162,17 +160,25 @@ pub fn report(st: &mut Status, mode: GuardMode, keys: &KernelKeys, sys: &dyn Sys
         );
         sys.log(Prio::Info, &line);
     }
-    st.signed_only = state(mode, keys, st.guard.as_ref());
-    if let Some(so) = &st.signed_only {
-        let prio = if so.state == SignedOnlyState::Active {
-            Prio::Info
-        } else if so.required {
-            Prio::Err
-        } else {
-            Prio::Warning
-        };
-        sys.log(prio, &escape(&so.line()));
-    }
+}
+
+/// Signed-only mode's state after the guard step ([`state`]), and its line.
+pub fn report_state(
+    sys: &dyn Sys,
+    mode: GuardMode,
+    keys: &KernelKeys,
+    guard: Option<&GuardStatus>,
+) -> Option<SignedOnlyStatus> {
+    let so = state(mode, keys, guard)?;
+    let prio = if so.state == SignedOnlyState::Active {
+        Prio::Info
+    } else if so.required {
+        Prio::Err
+    } else {
+        Prio::Warning
+    };
+    sys.log(prio, &escape(&so.line()));
+    Some(so)
 }
 
 #[cfg(test)]

@@ -5,12 +5,14 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::boot::Boot;
 use super::config::{CmdlineFrom, RunConfig};
 use super::error::RunError;
 use super::guard::{self, GuardLoader};
 use super::keys::{KeyError, KeyRing};
 use super::load::Kernel;
 use super::plan::read_plan;
+use super::signed::KernelKeys;
 use crate::cmdline::{self, Plan};
 use crate::escape::escape;
 use crate::fakes::{FakeKernel, FakeLoad, FakeMeasure, FakeSys, Spec};
@@ -18,10 +20,12 @@ use crate::keys::tests::test_key;
 use crate::name::ObjectName;
 use crate::status::GuardState;
 use crate::status::{MeasureState, ObjectStatus, Outcome, Status};
+use crate::sys::tpm::MeasureIo;
 use crate::sys::{FsKind, Prio, Sys};
 use crate::verify;
 
-/// The pipeline with a TPM that works (measuring is off unless the plan asks).
+/// The boot's steps from a plan and a key ring on, with a TPM that works (measuring is off
+/// unless the plan asks) and no kernel keyring.
 fn run(
     plan: &Plan,
     ring: Result<KeyRing, KeyError>,
@@ -30,7 +34,22 @@ fn run(
     kernel: &dyn Kernel,
     guard: &dyn GuardLoader,
 ) -> Status {
-    super::run(plan, ring, cfg, sys, kernel, guard, &FakeMeasure::default())
+    run_measured(plan, ring, cfg, sys, kernel, guard, &FakeMeasure::default())
+}
+
+fn run_measured(
+    plan: &Plan,
+    ring: Result<KeyRing, KeyError>,
+    cfg: &RunConfig,
+    sys: &dyn Sys,
+    kernel: &dyn Kernel,
+    guard: &dyn GuardLoader,
+    tpm: &dyn MeasureIo,
+) -> Status {
+    let boot = Boot::new(cfg, sys, tpm);
+    boot.notes(plan);
+    let keys = boot.keys_from(plan, ring);
+    boot.run(plan, keys, KernelKeys::default(), kernel, guard)
 }
 
 fn elf_stub() -> Vec<u8> {
@@ -1021,7 +1040,7 @@ fn measured_objects_then_the_closing_event_and_required_refuses_unmeasured() {
     let tpm = FakeMeasure::default();
     // "c" is not in the bundle: never verified, never measured; the closing event counts it.
     let plan = cmdline::plan("rd.bpf_preload=a,c,b rd.bpf_preload.measure=12", None);
-    let st = super::run(&plan, ring(), &cfg, &sys, &kernel, &NoGuard, &tpm);
+    let st = run_measured(&plan, ring(), &cfg, &sys, &kernel, &NoGuard, &tpm);
     let measured: Vec<(&str, bool)> = st
         .objects
         .iter()
@@ -1070,7 +1089,7 @@ fn measured_objects_then_the_closing_event_and_required_refuses_unmeasured() {
         "rd.bpf_preload=a,b rd.bpf_preload.measure=12,required",
         None,
     );
-    let st = super::run(&plan, ring(), &cfg, &sys, &kernel, &NoGuard, &tpm);
+    let st = run_measured(&plan, ring(), &cfg, &sys, &kernel, &NoGuard, &tpm);
     assert_eq!(
         results(&st),
         vec![("a", Outcome::Failed), ("b", Outcome::Failed)]
@@ -1089,7 +1108,7 @@ fn measured_objects_then_the_closing_event_and_required_refuses_unmeasured() {
         ..Default::default()
     };
     let plan = cmdline::plan("rd.bpf_preload=a rd.bpf_preload.measure=12", None);
-    let st = super::run(&plan, ring(), &cfg, &sys, &kernel, &NoGuard, &tpm);
+    let st = run_measured(&plan, ring(), &cfg, &sys, &kernel, &NoGuard, &tpm);
     assert_eq!(results(&st), vec![("a", Outcome::Loaded)]);
     assert_eq!(
         st.measurement.as_ref().unwrap().state,
@@ -1098,4 +1117,97 @@ fn measured_objects_then_the_closing_event_and_required_refuses_unmeasured() {
     assert!(!st.measurement_required_failed());
     assert!(sys.logs.borrow().iter().any(|(p, l)| *p == Prio::Warning
         && l == "measurement: unavailable pcr=12 events=0 reason: no TPM: open /dev/tpm0: No such file or directory (os error 2)"));
+}
+
+/// The whole boot through the fakes: each step's lines come out in the order of the work (plan,
+/// keys, keyring, bpffs, objects, measurement, guard, signed-only mode), the system sees the
+/// plan's and the keys' reads before the bpffs is touched, the kernel and the guard are made from
+/// the keyring step's value, and the status written is the one returned.
+#[test]
+fn the_boot_logs_each_step_in_the_order_it_runs() {
+    use super::boot::{boot, Boundaries, Signing};
+    use crate::fakes::FakeKeyrings;
+    use crate::keys::{keypair_pem, MAX_KEY_FILE_SIZE};
+    const RSA: &[u8] = include_bytes!("../../../keys/test-only/kernel/rsa.crt");
+    const ED: &[u8] = include_bytes!("../../../keys/test-only/kernel/ed25519.crt");
+    let (sys, mut cfg) = setup(&["a"]);
+    let scratch = std::env::temp_dir().join(format!("bpf-preload-boot-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    cfg.status = scratch.join("status.json");
+    cfg.cmdline = CmdlineFrom::File("/cmdline".into());
+    cfg.policy = "/policy".into();
+    cfg.keys = "/keys".into();
+    let file = |path: &str, bytes: &[u8]| {
+        sys.files.borrow_mut().insert(path.into(), bytes.to_vec());
+    };
+    let cmdline = "rd.bpf_preload=a,b rd.bpf_preload.measure=12 rd.bpf_preload.signed_only=1";
+    file("/cmdline", cmdline.as_bytes());
+    let (_, public) = keypair_pem(test_key(1).to_bytes()).unwrap();
+    file("/keys/good.pub", public.as_bytes());
+    file("/keys/big.pub", &vec![b'k'; MAX_KEY_FILE_SIZE as usize + 1]);
+    file("/keys/a.crt", ED);
+    file("/keys/b.crt", RSA);
+    let (keyrings, tpm) = (FakeKeyrings::default(), FakeMeasure::default());
+    let b = Boundaries {
+        sys: &sys,
+        keyrings: &keyrings,
+        tpm: &tpm,
+    };
+    let signing = std::cell::Cell::new(None);
+    let st = boot(&cfg, &b, |s| {
+        signing.set(Some(s));
+        (FakeKernel::new(&sys), FakeGuard::active())
+    })
+    .unwrap();
+    assert_eq!(
+        signing.get(),
+        Some(Signing {
+            keyring: Some(42),
+            signed_only: Some(42)
+        })
+    );
+    let logs: Vec<String> = sys.logs.borrow().iter().map(|(_, l)| l.clone()).collect();
+    let want = [
+        "trusted keys: skipped a key file: read /keys/big.pub: is 65537 bytes",
+        "kernel certificate skipped: /keys/a.crt: Ed25519 certificate",
+        "kernel keyring 42: 1 certificate(s), closed",
+        "object a: loaded",
+        "object b: failed: read /bundle/b.bpf.o: No such file or directory",
+        "measurement: ok pcr=12 events=2 device=/dev/tpmrm0",
+        "guard: active",
+        "signed_only: failed: the guard does not enforce it on this kernel",
+    ];
+    assert_eq!(logs.len(), want.len(), "{logs:#?}");
+    for (line, want) in logs.iter().zip(want) {
+        assert!(
+            line.starts_with(want),
+            "{line:?} is not {want:?}: {logs:#?}"
+        );
+    }
+    let ops = sys.ops.borrow();
+    assert_eq!(
+        ops[..10],
+        [
+            "read /cmdline",
+            "read /policy",
+            "read /keys/big.pub",
+            "read /keys/good.pub",
+            "read /keys/revoked",
+            "read /keys/a.crt",
+            "read /keys/b.crt",
+            "lock /",
+            "mount bpf /bpf",
+            "mkdir /bpf/+shared",
+        ],
+        "{ops:#?}"
+    );
+    let step = |op: &str| ops.iter().position(|o| o == op).unwrap();
+    assert!(step("read /bundle/a.bpf.o") < step("rename /bpf/+staging-r1-a /bpf/a"));
+    assert!(step("rename /bpf/+staging-r1-a /bpf/a") < step("read /bundle/b.bpf.o"));
+    // One status, assembled once: the warnings of both steps, the duration set, and written.
+    assert_eq!(st.warnings.len(), 2, "{:?}", st.warnings);
+    assert!(st.duration_ms > 0.0);
+    let written = std::fs::read_to_string(&cfg.status).unwrap();
+    assert_eq!(written, st.to_json());
+    std::fs::remove_dir_all(&scratch).unwrap();
 }
