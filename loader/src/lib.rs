@@ -5,17 +5,20 @@
 //! pure crate `bpf_preload_format`, whose dependencies reach no I/O; this crate re-exports its
 //! modules under the same names ([`name`], [`verify`], [`status`], …) and does the I/O.
 //!
-//! The boot job, [`boot`], reads as the pipeline it is:
+//! The boot job, [`boot`], is one sequence of steps owned by one value (`pipeline::boot`), each
+//! returning a value; the status record is assembled once from them, and kmsg's order is the
+//! order of the work:
 //!
 //! | step | module | I/O |
 //! |---|---|---|
-//! | cmdline → plan | [`cmdline`], [`policy`] (pure) | reads the command line, list, policy (`pipeline`) |
-//! | trusted keys | [`keys`] (parsing pure) | reads the keys directory (`pipeline::keys`) |
-//! | per object: read once → verify → check ELF | `pipeline`, [`verify`], [`elf`] | one read |
-//! | measure (when asked): extend the PCR, log | [`measure`] (pure), `pipeline::measure` | the TPM, systemd's log (`sys::tpm`) |
-//! | load → attach | `kernel` (libbpf-rs, and the fast path) | the kernel |
-//! | pin, all or nothing | `pipeline::pin` (`plan` is the policy; `install`, `damage`, `bpffs`) | bpffs, through `sys` |
-//! | report | [`status`], `pipeline::report` | status file, /dev/kmsg |
+//! | plan | [`cmdline`], [`policy`] (pure), `pipeline::plan` | the command line, list, policy |
+//! | trusted keys | [`keys`] (parsing pure) | the keys directory |
+//! | kernel keyring | `pipeline::signed` | certificates; the keyring (`sys::keyring`) |
+//! | bpffs | `pipeline::pin::bpffs` | lock, mount, sweep |
+//! | per object: read once → verify → check ELF → measure → load → attach → pin | `pipeline::object_run`, [`verify`], [`elf`], `kernel` (libbpf-rs, the fast path), `pipeline::pin` | one read; the TPM; the kernel; bpffs |
+//! | measurement: the closing event | [`measure`] (pure), `pipeline::measure` | the TPM, systemd's log (`sys::tpm`) |
+//! | guard, then signed-only mode's state | [`builtin`], `pipeline::guard`, `pipeline::signed` | the kernel |
+//! | report | [`status`], `pipeline::report` | status file |
 //!
 //! `bpf-preload status` adds a live view beside the record: [`live`] decides what is missing
 //! (behind a small trait), `kernel::live` probes the pins, link ids and switches.
@@ -28,8 +31,8 @@
 //! `sys::libbpf_log`, the C callback that formats libbpf's messages, `sys::skel`, and the
 //! libbpf-cargo skeleton that `builtin::guard` includes (generated code).
 //!
-//! The last step of `run` is the built-in guard ([`builtin`]: BPF LSM programs compiled into the
-//! binary), when the command line or the build-time policy asks for it.
+//! The last step before the report is the built-in guard ([`builtin`]: BPF LSM programs compiled
+//! into the binary), when the command line or the build-time policy asks for it.
 #![deny(unsafe_code)]
 
 pub mod builtin;
