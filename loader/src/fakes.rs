@@ -14,7 +14,7 @@ use crate::pipeline::load::{Kernel, LoadError, LoadFailed, LoadReport, Loaded};
 use crate::pipeline::object::Probe;
 use crate::pipeline::object::{PinNames, Pinnable};
 use crate::sys::keyring::Keyrings;
-use crate::sys::tpm::{LogError, MeasureIo};
+use crate::sys::tpm::{DeviceError, LogError, MeasureIo, OpenTpmError};
 use crate::sys::{FsKind, Prio, Sys};
 use crate::verify::VerifiedObject;
 
@@ -463,9 +463,12 @@ pub struct FakeMeasure {
 }
 
 impl MeasureIo for FakeMeasure {
-    fn open_tpm(&self) -> Result<String, String> {
+    fn open_tpm(&self) -> Result<PathBuf, OpenTpmError> {
         if self.no_device {
-            Err("open /dev/tpm0: No such file or directory (os error 2)".into())
+            Err(OpenTpmError(vec![DeviceError {
+                path: "/dev/tpm0".into(),
+                source: std::sync::Arc::new(errno(rustix::io::Errno::NOENT)),
+            }]))
         } else {
             Ok("/dev/tpmrm0".into())
         }
@@ -497,7 +500,7 @@ impl MeasureIo for FakeMeasure {
     fn log_cancel(&self) {
         self.ops.borrow_mut().push("log_cancel");
     }
-    fn log_path(&self) -> String {
+    fn log_path(&self) -> PathBuf {
         "/run/log/systemd/tpm2-measure.log".into()
     }
     fn boot_id(&self) -> String {

@@ -282,7 +282,7 @@ impl<'a> Boot<'a> {
             tracefs_ready: Cell::new(false),
             run_id: sys.nonce(),
             strict_shared: plan.strict_shared,
-            shared_at_start: sys.list(&cfg.bpffs.join(SHARED_DIR)),
+            shared_at_start: sys.list(&cfg.bpffs.join(SHARED_DIR)).map_err(Arc::new),
             measurer,
         };
         let mut out: Vec<ObjectStatus> = todo

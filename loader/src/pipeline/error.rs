@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::keys::KeyError;
 use super::load::LoadError;
+use super::measure::MeasureError;
 use super::pin::{self, BpffsError, PinError};
 use crate::name::{NameError, ObjectName};
 use crate::policy::PolicyError;
@@ -84,6 +85,13 @@ pub enum ObjectError {
         #[source]
         source: io::Error,
     },
+    /// The shared directory could not be listed when the run began (strict shared maps need it).
+    #[error("list shared maps in {}: {source}", path.display())]
+    ListSharedAtStart {
+        path: PathBuf,
+        #[source]
+        source: Arc<io::Error>,
+    },
     #[error(transparent)]
     Load(#[from] LoadError),
     #[error(transparent)]
@@ -91,7 +99,7 @@ pub enum ObjectError {
     #[error("shared map {} was in {} before this run: refused (strict shared maps)", maps.join(", "), dir.display())]
     SharedPreexisting { dir: PathBuf, maps: Vec<String> },
     #[error("not loaded: {0}")]
-    Measure(String),
+    Measure(#[source] MeasureError),
     #[error("{error}; cleanup also failed: remove shared map pins: {cleanup}")]
     SharedCleanup {
         error: Box<ObjectError>,

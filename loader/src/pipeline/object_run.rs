@@ -13,7 +13,7 @@ use super::config::RunConfig;
 use super::error::ObjectError;
 use super::keys::{KeyError, KeyRing};
 use super::load::{Kernel, LoadReport};
-use super::measure::Measurer;
+use super::measure::{Measured, Measurer};
 use super::pin::{self, BpffsError, Existing, PinError, Pins};
 use crate::cmdline::Entry;
 use crate::elf::ElfInfo;
@@ -148,7 +148,7 @@ pub(super) struct Ctx<'a> {
     /// `rd.bpf_preload.strict_shared=1` or the build-time policy.
     pub(super) strict_shared: bool,
     /// The shared directory's names when the run began.
-    pub(super) shared_at_start: io::Result<Vec<String>>,
+    pub(super) shared_at_start: Result<Vec<String>, Arc<io::Error>>,
     /// Measured preload (off unless the plan asks).
     pub(super) measurer: &'a Measurer<'a>,
 }
@@ -176,7 +176,8 @@ impl Ctx<'_> {
         a.measured = self
             .measurer
             .object(name.as_str(), &sha, &key_id, verified.offers_fast_path())
-            .map_err(ObjectError::Measure)?;
+            .map_err(ObjectError::Measure)?
+            == Measured::Extended;
         match existing {
             Existing::Nothing => {}
             Existing::Same => return self.already_loaded(&name, &info, a),
@@ -254,13 +255,13 @@ impl Ctx<'_> {
             return Ok(());
         }
         let dir = self.cfg.bpffs.join(SHARED_DIR);
-        let at_start = self
-            .shared_at_start
-            .as_ref()
-            .map_err(|e| ObjectError::ListShared {
-                path: dir.clone(),
-                source: io::Error::new(e.kind(), e.to_string()),
-            })?;
+        let at_start =
+            self.shared_at_start
+                .as_ref()
+                .map_err(|e| ObjectError::ListSharedAtStart {
+                    path: dir.clone(),
+                    source: e.clone(),
+                })?;
         let maps: Vec<String> = shared
             .iter()
             .filter(|m| at_start.contains(m))
