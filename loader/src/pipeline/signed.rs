@@ -4,6 +4,7 @@
 //! fake).
 #![forbid(unsafe_code)]
 
+use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::cmdline::GuardMode;
@@ -20,7 +21,7 @@ pub const CERT_EXT: &str = "crt";
 pub const MAX_CERT_FILE_SIZE: u64 = 1 << 20;
 
 /// What the keyring step made.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct KernelKeys {
     /// The sealed keyring's serial.
     pub keyring: Option<i32>,
@@ -29,9 +30,36 @@ pub struct KernelKeys {
     /// Certificate files skipped, each naming the file and why.
     pub warnings: Vec<String>,
     /// Why there is no keyring although one was wanted (or BPF signatures are unsupported).
-    pub error: Option<String>,
-    /// The kernel has no BPF signatures: why.
-    pub unsupported: Option<String>,
+    pub error: Option<KeyringError>,
+}
+
+/// Why the keyring step made no sealed keyring.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyringError {
+    #[error("certificates in {}: {source}", escape_path(path))]
+    List {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// The kernel has no BPF signatures (signed-only mode is unavailable, not failed).
+    #[error("this kernel has no BPF signatures (BPF_PROG_LOAD refuses the signature fields: {0})")]
+    Unsupported(#[source] io::Error),
+    #[error("create the loader's keyring: {0}")]
+    Create(#[source] io::Error),
+    /// An open keyring would let root add its own certificate: it must not count.
+    #[error("close the loader's keyring {keyring}: {source}")]
+    Restrict {
+        keyring: i32,
+        #[source]
+        source: io::Error,
+    },
+    #[error("link the loader's keyring {keyring} into root's user keyring: {source}")]
+    Keep {
+        keyring: i32,
+        #[source]
+        source: io::Error,
+    },
 }
 
 /// Make the loader's keyring when there are certificates (or signed-only mode wants one): add
@@ -42,8 +70,9 @@ pub fn setup(dir: &Path, mode: GuardMode, sys: &dyn Sys, k: &dyn Keyrings) -> Ke
     // In name order (`list` sorts); none when the directory is missing.
     let names = match sys.list(dir) {
         Ok(names) => names,
-        Err(e) => {
-            out.error = Some(format!("certificates in {}: {e}", escape_path(dir)));
+        Err(source) => {
+            let path = dir.to_owned();
+            out.error = Some(KeyringError::List { path, source });
             return out;
         }
     };
@@ -56,15 +85,13 @@ pub fn setup(dir: &Path, mode: GuardMode, sys: &dyn Sys, k: &dyn Keyrings) -> Ke
         return out;
     }
     if let Err(e) = k.supported() {
-        out.unsupported = Some(format!(
-            "this kernel has no BPF signatures (BPF_PROG_LOAD refuses the signature fields: {e})"
-        ));
+        out.error = Some(KeyringError::Unsupported(e));
         return out;
     }
     let keyring = match k.create() {
         Ok(s) => s,
         Err(e) => {
-            out.error = Some(format!("create the loader's keyring: {e}"));
+            out.error = Some(KeyringError::Create(e));
             return out;
         }
     };
@@ -92,15 +119,12 @@ pub fn setup(dir: &Path, mode: GuardMode, sys: &dyn Sys, k: &dyn Keyrings) -> Ke
                 .push(skip(format!("the kernel refused it: {e}"))),
         }
     }
-    if let Err(e) = k.restrict(keyring) {
-        // An open keyring would let root add its own certificate: it must not count.
-        out.error = Some(format!("close the loader's keyring {keyring}: {e}"));
+    if let Err(source) = k.restrict(keyring) {
+        out.error = Some(KeyringError::Restrict { keyring, source });
         return out;
     }
-    if let Err(e) = k.keep(keyring) {
-        out.error = Some(format!(
-            "link the loader's keyring {keyring} into root's user keyring: {e}"
-        ));
+    if let Err(source) = k.keep(keyring) {
+        out.error = Some(KeyringError::Keep { keyring, source });
         return out;
     }
     out.keyring = Some(keyring);
@@ -123,13 +147,11 @@ pub fn state(
         reason: None,
         required: mode == GuardMode::Required,
     };
-    if let Some(why) = &keys.unsupported {
-        st.state = SignedOnlyState::Unavailable;
-        st.reason = Some(why.clone());
-        return Some(st);
-    }
     if let Some(e) = &keys.error {
-        st.reason = Some(e.clone());
+        if matches!(e, KeyringError::Unsupported(_)) {
+            st.state = SignedOnlyState::Unavailable;
+        }
+        st.reason = Some(e.to_string());
         return Some(st);
     }
     match guard {
@@ -229,10 +251,9 @@ mod tests {
     fn no_certificates_no_keyring_unless_the_mode_wants_one() {
         let sys = FakeSys::default();
         let f = FakeKeyrings::default();
-        assert_eq!(
-            setup(Path::new("/k"), GuardMode::Off, &sys, &f),
-            KernelKeys::default()
-        );
+        let k = setup(Path::new("/k"), GuardMode::Off, &sys, &f);
+        assert_eq!((k.keyring, k.certificates), (None, 0));
+        assert!(k.error.is_none() && k.warnings.is_empty(), "{k:?}");
         assert!(f.log.borrow().is_empty());
         let k = setup(Path::new("/k"), GuardMode::On, &sys, &f);
         assert_eq!(k.keyring, Some(42));
@@ -247,15 +268,16 @@ mod tests {
         };
         let k = setup(Path::new("/k"), GuardMode::Required, &sys, &f);
         assert_eq!(k.keyring, None);
+        assert!(
+            matches!(k.error, Some(KeyringError::Unsupported(_))),
+            "{k:?}"
+        );
         let st = state(GuardMode::Required, &k, None).unwrap();
         assert_eq!(st.state, SignedOnlyState::Unavailable);
         assert!(st.required);
-        assert!(
-            st.reason
-                .as_deref()
-                .unwrap()
-                .starts_with("this kernel has no BPF signatures"),
-            "{st:?}"
+        assert_eq!(
+            st.reason.as_deref(),
+            Some("this kernel has no BPF signatures (BPF_PROG_LOAD refuses the signature fields: Argument list too long (os error 7))")
         );
         assert_eq!(state(GuardMode::Off, &k, None), None);
     }
