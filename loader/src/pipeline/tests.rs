@@ -1147,6 +1147,8 @@ fn the_boot_logs_each_step_in_the_order_it_runs() {
     file("/keys/big.pub", &vec![b'k'; MAX_KEY_FILE_SIZE as usize + 1]);
     file("/keys/a.crt", ED);
     file("/keys/b.crt", RSA);
+    // Each read takes a millisecond: the boot's duration covers at least the nine it makes.
+    sys.read_delay.set(std::time::Duration::from_millis(1));
     let (keyrings, tpm) = (FakeKeyrings::default(), FakeMeasure::default());
     let b = Boundaries {
         sys: &sys,
@@ -1206,8 +1208,43 @@ fn the_boot_logs_each_step_in_the_order_it_runs() {
     assert!(step("rename /bpf/+staging-r1-a /bpf/a") < step("read /bundle/b.bpf.o"));
     // One status, assembled once: the warnings of both steps, the duration set, and written.
     assert_eq!(st.warnings.len(), 2, "{:?}", st.warnings);
-    assert!(st.duration_ms > 0.0);
+    assert!(st.duration_ms >= 9.0, "{}", st.duration_ms);
     let written = std::fs::read_to_string(&cfg.status).unwrap();
     assert_eq!(written, st.to_json());
+    std::fs::remove_dir_all(&scratch).unwrap();
+}
+
+/// A plan that cannot be read stops the boot before any other step: one error line, nothing
+/// else touched, and the status written says why.
+#[test]
+fn a_boot_that_cannot_plan_reports_why_and_does_nothing_else() {
+    use super::boot::{boot, Boundaries};
+    use crate::fakes::FakeKeyrings;
+    let (sys, mut cfg) = setup(&["a"]);
+    let scratch = std::env::temp_dir().join(format!("bpf-preload-fatal-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    cfg.status = scratch.join("status.json");
+    cfg.cmdline = CmdlineFrom::File("/missing".into());
+    sys.read_delay.set(std::time::Duration::from_millis(1));
+    let (keyrings, tpm) = (FakeKeyrings::default(), FakeMeasure::default());
+    let b = Boundaries {
+        sys: &sys,
+        keyrings: &keyrings,
+        tpm: &tpm,
+    };
+    let e = boot(&cfg, &b, |_| -> (FakeKernel, NoGuard) {
+        panic!("no kernel without a plan")
+    })
+    .unwrap_err();
+    let want = "read cmdline /missing: No such file or directory (os error 2)";
+    assert_eq!(e.to_string(), want);
+    assert_eq!(*sys.logs.borrow(), [(Prio::Err, want.to_string())]);
+    assert_eq!(*sys.ops.borrow(), ["read /missing"]);
+    assert!(keyrings.log.borrow().is_empty());
+    let written = std::fs::read_to_string(&cfg.status).unwrap();
+    let st = Status::from_json(&written).unwrap();
+    assert_eq!(st.error.as_deref(), Some(want));
+    // The report step timed the boot: the read alone took a millisecond.
+    assert!(st.objects.is_empty() && st.duration_ms >= 1.0, "{st:?}");
     std::fs::remove_dir_all(&scratch).unwrap();
 }
