@@ -1,6 +1,7 @@
-//! The test doubles of the two boundaries, in one place: [`FakeSys`] (the syscall boundary: an
-//! in-memory tree of directories and pins, and the list of operations made), [`FakeKernel`]
-//! (the kernel boundary, driven by a table of what loading each object does) and [`FakeObject`].
+//! The test doubles of the boundaries, in one place: [`FakeSys`] (the syscall boundary: an
+//! in-memory tree of directories, files and pins, and the list of operations made), [`FakeKernel`]
+//! (the kernel boundary, driven by a table of what loading each object does) and [`FakeObject`],
+//! [`FakeKeyrings`] (the kernel keyrings) and [`FakeMeasure`] (the TPM and the measurement log).
 #![forbid(unsafe_code)]
 
 use std::cell::{Cell, RefCell};

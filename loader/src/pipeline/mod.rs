@@ -7,7 +7,9 @@
 //! | [`plan`] | reading the command line, the list and the policy |
 //! | [`keys`], [`signed`] | the trusted keys; the kernel keyring and signed-only mode |
 //! | [`object_run`] | one object's steps and its status record |
+//! | [`load`], [`object`] | the kernel boundary's traits: loading; a loaded object's names and pins |
 //! | [`measure`], [`pin`], [`guard`], [`report`] | measured preload, pinning, the guard, reporting |
+//! | [`live`] | what `status` finds still in place |
 //! | [`boot`] | the boot: every step in order, the status assembled once |
 #![forbid(unsafe_code)]
 

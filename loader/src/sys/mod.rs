@@ -106,7 +106,7 @@ pub trait Sys {
     fn remove_tree(&self, path: &Path) -> io::Result<()>;
     /// Does anything exist at `path` (without following a final symlink)?
     fn exists(&self, path: &Path) -> bool;
-    /// Names in a directory; empty when it does not exist.
+    /// Names in a directory, sorted; empty when it does not exist.
     fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
     /// Read a regular file once, at most `max` bytes: O_NOFOLLOW (a symlink is refused),
     /// O_NONBLOCK, O_CLOEXEC; a directory, FIFO, socket or device is refused ([`read_bounded`]).
