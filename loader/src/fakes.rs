@@ -1,6 +1,7 @@
-//! The test doubles of the two boundaries, in one place: [`FakeSys`] (the syscall boundary: an
-//! in-memory tree of directories and pins, and the list of operations made), [`FakeKernel`]
-//! (the kernel boundary, driven by a table of what loading each object does) and [`FakeObject`].
+//! The test doubles of the boundaries, in one place: [`FakeSys`] (the syscall boundary: an
+//! in-memory tree of directories, files and pins, and the list of operations made), [`FakeKernel`]
+//! (the kernel boundary, driven by a table of what loading each object does) and [`FakeObject`],
+//! [`FakeKeyrings`] (the kernel keyrings) and [`FakeMeasure`] (the TPM and the measurement log).
 #![forbid(unsafe_code)]
 
 use std::cell::{Cell, RefCell};
@@ -11,9 +12,10 @@ use std::rc::Rc;
 
 use crate::name::PinKind;
 use crate::pipeline::load::{Kernel, LoadError, LoadFailed, LoadReport, Loaded};
-use crate::pipeline::measure::{LogError, MeasureIo};
 use crate::pipeline::object::Probe;
 use crate::pipeline::object::{PinNames, Pinnable};
+use crate::sys::keyring::Keyrings;
+use crate::sys::tpm::{DeviceError, LogError, MeasureIo, OpenTpmError};
 use crate::sys::{FsKind, Prio, Sys};
 use crate::verify::VerifiedObject;
 
@@ -78,6 +80,28 @@ impl FakeSys {
         self.record(format!("pin {}", path.display()));
         self.files.borrow_mut().insert(path.to_owned(), Vec::new());
         Ok(())
+    }
+    /// What `read_bounded` (a `read` in `ops`) and `read_text` (kernel text, not in `ops`) do:
+    /// the real one's contract on the in-memory tree: a directory is refused, a file over `max`
+    /// is refused with the real message, a missing one is ENOENT; `fail_on` fails it (ENOSPC).
+    fn read_file(&self, path: &Path, max: u64) -> io::Result<Vec<u8>> {
+        std::thread::sleep(self.read_delay.get());
+        self.check(path)?;
+        if self.dirs.borrow().contains(path) {
+            let why = "is a directory (refused)";
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, why));
+        }
+        let files = self.files.borrow();
+        let bytes = files
+            .get(path)
+            .ok_or_else(|| errno(rustix::io::Errno::NOENT))?;
+        if bytes.len() as u64 > max {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("is {} bytes, more than the {max} allowed", bytes.len()),
+            ));
+        }
+        Ok(bytes.clone())
     }
     /// Everything below `root`, relative, sorted.
     pub fn tree(&self, root: &Path) -> Vec<String> {
@@ -212,16 +236,12 @@ impl Sys for FakeSys {
         names.sort();
         Ok(names)
     }
-    fn read_object(&self, path: &Path) -> io::Result<Vec<u8>> {
-        std::thread::sleep(self.read_delay.get());
-        self.files
-            .borrow()
-            .get(path)
-            .cloned()
-            .ok_or_else(|| io::Error::from_raw_os_error(rustix::io::Errno::NOENT.raw_os_error()))
+    fn read_bounded(&self, path: &Path, max: u64) -> io::Result<Vec<u8>> {
+        self.record(format!("read {}", path.display()));
+        self.read_file(path, max)
     }
     fn read_text(&self, path: &Path) -> io::Result<String> {
-        self.read_object(path)
+        self.read_file(path, 1 << 16)
             .map(|b| String::from_utf8_lossy(&b).into_owned())
     }
     fn stat_ids(&self, path: &Path) -> io::Result<(u64, u64)> {
@@ -456,9 +476,12 @@ pub struct FakeMeasure {
 }
 
 impl MeasureIo for FakeMeasure {
-    fn open_tpm(&self) -> Result<String, String> {
+    fn open_tpm(&self) -> Result<PathBuf, OpenTpmError> {
         if self.no_device {
-            Err("open /dev/tpm0: No such file or directory (os error 2)".into())
+            Err(OpenTpmError(vec![DeviceError {
+                path: "/dev/tpm0".into(),
+                source: std::sync::Arc::new(errno(rustix::io::Errno::NOENT)),
+            }]))
         } else {
             Ok("/dev/tpmrm0".into())
         }
@@ -490,7 +513,7 @@ impl MeasureIo for FakeMeasure {
     fn log_cancel(&self) {
         self.ops.borrow_mut().push("log_cancel");
     }
-    fn log_path(&self) -> String {
+    fn log_path(&self) -> PathBuf {
         "/run/log/systemd/tpm2-measure.log".into()
     }
     fn boot_id(&self) -> String {
@@ -498,5 +521,43 @@ impl MeasureIo for FakeMeasure {
     }
     fn timestamp_us(&self) -> u64 {
         42
+    }
+}
+
+/// Kernel keyrings that record each call; the keyring made is serial 42.
+#[derive(Default)]
+pub struct FakeKeyrings {
+    /// The kernel has no BPF signatures.
+    pub unsupported: bool,
+    pub log: RefCell<Vec<String>>,
+}
+
+impl Keyrings for FakeKeyrings {
+    fn supported(&self) -> io::Result<()> {
+        if self.unsupported {
+            Err(io::Error::from_raw_os_error(
+                rustix::io::Errno::TOOBIG.raw_os_error(),
+            ))
+        } else {
+            Ok(())
+        }
+    }
+    fn create(&self) -> io::Result<i32> {
+        self.log.borrow_mut().push("create".into());
+        Ok(42)
+    }
+    fn add(&self, keyring: i32, der: &[u8]) -> io::Result<i32> {
+        self.log
+            .borrow_mut()
+            .push(format!("add {keyring} {}", der.len()));
+        Ok(7)
+    }
+    fn restrict(&self, keyring: i32) -> io::Result<()> {
+        self.log.borrow_mut().push(format!("restrict {keyring}"));
+        Ok(())
+    }
+    fn keep(&self, keyring: i32) -> io::Result<()> {
+        self.log.borrow_mut().push(format!("keep {keyring}"));
+        Ok(())
     }
 }

@@ -5,17 +5,20 @@
 //! pure crate `bpf_preload_format`, whose dependencies reach no I/O; this crate re-exports its
 //! modules under the same names ([`name`], [`verify`], [`status`], …) and does the I/O.
 //!
-//! The boot job, [`boot`], reads as the pipeline it is:
+//! The boot job, [`boot`], is one sequence of steps owned by one value (`pipeline::boot`), each
+//! returning a value; the status record is assembled once from them, and kmsg's order is the
+//! order of the work:
 //!
 //! | step | module | I/O |
 //! |---|---|---|
-//! | cmdline → plan | [`cmdline`], [`policy`] (pure) | reads the command line, list, policy (`pipeline`) |
-//! | trusted keys | [`keys`] (parsing pure) | reads the keys directory (`pipeline::keys`) |
-//! | per object: read once → verify → check ELF | `pipeline`, [`verify`], [`elf`] | one read |
-//! | measure (when asked): extend the PCR, log | [`measure`] (pure), `pipeline::measure` | the TPM, systemd's log (`sys::tpm`) |
-//! | load → attach | `kernel` (libbpf-rs, and the fast path) | the kernel |
-//! | pin, all or nothing | `pipeline::pin` (`plan` is the policy; `install`, `damage`, `bpffs`) | bpffs, through `sys` |
-//! | report | [`status`], `pipeline::report` | status file, /dev/kmsg |
+//! | plan | [`cmdline`], [`policy`] (pure), `pipeline::plan` | the command line, list, policy |
+//! | trusted keys | [`keys`] (parsing pure) | the keys directory |
+//! | kernel keyring | `pipeline::signed` | certificates; the keyring (`sys::keyring`) |
+//! | bpffs | `pipeline::pin::bpffs` | lock, mount, sweep |
+//! | per object: read once → verify → check ELF → measure → load → attach → pin | `pipeline::object_run`, [`verify`], [`elf`], `kernel` (libbpf-rs, the fast path), `pipeline::pin` | one read; the TPM; the kernel; bpffs |
+//! | measurement: the closing event | [`measure`] (pure), `pipeline::measure` | the TPM, systemd's log (`sys::tpm`) |
+//! | guard, then signed-only mode's state | [`guard`] (pure), `kernel::guard`, `pipeline::guard`, `pipeline::signed` | the kernel |
+//! | report | [`status`], `pipeline::report` | status file |
 //!
 //! `bpf-preload status` adds a live view beside the record: [`live`] decides what is missing
 //! (behind a small trait), `kernel::live` probes the pins, link ids and switches.
@@ -29,9 +32,9 @@
 //! `kernel::skel` (light skeletons) and the libbpf-cargo skeleton `kernel::guard` includes
 //! (generated code); in `sys`, to the keyring and TPM calls.
 //!
-//! The last step of `run` is the built-in guard (BPF LSM programs compiled into the binary: its
-//! pure side is [`guard`], its load and arm `kernel::guard`), when the command line or the
-//! build-time policy asks for it.
+//! The last step before the report is the built-in guard (BPF LSM programs compiled into the
+//! binary: its pure side is [`guard`], its load and arm `kernel::guard`), when the command line or
+//! the build-time policy asks for it.
 #![deny(unsafe_code)]
 
 mod kernel;
@@ -58,39 +61,30 @@ pub use pipeline::{keys, live};
 pub use pipeline::{CmdlineFrom, RunConfig, RunError, EXIT_REQUIRED_FAILED};
 pub use sys::{read_bounded, write_replace, Durability, MAX_OBJECT_SIZE};
 
-use std::time::Instant;
-
-use pipeline::signed;
-
-/// The boot job: plan from the command line, trusted keys, every object through the pipeline,
-/// then the status record. Only a problem that stops planning is an `Err`; everything else is
-/// in the returned status. Either way a status record is written to `cfg.status`.
+/// The boot job (`pipeline::boot`): plan from the command line, trusted keys, the kernel
+/// keyring, every object, measurement, the guard, then the status record, through the real
+/// system, keyrings, TPM, kernel and guard. Only a problem that stops planning is an `Err`;
+/// everything else is in the returned status. Either way a status record is written to
+/// `cfg.status`.
 pub fn boot(cfg: &RunConfig) -> Result<status::Status, RunError> {
-    let start = Instant::now();
     kernel::init_logging(cfg.verbose);
     let sys = sys::RealSys::new(cfg.verbose);
-    let (mut status, fatal) = match pipeline::read_plan(cfg) {
-        Ok(plan) => {
-            let ring = keys::trusted(&cfg.keys);
-            let kkeys = signed::setup(&cfg.keys, plan.signed_only, &sys::keyring::RealKeyrings);
-            let signed_only = plan.signed_only != cmdline::GuardMode::Off;
-            let kernel = kernel::Libbpf {
-                keyring: kkeys.keyring,
-                signed_only: signed_only && kkeys.keyring.is_some(),
-            };
-            let guard = kernel::guard::Builtin {
-                signed_only: kkeys.keyring.filter(|_| signed_only),
-            };
-            let tpm = sys::tpm::RealMeasure::new(cfg.tpm_devices.clone(), cfg.measure_log.clone());
-            let mut st = pipeline::run(&plan, ring, cfg, &sys, &kernel, &guard, &tpm);
-            signed::report(&mut st, plan.signed_only, &kkeys, &sys);
-            (st, None)
-        }
-        Err(e) => (pipeline::fatal(cfg, &e, &sys), Some(e)),
+    let tpm = sys::tpm::RealMeasure::new(cfg.tpm_devices.clone(), cfg.measure_log.clone());
+    let boundaries = pipeline::boot::Boundaries {
+        sys: &sys,
+        keyrings: &sys::keyring::RealKeyrings,
+        tpm: &tpm,
     };
-    status.duration_ms = pipeline::ms(start);
-    pipeline::report::write_status(&sys, &cfg.status, &status);
-    fatal.map_or(Ok(status), Err)
+    pipeline::boot::boot(cfg, &boundaries, |s| {
+        let kernel = kernel::Libbpf {
+            keyring: s.keyring,
+            signed_only: s.signed_only.is_some(),
+        };
+        let guard = kernel::guard::Builtin {
+            signed_only: s.signed_only,
+        };
+        (kernel, guard)
+    })
 }
 
 /// Sign time: the fast-path section of an ELF object signed as `name` (a light skeleton made by

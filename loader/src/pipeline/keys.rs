@@ -1,16 +1,16 @@
 //! The trusted keys of `run`: the keys built into the binary and the keys directory, read here
-//! (through `sys`), parsed by the pure `bpf_preload_format::keys`, which this module re-exports
+//! (through `Sys`), parsed by the pure `bpf_preload_format::keys`, which this module re-exports
 //! so that `bpf_preload::keys` is the whole of it.
 #![forbid(unsafe_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub use bpf_preload_format::keys::*;
 
 #[cfg(test)]
 use ed25519_dalek::SigningKey;
 
-use crate::sys::{list_dir, read_bounded};
+use crate::sys::{RealSys, Sys};
 
 /// The revocation list inside a keys directory.
 pub const REVOKED_FILE: &str = "revoked";
@@ -28,31 +28,25 @@ pub const MAX_KEY_FILE_SIZE: u64 = 64 << 10;
 /// never admit one. The `revoked` file is the opposite: leaving it (or a line of it) out
 /// would trust keys that were revoked, so a `revoked` that cannot be read or parsed exactly
 /// is an error for the whole ring.
-pub fn load_dir(ring: &mut KeyRing, dir: &Path) -> Result<(), KeyError> {
-    let entries = match list_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(source) => {
-            return Err(KeyError::Read {
-                path: dir.to_owned(),
-                source,
-            })
-        }
-    };
-    let mut paths: Vec<PathBuf> = entries
+pub fn load_dir_from(sys: &dyn Sys, ring: &mut KeyRing, dir: &Path) -> Result<(), KeyError> {
+    // In name order (`list` sorts); nothing when the directory is missing.
+    let names = sys.list(dir).map_err(|source| KeyError::Read {
+        path: dir.to_owned(),
+        source,
+    })?;
+    let paths = names
         .into_iter()
-        .filter(|p| p.extension().is_some_and(|x| x == PUBLIC_KEY_EXT))
-        .collect();
-    paths.sort();
+        .map(|name| dir.join(name))
+        .filter(|p| p.extension().is_some_and(|x| x == PUBLIC_KEY_EXT));
     for path in paths {
         let added =
-            read_text(&path).and_then(|pem| ring.add_pem(&path.display().to_string(), &pem));
+            read_text(sys, &path).and_then(|pem| ring.add_pem(&path.display().to_string(), &pem));
         if let Err(e) = added {
             ring.skip(e);
         }
     }
     let revoked = dir.join(REVOKED_FILE);
-    match read_text(&revoked) {
+    match read_text(sys, &revoked) {
         Ok(text) => ring.add_revocations(&revoked, &text),
         Err(KeyError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
             Ok(())
@@ -63,8 +57,8 @@ pub fn load_dir(ring: &mut KeyRing, dir: &Path) -> Result<(), KeyError> {
 
 /// Read a key or revocation file as `run` reads objects: not through a symlink, never blocking
 /// on a FIFO, a regular file only, at most [`MAX_KEY_FILE_SIZE`] bytes.
-pub fn read_text(path: &Path) -> Result<String, KeyError> {
-    read_bounded(path, MAX_KEY_FILE_SIZE)
+pub fn read_text(sys: &dyn Sys, path: &Path) -> Result<String, KeyError> {
+    sys.read_bounded(path, MAX_KEY_FILE_SIZE)
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
         .map_err(|source| KeyError::Read {
             path: path.to_owned(),
@@ -88,16 +82,27 @@ pub fn builtin_ring() -> Result<KeyRing, KeyError> {
 }
 
 /// What `run` trusts: the built-in keys plus every `*.pub` in `dir`, less the revoked ones.
-pub fn trusted(dir: &Path) -> Result<KeyRing, KeyError> {
+pub fn trusted_from(sys: &dyn Sys, dir: &Path) -> Result<KeyRing, KeyError> {
     let mut ring = builtin_ring()?;
-    load_dir(&mut ring, dir)?;
+    load_dir_from(sys, &mut ring, dir)?;
     Ok(ring)
+}
+
+/// [`load_dir_from`] the real system, for the command-line tools.
+pub fn load_dir(ring: &mut KeyRing, dir: &Path) -> Result<(), KeyError> {
+    load_dir_from(&RealSys::new(false), ring, dir)
+}
+
+/// [`trusted_from`] the real system, for the command-line tools.
+pub fn trusted(dir: &Path) -> Result<KeyRing, KeyError> {
+    trusted_from(&RealSys::new(false), dir)
 }
 
 #[cfg(test)]
 #[allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests make and read files directly
 pub(crate) mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     // Fixed seeds so unit tests are deterministic (the same keys as the format crate's tests).
     pub(crate) fn test_key(seed_byte: u8) -> SigningKey {

@@ -3,74 +3,68 @@
 //! systemd's measurement log, written under systemd's lock discipline (the log's lock is held
 //! across the extend and the append, so records and extends of systemd and ours stay in one
 //! order). The encodings are `crate::measure` (pure); the device and file I/O is behind
-//! [`MeasureIo`] (`sys::tpm` for real, a fake in the tests).
+//! [`MeasureIo`] (beside its real implementation in `sys::tpm`; a fake in the tests).
 #![forbid(unsafe_code)]
 
 use std::cell::RefCell;
 use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::measure::{self, MeasurePlan, ResponseError};
 use crate::status::{MeasureState, MeasurementStatus};
+use crate::sys::tpm::{MeasureIo, OpenTpmError};
 
 /// At most this many tries of one command the TPM answers "retry", "yielded" or "testing" to.
 pub const MAX_TRIES: u32 = 20;
 
-/// Why the measurement log got no record; the extends go on (the PCR stays right).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LogError {
-    #[error("open {path}: {why}")]
-    Open { path: String, why: String },
-    #[error("{path} is locked by another writer (waited {waited_ms} ms)")]
-    Locked { path: String, waited_ms: u64 },
-    #[error("{path} is not a regular file (refused)")]
-    NotRegular { path: String },
-    #[error("{path} is marked aborted (a writer died mid-record): corrupt, not appended to")]
-    Aborted { path: String },
-    #[error("write {path}: {why}")]
-    Write { path: String, why: String },
-}
-
 /// Why the TPM could not be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum TpmError {
     #[error("no TPM: {0}")]
-    NoDevice(String),
-    #[error("{device}: {why}")]
-    Io { device: String, why: String },
-    #[error("{device}: extend PCR {pcr}: {source}")]
+    NoDevice(#[source] OpenTpmError),
+    #[error("{}: {source}", device.display())]
+    Io {
+        device: PathBuf,
+        #[source]
+        source: Arc<io::Error>,
+    },
+    #[error("{}: extend PCR {pcr}: {source}", device.display())]
     Response {
-        device: String,
+        device: PathBuf,
         pcr: u32,
+        #[source]
         source: ResponseError,
     },
-    #[error("{device}: extend PCR {pcr}: still busy after {tries} tries: {last}")]
+    #[error("{}: extend PCR {pcr}: still busy after {tries} tries: {last}", device.display())]
     Busy {
-        device: String,
+        device: PathBuf,
         pcr: u32,
         tries: u32,
         last: measure::ResponseCode,
     },
 }
 
-/// The I/O measuring needs.
-pub trait MeasureIo {
-    /// Open the TPM (`/dev/tpmrm0`, else `/dev/tpm0`); the device's path, or why none.
-    fn open_tpm(&self) -> Result<String, String>;
-    /// Send one command to the opened TPM, return its response.
-    fn transact(&self, cmd: &[u8]) -> io::Result<Vec<u8>>;
-    /// Wait a little before trying a busy TPM again.
-    fn pause(&self, attempt: u32);
-    /// Open the log (created 0600, no symlink), lock it (bounded wait), refuse a file that is
-    /// not regular or is marked aborted, and mark it (sticky bit) while we write.
-    fn log_begin(&self) -> Result<(), LogError>;
-    /// Append one record, sync, unmark, unlock. Only after a successful `log_begin`.
-    fn log_append(&self, record: &[u8]) -> Result<(), LogError>;
-    /// Unmark and unlock without writing (the extend failed: the log still matches).
-    fn log_cancel(&self);
-    fn log_path(&self) -> String;
-    /// `bootId` and the CLOCK_BOOTTIME timestamp (µs) of a record.
-    fn boot_id(&self) -> String;
-    fn timestamp_us(&self) -> u64;
+/// An object measuring is required for and that was not measured: it must not load.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum MeasureError {
+    /// The TPM was not usable before this object (no device, or an earlier extend failed).
+    #[error("measurement required and unavailable: {0}")]
+    Unavailable(#[source] TpmError),
+    /// Extending this object's event failed.
+    #[error("measurement required and failed: {0}")]
+    Failed(#[source] TpmError),
+}
+
+/// What measuring did for one event, when the object may load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Measured {
+    /// Extended into the PCR (and logged, unless the log failed).
+    Extended,
+    /// Measuring is off.
+    Off,
+    /// The TPM is unusable or failed, and measuring is not required.
+    Skipped,
 }
 
 /// One run's measurement: created at the start, an event per verified object, the closing
@@ -80,27 +74,28 @@ pub struct Measurer<'a> {
     io: &'a dyn MeasureIo,
     st: RefCell<MeasurementStatus>,
     /// Set once the TPM failed: nothing more is extended (and, required, nothing loaded).
-    broken: RefCell<bool>,
+    broken: RefCell<Option<TpmError>>,
     measured: RefCell<usize>,
 }
 
 impl<'a> Measurer<'a> {
     pub fn new(plan: Option<MeasurePlan>, io: &'a dyn MeasureIo) -> Self {
         let mut st = MeasurementStatus::off();
-        let mut broken = false;
+        let mut broken = None;
         if let Some(p) = plan {
             st.pcr = Some(p.pcr);
             st.required = p.required;
-            st.log = Some(io.log_path());
+            st.log = Some(io.log_path().display().to_string());
             match io.open_tpm() {
                 Ok(dev) => {
                     st.state = MeasureState::Ok;
-                    st.device = Some(dev);
+                    st.device = Some(dev.display().to_string());
                 }
                 Err(why) => {
+                    let e = TpmError::NoDevice(why);
                     st.state = MeasureState::Unavailable;
-                    st.reason = Some(TpmError::NoDevice(why).to_string());
-                    broken = true;
+                    st.reason = Some(e.to_string());
+                    broken = Some(e);
                 }
             }
         }
@@ -118,19 +113,18 @@ impl<'a> Measurer<'a> {
         self.plan.is_some()
     }
 
-    /// Measure one verified object. `Ok(true)`: extended; `Ok(false)`: measuring is off, or
-    /// it failed and is not required (the object may load); `Err(reason)`: required and not
-    /// measured: the object must not load.
+    /// Measure one verified object. `Ok`: the object may load ([`Measured`] says whether its
+    /// event was extended); `Err`: required and not measured: the object must not load.
     pub fn object(
         &self,
         name: &str,
         sha256: &str,
         key_id: &str,
         fast: bool,
-    ) -> Result<bool, String> {
+    ) -> Result<Measured, MeasureError> {
         self.event(&measure::object_event(name, sha256, key_id, fast))
             .inspect(|m| {
-                if *m {
+                if *m == Measured::Extended {
                     *self.measured.borrow_mut() += 1;
                 }
             })
@@ -146,16 +140,15 @@ impl<'a> Measurer<'a> {
         self.st.borrow().clone()
     }
 
-    fn event(&self, event: &str) -> Result<bool, String> {
+    fn event(&self, event: &str) -> Result<Measured, MeasureError> {
         let Some(plan) = self.plan else {
-            return Ok(false);
+            return Ok(Measured::Off);
         };
-        if *self.broken.borrow() {
-            let why = self.st.borrow().reason.clone().unwrap_or_default();
+        if let Some(e) = &*self.broken.borrow() {
             return if plan.required {
-                Err(format!("measurement required and unavailable: {why}"))
+                Err(MeasureError::Unavailable(e.clone()))
             } else {
-                Ok(false)
+                Ok(Measured::Skipped)
             };
         }
         let logged = self.io.log_begin();
@@ -176,20 +169,20 @@ impl<'a> Measurer<'a> {
                         self.st.borrow_mut().log_error.get_or_insert(e.to_string());
                     }
                 }
-                Ok(true)
+                Ok(Measured::Extended)
             }
             Err(e) => {
                 if logged.is_ok() {
                     self.io.log_cancel();
                 }
-                *self.broken.borrow_mut() = true;
                 let mut st = self.st.borrow_mut();
                 st.state = MeasureState::Unavailable;
                 st.reason = Some(e.to_string());
+                *self.broken.borrow_mut() = Some(e.clone());
                 if plan.required {
-                    Err(format!("measurement required and failed: {e}"))
+                    Err(MeasureError::Failed(e))
                 } else {
-                    Ok(false)
+                    Ok(Measured::Skipped)
                 }
             }
         }
@@ -197,7 +190,7 @@ impl<'a> Measurer<'a> {
 
     /// One `TPM2_PCR_Extend`, asked again (bounded) while the TPM says retry/yielded/testing.
     fn extend(&self, pcr: u32, digest: &[u8; 32]) -> Result<(), TpmError> {
-        let device = self.st.borrow().device.clone().unwrap_or_default();
+        let device = PathBuf::from(self.st.borrow().device.clone().unwrap_or_default());
         let cmd = measure::pcr_extend_command(pcr, digest);
         let mut last = None;
         for attempt in 0..MAX_TRIES {
@@ -206,7 +199,7 @@ impl<'a> Measurer<'a> {
             }
             let resp = self.io.transact(&cmd).map_err(|e| TpmError::Io {
                 device: device.clone(),
-                why: e.to_string(),
+                source: Arc::new(e),
             })?;
             match measure::check_response(&resp) {
                 Ok(_) => return Ok(()),
@@ -234,6 +227,7 @@ mod tests {
     use super::*;
     use crate::fakes::FakeMeasure;
     use crate::measure::{closing_event, event_digest, object_event, replay};
+    use crate::sys::tpm::LogError;
     use std::cell::RefCell;
 
     const SHA: &str = "8ec9c8f9478bf9c2a1f1e5ad45ab4f5f4b4d7f8f4a7c1d3bbd5a0e6bd8b5e0a1";
@@ -250,8 +244,14 @@ mod tests {
     fn extends_each_object_then_closes_and_logs_each_under_the_lock() {
         let io = FakeMeasure::default();
         let m = Measurer::new(PLAN, &io);
-        assert_eq!(m.object("a", SHA, "bfec6534c3009d50", true), Ok(true));
-        assert_eq!(m.object("b", SHA, "bfec6534c3009d50", false), Ok(true));
+        assert_eq!(
+            m.object("a", SHA, "bfec6534c3009d50", true).ok(),
+            Some(Measured::Extended)
+        );
+        assert_eq!(
+            m.object("b", SHA, "bfec6534c3009d50", false).ok(),
+            Some(Measured::Extended)
+        );
         m.close(3);
         let events = [
             object_event("a", SHA, "bfec6534c3009d50", true),
@@ -289,7 +289,7 @@ mod tests {
     fn off_measures_nothing() {
         let io = FakeMeasure::default();
         let m = Measurer::new(None, &io);
-        assert_eq!(m.object("a", SHA, "k", true), Ok(false));
+        assert_eq!(m.object("a", SHA, "k", true).ok(), Some(Measured::Off));
         m.close(1);
         assert!(io.ops.borrow().is_empty());
         assert_eq!(m.status(), MeasurementStatus::off());
@@ -302,7 +302,7 @@ mod tests {
             ..Default::default()
         };
         let m = Measurer::new(PLAN, &io);
-        assert_eq!(m.object("a", SHA, "k", true), Ok(false));
+        assert_eq!(m.object("a", SHA, "k", true).ok(), Some(Measured::Skipped));
         let st = m.status();
         assert_eq!(st.state, MeasureState::Unavailable);
         assert_eq!(
@@ -310,9 +310,14 @@ mod tests {
             Some("no TPM: open /dev/tpm0: No such file or directory (os error 2)")
         );
         let m = Measurer::new(REQUIRED, &io);
+        let e = m.object("a", SHA, "k", true).unwrap_err();
+        assert!(
+            matches!(e, MeasureError::Unavailable(TpmError::NoDevice(_))),
+            "{e:?}"
+        );
         assert_eq!(
-            m.object("a", SHA, "k", true),
-            Err("measurement required and unavailable: no TPM: open /dev/tpm0: No such file or directory (os error 2)".into())
+            e.to_string(),
+            "measurement required and unavailable: no TPM: open /dev/tpm0: No such file or directory (os error 2)"
         );
         assert!(io.ops.borrow().is_empty());
     }
@@ -324,12 +329,20 @@ mod tests {
             ..Default::default()
         };
         let m = Measurer::new(REQUIRED, &io);
+        let e = m.object("a", SHA, "k", true).unwrap_err();
+        assert!(
+            matches!(e, MeasureError::Failed(TpmError::Response { pcr: 12, .. })),
+            "{e:?}"
+        );
         assert_eq!(
-            m.object("a", SHA, "k", true),
-            Err("measurement required and failed: /dev/tpmrm0: extend PCR 12: TPM_RC_FAILURE: the TPM is in failure mode (0x101)".into())
+            e.to_string(),
+            "measurement required and failed: /dev/tpmrm0: extend PCR 12: TPM_RC_FAILURE: the TPM is in failure mode (0x101)"
         );
         assert_eq!(*io.ops.borrow(), ["log_begin", "transact", "log_cancel"]);
-        assert!(m.object("b", SHA, "k", true).is_err());
+        assert!(matches!(
+            m.object("b", SHA, "k", true),
+            Err(MeasureError::Unavailable(TpmError::Response { .. }))
+        ));
         m.close(2);
         assert_eq!(io.ops.borrow().len(), 3, "nothing sent after the failure");
         assert_eq!(m.status().state, MeasureState::Unavailable);
@@ -342,14 +355,14 @@ mod tests {
             ..Default::default()
         };
         let m = Measurer::new(PLAN, &io);
-        assert_eq!(m.object("a", SHA, "k", true), Ok(true));
+        assert_eq!(m.object("a", SHA, "k", true).ok(), Some(Measured::Extended));
         assert_eq!(io.pauses.get(), 3);
         let io = FakeMeasure {
             codes: RefCell::new(vec![0x922; 100]),
             ..Default::default()
         };
         let m = Measurer::new(PLAN, &io);
-        assert_eq!(m.object("a", SHA, "k", true), Ok(false));
+        assert_eq!(m.object("a", SHA, "k", true).ok(), Some(Measured::Skipped));
         assert_eq!(io.commands.borrow().len(), MAX_TRIES as usize);
         assert_eq!(
             m.status().reason.as_deref(),
@@ -372,7 +385,7 @@ mod tests {
                 ..Default::default()
             };
             let m = Measurer::new(REQUIRED, &io);
-            assert_eq!(m.object("a", SHA, "k", true), Ok(true));
+            assert_eq!(m.object("a", SHA, "k", true).ok(), Some(Measured::Extended));
             let st = m.status();
             assert_eq!((st.state, st.events), (MeasureState::Ok, 1));
             assert_eq!(st.log_error, Some(fault.to_string()));
@@ -387,7 +400,7 @@ mod tests {
             ..Default::default()
         };
         let m = Measurer::new(PLAN, &io);
-        assert_eq!(m.object("a", SHA, "k", true), Ok(false));
+        assert_eq!(m.object("a", SHA, "k", true).ok(), Some(Measured::Skipped));
         assert_eq!(
             m.status().reason.as_deref(),
             Some("/dev/tpmrm0: Input/output error (os error 5)")

@@ -1,6 +1,7 @@
 //! Kernel signatures at boot: the loader's own keyring (certificates `*.crt` from the keys
-//! directory, then closed for good), and signed-only mode's state. The keyring calls go through
-//! the small [`Keyrings`] trait (`sys::keyring` implements it; the tests use a fake).
+//! directory, read through `Sys`, then closed for good), and signed-only mode's state. The keyring calls go through
+//! the small [`Keyrings`] trait (beside its real implementation in `sys::keyring`; the tests use a
+//! fake).
 #![forbid(unsafe_code)]
 
 use std::io;
@@ -10,26 +11,17 @@ use crate::cmdline::GuardMode;
 use crate::escape::escape;
 use crate::escape::escape_path;
 use crate::ksig::KernelCert;
-use crate::status::{GuardStatus, SignedOnlyState, SignedOnlyStatus, Status};
+use crate::status::{GuardStatus, SignedOnlyState, SignedOnlyStatus};
+use crate::sys::keyring::Keyrings;
 use crate::sys::{Prio, Sys};
 
-/// A certificate file and its bytes (or why it could not be read).
-pub type CertFile = (PathBuf, io::Result<Vec<u8>>);
-
-pub trait Keyrings {
-    /// The `*.crt` files of `dir`, in name order, each read once.
-    fn certificates(&self, dir: &Path) -> io::Result<Vec<CertFile>>;
-    /// Does the kernel take BPF signatures? (`Err`: E2BIG, it has no such fields.)
-    fn supported(&self) -> io::Result<()>;
-    fn create(&self) -> io::Result<i32>;
-    fn add(&self, keyring: i32, der: &[u8]) -> io::Result<i32>;
-    fn restrict(&self, keyring: i32) -> io::Result<()>;
-    /// Keep the (closed) keyring after the loader exits: link it into root's user keyring.
-    fn keep(&self, keyring: i32) -> io::Result<()>;
-}
+/// Extension of kernel certificates inside the keys directory.
+pub const CERT_EXT: &str = "crt";
+/// Largest certificate file read.
+pub const MAX_CERT_FILE_SIZE: u64 = 1 << 20;
 
 /// What the keyring step made.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct KernelKeys {
     /// The sealed keyring's serial.
     pub keyring: Option<i32>,
@@ -38,44 +30,75 @@ pub struct KernelKeys {
     /// Certificate files skipped, each naming the file and why.
     pub warnings: Vec<String>,
     /// Why there is no keyring although one was wanted (or BPF signatures are unsupported).
-    pub error: Option<String>,
-    /// The kernel has no BPF signatures: why.
-    pub unsupported: Option<String>,
+    pub error: Option<KeyringError>,
+}
+
+/// Why the keyring step made no sealed keyring.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyringError {
+    #[error("certificates in {}: {source}", escape_path(path))]
+    List {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// The kernel has no BPF signatures (signed-only mode is unavailable, not failed).
+    #[error("this kernel has no BPF signatures (BPF_PROG_LOAD refuses the signature fields: {0})")]
+    Unsupported(#[source] io::Error),
+    #[error("create the loader's keyring: {0}")]
+    Create(#[source] io::Error),
+    /// An open keyring would let root add its own certificate: it must not count.
+    #[error("close the loader's keyring {keyring}: {source}")]
+    Restrict {
+        keyring: i32,
+        #[source]
+        source: io::Error,
+    },
+    #[error("link the loader's keyring {keyring} into root's user keyring: {source}")]
+    Keep {
+        keyring: i32,
+        #[source]
+        source: io::Error,
+    },
 }
 
 /// Make the loader's keyring when there are certificates (or signed-only mode wants one): add
 /// each usable certificate (a bad one is skipped with a warning naming it; the others count),
 /// restrict the keyring so that nothing can ever be added or linked to it, then keep it.
-pub fn setup(dir: &Path, mode: GuardMode, k: &dyn Keyrings) -> KernelKeys {
+pub fn setup(dir: &Path, mode: GuardMode, sys: &dyn Sys, k: &dyn Keyrings) -> KernelKeys {
     let mut out = KernelKeys::default();
-    let files = match k.certificates(dir) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => {
-            out.error = Some(format!("certificates in {}: {e}", escape_path(dir)));
+    // In name order (`list` sorts); none when the directory is missing.
+    let names = match sys.list(dir) {
+        Ok(names) => names,
+        Err(source) => {
+            let path = dir.to_owned();
+            out.error = Some(KeyringError::List { path, source });
             return out;
         }
     };
-    if files.is_empty() && mode == GuardMode::Off {
+    let paths: Vec<PathBuf> = names
+        .into_iter()
+        .map(|name| dir.join(name))
+        .filter(|p| p.extension().is_some_and(|x| x == CERT_EXT))
+        .collect();
+    if paths.is_empty() && mode == GuardMode::Off {
         return out;
     }
     if let Err(e) = k.supported() {
-        out.unsupported = Some(format!(
-            "this kernel has no BPF signatures (BPF_PROG_LOAD refuses the signature fields: {e})"
-        ));
+        out.error = Some(KeyringError::Unsupported(e));
         return out;
     }
     let keyring = match k.create() {
         Ok(s) => s,
         Err(e) => {
-            out.error = Some(format!("create the loader's keyring: {e}"));
+            out.error = Some(KeyringError::Create(e));
             return out;
         }
     };
-    for (path, bytes) in files {
+    for path in paths {
         let skip =
             |why: String| format!("kernel certificate skipped: {}: {why}", escape_path(&path));
-        let bytes = match bytes {
+        let bytes = match sys.read_bounded(&path, MAX_CERT_FILE_SIZE) {
             Ok(b) => b,
             Err(e) => {
                 out.warnings.push(skip(format!("read: {e}")));
@@ -96,15 +119,12 @@ pub fn setup(dir: &Path, mode: GuardMode, k: &dyn Keyrings) -> KernelKeys {
                 .push(skip(format!("the kernel refused it: {e}"))),
         }
     }
-    if let Err(e) = k.restrict(keyring) {
-        // An open keyring would let root add its own certificate: it must not count.
-        out.error = Some(format!("close the loader's keyring {keyring}: {e}"));
+    if let Err(source) = k.restrict(keyring) {
+        out.error = Some(KeyringError::Restrict { keyring, source });
         return out;
     }
-    if let Err(e) = k.keep(keyring) {
-        out.error = Some(format!(
-            "link the loader's keyring {keyring} into root's user keyring: {e}"
-        ));
+    if let Err(source) = k.keep(keyring) {
+        out.error = Some(KeyringError::Keep { keyring, source });
         return out;
     }
     out.keyring = Some(keyring);
@@ -127,13 +147,11 @@ pub fn state(
         reason: None,
         required: mode == GuardMode::Required,
     };
-    if let Some(why) = &keys.unsupported {
-        st.state = SignedOnlyState::Unavailable;
-        st.reason = Some(why.clone());
-        return Some(st);
-    }
     if let Some(e) = &keys.error {
-        st.reason = Some(e.clone());
+        if matches!(e, KeyringError::Unsupported(_)) {
+            st.state = SignedOnlyState::Unavailable;
+        }
+        st.reason = Some(e.to_string());
         return Some(st);
     }
     match guard {
@@ -152,13 +170,11 @@ pub fn state(
     Some(st)
 }
 
-/// Into the run's status and kmsg: skipped certificates as warnings, a keyring that could not
-/// be made as a run error when the mode wants it, and the mode's state.
-pub fn report(st: &mut Status, mode: GuardMode, keys: &KernelKeys, sys: &dyn Sys) {
+/// The keyring step's lines: skipped certificates as warnings, the keyring made.
+pub fn report_keyring(sys: &dyn Sys, keys: &KernelKeys) {
     for w in &keys.warnings {
         sys.log(Prio::Warning, &escape(w));
     }
-    st.warnings.extend(keys.warnings.iter().cloned());
     if let Some(k) = keys.keyring {
         let line = format!(
             "kernel keyring {k}: {} certificate(s), closed",
@@ -166,64 +182,41 @@ pub fn report(st: &mut Status, mode: GuardMode, keys: &KernelKeys, sys: &dyn Sys
         );
         sys.log(Prio::Info, &line);
     }
-    st.signed_only = state(mode, keys, st.guard.as_ref());
-    if let Some(so) = &st.signed_only {
-        let prio = if so.state == SignedOnlyState::Active {
-            Prio::Info
-        } else if so.required {
-            Prio::Err
-        } else {
-            Prio::Warning
-        };
-        sys.log(prio, &escape(&so.line()));
-    }
+}
+
+/// Signed-only mode's state after the guard step ([`state`]), and its line.
+pub fn report_state(
+    sys: &dyn Sys,
+    mode: GuardMode,
+    keys: &KernelKeys,
+    guard: Option<&GuardStatus>,
+) -> Option<SignedOnlyStatus> {
+    let so = state(mode, keys, guard)?;
+    let prio = if so.state == SignedOnlyState::Active {
+        Prio::Info
+    } else if so.required {
+        Prio::Err
+    } else {
+        Prio::Warning
+    };
+    sys.log(prio, &escape(&so.line()));
+    Some(so)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::cell::RefCell;
+    use crate::fakes::{FakeKeyrings, FakeSys};
 
-    #[derive(Default)]
-    struct Fake {
-        files: Vec<(&'static str, Vec<u8>)>,
-        unsupported: bool,
-        log: RefCell<Vec<String>>,
-    }
-
-    impl Keyrings for Fake {
-        fn certificates(&self, dir: &Path) -> io::Result<Vec<CertFile>> {
-            Ok(self
-                .files
-                .iter()
-                .map(|(n, b)| (dir.join(n), Ok(b.clone())))
-                .collect())
+    /// The fake system with these certificate files in `dir`.
+    fn sys_with(dir: &str, files: &[(&str, &[u8])]) -> FakeSys {
+        let sys = FakeSys::default();
+        sys.dirs.borrow_mut().insert(dir.into());
+        for (name, bytes) in files {
+            let path = Path::new(dir).join(name);
+            sys.files.borrow_mut().insert(path, bytes.to_vec());
         }
-        fn supported(&self) -> io::Result<()> {
-            if self.unsupported {
-                Err(io::Error::from_raw_os_error(7))
-            } else {
-                Ok(())
-            }
-        }
-        fn create(&self) -> io::Result<i32> {
-            self.log.borrow_mut().push("create".into());
-            Ok(42)
-        }
-        fn add(&self, keyring: i32, der: &[u8]) -> io::Result<i32> {
-            self.log
-                .borrow_mut()
-                .push(format!("add {keyring} {}", der.len()));
-            Ok(7)
-        }
-        fn restrict(&self, keyring: i32) -> io::Result<()> {
-            self.log.borrow_mut().push(format!("restrict {keyring}"));
-            Ok(())
-        }
-        fn keep(&self, keyring: i32) -> io::Result<()> {
-            self.log.borrow_mut().push(format!("keep {keyring}"));
-            Ok(())
-        }
+        sys
     }
 
     const RSA: &[u8] = include_bytes!("../../../keys/test-only/kernel/rsa.crt");
@@ -231,11 +224,11 @@ mod tests {
 
     #[test]
     fn bad_certificates_are_skipped_by_name_and_the_keyring_is_closed_last() {
-        let f = Fake {
-            files: vec![("a.crt", ED.to_vec()), ("b.crt", RSA.to_vec())],
-            ..Fake::default()
-        };
-        let k = setup(Path::new("/keys"), GuardMode::Off, &f);
+        let sys = sys_with("/keys", &[("b.crt", RSA), ("a.crt", ED), ("c.pub", RSA)]);
+        let f = FakeKeyrings::default();
+        let k = setup(Path::new("/keys"), GuardMode::Off, &sys, &f);
+        // The certificates alone, each read once, in name order.
+        assert_eq!(*sys.ops.borrow(), ["read /keys/a.crt", "read /keys/b.crt"]);
         assert_eq!(k.keyring, Some(42));
         assert_eq!(k.certificates, 1);
         assert_eq!(
@@ -256,34 +249,35 @@ mod tests {
 
     #[test]
     fn no_certificates_no_keyring_unless_the_mode_wants_one() {
-        let f = Fake::default();
-        assert_eq!(
-            setup(Path::new("/k"), GuardMode::Off, &f),
-            KernelKeys::default()
-        );
+        let sys = FakeSys::default();
+        let f = FakeKeyrings::default();
+        let k = setup(Path::new("/k"), GuardMode::Off, &sys, &f);
+        assert_eq!((k.keyring, k.certificates), (None, 0));
+        assert!(k.error.is_none() && k.warnings.is_empty(), "{k:?}");
         assert!(f.log.borrow().is_empty());
-        let k = setup(Path::new("/k"), GuardMode::On, &f);
+        let k = setup(Path::new("/k"), GuardMode::On, &sys, &f);
         assert_eq!(k.keyring, Some(42));
     }
 
     #[test]
     fn unsupported_kernel_makes_the_mode_unavailable() {
-        let f = Fake {
-            files: vec![("b.crt", RSA.to_vec())],
+        let sys = sys_with("/k", &[("b.crt", RSA)]);
+        let f = FakeKeyrings {
             unsupported: true,
-            ..Fake::default()
+            ..FakeKeyrings::default()
         };
-        let k = setup(Path::new("/k"), GuardMode::Required, &f);
+        let k = setup(Path::new("/k"), GuardMode::Required, &sys, &f);
         assert_eq!(k.keyring, None);
+        assert!(
+            matches!(k.error, Some(KeyringError::Unsupported(_))),
+            "{k:?}"
+        );
         let st = state(GuardMode::Required, &k, None).unwrap();
         assert_eq!(st.state, SignedOnlyState::Unavailable);
         assert!(st.required);
-        assert!(
-            st.reason
-                .as_deref()
-                .unwrap()
-                .starts_with("this kernel has no BPF signatures"),
-            "{st:?}"
+        assert_eq!(
+            st.reason.as_deref(),
+            Some("this kernel has no BPF signatures (BPF_PROG_LOAD refuses the signature fields: Argument list too long (os error 7))")
         );
         assert_eq!(state(GuardMode::Off, &k, None), None);
     }

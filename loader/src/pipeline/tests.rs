@@ -2,12 +2,30 @@
 //! status record built from each step's value.
 use std::collections::BTreeMap;
 
-use super::*;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::boot::Boot;
+use super::config::{CmdlineFrom, RunConfig};
+use super::error::RunError;
+use super::guard::{self, GuardLoader};
+use super::keys::{KeyError, KeyRing};
+use super::load::Kernel;
+use super::plan::read_plan;
+use super::signed::KernelKeys;
+use crate::cmdline::{self, Plan};
+use crate::escape::escape;
 use crate::fakes::{FakeKernel, FakeLoad, FakeMeasure, FakeSys, Spec};
 use crate::keys::tests::test_key;
+use crate::name::ObjectName;
 use crate::status::GuardState;
+use crate::status::{MeasureState, ObjectStatus, Outcome, Status};
+use crate::sys::tpm::MeasureIo;
+use crate::sys::{FsKind, Prio, Sys};
+use crate::verify;
 
-/// The pipeline with a TPM that works (measuring is off unless the plan asks).
+/// The boot's steps from a plan and a key ring on, with a TPM that works (measuring is off
+/// unless the plan asks) and no kernel keyring.
 fn run(
     plan: &Plan,
     ring: Result<KeyRing, KeyError>,
@@ -16,7 +34,22 @@ fn run(
     kernel: &dyn Kernel,
     guard: &dyn GuardLoader,
 ) -> Status {
-    super::run(plan, ring, cfg, sys, kernel, guard, &FakeMeasure::default())
+    run_measured(plan, ring, cfg, sys, kernel, guard, &FakeMeasure::default())
+}
+
+fn run_measured(
+    plan: &Plan,
+    ring: Result<KeyRing, KeyError>,
+    cfg: &RunConfig,
+    sys: &dyn Sys,
+    kernel: &dyn Kernel,
+    guard: &dyn GuardLoader,
+    tpm: &dyn MeasureIo,
+) -> Status {
+    let boot = Boot::new(cfg, sys, tpm);
+    boot.notes(plan);
+    let keys = boot.keys_from(plan, ring);
+    boot.run(plan, keys, KernelKeys::default(), kernel, guard)
 }
 
 fn elf_stub() -> Vec<u8> {
@@ -355,6 +388,7 @@ fn pipeline_order_mount_then_stage_then_rename() {
             "lock /",
             "mount bpf /bpf",
             "mkdir /bpf/+shared",
+            "read /bundle/a.bpf.o",
             "mkdir /bpf/+staging-r1-a",
             "mkdir /bpf/+staging-r1-a/links",
             "mkdir /bpf/+staging-r1-a/maps",
@@ -366,6 +400,7 @@ fn pipeline_order_mount_then_stage_then_rename() {
                 st.objects[0].sha256.as_ref().unwrap()
             ),
             "rename /bpf/+staging-r1-a /bpf/a",
+            "read /bundle/xdp.bpf.o",
             "mkdir /bpf/+staging-r1-xdp",
             "mkdir /bpf/+staging-r1-xdp/links",
             "mkdir /bpf/+staging-r1-xdp/maps",
@@ -639,25 +674,25 @@ fn key_errors_fail_every_object_closed() {
 /// and the other keys still count.
 #[test]
 fn a_skipped_key_file_is_a_warning_and_the_other_keys_count() {
-    use crate::keys::keypair_pem;
+    use crate::keys::{keypair_pem, MAX_KEY_FILE_SIZE};
     let (sys, cfg) = setup(&["a"]);
     let kernel = FakeKernel::new(&sys);
-    let dir = std::env::temp_dir().join(format!("bpf-preload-ring-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    // test_key(1), which signed "a", is trusted through the good file.
+    // test_key(1), which signed "a", is trusted through the good file; the other is too big.
     let (_, public) = keypair_pem(test_key(1).to_bytes()).unwrap();
-    std::fs::write(dir.join("good.pub"), public).unwrap();
-    let fifo = dir.join("f\x1b.pub");
-    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    sys.dirs.borrow_mut().insert("/keys".into());
+    let big = vec![b'k'; MAX_KEY_FILE_SIZE as usize + 1];
+    sys.files
+        .borrow_mut()
+        .insert("/keys/good.pub".into(), public.into_bytes());
+    sys.files.borrow_mut().insert("/keys/f\x1b.pub".into(), big);
     let mut ring = KeyRing::default();
-    crate::keys::load_dir(&mut ring, &dir).unwrap();
+    crate::keys::load_dir_from(&sys, &mut ring, Path::new("/keys")).unwrap();
     let plan = cmdline::plan("rd.bpf_preload=a", None);
     let st = run(&plan, Ok(ring), &cfg, &sys, &kernel, &NoGuard);
     assert_eq!(results(&st), vec![("a", Outcome::Loaded)]);
     let want = format!(
-        "trusted keys: skipped a key file: read {}/f\x1b.pub: is a special file (refused)",
-        dir.display()
+        "trusted keys: skipped a key file: read /keys/f\x1b.pub: is {} bytes, more than the {MAX_KEY_FILE_SIZE} allowed",
+        MAX_KEY_FILE_SIZE + 1
     );
     assert_eq!(st.warnings, std::slice::from_ref(&want));
     assert_eq!(st.error, None);
@@ -668,7 +703,6 @@ fn a_skipped_key_file_is_a_warning_and_the_other_keys_count() {
         "{:?}",
         sys.logs.borrow()
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// counter.bpf.o from bpf/, as the fake kernel loads it: the pins its ELF implies.
@@ -783,8 +817,9 @@ fn every_failing_operation_fails_one_object_or_the_run_cleanly() {
         .filter_map(|op| op.split(' ').next_back())
         .map(PathBuf::from)
         .collect();
-    // lock, mount, +shared, then per object 4 mkdirs, its pins, the marker and the rename.
-    assert_eq!(targets.len(), 27, "{targets:?}");
+    // lock, mount, +shared, then per object its read, 4 mkdirs, its pins, the marker and the
+    // rename.
+    assert_eq!(targets.len(), 30, "{targets:?}");
     for target in targets {
         let (sys, cfg) = setup(&objects);
         sys.fail_on.borrow_mut().insert(target.clone());
@@ -812,7 +847,8 @@ fn every_failing_operation_fails_one_object_or_the_run_cleanly() {
             assert!(
                 t.contains(&format!("-{who}/"))
                     || t.ends_with(&format!("-{who}"))
-                    || t.ends_with(&format!("/{who}")),
+                    || t.ends_with(&format!("/{who}"))
+                    || t == format!("/bundle/{who}.bpf.o"),
                 "{target:?} failed {who}"
             );
             assert!(failed[0]
@@ -848,51 +884,30 @@ fn every_failing_operation_fails_one_object_or_the_run_cleanly() {
     }
 }
 
-/// A scratch directory under the system's temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("bpf-preload-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Self(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[test]
 fn the_loader_sees_dracuts_builtin_command_line() {
-    let t = TempDir::new("cmdline");
-    let etc = t.0.join("etc");
-    std::fs::create_dir_all(etc.join("cmdline.d")).unwrap();
-    std::fs::write(etc.join("cmdline.d/20-b.conf"), "rd.bpf_preload=b\n").unwrap();
-    std::fs::write(
-        etc.join("cmdline.d/10-a.conf"),
-        "rd.bpf_preload.required=a\n",
-    )
-    .unwrap();
-    std::fs::write(etc.join("cmdline.d/x.notconf"), "rd.bpf_preload=ignored\n").unwrap();
-    std::fs::write(etc.join("cmdline"), "rd.bpf_preload=c\n").unwrap();
-    let proc = t.0.join("proc-cmdline");
-    std::fs::write(&proc, b"root=LABEL=Syst\xe8me rd.bpf_preload=d\n").unwrap();
+    let sys = FakeSys::default();
+    let file = |path: &str, text: &[u8]| {
+        sys.files.borrow_mut().insert(path.into(), text.to_vec());
+    };
+    sys.dirs.borrow_mut().insert("/etc/cmdline.d".into());
+    file("/etc/cmdline.d/20-b.conf", b"rd.bpf_preload=b\n");
+    file("/etc/cmdline.d/10-a.conf", b"rd.bpf_preload.required=a\n");
+    file("/etc/cmdline.d/x.notconf", b"rd.bpf_preload=ignored\n");
+    file("/etc/cmdline", b"rd.bpf_preload=c\n");
+    file("/proc/cmdline", b"root=LABEL=Syst\xe8me rd.bpf_preload=d\n");
     // The preload list is unreadable (a directory): not used, so not read.
-    let list = t.0.join("preload.list");
-    std::fs::create_dir(&list).unwrap();
+    sys.dirs.borrow_mut().insert("/etc/preload.list".into());
     let cfg = RunConfig {
         cmdline: CmdlineFrom::Boot {
-            etc: etc.clone(),
-            proc: proc.clone(),
+            etc: "/etc".into(),
+            proc: "/proc/cmdline".into(),
         },
-        preload_list: list.clone(),
+        preload_list: "/etc/preload.list".into(),
+        policy: "/etc/policy".into(),
         ..RunConfig::default()
     };
-    let plan = read_plan(&cfg).unwrap();
+    let plan = read_plan(&sys, &cfg).unwrap();
     let got: Vec<(&str, bool)> = plan
         .entries
         .iter()
@@ -902,12 +917,23 @@ fn the_loader_sees_dracuts_builtin_command_line() {
         got,
         vec![("b", false), ("c", false), ("d", false), ("a", true)]
     );
+    // dracut's files in name order, the kernel's last, then the policy; never the list.
+    assert_eq!(
+        *sys.ops.borrow(),
+        [
+            "read /etc/cmdline.d/10-a.conf",
+            "read /etc/cmdline.d/20-b.conf",
+            "read /etc/cmdline",
+            "read /proc/cmdline",
+            "read /etc/policy",
+        ]
+    );
     // `--cmdline FILE` is that file alone.
     let cfg = RunConfig {
-        cmdline: CmdlineFrom::File(proc.clone()),
+        cmdline: CmdlineFrom::File("/proc/cmdline".into()),
         ..cfg
     };
-    let got: Vec<String> = read_plan(&cfg)
+    let got: Vec<String> = read_plan(&sys, &cfg)
         .unwrap()
         .entries
         .into_iter()
@@ -915,21 +941,24 @@ fn the_loader_sees_dracuts_builtin_command_line() {
         .collect();
     assert_eq!(got, vec!["d"]);
     // When the list is used, a list that cannot be read is fatal, with the path.
-    std::fs::write(&proc, "root=/dev/vda").unwrap();
-    let e = read_plan(&cfg).unwrap_err().to_string();
-    assert!(
-        e.starts_with(&format!("read preload list {}: ", list.display())),
-        "{e}"
+    file("/proc/cmdline", b"root=/dev/vda");
+    let e = read_plan(&sys, &cfg).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "read preload list /etc/preload.list: is a directory (refused)"
     );
     // A missing kernel command line is fatal too.
     let cfg = RunConfig {
         cmdline: CmdlineFrom::Boot {
-            etc,
-            proc: t.0.join("missing"),
+            etc: "/etc".into(),
+            proc: "/proc/missing".into(),
         },
         ..cfg
     };
-    assert!(matches!(read_plan(&cfg), Err(RunError::Cmdline { .. })));
+    assert!(matches!(
+        read_plan(&sys, &cfg),
+        Err(RunError::Cmdline { path, .. }) if path == Path::new("/proc/missing")
+    ));
 }
 
 #[test]
@@ -1011,7 +1040,7 @@ fn measured_objects_then_the_closing_event_and_required_refuses_unmeasured() {
     let tpm = FakeMeasure::default();
     // "c" is not in the bundle: never verified, never measured; the closing event counts it.
     let plan = cmdline::plan("rd.bpf_preload=a,c,b rd.bpf_preload.measure=12", None);
-    let st = super::run(&plan, ring(), &cfg, &sys, &kernel, &NoGuard, &tpm);
+    let st = run_measured(&plan, ring(), &cfg, &sys, &kernel, &NoGuard, &tpm);
     let measured: Vec<(&str, bool)> = st
         .objects
         .iter()
@@ -1060,7 +1089,7 @@ fn measured_objects_then_the_closing_event_and_required_refuses_unmeasured() {
         "rd.bpf_preload=a,b rd.bpf_preload.measure=12,required",
         None,
     );
-    let st = super::run(&plan, ring(), &cfg, &sys, &kernel, &NoGuard, &tpm);
+    let st = run_measured(&plan, ring(), &cfg, &sys, &kernel, &NoGuard, &tpm);
     assert_eq!(
         results(&st),
         vec![("a", Outcome::Failed), ("b", Outcome::Failed)]
@@ -1079,7 +1108,7 @@ fn measured_objects_then_the_closing_event_and_required_refuses_unmeasured() {
         ..Default::default()
     };
     let plan = cmdline::plan("rd.bpf_preload=a rd.bpf_preload.measure=12", None);
-    let st = super::run(&plan, ring(), &cfg, &sys, &kernel, &NoGuard, &tpm);
+    let st = run_measured(&plan, ring(), &cfg, &sys, &kernel, &NoGuard, &tpm);
     assert_eq!(results(&st), vec![("a", Outcome::Loaded)]);
     assert_eq!(
         st.measurement.as_ref().unwrap().state,
@@ -1088,4 +1117,134 @@ fn measured_objects_then_the_closing_event_and_required_refuses_unmeasured() {
     assert!(!st.measurement_required_failed());
     assert!(sys.logs.borrow().iter().any(|(p, l)| *p == Prio::Warning
         && l == "measurement: unavailable pcr=12 events=0 reason: no TPM: open /dev/tpm0: No such file or directory (os error 2)"));
+}
+
+/// The whole boot through the fakes: each step's lines come out in the order of the work (plan,
+/// keys, keyring, bpffs, objects, measurement, guard, signed-only mode), the system sees the
+/// plan's and the keys' reads before the bpffs is touched, the kernel and the guard are made from
+/// the keyring step's value, and the status written is the one returned.
+#[test]
+fn the_boot_logs_each_step_in_the_order_it_runs() {
+    use super::boot::{boot, Boundaries, Signing};
+    use crate::fakes::FakeKeyrings;
+    use crate::keys::{keypair_pem, MAX_KEY_FILE_SIZE};
+    const RSA: &[u8] = include_bytes!("../../../keys/test-only/kernel/rsa.crt");
+    const ED: &[u8] = include_bytes!("../../../keys/test-only/kernel/ed25519.crt");
+    let (sys, mut cfg) = setup(&["a"]);
+    let scratch = std::env::temp_dir().join(format!("bpf-preload-boot-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    cfg.status = scratch.join("status.json");
+    cfg.cmdline = CmdlineFrom::File("/cmdline".into());
+    cfg.policy = "/policy".into();
+    cfg.keys = "/keys".into();
+    let file = |path: &str, bytes: &[u8]| {
+        sys.files.borrow_mut().insert(path.into(), bytes.to_vec());
+    };
+    let cmdline = "rd.bpf_preload=a,b rd.bpf_preload.measure=12 rd.bpf_preload.signed_only=1";
+    file("/cmdline", cmdline.as_bytes());
+    let (_, public) = keypair_pem(test_key(1).to_bytes()).unwrap();
+    file("/keys/good.pub", public.as_bytes());
+    file("/keys/big.pub", &vec![b'k'; MAX_KEY_FILE_SIZE as usize + 1]);
+    file("/keys/a.crt", ED);
+    file("/keys/b.crt", RSA);
+    // Each read takes a millisecond: the boot's duration covers at least the nine it makes.
+    sys.read_delay.set(std::time::Duration::from_millis(1));
+    let (keyrings, tpm) = (FakeKeyrings::default(), FakeMeasure::default());
+    let b = Boundaries {
+        sys: &sys,
+        keyrings: &keyrings,
+        tpm: &tpm,
+    };
+    let signing = std::cell::Cell::new(None);
+    let st = boot(&cfg, &b, |s| {
+        signing.set(Some(s));
+        (FakeKernel::new(&sys), FakeGuard::active())
+    })
+    .unwrap();
+    assert_eq!(
+        signing.get(),
+        Some(Signing {
+            keyring: Some(42),
+            signed_only: Some(42)
+        })
+    );
+    let logs: Vec<String> = sys.logs.borrow().iter().map(|(_, l)| l.clone()).collect();
+    let want = [
+        "trusted keys: skipped a key file: read /keys/big.pub: is 65537 bytes",
+        "kernel certificate skipped: /keys/a.crt: Ed25519 certificate",
+        "kernel keyring 42: 1 certificate(s), closed",
+        "object a: loaded",
+        "object b: failed: read /bundle/b.bpf.o: No such file or directory",
+        "measurement: ok pcr=12 events=2 device=/dev/tpmrm0",
+        "guard: active",
+        "signed_only: failed: the guard does not enforce it on this kernel",
+    ];
+    assert_eq!(logs.len(), want.len(), "{logs:#?}");
+    for (line, want) in logs.iter().zip(want) {
+        assert!(
+            line.starts_with(want),
+            "{line:?} is not {want:?}: {logs:#?}"
+        );
+    }
+    let ops = sys.ops.borrow();
+    assert_eq!(
+        ops[..10],
+        [
+            "read /cmdline",
+            "read /policy",
+            "read /keys/big.pub",
+            "read /keys/good.pub",
+            "read /keys/revoked",
+            "read /keys/a.crt",
+            "read /keys/b.crt",
+            "lock /",
+            "mount bpf /bpf",
+            "mkdir /bpf/+shared",
+        ],
+        "{ops:#?}"
+    );
+    let step = |op: &str| ops.iter().position(|o| o == op).unwrap();
+    assert!(step("read /bundle/a.bpf.o") < step("rename /bpf/+staging-r1-a /bpf/a"));
+    assert!(step("rename /bpf/+staging-r1-a /bpf/a") < step("read /bundle/b.bpf.o"));
+    // One status, assembled once: the warnings of both steps, the duration set, and written.
+    assert_eq!(st.warnings.len(), 2, "{:?}", st.warnings);
+    assert!(st.duration_ms >= 9.0, "{}", st.duration_ms);
+    let written = std::fs::read_to_string(&cfg.status).unwrap();
+    assert_eq!(written, st.to_json());
+    std::fs::remove_dir_all(&scratch).unwrap();
+}
+
+/// A plan that cannot be read stops the boot before any other step: one error line, nothing
+/// else touched, and the status written says why.
+#[test]
+fn a_boot_that_cannot_plan_reports_why_and_does_nothing_else() {
+    use super::boot::{boot, Boundaries};
+    use crate::fakes::FakeKeyrings;
+    let (sys, mut cfg) = setup(&["a"]);
+    let scratch = std::env::temp_dir().join(format!("bpf-preload-fatal-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    cfg.status = scratch.join("status.json");
+    cfg.cmdline = CmdlineFrom::File("/missing".into());
+    sys.read_delay.set(std::time::Duration::from_millis(1));
+    let (keyrings, tpm) = (FakeKeyrings::default(), FakeMeasure::default());
+    let b = Boundaries {
+        sys: &sys,
+        keyrings: &keyrings,
+        tpm: &tpm,
+    };
+    let e = boot(&cfg, &b, |_| -> (FakeKernel, NoGuard) {
+        panic!("no kernel without a plan")
+    })
+    .unwrap_err();
+    let want = "read cmdline /missing: No such file or directory (os error 2)";
+    assert_eq!(e.to_string(), want);
+    assert_eq!(*sys.logs.borrow(), [(Prio::Err, want.to_string())]);
+    assert_eq!(*sys.ops.borrow(), ["read /missing"]);
+    assert!(keyrings.log.borrow().is_empty());
+    let written = std::fs::read_to_string(&cfg.status).unwrap();
+    let st = Status::from_json(&written).unwrap();
+    assert_eq!(st.error.as_deref(), Some(want));
+    // The report step timed the boot: the read alone took a millisecond.
+    assert!(st.objects.is_empty() && st.duration_ms >= 1.0, "{st:?}");
+    std::fs::remove_dir_all(&scratch).unwrap();
 }

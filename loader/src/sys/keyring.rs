@@ -146,27 +146,22 @@ pub fn key_type(serial: i32) -> io::Result<String> {
     describe(serial).map(|d| d.split(';').next().unwrap_or_default().to_owned())
 }
 
-/// The real keyrings, for [`crate::pipeline::signed::Keyrings`].
+/// The keyring calls signed-only mode's setup makes (`pipeline::signed`): [`RealKeyrings`]
+/// here, a fake in its tests.
+pub trait Keyrings {
+    /// Does the kernel take BPF signatures? (`Err`: E2BIG, it has no such fields.)
+    fn supported(&self) -> io::Result<()>;
+    fn create(&self) -> io::Result<i32>;
+    fn add(&self, keyring: i32, der: &[u8]) -> io::Result<i32>;
+    fn restrict(&self, keyring: i32) -> io::Result<()>;
+    /// Keep the (closed) keyring after the loader exits: link it into root's user keyring.
+    fn keep(&self, keyring: i32) -> io::Result<()>;
+}
+
+/// The real keyrings.
 pub struct RealKeyrings;
 
-impl crate::pipeline::signed::Keyrings for RealKeyrings {
-    fn certificates(
-        &self,
-        dir: &std::path::Path,
-    ) -> io::Result<Vec<crate::pipeline::signed::CertFile>> {
-        let mut paths: Vec<_> = super::list_dir(dir)?
-            .into_iter()
-            .filter(|p| p.extension().is_some_and(|x| x == "crt"))
-            .collect();
-        paths.sort();
-        Ok(paths
-            .into_iter()
-            .map(|p| {
-                let bytes = super::read_bounded(&p, 1 << 20);
-                (p, bytes)
-            })
-            .collect())
-    }
+impl Keyrings for RealKeyrings {
     fn supported(&self) -> io::Result<()> {
         crate::kernel::signatures_supported()
     }

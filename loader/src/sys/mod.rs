@@ -1,4 +1,5 @@
 //! The syscall boundary: mounts, statfs, directory and pin operations on bpffs, reading objects,
+//! key files and the plan's files (bounded, never through a symlink),
 //! and /dev/kmsg. The pipeline talks to the system only through [`Sys`], so its order of
 //! operations is unit-tested with the recording fake (`FakeSys` in `fakes.rs`, test builds only).
 //! `std::fs` is named here and in `kernel` (the other OS boundary) only; clippy enforces it.
@@ -15,7 +16,7 @@ pub mod tpm;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rustix::fs::{OFlags, RenameFlags, CWD};
 use rustix::mount::MountFlags;
@@ -105,10 +106,12 @@ pub trait Sys {
     fn remove_tree(&self, path: &Path) -> io::Result<()>;
     /// Does anything exist at `path` (without following a final symlink)?
     fn exists(&self, path: &Path) -> bool;
-    /// Names in a directory; empty when it does not exist.
+    /// Names in a directory, sorted; empty when it does not exist.
     fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
-    /// Read a regular file once: O_NOFOLLOW (a symlink is refused), O_CLOEXEC, size-bounded.
-    fn read_object(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// Read a regular file once, at most `max` bytes: O_NOFOLLOW (a symlink is refused),
+    /// O_NONBLOCK, O_CLOEXEC; a directory, FIFO, socket or device is refused ([`read_bounded`]).
+    /// Objects, key files, the command line, the list and the policy are read through it.
+    fn read_bounded(&self, path: &Path, max: u64) -> io::Result<Vec<u8>>;
     /// Read a small kernel text file (the active LSM list).
     fn read_text(&self, path: &Path) -> io::Result<String>;
     /// `(st_ino, st_dev)` of `path` (following symlinks): a bpffs's root names its instance.
@@ -221,13 +224,6 @@ pub fn read_bounded(path: &Path, max: u64) -> io::Result<Vec<u8>> {
         ));
     }
     Ok(buf)
-}
-
-/// The paths in a directory, in no particular order; entries that cannot be read are left out.
-pub fn list_dir(dir: &Path) -> io::Result<Vec<PathBuf>> {
-    Ok(std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect())
 }
 
 /// Whether [`write_replace`] makes the new file durable before the rename.
@@ -389,8 +385,8 @@ impl Sys for RealSys {
         read_bounded(path, 1 << 16).map(|b| String::from_utf8_lossy(&b).into_owned())
     }
 
-    fn read_object(&self, path: &Path) -> io::Result<Vec<u8>> {
-        read_bounded(path, MAX_OBJECT_SIZE)
+    fn read_bounded(&self, path: &Path, max: u64) -> io::Result<Vec<u8>> {
+        read_bounded(path, max)
     }
 
     fn stat_ids(&self, path: &Path) -> io::Result<(u64, u64)> {
@@ -437,7 +433,7 @@ mod tests {
     }
 
     #[test]
-    fn read_object_refuses_symlinks_and_non_files() {
+    fn read_bounded_refuses_symlinks_and_non_files() {
         let dir = std::env::temp_dir().join(format!("bpf-preload-sys-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("a.bpf.o");
@@ -446,19 +442,21 @@ mod tests {
         let _ = std::fs::remove_file(&link);
         std::os::unix::fs::symlink(&file, &link).unwrap();
         let sys = RealSys::new(false);
-        assert_eq!(sys.read_object(&file).unwrap(), b"bytes");
+        assert_eq!(sys.read_bounded(&file, 5).unwrap(), b"bytes");
         assert!(sys
-            .read_object(&link)
+            .read_bounded(&link, 5)
             .unwrap_err()
             .to_string()
             .contains("symbolic link"));
         assert!(sys
-            .read_object(&dir)
+            .read_bounded(&dir, 5)
             .unwrap_err()
             .to_string()
             .contains("directory"));
         assert_eq!(
-            sys.read_object(&dir.join("missing")).unwrap_err().kind(),
+            sys.read_bounded(&dir.join("missing"), 5)
+                .unwrap_err()
+                .kind(),
             io::ErrorKind::NotFound
         );
         std::fs::remove_dir_all(&dir).unwrap();

@@ -16,12 +16,12 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rustix::fs::{FileType, FlockOperation, Mode, OFlags, SeekFrom};
 
 use crate::measure::boot_id;
-use crate::pipeline::measure::{LogError, MeasureIo};
 
 /// The longest wait for the log's lock.
 pub const LOCK_WAIT: Duration = Duration::from_secs(2);
@@ -30,6 +30,71 @@ pub const TPM_DEVICES: [&str; 2] = ["/dev/tpmrm0", "/dev/tpm0"];
 /// Largest TPM response read.
 const MAX_RESPONSE: usize = 4096;
 
+/// Why the measurement log got no record; the extends go on (the PCR stays right). Clone (the
+/// I/O error shared) so that a measurer can keep the first one.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LogError {
+    #[error("open {}: {source}", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: Arc<io::Error>,
+    },
+    #[error("{} is locked by another writer (waited {waited_ms} ms)", path.display())]
+    Locked { path: PathBuf, waited_ms: u64 },
+    #[error("{} is not a regular file (refused)", path.display())]
+    NotRegular { path: PathBuf },
+    #[error("{} is marked aborted (a writer died mid-record): corrupt, not appended to", path.display())]
+    Aborted { path: PathBuf },
+    #[error("write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: Arc<io::Error>,
+    },
+}
+
+/// Why no TPM device could be opened: each device tried, and why it could not be.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}", display_tries(.0))]
+pub struct OpenTpmError(pub Vec<DeviceError>);
+
+/// One TPM device that could not be opened.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("open {}: {source}", path.display())]
+pub struct DeviceError {
+    pub path: PathBuf,
+    #[source]
+    pub source: Arc<io::Error>,
+}
+
+fn display_tries(tries: &[DeviceError]) -> String {
+    let tries: Vec<String> = tries.iter().map(DeviceError::to_string).collect();
+    tries.join("; ")
+}
+
+/// The I/O measuring needs.
+pub trait MeasureIo {
+    /// Open the TPM (`/dev/tpmrm0`, else `/dev/tpm0`); the device's path, or why none.
+    fn open_tpm(&self) -> Result<PathBuf, OpenTpmError>;
+    /// Send one command to the opened TPM, return its response.
+    fn transact(&self, cmd: &[u8]) -> io::Result<Vec<u8>>;
+    /// Wait a little before trying a busy TPM again.
+    fn pause(&self, attempt: u32);
+    /// Open the log (created 0600, no symlink), lock it (bounded wait), refuse a file that is
+    /// not regular or is marked aborted, and mark it (sticky bit) while we write.
+    fn log_begin(&self) -> Result<(), LogError>;
+    /// Append one record, sync, unmark, unlock. Only after a successful `log_begin`.
+    fn log_append(&self, record: &[u8]) -> Result<(), LogError>;
+    /// Unmark and unlock without writing (the extend failed: the log still matches).
+    fn log_cancel(&self);
+    fn log_path(&self) -> PathBuf;
+    /// `bootId` and the CLOCK_BOOTTIME timestamp (µs) of a record.
+    fn boot_id(&self) -> String;
+    fn timestamp_us(&self) -> u64;
+}
+
+/// The real TPM device and measurement log.
 pub struct RealMeasure {
     devices: Vec<PathBuf>,
     log_path: PathBuf,
@@ -47,14 +112,14 @@ impl RealMeasure {
         }
     }
 
-    fn path(&self) -> String {
-        self.log_path.display().to_string()
+    fn path(&self) -> PathBuf {
+        self.log_path.clone()
     }
 }
 
 impl MeasureIo for RealMeasure {
-    fn open_tpm(&self) -> Result<String, String> {
-        let mut why = Vec::new();
+    fn open_tpm(&self) -> Result<PathBuf, OpenTpmError> {
+        let mut tries = Vec::new();
         for dev in &self.devices {
             match std::fs::OpenOptions::new()
                 .read(true)
@@ -64,12 +129,15 @@ impl MeasureIo for RealMeasure {
             {
                 Ok(f) => {
                     *self.tpm.borrow_mut() = Some(f);
-                    return Ok(dev.display().to_string());
+                    return Ok(dev.clone());
                 }
-                Err(e) => why.push(format!("open {}: {e}", dev.display())),
+                Err(e) => tries.push(DeviceError {
+                    path: dev.clone(),
+                    source: Arc::new(e),
+                }),
             }
         }
-        Err(why.join("; "))
+        Err(OpenTpmError(tries))
     }
 
     fn transact(&self, cmd: &[u8]) -> io::Result<Vec<u8>> {
@@ -93,7 +161,7 @@ impl MeasureIo for RealMeasure {
         let path = self.path();
         let open_err = |e: io::Error| LogError::Open {
             path: path.clone(),
-            why: e.to_string(),
+            source: Arc::new(e),
         };
         if let Some(dir) = self.log_path.parent() {
             let _ = std::fs::DirBuilder::new()
@@ -154,7 +222,7 @@ impl MeasureIo for RealMeasure {
         };
         let write_err = |e: io::Error| LogError::Write {
             path: self.path(),
-            why: e.to_string(),
+            source: Arc::new(e),
         };
         rustix::fs::seek(&fd, SeekFrom::End(0)).map_err(|e| write_err(e.into()))?;
         let mut f = File::from(fd);
@@ -173,7 +241,7 @@ impl MeasureIo for RealMeasure {
         }
     }
 
-    fn log_path(&self) -> String {
+    fn log_path(&self) -> PathBuf {
         self.path()
     }
 

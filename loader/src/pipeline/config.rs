@@ -1,0 +1,60 @@
+//! Where the boot job reads and writes: [`RunConfig`], with the documented boot-time paths as
+//! its defaults, and where the command line comes from ([`CmdlineFrom`]).
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+
+use crate::policy::POLICY_PATH;
+
+/// Exit code of `run` when a required object failed: an initramfs hook can fail closed on it.
+pub const EXIT_REQUIRED_FAILED: i32 = 3;
+
+/// Where the command line comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CmdlineFrom {
+    /// What dracut's own tools see: `<etc>/cmdline.d/*.conf`, `<etc>/cmdline` (options built
+    /// into the initramfs, e.g. by `dracut --kernel-cmdline`), then the kernel's (`proc`).
+    Boot { etc: PathBuf, proc: PathBuf },
+    /// This file alone (`run --cmdline FILE`).
+    File(PathBuf),
+}
+
+/// Where the boot job reads and writes. Defaults are the documented boot-time paths.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub cmdline: CmdlineFrom,
+    pub preload_list: PathBuf,
+    pub bundle: PathBuf,
+    pub keys: PathBuf,
+    pub bpffs: PathBuf,
+    pub status: PathBuf,
+    /// The build-time policy written by the initramfs builder (absent: none).
+    pub policy: PathBuf,
+    /// Measured preload: the TPM devices tried in order, and systemd's measurement log.
+    pub tpm_devices: Vec<PathBuf>,
+    pub measure_log: PathBuf,
+    pub verbose: bool,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self {
+            cmdline: CmdlineFrom::Boot {
+                etc: "/etc".into(),
+                proc: "/proc/cmdline".into(),
+            },
+            preload_list: "/etc/bpf-preload/preload.list".into(),
+            bundle: "/usr/lib/bpf-preload".into(),
+            keys: "/etc/bpf-preload/keys".into(),
+            bpffs: "/sys/fs/bpf".into(),
+            status: "/run/bpf-preload/status.json".into(),
+            policy: POLICY_PATH.into(),
+            tpm_devices: crate::sys::tpm::TPM_DEVICES
+                .iter()
+                .map(PathBuf::from)
+                .collect(),
+            measure_log: crate::measure::LOG_PATH.into(),
+            verbose: false,
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! The plan's inputs: the command line (as dracut's tools see it), the preload list and the
+//! build-time policy, read here through `Sys`; what they mean is decided by the pure `cmdline` and `policy`.
+#![forbid(unsafe_code)]
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::config::{CmdlineFrom, RunConfig};
+use super::error::RunError;
+use crate::cmdline::{self, Plan};
+use crate::policy::Policy;
+use crate::sys::Sys;
+
+/// Largest command line or preload list file read.
+const MAX_TEXT_SIZE: u64 = 1 << 20;
+
+/// Read a text file lossily (a stray byte is not fatal; only our options matter); `None` when
+/// it does not exist.
+fn read_text(sys: &dyn Sys, path: &Path) -> io::Result<Option<String>> {
+    match sys.read_bounded(path, MAX_TEXT_SIZE) {
+        Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The command line, as dracut's tools see it (or as the file given).
+pub fn read_cmdline(sys: &dyn Sys, from: &CmdlineFrom) -> Result<String, RunError> {
+    let cmdline_err = |path: &Path| {
+        let path = path.to_owned();
+        move |source| RunError::Cmdline { path, source }
+    };
+    let (builtin, proc) = match from {
+        CmdlineFrom::File(path) => (vec![], path),
+        CmdlineFrom::Boot { etc, proc } => {
+            let dir = etc.join("cmdline.d");
+            // In name order (`list` sorts); none when the directory is missing.
+            let mut confs: Vec<PathBuf> = sys
+                .list(&dir)
+                .map_err(cmdline_err(&dir))?
+                .into_iter()
+                .map(|name| dir.join(name))
+                .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+                .collect();
+            confs.push(etc.join("cmdline"));
+            (confs, proc)
+        }
+    };
+    let mut parts = Vec::new();
+    for path in &builtin {
+        parts.extend(read_text(sys, path).map_err(cmdline_err(path))?);
+    }
+    let kernel = sys
+        .read_bounded(proc, MAX_TEXT_SIZE)
+        .map_err(cmdline_err(proc))?;
+    parts.push(String::from_utf8_lossy(&kernel).into_owned());
+    Ok(cmdline::combine(parts.iter().map(String::as_str)))
+}
+
+/// The build-time policy (absent: none). A policy that cannot be read exactly is fatal: it must
+/// not be taken as "no policy".
+pub fn read_policy(sys: &dyn Sys, path: &Path) -> Result<Policy, RunError> {
+    match read_text(sys, path) {
+        Ok(Some(text)) => Policy::parse(&text).map_err(|source| RunError::PolicyParse {
+            path: path.to_owned(),
+            source,
+        }),
+        Ok(None) => Ok(Policy::default()),
+        Err(source) => Err(RunError::Policy {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// The plan: the command line, the build-time policy and, only when the command line names no
+/// objects itself, the preload list file.
+pub fn read_plan(sys: &dyn Sys, cfg: &RunConfig) -> Result<Plan, RunError> {
+    let text = read_cmdline(sys, &cfg.cmdline)?;
+    let list = if cmdline::names_objects(&text) {
+        None
+    } else {
+        read_text(sys, &cfg.preload_list).map_err(|source| RunError::PreloadList {
+            path: cfg.preload_list.clone(),
+            source,
+        })?
+    };
+    let policy = read_policy(sys, &cfg.policy)?;
+    Ok(cmdline::plan_with(&text, list.as_deref(), &policy))
+}
