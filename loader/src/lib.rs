@@ -72,7 +72,9 @@ pub fn boot(cfg: &RunConfig) -> Result<status::Status, RunError> {
     let tpm = sys::tpm::RealMeasure::new(cfg.tpm_devices.clone(), cfg.measure_log.clone());
     let boundaries = pipeline::boot::Boundaries {
         sys: &sys,
-        keyrings: &sys::keyring::RealKeyrings,
+        keyrings: &sys::keyring::RealKeyrings {
+            signatures_supported: kernel::signatures_supported,
+        },
         tpm: &tpm,
     };
     pipeline::boot::boot(cfg, &boundaries, |s| {

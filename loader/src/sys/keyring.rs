@@ -158,12 +158,15 @@ pub trait Keyrings {
     fn keep(&self, keyring: i32) -> io::Result<()>;
 }
 
-/// The real keyrings.
-pub struct RealKeyrings;
+/// The real keyrings. Whether the kernel takes BPF signatures is a BPF probe, which is the
+/// kernel module's: the boot's wiring (lib.rs) hands it in, so that sys/ imports nothing above it.
+pub struct RealKeyrings {
+    pub signatures_supported: fn() -> io::Result<()>,
+}
 
 impl Keyrings for RealKeyrings {
     fn supported(&self) -> io::Result<()> {
-        crate::kernel::signatures_supported()
+        (self.signatures_supported)()
     }
     fn create(&self) -> io::Result<i32> {
         create(c"bpf-preload")
