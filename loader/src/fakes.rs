@@ -10,14 +10,14 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use crate::name::PinKind;
 use crate::pipeline::load::{Kernel, LoadError, LoadFailed, LoadReport, Loaded};
 use crate::pipeline::object::Probe;
 use crate::pipeline::object::{PinNames, Pinnable};
 use crate::sys::keyring::Keyrings;
 use crate::sys::tpm::{DeviceError, LogError, MeasureIo, OpenTpmError};
 use crate::sys::{FsKind, Prio, Sys};
-use crate::verify::VerifiedObject;
+use bpf_preload_format::name::PinKind;
+use bpf_preload_format::verify::VerifiedObject;
 
 /// The link id the fake kernel gives the link pinned at `path`: a number from the path alone.
 pub fn fake_link_id(path: &Path) -> u32 {
@@ -175,6 +175,26 @@ impl Sys for FakeSys {
         for a in path.ancestors().filter(|a| !a.as_os_str().is_empty()) {
             dirs.insert(a.to_owned());
         }
+        Ok(())
+    }
+    fn write_replace(
+        &self,
+        path: &Path,
+        bytes: &[u8],
+        _mode: u32,
+        _durability: crate::sys::Durability,
+    ) -> io::Result<()> {
+        self.check(path)?;
+        let parent_exists = path
+            .parent()
+            .is_none_or(|d| d.as_os_str().is_empty() || self.dirs.borrow().contains(d));
+        if !parent_exists {
+            return Err(errno(rustix::io::Errno::NOENT));
+        }
+        self.record(format!("write {}", path.display()));
+        self.files
+            .borrow_mut()
+            .insert(path.to_owned(), bytes.to_vec());
         Ok(())
     }
     fn rename_noreplace(&self, from: &Path, to: &Path) -> io::Result<()> {

@@ -1,10 +1,10 @@
 //! Tests of `bpf_preload_format` that need what only the loader has: the objects build.rs
 //! builds from bpf/, and libbpf's gen_loader behind [`crate::fast_path_section`].
 
-use crate::elf::{describe, ExternInfo};
 use crate::keys::parse_private_pem;
-use crate::name::ObjectName;
-use crate::verify;
+use bpf_preload_format::elf::{describe, ExternInfo};
+use bpf_preload_format::name::ObjectName;
+use bpf_preload_format::verify;
 
 const ELF: &[u8] = include_bytes!("../../format/src/vectors/counter.elf");
 const V2: &[u8] = include_bytes!("../../format/src/vectors/counter.v2.signed");
@@ -54,7 +54,7 @@ fn known_answer_kernel_signed_v2_reproduces_the_bytes() {
     const V2K: &[u8] = include_bytes!("../../format/src/vectors/counter.v2k.signed");
     let key = include_str!("../../keys/test-only/kernel/rsa.key");
     let cert = include_bytes!("../../keys/test-only/kernel/rsa.crt");
-    let signer = crate::ksig::KernelSigner::new(key, cert).unwrap();
+    let signer = bpf_preload_format::ksig::KernelSigner::new(key, cert).unwrap();
     let sk = parse_private_pem("test-only", PRIVATE).unwrap();
     let section = crate::fast_path_section(ELF, &name(), Some(&signer)).expect("a fast path");
     let signed = verify::sign_with(ELF, &name(), &sk, Some(&section)).unwrap();
@@ -63,13 +63,15 @@ fn known_answer_kernel_signed_v2_reproduces_the_bytes() {
         "kernel-signed version-2 signing changed: first difference at byte {:?}",
         signed.iter().zip(V2K).position(|(a, b)| a != b)
     );
-    let parsed = crate::trailer::parse(V2K).unwrap();
-    let s = crate::fast::FastSection::parse(parsed.fast.unwrap()).unwrap();
+    let parsed = bpf_preload_format::trailer::parse(V2K).unwrap();
+    let s = bpf_preload_format::fast::FastSection::parse(parsed.fast.unwrap()).unwrap();
     assert_eq!(
-        crate::fast::Header::from_bytes(parsed.fast.unwrap()[..32].try_into().unwrap())
-            .unwrap()
-            .version,
-        crate::fast::VERSION_KERNEL_SIGNED
+        bpf_preload_format::fast::Header::from_bytes(
+            parsed.fast.unwrap()[..32].try_into().unwrap()
+        )
+        .unwrap()
+        .version,
+        bpf_preload_format::fast::VERSION_KERNEL_SIGNED
     );
     assert_eq!(
         s.kernel_sig.len(),

@@ -13,16 +13,16 @@ use std::path::{Path, PathBuf};
 
 use super::skel::calls;
 use super::skel::{self, GenerateError, SkelError};
-use crate::elf::ElfError;
-use crate::fast::{
-    attach_for, Attach, Descriptor, DescriptorError, FastError, FastPath, MapDesc, ProgDesc,
-    Unconvertible, GEN_MAX_MAPS, GEN_MAX_PROGS,
-};
-use crate::ksig::{KernelSigner, KsigError};
-use crate::name::PinKind;
 use crate::pipeline::load::{LoadError, LoadPath, LoadReport, Loaded};
 use crate::pipeline::object::{PinNames, Pinnable};
 use crate::sys::TRACEFS_PATH;
+use bpf_preload_format::elf::ElfError;
+use bpf_preload_format::fast::{
+    attach_for, Attach, Descriptor, DescriptorError, FastError, FastPath, MapDesc, ProgDesc,
+    Unconvertible, GEN_MAX_MAPS, GEN_MAX_PROGS,
+};
+use bpf_preload_format::ksig::{KernelSigner, KsigError};
+use bpf_preload_format::name::PinKind;
 
 const KPROBE_PMU: &str = "/sys/bus/event_source/devices/kprobe";
 
@@ -94,7 +94,7 @@ fn refusal(maps: &[(String, u32, bool)], progs: &[skel::GenProg]) -> Option<Unco
 }
 
 /// Convert an ELF object, signed as `name`, into its fast path (not yet checked as boot
-/// checks it: [`crate::fast_path_section`] does); `Err` says why not. With `signer` the loader
+/// checks it: `crate::fast_path_section` (lib.rs) does); `Err` says why not. With `signer` the loader
 /// is generated with `gen_hash` and the kernel's signature over its instructions is added.
 pub fn convert(
     elf: &[u8],
@@ -130,7 +130,7 @@ pub fn convert(
         },
         kernel_sig: match signer {
             Some(s) => s
-                .sign(&crate::ksig::signed_content(&g.insns, &g.data))
+                .sign(&bpf_preload_format::ksig::signed_content(&g.insns, &g.data))
                 .map_err(ConvertError::KernelSign)?,
             None => Vec::new(),
         },

@@ -17,15 +17,15 @@ use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, MapHandle};
 use std::os::fd::AsFd;
 
-use crate::guard::{
+use crate::pipeline::guard::{
+    GuardFailure, GuardLoader, GuardReport, Switch, SwitchPaths, SwitchState, GUARD_DIR,
+};
+use bpf_preload_format::guard::{
     bpf_lsm_active, decode_info, fits, hook_flags, pick_programs, recorded_bits, switch_bits,
     GuardInfo, PrototypeError, Recording, INFO_PIN, LSM_LIST, OPTIONAL_HOOKS, PROT_LINKS_PIN,
     RD_LINK_FD, RD_LINK_PIN, RD_MOUNT, RD_PROG_FD, SW_FTRACE, SW_KPROBES,
 };
-use crate::live::{dev_string, kernel_dev};
-use crate::pipeline::guard::{
-    GuardFailure, GuardLoader, GuardReport, Switch, SwitchPaths, SwitchState, GUARD_DIR,
-};
+use bpf_preload_format::live::{dev_string, kernel_dev};
 
 #[allow(unsafe_code, clippy::undocumented_unsafe_blocks, clippy::all)]
 mod skel {
@@ -118,7 +118,7 @@ impl GuardError {
 
 // Every program of the tables has its entry in `all_links` (whose length is its type's): a
 // program added to the tables but not there would attach and never be pinned.
-const _: () = assert!(crate::guard::HOOKS.len() + OPTIONAL_HOOKS.len() == 24);
+const _: () = assert!(bpf_preload_format::guard::HOOKS.len() + OPTIONAL_HOOKS.len() == 24);
 
 /// The guard's links by program name, in one place for pinning and for letting go.
 fn all_links(l: &mut skel::GuardLinks) -> [(&'static str, &mut Option<Link>); 24] {
@@ -480,7 +480,7 @@ fn record_objects(
     };
     // `+shared`: made by every run, right below the root (the root itself is inode 1 in every
     // bpffs; this directory's number is the instance's alone).
-    let shared = bpffs.join(crate::name::SHARED_DIR);
+    let shared = bpffs.join(bpf_preload_format::name::SHARED_DIR);
     set_cfg(skel, false, Recording::Mount)?;
     stat(&shared)?;
     if !recorded(skel, RD_MOUNT)? {
@@ -635,7 +635,7 @@ pub fn read_info(bpffs: &Path) -> Result<GuardInfo, InfoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::guard::{HF_HOOK, HF_POSITIVE, HOOKS, REFUSALS};
+    use bpf_preload_format::guard::{HF_HOOK, HF_POSITIVE, HOOKS, REFUSALS};
 
     /// The values guard.bpf.c gives its `#define NAME value` flags and `NAME = value,` enums.
     fn c_value(name: &str) -> u32 {

@@ -16,11 +16,11 @@ use libbpf_rs::{MapCore, MapFlags, MapHandle};
 use super::guard;
 use super::skel::calls;
 use super::Libbpf;
-use crate::guard::{GuardInfo, INFO_PIN};
 use crate::pipeline::live::{Instance, LiveProbe, PROT_LINKS};
 use crate::pipeline::load::Kernel;
 use crate::pipeline::object::Probe;
 use crate::sys::{self, keyring};
+use bpf_preload_format::guard::{GuardInfo, INFO_PIN};
 
 /// Largest kernel text file read (the mount table of a busy machine included).
 const MAX_TEXT: u64 = 1 << 20;
@@ -106,7 +106,7 @@ impl LiveProbe for Libbpf {
         let m = std::fs::metadata(path)?;
         Ok(Instance {
             ino: m.ino(),
-            dev: crate::live::kernel_dev(m.dev()),
+            dev: bpf_preload_format::live::kernel_dev(m.dev()),
         })
     }
 

@@ -26,12 +26,12 @@ use std::sync::Mutex;
 
 use libbpf_rs::{Link, MapCore, Object, ObjectBuilder};
 
-use crate::elf;
-use crate::name::PinKind;
 use crate::pipeline::load::{Kernel, LoadError, LoadFailed, LoadPath, LoadReport, Loaded};
 use crate::pipeline::object::Probe;
 use crate::pipeline::object::{PinNames, Pinnable};
-use crate::verify::VerifiedObject;
+use bpf_preload_format::elf;
+use bpf_preload_format::name::PinKind;
+use bpf_preload_format::verify::VerifiedObject;
 use libbpf_log::LogLevel;
 
 /// libbpf's messages: kept for error reports, echoed to stderr when verbose.

@@ -34,15 +34,15 @@ use super::pin::{self, Bpffs, BpffsError};
 use super::plan::read_plan;
 use super::report;
 use super::signed::{self, KernelKeys};
-use crate::cmdline::{self, Entry, GuardMode, Plan};
-use crate::escape::escape;
-use crate::name::SHARED_DIR;
-use crate::status::{
-    GuardStatus, MeasureState, MeasurementStatus, ObjectStatus, Outcome, Status, STATUS_VERSION,
-};
 use crate::sys::keyring::Keyrings;
 use crate::sys::tpm::MeasureIo;
 use crate::sys::{Prio, Sys};
+use bpf_preload_format::cmdline::{self, Entry, GuardMode, Plan};
+use bpf_preload_format::escape::escape;
+use bpf_preload_format::name::SHARED_DIR;
+use bpf_preload_format::status::{
+    GuardStatus, MeasureState, MeasurementStatus, ObjectStatus, Outcome, Status, STATUS_VERSION,
+};
 
 /// The boundaries of a boot known before it starts (the kernel's come from [`Signing`]).
 pub struct Boundaries<'a> {

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::policy::POLICY_PATH;
+use bpf_preload_format::policy::POLICY_PATH;
 
 /// Exit code of `run` when a required object failed: an initramfs hook can fail closed on it.
 pub const EXIT_REQUIRED_FAILED: i32 = 3;
@@ -53,7 +53,7 @@ impl Default for RunConfig {
                 .iter()
                 .map(PathBuf::from)
                 .collect(),
-            measure_log: crate::measure::LOG_PATH.into(),
+            measure_log: bpf_preload_format::measure::LOG_PATH.into(),
             verbose: false,
         }
     }

@@ -10,9 +10,9 @@ use super::keys::KeyError;
 use super::load::LoadError;
 use super::measure::MeasureError;
 use super::pin::{self, BpffsError, PinError};
-use crate::name::{NameError, ObjectName};
-use crate::policy::PolicyError;
-use crate::verify::CheckError;
+use bpf_preload_format::name::{NameError, ObjectName};
+use bpf_preload_format::policy::PolicyError;
+use bpf_preload_format::verify::CheckError;
 
 /// Errors that stop the boot job before it can plan anything.
 #[derive(Debug, thiserror::Error)]

@@ -12,10 +12,10 @@ use std::time::Instant;
 
 use super::object::Probe;
 use super::pin::BpffsError;
-use crate::cmdline::GuardMode;
-use crate::name::SHARED_DIR;
-use crate::status::{GuardState, GuardStatus, ObjectStatus, Outcome};
 use crate::sys::{FsKind, Prio, Sys, SECURITYFS_PATH};
+use bpf_preload_format::cmdline::GuardMode;
+use bpf_preload_format::name::SHARED_DIR;
+use bpf_preload_format::status::{GuardState, GuardStatus, ObjectStatus, Outcome};
 
 /// The guard's directory in the bpffs instance (`+` cannot start an object name).
 pub const GUARD_DIR: &str = "+guard";

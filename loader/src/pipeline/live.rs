@@ -37,9 +37,9 @@ pub use bpf_preload_format::live::{
 
 use super::guard::GUARD_DIR;
 use super::object::Probe;
-use crate::guard::{GuardInfo, REFUSALS};
-use crate::name::{ObjectName, PinKind, PinName, SHARED_DIR};
-use crate::status::{GuardStatus, ObjectStatus, Outcome, SignedOnlyState, Status};
+use bpf_preload_format::guard::{GuardInfo, REFUSALS};
+use bpf_preload_format::name::{ObjectName, PinKind, PinName, SHARED_DIR};
+use bpf_preload_format::status::{GuardStatus, ObjectStatus, Outcome, SignedOnlyState, Status};
 
 /// Where the kernel says whether ftrace (and with it every BPF trampoline) is on.
 pub const FTRACE_ENABLED: &str = "/proc/sys/kernel/ftrace_enabled";
@@ -816,7 +816,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
-    use crate::status::{GuardState, SignedOnlyStatus};
+    use bpf_preload_format::status::{GuardState, SignedOnlyStatus};
 
     /// What answers a mkdir in `+guard/`.
     #[derive(Default, Clone, Copy, PartialEq)]

@@ -7,7 +7,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::object::{Pinnable, Probe};
-use crate::verify::VerifiedObject;
+use bpf_preload_format::verify::VerifiedObject;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {

@@ -2,7 +2,7 @@
 //! byte of it reaches the kernel, then one closing event; each extend gets a record in
 //! systemd's measurement log, written under systemd's lock discipline (the log's lock is held
 //! across the extend and the append, so records and extends of systemd and ours stay in one
-//! order). The encodings are `crate::measure` (pure); the device and file I/O is behind
+//! order). The encodings are `bpf_preload_format::measure` (pure); the device and file I/O is behind
 //! [`MeasureIo`] (beside its real implementation in `sys::tpm`; a fake in the tests).
 #![forbid(unsafe_code)]
 
@@ -11,9 +11,9 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::measure::{self, MeasurePlan, ResponseError};
-use crate::status::{MeasureState, MeasurementStatus};
 use crate::sys::tpm::{MeasureIo, OpenTpmError};
+use bpf_preload_format::measure::{self, MeasurePlan, ResponseError};
+use bpf_preload_format::status::{MeasureState, MeasurementStatus};
 
 /// At most this many tries of one command the TPM answers "retry", "yielded" or "testing" to.
 pub const MAX_TRIES: u32 = 20;
@@ -226,8 +226,8 @@ impl<'a> Measurer<'a> {
 mod tests {
     use super::*;
     use crate::fakes::FakeMeasure;
-    use crate::measure::{closing_event, event_digest, object_event, replay};
     use crate::sys::tpm::LogError;
+    use bpf_preload_format::measure::{closing_event, event_digest, object_event, replay};
     use std::cell::RefCell;
 
     const SHA: &str = "8ec9c8f9478bf9c2a1f1e5ad45ab4f5f4b4d7f8f4a7c1d3bbd5a0e6bd8b5e0a1";

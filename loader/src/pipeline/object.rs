@@ -6,7 +6,7 @@
 use std::io;
 use std::path::Path;
 
-use crate::name::PinKind;
+use bpf_preload_format::name::PinKind;
 
 /// What a pin in the bpffs holds, as the kernel says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

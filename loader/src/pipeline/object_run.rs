@@ -15,12 +15,12 @@ use super::keys::{KeyError, KeyRing};
 use super::load::{Kernel, LoadReport};
 use super::measure::{Measured, Measurer};
 use super::pin::{self, BpffsError, Existing, PinError, Pins};
-use crate::cmdline::Entry;
-use crate::elf::ElfInfo;
-use crate::name::{ObjectName, SHARED_DIR};
-use crate::status::{ObjectStatus, Outcome, Phases};
 use crate::sys::{FsKind, Sys, MAX_OBJECT_SIZE, TRACEFS_PATH};
-use crate::verify::{self, VerifiedObject};
+use bpf_preload_format::cmdline::Entry;
+use bpf_preload_format::elf::ElfInfo;
+use bpf_preload_format::name::{ObjectName, SHARED_DIR};
+use bpf_preload_format::status::{ObjectStatus, Outcome, Phases};
+use bpf_preload_format::verify::{self, VerifiedObject};
 
 /// Why an object was not attempted although listed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use super::config::{CmdlineFrom, RunConfig};
 use super::error::RunError;
-use crate::cmdline::{self, Plan};
-use crate::policy::Policy;
 use crate::sys::Sys;
+use bpf_preload_format::cmdline::{self, Plan};
+use bpf_preload_format::policy::Policy;
 
 /// Largest command line or preload list file read.
 const MAX_TEXT_SIZE: u64 = 1 << 20;

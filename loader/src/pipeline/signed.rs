@@ -7,13 +7,13 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::cmdline::GuardMode;
-use crate::escape::escape;
-use crate::escape::escape_path;
-use crate::ksig::KernelCert;
-use crate::status::{GuardStatus, SignedOnlyState, SignedOnlyStatus};
 use crate::sys::keyring::Keyrings;
 use crate::sys::{Prio, Sys};
+use bpf_preload_format::cmdline::GuardMode;
+use bpf_preload_format::escape::escape;
+use bpf_preload_format::escape::escape_path;
+use bpf_preload_format::ksig::KernelCert;
+use bpf_preload_format::status::{GuardStatus, SignedOnlyState, SignedOnlyStatus};
 
 /// Extension of kernel certificates inside the keys directory.
 pub const CERT_EXT: &str = "crt";
@@ -160,7 +160,7 @@ pub fn state(
             st.reason = Some("the guard does not enforce it on this kernel".into());
         }
         Some(g) => {
-            if g.state == crate::status::GuardState::Unavailable {
+            if g.state == bpf_preload_format::status::GuardState::Unavailable {
                 st.state = SignedOnlyState::Unavailable;
             }
             st.reason = Some(format!("guard {}", g.line().trim_start_matches("guard: ")));

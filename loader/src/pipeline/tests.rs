@@ -13,16 +13,16 @@ use super::keys::{KeyError, KeyRing};
 use super::load::Kernel;
 use super::plan::read_plan;
 use super::signed::KernelKeys;
-use crate::cmdline::{self, Plan};
-use crate::escape::escape;
 use crate::fakes::{FakeKernel, FakeLoad, FakeMeasure, FakeSys, Spec};
 use crate::keys::tests::test_key;
-use crate::name::ObjectName;
-use crate::status::GuardState;
-use crate::status::{MeasureState, ObjectStatus, Outcome, Status};
 use crate::sys::tpm::MeasureIo;
 use crate::sys::{FsKind, Prio, Sys};
-use crate::verify;
+use bpf_preload_format::cmdline::{self, Plan};
+use bpf_preload_format::escape::escape;
+use bpf_preload_format::name::ObjectName;
+use bpf_preload_format::status::GuardState;
+use bpf_preload_format::status::{MeasureState, ObjectStatus, Outcome, Status};
+use bpf_preload_format::verify;
 
 /// The boot's steps from a plan and a key ring on, with a TPM that works (measuring is off
 /// unless the plan asks) and no kernel keyring.
@@ -326,7 +326,7 @@ fn run_with_guard(
 fn policy_forced_objects_load_under_rd_bpf_preload_0() {
     let (sys, cfg) = setup(&["a", "b"]);
     let kernel = FakeKernel::new(&sys);
-    let pol = crate::policy::Policy::parse("required = a\n").unwrap();
+    let pol = bpf_preload_format::policy::Policy::parse("required = a\n").unwrap();
     let plan = cmdline::plan_with("rd.bpf_preload=0", Some("a\nb\n"), &pol);
     let st = run(&plan, ring(), &cfg, &sys, &kernel, &NoGuard);
     assert!(st.disabled);
@@ -1034,7 +1034,9 @@ fn run_wide_log_lines_escape_names_from_the_bpffs() {
 
 #[test]
 fn measured_objects_then_the_closing_event_and_required_refuses_unmeasured() {
-    use crate::measure::{closing_event, event_digest, object_event, pcr_extend_command};
+    use bpf_preload_format::measure::{
+        closing_event, event_digest, object_event, pcr_extend_command,
+    };
     let (sys, cfg) = setup(&["a", "b"]);
     let kernel = FakeKernel::new(&sys);
     let tpm = FakeMeasure::default();
@@ -1131,9 +1133,7 @@ fn the_boot_logs_each_step_in_the_order_it_runs() {
     const RSA: &[u8] = include_bytes!("../../../keys/test-only/kernel/rsa.crt");
     const ED: &[u8] = include_bytes!("../../../keys/test-only/kernel/ed25519.crt");
     let (sys, mut cfg) = setup(&["a"]);
-    let scratch = std::env::temp_dir().join(format!("bpf-preload-boot-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&scratch);
-    cfg.status = scratch.join("status.json");
+    cfg.status = "/run/bpf-preload/status.json".into();
     cfg.cmdline = CmdlineFrom::File("/cmdline".into());
     cfg.policy = "/policy".into();
     cfg.keys = "/keys".into();
@@ -1209,9 +1209,9 @@ fn the_boot_logs_each_step_in_the_order_it_runs() {
     // One status, assembled once: the warnings of both steps, the duration set, and written.
     assert_eq!(st.warnings.len(), 2, "{:?}", st.warnings);
     assert!(st.duration_ms >= 9.0, "{}", st.duration_ms);
-    let written = std::fs::read_to_string(&cfg.status).unwrap();
-    assert_eq!(written, st.to_json());
-    std::fs::remove_dir_all(&scratch).unwrap();
+    let written = sys.files.borrow()[&cfg.status].clone();
+    assert_eq!(String::from_utf8(written).unwrap(), st.to_json());
+    assert_eq!(ops.last().unwrap(), "write /run/bpf-preload/status.json");
 }
 
 /// A plan that cannot be read stops the boot before any other step: one error line, nothing
@@ -1221,9 +1221,7 @@ fn a_boot_that_cannot_plan_reports_why_and_does_nothing_else() {
     use super::boot::{boot, Boundaries};
     use crate::fakes::FakeKeyrings;
     let (sys, mut cfg) = setup(&["a"]);
-    let scratch = std::env::temp_dir().join(format!("bpf-preload-fatal-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&scratch);
-    cfg.status = scratch.join("status.json");
+    cfg.status = "/run/bpf-preload/status.json".into();
     cfg.cmdline = CmdlineFrom::File("/missing".into());
     sys.read_delay.set(std::time::Duration::from_millis(1));
     let (keyrings, tpm) = (FakeKeyrings::default(), FakeMeasure::default());
@@ -1239,12 +1237,18 @@ fn a_boot_that_cannot_plan_reports_why_and_does_nothing_else() {
     let want = "read cmdline /missing: No such file or directory (os error 2)";
     assert_eq!(e.to_string(), want);
     assert_eq!(*sys.logs.borrow(), [(Prio::Err, want.to_string())]);
-    assert_eq!(*sys.ops.borrow(), ["read /missing"]);
+    assert_eq!(
+        *sys.ops.borrow(),
+        [
+            "read /missing",
+            "mkdir -p /run/bpf-preload",
+            "write /run/bpf-preload/status.json"
+        ]
+    );
     assert!(keyrings.log.borrow().is_empty());
-    let written = std::fs::read_to_string(&cfg.status).unwrap();
-    let st = Status::from_json(&written).unwrap();
+    let written = sys.files.borrow()[&cfg.status].clone();
+    let st = Status::from_json(&String::from_utf8(written).unwrap()).unwrap();
     assert_eq!(st.error.as_deref(), Some(want));
     // The report step timed the boot: the read alone took a millisecond.
     assert!(st.objects.is_empty() && st.duration_ms >= 1.0, "{st:?}");
-    std::fs::remove_dir_all(&scratch).unwrap();
 }

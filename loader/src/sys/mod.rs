@@ -100,6 +100,15 @@ pub trait Sys {
     /// Create `path` and any missing parents (the status record's directory); an existing
     /// directory is fine.
     fn create_dir_all(&self, path: &Path) -> io::Result<()>;
+    /// Replace the file at `path` with `bytes` as one rename ([`write_replace`]): the status
+    /// record.
+    fn write_replace(
+        &self,
+        path: &Path,
+        bytes: &[u8],
+        mode: u32,
+        durability: Durability,
+    ) -> io::Result<()>;
     /// Rename that fails with EEXIST rather than replace anything.
     fn rename_noreplace(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Remove a directory tree (pins and directories), or a single pin.
@@ -348,6 +357,16 @@ impl Sys for RealSys {
 
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {
         std::fs::create_dir_all(path)
+    }
+
+    fn write_replace(
+        &self,
+        path: &Path,
+        bytes: &[u8],
+        mode: u32,
+        durability: Durability,
+    ) -> io::Result<()> {
+        write_replace(path, bytes, mode, durability)
     }
 
     fn rename_noreplace(&self, from: &Path, to: &Path) -> io::Result<()> {

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use rustix::fs::{FileType, FlockOperation, Mode, OFlags, SeekFrom};
 
-use crate::measure::boot_id;
+use bpf_preload_format::measure::boot_id;
 
 /// The longest wait for the log's lock.
 pub const LOCK_WAIT: Duration = Duration::from_secs(2);

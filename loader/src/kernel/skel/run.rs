@@ -135,7 +135,7 @@ pub fn run_loader(
     })?;
     let mut blob = data.to_vec();
     blob.resize(value_size as usize, 0);
-    let excl = crate::ksig::insns_hash(insns);
+    let excl = bpf_preload_format::ksig::insns_hash(insns);
     let map_opts = sys::bpf_map_create_opts {
         sz: std::mem::size_of::<sys::bpf_map_create_opts>() as _,
         excl_prog_hash: excl.as_ptr().cast(),

@@ -5,8 +5,8 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::name::{SHARED_DIR, STAGING_PREFIX};
 use crate::sys::{FsKind, Lock, Sys};
+use bpf_preload_format::name::{SHARED_DIR, STAGING_PREFIX};
 
 /// Why the bpffs could not be prepared: every object fails with it.
 #[derive(Debug, thiserror::Error)]

@@ -6,10 +6,10 @@ use std::io;
 use std::path::Path;
 
 use super::plan::{marker_name, plan, Described, Pins, PlanError};
-use crate::elf::ElfInfo;
-use crate::name::{ObjectName, PinKind, PinName, SHA256_MARKER_PREFIX, SHARED_DIR};
 use crate::pipeline::object::Probe;
 use crate::sys::Sys;
+use bpf_preload_format::elf::ElfInfo;
+use bpf_preload_format::name::{ObjectName, PinKind, PinName, SHA256_MARKER_PREFIX, SHARED_DIR};
 
 /// One way an object directory is not what its marker claims.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,9 +9,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::plan::{marker_name, plan, Pins, PlanError, PlannedPin};
-use crate::name::{ObjectName, PinKind};
 use crate::pipeline::object::{Pinnable, Probe};
 use crate::sys::Sys;
+use bpf_preload_format::name::{ObjectName, PinKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PinError {

@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::elf::ElfInfo;
-use crate::name::{PinKind, PinName, SHA256_MARKER_PREFIX};
 use crate::pipeline::object::PinNames;
+use bpf_preload_format::elf::ElfInfo;
+use bpf_preload_format::name::{PinKind, PinName, SHA256_MARKER_PREFIX};
 
 /// Why the names of an object cannot all be pinned: an error of the object, found before
 /// anything is made.
@@ -23,7 +23,7 @@ pub enum PlanError {
     Name {
         raw: String,
         #[source]
-        source: crate::name::NameError,
+        source: bpf_preload_format::name::NameError,
     },
 }
 

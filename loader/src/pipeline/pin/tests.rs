@@ -7,10 +7,10 @@ use super::bpffs::*;
 use super::damage::*;
 use super::install::*;
 use super::plan::*;
-use crate::elf::ElfInfo;
 use crate::fakes::{FakeObject, FakeSys};
-use crate::name::{ObjectName, PinKind};
 use crate::pipeline::object::Probe;
+use bpf_preload_format::elf::ElfInfo;
+use bpf_preload_format::name::{ObjectName, PinKind};
 
 fn bpffs(sys: &FakeSys) -> PathBuf {
     let p = PathBuf::from("/bpf");
@@ -206,7 +206,7 @@ fn never_mounts_over_a_directory_that_holds_something() {
 
 #[test]
 fn a_loaded_copy_must_have_every_pin_its_elf_implies() {
-    use crate::elf::ProgramInfo;
+    use bpf_preload_format::elf::ProgramInfo;
     let sys = FakeSys::default();
     let prog = |name: &str, section: &str, attach: bool| ProgramInfo {
         name: name.into(),

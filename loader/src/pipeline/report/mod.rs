@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
-use crate::escape::{escape, prefix};
-use crate::status::{ObjectStatus, Outcome, Status};
-use crate::sys::{self, Durability, Prio, Sys};
+use crate::sys::{Durability, Prio, Sys};
+use bpf_preload_format::escape::{escape, prefix};
+use bpf_preload_format::status::{ObjectStatus, Outcome, Status};
 
 /// The kernel log priority of an object's line.
 pub fn prio(o: &ObjectStatus) -> Prio {
@@ -72,7 +72,7 @@ pub fn write_status(sys: &dyn Sys, path: &Path, status: &Status) {
         .map_or(Ok(()), |dir| sys.create_dir_all(dir))
         .and_then(|()| {
             let json = status.to_json();
-            sys::write_replace(path, json.as_bytes(), 0o644, Durability::Unsynced)
+            sys.write_replace(path, json.as_bytes(), 0o644, Durability::Unsynced)
         });
     if let Err(e) = written {
         sys.log(
@@ -148,7 +148,7 @@ mod tests {
             o.error = Some(error.into());
             let line = log_line(&o);
             assert_eq!(line, want, "{name:?}");
-            assert!(crate::escape::is_clean_line(&line), "{line:?}");
+            assert!(bpf_preload_format::escape::is_clean_line(&line), "{line:?}");
         }
         let mut o = ObjectStatus::new("x", false);
         o.result = Outcome::Loaded;
