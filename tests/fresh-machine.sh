@@ -18,7 +18,7 @@
 #                lints, every fuzz target for 2 s instead of 10: it proves that the
 #                fuzzers install, build and run; the VM boots are left out,
 #                demo-first covers one).
-#   both         (default) the two.
+#   both         (default) the two, at the same time (two roots, two machines).
 # Not covered here: the benchmark (tests/bench/run.sh uses tests/deps.sh bench
 # like the others) and the full VM matrix (tests/vm/run.sh, on the host).
 #
@@ -74,11 +74,12 @@ TOOLCHAIN=$(rustc --print sysroot)
 # crates.io. (apt uses http and needs nothing.)
 CAFILE=${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}
 
-PASSED=0 FAILED=0
-# fresh_run NAME CMD...: unpack the base root, copy the work tree, run CMD in /src.
+# fresh_run NAME CMD...: unpack the base root, copy the work tree, run CMD in /src; "ok" or
+# "fail" in $F/NAME.result.
 fresh_run() {
     local name=$1 r=$F/$1 log=$F/$1.log t=$SECONDS rc=0
     shift
+    rm -f "$F/$name.result"
     rm -rf "$r" && mkdir -p "$r"
     tar -xf "$BASE" -C "$r"
     mkdir -p "$r/src"
@@ -90,10 +91,10 @@ fresh_run() {
         CARGO_HTTP_CAINFO="/opt/host-ca/${CAFILE##*/}" FUZZ_SECONDS=2 \
         bash -c 'cd /src && exec "$@"' fresh "$@" > "$log" 2>&1 || rc=$?
     if ((rc == 0)); then
-        PASSED=$((PASSED + 1))
+        echo ok > "$F/$name.result"
         bp_log "PASS $name ($((SECONDS - t)) s)"
     else
-        FAILED=$((FAILED + 1))
+        echo fail > "$F/$name.result"
         tail -n 25 "$log" | sed 's/^/    /' >&2
         bp_log "FAIL $name (exit $rc after $((SECONDS - t)) s; log $log)"
     fi
@@ -101,12 +102,24 @@ fresh_run() {
     rm -rf "$r"
 }
 
+# Both at once: each root is its own machine (its own apt, dpkg and cargo), and while one waits
+# for the network the other compiles.
+RUNS=()
 case $ORDER in
-    demo-first|both) fresh_run fresh-demo-first tests/vm/demo.sh ;;&
-    tests-first|both) fresh_run fresh-tests-first tests/run-all.sh --no-vm ;;
+    demo-first|both) fresh_run fresh-demo-first tests/vm/demo.sh & RUNS+=(fresh-demo-first) ;;&
+    tests-first|both) fresh_run fresh-tests-first tests/run-all.sh --no-vm & RUNS+=(fresh-tests-first) ;;
     demo-first) ;;
     *) bp_die "unknown --order $ORDER" ;;
 esac
+wait
+PASSED=0 FAILED=0
+for n in "${RUNS[@]}"; do
+    if [[ $(cat "$F/$n.result" 2> /dev/null) == ok ]]; then
+        PASSED=$((PASSED + 1))
+    else
+        FAILED=$((FAILED + 1))
+    fi
+done
 bp_log "wall time $(($(date +%s) - T0)) s"
 echo "$PASSED passed, $FAILED failed"
 ((FAILED == 0))
