@@ -98,8 +98,8 @@ else
     failed=$((failed + 1))
 fi
 part fuzz
-# One after the other: on 2 cores both are CPU-bound (run at the same time, the boots slowed
-# from about 35 s to 100 s and the whole run took longer, tests/vm/README.md "Wall time").
+# One after the other: on 2 cores both are CPU-bound. Run at the same time, the boots slowed
+# from about 35 s to 100 s and the whole run took as long (tests/vm/README.md "Wall time").
 if ((VM)); then
     suite "VM tests" tests/vm/run.sh
     part "VM tests"
