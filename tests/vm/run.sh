@@ -133,7 +133,7 @@ build_image() {
 BUILD_LOCK=$VM_BUILD/build.lock
 
 # The kernels the cases boot, fetched before any case runs.
-declare -A NEED_KERNEL=() IMAGES=()
+declare -A NEED_KERNEL=() IMAGES=() IMAGE_CONF=()
 IMAGE_ORDER=()
 for n in "${CASES[@]}"; do
     eval "$(case_get "$n" kernel initrd bundle build_conf expect)"
@@ -143,7 +143,7 @@ for n in "${CASES[@]}"; do
         if [[ -z ${IMAGES[$img]:-} ]]; then
             IMAGES[$img]="$kernel $initrd $bundle"
             IMAGE_ORDER+=("$img")
-            printf '%s' "$build_conf" > "$img.conf"
+            IMAGE_CONF[$img]=$build_conf
         fi
     fi
 done
@@ -155,7 +155,7 @@ for img in "${IMAGE_ORDER[@]}"; do rm -f "$img" "$img.ready" "$img.failed"; done
 (
     for img in "${IMAGE_ORDER[@]}"; do
         read -r k fl b <<< "${IMAGES[$img]}"
-        if (flock 9; build_image "$k" "$fl" "$b" "$(cat "$img.conf")" "$img") 9> "$BUILD_LOCK" > "$img.build.log" 2>&1; then
+        if (flock 9; build_image "$k" "$fl" "$b" "${IMAGE_CONF[$img]}" "$img") 9> "$BUILD_LOCK" > "$img.build.log" 2>&1; then
             touch "$img.ready"
         else
             touch "$img.failed"
