@@ -29,6 +29,10 @@ pub mod cmdline;
 pub mod elf;
 pub mod escape;
 pub mod fast;
+/// Entry points for cargo-fuzz (`loader/fuzz/`, which depends on this crate alone) and the
+/// mutation tests; not part of a normal build.
+#[cfg(any(test, fuzzing))]
+pub mod fuzz;
 pub mod guard;
 pub mod keys;
 pub mod ksig;

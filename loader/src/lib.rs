@@ -46,11 +46,8 @@ mod fakes;
 #[cfg(test)]
 #[allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests make and read files directly
 mod format_tests;
-/// Entry points for cargo-fuzz and the mutation tests; not part of a normal build.
-#[cfg(any(test, fuzzing))]
-pub mod fuzz;
 
-// What the command-line tools, the integration tests and the fuzz targets use, on purpose.
+// What the command-line tools and the integration tests use, on purpose.
 pub use bpf_preload_format::{
     cmdline, elf, escape, fast, guard, ksig, measure, name, policy, status, trailer, verify,
 };

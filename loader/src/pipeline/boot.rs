@@ -312,7 +312,7 @@ impl<'a> Boot<'a> {
     /// An object's status record, and its kmsg line.
     fn finish(&self, entry: &Entry, a: Attempt, verdict: Verdict, t: Instant) -> ObjectStatus {
         let o = record(entry, a, verdict, ms(t));
-        self.sys.log(report::prio(&o), &report::log_line(&o));
+        self.sys.log(report::prio(&o), &o.log_line());
         o
     }
 

@@ -6,40 +6,37 @@ use crate::keys::KeyRing;
 
 /// The signed-object path: trailer, name, key lookup, signature, ELF checks.
 pub fn signed_object(data: &[u8], ring: &KeyRing) {
-    let _ = bpf_preload_format::trailer::parse(data);
-    if let Ok(v) = bpf_preload_format::verify::verify(data.to_vec(), None, ring) {
-        let _ = bpf_preload_format::elf::describe(v.payload());
+    let _ = crate::trailer::parse(data);
+    if let Ok(v) = crate::verify::verify(data.to_vec(), None, ring) {
+        let _ = crate::elf::describe(v.payload());
     }
-    let _ = bpf_preload_format::verify::payload_of(data).map(bpf_preload_format::elf::describe);
+    let _ = crate::verify::payload_of(data).map(crate::elf::describe);
 }
 
 /// The fast-path section of a version-2 object (parsed only after its signature verified, but
 /// hardened as if it were not): header, descriptor, and the match against an ELF description.
 pub fn fast_section(data: &[u8]) {
-    let info = bpf_preload_format::elf::ElfInfo {
+    let info = crate::elf::ElfInfo {
         programs: Vec::new(),
         maps: Vec::new(),
         externs: Vec::new(),
     };
-    if let Ok(s) = bpf_preload_format::fast::FastSection::parse(data) {
+    if let Ok(s) = crate::fast::FastSection::parse(data) {
         assert_eq!(
-            s.descriptor.len()
-                + s.insns.len()
-                + s.data.len()
-                + bpf_preload_format::fast::HEADER_LEN,
+            s.descriptor.len() + s.insns.len() + s.data.len() + crate::fast::HEADER_LEN,
             data.len()
         );
-        if let Ok(d) = bpf_preload_format::fast::Descriptor::parse(s.descriptor) {
+        if let Ok(d) = crate::fast::Descriptor::parse(s.descriptor) {
             let _ = d.matches_elf(&info);
         }
     }
-    let _ = bpf_preload_format::fast::Descriptor::parse(data);
+    let _ = crate::fast::Descriptor::parse(data);
 }
 
 /// The kernel command line and preload list.
 pub fn cmdline(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
-    let plan = bpf_preload_format::cmdline::plan(&text, Some(&text));
+    let plan = crate::cmdline::plan(&text, Some(&text));
     for e in plan.entries {
         if let Ok(n) = e.name {
             assert_eq!(n.as_str(), e.raw);
@@ -49,23 +46,20 @@ pub fn cmdline(data: &[u8]) {
 
 /// The ELF reader on its own, and the section classifier on every section it finds.
 pub fn elf(data: &[u8]) {
-    if let Ok(info) = bpf_preload_format::elf::describe(data) {
+    if let Ok(info) = crate::elf::describe(data) {
         for p in &info.programs {
-            assert_eq!(
-                bpf_preload_format::elf::auto_attach(&p.section),
-                p.auto_attach
-            );
+            assert_eq!(crate::elf::auto_attach(&p.section), p.auto_attach);
         }
     }
 }
 
 /// The trailer parser alone (cheap checks, no crypto), and the payload split `sign` uses.
 pub fn trailer(data: &[u8]) {
-    let parsed = bpf_preload_format::trailer::parse(data);
-    let payload = bpf_preload_format::verify::payload_of(data);
+    let parsed = crate::trailer::parse(data);
+    let payload = crate::verify::payload_of(data);
     match (parsed, payload) {
         (Ok(p), Ok(payload)) => assert_eq!(p.payload, payload),
-        (Err(bpf_preload_format::trailer::TrailerError::Unsigned), Ok(payload)) => {
+        (Err(crate::trailer::TrailerError::Unsigned), Ok(payload)) => {
             assert_eq!(payload, data)
         }
         (Err(a), Err(b)) => assert_eq!(a, b),
@@ -76,8 +70,8 @@ pub fn trailer(data: &[u8]) {
 /// A status file, as `bpf-preload status` reads it: whatever parses renders (text and JSON)
 /// without panicking, and every rendered line and kmsg line is one clean line.
 pub fn status_json(data: &[u8]) {
-    use bpf_preload_format::escape::is_clean_line;
-    let Ok(st) = bpf_preload_format::status::Status::from_json_bytes(data) else {
+    use crate::escape::is_clean_line;
+    let Ok(st) = crate::status::Status::from_json_bytes(data) else {
         return;
     };
     for line in st.render().lines() {
@@ -87,7 +81,7 @@ pub fn status_json(data: &[u8]) {
         assert!(is_clean_line(line), "{line:?}");
     }
     for o in &st.objects {
-        let line = crate::pipeline::report::log_line(o);
+        let line = o.log_line();
         assert!(is_clean_line(&line), "{line:?}");
     }
 }
@@ -115,7 +109,7 @@ pub fn revoked(data: &[u8]) {
 mod tests {
     use super::*;
     use crate::keys::tests::test_key;
-    use bpf_preload_format::name::ObjectName;
+    use crate::name::ObjectName;
 
     /// Fewer rounds in unoptimised builds, where the crypto is ~50x slower.
     const ROUNDS: usize = if cfg!(debug_assertions) {
@@ -173,8 +167,7 @@ mod tests {
         let payload = std::fs::read(std::env::current_exe().unwrap()).unwrap();
         let payload = &payload[..4096.min(payload.len())];
         let signed =
-            bpf_preload_format::verify::sign(payload, &ObjectName::parse("obj").unwrap(), &key)
-                .unwrap();
+            crate::verify::sign(payload, &ObjectName::parse("obj").unwrap(), &key).unwrap();
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         for _ in 0..ROUNDS {
             let mut m = signed.clone();
@@ -182,7 +175,7 @@ mod tests {
             signed_object(&m, &ring);
             if m != signed {
                 assert!(
-                    bpf_preload_format::verify::verify(m, None, &ring).is_err(),
+                    crate::verify::verify(m, None, &ring).is_err(),
                     "a mutated object verified"
                 );
             }
@@ -191,7 +184,7 @@ mod tests {
 
     #[test]
     fn mutated_fast_sections_never_panic() {
-        let (fast, info) = bpf_preload_format::fast::fixtures::sample();
+        let (fast, info) = crate::fast::fixtures::sample();
         let good = fast.encode().unwrap();
         let mut rng = Rng(0x5eed_fa57);
         for _ in 0..ROUNDS {
@@ -199,8 +192,8 @@ mod tests {
             mutate(&mut rng, &mut buf);
             fast_section(&buf);
             // A mutated section never parses into something other than what was signed.
-            if let Ok(p) = bpf_preload_format::fast::FastPath::parse(&buf, &info) {
-                assert_eq!(p.insns.len() % bpf_preload_format::fast::INSN_LEN, 0);
+            if let Ok(p) = crate::fast::FastPath::parse(&buf, &info) {
+                assert_eq!(p.insns.len() % crate::fast::INSN_LEN, 0);
             }
         }
     }
@@ -214,7 +207,7 @@ mod tests {
         let hostile = golden
             .replace("counter", "a\\n\\u001b[2J\\r\\u007f\\u202e")
             .replace("\"8e8e", "\"é8e");
-        let st = bpf_preload_format::status::Status::from_json(&hostile).unwrap();
+        let st = crate::status::Status::from_json(&hostile).unwrap();
         assert_eq!(st.objects[0].name, "a\n\x1b[2J\r\x7f\u{202e}");
         assert!(
             st.render().contains("  a\\n\\x1b[2J\\r\\x7f\\u{202e} "),
@@ -228,7 +221,7 @@ mod tests {
             for _ in 0..ROUNDS {
                 let mut m = seed.to_vec();
                 mutate(&mut rng, &mut m);
-                if bpf_preload_format::status::Status::from_json_bytes(&m).is_ok() {
+                if crate::status::Status::from_json_bytes(&m).is_ok() {
                     rendered += 1;
                 }
                 status_json(&m);
@@ -242,7 +235,7 @@ mod tests {
     fn status_with_multibyte_hash_renders() {
         let golden = include_str!("../../format/src/status-v1.golden.json");
         let json = golden.replace("\"8e8e", "\"éééééééééééééééééé");
-        let st = bpf_preload_format::status::Status::from_json(&json).unwrap();
+        let st = crate::status::Status::from_json(&json).unwrap();
         assert!(
             st.render().contains(" sha256 éééééééééééééééé "),
             "{}",
