@@ -34,9 +34,11 @@ part() {
 set -e
 if ((VM)); then tests/deps.sh vm; else tests/deps.sh build; fi
 make -s -C bpf
-# A binary with the test key built in (for the built-in keys test), then the normal one.
-BPF_PRELOAD_BUILTIN_KEYS=$PWD/keys/test-only cargo build --release --locked
-install -m 0755 target/x86_64-unknown-linux-gnu/release/bpf-preload target/bpf-preload-builtin-keys
+# A binary with the test key built in, for the built-in keys test: in the tests' profile
+# (Cargo.toml release-tests), so its dependencies are the ones `cargo test` below reuses and no
+# LTO link is spent on a binary only a test runs. Then the shipped build (the VM tests use it).
+BPF_PRELOAD_BUILTIN_KEYS=$PWD/keys/test-only cargo build --profile release-tests --locked
+install -m 0755 target/x86_64-unknown-linux-gnu/release-tests/bpf-preload target/bpf-preload-builtin-keys
 export BPF_PRELOAD_BUILTIN_BIN=$PWD/target/bpf-preload-builtin-keys
 cargo build --release --locked
 set +e
@@ -45,7 +47,7 @@ part "deps and builds"
 passed=0 failed=0 skipped=0 reasons=
 log=$(mktemp)
 # Root tests are #[ignore]d with their reason for non-root runs; here we are root.
-cargo test --release --locked --workspace -- --include-ignored 2>&1 | tee "$log"
+cargo test --profile release-tests --locked --workspace -- --include-ignored 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 while read -r p f; do
     passed=$((passed + p)) failed=$((failed + f))
