@@ -1362,3 +1362,254 @@ fn kernel_key_refusals_name_the_reason_and_write_nothing() {
     ]));
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
+
+// ---- issue 27: predict never lies ----
+
+/// A bundle of two signed objects (`counter`, `iter`), a keys directory that trusts them and a
+/// preload list naming both.
+fn predict_bundle(s: &Scratch) {
+    std::fs::create_dir_all(s.p("bundle")).unwrap();
+    std::fs::create_dir_all(s.p("keys")).unwrap();
+    std::fs::create_dir_all(s.p("nokeys")).unwrap();
+    std::fs::copy(test_public_key(), s.p("keys/test.pub")).unwrap();
+    for name in ["counter", "iter"] {
+        let out = s.p(&format!("bundle/{name}.bpf.o"));
+        let o = bin(&sign_args(&[
+            OsStr::new("--name"),
+            OsStr::new(name),
+            OsStr::new("--output"),
+            out.as_os_str(),
+            object(name).as_os_str(),
+        ]));
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    std::fs::write(s.p("list"), "counter\niter\n").unwrap();
+}
+
+/// `predict` over the bundle of [`predict_bundle`] with these extra arguments.
+fn predict(s: &Scratch, extra: &[&str]) -> Output {
+    let mut args: Vec<String> = ["predict", "--bundle"].map(String::from).to_vec();
+    args.push(s.p("bundle").display().to_string());
+    args.push("--preload-list".into());
+    args.push(s.p("list").display().to_string());
+    args.extend(extra.iter().map(|a| a.to_string()));
+    if !extra.contains(&"--keys") {
+        args.push("--keys".into());
+        args.push(s.p("keys").display().to_string());
+    }
+    let o = bin(&args);
+    assert_clean(&o);
+    o
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+/// The PCR is the boot's: the policy's `measure_pcr`, else the command line's
+/// `rd.bpf_preload.measure=`; a `--pcr` that says otherwise is refused with exit 1 and no value
+/// (issue 27: it printed a value "for PCR 12" while the boot measured into 9 or 7).
+#[test]
+fn predict_takes_the_pcr_the_boot_takes_and_refuses_a_contradicting_one() {
+    let s = Scratch::new("predict-pcr");
+    predict_bundle(&s);
+    std::fs::write(s.p("policy9"), "measure_pcr = 9\n").unwrap();
+    std::fs::write(s.p("cmdline7"), "quiet rd.bpf_preload.measure=7\n").unwrap();
+    std::fs::write(s.p("cmdline12"), "rd.bpf_preload.measure=12\n").unwrap();
+    std::fs::write(s.p("cmdline-off"), "rd.bpf_preload.measure=off\n").unwrap();
+    std::fs::write(s.p("cmdline-plain"), "quiet\n").unwrap();
+    let (policy9, cmdline7) = (s.p("policy9"), s.p("cmdline7"));
+    let (policy9, cmdline7) = (policy9.to_str().unwrap(), cmdline7.to_str().unwrap());
+    let off = s.p("cmdline-off").display().to_string();
+    let cmdline12 = s.p("cmdline12").display().to_string();
+    let plain = s.p("cmdline-plain").display().to_string();
+
+    let refused = [
+        (
+            vec!["--policy", policy9, "--pcr", "12"],
+            "predict: --pcr 12 refused: the policy's measure_pcr = 9",
+        ),
+        (
+            vec!["--cmdline", cmdline7, "--pcr", "12"],
+            "predict: --pcr 12 refused: the command line's rd.bpf_preload.measure= (PCR 7)",
+        ),
+        (
+            vec!["--cmdline", &off, "--pcr", "12"],
+            "predict: --pcr 12 refused: the boot would not measure",
+        ),
+        (
+            vec!["--cmdline", &cmdline12, "--policy", policy9, "--pcr", "12"],
+            "predict: --pcr 12 refused: the policy's measure_pcr = 9",
+        ),
+    ];
+    for (extra, why) in refused {
+        let o = predict(&s, &extra);
+        assert_eq!(o.status.code(), Some(1), "{extra:?}: {}", text(&o));
+        assert_eq!(stdout(&o), "", "{extra:?}: no value is printed");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.starts_with(&format!("bpf-preload: {why}")),
+            "{extra:?}: {err}"
+        );
+    }
+
+    // Without --pcr the PCR is the boot's; with an agreeing --pcr the same.
+    let agreed = [
+        (vec!["--policy", policy9], 9),
+        (vec!["--policy", policy9, "--pcr", "9"], 9),
+        (vec!["--cmdline", cmdline7], 7),
+        (vec!["--cmdline", cmdline7, "--pcr", "7"], 7),
+        // --pcr stands for the command line's option when the given one has none.
+        (vec!["--cmdline", &plain, "--pcr", "5"], 5),
+        (vec!["--pcr", "12"], 12),
+    ];
+    let mut values = Vec::new();
+    for (extra, pcr) in agreed {
+        let o = predict(&s, &extra);
+        assert_eq!(o.status.code(), Some(0), "{extra:?}: {}", text(&o));
+        let out = stdout(&o);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0].len(), 64, "{extra:?}: {out}");
+        let events: Vec<&str> = lines
+            .iter()
+            .filter_map(|l| l.strip_prefix(&format!("# pcr {pcr} event ")))
+            .collect();
+        assert_eq!(events.len(), 3, "{extra:?}: {out}");
+        assert_eq!(events[2], "bpf-preload end listed=2 measured=2");
+        values.push(lines[0].to_owned());
+    }
+    // The events do not name the PCR: the same objects give the same value in any PCR.
+    assert!(values.windows(2).all(|w| w[0] == w[1]), "{values:?}");
+
+    // The policy wins over the command line, as at boot, and the note says so.
+    let o = predict(&s, &["--policy", policy9, "--cmdline", &cmdline12]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("# pcr 9 event bpf-preload end listed=2"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "# note: rd.bpf_preload.measure=12 refused: the initramfs policy measures into PCR 9"
+        ),
+        "{out}"
+    );
+}
+
+/// A boot that measures nothing gets `measurement off` and no PCR value (exit 0), in text and
+/// JSON; `--pcrlock` then has nothing to write and says so (exit 1, no file).
+#[test]
+fn predict_says_measurement_off_when_the_boot_measures_nothing() {
+    let s = Scratch::new("predict-off");
+    predict_bundle(&s);
+    std::fs::write(s.p("cmdline"), "quiet rd.bpf_preload.measure=required\n").unwrap();
+    let cmdline = s.p("cmdline").display().to_string();
+    for extra in [vec![], vec!["--cmdline", cmdline.as_str()]] {
+        let o = predict(&s, &extra);
+        assert_eq!(o.status.code(), Some(0), "{extra:?}: {}", text(&o));
+        let out = stdout(&o);
+        assert_eq!(out.lines().next(), Some("measurement off"), "{out}");
+        assert!(
+            !out.lines()
+                .any(|l| l.len() == 64 && l.bytes().all(|b| b.is_ascii_hexdigit())),
+            "no PCR value: {out}"
+        );
+        assert!(!out.contains("# pcr "), "{out}");
+    }
+    // `required` without a PCR is ignored by the boot, and the note says why.
+    let out = stdout(&predict(&s, &["--cmdline", &cmdline]));
+    assert!(
+        out.contains("# note: rd.bpf_preload.measure=required without a PCR (none in the initramfs policy): ignored"),
+        "{out}"
+    );
+    let o = predict(&s, &["--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["measurement"], "off");
+    assert_eq!(j["pcr"], serde_json::Value::Null);
+    assert_eq!(j["value"], serde_json::Value::Null);
+    assert_eq!(j["events"], serde_json::json!([]));
+    let pcrlock = s.p("c.pcrlock").display().to_string();
+    let o = predict(&s, &["--pcrlock", &pcrlock]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("--pcrlock: the boot would not measure"),
+        "{}",
+        text(&o)
+    );
+    assert!(!s.p("c.pcrlock").exists());
+}
+
+/// An object the boot would not measure (here: no trusted key, or a tampered object) makes
+/// predict exit 4 and name it, with the value and the reason still printed; `--allow-unmeasured`
+/// accepts it (exit 0). Issue 27: without `--keys` it printed a value with nothing measured.
+#[test]
+fn predict_fails_when_a_listed_object_would_not_be_measured() {
+    let s = Scratch::new("predict-unmeasured");
+    predict_bundle(&s);
+    let nokeys = s.p("nokeys").display().to_string();
+    let o = predict(&s, &["--pcr", "12", "--keys", &nokeys]);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("# pcr 12 event bpf-preload end listed=2 measured=0"),
+        "{out}"
+    );
+    assert!(out.contains("# not measured: counter: "), "{out}");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "bpf-preload: predict: listed but not measured: counter, iter (the value does not cover them; --allow-unmeasured accepts this)\n"
+    );
+    let o = predict(
+        &s,
+        &["--pcr", "12", "--keys", &nokeys, "--allow-unmeasured"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(stdout(&o), out, "the same prediction");
+
+    // One tampered object of two: exit 4 naming it alone.
+    let f = s.p("bundle/iter.bpf.o");
+    let mut bytes = std::fs::read(&f).unwrap();
+    bytes[100] ^= 0x20;
+    std::fs::write(&f, bytes).unwrap();
+    let o = predict(&s, &["--pcr", "12"]);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not measured: iter ("));
+    assert!(stdout(&o).contains("bpf-preload end listed=2 measured=1"));
+}
+
+/// `--json`: the value is the replay of the events it lists, with the PCR, whether measurement
+/// is required, the objects not measured and the plan's notes.
+#[test]
+fn predict_json_is_the_text_in_fields() {
+    use bpf_preload::measure;
+    let s = Scratch::new("predict-json");
+    predict_bundle(&s);
+    std::fs::write(s.p("policy"), "measure_pcr = 9\nmeasure = required\n").unwrap();
+    let policy = s.p("policy").display().to_string();
+    let o = predict(&s, &["--policy", &policy, "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["measurement"], "on");
+    assert_eq!(j["pcr"], 9);
+    assert_eq!(j["required"], true);
+    let events: Vec<&str> = j["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    assert_eq!(events.len(), 3);
+    assert!(events[0].starts_with("bpf-preload object=counter sha256="));
+    assert!(events[1].starts_with("bpf-preload object=iter sha256="));
+    let digests: Vec<[u8; 32]> = events.iter().map(|e| measure::event_digest(e)).collect();
+    assert_eq!(
+        j["value"],
+        bpf_preload::verify::hex(&measure::replay(&digests))
+    );
+    assert_eq!(j["not_measured"], serde_json::json!([]));
+    // The text's first line is the same value.
+    let t = stdout(&predict(&s, &["--policy", &policy]));
+    assert_eq!(Some(t.lines().next().unwrap()), j["value"].as_str());
+}

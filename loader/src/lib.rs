@@ -89,6 +89,33 @@ pub fn boot(cfg: &RunConfig) -> Result<status::Status, RunError> {
     })
 }
 
+/// The boot's own reading of a command line file (`CmdlineFrom`), for `predict`: the same
+/// bounded read `run` does. Nothing is logged.
+pub fn read_cmdline(from: &CmdlineFrom) -> Result<String, RunError> {
+    pipeline::plan::read_cmdline(&sys::RealSys::new(false), from)
+}
+
+/// The boot's own reading of a build-time policy file (absent: none; unreadable: an error).
+pub fn read_policy(path: &std::path::Path) -> Result<policy::Policy, RunError> {
+    pipeline::plan::read_policy(&sys::RealSys::new(false), path)
+}
+
+/// The plan `run` makes from this command line and policy, reading the preload list (only when
+/// the command line names no objects) the way `run` reads it. Nothing is logged.
+pub fn plan_from(
+    cmdline: &str,
+    preload_list: &std::path::Path,
+    policy: &policy::Policy,
+) -> Result<cmdline::Plan, RunError> {
+    pipeline::plan::plan_from(&sys::RealSys::new(false), cmdline, preload_list, policy)
+}
+
+/// The plan `run` makes with this configuration (command line, policy, list), read as `run`
+/// reads them. Nothing is logged.
+pub fn read_plan(cfg: &RunConfig) -> Result<cmdline::Plan, RunError> {
+    pipeline::plan::read_plan(&sys::RealSys::new(false), cfg)
+}
+
 /// Sign time: the fast-path section of an ELF object signed as `name` (a light skeleton made by
 /// libbpf's gen_loader, no kernel involved), or why it cannot have one.
 ///

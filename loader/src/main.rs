@@ -15,6 +15,8 @@ use commands::{Command, CommandError, USAGE};
 
 const EXIT_FATAL: u8 = 1;
 const EXIT_USAGE: u8 = 2;
+/// `predict`: a listed object would not be measured, so the value does not cover it.
+const EXIT_UNMEASURED: u8 = 4;
 
 fn print(result: Result<String, CommandError>) -> ExitCode {
     match result {
@@ -80,6 +82,20 @@ fn main() -> ExitCode {
         Command::Verify(args) => print(commands::verify::run(&args)),
         Command::Inspect(args) => print(commands::inspect::run(&args)),
         Command::Keygen(args) => print(commands::keygen::run(&args)),
-        Command::Predict(args) => print(commands::predict::run(&args)),
+        Command::Predict(args) => match commands::predict::run(&args) {
+            Ok(report) => {
+                print!("{}", report.text);
+                if report.unmeasured.is_empty() || args.allow_unmeasured {
+                    ExitCode::SUCCESS
+                } else {
+                    eprintln!(
+                        "bpf-preload: predict: listed but not measured: {} (the value does not cover them; --allow-unmeasured accepts this)",
+                        escape(&report.unmeasured.join(", "))
+                    );
+                    ExitCode::from(EXIT_UNMEASURED)
+                }
+            }
+            Err(e) => print(Err(e)),
+        },
     }
 }

@@ -31,11 +31,15 @@ usage:
   bpf-preload verify [--key PUBLIC.pem ...] [--keys DIR ...] OBJECT   (none: built-in keys)
   bpf-preload inspect [--json] OBJECT
   bpf-preload keygen --private FILE --public FILE
-  bpf-preload predict --pcr N --bundle DIR [--keys DIR] --preload-list FILE [--pcrlock FILE]
+  bpf-preload predict --bundle DIR [--keys DIR] --preload-list FILE [--cmdline FILE]
+                      [--policy FILE] [--pcr N] [--pcrlock FILE] [--json] [--allow-unmeasured]
 
 exit codes of run: 0 every required object loaded; 3 a required object (or the
                    required guard, or required measurement) failed;
                    1 fatal error (nothing attempted); 2 usage error
+exit codes of predict: 0 the value covers every listed object (or measurement is off);
+                   4 a listed object would not be measured (--allow-unmeasured: 0);
+                   1 error, or --pcr contradicts the command line or policy; 2 usage error
 ";
 
 /// A parsed command line.
@@ -161,6 +165,13 @@ pub enum CommandError {
         #[source]
         source: serde_json::Error,
     },
+    /// The boot's own reading of the command line, list or policy failed.
+    #[error(transparent)]
+    Plan(#[from] bpf_preload::RunError),
+    #[error("predict: --pcr {asked} refused: {why}")]
+    PcrContradicts { asked: u32, why: String },
+    #[error("predict: --pcrlock: the boot would not measure, there is no component to write")]
+    PcrlockNoMeasurement,
 }
 
 /// Read a file named on the command line: a symlink a person names is followed (unlike `run`),
