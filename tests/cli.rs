@@ -1613,3 +1613,222 @@ fn predict_json_is_the_text_in_fields() {
     let t = stdout(&predict(&s, &["--policy", &policy]));
     assert_eq!(Some(t.lines().next().unwrap()), j["value"].as_str());
 }
+
+// ---- issue 27: the boot's evidence is the boot's ----
+
+/// This host is a booted system (its root is not `rootfs`, it has no /etc/initrd-release);
+/// the tests below say so rather than pass vacuously inside an initramfs.
+fn outside_initramfs() -> bool {
+    bpf_preload::where_running() == bpf_preload::place::Place::System
+}
+
+fn run_args(s: &Scratch, cmdline: &str, extra: &[&str]) -> Vec<String> {
+    std::fs::write(s.p("cmdline"), cmdline).unwrap();
+    let mut a: Vec<String> = vec!["run".into(), "--cmdline".into()];
+    a.push(s.p("cmdline").display().to_string());
+    for (opt, rel) in [
+        ("--preload-list", "list"),
+        ("--bundle", "bundle"),
+        ("--keys", "keys"),
+        ("--bpffs", "bpffs"),
+        ("--policy", "no-policy"),
+    ] {
+        a.push(opt.into());
+        a.push(s.p(rel).display().to_string());
+    }
+    a.extend(extra.iter().map(|x| x.to_string()));
+    a
+}
+
+/// Outside an initramfs `run` refuses the boot's default record (exit 1, nothing made); with
+/// `--status FILE` it runs, logs to stderr instead of the kernel log, leaves the TPM alone,
+/// and its record says which boot, when and where; `--tpm-device` without `--measure-log` is
+/// refused; `--boot` acts as the boot (kmsg).
+#[test]
+fn run_outside_an_initramfs_leaves_the_boots_evidence_alone() {
+    if !outside_initramfs() {
+        return skip(
+            "run_outside_an_initramfs",
+            "this test runs inside an initramfs",
+        );
+    }
+    let s = Scratch::new("run-outside");
+    predict_bundle(&s);
+    let default_status = Path::new("/run/bpf-preload/status.json");
+    let before = std::fs::read(default_status).ok();
+    let o = bin(&run_args(&s, "rd.bpf_preload.measure=12", &[]));
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "bpf-preload: not in an initramfs (no /etc/initrd-release, the root is not the kernel's rootfs): \
+         a run by hand would overwrite the boot's record /run/bpf-preload/status.json; give --status FILE \
+         (kmsg and the TPM are then left alone), --dry-run, or --boot to act as the boot\n"
+    );
+    assert_eq!(
+        std::fs::read(default_status).ok(),
+        before,
+        "the boot's record is untouched"
+    );
+    assert!(!s.p("bpffs").exists());
+
+    // --status FILE: it runs; the log lines go to stderr (not kmsg: no --verbose here).
+    let status = s.p("status.json").display().to_string();
+    let t0 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let o = bin(&run_args(
+        &s,
+        "rd.bpf_preload=0 rd.bpf_preload.measure=12",
+        &["--status", &status],
+    ));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    // The TPM is not tried: no device, and the reason says why.
+    assert!(
+        err.contains("bpf-preload: measurement: unavailable pcr=12 events=0 reason: no TPM: no TPM device to try (a run outside the initramfs uses one only with --tpm-device)"),
+        "{err}"
+    );
+    let st =
+        bpf_preload::status::Status::from_json(&std::fs::read_to_string(&status).unwrap()).unwrap();
+    let run = st.run.expect("the record says which run");
+    assert_eq!(run.place, bpf_preload::place::Place::System);
+    let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    assert_eq!(run.boot_id, boot_id.trim().replace('-', ""));
+    assert!(
+        run.started >= t0 && run.started <= t0 + 60,
+        "{}",
+        run.started
+    );
+    assert_eq!(
+        st.measurement.unwrap().state,
+        bpf_preload::status::MeasureState::Unavailable
+    );
+    // `status` shows them.
+    let o = bin(&["status", "--status", &status]);
+    let out = stdout(&o);
+    assert!(
+        out.contains(&format!(
+            "\n  run: boot {}, started {}, on the booted system (a manual run, not the boot)\n",
+            run.boot_id,
+            bpf_preload::status::utc(run.started)
+        )),
+        "{out}"
+    );
+
+    // --tpm-device alone would append to the boot's measurement log: refused.
+    let o = bin(&run_args(
+        &s,
+        "rd.bpf_preload=0",
+        &["--status", &status, "--tpm-device", "/dev/null"],
+    ));
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("--tpm-device without --measure-log"),
+        "{}",
+        text(&o)
+    );
+
+    // --boot: acts as the boot; the log lines go to the kernel log, not stderr (a TPM of
+    // the scratch directory, which does not exist, keeps this host's PCRs out of it).
+    let (tpm, log) = (
+        s.p("tpm0").display().to_string(),
+        s.p("log").display().to_string(),
+    );
+    let boot = [
+        "--status",
+        &status,
+        "--boot",
+        "--tpm-device",
+        &tpm,
+        "--measure-log",
+        &log,
+    ];
+    let o = bin(&run_args(
+        &s,
+        "rd.bpf_preload=0 rd.bpf_preload.measure=12",
+        &boot,
+    ));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).contains("measurement: unavailable"),
+        "{}",
+        text(&o)
+    );
+    let st =
+        bpf_preload::status::Status::from_json(&std::fs::read_to_string(&status).unwrap()).unwrap();
+    assert!(st
+        .measurement
+        .unwrap()
+        .reason
+        .unwrap()
+        .contains("tpm0: No such file"));
+}
+
+/// `--dry-run` plans, verifies and predicts with no kernel call (strace: no bpf(), no mount(),
+/// no file opened for writing, no /dev/kmsg or TPM) and writes nothing; a required object that
+/// would be refused makes it exit 3.
+#[test]
+fn run_dry_run_makes_no_kernel_calls() {
+    if Command::new("strace").arg("-V").output().is_err() {
+        return skip(
+            "run_dry_run_makes_no_kernel_calls",
+            "strace is not installed",
+        );
+    }
+    let s = Scratch::new("run-dry");
+    predict_bundle(&s);
+    let trace = s.p("trace").display().to_string();
+    let mut args = vec!["-f".to_string(), "-o".into(), trace.clone(), BIN.into()];
+    args.extend(run_args(&s, "rd.bpf_preload.measure=12", &["--dry-run"]));
+    let o = Command::new("strace").args(&args).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("object counter: verified\nobject iter: verified\n"),
+        "{out}"
+    );
+    let predicted = stdout(&predict(&s, &["--pcr", "12"]));
+    let value = predicted.lines().next().unwrap();
+    assert!(
+        out.contains(&format!(
+            "measurement: PCR 12 would be {value} (from a reset PCR)"
+        )),
+        "{out}"
+    );
+    let trace = std::fs::read_to_string(s.p("trace")).unwrap();
+    for line in trace.lines() {
+        let call = line.split_once(' ').map_or(line, |(_, c)| c).trim_start();
+        assert!(!call.starts_with("bpf("), "{line}");
+        assert!(!call.starts_with("mount("), "{line}");
+        assert!(
+            !line.contains("/dev/kmsg") && !line.contains("/dev/tpm"),
+            "{line}"
+        );
+        if call.starts_with("open") {
+            assert!(
+                !line.contains("O_WRONLY") && !line.contains("O_RDWR") && !line.contains("O_CREAT"),
+                "{line}"
+            );
+        }
+    }
+    assert!(
+        trace.contains("bundle/counter.bpf.o"),
+        "the trace is of the run"
+    );
+    assert!(!s.p("bpffs").exists());
+
+    // A required object that would be refused: exit 3, named.
+    std::fs::remove_file(s.p("bundle/iter.bpf.o")).unwrap();
+    let o = bin(&run_args(
+        &s,
+        "rd.bpf_preload=counter,iter rd.bpf_preload.required=iter",
+        &["--dry-run"],
+    ));
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("object iter (required): refused: read "),
+        "{}",
+        text(&o)
+    );
+}

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::cmdline::Source;
 use crate::escape::{escape, json_safe, prefix};
 use crate::live::{Check, Instance, InstanceState, Live, LiveState, SignedOnlyLive};
+use crate::place::Place;
 
 pub const STATUS_VERSION: u32 = 1;
 
@@ -426,9 +427,55 @@ impl SignedOnlyStatus {
     }
 }
 
+/// Which run wrote a record: the kernel's boot id then (`/proc/sys/kernel/random/boot_id`,
+/// without dashes), when it started (seconds since 1970, UTC) and where it ran.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub boot_id: String,
+    pub started: u64,
+    pub place: Place,
+}
+
+impl RunInfo {
+    /// `run: boot <id>, started <UTC time>, in the initramfs`.
+    pub fn line(&self) -> String {
+        format!(
+            "run: boot {}, started {}, {}",
+            escape(&self.boot_id),
+            utc(self.started),
+            self.place.describe()
+        )
+    }
+}
+
+/// Seconds since 1970 as `YYYY-MM-DD HH:MM:SS UTC` (days to a civil date: H. Hinnant's
+/// `civil_from_days`).
+pub fn utc(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Status {
     pub version: u32,
+    /// Which run wrote the record: its boot, when, where. Absent in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunInfo>,
     /// Where the list came from: `cmdline`, `preload-list` or `nothing`.
     pub source: Source,
     /// `rd.bpf_preload=0` was given.
@@ -529,6 +576,9 @@ impl Status {
             escape(&self.bpffs),
             if self.mounted_bpffs { ", mounted" } else { "" },
         );
+        if let Some(r) = &self.run {
+            let _ = writeln!(s, "  {}", r.line());
+        }
         if self.disabled {
             s.push_str("  loading disabled by rd.bpf_preload=0\n");
         }
@@ -762,6 +812,7 @@ mod tests {
             bpffs: "/sys/fs/bpf".into(),
             mounted_bpffs: false,
             bpffs_instance: None,
+            run: None,
             error: None,
             objects: vec![o, bad],
             duration_ms: 3.25,
@@ -1132,6 +1183,25 @@ bpf-preload: 2 object(s) from nowhere (no list): 1 loaded, 1 already loaded, 0 f
         );
     }
 
+    #[test]
+    fn run_info_says_which_boot_when_and_where() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(utc(1_796_577_602), "2026-12-06 17:20:02 UTC");
+        let r = RunInfo {
+            boot_id: "0123456789abcdef0123456789abcdef".into(),
+            started: 1_796_577_602,
+            place: Place::System,
+        };
+        assert_eq!(
+            r.line(),
+            "run: boot 0123456789abcdef0123456789abcdef, started 2026-12-06 17:20:02 UTC, on the booted system (a manual run, not the boot)"
+        );
+        let mut st = Status::from_json(&golden_free_record()).unwrap();
+        st.run = Some(r);
+        assert!(st.render().contains("\n  run: boot 0123456789abcdef0123456789abcdef, started 2026-12-06 17:20:02 UTC, on the booted system"));
+    }
+
     fn golden_free_record() -> String {
         "{\"version\":1,\"source\":\"nothing\",\"disabled\":false,\"bpffs\":\"/b\",\"mounted_bpffs\":false,\"error\":null,\"objects\":[],\"duration_ms\":0.0}".into()
     }
@@ -1171,6 +1241,11 @@ bpf-preload: 2 object(s) from nowhere (no list): 1 loaded, 1 already loaded, 0 f
             bpffs: "/sys/fs/bpf".into(),
             mounted_bpffs: true,
             bpffs_instance: Some(Instance { ino: 1, dev: 27 }),
+            run: Some(RunInfo {
+                boot_id: "0123456789abcdef0123456789abcdef".into(),
+                started: 1_796_577_602,
+                place: Place::Initramfs,
+            }),
             error: None,
             objects: vec![o, bad],
             duration_ms: 16.1,
@@ -1200,11 +1275,13 @@ bpf-preload: 2 object(s) from nowhere (no list): 1 loaded, 1 already loaded, 0 f
             .replace("\"link_ids\"", "\"old_link_ids\"")
             .replace("\"link_prog_ids\"", "\"old_link_prog_ids\"")
             .replace("\"bpffs_instance\"", "\"old_bpffs_instance\"")
-            .replace("\"warnings\"", "\"old_warnings\"");
+            .replace("\"warnings\"", "\"old_warnings\"")
+            .replace("\"run\"", "\"old_run\"");
         let old = Status::from_json(&old).unwrap();
         assert!(old.objects[0].link_ids.is_empty() && old.warnings.is_empty());
         assert!(old.objects[0].link_prog_ids.is_empty());
         assert_eq!(old.bpffs_instance, None);
+        assert_eq!(old.run, None);
         // An instance's dev must be major:minor.
         let bad = golden.replace("\"0:27\"", "\"0:x\"");
         let e = Status::from_json(&bad).unwrap_err().to_string();

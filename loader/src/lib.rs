@@ -52,7 +52,7 @@ pub mod fuzz;
 
 // What the command-line tools, the integration tests and the fuzz targets use, on purpose.
 pub use bpf_preload_format::{
-    cmdline, elf, escape, fast, guard, ksig, measure, name, policy, status, trailer, verify,
+    cmdline, elf, escape, fast, guard, ksig, measure, name, place, policy, status, trailer, verify,
 };
 pub use kernel::fast::ConvertError;
 pub use kernel::guard::InfoError as GuardInfoError;
@@ -68,7 +68,8 @@ pub use sys::{read_bounded, write_replace, Durability, MAX_OBJECT_SIZE};
 /// `cfg.status`.
 pub fn boot(cfg: &RunConfig) -> Result<status::Status, RunError> {
     kernel::init_logging(cfg.verbose);
-    let sys = sys::RealSys::new(cfg.verbose);
+    let mut sys = sys::RealSys::new(cfg.verbose);
+    sys.to_kmsg = cfg.kmsg;
     let tpm = sys::tpm::RealMeasure::new(cfg.tpm_devices.clone(), cfg.measure_log.clone());
     let boundaries = pipeline::boot::Boundaries {
         sys: &sys,
@@ -114,6 +115,22 @@ pub fn plan_from(
 /// reads them. Nothing is logged.
 pub fn read_plan(cfg: &RunConfig) -> Result<cmdline::Plan, RunError> {
     pipeline::plan::read_plan(&sys::RealSys::new(false), cfg)
+}
+
+/// Where this process runs: the boot's initramfs (`/etc/initrd-release` exists, or the root is
+/// the kernel's `rootfs`), or a booted system ([`place`]).
+pub fn where_running() -> place::Place {
+    use sys::Sys;
+    let sys = sys::RealSys::new(false);
+    // access(F_OK) as systemd does: a symlink to /usr/lib/initrd-release counts.
+    let release = sys
+        .stat_ids(std::path::Path::new(place::INITRD_RELEASE))
+        .is_ok();
+    let mountinfo = sys
+        .read_bounded(std::path::Path::new(place::MOUNTINFO), 4 << 20)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    place::Place::decide(release, place::root_fstype(&mountinfo))
 }
 
 /// Sign time: the fast-path section of an ELF object signed as `name` (a light skeleton made by

@@ -44,6 +44,21 @@ fn main() -> ExitCode {
             print!("bpf-preload {}\n{USAGE}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
+        Command::Run(args) if args.dry_run => match commands::run::dry_run(&args) {
+            Ok(d) => {
+                print!("{}", d.text);
+                if d.required_refused.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    eprintln!(
+                        "bpf-preload: required object(s) would be refused: {}",
+                        escape(&d.required_refused.join(", "))
+                    );
+                    ExitCode::from(EXIT_REQUIRED_FAILED as u8)
+                }
+            }
+            Err(e) => print(Err(e)),
+        },
         Command::Run(args) => match commands::run::run(&args) {
             Ok(status) => {
                 let failed: Vec<&str> = status.required_failed().map(|o| o.name.as_str()).collect();

@@ -24,7 +24,7 @@ pub const USAGE: &str = "\
 usage:
   bpf-preload run [--cmdline FILE] [--preload-list FILE] [--bundle DIR] [--keys DIR]
                   [--bpffs DIR] [--status FILE] [--policy FILE] [--verbose]
-                  [--tpm-device DEV] [--measure-log FILE]
+                  [--tpm-device DEV] [--measure-log FILE] [--boot] [--dry-run]
   bpf-preload status [--status FILE] [--json]
   bpf-preload sign --key PRIVATE.pem [--name NAME] [--output OUT] [--no-fast-path]
                    [--kernel-key KEY.pem --kernel-cert CERT] OBJECT
@@ -36,7 +36,8 @@ usage:
 
 exit codes of run: 0 every required object loaded; 3 a required object (or the
                    required guard, or required measurement) failed;
-                   1 fatal error (nothing attempted); 2 usage error
+                   1 fatal error (nothing attempted; outside an initramfs
+                   without --status, --dry-run or --boot); 2 usage error
 exit codes of predict: 0 the value covers every listed object (or measurement is off);
                    4 a listed object would not be measured (--allow-unmeasured: 0);
                    1 error, or --pcr contradicts the command line or policy; 2 usage error

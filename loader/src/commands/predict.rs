@@ -107,6 +107,7 @@ pub struct Prediction {
     pub value: Option<String>,
     /// The event texts, in the order the boot extends them.
     pub events: Vec<String>,
+    /// The listed objects the boot would refuse (so, when it measures, not measure).
     pub not_measured: Vec<NotMeasured>,
     /// What the boot would say about its command line and policy (refused or ignored options).
     pub notes: Vec<String>,
@@ -134,7 +135,7 @@ pub fn predict(plan: &Plan, bundle: &Path, ring: &Result<KeyRing, keys::KeyError
             required: false,
             value: None,
             events: Vec::new(),
-            not_measured: Vec::new(),
+            not_measured,
             notes: plan.notes.clone(),
         };
     };
@@ -222,7 +223,11 @@ pub fn run(args: &Args) -> Result<Report, CommandError> {
             }
         })?;
     }
-    let unmeasured = p.not_measured.iter().map(|n| n.name.clone()).collect();
+    // With measurement off there is no value for them to be missing from.
+    let unmeasured = match p.pcr {
+        Some(_) => p.not_measured.iter().map(|n| n.name.clone()).collect(),
+        None => Vec::new(),
+    };
     let text = if args.json {
         let mut s = serde_json::to_string_pretty(&p).unwrap_or_default();
         s.push('\n');
