@@ -1832,3 +1832,64 @@ fn run_dry_run_makes_no_kernel_calls() {
         text(&o)
     );
 }
+
+// ---- issue 27: status --check ----
+
+/// `status --check` exits non-zero when something is wrong, with a code per kind (the most
+/// serious wins) and one line per problem on stderr; without `--check` the same records exit 0.
+#[test]
+fn status_check_exit_codes_say_what_is_wrong() {
+    let s = Scratch::new("status-check");
+    std::fs::create_dir_all(s.p("bpffs")).unwrap();
+    let bpffs = s.p("bpffs").display().to_string();
+    let object = |name: &str, result: &str, required: bool| {
+        serde_json::json!({"name": name, "result": result, "required": required, "sha256": null,
+            "key_id": null, "error": if result == "failed" { Some("boom") } else { None },
+            "links": [], "maps": [], "programs": [], "not_attached": [],
+            "skipped_programs": [], "shared_maps": [], "duration_ms": 0.0,
+            "phases": {"verify_ms": 0.0, "load_ms": 0.0, "pin_ms": 0.0}})
+    };
+    let cases = [
+        (vec![], 0, ""),
+        (
+            vec![object("opt", "failed", false)],
+            4,
+            "bpf-preload: status --check: object opt failed\n",
+        ),
+        (
+            vec![object("opt", "failed", false), object("req", "failed", true)],
+            3,
+            "bpf-preload: status --check: required object req failed\nbpf-preload: status --check: object opt failed\n",
+        ),
+        // Loaded at boot, its directory gone now.
+        (
+            vec![object("gone", "loaded", false), object("opt", "failed", false)],
+            5,
+            "bpf-preload: status --check: object gone: removed now\nbpf-preload: status --check: object opt failed\n",
+        ),
+    ];
+    for (objects, code, stderr) in cases {
+        let record = serde_json::json!({
+            "version": 1, "source": "cmdline", "disabled": false, "bpffs": bpffs,
+            "mounted_bpffs": true, "error": null, "duration_ms": 1.0, "objects": objects,
+        });
+        let f = s.p("status.json");
+        std::fs::write(&f, record.to_string()).unwrap();
+        let f = f.display().to_string();
+        let o = bin(&["status", "--check", "--status", &f]);
+        assert_eq!(o.status.code(), Some(code), "{record}: {}", text(&o));
+        assert_eq!(String::from_utf8_lossy(&o.stderr), stderr, "{record}");
+        assert_clean(&o);
+        let o = bin(&["status", "--status", &f]);
+        assert_eq!(o.status.code(), Some(0), "{record}: {}", text(&o));
+        assert_eq!(String::from_utf8_lossy(&o.stderr), "");
+    }
+    // No record: 1, as before.
+    let missing = s.p("none.json").display().to_string();
+    assert_eq!(
+        bin(&["status", "--check", "--status", &missing])
+            .status
+            .code(),
+        Some(1)
+    );
+}

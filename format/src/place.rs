@@ -49,15 +49,12 @@ impl Place {
 /// The file system type of the root this process sees, from `/proc/self/mountinfo`: the last
 /// mount at `/` (a later mount hides an earlier one). `None` when no line is one.
 pub fn root_fstype(mountinfo: &str) -> Option<&str> {
-    mountinfo
-        .lines()
-        .rev()
-        .find_map(|line| {
-            let (left, right) = line.split_once(" - ")?;
-            let mount_point = left.split(' ').nth(4)?;
-            let fstype = right.split(' ').next()?;
-            (mount_point == "/" && !fstype.is_empty()).then_some(fstype)
-        })
+    mountinfo.lines().rev().find_map(|line| {
+        let (left, right) = line.split_once(" - ")?;
+        let mount_point = left.split(' ').nth(4)?;
+        let fstype = right.split(' ').next()?;
+        (mount_point == "/" && !fstype.is_empty()).then_some(fstype)
+    })
 }
 
 #[cfg(test)]

@@ -513,11 +513,99 @@ pub struct Status {
     pub duration_ms: f64,
 }
 
+/// What `status --check` finds wrong, most serious first: the exit code is the most serious
+/// one's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Problem {
+    /// A required object, the required guard or required measurement failed (exit 3).
+    RequiredUnmet,
+    /// The guard was asked for and is not active: not at boot, or not now (exit 6).
+    GuardNotActive,
+    /// An object the boot loaded is no longer in place: removed, replaced or on another bpffs
+    /// instance (exit 5).
+    Removed,
+    /// An object (not required) failed at boot (exit 4).
+    Failed,
+    /// A live check could not be made (not root?): nothing can be vouched for (exit 7).
+    Unchecked,
+}
+
+impl Problem {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Problem::RequiredUnmet => 3,
+            Problem::Failed => 4,
+            Problem::Removed => 5,
+            Problem::GuardNotActive => 6,
+            Problem::Unchecked => 7,
+        }
+    }
+}
+
 impl Status {
     pub fn required_failed(&self) -> impl Iterator<Item = &ObjectStatus> {
         self.objects
             .iter()
             .filter(|o| o.required && o.result == Outcome::Failed)
+    }
+
+    /// Everything `status --check` refuses, most serious first, each with one line saying
+    /// what (names escaped). Live problems need [`Status::live`].
+    pub fn problems(&self) -> Vec<(Problem, String)> {
+        let mut out = Vec::new();
+        for o in self.required_failed() {
+            out.push((
+                Problem::RequiredUnmet,
+                format!("required object {} failed", escape(&o.name)),
+            ));
+        }
+        if self.guard_required_failed() {
+            out.push((
+                Problem::RequiredUnmet,
+                "the required guard is not active".into(),
+            ));
+        }
+        if self.measurement_required_failed() {
+            out.push((Problem::RequiredUnmet, "required measurement failed".into()));
+        }
+        if let Some(g) = &self.guard {
+            let live = self.live.as_ref().and_then(|l| l.guard.as_ref());
+            if !g.is_active() {
+                out.push((Problem::GuardNotActive, format!("{} at boot", g.line())));
+            } else if let Some(c) = live.filter(|c| c.state != LiveState::Active) {
+                let problem = if c.state == LiveState::Unknown {
+                    Problem::Unchecked
+                } else {
+                    Problem::GuardNotActive
+                };
+                out.push((problem, format!("guard: {} now", c.state.as_str())));
+            }
+        }
+        if let Some(live) = &self.live {
+            for (name, c) in &live.objects {
+                match c.state {
+                    LiveState::Removed | LiveState::Replaced | LiveState::Moved => out.push((
+                        Problem::Removed,
+                        format!("object {}: {} now", escape(name), c.state.as_str()),
+                    )),
+                    LiveState::Unknown => out.push((
+                        Problem::Unchecked,
+                        format!("object {}: not checked now", escape(name)),
+                    )),
+                    _ => {}
+                }
+            }
+        }
+        for o in &self.objects {
+            if !o.required && o.result == Outcome::Failed {
+                out.push((
+                    Problem::Failed,
+                    format!("object {} failed", escape(&o.name)),
+                ));
+            }
+        }
+        out.sort_by_key(|(p, _)| *p);
+        out
     }
 
     /// Required measurement that is not ok: `run` fails closed (exit 3).
@@ -961,6 +1049,19 @@ mod tests {
             kprobes_unknown: Some("debugfs not mounted".into()),
             debugfs: None,
         });
+        // `status --check`: every problem, the most serious first (its code is the exit code).
+        assert_eq!(
+            st.problems(),
+            vec![
+                (Problem::GuardNotActive, "guard: gone now".to_string()),
+                (Problem::Removed, "object counter: removed now".to_string()),
+                (
+                    Problem::Unchecked,
+                    "object ../e\\x1btc: not checked now".to_string()
+                ),
+            ]
+        );
+        assert_eq!(st.problems()[0].0.exit_code(), 6);
         let text = st.render();
         let want = "\
 bpf-preload: 3 object(s) from nowhere (no list): 2 loaded, 1 already loaded, 0 failed, 0 skipped in 0.0 ms (bpffs /b)
@@ -1200,6 +1301,38 @@ bpf-preload: 2 object(s) from nowhere (no list): 1 loaded, 1 already loaded, 0 f
         let mut st = Status::from_json(&golden_free_record()).unwrap();
         st.run = Some(r);
         assert!(st.render().contains("\n  run: boot 0123456789abcdef0123456789abcdef, started 2026-12-06 17:20:02 UTC, on the booted system"));
+    }
+
+    #[test]
+    fn check_finds_required_unmet_and_failed_objects() {
+        let mut st = Status::from_json(&golden_free_record()).unwrap();
+        assert_eq!(st.problems(), vec![], "nothing asked, nothing wrong");
+        let mut opt = ObjectStatus::new("opt", false);
+        opt.result = Outcome::Failed;
+        let mut req = ObjectStatus::new("req", true);
+        req.result = Outcome::Failed;
+        st.objects = vec![opt.clone()];
+        assert_eq!(
+            st.problems(),
+            vec![(Problem::Failed, "object opt failed".to_string())]
+        );
+        assert_eq!(Problem::Failed.exit_code(), 4);
+        st.objects = vec![opt, req];
+        st.guard = Some(GuardStatus::new(GuardState::Unavailable, true));
+        let p = st.problems();
+        assert_eq!(
+            p.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+            [
+                Problem::RequiredUnmet,
+                Problem::RequiredUnmet,
+                Problem::GuardNotActive,
+                Problem::Failed
+            ]
+        );
+        assert_eq!(p[0].1, "required object req failed");
+        assert_eq!(p[1].1, "the required guard is not active");
+        assert!(p[2].1.starts_with("guard: unavailable"), "{}", p[2].1);
+        assert_eq!(p[0].0.exit_code(), 3);
     }
 
     fn golden_free_record() -> String {

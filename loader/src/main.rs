@@ -92,7 +92,22 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_FATAL)
             }
         },
-        Command::Status(args) => print(commands::status::run(&args)),
+        Command::Status(args) => match commands::status::run(&args) {
+            Ok(report) => {
+                print!("{}", report.text);
+                match report.problems.first() {
+                    Some((worst, _)) if args.check => {
+                        for (_, what) in &report.problems {
+                            // Names in it are escaped by `problems`.
+                            eprintln!("bpf-preload: status --check: {what}");
+                        }
+                        ExitCode::from(worst.exit_code())
+                    }
+                    _ => ExitCode::SUCCESS,
+                }
+            }
+            Err(e) => print(Err(e)),
+        },
         Command::Sign(args) => print(commands::sign::run(&args)),
         Command::Verify(args) => print(commands::verify::run(&args)),
         Command::Inspect(args) => print(commands::inspect::run(&args)),

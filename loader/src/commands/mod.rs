@@ -25,7 +25,7 @@ usage:
   bpf-preload run [--cmdline FILE] [--preload-list FILE] [--bundle DIR] [--keys DIR]
                   [--bpffs DIR] [--status FILE] [--policy FILE] [--verbose]
                   [--tpm-device DEV] [--measure-log FILE] [--boot] [--dry-run]
-  bpf-preload status [--status FILE] [--json]
+  bpf-preload status [--status FILE] [--json] [--check]
   bpf-preload sign --key PRIVATE.pem [--name NAME] [--output OUT] [--no-fast-path]
                    [--kernel-key KEY.pem --kernel-cert CERT] OBJECT
   bpf-preload verify [--key PUBLIC.pem ...] [--keys DIR ...] OBJECT   (none: built-in keys)
@@ -38,6 +38,11 @@ exit codes of run: 0 every required object loaded; 3 a required object (or the
                    required guard, or required measurement) failed;
                    1 fatal error (nothing attempted; outside an initramfs
                    without --status, --dry-run or --boot); 2 usage error
+exit codes of status --check: 0 all in place; 3 a required object, the required guard
+                   or required measurement failed; 6 the guard is not active (at boot
+                   or now); 5 an object was removed, replaced or moved since; 4 an
+                   object failed; 7 a live check could not be made (not root?);
+                   the most serious first, in this order; 1 no record; 2 usage error
 exit codes of predict: 0 the value covers every listed object (or measurement is off);
                    4 a listed object would not be measured (--allow-unmeasured: 0);
                    1 error, or --pcr contradicts the command line or policy; 2 usage error
