@@ -1132,8 +1132,21 @@ fn man_page_covers_every_subcommand() {
     let man = std::fs::read_to_string(repo().join("docs/bpf-preload.8")).unwrap();
     // `.SS NAME` sections, with the option names as written in groff (`\-\-name`).
     let mut sections: std::collections::BTreeMap<String, String> = Default::default();
+    // The options each section describes: the `.TP` item headers (`.BI \-\-pcr " N"`).
+    let mut described: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     let mut current: Option<String> = None;
+    let mut after_tp = false;
     for line in man.lines() {
+        if let (true, Some(c)) = (after_tp, &current) {
+            let opts = line
+                .replace("\\-", "-")
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .filter(|w| w.starts_with("--") && w.len() > 2)
+                .map(str::to_owned)
+                .collect::<Vec<_>>();
+            described.entry(c.clone()).or_default().extend(opts);
+        }
+        after_tp = line == ".TP";
         if let Some(name) = line.strip_prefix(".SS ") {
             current = Some(name.trim_matches('"').to_owned());
             sections.insert(name.trim_matches('"').to_owned(), String::new());
@@ -1209,6 +1222,76 @@ fn man_page_covers_every_subcommand() {
                 "docs/bpf-preload.8, section {sub}: option {o} is not described"
             );
         }
+    }
+    // And the other way: every option the man page describes is one the parser takes and the
+    // help shows (a man entry for an option that is gone, or one the help forgets, fails).
+    assert_eq!(
+        described.keys().map(String::as_str).collect::<Vec<_>>(),
+        expected,
+        "the .SS sections that describe options"
+    );
+    for (sub, opts) in &described {
+        for o in opts {
+            assert!(
+                from_source[sub].contains(o),
+                "docs/bpf-preload.8, section {sub}: {o} is not an option of `{sub}`"
+            );
+            assert!(
+                from_help[sub].contains(o),
+                "bpf-preload --help: `{sub}` does not show {o} (the man page describes it)"
+            );
+        }
+    }
+}
+
+/// `--version` is one line; `SUB --help` prints that subcommand's usage (and its exit codes),
+/// not the whole usage; `--help` shows predict's `--cmdline` and `--policy`.
+#[test]
+fn version_and_per_subcommand_help() {
+    for v in ["--version", "-V"] {
+        let o = bin(&[v]);
+        assert_eq!(o.status.code(), Some(0));
+        assert_eq!(
+            stdout(&o),
+            format!("bpf-preload {}\n", env!("CARGO_PKG_VERSION"))
+        );
+    }
+    let o = bin(&["sign", "--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = stdout(&o);
+    assert!(
+        out.starts_with("usage:\n  bpf-preload sign --key PRIVATE.pem"),
+        "{out}"
+    );
+    for other in [
+        "bpf-preload run",
+        "bpf-preload verify",
+        "bpf-preload predict",
+    ] {
+        assert!(!out.contains(other), "{out}");
+    }
+    let out = stdout(&bin(&["status", "--check", "--help"]));
+    assert!(out.starts_with("usage:\n  bpf-preload status "), "{out}");
+    assert!(
+        out.contains("exit codes of status --check: 0 all in place"),
+        "{out}"
+    );
+    let out = stdout(&bin(&["predict", "-h"]));
+    assert!(out.contains("exit codes of predict:"), "{out}");
+    let help = stdout(&bin(&["--help"]));
+    let predict: String = help
+        .lines()
+        .skip_while(|l| !l.starts_with("  bpf-preload predict"))
+        .take_while(|l| l.starts_with("  bpf-preload predict") || l.starts_with("    "))
+        .collect();
+    for o in [
+        "--cmdline FILE",
+        "--policy FILE",
+        "--pcr N",
+        "--json",
+        "--allow-unmeasured",
+    ] {
+        assert!(predict.contains(o), "{predict}");
     }
 }
 

@@ -775,7 +775,13 @@ impl Status {
                 let _ = writeln!(s, "      error: {}", escape(e));
             }
             if let Some(k) = &o.kernel_signature {
-                let _ = writeln!(s, "      kernel signature: {}", escape(k));
+                // "unsigned" alone reads as "this object is unsigned": it means no kernel
+                // signature (the loader's own ed25519 signature was verified all the same).
+                let k = match k.as_str() {
+                    "unsigned" => "none (not kernel-signed: the kernel checked no signature; the object's ed25519 signature was verified)".into(),
+                    other => escape(other),
+                };
+                let _ = writeln!(s, "      kernel signature: {k}");
             }
             if let Some(p) = &o.load_path {
                 let _ = match &o.load_path_reason {
@@ -1301,6 +1307,21 @@ bpf-preload: 2 object(s) from nowhere (no list): 1 loaded, 1 already loaded, 0 f
         let mut st = Status::from_json(&golden_free_record()).unwrap();
         st.run = Some(r);
         assert!(st.render().contains("\n  run: boot 0123456789abcdef0123456789abcdef, started 2026-12-06 17:20:02 UTC, on the booted system"));
+    }
+
+    #[test]
+    fn kernel_signature_unsigned_says_what_it_means() {
+        let mut st = Status::from_json(&golden_free_record()).unwrap();
+        let mut o = ObjectStatus::new("counter", false);
+        o.result = Outcome::Loaded;
+        o.kernel_signature = Some("unsigned".into());
+        st.objects = vec![o];
+        let text = st.render();
+        assert!(
+            text.contains("\n      kernel signature: none (not kernel-signed: the kernel checked no signature; the object's ed25519 signature was verified)\n"),
+            "{text}"
+        );
+        assert!(!text.contains("kernel signature: unsigned"), "{text}");
     }
 
     #[test]

@@ -44,6 +44,14 @@ fn main() -> ExitCode {
             print!("bpf-preload {}\n{USAGE}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
+        Command::HelpFor(sub) => {
+            print!("{}", commands::usage_of(sub));
+            ExitCode::SUCCESS
+        }
+        Command::Version => {
+            println!("bpf-preload {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
         Command::Run(args) if args.dry_run => match commands::run::dry_run(&args) {
             Ok(d) => {
                 print!("{}", d.text);

@@ -58,6 +58,40 @@ pub enum Command {
     Keygen(keygen::Args),
     Predict(predict::Args),
     Help,
+    /// `SUB --help`: that subcommand's usage alone.
+    HelpFor(&'static str),
+    Version,
+}
+
+/// The usage lines of one subcommand (its block of [`USAGE`], continuation lines included),
+/// and the exit codes that name it.
+pub fn usage_of(sub: &str) -> String {
+    let head = format!("  bpf-preload {sub} ");
+    let mut out = String::from("usage:\n");
+    let mut inside = false;
+    for line in USAGE.lines() {
+        if line.starts_with("  bpf-preload ") {
+            inside = line.starts_with(&head);
+        } else if !line.starts_with("    ") {
+            inside = false;
+        }
+        if inside {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    let codes = format!("exit codes of {sub}");
+    let mut inside = false;
+    for line in USAGE.lines() {
+        if line.starts_with("exit codes of") {
+            inside = line.starts_with(&codes);
+        }
+        if inside {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// Parse the whole command line: the subcommand, then its own arguments.
@@ -65,20 +99,27 @@ pub fn parse(mut p: lexopt::Parser) -> Result<Command, lexopt::Error> {
     use lexopt::prelude::*;
     let sub = match p.next()? {
         Some(Value(v)) => v.into_string().map_err(lexopt::Error::NonUnicodeValue)?,
-        Some(Long("help") | Short('h') | Long("version")) | None => return Ok(Command::Help),
+        Some(Long("version") | Short('V')) => return Ok(Command::Version),
+        Some(Long("help") | Short('h')) | None => return Ok(Command::Help),
         Some(other) => return Err(other.unexpected()),
     };
-    Ok(match sub.as_str() {
-        "run" => run::Args::parse(&mut p)?.map(Command::Run),
-        "status" => status::Args::parse(&mut p)?.map(Command::Status),
-        "sign" => sign::Args::parse(&mut p)?.map(Command::Sign),
-        "verify" => verify::Args::parse(&mut p)?.map(Command::Verify),
-        "inspect" => inspect::Args::parse(&mut p)?.map(Command::Inspect),
-        "keygen" => keygen::Args::parse(&mut p)?.map(Command::Keygen),
-        "predict" => predict::Args::parse(&mut p)?.map(Command::Predict),
+    let (name, command): (&'static str, Option<Command>) = match sub.as_str() {
+        "run" => ("run", run::Args::parse(&mut p)?.map(Command::Run)),
+        "status" => ("status", status::Args::parse(&mut p)?.map(Command::Status)),
+        "sign" => ("sign", sign::Args::parse(&mut p)?.map(Command::Sign)),
+        "verify" => ("verify", verify::Args::parse(&mut p)?.map(Command::Verify)),
+        "inspect" => (
+            "inspect",
+            inspect::Args::parse(&mut p)?.map(Command::Inspect),
+        ),
+        "keygen" => ("keygen", keygen::Args::parse(&mut p)?.map(Command::Keygen)),
+        "predict" => (
+            "predict",
+            predict::Args::parse(&mut p)?.map(Command::Predict),
+        ),
         other => return Err(format!("unknown command {other:?}").into()),
-    }
-    .unwrap_or(Command::Help))
+    };
+    Ok(command.unwrap_or(Command::HelpFor(name)))
 }
 
 /// `--help` anywhere after the subcommand (each `Args::parse` then returns `None`).
