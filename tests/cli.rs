@@ -1976,3 +1976,62 @@ fn status_check_exit_codes_say_what_is_wrong() {
         Some(1)
     );
 }
+
+// ---- issue 27: bash completion ----
+
+/// completion/bpf-preload.bash offers, for each subcommand, exactly the options its parser
+/// takes (and --help); it completes in bash; `make install-files` installs it where
+/// bash-completion looks (the Debian package is built from install-files).
+#[test]
+fn bash_completion_matches_the_parsers_and_is_installed() {
+    let script = repo().join("completion/bpf-preload.bash");
+    let body = std::fs::read_to_string(&script).unwrap();
+    for sub in [
+        "inspect", "keygen", "predict", "run", "sign", "status", "verify",
+    ] {
+        let src =
+            std::fs::read_to_string(repo().join(format!("loader/src/commands/{sub}.rs"))).unwrap();
+        let mut want: Vec<String> = src
+            .split("Long(\"")
+            .skip(1)
+            .map(|r| format!("--{}", &r[..r.find('"').unwrap()]))
+            .collect();
+        want.push("--help".into());
+        want.sort();
+        let line = body
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{sub}) opts=\"")))
+            .unwrap_or_else(|| panic!("no options line for {sub}"));
+        let quoted = line.split('"').nth(1).unwrap();
+        let mut got: Vec<String> = quoted.split_whitespace().map(str::to_owned).collect();
+        got.sort();
+        assert_eq!(got, want, "completion options of {sub}");
+    }
+    let complete = |words: &str| {
+        let cmd = format!(
+            "source {}; COMP_WORDS=({words}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); _bpf_preload; echo \"${{COMPREPLY[*]}}\"",
+            script.display()
+        );
+        let o = Command::new("bash")
+            .args(["--norc", "-c", &cmd])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        String::from_utf8(o.stdout).unwrap().trim().to_owned()
+    };
+    assert_eq!(complete("bpf-preload pr"), "predict");
+    assert_eq!(complete("bpf-preload predict --al"), "--allow-unmeasured");
+    assert_eq!(complete("bpf-preload status --c"), "--check");
+    let s = Scratch::new("completion-install");
+    let o = Command::new("make")
+        .args(["-s", "-C"])
+        .arg(repo())
+        .arg("install-files")
+        .arg(format!("DESTDIR={}", s.0.display()))
+        .arg(format!("BIN={BIN}"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let installed = s.p("usr/share/bash-completion/completions/bpf-preload");
+    assert_eq!(std::fs::read_to_string(installed).unwrap(), body);
+}
