@@ -14,6 +14,7 @@ SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 MKOSIINITRDDIR ?= $(PREFIX)/lib/mkosi-initrd/mkosi.conf.d
 DATADIR ?= $(PREFIX)/share/bpf-preload
 MANDIR ?= $(PREFIX)/share/man
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 SYSCONFDIR ?= /etc
 SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' \
 	-e 's|@SYSTEMDUNITDIR@|$(SYSTEMDUNITDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g' \
@@ -68,6 +69,7 @@ install-files:
 	$(SUBST) mkosi/mkosi-initrd/50-bpf-preload.conf > $(DESTDIR)$(MKOSIINITRDDIR)/50-bpf-preload.conf
 	install -D -m 0644 mkosi/mkosi-initrd/50-bpf-preload.preset $(DESTDIR)$(DATADIR)/50-bpf-preload.preset
 	install -D -m 0644 docs/bpf-preload.8 $(DESTDIR)$(MANDIR)/man8/bpf-preload.8
+	install -D -m 0644 completion/bpf-preload.bash $(DESTDIR)$(COMPLETIONDIR)/bpf-preload
 	install -d $(DESTDIR)$(BUNDLEDIR) $(DESTDIR)$(SYSCONFDIR)/bpf-preload/keys
 
 # The Debian package build/bpf-preload_<version>_<arch>.deb (plain dpkg-deb, from
@@ -85,7 +87,7 @@ uninstall:
 	    $(DESTDIR)$(INITRAMFSTOOLSDIR)/scripts/init-bottom/bpf-preload \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)/bpf-preload.service \
 	    $(DESTDIR)$(MKOSIINITRDDIR)/50-bpf-preload.conf $(DESTDIR)$(DATADIR)/50-bpf-preload.preset \
-	    $(DESTDIR)$(MANDIR)/man8/bpf-preload.8
+	    $(DESTDIR)$(MANDIR)/man8/bpf-preload.8 $(DESTDIR)$(COMPLETIONDIR)/bpf-preload
 	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DRACUTDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(BUNDLEDIR) 2> /dev/null
 
 clean:

@@ -1132,8 +1132,21 @@ fn man_page_covers_every_subcommand() {
     let man = std::fs::read_to_string(repo().join("docs/bpf-preload.8")).unwrap();
     // `.SS NAME` sections, with the option names as written in groff (`\-\-name`).
     let mut sections: std::collections::BTreeMap<String, String> = Default::default();
+    // The options each section describes: the `.TP` item headers (`.BI \-\-pcr " N"`).
+    let mut described: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     let mut current: Option<String> = None;
+    let mut after_tp = false;
     for line in man.lines() {
+        if let (true, Some(c)) = (after_tp, &current) {
+            let opts = line
+                .replace("\\-", "-")
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .filter(|w| w.starts_with("--") && w.len() > 2)
+                .map(str::to_owned)
+                .collect::<Vec<_>>();
+            described.entry(c.clone()).or_default().extend(opts);
+        }
+        after_tp = line == ".TP";
         if let Some(name) = line.strip_prefix(".SS ") {
             current = Some(name.trim_matches('"').to_owned());
             sections.insert(name.trim_matches('"').to_owned(), String::new());
@@ -1209,6 +1222,76 @@ fn man_page_covers_every_subcommand() {
                 "docs/bpf-preload.8, section {sub}: option {o} is not described"
             );
         }
+    }
+    // And the other way: every option the man page describes is one the parser takes and the
+    // help shows (a man entry for an option that is gone, or one the help forgets, fails).
+    assert_eq!(
+        described.keys().map(String::as_str).collect::<Vec<_>>(),
+        expected,
+        "the .SS sections that describe options"
+    );
+    for (sub, opts) in &described {
+        for o in opts {
+            assert!(
+                from_source[sub].contains(o),
+                "docs/bpf-preload.8, section {sub}: {o} is not an option of `{sub}`"
+            );
+            assert!(
+                from_help[sub].contains(o),
+                "bpf-preload --help: `{sub}` does not show {o} (the man page describes it)"
+            );
+        }
+    }
+}
+
+/// `--version` is one line; `SUB --help` prints that subcommand's usage (and its exit codes),
+/// not the whole usage; `--help` shows predict's `--cmdline` and `--policy`.
+#[test]
+fn version_and_per_subcommand_help() {
+    for v in ["--version", "-V"] {
+        let o = bin(&[v]);
+        assert_eq!(o.status.code(), Some(0));
+        assert_eq!(
+            stdout(&o),
+            format!("bpf-preload {}\n", env!("CARGO_PKG_VERSION"))
+        );
+    }
+    let o = bin(&["sign", "--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = stdout(&o);
+    assert!(
+        out.starts_with("usage:\n  bpf-preload sign --key PRIVATE.pem"),
+        "{out}"
+    );
+    for other in [
+        "bpf-preload run",
+        "bpf-preload verify",
+        "bpf-preload predict",
+    ] {
+        assert!(!out.contains(other), "{out}");
+    }
+    let out = stdout(&bin(&["status", "--check", "--help"]));
+    assert!(out.starts_with("usage:\n  bpf-preload status "), "{out}");
+    assert!(
+        out.contains("exit codes of status --check: 0 all in place"),
+        "{out}"
+    );
+    let out = stdout(&bin(&["predict", "-h"]));
+    assert!(out.contains("exit codes of predict:"), "{out}");
+    let help = stdout(&bin(&["--help"]));
+    let predict: String = help
+        .lines()
+        .skip_while(|l| !l.starts_with("  bpf-preload predict"))
+        .take_while(|l| l.starts_with("  bpf-preload predict") || l.starts_with("    "))
+        .collect();
+    for o in [
+        "--cmdline FILE",
+        "--policy FILE",
+        "--pcr N",
+        "--json",
+        "--allow-unmeasured",
+    ] {
+        assert!(predict.contains(o), "{predict}");
     }
 }
 
@@ -1361,4 +1444,594 @@ fn kernel_key_refusals_name_the_reason_and_write_nothing() {
         object("counter").as_os_str(),
     ]));
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
+
+// ---- issue 27: predict never lies ----
+
+/// A bundle of two signed objects (`counter`, `iter`), a keys directory that trusts them and a
+/// preload list naming both.
+fn predict_bundle(s: &Scratch) {
+    std::fs::create_dir_all(s.p("bundle")).unwrap();
+    std::fs::create_dir_all(s.p("keys")).unwrap();
+    std::fs::create_dir_all(s.p("nokeys")).unwrap();
+    std::fs::copy(test_public_key(), s.p("keys/test.pub")).unwrap();
+    for name in ["counter", "iter"] {
+        let out = s.p(&format!("bundle/{name}.bpf.o"));
+        let o = bin(&sign_args(&[
+            OsStr::new("--name"),
+            OsStr::new(name),
+            OsStr::new("--output"),
+            out.as_os_str(),
+            object(name).as_os_str(),
+        ]));
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    std::fs::write(s.p("list"), "counter\niter\n").unwrap();
+}
+
+/// `predict` over the bundle of [`predict_bundle`] with these extra arguments.
+fn predict(s: &Scratch, extra: &[&str]) -> Output {
+    let mut args: Vec<String> = ["predict", "--bundle"].map(String::from).to_vec();
+    args.push(s.p("bundle").display().to_string());
+    args.push("--preload-list".into());
+    args.push(s.p("list").display().to_string());
+    args.extend(extra.iter().map(|a| a.to_string()));
+    if !extra.contains(&"--keys") {
+        args.push("--keys".into());
+        args.push(s.p("keys").display().to_string());
+    }
+    let o = bin(&args);
+    assert_clean(&o);
+    o
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+/// The PCR is the boot's: the policy's `measure_pcr`, else the command line's
+/// `rd.bpf_preload.measure=`; a `--pcr` that says otherwise is refused with exit 1 and no value
+/// (issue 27: it printed a value "for PCR 12" while the boot measured into 9 or 7).
+#[test]
+fn predict_takes_the_pcr_the_boot_takes_and_refuses_a_contradicting_one() {
+    let s = Scratch::new("predict-pcr");
+    predict_bundle(&s);
+    std::fs::write(s.p("policy9"), "measure_pcr = 9\n").unwrap();
+    std::fs::write(s.p("cmdline7"), "quiet rd.bpf_preload.measure=7\n").unwrap();
+    std::fs::write(s.p("cmdline12"), "rd.bpf_preload.measure=12\n").unwrap();
+    std::fs::write(s.p("cmdline-off"), "rd.bpf_preload.measure=off\n").unwrap();
+    std::fs::write(s.p("cmdline-plain"), "quiet\n").unwrap();
+    let (policy9, cmdline7) = (s.p("policy9"), s.p("cmdline7"));
+    let (policy9, cmdline7) = (policy9.to_str().unwrap(), cmdline7.to_str().unwrap());
+    let off = s.p("cmdline-off").display().to_string();
+    let cmdline12 = s.p("cmdline12").display().to_string();
+    let plain = s.p("cmdline-plain").display().to_string();
+
+    let refused = [
+        (
+            vec!["--policy", policy9, "--pcr", "12"],
+            "predict: --pcr 12 refused: the policy's measure_pcr = 9",
+        ),
+        (
+            vec!["--cmdline", cmdline7, "--pcr", "12"],
+            "predict: --pcr 12 refused: the command line's rd.bpf_preload.measure= (PCR 7)",
+        ),
+        (
+            vec!["--cmdline", &off, "--pcr", "12"],
+            "predict: --pcr 12 refused: the boot would not measure",
+        ),
+        (
+            vec!["--cmdline", &cmdline12, "--policy", policy9, "--pcr", "12"],
+            "predict: --pcr 12 refused: the policy's measure_pcr = 9",
+        ),
+    ];
+    for (extra, why) in refused {
+        let o = predict(&s, &extra);
+        assert_eq!(o.status.code(), Some(1), "{extra:?}: {}", text(&o));
+        assert_eq!(stdout(&o), "", "{extra:?}: no value is printed");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.starts_with(&format!("bpf-preload: {why}")),
+            "{extra:?}: {err}"
+        );
+    }
+
+    // Without --pcr the PCR is the boot's; with an agreeing --pcr the same.
+    let agreed = [
+        (vec!["--policy", policy9], 9),
+        (vec!["--policy", policy9, "--pcr", "9"], 9),
+        (vec!["--cmdline", cmdline7], 7),
+        (vec!["--cmdline", cmdline7, "--pcr", "7"], 7),
+        // --pcr stands for the command line's option when the given one has none.
+        (vec!["--cmdline", &plain, "--pcr", "5"], 5),
+        (vec!["--pcr", "12"], 12),
+    ];
+    let mut values = Vec::new();
+    for (extra, pcr) in agreed {
+        let o = predict(&s, &extra);
+        assert_eq!(o.status.code(), Some(0), "{extra:?}: {}", text(&o));
+        let out = stdout(&o);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0].len(), 64, "{extra:?}: {out}");
+        let events: Vec<&str> = lines
+            .iter()
+            .filter_map(|l| l.strip_prefix(&format!("# pcr {pcr} event ")))
+            .collect();
+        assert_eq!(events.len(), 3, "{extra:?}: {out}");
+        assert_eq!(events[2], "bpf-preload end listed=2 measured=2");
+        values.push(lines[0].to_owned());
+    }
+    // The events do not name the PCR: the same objects give the same value in any PCR.
+    assert!(values.windows(2).all(|w| w[0] == w[1]), "{values:?}");
+
+    // The policy wins over the command line, as at boot, and the note says so.
+    let o = predict(&s, &["--policy", policy9, "--cmdline", &cmdline12]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("# pcr 9 event bpf-preload end listed=2"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "# note: rd.bpf_preload.measure=12 refused: the initramfs policy measures into PCR 9"
+        ),
+        "{out}"
+    );
+}
+
+/// A boot that measures nothing gets `measurement off` and no PCR value (exit 0), in text and
+/// JSON; `--pcrlock` then has nothing to write and says so (exit 1, no file).
+#[test]
+fn predict_says_measurement_off_when_the_boot_measures_nothing() {
+    let s = Scratch::new("predict-off");
+    predict_bundle(&s);
+    std::fs::write(s.p("cmdline"), "quiet rd.bpf_preload.measure=required\n").unwrap();
+    let cmdline = s.p("cmdline").display().to_string();
+    for extra in [vec![], vec!["--cmdline", cmdline.as_str()]] {
+        let o = predict(&s, &extra);
+        assert_eq!(o.status.code(), Some(0), "{extra:?}: {}", text(&o));
+        let out = stdout(&o);
+        assert_eq!(out.lines().next(), Some("measurement off"), "{out}");
+        assert!(
+            !out.lines()
+                .any(|l| l.len() == 64 && l.bytes().all(|b| b.is_ascii_hexdigit())),
+            "no PCR value: {out}"
+        );
+        assert!(!out.contains("# pcr "), "{out}");
+    }
+    // `required` without a PCR is ignored by the boot, and the note says why.
+    let out = stdout(&predict(&s, &["--cmdline", &cmdline]));
+    assert!(
+        out.contains("# note: rd.bpf_preload.measure=required without a PCR (none in the initramfs policy): ignored"),
+        "{out}"
+    );
+    let o = predict(&s, &["--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["measurement"], "off");
+    assert_eq!(j["pcr"], serde_json::Value::Null);
+    assert_eq!(j["value"], serde_json::Value::Null);
+    assert_eq!(j["events"], serde_json::json!([]));
+    let pcrlock = s.p("c.pcrlock").display().to_string();
+    let o = predict(&s, &["--pcrlock", &pcrlock]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("--pcrlock: the boot would not measure"),
+        "{}",
+        text(&o)
+    );
+    assert!(!s.p("c.pcrlock").exists());
+}
+
+/// An object the boot would not measure (here: no trusted key, or a tampered object) makes
+/// predict exit 4 and name it, with the value and the reason still printed; `--allow-unmeasured`
+/// accepts it (exit 0). Issue 27: without `--keys` it printed a value with nothing measured.
+#[test]
+fn predict_fails_when_a_listed_object_would_not_be_measured() {
+    let s = Scratch::new("predict-unmeasured");
+    predict_bundle(&s);
+    let nokeys = s.p("nokeys").display().to_string();
+    let o = predict(&s, &["--pcr", "12", "--keys", &nokeys]);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("# pcr 12 event bpf-preload end listed=2 measured=0"),
+        "{out}"
+    );
+    assert!(out.contains("# not measured: counter: "), "{out}");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "bpf-preload: predict: listed but not measured: counter, iter (the value does not cover them; --allow-unmeasured accepts this)\n"
+    );
+    let o = predict(
+        &s,
+        &["--pcr", "12", "--keys", &nokeys, "--allow-unmeasured"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(stdout(&o), out, "the same prediction");
+
+    // One tampered object of two: exit 4 naming it alone.
+    let f = s.p("bundle/iter.bpf.o");
+    let mut bytes = std::fs::read(&f).unwrap();
+    bytes[100] ^= 0x20;
+    std::fs::write(&f, bytes).unwrap();
+    let o = predict(&s, &["--pcr", "12"]);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not measured: iter ("));
+    assert!(stdout(&o).contains("bpf-preload end listed=2 measured=1"));
+}
+
+/// `--json`: the value is the replay of the events it lists, with the PCR, whether measurement
+/// is required, the objects not measured and the plan's notes.
+#[test]
+fn predict_json_is_the_text_in_fields() {
+    use bpf_preload::measure;
+    let s = Scratch::new("predict-json");
+    predict_bundle(&s);
+    std::fs::write(s.p("policy"), "measure_pcr = 9\nmeasure = required\n").unwrap();
+    let policy = s.p("policy").display().to_string();
+    let o = predict(&s, &["--policy", &policy, "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["measurement"], "on");
+    assert_eq!(j["pcr"], 9);
+    assert_eq!(j["required"], true);
+    let events: Vec<&str> = j["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    assert_eq!(events.len(), 3);
+    assert!(events[0].starts_with("bpf-preload object=counter sha256="));
+    assert!(events[1].starts_with("bpf-preload object=iter sha256="));
+    let digests: Vec<[u8; 32]> = events.iter().map(|e| measure::event_digest(e)).collect();
+    assert_eq!(
+        j["value"],
+        bpf_preload::verify::hex(&measure::replay(&digests))
+    );
+    assert_eq!(j["not_measured"], serde_json::json!([]));
+    // The text's first line is the same value.
+    let t = stdout(&predict(&s, &["--policy", &policy]));
+    assert_eq!(Some(t.lines().next().unwrap()), j["value"].as_str());
+}
+
+// ---- issue 27: the boot's evidence is the boot's ----
+
+/// This host is a booted system (its root is not `rootfs`, it has no /etc/initrd-release);
+/// the tests below say so rather than pass vacuously inside an initramfs.
+fn outside_initramfs() -> bool {
+    bpf_preload::where_running() == bpf_preload::place::Place::System
+}
+
+fn run_args(s: &Scratch, cmdline: &str, extra: &[&str]) -> Vec<String> {
+    std::fs::write(s.p("cmdline"), cmdline).unwrap();
+    let mut a: Vec<String> = vec!["run".into(), "--cmdline".into()];
+    a.push(s.p("cmdline").display().to_string());
+    for (opt, rel) in [
+        ("--preload-list", "list"),
+        ("--bundle", "bundle"),
+        ("--keys", "keys"),
+        ("--bpffs", "bpffs"),
+        ("--policy", "no-policy"),
+    ] {
+        a.push(opt.into());
+        a.push(s.p(rel).display().to_string());
+    }
+    a.extend(extra.iter().map(|x| x.to_string()));
+    a
+}
+
+/// Outside an initramfs `run` refuses the boot's default record (exit 1, nothing made); with
+/// `--status FILE` it runs, logs to stderr instead of the kernel log, leaves the TPM alone,
+/// and its record says which boot, when and where; `--tpm-device` without `--measure-log` is
+/// refused; `--boot` acts as the boot (kmsg).
+#[test]
+fn run_outside_an_initramfs_leaves_the_boots_evidence_alone() {
+    if !outside_initramfs() {
+        return skip(
+            "run_outside_an_initramfs",
+            "this test runs inside an initramfs",
+        );
+    }
+    let s = Scratch::new("run-outside");
+    predict_bundle(&s);
+    let default_status = Path::new("/run/bpf-preload/status.json");
+    let before = std::fs::read(default_status).ok();
+    let o = bin(&run_args(&s, "rd.bpf_preload.measure=12", &[]));
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "bpf-preload: not in an initramfs (no /etc/initrd-release, the root is not the kernel's rootfs): \
+         a run by hand would overwrite the boot's record /run/bpf-preload/status.json; give --status FILE \
+         (kmsg and the TPM are then left alone), --dry-run, or --boot to act as the boot\n"
+    );
+    assert_eq!(
+        std::fs::read(default_status).ok(),
+        before,
+        "the boot's record is untouched"
+    );
+    assert!(!s.p("bpffs").exists());
+
+    // --status FILE: it runs; the log lines go to stderr (not kmsg: no --verbose here).
+    let status = s.p("status.json").display().to_string();
+    let t0 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let o = bin(&run_args(
+        &s,
+        "rd.bpf_preload=0 rd.bpf_preload.measure=12",
+        &["--status", &status],
+    ));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    // The TPM is not tried: no device, and the reason says why.
+    assert!(
+        err.contains("bpf-preload: measurement: unavailable pcr=12 events=0 reason: no TPM: no TPM device to try (a run outside the initramfs uses one only with --tpm-device)"),
+        "{err}"
+    );
+    let st =
+        bpf_preload::status::Status::from_json(&std::fs::read_to_string(&status).unwrap()).unwrap();
+    let run = st.run.expect("the record says which run");
+    assert_eq!(run.place, bpf_preload::place::Place::System);
+    let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    assert_eq!(run.boot_id, boot_id.trim().replace('-', ""));
+    assert!(
+        run.started >= t0 && run.started <= t0 + 60,
+        "{}",
+        run.started
+    );
+    assert_eq!(
+        st.measurement.unwrap().state,
+        bpf_preload::status::MeasureState::Unavailable
+    );
+    // `status` shows them.
+    let o = bin(&["status", "--status", &status]);
+    let out = stdout(&o);
+    assert!(
+        out.contains(&format!(
+            "\n  run: boot {}, started {}, on the booted system (a manual run, not the boot)\n",
+            run.boot_id,
+            bpf_preload::status::utc(run.started)
+        )),
+        "{out}"
+    );
+
+    // --tpm-device alone would append to the boot's measurement log: refused.
+    let o = bin(&run_args(
+        &s,
+        "rd.bpf_preload=0",
+        &["--status", &status, "--tpm-device", "/dev/null"],
+    ));
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("--tpm-device without --measure-log"),
+        "{}",
+        text(&o)
+    );
+
+    // --boot: acts as the boot; the log lines go to the kernel log, not stderr (a TPM of
+    // the scratch directory, which does not exist, keeps this host's PCRs out of it).
+    let (tpm, log) = (
+        s.p("tpm0").display().to_string(),
+        s.p("log").display().to_string(),
+    );
+    let boot = [
+        "--status",
+        &status,
+        "--boot",
+        "--tpm-device",
+        &tpm,
+        "--measure-log",
+        &log,
+    ];
+    let o = bin(&run_args(
+        &s,
+        "rd.bpf_preload=0 rd.bpf_preload.measure=12",
+        &boot,
+    ));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).contains("measurement: unavailable"),
+        "{}",
+        text(&o)
+    );
+    let st =
+        bpf_preload::status::Status::from_json(&std::fs::read_to_string(&status).unwrap()).unwrap();
+    assert!(st
+        .measurement
+        .unwrap()
+        .reason
+        .unwrap()
+        .contains("tpm0: No such file"));
+}
+
+/// `--dry-run` plans, verifies and predicts with no kernel call (strace: no bpf(), no mount(),
+/// no file opened for writing, no /dev/kmsg or TPM) and writes nothing; a required object that
+/// would be refused makes it exit 3.
+#[test]
+fn run_dry_run_makes_no_kernel_calls() {
+    if Command::new("strace").arg("-V").output().is_err() {
+        return skip(
+            "run_dry_run_makes_no_kernel_calls",
+            "strace is not installed",
+        );
+    }
+    let s = Scratch::new("run-dry");
+    predict_bundle(&s);
+    let trace = s.p("trace").display().to_string();
+    let mut args = vec!["-f".to_string(), "-o".into(), trace.clone(), BIN.into()];
+    args.extend(run_args(&s, "rd.bpf_preload.measure=12", &["--dry-run"]));
+    let o = Command::new("strace").args(&args).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("object counter: verified\nobject iter: verified\n"),
+        "{out}"
+    );
+    let predicted = stdout(&predict(&s, &["--pcr", "12"]));
+    let value = predicted.lines().next().unwrap();
+    assert!(
+        out.contains(&format!(
+            "measurement: PCR 12 would be {value} (from a reset PCR)"
+        )),
+        "{out}"
+    );
+    let trace = std::fs::read_to_string(s.p("trace")).unwrap();
+    for line in trace.lines() {
+        let call = line.split_once(' ').map_or(line, |(_, c)| c).trim_start();
+        assert!(!call.starts_with("bpf("), "{line}");
+        assert!(!call.starts_with("mount("), "{line}");
+        assert!(
+            !line.contains("/dev/kmsg") && !line.contains("/dev/tpm"),
+            "{line}"
+        );
+        if call.starts_with("open") {
+            assert!(
+                !line.contains("O_WRONLY") && !line.contains("O_RDWR") && !line.contains("O_CREAT"),
+                "{line}"
+            );
+        }
+    }
+    assert!(
+        trace.contains("bundle/counter.bpf.o"),
+        "the trace is of the run"
+    );
+    assert!(!s.p("bpffs").exists());
+
+    // A required object that would be refused: exit 3, named.
+    std::fs::remove_file(s.p("bundle/iter.bpf.o")).unwrap();
+    let o = bin(&run_args(
+        &s,
+        "rd.bpf_preload=counter,iter rd.bpf_preload.required=iter",
+        &["--dry-run"],
+    ));
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("object iter (required): refused: read "),
+        "{}",
+        text(&o)
+    );
+}
+
+// ---- issue 27: status --check ----
+
+/// `status --check` exits non-zero when something is wrong, with a code per kind (the most
+/// serious wins) and one line per problem on stderr; without `--check` the same records exit 0.
+#[test]
+fn status_check_exit_codes_say_what_is_wrong() {
+    let s = Scratch::new("status-check");
+    std::fs::create_dir_all(s.p("bpffs")).unwrap();
+    let bpffs = s.p("bpffs").display().to_string();
+    let object = |name: &str, result: &str, required: bool| {
+        serde_json::json!({"name": name, "result": result, "required": required, "sha256": null,
+            "key_id": null, "error": if result == "failed" { Some("boom") } else { None },
+            "links": [], "maps": [], "programs": [], "not_attached": [],
+            "skipped_programs": [], "shared_maps": [], "duration_ms": 0.0,
+            "phases": {"verify_ms": 0.0, "load_ms": 0.0, "pin_ms": 0.0}})
+    };
+    let cases = [
+        (vec![], 0, ""),
+        (
+            vec![object("opt", "failed", false)],
+            4,
+            "bpf-preload: status --check: object opt failed\n",
+        ),
+        (
+            vec![object("opt", "failed", false), object("req", "failed", true)],
+            3,
+            "bpf-preload: status --check: required object req failed\nbpf-preload: status --check: object opt failed\n",
+        ),
+        // Loaded at boot, its directory gone now.
+        (
+            vec![object("gone", "loaded", false), object("opt", "failed", false)],
+            5,
+            "bpf-preload: status --check: object gone: removed now\nbpf-preload: status --check: object opt failed\n",
+        ),
+    ];
+    for (objects, code, stderr) in cases {
+        let record = serde_json::json!({
+            "version": 1, "source": "cmdline", "disabled": false, "bpffs": bpffs,
+            "mounted_bpffs": true, "error": null, "duration_ms": 1.0, "objects": objects,
+        });
+        let f = s.p("status.json");
+        std::fs::write(&f, record.to_string()).unwrap();
+        let f = f.display().to_string();
+        let o = bin(&["status", "--check", "--status", &f]);
+        assert_eq!(o.status.code(), Some(code), "{record}: {}", text(&o));
+        assert_eq!(String::from_utf8_lossy(&o.stderr), stderr, "{record}");
+        assert_clean(&o);
+        let o = bin(&["status", "--status", &f]);
+        assert_eq!(o.status.code(), Some(0), "{record}: {}", text(&o));
+        assert_eq!(String::from_utf8_lossy(&o.stderr), "");
+    }
+    // No record: 1, as before.
+    let missing = s.p("none.json").display().to_string();
+    assert_eq!(
+        bin(&["status", "--check", "--status", &missing])
+            .status
+            .code(),
+        Some(1)
+    );
+}
+
+// ---- issue 27: bash completion ----
+
+/// completion/bpf-preload.bash offers, for each subcommand, exactly the options its parser
+/// takes (and --help); it completes in bash; `make install-files` installs it where
+/// bash-completion looks (the Debian package is built from install-files).
+#[test]
+fn bash_completion_matches_the_parsers_and_is_installed() {
+    let script = repo().join("completion/bpf-preload.bash");
+    let body = std::fs::read_to_string(&script).unwrap();
+    for sub in [
+        "inspect", "keygen", "predict", "run", "sign", "status", "verify",
+    ] {
+        let src =
+            std::fs::read_to_string(repo().join(format!("loader/src/commands/{sub}.rs"))).unwrap();
+        let mut want: Vec<String> = src
+            .split("Long(\"")
+            .skip(1)
+            .map(|r| format!("--{}", &r[..r.find('"').unwrap()]))
+            .collect();
+        want.push("--help".into());
+        want.sort();
+        let line = body
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{sub}) opts=\"")))
+            .unwrap_or_else(|| panic!("no options line for {sub}"));
+        let quoted = line.split('"').nth(1).unwrap();
+        let mut got: Vec<String> = quoted.split_whitespace().map(str::to_owned).collect();
+        got.sort();
+        assert_eq!(got, want, "completion options of {sub}");
+    }
+    let complete = |words: &str| {
+        let cmd = format!(
+            "source {}; COMP_WORDS=({words}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); _bpf_preload; echo \"${{COMPREPLY[*]}}\"",
+            script.display()
+        );
+        let o = Command::new("bash")
+            .args(["--norc", "-c", &cmd])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        String::from_utf8(o.stdout).unwrap().trim().to_owned()
+    };
+    assert_eq!(complete("bpf-preload pr"), "predict");
+    assert_eq!(complete("bpf-preload predict --al"), "--allow-unmeasured");
+    assert_eq!(complete("bpf-preload status --c"), "--check");
+    let s = Scratch::new("completion-install");
+    let o = Command::new("make")
+        .args(["-s", "-C"])
+        .arg(repo())
+        .arg("install-files")
+        .arg(format!("DESTDIR={}", s.0.display()))
+        .arg(format!("BIN={BIN}"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let installed = s.p("usr/share/bash-completion/completions/bpf-preload");
+    assert_eq!(std::fs::read_to_string(installed).unwrap(), body);
 }

@@ -125,7 +125,12 @@ fn names(value: &str) -> impl Iterator<Item = &str> {
 /// Does the command line name the objects itself (any `rd.bpf_preload=`)? Then the preload list
 /// file is not used, and need not be read.
 pub fn names_objects(cmdline: &str) -> bool {
-    values(&split_params(cmdline), LIST_OPTION).next().is_some()
+    has_option(cmdline, LIST_OPTION)
+}
+
+/// Does the command line carry `key=` at all (whatever its value, understood or not)?
+pub fn has_option(cmdline: &str, key: &str) -> bool {
+    values(&split_params(cmdline), key).next().is_some()
 }
 
 /// dracut's view of the command line (its `getcmdline`): the built-in options of

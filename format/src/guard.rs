@@ -308,9 +308,157 @@ fn u32_at(v: &[u8], o: usize) -> Option<u32> {
     Some(u32::from_ne_bytes(v.get(o..o + 4)?.try_into().ok()?))
 }
 
+/// The kernel's lockdown state (absent: no lockdown LSM).
+pub const LOCKDOWN: &str = "/sys/kernel/security/lockdown";
+
+/// The first program libbpf says it could not load, from its messages
+/// (`prog 'NAME': BPF program load failed: …`, `prog 'NAME': failed to load: …`).
+pub fn first_refused_program(log: &[String]) -> Option<String> {
+    log.iter().find_map(|l| {
+        let rest = &l[l.find("prog '")? + 6..];
+        let (name, tail) = rest.split_once("': ")?;
+        (tail.starts_with("BPF program load failed") || tail.starts_with("failed to load"))
+            .then(|| name.to_owned())
+    })
+}
+
+/// The capabilities loading and attaching BPF LSM programs takes.
+const LSM_CAPS: [(u32, &str); 4] = [
+    (39, "CAP_BPF"),
+    (38, "CAP_PERFMON"),
+    (21, "CAP_SYS_ADMIN"),
+    (33, "CAP_MAC_ADMIN"),
+];
+
+/// What to check when the kernel refused the guard's programs: `lsm=` (the LSM list's text),
+/// lockdown (`/sys/kernel/security/lockdown`), this process's capabilities and user namespace
+/// (`/proc/self/status`, `/proc/self/uid_map`). Each `None`: could not be read.
+pub fn load_advice(
+    lsm: Option<&str>,
+    lockdown: Option<&str>,
+    status: Option<&str>,
+    uid_map: Option<&str>,
+) -> String {
+    let mut parts = Vec::new();
+    let mut suspect = false;
+    let unknown = lsm.is_none() || status.is_none() || uid_map.is_none();
+    match lsm.map(str::trim) {
+        Some(list) if list.split(',').any(|l| l == "bpf") => {
+            parts.push(format!("lsm= has bpf ({list})"))
+        }
+        Some(list) => {
+            suspect = true;
+            parts.push(format!("lsm= lacks bpf ({list}): boot with lsm={list},bpf"))
+        }
+        None => parts.push(format!("{LSM_LIST} unreadable")),
+    }
+    let mode = lockdown.and_then(|t| {
+        let start = t.find('[')? + 1;
+        let end = start + t[start..].find(']')?;
+        Some(&t[start..end])
+    });
+    match mode {
+        Some("confidentiality") => {
+            suspect = true;
+            parts.push(
+                "lockdown: confidentiality (refuses BPF that reads kernel memory: boot with lockdown=integrity or none)"
+                    .into(),
+            )
+        }
+        Some("integrity") => {
+            suspect = true;
+            parts.push(
+                "lockdown: integrity (some kernels refuse BPF programs under it: booting with lockdown=none tells)"
+                    .into(),
+            )
+        }
+        Some(m) => parts.push(format!("lockdown: {m}")),
+        None => parts.push("lockdown: not active (no lockdown LSM)".into()),
+    }
+    let eff = status.and_then(|t| {
+        let line = t.lines().find(|l| l.starts_with("CapEff:"))?;
+        u64::from_str_radix(line["CapEff:".len()..].trim(), 16).ok()
+    });
+    match eff {
+        Some(eff) => {
+            let missing: Vec<&str> = LSM_CAPS
+                .iter()
+                .filter(|(bit, _)| eff & (1u64 << bit) == 0)
+                .map(|(_, n)| *n)
+                .collect();
+            if missing.is_empty() {
+                parts.push(
+                    "capabilities: CAP_BPF CAP_PERFMON CAP_SYS_ADMIN CAP_MAC_ADMIN held".into(),
+                );
+            } else {
+                suspect = true;
+                parts.push(format!("capabilities: missing {}", missing.join(" ")));
+            }
+        }
+        None => parts.push("capabilities: unknown".into()),
+    }
+    // The initial user namespace maps every id to itself: `0 0 4294967295`.
+    let initial =
+        uid_map.map(|m| m.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"]);
+    match initial {
+        Some(true) => parts.push("user namespace: the initial one".into()),
+        Some(false) => {
+            suspect = true;
+            parts.push("user namespace: not the initial one (a container): BPF LSM needs the host's capabilities".into())
+        }
+        None => parts.push("user namespace: unknown".into()),
+    }
+    if !suspect && !unknown {
+        parts.push("all look right: the kernel refuses BPF LSM programs for a reason of its own (see dmesg)".into());
+    }
+    format!("check: {}", parts.join("; "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_refused_program_is_named() {
+        let log: Vec<String> = [
+            "libbpf: map 'guard_cfg': created successfully, fd=4",
+            "libbpf: prog 'guard_unlink': BPF program load failed: -EPERM",
+            "libbpf: prog 'guard_unlink': failed to load: -EPERM",
+            "libbpf: prog 'guard_rmdir': failed to load: -EPERM",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(first_refused_program(&log).as_deref(), Some("guard_unlink"));
+        assert_eq!(
+            first_refused_program(&log[3..]).as_deref(),
+            Some("guard_rmdir")
+        );
+        assert_eq!(first_refused_program(&log[..1]), None);
+        assert_eq!(first_refused_program(&["prog 'x".into()]), None);
+    }
+
+    #[test]
+    fn load_advice_names_what_to_check() {
+        let all = "Name:\tx\nCapEff:\t000001ffffffffff\n";
+        let none = "CapEff:\t0000000000000000\n";
+        let init = "         0          0 4294967295\n";
+        assert_eq!(
+            load_advice(Some("capability,yama,bpf\n"), Some("[none] integrity confidentiality\n"), Some(all), Some(init)),
+            "check: lsm= has bpf (capability,yama,bpf); lockdown: none; capabilities: CAP_BPF CAP_PERFMON CAP_SYS_ADMIN CAP_MAC_ADMIN held; user namespace: the initial one; all look right: the kernel refuses BPF LSM programs for a reason of its own (see dmesg)"
+        );
+        assert_eq!(
+            load_advice(Some("capability,yama"), Some("none integrity [confidentiality]"), Some(none), Some("0 1000 1")),
+            "check: lsm= lacks bpf (capability,yama): boot with lsm=capability,yama,bpf; lockdown: confidentiality (refuses BPF that reads kernel memory: boot with lockdown=integrity or none); capabilities: missing CAP_BPF CAP_PERFMON CAP_SYS_ADMIN CAP_MAC_ADMIN; user namespace: not the initial one (a container): BPF LSM needs the host's capabilities"
+        );
+        assert_eq!(
+            load_advice(Some("bpf"), Some("none [integrity] confidentiality"), Some(all), Some(init)),
+            "check: lsm= has bpf (bpf); lockdown: integrity (some kernels refuse BPF programs under it: booting with lockdown=none tells); capabilities: CAP_BPF CAP_PERFMON CAP_SYS_ADMIN CAP_MAC_ADMIN held; user namespace: the initial one"
+        );
+        assert_eq!(
+            load_advice(None, None, None, None),
+            "check: /sys/kernel/security/lsm unreadable; lockdown: not active (no lockdown LSM); capabilities: unknown; user namespace: unknown"
+        );
+    }
 
     #[test]
     fn info_decodes_the_c_layout() {

@@ -12,6 +12,7 @@
 //! | [`cmdline`], [`policy`] | kernel command line + preload list + build-time policy → the plan |
 //! | [`guard`] | the built-in guard: which program fits each hook, its config and info map values |
 //! | [`status`], [`live`] | the status record `run` writes, and the live view `status` adds |
+//! | [`place`] | where a run runs: the boot's initramfs or a booted system |
 //! | [`escape`] | the one escaper for text we did not write |
 //! | [`measure`] | measured preload: events, their replay, systemd log records, pcrlock components, TPM 2.0 commands |
 //!
@@ -39,6 +40,7 @@ pub mod ksig;
 pub mod live;
 pub mod measure;
 pub mod name;
+pub mod place;
 pub mod policy;
 pub mod status;
 pub mod trailer;

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::cmdline::Source;
 use crate::escape::{escape, json_safe, prefix};
 use crate::live::{Check, Instance, InstanceState, Live, LiveState, SignedOnlyLive};
+use crate::place::Place;
 
 pub const STATUS_VERSION: u32 = 1;
 
@@ -473,9 +474,55 @@ impl SignedOnlyStatus {
     }
 }
 
+/// Which run wrote a record: the kernel's boot id then (`/proc/sys/kernel/random/boot_id`,
+/// without dashes), when it started (seconds since 1970, UTC) and where it ran.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub boot_id: String,
+    pub started: u64,
+    pub place: Place,
+}
+
+impl RunInfo {
+    /// `run: boot <id>, started <UTC time>, in the initramfs`.
+    pub fn line(&self) -> String {
+        format!(
+            "run: boot {}, started {}, {}",
+            escape(&self.boot_id),
+            utc(self.started),
+            self.place.describe()
+        )
+    }
+}
+
+/// Seconds since 1970 as `YYYY-MM-DD HH:MM:SS UTC` (days to a civil date: H. Hinnant's
+/// `civil_from_days`).
+pub fn utc(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Status {
     pub version: u32,
+    /// Which run wrote the record: its boot, when, where. Absent in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunInfo>,
     /// Where the list came from: `cmdline`, `preload-list` or `nothing`.
     pub source: Source,
     /// `rd.bpf_preload=0` was given.
@@ -513,11 +560,99 @@ pub struct Status {
     pub duration_ms: f64,
 }
 
+/// What `status --check` finds wrong, most serious first: the exit code is the most serious
+/// one's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Problem {
+    /// A required object, the required guard or required measurement failed (exit 3).
+    RequiredUnmet,
+    /// The guard was asked for and is not active: not at boot, or not now (exit 6).
+    GuardNotActive,
+    /// An object the boot loaded is no longer in place: removed, replaced or on another bpffs
+    /// instance (exit 5).
+    Removed,
+    /// An object (not required) failed at boot (exit 4).
+    Failed,
+    /// A live check could not be made (not root?): nothing can be vouched for (exit 7).
+    Unchecked,
+}
+
+impl Problem {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Problem::RequiredUnmet => 3,
+            Problem::Failed => 4,
+            Problem::Removed => 5,
+            Problem::GuardNotActive => 6,
+            Problem::Unchecked => 7,
+        }
+    }
+}
+
 impl Status {
     pub fn required_failed(&self) -> impl Iterator<Item = &ObjectStatus> {
         self.objects
             .iter()
             .filter(|o| o.required && o.result == Outcome::Failed)
+    }
+
+    /// Everything `status --check` refuses, most serious first, each with one line saying
+    /// what (names escaped). Live problems need [`Status::live`].
+    pub fn problems(&self) -> Vec<(Problem, String)> {
+        let mut out = Vec::new();
+        for o in self.required_failed() {
+            out.push((
+                Problem::RequiredUnmet,
+                format!("required object {} failed", escape(&o.name)),
+            ));
+        }
+        if self.guard_required_failed() {
+            out.push((
+                Problem::RequiredUnmet,
+                "the required guard is not active".into(),
+            ));
+        }
+        if self.measurement_required_failed() {
+            out.push((Problem::RequiredUnmet, "required measurement failed".into()));
+        }
+        if let Some(g) = &self.guard {
+            let live = self.live.as_ref().and_then(|l| l.guard.as_ref());
+            if !g.is_active() {
+                out.push((Problem::GuardNotActive, format!("{} at boot", g.line())));
+            } else if let Some(c) = live.filter(|c| c.state != LiveState::Active) {
+                let problem = if c.state == LiveState::Unknown {
+                    Problem::Unchecked
+                } else {
+                    Problem::GuardNotActive
+                };
+                out.push((problem, format!("guard: {} now", c.state.as_str())));
+            }
+        }
+        if let Some(live) = &self.live {
+            for (name, c) in &live.objects {
+                match c.state {
+                    LiveState::Removed | LiveState::Replaced | LiveState::Moved => out.push((
+                        Problem::Removed,
+                        format!("object {}: {} now", escape(name), c.state.as_str()),
+                    )),
+                    LiveState::Unknown => out.push((
+                        Problem::Unchecked,
+                        format!("object {}: not checked now", escape(name)),
+                    )),
+                    _ => {}
+                }
+            }
+        }
+        for o in &self.objects {
+            if !o.required && o.result == Outcome::Failed {
+                out.push((
+                    Problem::Failed,
+                    format!("object {} failed", escape(&o.name)),
+                ));
+            }
+        }
+        out.sort_by_key(|(p, _)| *p);
+        out
     }
 
     /// Required measurement that is not ok: `run` fails closed (exit 3).
@@ -576,6 +711,9 @@ impl Status {
             escape(&self.bpffs),
             if self.mounted_bpffs { ", mounted" } else { "" },
         );
+        if let Some(r) = &self.run {
+            let _ = writeln!(s, "  {}", r.line());
+        }
         if self.disabled {
             s.push_str("  loading disabled by rd.bpf_preload=0\n");
         }
@@ -684,7 +822,13 @@ impl Status {
                 let _ = writeln!(s, "      error: {}", escape(e));
             }
             if let Some(k) = &o.kernel_signature {
-                let _ = writeln!(s, "      kernel signature: {}", escape(k));
+                // "unsigned" alone reads as "this object is unsigned": it means no kernel
+                // signature (the loader's own ed25519 signature was verified all the same).
+                let k = match k.as_str() {
+                    "unsigned" => "none (not kernel-signed: the kernel checked no signature; the object's ed25519 signature was verified)".into(),
+                    other => escape(other),
+                };
+                let _ = writeln!(s, "      kernel signature: {k}");
             }
             if let Some(p) = &o.load_path {
                 let _ = match &o.load_path_reason {
@@ -809,6 +953,7 @@ mod tests {
             bpffs: "/sys/fs/bpf".into(),
             mounted_bpffs: false,
             bpffs_instance: None,
+            run: None,
             error: None,
             objects: vec![o, bad],
             duration_ms: 3.25,
@@ -957,6 +1102,19 @@ mod tests {
             kprobes_unknown: Some("debugfs not mounted".into()),
             debugfs: None,
         });
+        // `status --check`: every problem, the most serious first (its code is the exit code).
+        assert_eq!(
+            st.problems(),
+            vec![
+                (Problem::GuardNotActive, "guard: gone now".to_string()),
+                (Problem::Removed, "object counter: removed now".to_string()),
+                (
+                    Problem::Unchecked,
+                    "object ../e\\x1btc: not checked now".to_string()
+                ),
+            ]
+        );
+        assert_eq!(st.problems()[0].0.exit_code(), 6);
         let text = st.render();
         let want = "\
 bpf-preload: 3 object(s) from nowhere (no list): 2 loaded, 1 already loaded, 0 failed, 0 skipped in 0.0 ms (bpffs /b)
@@ -1179,6 +1337,72 @@ bpf-preload: 2 object(s) from nowhere (no list): 1 loaded, 1 already loaded, 0 f
         );
     }
 
+    #[test]
+    fn run_info_says_which_boot_when_and_where() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(utc(1_796_577_602), "2026-12-06 17:20:02 UTC");
+        let r = RunInfo {
+            boot_id: "0123456789abcdef0123456789abcdef".into(),
+            started: 1_796_577_602,
+            place: Place::System,
+        };
+        assert_eq!(
+            r.line(),
+            "run: boot 0123456789abcdef0123456789abcdef, started 2026-12-06 17:20:02 UTC, on the booted system (a manual run, not the boot)"
+        );
+        let mut st = Status::from_json(&golden_free_record()).unwrap();
+        st.run = Some(r);
+        assert!(st.render().contains("\n  run: boot 0123456789abcdef0123456789abcdef, started 2026-12-06 17:20:02 UTC, on the booted system"));
+    }
+
+    #[test]
+    fn kernel_signature_unsigned_says_what_it_means() {
+        let mut st = Status::from_json(&golden_free_record()).unwrap();
+        let mut o = ObjectStatus::new("counter", false);
+        o.result = Outcome::Loaded;
+        o.kernel_signature = Some("unsigned".into());
+        st.objects = vec![o];
+        let text = st.render();
+        assert!(
+            text.contains("\n      kernel signature: none (not kernel-signed: the kernel checked no signature; the object's ed25519 signature was verified)\n"),
+            "{text}"
+        );
+        assert!(!text.contains("kernel signature: unsigned"), "{text}");
+    }
+
+    #[test]
+    fn check_finds_required_unmet_and_failed_objects() {
+        let mut st = Status::from_json(&golden_free_record()).unwrap();
+        assert_eq!(st.problems(), vec![], "nothing asked, nothing wrong");
+        let mut opt = ObjectStatus::new("opt", false);
+        opt.result = Outcome::Failed;
+        let mut req = ObjectStatus::new("req", true);
+        req.result = Outcome::Failed;
+        st.objects = vec![opt.clone()];
+        assert_eq!(
+            st.problems(),
+            vec![(Problem::Failed, "object opt failed".to_string())]
+        );
+        assert_eq!(Problem::Failed.exit_code(), 4);
+        st.objects = vec![opt, req];
+        st.guard = Some(GuardStatus::new(GuardState::Unavailable, true));
+        let p = st.problems();
+        assert_eq!(
+            p.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+            [
+                Problem::RequiredUnmet,
+                Problem::RequiredUnmet,
+                Problem::GuardNotActive,
+                Problem::Failed
+            ]
+        );
+        assert_eq!(p[0].1, "required object req failed");
+        assert_eq!(p[1].1, "the required guard is not active");
+        assert!(p[2].1.starts_with("guard: unavailable"), "{}", p[2].1);
+        assert_eq!(p[0].0.exit_code(), 3);
+    }
+
     fn golden_free_record() -> String {
         "{\"version\":1,\"source\":\"nothing\",\"disabled\":false,\"bpffs\":\"/b\",\"mounted_bpffs\":false,\"error\":null,\"objects\":[],\"duration_ms\":0.0}".into()
     }
@@ -1218,6 +1442,11 @@ bpf-preload: 2 object(s) from nowhere (no list): 1 loaded, 1 already loaded, 0 f
             bpffs: "/sys/fs/bpf".into(),
             mounted_bpffs: true,
             bpffs_instance: Some(Instance { ino: 1, dev: 27 }),
+            run: Some(RunInfo {
+                boot_id: "0123456789abcdef0123456789abcdef".into(),
+                started: 1_796_577_602,
+                place: Place::Initramfs,
+            }),
             error: None,
             objects: vec![o, bad],
             duration_ms: 16.1,
@@ -1247,11 +1476,13 @@ bpf-preload: 2 object(s) from nowhere (no list): 1 loaded, 1 already loaded, 0 f
             .replace("\"link_ids\"", "\"old_link_ids\"")
             .replace("\"link_prog_ids\"", "\"old_link_prog_ids\"")
             .replace("\"bpffs_instance\"", "\"old_bpffs_instance\"")
-            .replace("\"warnings\"", "\"old_warnings\"");
+            .replace("\"warnings\"", "\"old_warnings\"")
+            .replace("\"run\"", "\"old_run\"");
         let old = Status::from_json(&old).unwrap();
         assert!(old.objects[0].link_ids.is_empty() && old.warnings.is_empty());
         assert!(old.objects[0].link_prog_ids.is_empty());
         assert_eq!(old.bpffs_instance, None);
+        assert_eq!(old.run, None);
         // An instance's dev must be major:minor.
         let bad = golden.replace("\"0:27\"", "\"0:x\"");
         let e = Status::from_json(&bad).unwrap_err().to_string();

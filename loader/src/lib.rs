@@ -49,7 +49,7 @@ mod format_tests;
 
 // What the command-line tools and the integration tests use, on purpose.
 pub use bpf_preload_format::{
-    cmdline, elf, escape, fast, guard, ksig, measure, name, policy, status, trailer, verify,
+    cmdline, elf, escape, fast, guard, ksig, measure, name, place, policy, status, trailer, verify,
 };
 pub use kernel::fast::ConvertError;
 pub use kernel::guard::InfoError as GuardInfoError;
@@ -65,7 +65,8 @@ pub use sys::{read_bounded, write_replace, Durability, MAX_OBJECT_SIZE};
 /// `cfg.status`.
 pub fn boot(cfg: &RunConfig) -> Result<status::Status, RunError> {
     kernel::init_logging(cfg.verbose);
-    let sys = sys::RealSys::new(cfg.verbose);
+    let mut sys = sys::RealSys::new(cfg.verbose);
+    sys.to_kmsg = cfg.kmsg;
     let tpm = sys::tpm::RealMeasure::new(cfg.tpm_devices.clone(), cfg.measure_log.clone());
     let boundaries = pipeline::boot::Boundaries {
         sys: &sys,
@@ -84,6 +85,49 @@ pub fn boot(cfg: &RunConfig) -> Result<status::Status, RunError> {
         };
         (kernel, guard)
     })
+}
+
+/// The boot's own reading of a command line file (`CmdlineFrom`), for `predict`: the same
+/// bounded read `run` does. Nothing is logged.
+pub fn read_cmdline(from: &CmdlineFrom) -> Result<String, RunError> {
+    pipeline::plan::read_cmdline(&sys::RealSys::new(false), from)
+}
+
+/// The boot's own reading of a build-time policy file (absent: none; unreadable: an error).
+pub fn read_policy(path: &std::path::Path) -> Result<policy::Policy, RunError> {
+    pipeline::plan::read_policy(&sys::RealSys::new(false), path)
+}
+
+/// The plan `run` makes from this command line and policy, reading the preload list (only when
+/// the command line names no objects) the way `run` reads it. Nothing is logged.
+pub fn plan_from(
+    cmdline: &str,
+    preload_list: &std::path::Path,
+    policy: &policy::Policy,
+) -> Result<cmdline::Plan, RunError> {
+    pipeline::plan::plan_from(&sys::RealSys::new(false), cmdline, preload_list, policy)
+}
+
+/// The plan `run` makes with this configuration (command line, policy, list), read as `run`
+/// reads them. Nothing is logged.
+pub fn read_plan(cfg: &RunConfig) -> Result<cmdline::Plan, RunError> {
+    pipeline::plan::read_plan(&sys::RealSys::new(false), cfg)
+}
+
+/// Where this process runs: the boot's initramfs (`/etc/initrd-release` exists, or the root is
+/// the kernel's `rootfs`), or a booted system ([`place`]).
+pub fn where_running() -> place::Place {
+    use sys::Sys;
+    let sys = sys::RealSys::new(false);
+    // access(F_OK) as systemd does: a symlink to /usr/lib/initrd-release counts.
+    let release = sys
+        .stat_ids(std::path::Path::new(place::INITRD_RELEASE))
+        .is_ok();
+    let mountinfo = sys
+        .read_bounded(std::path::Path::new(place::MOUNTINFO), 4 << 20)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    place::Place::decide(release, place::root_fstype(&mountinfo))
 }
 
 /// Sign time: the fast-path section of an ELF object signed as `name` (a light skeleton made by

@@ -15,6 +15,8 @@ use commands::{Command, CommandError, USAGE};
 
 const EXIT_FATAL: u8 = 1;
 const EXIT_USAGE: u8 = 2;
+/// `predict`: a listed object would not be measured, so the value does not cover it.
+const EXIT_UNMEASURED: u8 = 4;
 
 fn print(result: Result<String, CommandError>) -> ExitCode {
     match result {
@@ -42,6 +44,29 @@ fn main() -> ExitCode {
             print!("bpf-preload {}\n{USAGE}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
+        Command::HelpFor(sub) => {
+            print!("{}", commands::usage_of(sub));
+            ExitCode::SUCCESS
+        }
+        Command::Version => {
+            println!("bpf-preload {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Command::Run(args) if args.dry_run => match commands::run::dry_run(&args) {
+            Ok(d) => {
+                print!("{}", d.text);
+                if d.required_refused.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    eprintln!(
+                        "bpf-preload: required object(s) would be refused: {}",
+                        escape(&d.required_refused.join(", "))
+                    );
+                    ExitCode::from(EXIT_REQUIRED_FAILED as u8)
+                }
+            }
+            Err(e) => print(Err(e)),
+        },
         Command::Run(args) => match commands::run::run(&args) {
             Ok(status) => {
                 let failed: Vec<&str> = status.required_failed().map(|o| o.name.as_str()).collect();
@@ -75,11 +100,40 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_FATAL)
             }
         },
-        Command::Status(args) => print(commands::status::run(&args)),
+        Command::Status(args) => match commands::status::run(&args) {
+            Ok(report) => {
+                print!("{}", report.text);
+                match report.problems.first() {
+                    Some((worst, _)) if args.check => {
+                        for (_, what) in &report.problems {
+                            // Names in it are escaped by `problems`.
+                            eprintln!("bpf-preload: status --check: {what}");
+                        }
+                        ExitCode::from(worst.exit_code())
+                    }
+                    _ => ExitCode::SUCCESS,
+                }
+            }
+            Err(e) => print(Err(e)),
+        },
         Command::Sign(args) => print(commands::sign::run(&args)),
         Command::Verify(args) => print(commands::verify::run(&args)),
         Command::Inspect(args) => print(commands::inspect::run(&args)),
         Command::Keygen(args) => print(commands::keygen::run(&args)),
-        Command::Predict(args) => print(commands::predict::run(&args)),
+        Command::Predict(args) => match commands::predict::run(&args) {
+            Ok(report) => {
+                print!("{}", report.text);
+                if report.unmeasured.is_empty() || args.allow_unmeasured {
+                    ExitCode::SUCCESS
+                } else {
+                    eprintln!(
+                        "bpf-preload: predict: listed but not measured: {} (the value does not cover them; --allow-unmeasured accepts this)",
+                        escape(&report.unmeasured.join(", "))
+                    );
+                    ExitCode::from(EXIT_UNMEASURED)
+                }
+            }
+            Err(e) => print(Err(e)),
+        },
     }
 }

@@ -24,18 +24,28 @@ pub const USAGE: &str = "\
 usage:
   bpf-preload run [--cmdline FILE] [--preload-list FILE] [--bundle DIR] [--keys DIR]
                   [--bpffs DIR] [--status FILE] [--policy FILE] [--verbose]
-                  [--tpm-device DEV] [--measure-log FILE]
-  bpf-preload status [--status FILE] [--json]
+                  [--tpm-device DEV] [--measure-log FILE] [--boot] [--dry-run]
+  bpf-preload status [--status FILE] [--json] [--check]
   bpf-preload sign --key PRIVATE.pem [--name NAME] [--output OUT] [--no-fast-path]
                    [--kernel-key KEY.pem --kernel-cert CERT] OBJECT
   bpf-preload verify [--key PUBLIC.pem ...] [--keys DIR ...] OBJECT   (none: built-in keys)
   bpf-preload inspect [--json] OBJECT
   bpf-preload keygen --private FILE --public FILE
-  bpf-preload predict --pcr N --bundle DIR [--keys DIR] --preload-list FILE [--pcrlock FILE]
+  bpf-preload predict --bundle DIR [--keys DIR] --preload-list FILE [--cmdline FILE]
+                      [--policy FILE] [--pcr N] [--pcrlock FILE] [--json] [--allow-unmeasured]
 
 exit codes of run: 0 every required object loaded; 3 a required object (or the
                    required guard, or required measurement) failed;
-                   1 fatal error (nothing attempted); 2 usage error
+                   1 fatal error (nothing attempted; outside an initramfs
+                   without --status, --dry-run or --boot); 2 usage error
+exit codes of status --check: 0 all in place; 3 a required object, the required guard
+                   or required measurement failed; 6 the guard is not active (at boot
+                   or now); 5 an object was removed, replaced or moved since; 4 an
+                   object failed; 7 a live check could not be made (not root?);
+                   the most serious first, in this order; 1 no record; 2 usage error
+exit codes of predict: 0 the value covers every listed object (or measurement is off);
+                   4 a listed object would not be measured (--allow-unmeasured: 0);
+                   1 error, or --pcr contradicts the command line or policy; 2 usage error
 ";
 
 /// A parsed command line.
@@ -48,6 +58,40 @@ pub enum Command {
     Keygen(keygen::Args),
     Predict(predict::Args),
     Help,
+    /// `SUB --help`: that subcommand's usage alone.
+    HelpFor(&'static str),
+    Version,
+}
+
+/// The usage lines of one subcommand (its block of [`USAGE`], continuation lines included),
+/// and the exit codes that name it.
+pub fn usage_of(sub: &str) -> String {
+    let head = format!("  bpf-preload {sub} ");
+    let mut out = String::from("usage:\n");
+    let mut inside = false;
+    for line in USAGE.lines() {
+        if line.starts_with("  bpf-preload ") {
+            inside = line.starts_with(&head);
+        } else if !line.starts_with("    ") {
+            inside = false;
+        }
+        if inside {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    let codes = format!("exit codes of {sub}");
+    let mut inside = false;
+    for line in USAGE.lines() {
+        if line.starts_with("exit codes of") {
+            inside = line.starts_with(&codes);
+        }
+        if inside {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// Parse the whole command line: the subcommand, then its own arguments.
@@ -55,20 +99,27 @@ pub fn parse(mut p: lexopt::Parser) -> Result<Command, lexopt::Error> {
     use lexopt::prelude::*;
     let sub = match p.next()? {
         Some(Value(v)) => v.into_string().map_err(lexopt::Error::NonUnicodeValue)?,
-        Some(Long("help") | Short('h') | Long("version")) | None => return Ok(Command::Help),
+        Some(Long("version") | Short('V')) => return Ok(Command::Version),
+        Some(Long("help") | Short('h')) | None => return Ok(Command::Help),
         Some(other) => return Err(other.unexpected()),
     };
-    Ok(match sub.as_str() {
-        "run" => run::Args::parse(&mut p)?.map(Command::Run),
-        "status" => status::Args::parse(&mut p)?.map(Command::Status),
-        "sign" => sign::Args::parse(&mut p)?.map(Command::Sign),
-        "verify" => verify::Args::parse(&mut p)?.map(Command::Verify),
-        "inspect" => inspect::Args::parse(&mut p)?.map(Command::Inspect),
-        "keygen" => keygen::Args::parse(&mut p)?.map(Command::Keygen),
-        "predict" => predict::Args::parse(&mut p)?.map(Command::Predict),
+    let (name, command): (&'static str, Option<Command>) = match sub.as_str() {
+        "run" => ("run", run::Args::parse(&mut p)?.map(Command::Run)),
+        "status" => ("status", status::Args::parse(&mut p)?.map(Command::Status)),
+        "sign" => ("sign", sign::Args::parse(&mut p)?.map(Command::Sign)),
+        "verify" => ("verify", verify::Args::parse(&mut p)?.map(Command::Verify)),
+        "inspect" => (
+            "inspect",
+            inspect::Args::parse(&mut p)?.map(Command::Inspect),
+        ),
+        "keygen" => ("keygen", keygen::Args::parse(&mut p)?.map(Command::Keygen)),
+        "predict" => (
+            "predict",
+            predict::Args::parse(&mut p)?.map(Command::Predict),
+        ),
         other => return Err(format!("unknown command {other:?}").into()),
-    }
-    .unwrap_or(Command::Help))
+    };
+    Ok(command.unwrap_or(Command::HelpFor(name)))
 }
 
 /// `--help` anywhere after the subcommand (each `Args::parse` then returns `None`).
@@ -161,6 +212,13 @@ pub enum CommandError {
         #[source]
         source: serde_json::Error,
     },
+    /// The boot's own reading of the command line, list or policy failed.
+    #[error(transparent)]
+    Plan(#[from] bpf_preload::RunError),
+    #[error("predict: --pcr {asked} refused: {why}")]
+    PcrContradicts { asked: u32, why: String },
+    #[error("predict: --pcrlock: the boot would not measure, there is no component to write")]
+    PcrlockNoMeasurement,
 }
 
 /// Read a file named on the command line: a symlink a person names is followed (unlike `run`),

@@ -1,33 +1,49 @@
-//! `bpf-preload predict --pcr N --bundle DIR [--keys DIR] --preload-list FILE [--cmdline FILE]
-//! [--policy FILE] [--pcrlock FILE]`: the PCR value a boot of that bundle and list yields from a
-//! reset PCR, computed the way `run` measures: the same plan, the same trusted keys (built-in
-//! keys plus DIR), the same read and the same checks (`verify::check`): an object `run` would
+//! `bpf-preload predict --bundle DIR [--keys DIR] --preload-list FILE [--cmdline FILE]
+//! [--policy FILE] [--pcr N] [--pcrlock FILE] [--json] [--allow-unmeasured]`: the PCR value a
+//! boot of that bundle and list yields from a reset PCR, computed the way `run` measures.
+//!
+//! Nothing here decides what the boot does: the command line and the policy are read by the
+//! boot's own code and planned by the boot's own `plan_with` (so the PCR, and whether anything
+//! is measured at all, are the boot's), the trusted keys are the boot's (built-in keys plus DIR),
+//! and each object is read and checked as `run` does (`verify::check`): an object `run` would
 //! refuse is not measured by `run` either, so it is not counted here.
 //!
-//! Output: the PCR value (64 hex digits) on the first line, then one `# ` line per event and per
-//! object that is not measured (and why). `--pcrlock FILE` writes the events as a
-//! systemd-pcrlock component.
+//! `--pcr N` stands for `rd.bpf_preload.measure=N` on the command line when `--cmdline` carries
+//! no `rd.bpf_preload.measure=`; either way the PCR the boot would use must be N, else predict
+//! refuses (a value "for PCR N" that the boot extends into another PCR, or not at all, would be
+//! a lie).
+//!
+//! Output: the PCR value (64 hex digits) on the first line, or `measurement off` when the boot
+//! would measure nothing; then one `# ` line per event, per object that is not measured (and
+//! why) and per note of the plan. `--pcrlock FILE` writes the events as a systemd-pcrlock
+//! component. A listed object that would not be measured makes the exit code non-zero (`main`)
+//! unless `--allow-unmeasured`.
 #![forbid(unsafe_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use bpf_preload::cmdline::{self, Entry};
+use serde::Serialize;
+
+use bpf_preload::cmdline::{self, Entry, Plan};
 use bpf_preload::escape::escape;
-use bpf_preload::keys;
-use bpf_preload::measure::{self, MAX_PCR};
+use bpf_preload::keys::{self, KeyRing};
+use bpf_preload::measure::{self, MeasurePlan, MAX_PCR, MEASURE_OPTION};
 use bpf_preload::policy::Policy;
 use bpf_preload::verify::{self, hex};
+use bpf_preload::CmdlineFrom;
 
-use super::{is_help, missing, read, CommandError};
+use super::{is_help, missing, CommandError};
 
 pub struct Args {
-    pub pcr: u32,
+    pub pcr: Option<u32>,
     pub bundle: PathBuf,
     pub keys: PathBuf,
     pub preload_list: PathBuf,
     pub cmdline: Option<PathBuf>,
     pub policy: Option<PathBuf>,
     pub pcrlock: Option<PathBuf>,
+    pub json: bool,
+    pub allow_unmeasured: bool,
 }
 
 impl Args {
@@ -36,6 +52,7 @@ impl Args {
         let (mut pcr, mut bundle, mut list) = (None, None, None);
         let mut keys = PathBuf::from("/etc/bpf-preload/keys");
         let (mut cmdline, mut policy, mut pcrlock) = (None, None, None);
+        let (mut json, mut allow_unmeasured) = (false, false);
         while let Some(arg) = p.next()? {
             match arg {
                 a if is_help(&a) => return Ok(None),
@@ -52,90 +69,211 @@ impl Args {
                 Long("cmdline") => cmdline = Some(PathBuf::from(p.value()?)),
                 Long("policy") => policy = Some(PathBuf::from(p.value()?)),
                 Long("pcrlock") => pcrlock = Some(PathBuf::from(p.value()?)),
+                Long("json") => json = true,
+                Long("allow-unmeasured") => allow_unmeasured = true,
                 other => return Err(other.unexpected()),
             }
         }
         Ok(Some(Self {
-            pcr: pcr.ok_or_else(|| missing("predict", "--pcr N"))?,
+            pcr,
             bundle: bundle.ok_or_else(|| missing("predict", "--bundle DIR"))?,
             keys,
             preload_list: list.ok_or_else(|| missing("predict", "--preload-list FILE"))?,
             cmdline,
             policy,
             pcrlock,
+            json,
+            allow_unmeasured,
         }))
     }
 }
 
-fn text(path: &std::path::Path) -> Result<String, CommandError> {
-    Ok(String::from_utf8_lossy(&read(path)?).into_owned())
+/// A listed object the boot would not measure, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct NotMeasured {
+    pub name: String,
+    pub reason: String,
 }
 
-pub fn run(args: &Args) -> Result<String, CommandError> {
-    let list = text(&args.preload_list)?;
-    let cmdline = match args.cmdline.as_deref() {
-        Some(p) => text(p)?,
-        None => String::new(),
-    };
-    let policy = match &args.policy {
-        Some(p) => Policy::parse(&text(p)?).map_err(|e| CommandError::Read {
-            path: p.clone(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
-        })?,
-        None => Policy::default(),
-    };
-    let plan = cmdline::plan_with(&cmdline, Some(&list), &policy);
-    // The trusted keys exactly as `run` reads them (built-in keys, the directory, revocations).
-    let ring = keys::trusted(&args.keys)?;
+/// What a boot of a plan would extend, computed without a TPM or a kernel.
+#[derive(Debug, Clone, Serialize)]
+pub struct Prediction {
+    /// `on` or `off` (the boot measures nothing).
+    pub measurement: &'static str,
+    pub pcr: Option<u32>,
+    /// `rd.bpf_preload.measure=…,required` or the policy's `measure = required`.
+    pub required: bool,
+    /// The PCR's value from a reset PCR, 64 hex digits; `None` when measurement is off.
+    pub value: Option<String>,
+    /// The event texts, in the order the boot extends them.
+    pub events: Vec<String>,
+    /// The listed objects the boot would refuse (so, when it measures, not measure).
+    pub not_measured: Vec<NotMeasured>,
+    /// What the boot would say about its command line and policy (refused or ignored options).
+    pub notes: Vec<String>,
+}
+
+/// The prediction for a plan: each entry the boot goes through, read and checked as `run` does,
+/// then the closing event. Also `run --dry-run`'s.
+pub fn predict(plan: &Plan, bundle: &Path, ring: &Result<KeyRing, keys::KeyError>) -> Prediction {
     let todo: Vec<&Entry> = plan.to_load().collect();
     let mut events = Vec::new();
-    let mut notes = String::new();
+    let mut not_measured = Vec::new();
     for entry in &todo {
-        let name = match &entry.name {
-            Ok(n) => n,
-            Err(e) => {
-                notes.push_str(&format!(
-                    "# not measured: {}: invalid name: {e}\n",
-                    escape(&entry.raw)
-                ));
-                continue;
-            }
-        };
-        let path = args.bundle.join(name.file_name());
-        // `run` reads with O_NOFOLLOW; so does this (a symlink in the bundle is refused).
-        let checked = bpf_preload::read_bounded(&path, bpf_preload::MAX_OBJECT_SIZE)
-            .map_err(|e| format!("read {}: {e}", path.display()))
-            .and_then(|bytes| verify::check(bytes, Some(name), &ring).map_err(|e| e.to_string()));
-        match checked {
-            Ok((v, _)) => {
-                events.push(measure::object_event(
-                    name.as_str(),
-                    &v.sha256_hex(),
-                    &v.key_id.to_string(),
-                    v.offers_fast_path(),
-                ));
-            }
-            Err(why) => {
-                notes.push_str(&format!("# not measured: {name}: {}\n", escape(&why)));
-            }
+        match check(entry, bundle, ring) {
+            Ok(event) => events.push(event),
+            Err(reason) => not_measured.push(NotMeasured {
+                name: entry.raw.clone(),
+                reason,
+            }),
         }
     }
+    let Some(MeasurePlan { pcr, required }) = plan.measure else {
+        return Prediction {
+            measurement: "off",
+            pcr: None,
+            required: false,
+            value: None,
+            events: Vec::new(),
+            not_measured,
+            notes: plan.notes.clone(),
+        };
+    };
     let measured = events.len();
     events.push(measure::closing_event(todo.len(), measured));
     let digests: Vec<[u8; 32]> = events.iter().map(|e| measure::event_digest(e)).collect();
-    let value = measure::replay(&digests);
+    Prediction {
+        measurement: "on",
+        pcr: Some(pcr),
+        required,
+        value: Some(hex(&measure::replay(&digests))),
+        events,
+        not_measured,
+        notes: plan.notes.clone(),
+    }
+}
+
+/// One entry as `run` reads and checks it: its event, or why it would be refused.
+fn check(
+    entry: &Entry,
+    bundle: &Path,
+    ring: &Result<KeyRing, keys::KeyError>,
+) -> Result<String, String> {
+    let name = entry
+        .name
+        .as_ref()
+        .map_err(|e| format!("invalid name: {e}"))?;
+    let ring = ring.as_ref().map_err(|e| format!("trusted keys: {e}"))?;
+    let path = bundle.join(name.file_name());
+    // `run` reads with O_NOFOLLOW; so does this (a symlink in the bundle is refused).
+    let bytes = bpf_preload::read_bounded(&path, bpf_preload::MAX_OBJECT_SIZE)
+        .map_err(|e| format!("read {}: {e}", path.display()))?;
+    let (v, _) = verify::check(bytes, Some(name), ring).map_err(|e| e.to_string())?;
+    Ok(measure::object_event(
+        name.as_str(),
+        &v.sha256_hex(),
+        &v.key_id.to_string(),
+        v.offers_fast_path(),
+    ))
+}
+
+/// What `main` prints, and what decides the exit code.
+pub struct Report {
+    pub text: String,
+    /// Listed objects that would not be measured while the boot measures.
+    pub unmeasured: Vec<String>,
+}
+
+/// A path a person names on the command line: a symlink is followed (as `read` does).
+fn named(path: &Path) -> Result<PathBuf, CommandError> {
+    std::fs::canonicalize(path).map_err(|source| CommandError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+pub fn run(args: &Args) -> Result<Report, CommandError> {
+    let given = match &args.cmdline {
+        Some(p) => bpf_preload::read_cmdline(&CmdlineFrom::File(named(p)?))?,
+        None => String::new(),
+    };
+    let policy = match &args.policy {
+        Some(p) => bpf_preload::read_policy(&named(p)?)?,
+        None => Policy::default(),
+    };
+    // `--pcr N` is the command line's measurement option when the given one has none.
+    let text = match args.pcr {
+        Some(n) if !cmdline::has_option(&given, MEASURE_OPTION) => {
+            format!("{given} {MEASURE_OPTION}={n}")
+        }
+        _ => given.clone(),
+    };
+    let plan = bpf_preload::plan_from(&text, &args.preload_list, &policy)?;
+    if let Some(asked) = args.pcr {
+        check_pcr(asked, &plan, &policy)?;
+    }
+    let ring = keys::trusted(&args.keys);
+    let p = predict(&plan, &args.bundle, &ring);
     if let Some(out) = &args.pcrlock {
-        std::fs::write(out, measure::pcrlock_component(args.pcr, &events)).map_err(|source| {
+        let pcr = p.pcr.ok_or(CommandError::PcrlockNoMeasurement)?;
+        std::fs::write(out, measure::pcrlock_component(pcr, &p.events)).map_err(|source| {
             CommandError::Write {
                 path: out.clone(),
                 source,
             }
         })?;
     }
-    let mut s = format!("{}\n", hex(&value));
-    for e in &events {
-        s.push_str(&format!("# pcr {} event {}\n", args.pcr, escape(e)));
+    // With measurement off there is no value for them to be missing from.
+    let unmeasured = match p.pcr {
+        Some(_) => p.not_measured.iter().map(|n| n.name.clone()).collect(),
+        None => Vec::new(),
+    };
+    let text = if args.json {
+        let mut s = serde_json::to_string_pretty(&p).unwrap_or_default();
+        s.push('\n');
+        s
+    } else {
+        render(&p)
+    };
+    Ok(Report { text, unmeasured })
+}
+
+/// `--pcr N` must be the PCR the boot extends: the policy's, else the command line's.
+fn check_pcr(asked: u32, plan: &Plan, policy: &Policy) -> Result<(), CommandError> {
+    let boot = plan.measure.map(|m| m.pcr);
+    if boot == Some(asked) {
+        return Ok(());
     }
-    s.push_str(&notes);
-    Ok(s)
+    let why = match (boot, policy.measure_pcr) {
+        (Some(pcr), Some(_)) => format!("the policy's measure_pcr = {pcr}"),
+        (Some(pcr), None) => format!("the command line's {MEASURE_OPTION}= (PCR {pcr})"),
+        (None, _) => format!("the boot would not measure (the command line's {MEASURE_OPTION}= is off or not understood)"),
+    };
+    Err(CommandError::PcrContradicts { asked, why })
+}
+
+fn render(p: &Prediction) -> String {
+    let mut s = match (&p.value, p.pcr) {
+        (Some(v), Some(pcr)) => {
+            let mut s = format!("{v}\n");
+            for e in &p.events {
+                s.push_str(&format!("# pcr {pcr} event {}\n", escape(e)));
+            }
+            s
+        }
+        _ => format!(
+            "measurement off\n# the boot measures nothing: no {MEASURE_OPTION}= in --cmdline (or --pcr), no measure_pcr in --policy\n"
+        ),
+    };
+    for n in &p.not_measured {
+        s.push_str(&format!(
+            "# not measured: {}: {}\n",
+            escape(&n.name),
+            escape(&n.reason)
+        ));
+    }
+    for n in &p.notes {
+        s.push_str(&format!("# note: {}\n", escape(n)));
+    }
+    s
 }

@@ -1,10 +1,11 @@
-//! `bpf-preload status [--status FILE] [--json]`: what the last `run` did, and what of it is
-//! still in place now (the live checks, `bpf_preload::live`).
+//! `bpf-preload status [--status FILE] [--json] [--check]`: what the last `run` did, and what
+//! of it is still in place now (the live checks, `bpf_preload::live`). `--check` makes the exit
+//! code say whether all is well (`Status::problems`; `main` maps them to exit codes).
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 
-use bpf_preload::status::Status;
+use bpf_preload::status::{Problem, Status};
 use bpf_preload::RunConfig;
 
 use super::{is_help, CommandError};
@@ -15,6 +16,7 @@ const MAX_STATUS_SIZE: u64 = 16 << 20;
 pub struct Args {
     pub path: PathBuf,
     pub json: bool,
+    pub check: bool,
 }
 
 impl Args {
@@ -23,12 +25,14 @@ impl Args {
         let mut args = Self {
             path: RunConfig::default().status,
             json: false,
+            check: false,
         };
         while let Some(arg) = p.next()? {
             match arg {
                 a if is_help(&a) => return Ok(None),
                 Long("status") => args.path = p.value()?.into(),
                 Long("json") => args.json = true,
+                Long("check") => args.check = true,
                 other => return Err(other.unexpected()),
             }
         }
@@ -36,7 +40,13 @@ impl Args {
     }
 }
 
-pub fn run(args: &Args) -> Result<String, CommandError> {
+/// What `status` prints, and (for `--check`) what is wrong, most serious first.
+pub struct Report {
+    pub text: String,
+    pub problems: Vec<(Problem, String)>,
+}
+
+pub fn run(args: &Args) -> Result<Report, CommandError> {
     let path = &args.path;
     let bytes = bpf_preload::read_bounded(path, MAX_STATUS_SIZE).map_err(|source| {
         CommandError::StatusRead {
@@ -69,5 +79,9 @@ pub fn run(args: &Args) -> Result<String, CommandError> {
         g.mount = info.mount.map(str::to_owned);
     }
     st.live = Some(live);
-    Ok(if args.json { st.to_json() } else { st.render() })
+    let text = if args.json { st.to_json() } else { st.render() };
+    Ok(Report {
+        text,
+        problems: st.problems(),
+    })
 }

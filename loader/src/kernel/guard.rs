@@ -57,10 +57,14 @@ pub enum GuardError {
         #[source]
         source: io::Error,
     },
-    #[error("load: {source}{}", verifier.as_ref().map(|v| format!(" (verifier: {v})")).unwrap_or_default())]
+    #[error("load: {}{source}{}",
+        program.as_ref().map(|p| format!("program {p} refused: ")).unwrap_or_default(),
+        verifier.as_ref().map(|v| format!(" (verifier: {v})")).unwrap_or_default())]
     Load {
         #[source]
         source: libbpf_rs::Error,
+        /// The first program the kernel refused.
+        program: Option<String>,
         verifier: Option<String>,
     },
     #[error("{step}: {source}")]
@@ -258,6 +262,7 @@ impl GuardLoader for Builtin {
     ) -> Result<GuardReport, GuardFailure> {
         activate(bpffs, protect, lsm_list, switches, self.signed_only).map_err(|e| GuardFailure {
             unavailable: e.is_unavailable(),
+            load_refused: matches!(e, GuardError::Load { .. }),
             error: Arc::new(e),
         })
     }
@@ -319,9 +324,13 @@ pub fn activate(
         prog.set_autoload(wanted.contains(&name.as_str()));
     }
     super::clear_log();
-    let mut skel = open.load().map_err(|source| GuardError::Load {
-        source,
-        verifier: super::last_verifier_reason(),
+    let mut skel = open.load().map_err(|source| {
+        let (program, verifier) = super::last_load_failure();
+        GuardError::Load {
+            source,
+            program,
+            verifier,
+        }
     })?;
     skel.attach().map_err(lb("attach"))?;
 

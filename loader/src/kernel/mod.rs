@@ -41,6 +41,12 @@ static VERBOSE: AtomicBool = AtomicBool::new(false);
 const LOG_KEEP: usize = 256;
 
 fn on_libbpf_message(level: LogLevel, msg: String) {
+    // libbpf says this after any EPERM as root; BPF memory is charged to the memory cgroup
+    // since 5.11 (older kernels are not supported), so RLIMIT_MEMLOCK is never the reason and
+    // the hint only misleads (the guard's reason says what to check instead).
+    if msg.contains("try raising 'ulimit -l'") {
+        return;
+    }
     let verbose = VERBOSE.load(Ordering::Relaxed);
     if verbose {
         eprint!("libbpf: {msg}");
@@ -68,9 +74,14 @@ pub(crate) fn clear_log() {
     take_log();
 }
 
-/// The verifier's reason for the last failed program load, if libbpf logged one.
-pub(crate) fn last_verifier_reason() -> Option<String> {
-    verifier_reason(&take_log())
+/// Since the last [`clear_log`]: the first program libbpf could not load, and the verifier's
+/// reason (when the verifier ran: a refusal before it, like EPERM, has none).
+pub(crate) fn last_load_failure() -> (Option<String>, Option<String>) {
+    let log = take_log();
+    (
+        bpf_preload_format::guard::first_refused_program(&log),
+        verifier_reason(&log),
+    )
 }
 
 fn take_log() -> Vec<String> {

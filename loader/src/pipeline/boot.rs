@@ -41,7 +41,8 @@ use bpf_preload_format::cmdline::{self, Entry, GuardMode, Plan};
 use bpf_preload_format::escape::escape;
 use bpf_preload_format::name::SHARED_DIR;
 use bpf_preload_format::status::{
-    GuardStatus, MeasureState, MeasurementStatus, ObjectStatus, Outcome, Status, STATUS_VERSION,
+    GuardStatus, MeasureState, MeasurementStatus, ObjectStatus, Outcome, RunInfo, Status,
+    STATUS_VERSION,
 };
 
 /// The boundaries of a boot known before it starts (the kernel's come from [`Signing`]).
@@ -113,6 +114,8 @@ pub struct Boot<'a> {
     sys: &'a dyn Sys,
     tpm: &'a dyn MeasureIo,
     start: Instant,
+    /// When it began, in seconds since 1970 (the record's `run.started`).
+    started: u64,
 }
 
 impl<'a> Boot<'a> {
@@ -122,6 +125,9 @@ impl<'a> Boot<'a> {
             sys,
             tpm,
             start: Instant::now(),
+            started: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
         }
     }
 
@@ -200,6 +206,7 @@ impl<'a> Boot<'a> {
         warnings.extend(keyring.warnings);
         Status {
             version: STATUS_VERSION,
+            run: None,
             source: plan.source,
             disabled: plan.disabled,
             bpffs: self.cfg.bpffs.display().to_string(),
@@ -368,6 +375,11 @@ impl<'a> Boot<'a> {
     /// The report step: the run's duration, then the status record written.
     pub fn report(&self, mut status: Status) -> Status {
         status.duration_ms = ms(self.start);
+        status.run = Some(RunInfo {
+            boot_id: self.tpm.boot_id(),
+            started: self.started,
+            place: self.cfg.place,
+        });
         report::write_status(self.sys, &self.cfg.status, &status);
         status
     }
@@ -382,6 +394,7 @@ fn has_work(plan: &Plan) -> bool {
 pub fn fatal(cfg: &RunConfig, error: &RunError) -> Status {
     Status {
         version: STATUS_VERSION,
+        run: None,
         source: cmdline::Source::Nothing,
         disabled: false,
         bpffs: cfg.bpffs.display().to_string(),

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use bpf_preload_format::place::Place;
 use bpf_preload_format::policy::POLICY_PATH;
 
 /// Exit code of `run` when a required object failed: an initramfs hook can fail closed on it.
@@ -34,6 +35,10 @@ pub struct RunConfig {
     pub tpm_devices: Vec<PathBuf>,
     pub measure_log: PathBuf,
     pub verbose: bool,
+    /// Where the run is (recorded in the status): the boot's initramfs, or a booted system.
+    pub place: Place,
+    /// Log to /dev/kmsg (the boot's kernel log); off: stderr only (a manual run).
+    pub kmsg: bool,
 }
 
 impl Default for RunConfig {
@@ -55,6 +60,8 @@ impl Default for RunConfig {
                 .collect(),
             measure_log: bpf_preload_format::measure::LOG_PATH.into(),
             verbose: false,
+            place: Place::Initramfs,
+            kmsg: true,
         }
     }
 }

@@ -96,6 +96,8 @@ pub struct GuardReport {
 #[derive(Debug, Clone)]
 pub struct GuardFailure {
     pub unavailable: bool,
+    /// The kernel refused to load the guard's programs: the reason then says what to check.
+    pub load_refused: bool,
     pub error: Arc<dyn std::error::Error + Send + Sync>,
 }
 
@@ -194,6 +196,7 @@ pub fn step(
         ftrace: FTRACE_SYSCTL.into(),
         kprobes,
     };
+    let lsm_text = lsm_list.as_ref().ok().cloned();
     match guard.activate(bpffs, &protect, lsm_list, &switches) {
         Ok(r) => {
             g.state = GuardState::Active;
@@ -221,7 +224,19 @@ pub fn step(
             if f.unavailable {
                 g.state = GuardState::Unavailable;
             }
-            g.reason = Some(f.error.to_string());
+            let mut reason = f.error.to_string();
+            if f.load_refused {
+                // Instead of libbpf's hint: what decides whether BPF LSM programs may load.
+                let read = |p: &str| sys.read_text(Path::new(p)).ok();
+                let advice = bpf_preload_format::guard::load_advice(
+                    lsm_text.as_deref(),
+                    read(bpf_preload_format::guard::LOCKDOWN).as_deref(),
+                    read("/proc/self/status").as_deref(),
+                    read("/proc/self/uid_map").as_deref(),
+                );
+                reason = format!("{reason}; {advice}");
+            }
+            g.reason = Some(reason);
         }
     }
     g.duration_ms = super::ms(t);

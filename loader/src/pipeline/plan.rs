@@ -77,14 +77,25 @@ pub fn read_policy(sys: &dyn Sys, path: &Path) -> Result<Policy, RunError> {
 /// objects itself, the preload list file.
 pub fn read_plan(sys: &dyn Sys, cfg: &RunConfig) -> Result<Plan, RunError> {
     let text = read_cmdline(sys, &cfg.cmdline)?;
-    let list = if cmdline::names_objects(&text) {
+    let policy = read_policy(sys, &cfg.policy)?;
+    plan_from(sys, &text, &cfg.preload_list, &policy)
+}
+
+/// The plan from a command line and a policy already read: the preload list file is read only
+/// when the command line names no objects itself (`predict` and `run --dry-run` plan this way).
+pub fn plan_from(
+    sys: &dyn Sys,
+    cmdline: &str,
+    preload_list: &Path,
+    policy: &Policy,
+) -> Result<Plan, RunError> {
+    let list = if cmdline::names_objects(cmdline) {
         None
     } else {
-        read_text(sys, &cfg.preload_list).map_err(|source| RunError::PreloadList {
-            path: cfg.preload_list.clone(),
+        read_text(sys, preload_list).map_err(|source| RunError::PreloadList {
+            path: preload_list.to_owned(),
             source,
         })?
     };
-    let policy = read_policy(sys, &cfg.policy)?;
-    Ok(cmdline::plan_with(&text, list.as_deref(), &policy))
+    Ok(cmdline::plan_with(cmdline, list.as_deref(), policy))
 }

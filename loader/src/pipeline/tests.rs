@@ -239,6 +239,7 @@ fn guard_without_bpf_lsm_is_unavailable_and_fails_a_required_run() {
     let why = "BPF LSM is not active (lsm=\"capability,yama\")";
     let guard = FakeGuard::answering(Err(guard::GuardFailure {
         unavailable: true,
+        load_refused: false,
         error: std::sync::Arc::new(io::Error::other(why)),
     }));
     for (cmd, required, prio) in [

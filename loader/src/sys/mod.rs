@@ -133,6 +133,8 @@ pub trait Sys {
 pub struct RealSys {
     /// Also echo log records to stderr (for people running `run` by hand).
     pub echo: bool,
+    /// Write log records to /dev/kmsg (off: stderr only, for a manual run).
+    pub to_kmsg: bool,
     /// The open /dev/kmsg and how many records were written through it.
     kmsg: std::sync::Mutex<Option<(File, usize)>>,
 }
@@ -141,6 +143,7 @@ impl RealSys {
     pub fn new(echo: bool) -> Self {
         Self {
             echo,
+            to_kmsg: true,
             kmsg: std::sync::Mutex::new(None),
         }
     }
@@ -414,6 +417,12 @@ impl Sys for RealSys {
     }
 
     fn log(&self, prio: Prio, message: &str) {
+        if !self.to_kmsg {
+            for record in kmsg_records(message) {
+                eprintln!("bpf-preload: {record}");
+            }
+            return;
+        }
         let mut kmsg = self.kmsg.lock().unwrap_or_else(|e| e.into_inner());
         for record in kmsg_records(message) {
             let line = format!("<{}>bpf-preload: {record}\n", prio as u8);

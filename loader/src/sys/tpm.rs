@@ -69,6 +69,11 @@ pub struct DeviceError {
 }
 
 fn display_tries(tries: &[DeviceError]) -> String {
+    if tries.is_empty() {
+        // `run` outside an initramfs without --tpm-device: the boot's TPM is left alone.
+        return "no TPM device to try (a run outside the initramfs uses one only with --tpm-device)"
+            .into();
+    }
     let tries: Vec<String> = tries.iter().map(DeviceError::to_string).collect();
     tries.join("; ")
 }

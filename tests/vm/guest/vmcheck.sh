@@ -99,6 +99,10 @@ n=$(grep ' bpf ' /proc/mounts | grep -vc " $BPF bpf ")
 if [ "$n" = 0 ]; then ok no-other-bpffs; else bad no-other-bpffs "$(grep ' bpf ' /proc/mounts | tr '\n' ';')"; fi
 
 check status.json-exists test -s $ST
+# The record is this boot's, written in the initramfs (issue 27: the loader tells an initramfs
+# from a booted system, and a manual run must not pass for the boot).
+check status.json-place-initramfs grep -q '"place": "initramfs"' $ST
+check status.json-this-boot grep -q "\"boot_id\": \"$(tr -d '-' < /proc/sys/kernel/random/boot_id)\"" $ST
 STATUS=$(bpf-preload status 2>&1)
 rc=$?
 echo "$STATUS" | sed 's/^/VMSTATUS /'
