@@ -34,10 +34,15 @@ part() {
 set -e
 if ((VM)); then tests/deps.sh vm; else tests/deps.sh build; fi
 make -s -C bpf
-# A binary with the test key built in (for the built-in keys test), then the normal one.
+# A binary with the test key built in (for the built-in keys test), the initramfs build (no
+# sign-time code; what the generators install, Makefile `build`; ~40 s of CPU, the loader and
+# format crates only), then the normal one.
 BPF_PRELOAD_BUILTIN_KEYS=$PWD/keys/test-only cargo build --release --locked
 install -m 0755 target/x86_64-unknown-linux-gnu/release/bpf-preload target/bpf-preload-builtin-keys
 export BPF_PRELOAD_BUILTIN_BIN=$PWD/target/bpf-preload-builtin-keys
+cargo build --release --locked --no-default-features
+install -m 0755 target/x86_64-unknown-linux-gnu/release/bpf-preload target/bpf-preload-initrd
+export BPF_PRELOAD_INITRD_BIN=$PWD/target/bpf-preload-initrd
 cargo build --release --locked
 set +e
 part "deps and builds"

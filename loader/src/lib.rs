@@ -43,7 +43,7 @@ mod sys;
 
 #[cfg(test)]
 mod fakes;
-#[cfg(test)]
+#[cfg(all(test, feature = "sign"))]
 #[allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests make and read files directly
 mod format_tests;
 /// Entry points for cargo-fuzz and the mutation tests; not part of a normal build.
@@ -54,8 +54,10 @@ pub mod fuzz;
 pub use bpf_preload_format::{
     cmdline, elf, escape, fast, guard, ksig, measure, name, policy, status, trailer, verify,
 };
-pub use kernel::fast::ConvertError;
+#[cfg(feature = "sign")]
+pub use kernel::convert::ConvertError;
 pub use kernel::guard::InfoError as GuardInfoError;
+#[cfg(feature = "sign")]
 pub use kernel::skel::GenerateError;
 pub use pipeline::{keys, live};
 pub use pipeline::{CmdlineFrom, RunConfig, RunError, EXIT_REQUIRED_FAILED};
@@ -97,6 +99,8 @@ pub fn boot(cfg: &RunConfig) -> Result<status::Status, RunError> {
 /// never signed; its rule becomes the reason for version 1.
 ///
 /// With `signer`, the section carries the kernel's signature over the loader (docs/format.md).
+/// Only in the host build (feature `sign`).
+#[cfg(feature = "sign")]
 pub fn fast_path_section(
     elf: &[u8],
     name: &name::ObjectName,
@@ -106,7 +110,7 @@ pub fn fast_path_section(
     if let Some(why) = fast::libbpf_only(&info) {
         return Err(why.into());
     }
-    let section = kernel::fast::convert(elf, name.as_str(), signer)?
+    let section = kernel::convert::convert(elf, name.as_str(), signer)?
         .encode()
         .ok_or(ConvertError::TooLarge)?;
     fast::FastPath::parse(&section, &info)?;

@@ -76,10 +76,13 @@ fn main() -> ExitCode {
             }
         },
         Command::Status(args) => print(commands::status::run(&args)),
+        #[cfg(feature = "sign")]
         Command::Sign(args) => print(commands::sign::run(&args)),
         Command::Verify(args) => print(commands::verify::run(&args)),
         Command::Inspect(args) => print(commands::inspect::run(&args)),
+        #[cfg(feature = "sign")]
         Command::Keygen(args) => print(commands::keygen::run(&args)),
+        #[cfg(feature = "sign")]
         Command::Predict(args) => print(commands::predict::run(&args)),
     }
 }

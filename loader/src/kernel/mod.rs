@@ -12,6 +12,8 @@
 // bpffs. std::fs is allowed here for that (loader/clippy.toml keeps it out of the pipeline).
 #![allow(clippy::disallowed_methods)]
 
+#[cfg(feature = "sign")]
+pub mod convert;
 pub mod fast;
 pub mod guard;
 pub mod libbpf_log;
