@@ -12,6 +12,7 @@ use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Instant;
 
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, MapHandle};
@@ -26,6 +27,15 @@ use bpf_preload_format::guard::{
     RD_LINK_FD, RD_LINK_PIN, RD_MOUNT, RD_PROG_FD, SW_FTRACE, SW_KPROBES,
 };
 use bpf_preload_format::live::{dev_string, kernel_dev};
+use bpf_preload_format::status::GuardSteps;
+
+/// Milliseconds since `t`, then `t` reset to now: one step's time.
+fn lap(t: &mut Instant) -> f64 {
+    let now = Instant::now();
+    let ms = now.duration_since(*t).as_secs_f64() * 1000.0;
+    *t = now;
+    ms
+}
 
 #[allow(unsafe_code, clippy::undocumented_unsafe_blocks, clippy::all)]
 mod skel {
@@ -118,6 +128,9 @@ impl GuardError {
 
 // Every program of the tables has its entry in `all_links` (whose length is its type's): a
 // program added to the tables but not there would attach and never be pinned.
+/// The verifier log level that gives only its statistics (the kernel's BPF_LOG_STATS).
+const BPF_LOG_STATS: u32 = 4;
+
 const _: () = assert!(bpf_preload_format::guard::HOOKS.len() + OPTIONAL_HOOKS.len() == 24);
 
 /// The guard's links by program name, in one place for pinning and for letting go.
@@ -283,7 +296,10 @@ pub fn activate(
         path: bpffs.to_owned(),
         source,
     })?;
+    let mut steps = GuardSteps::default();
+    let mut t = Instant::now();
     let btf = libbpf_rs::btf::Btf::from_vmlinux().map_err(|source| GuardError::Btf { source })?;
+    steps.btf_ms = lap(&mut t);
     let mut wanted = pick_programs(|hook| kernel_params(&btf, hook))?;
     // Signed-only mode: its program when the kernel's hook has the arguments it reads.
     let signed_only = signed_only.filter(|_| {
@@ -300,8 +316,10 @@ pub fn activate(
         }
         None => 0,
     };
-    let positive = lsm_positive_returns(&btf);
     let funcs = hook_funcs(&btf);
+    steps.lookups_ms = lap(&mut t);
+    let positive = lsm_positive_returns(&btf);
+    steps.probe_ms = lap(&mut t);
 
     let mut storage = std::mem::MaybeUninit::uninit();
     let mut open = GuardSkelBuilder::default()
@@ -317,27 +335,36 @@ pub fn activate(
     for mut prog in open.open_object_mut().progs_mut() {
         let name = prog.name().to_string_lossy().into_owned();
         prog.set_autoload(wanted.contains(&name.as_str()));
+        // The verifier's statistics only (its time, the instructions processed), for the record.
+        prog.set_log_level(BPF_LOG_STATS);
     }
+    steps.open_ms = lap(&mut t);
     super::clear_log();
-    let mut skel = open.load().map_err(|source| GuardError::Load {
+    super::keep_load_logs();
+    let loaded = open.load();
+    steps.verifier_ms = super::verification_times();
+    let mut skel = loaded.map_err(|source| GuardError::Load {
         source,
         verifier: super::last_verifier_reason(),
     })?;
+    steps.load_ms = lap(&mut t);
     skel.attach().map_err(lb("attach"))?;
+    steps.attach_ms = lap(&mut t);
 
     let dir = bpffs.join(GUARD_DIR);
     let armed = arm(
         &mut skel,
         bpffs,
-        &dir,
         protect,
         meta.dev(),
         &funcs,
         switches,
+        &mut steps,
     )
     .map(|mut r| {
         r.lsm_positive_returns = positive;
         r.signed_only = signed_only.is_some();
+        r.steps = steps;
         r
     });
     match armed {
@@ -357,12 +384,15 @@ pub fn activate(
 fn arm(
     skel: &mut skel::GuardSkel<'_>,
     bpffs: &Path,
-    dir: &Path,
     protect: &[PathBuf],
     st_dev: u64,
     funcs: &[(u32, u8)],
     switch_paths: &SwitchPaths,
+    steps: &mut GuardSteps,
 ) -> Result<GuardReport, GuardError> {
+    let mut t = Instant::now();
+    let dir = bpffs.join(GUARD_DIR);
+    let dir = dir.as_path();
     let mkdir = |p: &Path| {
         std::fs::create_dir(p).map_err(|source| GuardError::Mkdir {
             path: p.to_owned(),
@@ -394,6 +424,8 @@ fn arm(
         map.pin(&path)
             .map_err(|source| GuardError::Pin { path, source })?;
     }
+
+    steps.pin_ms = lap(&mut t);
 
     let mut protected = Vec::new();
     for d in protect.iter().map(PathBuf::as_path).chain([dir]) {
@@ -429,6 +461,8 @@ fn arm(
     freeze(&skel.maps.prot_links, "freeze prot_links")?;
     freeze(&skel.maps.prot_progs, "freeze prot_progs")?;
     freeze(&skel.maps.hook_funcs, "freeze hook_funcs")?;
+    steps.map_updates = protect.len() + 1 + ids.len() + prog_ids.len() + funcs.len();
+    steps.maps_ms = lap(&mut t);
 
     // The guard records what each of these stats reaches (inode_getattr, this process only,
     // before arming): the sysctl's table entry, the debugfs inode, the instance's mount.
@@ -444,6 +478,7 @@ fn arm(
             link.disconnect();
         }
     }
+    steps.record_ms = lap(&mut t);
     Ok(GuardReport {
         instance: dev_string(st_dev),
         protected,
@@ -455,6 +490,7 @@ fn arm(
         lsm_positive_returns: false,
         switches,
         signed_only: false,
+        steps: GuardSteps::default(),
     })
 }
 
