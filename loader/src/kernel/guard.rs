@@ -163,27 +163,65 @@ fn all_links(l: &mut skel::GuardLinks) -> [(&'static str, &mut Option<Link>); 24
     ]
 }
 
-/// `(BTF id, flags)` of every vmlinux function with hook flags.
-fn hook_funcs(btf: &libbpf_rs::btf::Btf<'_>) -> Vec<(u32, u8)> {
-    use libbpf_rs::btf::types::Func;
-    btf.type_by_kind::<Func<'_>>()
-        .filter_map(|f| {
-            let flags = hook_flags(&f.name()?.to_string_lossy());
-            (flags != 0).then(|| (u32::from(f.type_id()), flags))
-        })
-        .collect()
+/// What the guard needs from the kernel's BTF, found in one pass over its functions (a lookup
+/// by name is a pass over every type: one per hook was most of the lookups' time).
+#[derive(Debug, Default)]
+struct KernelHooks {
+    /// Each `bpf_lsm_<hook>`: its BTF id and parameter names (`None`: its prototype is not a
+    /// function prototype). The first function of a name, as a lookup by name finds it.
+    lsm: std::collections::HashMap<String, (u32, Option<Vec<String>>)>,
+    /// `(BTF id, flags)` of every function with hook flags.
+    funcs: Vec<(u32, u8)>,
+}
+
+impl KernelHooks {
+    fn find(btf: &libbpf_rs::btf::Btf<'_>) -> Self {
+        use libbpf_rs::btf::types::{Func, FuncProto};
+        use libbpf_rs::btf::ReferencesType as _;
+        let mut k = Self::default();
+        for f in btf.type_by_kind::<Func<'_>>() {
+            let Some(name) = f.name() else { continue };
+            let name = name.to_string_lossy();
+            let id = u32::from(f.type_id());
+            let flags = hook_flags(&name);
+            if flags != 0 {
+                k.funcs.push((id, flags));
+            }
+            let Some(hook) = name.strip_prefix("bpf_lsm_") else {
+                continue;
+            };
+            if k.lsm.contains_key(hook) {
+                continue;
+            }
+            let params = btf
+                .type_by_id::<FuncProto<'_>>(f.referenced_type().type_id())
+                .map(|proto| {
+                    proto
+                        .iter()
+                        .map(|p| {
+                            p.name
+                                .map(|n| n.to_string_lossy().into_owned())
+                                .unwrap_or_default()
+                        })
+                        .collect()
+                });
+            k.lsm.insert(hook.to_owned(), (id, params));
+        }
+        k
+    }
+
+    /// Parameter names of `bpf_lsm_<hook>` in the running kernel's BTF.
+    fn params(&self, hook: &str) -> Option<Vec<String>> {
+        self.lsm.get(hook).and_then(|(_, p)| p.clone())
+    }
 }
 
 /// Does this kernel's verifier let a BPF LSM program on `bpf` return 1? (6.1 does: "Regular
 /// BPF_PROG_TYPE_LSM programs can return any value"; later kernels check the hook's range.)
 /// Loads `r0 = 1; exit` there; a refusal other than the verifier's EINVAL counts as yes, so
 /// the guard errs on the side of refusing.
-fn lsm_positive_returns(btf: &libbpf_rs::btf::Btf<'_>) -> bool {
-    use libbpf_rs::btf::types::Func;
-    let Some(id) = btf
-        .type_by_name::<Func<'_>>("bpf_lsm_bpf")
-        .map(|f| u32::from(f.type_id()))
-    else {
+fn lsm_positive_returns(hooks: &KernelHooks) -> bool {
+    let Some(&(id, _)) = hooks.lsm.get("bpf") else {
         return true;
     };
     match super::skel::calls::lsm_returns_one(id) {
@@ -192,22 +230,35 @@ fn lsm_positive_returns(btf: &libbpf_rs::btf::Btf<'_>) -> bool {
     }
 }
 
-/// Parameter names of `bpf_lsm_<hook>` in the running kernel's BTF.
-fn kernel_params(btf: &libbpf_rs::btf::Btf<'_>, hook: &str) -> Option<Vec<String>> {
-    use libbpf_rs::btf::types::{Func, FuncProto};
-    use libbpf_rs::btf::ReferencesType as _;
-    let func: Func<'_> = btf.type_by_name(&format!("bpf_lsm_{hook}"))?;
-    let proto: FuncProto<'_> = btf.type_by_id(func.referenced_type().type_id())?;
-    Some(
-        proto
-            .iter()
-            .map(|p| {
-                p.name
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default()
-            })
-            .collect(),
-    )
+/// Entries for one map, written with one BPF_MAP_UPDATE_BATCH instead of a system call each
+/// (the hook functions alone are ~600).
+#[derive(Default)]
+struct Batch {
+    keys: Vec<u8>,
+    values: Vec<u8>,
+    count: u32,
+}
+
+impl Batch {
+    fn push(&mut self, key: &[u8], value: &[u8]) {
+        self.keys.extend_from_slice(key);
+        self.values.extend_from_slice(value);
+        self.count += 1;
+    }
+
+    fn write(&self, map: &impl MapCore, step: &'static str) -> Result<(), GuardError> {
+        if self.count == 0 {
+            return Ok(());
+        }
+        map.update_batch(
+            &self.keys,
+            &self.values,
+            self.count,
+            MapFlags::ANY,
+            MapFlags::ANY,
+        )
+        .map_err(lb(step))
+    }
 }
 
 fn lb(step: &'static str) -> impl FnOnce(libbpf_rs::Error) -> GuardError {
@@ -300,12 +351,14 @@ pub fn activate(
     let mut t = Instant::now();
     let btf = libbpf_rs::btf::Btf::from_vmlinux().map_err(|source| GuardError::Btf { source })?;
     steps.btf_ms = lap(&mut t);
-    let mut wanted = pick_programs(|hook| kernel_params(&btf, hook))?;
+    let mut hooks = KernelHooks::find(&btf);
+    drop(btf);
+    let mut wanted = pick_programs(|hook| hooks.params(hook))?;
     // Signed-only mode: its program when the kernel's hook has the arguments it reads.
     let signed_only = signed_only.filter(|_| {
-        OPTIONAL_HOOKS.iter().all(|(_, hook, want)| {
-            kernel_params(&btf, hook).is_some_and(|found| fits(want, &found))
-        })
+        OPTIONAL_HOOKS
+            .iter()
+            .all(|(_, hook, want)| hooks.params(hook).is_some_and(|found| fits(want, &found)))
     });
     // The link that keeps the loader's keyring alive: root's user keyring (guard_key_permission).
     let parent = match signed_only {
@@ -316,9 +369,9 @@ pub fn activate(
         }
         None => 0,
     };
-    let funcs = hook_funcs(&btf);
+    let funcs = std::mem::take(&mut hooks.funcs);
     steps.lookups_ms = lap(&mut t);
-    let positive = lsm_positive_returns(&btf);
+    let positive = lsm_positive_returns(&hooks);
     steps.probe_ms = lap(&mut t);
 
     let mut storage = std::mem::MaybeUninit::uninit();
@@ -428,35 +481,30 @@ fn arm(
     steps.pin_ms = lap(&mut t);
 
     let mut protected = Vec::new();
+    let mut inos = Batch::default();
     for d in protect.iter().map(PathBuf::as_path).chain([dir]) {
-        let i = ino(d)?;
-        skel.maps
-            .prot_ino
-            .update(&i.to_ne_bytes(), &[1], MapFlags::ANY)
-            .map_err(lb("update prot_ino"))?;
+        inos.push(&ino(d)?.to_ne_bytes(), &[1]);
         object_ids(d, &mut ids, &mut prog_ids)?;
         protected.push(d.strip_prefix(bpffs).unwrap_or(d).display().to_string());
     }
+    inos.write(&skel.maps.prot_ino, "update prot_ino")?;
+    let mut links = Batch::default();
     for (id, prog) in &ids {
-        skel.maps
-            .prot_links
-            .update(&id.to_ne_bytes(), &prog.to_ne_bytes(), MapFlags::ANY)
-            .map_err(lb("update prot_links"))?;
+        links.push(&id.to_ne_bytes(), &prog.to_ne_bytes());
     }
+    links.write(&skel.maps.prot_links, "update prot_links")?;
     prog_ids.sort_unstable();
     prog_ids.dedup();
+    let mut progs = Batch::default();
     for id in &prog_ids {
-        skel.maps
-            .prot_progs
-            .update(&id.to_ne_bytes(), &[1], MapFlags::ANY)
-            .map_err(lb("update prot_progs"))?;
+        progs.push(&id.to_ne_bytes(), &[1]);
     }
+    progs.write(&skel.maps.prot_progs, "update prot_progs")?;
+    let mut hooks = Batch::default();
     for (id, flags) in funcs {
-        skel.maps
-            .hook_funcs
-            .update(&id.to_ne_bytes(), &[*flags], MapFlags::ANY)
-            .map_err(lb("update hook_funcs"))?;
+        hooks.push(&id.to_ne_bytes(), &[*flags]);
     }
+    hooks.write(&skel.maps.hook_funcs, "update hook_funcs")?;
     freeze(&skel.maps.prot_ino, "freeze prot_ino")?;
     freeze(&skel.maps.prot_links, "freeze prot_links")?;
     freeze(&skel.maps.prot_progs, "freeze prot_progs")?;
