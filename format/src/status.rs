@@ -303,13 +303,21 @@ pub struct GuardStatus {
 pub struct GuardSteps {
     /// securityfs and debugfs mounted when needed, the active LSM list read.
     pub prepare_ms: f64,
-    /// Our parse of the kernel's BTF (`/sys/kernel/btf/vmlinux`).
+    /// Our parse of the kernel's BTF (`/sys/kernel/btf/vmlinux`). This and the next two run in
+    /// a thread of their own from the start of the boot, beside the objects' loading: they
+    /// count in `duration_ms` only through `prefetch_wait_ms`.
     pub btf_ms: f64,
-    /// Lookups in it: each hook's prototype (which program variant fits) and the functions no
-    /// fmod_ret program may attach to.
+    /// One pass over its functions: each hook's prototype (which program variant fits) and the
+    /// functions no fmod_ret program may attach to.
     pub lookups_ms: f64,
     /// The verifier probe: may an LSM program return a positive value on this kernel?
     pub probe_ms: f64,
+    /// How long arming waited for that thread (or did its work, without one).
+    #[serde(default)]
+    pub prefetch_wait_ms: f64,
+    /// The programs chosen for this kernel, signed-only mode's fit, root's user keyring.
+    #[serde(default)]
+    pub choose_ms: f64,
     /// libbpf opens the built-in object (its ELF).
     pub open_ms: f64,
     /// libbpf loads it: the kernel's BTF parsed again, relocations, each program through the
@@ -338,12 +346,15 @@ impl GuardSteps {
     pub fn line(&self) -> String {
         let verifier: f64 = self.verifier_ms.values().sum();
         format!(
-            "steps=prepare:{:.1},btf:{:.1},lookups:{:.1},probe:{:.1},open:{:.1},load:{:.1},\
-             verifier:{:.1},attach:{:.1},pin:{:.1},maps:{:.1}/{},record:{:.1},describe:{:.1}",
+            "steps=prepare:{:.1},btf:{:.1},lookups:{:.1},probe:{:.1},wait:{:.1},choose:{:.1},\
+             open:{:.1},load:{:.1},verifier:{:.1},attach:{:.1},pin:{:.1},maps:{:.1}/{},\
+             record:{:.1},describe:{:.1}",
             self.prepare_ms,
             self.btf_ms,
             self.lookups_ms,
             self.probe_ms,
+            self.prefetch_wait_ms,
+            self.choose_ms,
             self.open_ms,
             self.load_ms,
             verifier,
@@ -828,6 +839,8 @@ mod tests {
             btf_ms: 80.0,
             lookups_ms: 40.5,
             probe_ms: 3.0,
+            prefetch_wait_ms: 7.5,
+            choose_ms: 0.5,
             open_ms: 1.0,
             load_ms: 900.0,
             verifier_ms: [
@@ -844,10 +857,15 @@ mod tests {
         });
         let back: GuardStatus = serde_json::from_str(&serde_json::to_string(&g).unwrap()).unwrap();
         assert_eq!(back, g);
-        assert!(g.line().ends_with(
-            " steps=prepare:0.2,btf:80.0,lookups:40.5,probe:3.0,open:1.0,load:900.0,verifier:25.5,\
-             attach:30.0,pin:12.0,maps:60.0/640,record:4.0,describe:2.0 ms=0.0"
-        ), "{}", g.line());
+        assert!(
+            g.line().ends_with(
+                " steps=prepare:0.2,btf:80.0,lookups:40.5,probe:3.0,wait:7.5,choose:0.5,open:1.0,\
+             load:900.0,verifier:25.5,attach:30.0,pin:12.0,maps:60.0/640,record:4.0,describe:2.0 \
+             ms=0.0"
+            ),
+            "{}",
+            g.line()
+        );
     }
 
     #[test]

@@ -84,9 +84,8 @@ pub fn boot(cfg: &RunConfig) -> Result<status::Status, RunError> {
             keyring: s.keyring,
             signed_only: s.signed_only.is_some(),
         };
-        let guard = kernel::guard::Builtin {
-            signed_only: s.signed_only,
-        };
+        // The guard's kernel BTF work starts now, beside the objects' loading.
+        let guard = kernel::guard::Builtin::start(s.signed_only, s.guard);
         (kernel, guard)
     })
 }
