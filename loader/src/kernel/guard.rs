@@ -169,7 +169,7 @@ fn all_links(l: &mut skel::GuardLinks) -> [(&'static str, &mut Option<Link>); 24
 struct KernelHooks {
     /// Each `bpf_lsm_<hook>`: its BTF id and parameter names (`None`: its prototype is not a
     /// function prototype). The first function of a name, as a lookup by name finds it.
-    lsm: std::collections::HashMap<String, (u32, Option<Vec<String>>)>,
+    lsm: std::collections::BTreeMap<String, (u32, Option<Vec<String>>)>,
     /// `(BTF id, flags)` of every function with hook flags.
     funcs: Vec<(u32, u8)>,
 }
