@@ -1,5 +1,8 @@
 # Conveniences around cargo and the scripts; the scripts are the source of truth.
 BIN := target/x86_64-unknown-linux-gnu/release/bpf-preload
+# The initramfs build: without the sign-time code (cargo --no-default-features: no `sign`,
+# `keygen`, `predict`), smaller; the generators put it into the initramfs as /usr/bin/bpf-preload.
+INITRD_BIN := target/bpf-preload-initrd
 
 # Installation directories. The generators' directories follow PREFIX; dracut,
 # initramfs-tools and systemd only look under /usr, so keep PREFIX=/usr for them
@@ -28,7 +31,11 @@ all: build objects
 deps:
 	tests/deps.sh build
 
+# Both builds share target/ (only the loader and format crates differ); cargo copies the last
+# one built to $(BIN), so the initramfs build goes first and is copied aside.
 build: deps
+	cargo build --release --locked --no-default-features
+	install -m 0755 $(BIN) $(INITRD_BIN)
 	cargo build --release --locked
 
 objects: deps
@@ -48,12 +55,13 @@ demo:
 bench:
 	tests/bench/run.sh
 
-# The loader, its man page, the initrd helpers, the dracut module, the initramfs-tools hook and
+# The loader (the host build in BINDIR, the initramfs build in LIBEXECDIR), its man page, the initrd helpers, the dracut module, the initramfs-tools hook and
 # script, the systemd unit for systemd initrds and the mkosi-initrd drop-in.
 install: build install-files
 
 install-files:
 	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/bpf-preload
+	install -D -m 0755 $(INITRD_BIN) $(DESTDIR)$(LIBEXECDIR)/bpf-preload-initrd
 	install -D -m 0755 initrd/initrd-install $(DESTDIR)$(LIBEXECDIR)/initrd-install
 	install -D -m 0755 initrd/initrd-run $(DESTDIR)$(LIBEXECDIR)/initrd-run
 	install -d $(DESTDIR)$(DRACUTDIR)
@@ -81,6 +89,7 @@ deb:
 # Removes what install put there; your objects, keys and lists stay.
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/bpf-preload \
+	    $(DESTDIR)$(LIBEXECDIR)/bpf-preload-initrd \
 	    $(DESTDIR)$(LIBEXECDIR)/initrd-install $(DESTDIR)$(LIBEXECDIR)/initrd-run \
 	    $(DESTDIR)$(DRACUTDIR)/module-setup.sh $(DESTDIR)$(DRACUTDIR)/bpf-preload-hook.sh \
 	    $(DESTDIR)$(INITRAMFSTOOLSDIR)/hooks/bpf-preload \

@@ -12,6 +12,8 @@ BP_BUILD=${BP_BUILD:-$BP_TOP/build}
 BP_MIRROR=${BP_MIRROR:-http://deb.debian.org/debian}
 BP_KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 BP_BIN_DEFAULT=$BP_TOP/target/x86_64-unknown-linux-gnu/release/bpf-preload
+# The initramfs build (no sign-time code; Makefile `build`), copied aside by bp_build.
+BP_INITRD_BIN_DEFAULT=$BP_TOP/target/bpf-preload-initrd
 BP_APT=(apt-get -o DPkg::Lock::Timeout=600 -y -q --no-install-recommends)
 
 # What the tests download, and the roots made from it (apt lists, kernel .debs, Debian roots,
@@ -40,14 +42,22 @@ bp_die() { bp_log "ERROR: $*"; exit 1; }
 # bp_bin: the loader to use: $BPF_PRELOAD_BIN when set, else the release build.
 bp_bin() { echo "${BPF_PRELOAD_BIN:-$BP_BIN_DEFAULT}"; }
 
-# bp_build: cargo build --release --locked (quick when up to date), unless
-# BPF_PRELOAD_BIN names a binary to use instead. Prints the binary's path.
+# bp_initrd_bin: the initramfs build: $BPF_PRELOAD_INITRD_BIN when set, else
+# target/bpf-preload-initrd.
+bp_initrd_bin() { echo "${BPF_PRELOAD_INITRD_BIN:-$BP_INITRD_BIN_DEFAULT}"; }
+
+# bp_build: both release builds (quick when up to date; the initramfs build first, copied to
+# target/bpf-preload-initrd, as `make build` does), unless BPF_PRELOAD_BIN names a binary to
+# use instead (then BPF_PRELOAD_INITRD_BIN names the initramfs one). Prints the host binary's path.
 bp_build() {
     if [[ -z ${BPF_PRELOAD_BIN:-} ]]; then
-        bp_log "cargo build --release --locked"
-        (cd "$BP_TOP" && cargo build --release --locked -q) >&2 || bp_die "cargo build failed"
+        bp_log "cargo build --release --locked (--no-default-features, then the default)"
+        (cd "$BP_TOP" && cargo build --release --locked -q --no-default-features &&
+            install -m 0755 "$BP_BIN_DEFAULT" "$BP_INITRD_BIN_DEFAULT" &&
+            cargo build --release --locked -q) >&2 || bp_die "cargo build failed"
     fi
     [[ -x $(bp_bin) ]] || bp_die "no bpf-preload binary at $(bp_bin)"
+    [[ -x $(bp_initrd_bin) ]] || bp_die "no initramfs build of bpf-preload at $(bp_initrd_bin)"
     bp_bin
 }
 

@@ -318,3 +318,159 @@ fn initrd_run_fails_closed_for_every_loader_exit() {
     assert_eq!(rows, SETUPS.len() * LOADERS.len());
     assert!(wrong.is_empty(), "\n{}", wrong.join("\n"));
 }
+
+/// `make install-files` puts the initramfs build beside initrd-install, and every generator
+/// takes that one, not the host's `bpf-preload` (which has `sign`): initrd-install (the
+/// initramfs-tools hook and the dracut module run it) copies it to /usr/bin/bpf-preload of the
+/// initramfs, dracut's module defaults to it, mkosi-initrd's drop-in copies it. Stub binaries
+/// tell the two builds apart.
+#[test]
+fn generators_install_the_initramfs_build() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Scratch::new("initrd-build-installed");
+    let (host, initrd) = (s.p("host-bin"), s.p("initrd-bin"));
+    for (p, what) in [(&host, "host"), (&initrd, "initramfs")] {
+        std::fs::write(p, format!("#!/bin/sh\necho {what} build\n")).unwrap();
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let root = s.p("root");
+    let make = Command::new("make")
+        .arg("-s")
+        .arg("-C")
+        .arg(repo())
+        .arg("install-files")
+        .arg(format!("DESTDIR={}", root.display()))
+        .arg(format!("BIN={}", host.display()))
+        .arg(format!("INITRD_BIN={}", initrd.display()))
+        .output()
+        .expect("run make install-files");
+    assert!(make.status.success(), "make install-files: {}", text(&make));
+    let installed = |p: &str| std::fs::read(root.join(p)).unwrap();
+    assert_eq!(
+        installed("usr/bin/bpf-preload"),
+        std::fs::read(&host).unwrap()
+    );
+    assert_eq!(
+        installed("usr/libexec/bpf-preload/bpf-preload-initrd"),
+        std::fs::read(&initrd).unwrap()
+    );
+
+    // initrd-install with its defaults, reading from a scratch sysroot (no /etc of this host).
+    let sysroot = s.p("sysroot");
+    std::fs::create_dir_all(sysroot.join("usr/lib/bpf-preload")).unwrap();
+    std::fs::create_dir_all(sysroot.join("etc/bpf-preload/keys")).unwrap();
+    std::fs::copy(
+        object("counter"),
+        sysroot.join("usr/lib/bpf-preload/counter.bpf.o"),
+    )
+    .unwrap();
+    std::fs::copy(
+        test_public_key(),
+        sysroot.join("etc/bpf-preload/keys/test.pub"),
+    )
+    .unwrap();
+    let dest = s.p("initramfs");
+    let out = Command::new(root.join("usr/libexec/bpf-preload/initrd-install"))
+        .arg("--sysroot")
+        .arg(&sysroot)
+        .arg(&dest)
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .output()
+        .expect("run initrd-install");
+    assert!(out.status.success(), "initrd-install: {}", text(&out));
+    assert_eq!(
+        std::fs::read(dest.join("usr/bin/bpf-preload")).unwrap(),
+        std::fs::read(&initrd).unwrap(),
+        "initrd-install copies the initramfs build"
+    );
+
+    // dracut's module: its default binary (what check() and install() hand initrd-install).
+    let module = root.join("usr/lib/dracut/modules.d/50bpf-preload/module-setup.sh");
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(r#"source "$1"; _bpf_preload_defaults; echo "$bpf_preload_binary""#)
+        .arg("bash")
+        .arg(&module)
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .output()
+        .expect("run bash");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "/usr/libexec/bpf-preload/bpf-preload-initrd\n",
+        "{}",
+        text(&out)
+    );
+
+    // mkosi-initrd's drop-in copies the initramfs build to /usr/bin/bpf-preload.
+    let mkosi =
+        std::fs::read_to_string(root.join("usr/lib/mkosi-initrd/mkosi.conf.d/50-bpf-preload.conf"))
+            .unwrap();
+    let copied: Vec<&str> = mkosi
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.ends_with(":/usr/bin/bpf-preload"))
+        .collect();
+    assert_eq!(
+        copied,
+        ["/usr/libexec/bpf-preload/bpf-preload-initrd:/usr/bin/bpf-preload"]
+    );
+}
+
+/// The initramfs build (cargo --no-default-features) has no sign-time code: `sign`, `keygen`
+/// and `predict` are usage errors that say where they are; `verify` and `inspect` still work.
+#[test]
+#[ignore = "needs the initramfs build (tests/run-all.sh builds target/bpf-preload-initrd and sets BPF_PRELOAD_INITRD_BIN)"]
+fn initramfs_build_refuses_sign_time_commands() {
+    let initrd = std::env::var("BPF_PRELOAD_INITRD_BIN")
+        .expect("BPF_PRELOAD_INITRD_BIN: the path of the --no-default-features build");
+    let s = Scratch::new("initrd-build-refuses");
+    let signed = s.p("counter.bpf.o");
+    let o = bin(&[
+        "sign".as_ref(),
+        "--key".as_ref(),
+        test_private_key().as_os_str(),
+        "--output".as_ref(),
+        signed.as_os_str(),
+        object("counter").as_os_str(),
+    ]);
+    assert!(o.status.success(), "host build signs: {}", text(&o));
+    let run = |args: &[&std::ffi::OsStr]| {
+        Command::new(&initrd)
+            .args(args)
+            .output()
+            .expect("run the initramfs build")
+    };
+    for sub in ["sign", "keygen", "predict"] {
+        let o = run(&[sub.as_ref(), "--help".as_ref()]);
+        assert_eq!(o.status.code(), Some(2), "{sub}: {}", text(&o));
+        let first = String::from_utf8_lossy(&o.stderr)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        assert_eq!(
+            first,
+            format!(
+                "bpf-preload: {sub}: not in this build: this is the initramfs build of \
+                 bpf-preload (run, status, verify, inspect); use the host's bpf-preload for \
+                 sign, keygen and predict"
+            )
+        );
+    }
+    let help = run(&["--help".as_ref()]);
+    assert!(help.status.success());
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    assert!(!help.contains("bpf-preload sign"), "{help}");
+    assert!(help.contains("bpf-preload verify"), "{help}");
+    let o = run(&[
+        "verify".as_ref(),
+        "--key".as_ref(),
+        test_public_key().as_os_str(),
+        signed.as_os_str(),
+    ]);
+    assert!(o.status.success(), "verify: {}", text(&o));
+    let o = run(&["inspect".as_ref(), signed.as_os_str()]);
+    assert!(o.status.success(), "inspect: {}", text(&o));
+}

@@ -18,7 +18,8 @@
 #   bpf_preload_list=FILE       preload list to install (/etc/bpf-preload/preload.list);
 #                               when it does not exist, a list naming the
 #                               included objects is generated
-#   bpf_preload_binary=FILE     the static loader (@BINDIR@/bpf-preload)
+#   bpf_preload_binary=FILE     the static loader (bpf-preload-initrd in the libexec
+#                               dir below: its initramfs build)
 #   bpf_preload_required="a b"  build-time policy: objects the command line cannot drop
 #   bpf_preload_guard=yes|no|required   the built-in guard (docs/guard.md)
 #                               (both written to /etc/bpf-preload/policy by initrd-install)
@@ -32,8 +33,8 @@
 # and the mkosi-initrd drop-in.
 
 _bpf_preload_defaults() {
-    : "${bpf_preload_binary:=@BINDIR@/bpf-preload}"
     : "${bpf_preload_libexec_dir:=@LIBEXECDIR@}"
+    : "${bpf_preload_binary:=$bpf_preload_libexec_dir/bpf-preload-initrd}"
 }
 
 # Only included on request (--add bpf-preload or add_dracutmodules+=" bpf-preload "):

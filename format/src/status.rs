@@ -339,7 +339,81 @@ pub struct GuardStatus {
     /// The last refusal (`umount by "systemd"[1]`); filled in live by `status`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_refused: Option<String>,
+    /// Where `duration_ms` went, step by step (a guard that `run` armed; absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<GuardSteps>,
     pub duration_ms: f64,
+}
+
+/// The guard's arming, step by step, in milliseconds, in the order the steps run. Their sum is
+/// close to the guard's `duration_ms` (the rest: bookkeeping between the steps).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct GuardSteps {
+    /// securityfs and debugfs mounted when needed, the active LSM list read.
+    pub prepare_ms: f64,
+    /// Our parse of the kernel's BTF (`/sys/kernel/btf/vmlinux`). This and the next two run in
+    /// a thread of their own from the start of the boot, beside the objects' loading: they
+    /// count in `duration_ms` only through `prefetch_wait_ms`.
+    pub btf_ms: f64,
+    /// One pass over its functions: each hook's prototype (which program variant fits) and the
+    /// functions no fmod_ret program may attach to.
+    pub lookups_ms: f64,
+    /// The verifier probe: may an LSM program return a positive value on this kernel?
+    pub probe_ms: f64,
+    /// How long arming waited for that thread (or did its work, without one).
+    #[serde(default)]
+    pub prefetch_wait_ms: f64,
+    /// The programs chosen for this kernel, signed-only mode's fit, root's user keyring.
+    #[serde(default)]
+    pub choose_ms: f64,
+    /// libbpf opens the built-in object (its ELF).
+    pub open_ms: f64,
+    /// libbpf loads it: the kernel's BTF parsed again, relocations, each program through the
+    /// verifier.
+    pub load_ms: f64,
+    /// Of `load_ms`: the verifier's own time for each program, by program name, as the kernel
+    /// reports it (`verification time`, BPF_LOG_STATS); empty when it did not.
+    #[serde(default)]
+    pub verifier_ms: BTreeMap<String, f64>,
+    pub attach_ms: f64,
+    /// `+guard/links/*` and the maps pinned, each link's ids read back.
+    pub pin_ms: f64,
+    /// The protected inodes, link ids, program ids and hook functions written into their maps
+    /// (`map_updates` updates; the loaded objects' link and program ids read from their pins),
+    /// and those maps frozen.
+    pub maps_ms: f64,
+    pub map_updates: usize,
+    /// The switches, the objects' pins and the mount recorded through the guard; armed.
+    pub record_ms: f64,
+    /// The guard's own links probed back through their pins for the record.
+    pub describe_ms: f64,
+}
+
+impl GuardSteps {
+    /// `steps=prepare:0.1,btf:80.2,…,verifier:12.0,…` for the guard's kmsg line.
+    pub fn line(&self) -> String {
+        let verifier: f64 = self.verifier_ms.values().sum();
+        format!(
+            "steps=prepare:{:.1},btf:{:.1},lookups:{:.1},probe:{:.1},wait:{:.1},choose:{:.1},\
+             open:{:.1},load:{:.1},verifier:{:.1},attach:{:.1},pin:{:.1},maps:{:.1}/{},\
+             record:{:.1},describe:{:.1}",
+            self.prepare_ms,
+            self.btf_ms,
+            self.lookups_ms,
+            self.probe_ms,
+            self.prefetch_wait_ms,
+            self.choose_ms,
+            self.open_ms,
+            self.load_ms,
+            verifier,
+            self.attach_ms,
+            self.pin_ms,
+            self.maps_ms,
+            self.map_updates,
+            self.record_ms,
+            self.describe_ms
+        )
+    }
 }
 
 impl GuardStatus {
@@ -363,6 +437,7 @@ impl GuardStatus {
             refused: None,
             last_refused: None,
             mount: None,
+            steps: None,
             duration_ms: 0.0,
         }
     }
@@ -401,6 +476,10 @@ impl GuardStatus {
         }
         if !self.switches.is_empty() {
             l.push_str(&format!(" switches={}", self.switches.join(",")));
+        }
+        if let Some(s) = &self.steps {
+            l.push(' ');
+            l.push_str(&s.line());
         }
         if let Some(s) = self.sealed {
             l.push_str(if s { " sealed=yes" } else { " sealed=no" });
@@ -934,6 +1013,51 @@ fn render_switches(s: &mut String, l: &Live) {
 mod tests {
     use super::*;
     use crate::live::{Evidence, InstanceCheck};
+
+    /// The guard's steps: kept through the record, shown on its line, absent from a record
+    /// that has none (older ones, a guard that did not arm).
+    #[test]
+    fn guard_steps_round_trip_and_show() {
+        let mut g = GuardStatus::new(GuardState::Active, false);
+        let json = serde_json::to_string(&g).unwrap();
+        assert!(!json.contains("steps"), "{json}");
+        assert_eq!(
+            serde_json::from_str::<GuardStatus>(&json).unwrap().steps,
+            None
+        );
+        g.steps = Some(GuardSteps {
+            prepare_ms: 0.25,
+            btf_ms: 80.0,
+            lookups_ms: 40.5,
+            probe_ms: 3.0,
+            prefetch_wait_ms: 7.5,
+            choose_ms: 0.5,
+            open_ms: 1.0,
+            load_ms: 900.0,
+            verifier_ms: [
+                ("guard_bpf".to_owned(), 20.0),
+                ("guard_mount".to_owned(), 5.5),
+            ]
+            .into(),
+            attach_ms: 30.0,
+            pin_ms: 12.0,
+            maps_ms: 60.0,
+            map_updates: 640,
+            record_ms: 4.0,
+            describe_ms: 2.0,
+        });
+        let back: GuardStatus = serde_json::from_str(&serde_json::to_string(&g).unwrap()).unwrap();
+        assert_eq!(back, g);
+        assert!(
+            g.line().ends_with(
+                " steps=prepare:0.2,btf:80.0,lookups:40.5,probe:3.0,wait:7.5,choose:0.5,open:1.0,\
+             load:900.0,verifier:25.5,attach:30.0,pin:12.0,maps:60.0/640,record:4.0,describe:2.0 \
+             ms=0.0"
+            ),
+            "{}",
+            g.line()
+        );
+    }
 
     #[test]
     fn json_round_trip_and_render() {

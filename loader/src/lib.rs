@@ -43,7 +43,7 @@ mod sys;
 
 #[cfg(test)]
 mod fakes;
-#[cfg(test)]
+#[cfg(all(test, feature = "sign"))]
 #[allow(clippy::disallowed_methods, clippy::disallowed_types)] // tests make and read files directly
 mod format_tests;
 
@@ -51,8 +51,10 @@ mod format_tests;
 pub use bpf_preload_format::{
     cmdline, elf, escape, fast, guard, ksig, measure, name, place, policy, status, trailer, verify,
 };
-pub use kernel::fast::ConvertError;
+#[cfg(feature = "sign")]
+pub use kernel::convert::ConvertError;
 pub use kernel::guard::InfoError as GuardInfoError;
+#[cfg(feature = "sign")]
 pub use kernel::skel::GenerateError;
 pub use pipeline::{keys, live};
 pub use pipeline::{CmdlineFrom, RunConfig, RunError, EXIT_REQUIRED_FAILED};
@@ -80,9 +82,8 @@ pub fn boot(cfg: &RunConfig) -> Result<status::Status, RunError> {
             keyring: s.keyring,
             signed_only: s.signed_only.is_some(),
         };
-        let guard = kernel::guard::Builtin {
-            signed_only: s.signed_only,
-        };
+        // The guard's kernel BTF work starts now, beside the objects' loading.
+        let guard = kernel::guard::Builtin::start(s.signed_only, s.guard);
         (kernel, guard)
     })
 }
@@ -138,6 +139,8 @@ pub fn where_running() -> place::Place {
 /// never signed; its rule becomes the reason for version 1.
 ///
 /// With `signer`, the section carries the kernel's signature over the loader (docs/format.md).
+/// Only in the host build (feature `sign`).
+#[cfg(feature = "sign")]
 pub fn fast_path_section(
     elf: &[u8],
     name: &name::ObjectName,
@@ -147,7 +150,7 @@ pub fn fast_path_section(
     if let Some(why) = fast::libbpf_only(&info) {
         return Err(why.into());
     }
-    let section = kernel::fast::convert(elf, name.as_str(), signer)?
+    let section = kernel::convert::convert(elf, name.as_str(), signer)?
         .encode()
         .ok_or(ConvertError::TooLarge)?;
     fast::FastPath::parse(&section, &info)?;

@@ -16,6 +16,7 @@ use commands::{Command, CommandError, USAGE};
 const EXIT_FATAL: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 /// `predict`: a listed object would not be measured, so the value does not cover it.
+#[cfg(feature = "sign")]
 const EXIT_UNMEASURED: u8 = 4;
 
 fn print(result: Result<String, CommandError>) -> ExitCode {
@@ -116,10 +117,13 @@ fn main() -> ExitCode {
             }
             Err(e) => print(Err(e)),
         },
+        #[cfg(feature = "sign")]
         Command::Sign(args) => print(commands::sign::run(&args)),
         Command::Verify(args) => print(commands::verify::run(&args)),
         Command::Inspect(args) => print(commands::inspect::run(&args)),
+        #[cfg(feature = "sign")]
         Command::Keygen(args) => print(commands::keygen::run(&args)),
+        #[cfg(feature = "sign")]
         Command::Predict(args) => match commands::predict::run(&args) {
             Ok(report) => {
                 print!("{}", report.text);

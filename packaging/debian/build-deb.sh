@@ -13,8 +13,8 @@
 # The maintainer scripts are ours (packaging/debian/postinst, postrm, with
 # rebuild.sh inlined), so what they do is visible in one place.
 #
-# Uses the release binary (cargo build --release --locked, through bp_build;
-# BPF_PRELOAD_BIN=FILE uses that one). Runs lintian when it is installed.
+# Uses the release binaries (the host build and the initramfs build, through
+# bp_build; BPF_PRELOAD_BIN=FILE and BPF_PRELOAD_INITRD_BIN=FILE use those). Runs lintian when it is installed.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../../tests/common.sh
@@ -36,7 +36,7 @@ EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$TOP" log -1 --format=%ct 2> /dev/null || d
 
 STAGE=$OUT/deb/root
 rm -rf "$OUT/deb" && mkdir -p "$STAGE/DEBIAN"
-make -s -C "$TOP" install-files DESTDIR="$STAGE" BIN="$BIN" PREFIX=/usr >&2
+make -s -C "$TOP" install-files DESTDIR="$STAGE" BIN="$BIN" INITRD_BIN="$(bp_initrd_bin)" PREFIX=/usr >&2
 # dracut: its check() includes the module only on request
 install -D -m 0644 "$HERE/dracut.conf" "$STAGE/usr/lib/dracut/dracut.conf.d/50-bpf-preload.conf"
 gzip -9n "$STAGE/usr/share/man/man8/bpf-preload.8" # installed by install-files

@@ -165,7 +165,7 @@ deb_package() {
         flock 9
         if [[ ! -s $d/built ]]; then
             mkdir -p "$d"
-            BPF_PRELOAD_BIN=$VM_BIN "$VM_TOP/packaging/debian/build-deb.sh" "$d" > "$d/deb.path" 2> "$d/build.log" ||
+            BPF_PRELOAD_BIN=$VM_BIN BPF_PRELOAD_INITRD_BIN=$VM_INITRD_BIN "$VM_TOP/packaging/debian/build-deb.sh" "$d" > "$d/deb.path" 2> "$d/build.log" ||
                 exit 1
             vm_deb_objects_pkg "$d" "$VM_BUILD/bundle-full/lib/counter.bpf.o" "$VM_PUB" > "$d/objects.path" ||
                 exit 1

@@ -107,11 +107,12 @@ vm_kernel() {
 }
 
 # ----------------------------------------------------- project artefacts --
-VM_BIN=${VM_BIN:-}
+VM_BIN=${VM_BIN:-} VM_INITRD_BIN=${VM_INITRD_BIN:-}
 vm_build_project() {
     vlog "make -C bpf"
     make -s -C "$VM_TOP/bpf" >&2
     VM_BIN=$(bp_build)
+    VM_INITRD_BIN=$(bp_initrd_bin)
     mkdir -p "$VM_BUILD/guest"
     if [[ ! -x $VM_BUILD/guest/bpfmap || $VM_DIR/guest/bpfmap.c -nt $VM_BUILD/guest/bpfmap ]]; then
         gcc -O2 -static -pthread -o "$VM_BUILD/guest/bpfmap" "$VM_DIR/guest/bpfmap.c"
@@ -166,7 +167,8 @@ vm_tamper() {
 # user installs (module, helpers, unit), with the binary under test.
 vm_install_project() {
     rm -rf "$VM_BUILD/install"
-    make -s -C "$VM_TOP" install-files DESTDIR="$VM_BUILD/install" BIN="$VM_BIN" >&2
+    make -s -C "$VM_TOP" install-files DESTDIR="$VM_BUILD/install" BIN="$VM_BIN" \
+        INITRD_BIN="$VM_INITRD_BIN" >&2
 }
 
 # A private dracut base dir: the host's modules plus ours (as installed into
@@ -210,7 +212,6 @@ vm_initrd() {
     if [[ $bundle != none ]]; then
         args+=(--add bpf-preload)
         cat > "$conf/bpf-preload.conf" <<EOC
-bpf_preload_binary="$VM_BIN"
 bpf_preload_libexec_dir="$VM_BUILD/install/usr/libexec/bpf-preload"
 bpf_preload_bundle_dir="$bundle/lib"
 bpf_preload_keys_dir="$bundle/keys"
@@ -343,7 +344,7 @@ vm_trixie_install() {
     local kd=$1 bundle=$2 r kver
     r=$(vm_trixie_root)
     kver=$(cat "$kd/kver")
-    make -s -C "$VM_TOP" install-files DESTDIR="$r" BIN="$VM_BIN" >&2
+    make -s -C "$VM_TOP" install-files DESTDIR="$r" BIN="$VM_BIN" INITRD_BIN="$VM_INITRD_BIN" >&2
     rm -rf "$r/usr/lib/bpf-preload" "$r/etc/bpf-preload"
     install -d "$r/usr/lib/bpf-preload" "$r/etc/bpf-preload/keys"
     cp "$bundle"/lib/*.bpf.o "$r/usr/lib/bpf-preload/"

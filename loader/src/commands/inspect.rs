@@ -93,14 +93,23 @@ fn load_path(
             }
             (Err(e), _) => (None, Some(format!("refused by run: {e}")), None),
         },
-        None => {
-            let why = match bpf_preload::fast_path_section(payload, &name, None) {
-                Ok(_) => "signed without a fast path (sign again to add one)".to_owned(),
-                Err(e) => format!("signed without a fast path; it has none because {e}"),
-            };
-            (Some("libbpf"), Some(why), None)
-        }
+        None => (Some("libbpf"), Some(no_fast_path(payload, &name)), None),
     }
+}
+
+/// Why a signed object has no fast path: what `sign` would say now (gen_loader is sign-time
+/// code, so the initramfs build cannot tell).
+#[cfg(feature = "sign")]
+fn no_fast_path(payload: &[u8], name: &ObjectName) -> String {
+    match bpf_preload::fast_path_section(payload, name, None) {
+        Ok(_) => "signed without a fast path (sign again to add one)".to_owned(),
+        Err(e) => format!("signed without a fast path; it has none because {e}"),
+    }
+}
+
+#[cfg(not(feature = "sign"))]
+fn no_fast_path(_payload: &[u8], _name: &ObjectName) -> String {
+    "signed without a fast path (the host's bpf-preload inspect says why)".to_owned()
 }
 
 pub fn run(args: &Args) -> Result<String, CommandError> {

@@ -3,9 +3,13 @@
 #![forbid(unsafe_code)]
 
 pub mod inspect;
+#[cfg(feature = "sign")]
 pub mod keygen;
+// The initramfs build has no `predict` command, but `run --dry-run` predicts with it.
+#[cfg_attr(not(feature = "sign"), allow(dead_code))]
 pub mod predict;
 pub mod run;
+#[cfg(feature = "sign")]
 pub mod sign;
 pub mod status;
 pub mod verify;
@@ -15,25 +19,30 @@ use std::path::{Path, PathBuf};
 
 use bpf_preload::elf::ElfError;
 use bpf_preload::keys::KeyError;
+#[cfg(feature = "sign")]
 use bpf_preload::ksig::KsigError;
+#[cfg(feature = "sign")]
 use bpf_preload::name::NameError;
 use bpf_preload::trailer::TrailerError;
 use bpf_preload::verify::CheckError;
 
-pub const USAGE: &str = "\
+/// The usage text; the sign-time commands only in the host build (feature `sign`).
+macro_rules! usage {
+    ($sign:literal, $tools:literal, $codes:literal) => {
+        concat!(
+            "\
 usage:
   bpf-preload run [--cmdline FILE] [--preload-list FILE] [--bundle DIR] [--keys DIR]
                   [--bpffs DIR] [--status FILE] [--policy FILE] [--verbose]
                   [--tpm-device DEV] [--measure-log FILE] [--boot] [--dry-run]
   bpf-preload status [--status FILE] [--json] [--check]
-  bpf-preload sign --key PRIVATE.pem [--name NAME] [--output OUT] [--no-fast-path]
-                   [--kernel-key KEY.pem --kernel-cert CERT] OBJECT
-  bpf-preload verify [--key PUBLIC.pem ...] [--keys DIR ...] OBJECT   (none: built-in keys)
+",
+            $sign,
+            "  bpf-preload verify [--key PUBLIC.pem ...] [--keys DIR ...] OBJECT   (none: built-in keys)
   bpf-preload inspect [--json] OBJECT
-  bpf-preload keygen --private FILE --public FILE
-  bpf-preload predict --bundle DIR [--keys DIR] --preload-list FILE [--cmdline FILE]
-                      [--policy FILE] [--pcr N] [--pcrlock FILE] [--json] [--allow-unmeasured]
-
+",
+            $tools,
+            "
 exit codes of run: 0 every required object loaded; 3 a required object (or the
                    required guard, or required measurement) failed;
                    1 fatal error (nothing attempted; outside an initramfs
@@ -43,19 +52,44 @@ exit codes of status --check: 0 all in place; 3 a required object, the required 
                    or now); 5 an object was removed, replaced or moved since; 4 an
                    object failed; 7 a live check could not be made (not root?);
                    the most serious first, in this order; 1 no record; 2 usage error
-exit codes of predict: 0 the value covers every listed object (or measurement is off);
+",
+            $codes
+        )
+    };
+}
+
+#[cfg(feature = "sign")]
+pub const USAGE: &str = usage!(
+    "  bpf-preload sign --key PRIVATE.pem [--name NAME] [--output OUT] [--no-fast-path]
+                   [--kernel-key KEY.pem --kernel-cert CERT] OBJECT
+",
+    "  bpf-preload keygen --private FILE --public FILE
+  bpf-preload predict --bundle DIR [--keys DIR] --preload-list FILE [--cmdline FILE]
+                      [--policy FILE] [--pcr N] [--pcrlock FILE] [--json] [--allow-unmeasured]
+",
+    "exit codes of predict: 0 the value covers every listed object (or measurement is off);
                    4 a listed object would not be measured (--allow-unmeasured: 0);
                    1 error, or --pcr contradicts the command line or policy; 2 usage error
-";
+"
+);
+#[cfg(not(feature = "sign"))]
+pub const USAGE: &str = usage!(
+    "",
+    "(the initramfs build: sign, keygen and predict are in the host's bpf-preload)\n",
+    ""
+);
 
 /// A parsed command line.
 pub enum Command {
     Run(run::Args),
     Status(status::Args),
+    #[cfg(feature = "sign")]
     Sign(sign::Args),
     Verify(verify::Args),
     Inspect(inspect::Args),
+    #[cfg(feature = "sign")]
     Keygen(keygen::Args),
+    #[cfg(feature = "sign")]
     Predict(predict::Args),
     Help,
     /// `SUB --help`: that subcommand's usage alone.
@@ -94,6 +128,15 @@ pub fn usage_of(sub: &str) -> String {
     out
 }
 
+/// What the initramfs build (no feature `sign`) answers to a sign-time command.
+#[cfg(not(feature = "sign"))]
+pub fn not_in_this_build(sub: &str) -> String {
+    format!(
+        "{sub}: not in this build: this is the initramfs build of bpf-preload (run, status, \
+         verify, inspect); use the host's bpf-preload for sign, keygen and predict"
+    )
+}
+
 /// Parse the whole command line: the subcommand, then its own arguments.
 pub fn parse(mut p: lexopt::Parser) -> Result<Command, lexopt::Error> {
     use lexopt::prelude::*;
@@ -106,17 +149,22 @@ pub fn parse(mut p: lexopt::Parser) -> Result<Command, lexopt::Error> {
     let (name, command): (&'static str, Option<Command>) = match sub.as_str() {
         "run" => ("run", run::Args::parse(&mut p)?.map(Command::Run)),
         "status" => ("status", status::Args::parse(&mut p)?.map(Command::Status)),
+        #[cfg(feature = "sign")]
         "sign" => ("sign", sign::Args::parse(&mut p)?.map(Command::Sign)),
         "verify" => ("verify", verify::Args::parse(&mut p)?.map(Command::Verify)),
         "inspect" => (
             "inspect",
             inspect::Args::parse(&mut p)?.map(Command::Inspect),
         ),
+        #[cfg(feature = "sign")]
         "keygen" => ("keygen", keygen::Args::parse(&mut p)?.map(Command::Keygen)),
+        #[cfg(feature = "sign")]
         "predict" => (
             "predict",
             predict::Args::parse(&mut p)?.map(Command::Predict),
         ),
+        #[cfg(not(feature = "sign"))]
+        sub @ ("sign" | "keygen" | "predict") => return Err(not_in_this_build(sub).into()),
         other => return Err(format!("unknown command {other:?}").into()),
     };
     Ok(command.unwrap_or(Command::HelpFor(name)))
@@ -141,6 +189,7 @@ pub enum CommandError {
         #[source]
         source: io::Error,
     },
+    #[cfg(feature = "sign")]
     #[error("create {}: {source}", path.display())]
     Create {
         path: PathBuf,
@@ -153,10 +202,12 @@ pub enum CommandError {
         #[source]
         source: io::Error,
     },
+    #[cfg(feature = "sign")]
     #[error("getrandom: {0}")]
     Random(#[source] io::Error),
     #[error(transparent)]
     Key(#[from] KeyError),
+    #[cfg(feature = "sign")]
     #[error("{}: object name: {source}", path.display())]
     Name {
         path: PathBuf,
@@ -181,6 +232,7 @@ pub enum CommandError {
         #[source]
         source: CheckError,
     },
+    #[cfg(feature = "sign")]
     #[error("kernel key {} / {}: {source}", key.display(), cert.display())]
     KernelKey {
         key: PathBuf,
@@ -188,6 +240,7 @@ pub enum CommandError {
         #[source]
         source: KsigError,
     },
+    #[cfg(feature = "sign")]
     #[error("{}: cannot be kernel-signed: {why}", path.display())]
     NoKernelSignature { path: PathBuf, why: String },
     #[error("keys directory {}: {source}", path.display())]

@@ -12,6 +12,7 @@ use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Instant;
 
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, MapHandle};
@@ -26,6 +27,15 @@ use bpf_preload_format::guard::{
     RD_LINK_FD, RD_LINK_PIN, RD_MOUNT, RD_PROG_FD, SW_FTRACE, SW_KPROBES,
 };
 use bpf_preload_format::live::{dev_string, kernel_dev};
+use bpf_preload_format::status::GuardSteps;
+
+/// Milliseconds since `t`, then `t` reset to now: one step's time.
+fn lap(t: &mut Instant) -> f64 {
+    let now = Instant::now();
+    let ms = now.duration_since(*t).as_secs_f64() * 1000.0;
+    *t = now;
+    ms
+}
 
 #[allow(unsafe_code, clippy::undocumented_unsafe_blocks, clippy::all)]
 mod skel {
@@ -122,6 +132,9 @@ impl GuardError {
 
 // Every program of the tables has its entry in `all_links` (whose length is its type's): a
 // program added to the tables but not there would attach and never be pinned.
+/// The verifier log level that gives only its statistics (the kernel's BPF_LOG_STATS).
+const BPF_LOG_STATS: u32 = 4;
+
 const _: () = assert!(bpf_preload_format::guard::HOOKS.len() + OPTIONAL_HOOKS.len() == 24);
 
 /// The guard's links by program name, in one place for pinning and for letting go.
@@ -154,27 +167,65 @@ fn all_links(l: &mut skel::GuardLinks) -> [(&'static str, &mut Option<Link>); 24
     ]
 }
 
-/// `(BTF id, flags)` of every vmlinux function with hook flags.
-fn hook_funcs(btf: &libbpf_rs::btf::Btf<'_>) -> Vec<(u32, u8)> {
-    use libbpf_rs::btf::types::Func;
-    btf.type_by_kind::<Func<'_>>()
-        .filter_map(|f| {
-            let flags = hook_flags(&f.name()?.to_string_lossy());
-            (flags != 0).then(|| (u32::from(f.type_id()), flags))
-        })
-        .collect()
+/// What the guard needs from the kernel's BTF, found in one pass over its functions (a lookup
+/// by name is a pass over every type: one per hook was most of the lookups' time).
+#[derive(Debug, Default)]
+struct KernelHooks {
+    /// Each `bpf_lsm_<hook>`: its BTF id and parameter names (`None`: its prototype is not a
+    /// function prototype). The first function of a name, as a lookup by name finds it.
+    lsm: std::collections::BTreeMap<String, (u32, Option<Vec<String>>)>,
+    /// `(BTF id, flags)` of every function with hook flags.
+    funcs: Vec<(u32, u8)>,
+}
+
+impl KernelHooks {
+    fn find(btf: &libbpf_rs::btf::Btf<'_>) -> Self {
+        use libbpf_rs::btf::types::{Func, FuncProto};
+        use libbpf_rs::btf::ReferencesType as _;
+        let mut k = Self::default();
+        for f in btf.type_by_kind::<Func<'_>>() {
+            let Some(name) = f.name() else { continue };
+            let name = name.to_string_lossy();
+            let id = u32::from(f.type_id());
+            let flags = hook_flags(&name);
+            if flags != 0 {
+                k.funcs.push((id, flags));
+            }
+            let Some(hook) = name.strip_prefix("bpf_lsm_") else {
+                continue;
+            };
+            if k.lsm.contains_key(hook) {
+                continue;
+            }
+            let params = btf
+                .type_by_id::<FuncProto<'_>>(f.referenced_type().type_id())
+                .map(|proto| {
+                    proto
+                        .iter()
+                        .map(|p| {
+                            p.name
+                                .map(|n| n.to_string_lossy().into_owned())
+                                .unwrap_or_default()
+                        })
+                        .collect()
+                });
+            k.lsm.insert(hook.to_owned(), (id, params));
+        }
+        k
+    }
+
+    /// Parameter names of `bpf_lsm_<hook>` in the running kernel's BTF.
+    fn params(&self, hook: &str) -> Option<Vec<String>> {
+        self.lsm.get(hook).and_then(|(_, p)| p.clone())
+    }
 }
 
 /// Does this kernel's verifier let a BPF LSM program on `bpf` return 1? (6.1 does: "Regular
 /// BPF_PROG_TYPE_LSM programs can return any value"; later kernels check the hook's range.)
 /// Loads `r0 = 1; exit` there; a refusal other than the verifier's EINVAL counts as yes, so
 /// the guard errs on the side of refusing.
-fn lsm_positive_returns(btf: &libbpf_rs::btf::Btf<'_>) -> bool {
-    use libbpf_rs::btf::types::Func;
-    let Some(id) = btf
-        .type_by_name::<Func<'_>>("bpf_lsm_bpf")
-        .map(|f| u32::from(f.type_id()))
-    else {
+fn lsm_positive_returns(hooks: &KernelHooks) -> bool {
+    let Some(&(id, _)) = hooks.lsm.get("bpf") else {
         return true;
     };
     match super::skel::calls::lsm_returns_one(id) {
@@ -183,22 +234,35 @@ fn lsm_positive_returns(btf: &libbpf_rs::btf::Btf<'_>) -> bool {
     }
 }
 
-/// Parameter names of `bpf_lsm_<hook>` in the running kernel's BTF.
-fn kernel_params(btf: &libbpf_rs::btf::Btf<'_>, hook: &str) -> Option<Vec<String>> {
-    use libbpf_rs::btf::types::{Func, FuncProto};
-    use libbpf_rs::btf::ReferencesType as _;
-    let func: Func<'_> = btf.type_by_name(&format!("bpf_lsm_{hook}"))?;
-    let proto: FuncProto<'_> = btf.type_by_id(func.referenced_type().type_id())?;
-    Some(
-        proto
-            .iter()
-            .map(|p| {
-                p.name
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default()
-            })
-            .collect(),
-    )
+/// Entries for one map, written with one BPF_MAP_UPDATE_BATCH instead of a system call each
+/// (the hook functions alone are ~600).
+#[derive(Default)]
+struct Batch {
+    keys: Vec<u8>,
+    values: Vec<u8>,
+    count: u32,
+}
+
+impl Batch {
+    fn push(&mut self, key: &[u8], value: &[u8]) {
+        self.keys.extend_from_slice(key);
+        self.values.extend_from_slice(value);
+        self.count += 1;
+    }
+
+    fn write(&self, map: &impl MapCore, step: &'static str) -> Result<(), GuardError> {
+        if self.count == 0 {
+            return Ok(());
+        }
+        map.update_batch(
+            &self.keys,
+            &self.values,
+            self.count,
+            MapFlags::ANY,
+            MapFlags::ANY,
+        )
+        .map_err(lb(step))
+    }
 }
 
 fn lb(step: &'static str) -> impl FnOnce(libbpf_rs::Error) -> GuardError {
@@ -246,10 +310,62 @@ fn object_ids(
     Ok(())
 }
 
-/// The built-in guard, as the pipeline's [`GuardLoader`]; `signed_only`: the loader's sealed keyring, when signed-only mode is on.
-#[derive(Debug, Clone, Copy, Default)]
+/// What the guard learns before it loads — the kernel's BTF parsed, the one pass over its
+/// functions, the verifier probe — which depends on nothing `run` does.
+struct Prefetched {
+    hooks: KernelHooks,
+    positive: bool,
+    btf_ms: f64,
+    lookups_ms: f64,
+    probe_ms: f64,
+}
+
+fn prefetch() -> Result<Prefetched, GuardError> {
+    let mut t = Instant::now();
+    let btf = libbpf_rs::btf::Btf::from_vmlinux().map_err(|source| GuardError::Btf { source })?;
+    let btf_ms = lap(&mut t);
+    let hooks = KernelHooks::find(&btf);
+    drop(btf);
+    let lookups_ms = lap(&mut t);
+    let positive = lsm_positive_returns(&hooks);
+    Ok(Prefetched {
+        hooks,
+        positive,
+        btf_ms,
+        lookups_ms,
+        probe_ms: lap(&mut t),
+    })
+}
+
+type PrefetchThread = std::thread::JoinHandle<Result<Prefetched, GuardError>>;
+
+/// The built-in guard, as the pipeline's [`GuardLoader`]; `signed_only`: the loader's sealed
+/// keyring, when signed-only mode is on.
+#[derive(Debug, Default)]
 pub struct Builtin {
     pub signed_only: Option<i32>,
+    /// [`prefetch`], started by [`Builtin::start`] in a thread of its own.
+    prefetch: std::sync::Mutex<Option<PrefetchThread>>,
+}
+
+impl Builtin {
+    /// The guard for this boot; when it is asked for (`guard`), its BTF work starts now in a
+    /// thread of its own, so that it overlaps the objects' loading (on 2 CPUs ~0.7 s under TCG).
+    /// A thread that cannot be started leaves that work to `activate`.
+    pub fn start(signed_only: Option<i32>, guard: bool) -> Self {
+        let thread = guard
+            .then(|| {
+                std::thread::Builder::new()
+                    .name("guard-btf".into())
+                    .spawn(prefetch)
+                    .ok()
+            })
+            .flatten();
+        Self {
+            signed_only,
+            prefetch: std::sync::Mutex::new(thread),
+        }
+    }
 }
 
 impl GuardLoader for Builtin {
@@ -260,10 +376,17 @@ impl GuardLoader for Builtin {
         lsm_list: io::Result<String>,
         switches: &SwitchPaths,
     ) -> Result<GuardReport, GuardFailure> {
-        activate(bpffs, protect, lsm_list, switches, self.signed_only).map_err(|e| GuardFailure {
-            unavailable: e.is_unavailable(),
-            load_refused: matches!(e, GuardError::Load { .. }),
-            error: Arc::new(e),
+        let thread = self
+            .prefetch
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        activate(bpffs, protect, lsm_list, switches, self.signed_only, thread).map_err(|e| {
+            GuardFailure {
+                unavailable: e.is_unavailable(),
+                load_refused: matches!(e, GuardError::Load { .. }),
+                error: Arc::new(e),
+            }
         })
     }
 }
@@ -271,12 +394,13 @@ impl GuardLoader for Builtin {
 /// Load, attach and arm the guard over the bpffs at `bpffs`, protecting `protect` (directories
 /// in it: the loaded objects' and `+shared`) and its own `+guard`. `lsm_list`: the text of
 /// [`LSM_LIST`]. On failure before arming, `+guard` is removed and the programs detach.
-pub fn activate(
+fn activate(
     bpffs: &Path,
     protect: &[PathBuf],
     lsm_list: io::Result<String>,
     switches: &SwitchPaths,
     signed_only: Option<i32>,
+    prefetched: Option<PrefetchThread>,
 ) -> Result<GuardReport, GuardError> {
     let list = lsm_list.map_err(|source| GuardError::LsmList { source })?;
     if !bpf_lsm_active(&list) {
@@ -288,13 +412,24 @@ pub fn activate(
         path: bpffs.to_owned(),
         source,
     })?;
-    let btf = libbpf_rs::btf::Btf::from_vmlinux().map_err(|source| GuardError::Btf { source })?;
-    let mut wanted = pick_programs(|hook| kernel_params(&btf, hook))?;
+    let mut steps = GuardSteps::default();
+    let mut t = Instant::now();
+    // The thread's result (a thread that died: the work again, here).
+    let pre = match prefetched.map(std::thread::JoinHandle::join) {
+        Some(Ok(pre)) => pre,
+        Some(Err(_)) | None => prefetch(),
+    }?;
+    steps.prefetch_wait_ms = lap(&mut t);
+    steps.btf_ms = pre.btf_ms;
+    steps.lookups_ms = pre.lookups_ms;
+    steps.probe_ms = pre.probe_ms;
+    let (mut hooks, positive) = (pre.hooks, pre.positive);
+    let mut wanted = pick_programs(|hook| hooks.params(hook))?;
     // Signed-only mode: its program when the kernel's hook has the arguments it reads.
     let signed_only = signed_only.filter(|_| {
-        OPTIONAL_HOOKS.iter().all(|(_, hook, want)| {
-            kernel_params(&btf, hook).is_some_and(|found| fits(want, &found))
-        })
+        OPTIONAL_HOOKS
+            .iter()
+            .all(|(_, hook, want)| hooks.params(hook).is_some_and(|found| fits(want, &found)))
     });
     // The link that keeps the loader's keyring alive: root's user keyring (guard_key_permission).
     let parent = match signed_only {
@@ -305,8 +440,8 @@ pub fn activate(
         }
         None => 0,
     };
-    let positive = lsm_positive_returns(&btf);
-    let funcs = hook_funcs(&btf);
+    let funcs = std::mem::take(&mut hooks.funcs);
+    steps.choose_ms = lap(&mut t);
 
     let mut storage = std::mem::MaybeUninit::uninit();
     let mut open = GuardSkelBuilder::default()
@@ -322,9 +457,15 @@ pub fn activate(
     for mut prog in open.open_object_mut().progs_mut() {
         let name = prog.name().to_string_lossy().into_owned();
         prog.set_autoload(wanted.contains(&name.as_str()));
+        // The verifier's statistics only (its time, the instructions processed), for the record.
+        prog.set_log_level(BPF_LOG_STATS);
     }
+    steps.open_ms = lap(&mut t);
     super::clear_log();
-    let mut skel = open.load().map_err(|source| {
+    super::keep_load_logs();
+    let loaded = open.load();
+    steps.verifier_ms = super::verification_times();
+    let mut skel = loaded.map_err(|source| {
         let (program, verifier) = super::last_load_failure();
         GuardError::Load {
             source,
@@ -332,21 +473,24 @@ pub fn activate(
             verifier,
         }
     })?;
+    steps.load_ms = lap(&mut t);
     skel.attach().map_err(lb("attach"))?;
+    steps.attach_ms = lap(&mut t);
 
     let dir = bpffs.join(GUARD_DIR);
     let armed = arm(
         &mut skel,
         bpffs,
-        &dir,
         protect,
         meta.dev(),
         &funcs,
         switches,
+        &mut steps,
     )
     .map(|mut r| {
         r.lsm_positive_returns = positive;
         r.signed_only = signed_only.is_some();
+        r.steps = steps;
         r
     });
     match armed {
@@ -366,12 +510,15 @@ pub fn activate(
 fn arm(
     skel: &mut skel::GuardSkel<'_>,
     bpffs: &Path,
-    dir: &Path,
     protect: &[PathBuf],
     st_dev: u64,
     funcs: &[(u32, u8)],
     switch_paths: &SwitchPaths,
+    steps: &mut GuardSteps,
 ) -> Result<GuardReport, GuardError> {
+    let mut t = Instant::now();
+    let dir = bpffs.join(GUARD_DIR);
+    let dir = dir.as_path();
     let mkdir = |p: &Path| {
         std::fs::create_dir(p).map_err(|source| GuardError::Mkdir {
             path: p.to_owned(),
@@ -404,40 +551,39 @@ fn arm(
             .map_err(|source| GuardError::Pin { path, source })?;
     }
 
+    steps.pin_ms = lap(&mut t);
+
     let mut protected = Vec::new();
+    let mut inos = Batch::default();
     for d in protect.iter().map(PathBuf::as_path).chain([dir]) {
-        let i = ino(d)?;
-        skel.maps
-            .prot_ino
-            .update(&i.to_ne_bytes(), &[1], MapFlags::ANY)
-            .map_err(lb("update prot_ino"))?;
+        inos.push(&ino(d)?.to_ne_bytes(), &[1]);
         object_ids(d, &mut ids, &mut prog_ids)?;
         protected.push(d.strip_prefix(bpffs).unwrap_or(d).display().to_string());
     }
+    inos.write(&skel.maps.prot_ino, "update prot_ino")?;
+    let mut links = Batch::default();
     for (id, prog) in &ids {
-        skel.maps
-            .prot_links
-            .update(&id.to_ne_bytes(), &prog.to_ne_bytes(), MapFlags::ANY)
-            .map_err(lb("update prot_links"))?;
+        links.push(&id.to_ne_bytes(), &prog.to_ne_bytes());
     }
+    links.write(&skel.maps.prot_links, "update prot_links")?;
     prog_ids.sort_unstable();
     prog_ids.dedup();
+    let mut progs = Batch::default();
     for id in &prog_ids {
-        skel.maps
-            .prot_progs
-            .update(&id.to_ne_bytes(), &[1], MapFlags::ANY)
-            .map_err(lb("update prot_progs"))?;
+        progs.push(&id.to_ne_bytes(), &[1]);
     }
+    progs.write(&skel.maps.prot_progs, "update prot_progs")?;
+    let mut hooks = Batch::default();
     for (id, flags) in funcs {
-        skel.maps
-            .hook_funcs
-            .update(&id.to_ne_bytes(), &[*flags], MapFlags::ANY)
-            .map_err(lb("update hook_funcs"))?;
+        hooks.push(&id.to_ne_bytes(), &[*flags]);
     }
+    hooks.write(&skel.maps.hook_funcs, "update hook_funcs")?;
     freeze(&skel.maps.prot_ino, "freeze prot_ino")?;
     freeze(&skel.maps.prot_links, "freeze prot_links")?;
     freeze(&skel.maps.prot_progs, "freeze prot_progs")?;
     freeze(&skel.maps.hook_funcs, "freeze hook_funcs")?;
+    steps.map_updates = protect.len() + 1 + ids.len() + prog_ids.len() + funcs.len();
+    steps.maps_ms = lap(&mut t);
 
     // The guard records what each of these stats reaches (inode_getattr, this process only,
     // before arming): the sysctl's table entry, the debugfs inode, the instance's mount.
@@ -453,6 +599,7 @@ fn arm(
             link.disconnect();
         }
     }
+    steps.record_ms = lap(&mut t);
     Ok(GuardReport {
         instance: dev_string(st_dev),
         protected,
@@ -464,6 +611,7 @@ fn arm(
         lsm_positive_returns: false,
         switches,
         signed_only: false,
+        steps: GuardSteps::default(),
     })
 }
 
@@ -718,5 +866,24 @@ mod tests {
                 *name,
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod prefetch_tests {
+    use super::*;
+
+    /// A boot without the guard starts no BTF work; one with it starts the thread, whose
+    /// result `activate` takes once.
+    #[test]
+    fn the_btf_thread_runs_only_for_a_guard() {
+        let off = Builtin::start(None, false);
+        assert!(off.prefetch.lock().unwrap().is_none());
+        let on = Builtin::start(None, true);
+        let thread = on.prefetch.lock().unwrap().take();
+        assert!(thread.is_some());
+        // Whatever this host's BTF gives, the thread ends with a value, not a panic.
+        assert!(thread.unwrap().join().is_ok());
+        assert!(on.prefetch.lock().unwrap().is_none());
     }
 }

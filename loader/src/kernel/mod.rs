@@ -12,6 +12,8 @@
 // bpffs. std::fs is allowed here for that (loader/clippy.toml keeps it out of the pipeline).
 #![allow(clippy::disallowed_methods)]
 
+#[cfg(feature = "sign")]
+pub mod convert;
 pub mod fast;
 pub mod guard;
 pub mod libbpf_log;
@@ -40,6 +42,10 @@ static VERBOSE: AtomicBool = AtomicBool::new(false);
 /// Bound on the kept log, so a huge verifier log cannot eat the initramfs's memory.
 const LOG_KEEP: usize = 256;
 
+/// While `Some`: the load logs libbpf prints at debug level after a successful program load
+/// (the guard's, with BPF_LOG_STATS: the verifier's statistics), at most [`LOG_KEEP`].
+static LOAD_LOGS: Mutex<Option<Vec<String>>> = Mutex::new(None);
+
 fn on_libbpf_message(level: LogLevel, msg: String) {
     // libbpf says this after any EPERM as root; BPF memory is charged to the memory cgroup
     // since 5.11 (older kernels are not supported), so RLIMIT_MEMLOCK is never the reason and
@@ -50,6 +56,12 @@ fn on_libbpf_message(level: LogLevel, msg: String) {
     let verbose = VERBOSE.load(Ordering::Relaxed);
     if verbose {
         eprint!("libbpf: {msg}");
+    }
+    if level == LogLevel::Debug && msg.contains("-- BEGIN PROG LOAD LOG --") {
+        let mut logs = LOAD_LOGS.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(logs) = logs.as_mut().filter(|l| l.len() < LOG_KEEP) {
+            logs.push(msg.clone());
+        }
     }
     if level != LogLevel::Debug {
         let mut log = LIBBPF_LOG.lock().unwrap_or_else(|e| e.into_inner());
@@ -67,6 +79,35 @@ pub use skel::calls::signatures_supported;
 pub fn init_logging(verbose: bool) {
     VERBOSE.store(verbose, Ordering::Relaxed);
     libbpf_log::set_sink(Some(on_libbpf_message));
+}
+
+/// Keep the program load logs libbpf prints from now on (see [`verification_times`]).
+pub(crate) fn keep_load_logs() {
+    *LOAD_LOGS.lock().unwrap_or_else(|e| e.into_inner()) = Some(Vec::new());
+}
+
+/// The verifier's own time of each program loaded since [`keep_load_logs`], in ms, by program
+/// name, from the statistics (BPF_LOG_STATS) in libbpf's load logs; stops keeping them.
+pub(crate) fn verification_times() -> std::collections::BTreeMap<String, f64> {
+    let logs = LOAD_LOGS.lock().unwrap_or_else(|e| e.into_inner()).take();
+    logs.unwrap_or_default()
+        .iter()
+        .filter_map(|l| verification_time(l))
+        .collect()
+}
+
+/// `libbpf: prog 'NAME': -- BEGIN PROG LOAD LOG --\nverification time 1234 usec\n…` ->
+/// (NAME, 1.234).
+fn verification_time(log: &str) -> Option<(String, f64)> {
+    let log = log.strip_prefix("libbpf: ").unwrap_or(log);
+    let name = log.strip_prefix("prog '")?.split_once("': ")?.0;
+    let usec: u64 = log
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("verification time "))?
+        .strip_suffix(" usec")?
+        .parse()
+        .ok()?;
+    Some((name.to_owned(), usec as f64 / 1000.0))
 }
 
 /// Forget what libbpf said so far (before a load whose reason is wanted: the guard's).
@@ -397,6 +438,24 @@ impl Loaded for LibbpfObject {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn verification_time_from_the_load_log() {
+        let log =
+            "libbpf: prog 'guard_bpf': -- BEGIN PROG LOAD LOG --\nverification time 2345 usec\n\
+                   stack depth 0\nprocessed 312 insns (limit 1000000) max_states_per_insn 1\n\
+                   -- END PROG LOAD LOG --\n";
+        assert_eq!(
+            verification_time(log),
+            Some(("guard_bpf".to_owned(), 2.345))
+        );
+        // Without the statistics (an older kernel, another log level): nothing.
+        assert_eq!(
+            verification_time("libbpf: prog 'p': -- BEGIN PROG LOAD LOG --\n0: R1=ctx()\n"),
+            None
+        );
+        assert_eq!(verification_time("libbpf: loaded 3 programs"), None);
+    }
 
     #[test]
     fn verifier_reason_is_the_last_real_line() {

@@ -59,13 +59,16 @@ pub struct Signing {
     pub keyring: Option<i32>,
     /// Signed-only mode is asked for and has its keyring: the guard enforces it with this one.
     pub signed_only: Option<i32>,
+    /// The guard is asked for (it may start what it can before the objects load).
+    pub guard: bool,
 }
 
 impl Signing {
-    pub fn of(mode: GuardMode, keys: &KernelKeys) -> Self {
+    pub fn of(plan: &Plan, keys: &KernelKeys) -> Self {
         Self {
             keyring: keys.keyring,
-            signed_only: keys.keyring.filter(|_| mode != GuardMode::Off),
+            signed_only: keys.keyring.filter(|_| plan.signed_only != GuardMode::Off),
+            guard: plan.guard != GuardMode::Off,
         }
     }
 }
@@ -103,7 +106,7 @@ pub fn boot<K: Kernel, G: GuardLoader>(
     };
     let keys = boot.keys(&plan);
     let keyring = boot.keyring(&plan, b.keyrings);
-    let (kernel, guard) = connect(Signing::of(plan.signed_only, &keyring));
+    let (kernel, guard) = connect(Signing::of(&plan, &keyring));
     let status = boot.run(&plan, keys, keyring, &kernel, &guard);
     Ok(boot.report(status))
 }

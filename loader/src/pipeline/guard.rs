@@ -15,7 +15,7 @@ use super::pin::BpffsError;
 use crate::sys::{FsKind, Prio, Sys, SECURITYFS_PATH};
 use bpf_preload_format::cmdline::GuardMode;
 use bpf_preload_format::name::SHARED_DIR;
-use bpf_preload_format::status::{GuardState, GuardStatus, ObjectStatus, Outcome};
+use bpf_preload_format::status::{GuardState, GuardStatus, GuardSteps, ObjectStatus, Outcome};
 
 /// The guard's directory in the bpffs instance (`+` cannot start an object name).
 pub const GUARD_DIR: &str = "+guard";
@@ -65,7 +65,7 @@ impl std::fmt::Display for Switch {
 }
 
 /// What an active guard reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GuardReport {
     /// The protected instance: `major:minor` of its superblock.
     pub instance: String,
@@ -89,6 +89,8 @@ pub struct GuardReport {
     pub switches: Vec<Switch>,
     /// Signed-only mode is armed (its program loaded with the keyring's serial).
     pub signed_only: bool,
+    /// Where the time went (the loader's steps; `step` adds its own before and after).
+    pub steps: GuardSteps,
 }
 
 /// Why the guard is not active: the guard's own error, as it is (the status record shows it as
@@ -197,8 +199,10 @@ pub fn step(
         kprobes,
     };
     let lsm_text = lsm_list.as_ref().ok().cloned();
+    let prepare_ms = super::ms(t);
     match guard.activate(bpffs, &protect, lsm_list, &switches) {
         Ok(r) => {
+            let described = Instant::now();
             g.state = GuardState::Active;
             g.instance = Some(r.instance);
             g.protected = r.protected;
@@ -219,6 +223,11 @@ pub fn step(
             g.lsm_positive_returns = r.lsm_positive_returns;
             g.switches = r.switches.iter().map(Switch::to_string).collect();
             g.signed_only = r.signed_only;
+            g.steps = Some(GuardSteps {
+                prepare_ms,
+                describe_ms: super::ms(described),
+                ..r.steps
+            });
         }
         Err(f) => {
             if f.unavailable {

@@ -138,6 +138,13 @@ impl FakeGuard {
                 state: guard::SwitchState::Refused,
             }],
             signed_only: false,
+            steps: bpf_preload_format::status::GuardSteps {
+                btf_ms: 7.0,
+                load_ms: 9.0,
+                verifier_ms: [("guard_unlink".to_owned(), 1.5)].into(),
+                map_updates: 505,
+                ..Default::default()
+            },
         }))
     }
 }
@@ -219,13 +226,27 @@ fn guard_is_the_last_step_and_protects_what_loaded() {
         )]
     );
     assert_eq!(g.switches, vec!["kernel.ftrace_enabled:refused".to_owned()]);
+    // The guard's own steps, as it timed them, and the pipeline's before and after them.
+    let steps = g.steps.as_ref().expect("an armed guard's steps");
+    assert_eq!(
+        (steps.btf_ms, steps.load_ms, steps.map_updates),
+        (7.0, 9.0, 505)
+    );
+    assert_eq!(steps.verifier_ms, [("guard_unlink".to_owned(), 1.5)].into());
+    // The pipeline times its own steps (rounded as duration_ms is) within the guard's.
+    assert!(
+        steps.prepare_ms + steps.describe_ms <= g.duration_ms + 0.1,
+        "{steps:?}"
+    );
     assert!(sys
         .logs
         .borrow()
         .iter()
         .any(|(p, l)| *p == Prio::Info
             && l.starts_with("guard: active instance=0:42")
-            && l.contains(" links=1 protected_links=2 protected_progs=3 hook_funcs=500 switches=kernel.ftrace_enabled:refused ms=")));
+            && l.contains(" links=1 protected_links=2 protected_progs=3 hook_funcs=500 switches=kernel.ftrace_enabled:refused steps=prepare:")
+            && l.contains(",btf:7.0,lookups:0.0,probe:0.0,wait:0.0,choose:0.0,open:0.0,load:9.0,verifier:1.5,attach:0.0,pin:0.0,maps:0.0/505,record:0.0,describe:")
+            && l.contains(" ms=")));
 }
 
 #[test]
@@ -1166,7 +1187,8 @@ fn the_boot_logs_each_step_in_the_order_it_runs() {
         signing.get(),
         Some(Signing {
             keyring: Some(42),
-            signed_only: Some(42)
+            signed_only: Some(42),
+            guard: true
         })
     );
     let logs: Vec<String> = sys.logs.borrow().iter().map(|(_, l)| l.clone()).collect();

@@ -6,8 +6,10 @@
 
 pub mod calls;
 pub mod context;
+#[cfg(feature = "sign")]
 pub mod generate;
 pub mod run;
 
+#[cfg(feature = "sign")]
 pub use generate::{generate, GenProg, GenerateError};
 pub use run::{run_loader, LoaderSignature, SkelError};

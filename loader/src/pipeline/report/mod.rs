@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::sys::{Durability, Prio, Sys};
-use bpf_preload_format::escape::{escape, prefix};
+use bpf_preload_format::escape::escape;
 use bpf_preload_format::status::{ObjectStatus, Outcome, Status};
 
 /// The kernel log priority of an object's line.
