@@ -30,6 +30,7 @@ pub mod elf;
 pub mod escape;
 pub mod fast;
 pub mod guard;
+pub mod iterators;
 pub mod keys;
 pub mod ksig;
 pub mod live;
