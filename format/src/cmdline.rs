@@ -520,13 +520,22 @@ mod tests {
             let c = format!("rd.bpf_preload.iterators={on}");
             assert_eq!(it(&c, false), (true, none.clone()), "{c}");
         }
-        assert_eq!(it("rd.bpf_preload.iterators=0", false), (false, none.clone()));
-        // The last value counts; one not understood is no value.
         assert_eq!(
-            it("rd.bpf_preload.iterators=1 rd.bpf_preload.iterators=0", false),
+            it("rd.bpf_preload.iterators=0", false),
             (false, none.clone())
         );
-        assert_eq!(it("rd.bpf_preload.iterators=maybe", false), (false, none.clone()));
+        // The last value counts; one not understood is no value.
+        assert_eq!(
+            it(
+                "rd.bpf_preload.iterators=1 rd.bpf_preload.iterators=0",
+                false
+            ),
+            (false, none.clone())
+        );
+        assert_eq!(
+            it("rd.bpf_preload.iterators=maybe", false),
+            (false, none.clone())
+        );
         // The policy: on without the command line, and the command line cannot weaken it.
         assert_eq!(it("", true), (true, none.clone()));
         assert_eq!(

@@ -91,10 +91,12 @@ pub fn name_entries(objects: &[ObjectStatus]) -> Vec<NameEntry> {
         .filter(|o| matches!(o.result, Outcome::Loaded | Outcome::AlreadyLoaded))
     {
         for &id in o.link_ids.values() {
-            out.entry((IdKind::Link, id)).or_insert_with(|| o.name.clone());
+            out.entry((IdKind::Link, id))
+                .or_insert_with(|| o.name.clone());
         }
         for &id in o.link_prog_ids.values() {
-            out.entry((IdKind::Prog, id)).or_insert_with(|| o.name.clone());
+            out.entry((IdKind::Prog, id))
+                .or_insert_with(|| o.name.clone());
         }
     }
     out.into_iter()
@@ -131,11 +133,15 @@ pub fn decide(p: Present) -> Decision {
         (true, true, true) => Decision::AlreadyThere,
         (true, true, false) => Decision::KernelOwn,
         _ => Decision::Clash(
-            [(p.maps, MAPS_PIN), (p.progs, PROGS_PIN), (p.links, LINKS_PIN)]
-                .into_iter()
-                .filter(|(there, _)| *there)
-                .map(|(_, n)| n)
-                .collect(),
+            [
+                (p.maps, MAPS_PIN),
+                (p.progs, PROGS_PIN),
+                (p.links, LINKS_PIN),
+            ]
+            .into_iter()
+            .filter(|(there, _)| *there)
+            .map(|(_, n)| n)
+            .collect(),
         ),
     }
 }
@@ -267,10 +273,7 @@ mod tests {
         let text = format!(
             "{PROGS_HEADER}\n   3 dump_bpf_map      \n  12 count_exec       sys_enter  object=netpol\n"
         );
-        assert_eq!(
-            listed_ids(&text, &[PROGS_HEADER]),
-            Some(vec![3, 12])
-        );
+        assert_eq!(listed_ids(&text, &[PROGS_HEADER]), Some(vec![3, 12]));
         assert_eq!(listed_ids(&text, &[MAPS_HEADER]), None);
         assert_eq!(listed_ids("", &[MAPS_HEADER]), None);
         let rows: Vec<_> = text.lines().skip(1).map(row_object).collect();

@@ -178,11 +178,15 @@ mod tests {
             assert_eq!(Policy::parse(text).unwrap().iterators, want, "{text}");
         }
         assert_eq!(
-            Policy::parse("iterators = required\n").unwrap_err().to_string(),
+            Policy::parse("iterators = required\n")
+                .unwrap_err()
+                .to_string(),
             "line 1: iterators is yes or no: \"iterators = required\""
         );
         // Iterators alone require nothing: a loader failure does not stop the boot for them.
-        assert!(!Policy::parse("iterators = yes\n").unwrap().requires_anything());
+        assert!(!Policy::parse("iterators = yes\n")
+            .unwrap()
+            .requires_anything());
     }
 
     #[test]

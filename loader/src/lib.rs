@@ -56,6 +56,8 @@ pub use bpf_preload_format::{
 };
 pub use kernel::fast::ConvertError;
 pub use kernel::guard::InfoError as GuardInfoError;
+/// SHA-256 of the built-in iterators' BPF object (what `run` measures before loading them).
+pub use kernel::iterators::object_sha256 as iterators_sha256;
 pub use kernel::skel::GenerateError;
 pub use pipeline::{keys, live};
 pub use pipeline::{CmdlineFrom, RunConfig, RunError, EXIT_REQUIRED_FAILED};
@@ -76,6 +78,7 @@ pub fn boot(cfg: &RunConfig) -> Result<status::Status, RunError> {
             signatures_supported: kernel::signatures_supported,
         },
         tpm: &tpm,
+        iterators: &kernel::iterators::Builtin,
     };
     pipeline::boot::boot(cfg, &boundaries, |s| {
         let kernel = kernel::Libbpf {

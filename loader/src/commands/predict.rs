@@ -121,6 +121,17 @@ pub fn run(args: &Args) -> Result<String, CommandError> {
         }
     }
     let measured = events.len();
+    if plan.iterators {
+        // `run` measures the built-in iterators before loading them (not when the kernel's own
+        // maps.debug/progs.debug are there, or an earlier run's: then it loads nothing).
+        events.push(measure::builtin_event(
+            "iterators",
+            &bpf_preload::iterators_sha256(),
+        ));
+        notes.push_str(
+            "# builtin=iterators: assumes the bpffs has no maps.debug/progs.debug of the kernel's\n",
+        );
+    }
     events.push(measure::closing_event(todo.len(), measured));
     let digests: Vec<[u8; 32]> = events.iter().map(|e| measure::event_digest(e)).collect();
     let value = measure::replay(&digests);

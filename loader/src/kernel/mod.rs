@@ -14,6 +14,7 @@
 
 pub mod fast;
 pub mod guard;
+pub mod iterators;
 pub mod libbpf_log;
 pub mod live;
 pub mod skel;

@@ -109,7 +109,8 @@ pub enum BpffsReady<'a> {
 }
 
 pub trait GuardLoader {
-    /// Load, attach and arm the guard over `bpffs`, protecting `protect` and `+guard`.
+    /// Load, attach and arm the guard over `bpffs`, protecting `protect` (directories, and link
+    /// pins at the root) and `+guard`.
     /// `lsm_list`: the kernel's active LSM list (`/sys/kernel/security/lsm`).
     fn activate(
         &self,
@@ -123,7 +124,8 @@ pub trait GuardLoader {
 /// What a pin holds, as the kernel says (`Kernel::probe`).
 pub type ProbeFn<'a> = &'a dyn Fn(&Path) -> io::Result<Probe>;
 
-/// Activate the guard over the loaded objects' directories and `+shared`. Never fails the run
+/// Activate the guard over the loaded objects' directories, `+shared` and `files` (pins at the
+/// root of the instance: the built-in iterators'). Never fails the run
 /// by itself: a required guard that is not active is `Status::guard_required_failed` (main).
 /// A guard already there is described from its pins (`probe`): its live links and their ids.
 pub fn step(
@@ -134,6 +136,7 @@ pub fn step(
     probe: ProbeFn<'_>,
     bpffs_ready: BpffsReady<'_>,
     objects: &[ObjectStatus],
+    files: &[PathBuf],
 ) -> GuardStatus {
     let t = Instant::now();
     let mut g = GuardStatus::new(GuardState::Failed, mode == GuardMode::Required);
@@ -175,6 +178,8 @@ pub fn step(
         .map(|o| bpffs.join(&o.name))
         .collect();
     protect.push(bpffs.join(SHARED_DIR));
+    // Pins at the root of the instance (the built-in iterators'), each by its own inode.
+    protect.extend(files.iter().cloned());
     let securityfs = Path::new(SECURITYFS_PATH);
     let lsm_list = match sys.is_mounted(FsKind::Security, securityfs) {
         Ok(true) => Ok(()),
