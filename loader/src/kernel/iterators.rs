@@ -50,6 +50,12 @@ pub enum IteratorsError {
         #[source]
         source: libbpf_rs::Error,
     },
+    #[error("chmod {}: {source}", path.display())]
+    Mode {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
     #[error("pin {}: {source}", path.display())]
     Pin {
         path: PathBuf,
@@ -140,6 +146,31 @@ pub fn activate(
     };
     let links = &mut skel.links;
     let mut pinned: Vec<PathBuf> = Vec::new();
+    // bpffs reserves names with a dot: its lookup refuses them in a directory whose mode has any
+    // bit set, which is how the kernel's populate_bpffs alone makes its own maps.debug and
+    // progs.debug (the root's mode is still 0 then). The root's mode is cleared for the three
+    // pins and put back right after, whatever happened (before the guard arms; a pinned
+    // dentry stays cached, so the files are reached by name afterwards).
+    let mode = |path: &Path, mode: u32| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|source| {
+            IteratorsError::Mode {
+                path: path.to_owned(),
+                source,
+            }
+        })
+    };
+    let root_mode = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(bpffs)
+            .map_err(|source| IteratorsError::Mode {
+                path: bpffs.to_owned(),
+                source,
+            })?
+            .mode()
+            & 0o7777
+    };
+    mode(bpffs, 0)?;
     let result = (|| {
         for (name, link) in [
             (MAPS_PIN, &mut links.dump_bpf_map),
@@ -162,6 +193,16 @@ pub fn activate(
         }
         Ok(())
     })();
+    let result = match (result, mode(bpffs, root_mode)) {
+        (Ok(()), restored) => restored,
+        (Err(error), Ok(())) => Err(error),
+        (Err(error), Err(IteratorsError::Mode { path, source })) => Err(IteratorsError::Cleanup {
+            error: Box::new(error),
+            path,
+            cleanup: source,
+        }),
+        (Err(error), Err(_)) => Err(error),
+    };
     if let Err(error) = result {
         for path in pinned {
             if let Err(cleanup) = std::fs::remove_file(&path) {
