@@ -65,10 +65,10 @@ pub use pipeline::{CmdlineFrom, RunConfig, RunError, EXIT_REQUIRED_FAILED};
 pub use sys::{read_bounded, write_replace, Durability, MAX_OBJECT_SIZE};
 
 /// The boot job (`pipeline::boot`): plan from the command line, trusted keys, the kernel
-/// keyring, every object, measurement, the guard, then the status record, through the real
-/// system, keyrings, TPM, kernel and guard. Only a problem that stops planning is an `Err`;
-/// everything else is in the returned status. Either way a status record is written to
-/// `cfg.status`.
+/// keyring, every object, the built-in iterators, measurement, the guard, then the status
+/// record, through the real system, keyrings, TPM, kernel, iterators and guard. Only a problem
+/// that stops planning is an `Err`; everything else is in the returned status. Either way a
+/// status record is written to `cfg.status`.
 pub fn boot(cfg: &RunConfig) -> Result<status::Status, RunError> {
     kernel::init_logging(cfg.verbose);
     let sys = sys::RealSys::new(cfg.verbose);

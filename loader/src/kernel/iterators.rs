@@ -44,12 +44,6 @@ pub enum IteratorsError {
         #[source]
         source: libbpf_rs::Error,
     },
-    #[error("program pin {}: {source}", path.display())]
-    ProgPin {
-        path: PathBuf,
-        #[source]
-        source: libbpf_rs::Error,
-    },
     #[error("chmod {}: {source}", path.display())]
     Mode {
         path: PathBuf,
@@ -124,7 +118,7 @@ pub fn activate(
         verifier: super::last_verifier_reason(),
     })?;
     let mut entries: Vec<NameEntry> = names.to_vec();
-    entries.extend(pinned_programs(dirs)?);
+    entries.extend(pinned_programs(dirs));
     entries.sort();
     entries.dedup_by(|a, b| a.kind == b.kind && a.id == b.id);
     entries.truncate(MAX_NAMES);
@@ -229,23 +223,23 @@ pub fn activate(
 }
 
 /// The programs pinned without a link under each object's `progs/`, by the ids their pins
-/// hold now.
-fn pinned_programs(dirs: &[(String, PathBuf)]) -> Result<Vec<NameEntry>, IteratorsError> {
+/// hold now. A pin that is not a program (an earlier run's directory someone changed) only
+/// goes without its name: one object's problem never stops the listing of all.
+fn pinned_programs(dirs: &[(String, PathBuf)]) -> Vec<NameEntry> {
     let mut out = Vec::new();
     for (object, dir) in dirs {
         let Ok(entries) = std::fs::read_dir(dir.join("progs")) else {
             continue;
         };
         for e in entries.flatten() {
-            let path = e.path();
-            let prog = libbpf_rs::ProgramHandle::from_pinned_path(&path)
-                .map_err(|source| IteratorsError::ProgPin { path, source })?;
-            out.push(NameEntry {
-                kind: IdKind::Prog,
-                id: prog.id(),
-                object: object.clone(),
-            });
+            if let Ok(prog) = libbpf_rs::ProgramHandle::from_pinned_path(e.path()) {
+                out.push(NameEntry {
+                    kind: IdKind::Prog,
+                    id: prog.id(),
+                    object: object.clone(),
+                });
+            }
         }
     }
-    Ok(out)
+    out
 }

@@ -399,8 +399,7 @@ impl<'a> Boot<'a> {
             guard,
             &probe,
             ready(prepared),
-            objects,
-            files,
+            guard::protected(&self.cfg.bpffs, objects, files),
         );
         self.sys.log(guard::prio(&g), &escape(&g.line()));
         Some(g)

@@ -87,11 +87,14 @@ impl IteratorLoader for NoIterators {
     }
 }
 
+/// What the iterators were handed: the name table, the objects' directories.
+type IteratorsAsked = (Vec<NameEntry>, Vec<(String, PathBuf)>);
+
 /// Scripted iterators: record what the pipeline handed them, pin three fake files on success.
 struct FakeIterators<'a> {
     sys: &'a FakeSys,
     fail: Option<String>,
-    asked: std::cell::RefCell<Vec<(Vec<NameEntry>, Vec<(String, PathBuf)>)>>,
+    asked: std::cell::RefCell<Vec<IteratorsAsked>>,
 }
 
 impl<'a> FakeIterators<'a> {
