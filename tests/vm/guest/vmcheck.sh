@@ -270,6 +270,19 @@ if [ -n "$MEASURE" ]; then
     order=$(echo "$recs" | sed -n 's/.* bpf-preload object=\([^ ]*\) .*/\1/p' | tr '\n' ' ' | sed 's/ $//')
     if [ "$order" = "$MEASURED" ]; then ok "measured-in-load-order" "$order"; else bad "measured-in-load-order" "log: '$order' want: '$MEASURED'"; fi
     last=$(echo "$recs" | tail -n1 | cut -d' ' -f2-)
+    if [ "$ITERATORS" = 1 ]; then
+        # the built-in iterators' event, after the objects', before the closing one
+        it=$(echo "$recs" | tail -n2 | head -n1 | cut -d' ' -f2-)
+        case $it in
+            "bpf-preload builtin=iterators sha256="*) ok "iterators-measured" "$it" ;;
+            *) bad "iterators-measured" "$it" ;;
+        esac
+        if echo "$STATUS" | grep -q "iterators: active .*measured=yes"; then
+            ok iterators-status-measured
+        else
+            bad iterators-status-measured "$(echo "$STATUS" | grep 'iterators:')"
+        fi
+    fi
     case $last in
         "bpf-preload end "*) ok "closing-event-last" "$last" ;;
         *) bad "closing-event-last" "$last" ;;
@@ -277,7 +290,8 @@ if [ -n "$MEASURE" ]; then
     for o in $MEASURED; do
         check "status-measured:$o" grep -q "\"name\": \"$o\"" $ST
     done
-    n=$(grep -c '"measured": true' $ST)
+    # the objects' (the iterators' record, after them, has its own "measured")
+    n=$(sed '/"iterators": {/,$d' $ST | grep -c '"measured": true')
     set -- $MEASURED
     if [ "$n" = "$#" ]; then ok "status-measured-count" "$n"; else bad "status-measured-count" "$n, want $#"; fi
 fi
