@@ -1758,6 +1758,35 @@ fn predict_counts_what_run_would_measure_and_writes_a_pcrlock_component() {
     // Another order, another value.
     std::fs::write(p("list2"), "counter\niter\n").unwrap();
     assert_ne!(predict("list2").lines().next(), Some(lines[0]));
+    // The built-in iterators asked for: their event, from the object in this binary, between the
+    // objects' and the closing one.
+    std::fs::write(p("cmdline"), "rd.bpf_preload.iterators=1\n").unwrap();
+    let o = bin(&[
+        "predict",
+        "--pcr",
+        "12",
+        "--bundle",
+        &p("bundle"),
+        "--keys",
+        &p("keys"),
+        "--preload-list",
+        &p("list"),
+        "--cmdline",
+        &p("cmdline"),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    let with: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("# pcr 12 event "))
+        .collect();
+    let builtin = measure::builtin_event("iterators", &bpf_preload::iterators_sha256());
+    assert_eq!(with, [events[0], events[1], &builtin, events[2]], "{out}");
+    let digests: Vec<[u8; 32]> = with.iter().map(|e| measure::event_digest(e)).collect();
+    assert_eq!(
+        out.lines().next(),
+        Some(bpf_preload::verify::hex(&measure::replay(&digests)).as_str())
+    );
 }
 
 /// Required measurement with a TPM that cannot extend: no object reaches the kernel (nothing is
