@@ -13,7 +13,9 @@ use libbpf_rs::{Link, MapCore, MapFlags, MapHandle};
 use sha2::{Digest, Sha256};
 
 use crate::pipeline::iterators::{IteratorLoader, IteratorsReport};
-use bpf_preload_format::iterators::{IdKind, NameEntry, LINKS_PIN, MAPS_PIN, MAX_NAMES, PROGS_PIN};
+use bpf_preload_format::iterators::{
+    IdKind, NameEntry, LINKS_PIN, MAPS_HEADER_COUNTED, MAPS_PIN, MAX_NAMES, PROGS_PIN,
+};
 use bpf_preload_format::verify::hex;
 
 #[allow(unsafe_code, clippy::undocumented_unsafe_blocks, clippy::all)]
@@ -25,9 +27,6 @@ use skel::IteratorsSkelBuilder;
 
 /// The object the skeleton carries, as built (what is measured).
 const OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/iterators.bpf.o"));
-
-/// The kfunc whose presence gives `maps.debug` its `cur_entries` column (6.6 on).
-const COUNT_KFUNC: &str = "bpf_map_sum_elem_count";
 
 /// Why the iterators are not in place.
 #[derive(Debug, thiserror::Error)]
@@ -92,12 +91,15 @@ pub fn object_sha256() -> String {
     hex(&Sha256::digest(OBJECT))
 }
 
-/// Does the running kernel have the kfunc `maps.debug`'s `cur_entries` needs?
-fn counts_elements() -> bool {
-    use libbpf_rs::btf::types::Func;
-    libbpf_rs::btf::Btf::from_vmlinux()
-        .ok()
-        .is_some_and(|btf| btf.type_by_name::<Func<'_>>(COUNT_KFUNC).is_some())
+/// Does `maps.debug` have the `cur_entries` column (the kernel has `bpf_map_sum_elem_count`)?
+/// Its first line says: the program chose at load time (a weak kfunc libbpf resolved or not),
+/// and reading one line is cheaper than parsing the kernel's BTF a second time.
+fn counts_elements(maps_debug: &Path) -> bool {
+    use std::io::{BufRead, BufReader, Read};
+    let mut first = String::new();
+    std::fs::File::open(maps_debug)
+        .and_then(|f| BufReader::new(f.take(256)).read_line(&mut first))
+        .is_ok_and(|_| first.trim_end() == MAPS_HEADER_COUNTED)
 }
 
 /// Load, fill and freeze the name table, attach, pin `maps.debug`, `progs.debug`, `links.debug`
@@ -135,7 +137,6 @@ pub fn activate(
 
     let mut report = IteratorsReport {
         named: entries.len(),
-        cur_entries: counts_elements(),
         ..IteratorsReport::default()
     };
     let links = &mut skel.links;
@@ -209,6 +210,7 @@ pub fn activate(
         }
         return Err(error);
     }
+    report.cur_entries = counts_elements(&bpffs.join(MAPS_PIN));
     // The pins keep the links; closing our handles must not detach anything.
     for link in [
         &mut links.dump_bpf_map,
