@@ -93,13 +93,11 @@ pub fn object_sha256() -> String {
 
 /// Does `maps.debug` have the `cur_entries` column (the kernel has `bpf_map_sum_elem_count`)?
 /// Its first line says: the program chose at load time (a weak kfunc libbpf resolved or not),
-/// and reading one line is cheaper than parsing the kernel's BTF a second time.
+/// and reading it is cheaper than parsing the kernel's BTF a second time.
 fn counts_elements(maps_debug: &Path) -> bool {
-    use std::io::{BufRead, BufReader, Read};
-    let mut first = String::new();
-    std::fs::File::open(maps_debug)
-        .and_then(|f| BufReader::new(f.take(256)).read_line(&mut first))
-        .is_ok_and(|_| first.trim_end() == MAPS_HEADER_COUNTED)
+    std::fs::read(maps_debug).is_ok_and(|text| {
+        text.split(|b| *b == b'\n').next() == Some(MAPS_HEADER_COUNTED.as_bytes())
+    })
 }
 
 /// Load, fill and freeze the name table, attach, pin `maps.debug`, `progs.debug`, `links.debug`
