@@ -22,7 +22,7 @@ fn main() {
 }
 
 /// The built-in programs: source stems under `bpf/builtin/`.
-const BUILTIN: &[&str] = &["guard"];
+const BUILTIN: &[&str] = &["guard", "iterators"];
 
 fn skeletons(out: &Path) {
     let bpf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bpf");

@@ -1785,6 +1785,35 @@ fn predict_counts_what_run_would_measure_and_writes_a_pcrlock_component() {
     // Another order, another value.
     std::fs::write(p("list2"), "counter\niter\n").unwrap();
     assert_ne!(predict("list2").lines().next(), Some(lines[0]));
+    // The built-in iterators asked for: their event, from the object in this binary, between the
+    // objects' and the closing one.
+    std::fs::write(p("cmdline"), "rd.bpf_preload.iterators=1\n").unwrap();
+    let o = bin(&[
+        "predict",
+        "--pcr",
+        "12",
+        "--bundle",
+        &p("bundle"),
+        "--keys",
+        &p("keys"),
+        "--preload-list",
+        &p("list"),
+        "--cmdline",
+        &p("cmdline"),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    let with: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("# pcr 12 event "))
+        .collect();
+    let builtin = measure::builtin_event("iterators", &bpf_preload::iterators_sha256());
+    assert_eq!(with, [events[0], events[1], &builtin, events[2]], "{out}");
+    let digests: Vec<[u8; 32]> = with.iter().map(|e| measure::event_digest(e)).collect();
+    assert_eq!(
+        out.lines().next(),
+        Some(bpf_preload::verify::hex(&measure::replay(&digests)).as_str())
+    );
 }
 
 /// Required measurement with a TPM that cannot extend: no object reaches the kernel (nothing is
@@ -1869,4 +1898,219 @@ fn a_kernel_signed_object_loads_verified_or_says_why_not() {
         verdict == "verified" || verdict.starts_with("unsupported: "),
         "kernel_signature: {verdict}"
     );
+}
+
+/// Every id the kernel has now, by `BPF_*_GET_NEXT_ID` (libbpf's query iterators).
+fn kernel_ids(kind: &str) -> std::collections::BTreeSet<u32> {
+    use libbpf_rs::query::{LinkInfoIter, MapInfoIter, ProgInfoIter};
+    match kind {
+        "maps" => MapInfoIter::default().map(|m| m.id).collect(),
+        "progs" => ProgInfoIter::default().map(|p| p.id).collect(),
+        _ => LinkInfoIter::default().map(|l| l.id).collect(),
+    }
+}
+
+/// `rd.bpf_preload.iterators=1`: maps.debug, progs.debug, links.debug at the root of the bpffs,
+/// in the kernel's format (header lines, columns), listing every map, program and link the
+/// kernel has (BPF_*_GET_NEXT_ID before and after the read: other tests load and unload things
+/// meanwhile, so every id there both times must be listed), with the object name on the rows of
+/// the preloaded objects' programs and links; a second run finds them; the kernel's own files
+/// (or anyone's) are never replaced.
+#[test]
+#[ignore = "needs root and BPF: run as root with --include-ignored (see README)"]
+fn iterators_list_every_map_program_and_link_in_the_kernels_format() {
+    use bpf_preload::iterators::{
+        listed_ids, row_object, LINKS_HEADER, MAPS_HEADER, MAPS_HEADER_COUNTED, PROGS_HEADER,
+    };
+    use bpf_preload::status::IteratorsState;
+    let env = Env::new("iterators");
+    for o in ["counter", "xdp_pass"] {
+        env.add(o, o);
+    }
+    // A kernel built with CONFIG_BPF_PRELOAD (the development host's) puts its own maps.debug and
+    // progs.debug, which nobody can remove, in every new bpffs: the run's root is a directory of
+    // the bpffs instead (the loader takes any directory of a bpffs as its root).
+    let mount_bpf = |at: &Path| {
+        nix::mount::mount(
+            Some("bpf"),
+            at,
+            Some("bpf"),
+            nix::mount::MsFlags::empty(),
+            None::<&str>,
+        )
+        .unwrap()
+    };
+    mount_bpf(&env.bpffs());
+    let kernels_own = env.bpffs().join("maps.debug").exists();
+    let root = env.bpffs().join("root");
+    std::fs::create_dir(&root).unwrap();
+    let run = |cmdline: &str| env.run_with(BIN, cmdline, &["--bpffs", root.to_str().unwrap()]);
+    let (out, st) = run("rd.bpf_preload=counter,xdp_pass rd.bpf_preload.iterators=1");
+    assert!(out.status.success(), "{}", text(&out));
+    let it = st.iterators.as_ref().expect("iterators in the status");
+    assert_eq!(it.state, IteratorsState::Active, "{it:?}: {}", text(&out));
+    assert_eq!(it.pins, ["maps.debug", "progs.debug", "links.debug"]);
+    // counter's link and its program, xdp_pass's program (pinned without a link).
+    assert_eq!(it.named, 3, "{it:?}");
+    let counter = obj(&st, "counter");
+    let (link_id, prog_id) = (
+        counter.link_ids["count_exec"],
+        counter.link_prog_ids["count_exec"],
+    );
+    let xdp = libbpf_rs::ProgramHandle::from_pinned_path(root.join("xdp_pass/progs/xdp_pass"))
+        .unwrap()
+        .id();
+
+    let read = |kind: &str| {
+        let before = kernel_ids(kind);
+        let text = std::fs::read_to_string(root.join(format!("{kind}.debug")))
+            .unwrap_or_else(|e| panic!("read {kind}.debug: {e}"));
+        let after = kernel_ids(kind);
+        let stable: Vec<u32> = before.intersection(&after).copied().collect();
+        (text, stable)
+    };
+    let counted = it.cur_entries;
+    for (kind, headers) in [
+        (
+            "maps",
+            vec![if counted {
+                MAPS_HEADER_COUNTED
+            } else {
+                MAPS_HEADER
+            }],
+        ),
+        ("progs", vec![PROGS_HEADER]),
+        ("links", vec![LINKS_HEADER]),
+    ] {
+        let (text, stable) = read(kind);
+        let listed = listed_ids(&text, &headers)
+            .unwrap_or_else(|| panic!("{kind}.debug header is not {headers:?}: {text}"));
+        let missing: Vec<&u32> = stable.iter().filter(|i| !listed.contains(i)).collect();
+        assert!(
+            missing.is_empty(),
+            "{kind}.debug lacks {missing:?}:\n{text}"
+        );
+        assert!(!stable.is_empty(), "the kernel listed no {kind}");
+    }
+
+    // Rows in the kernel's columns; object names on ours.
+    let (maps, _) = read("maps");
+    let exec_count = MapHandle::from_pinned_path(root.join("counter/maps/exec_count"))
+        .unwrap()
+        .info()
+        .unwrap();
+    let row = if counted {
+        format!(
+            "{:>4} {:<16}  {:>10}   ",
+            exec_count.info.id, "exec_count", exec_count.info.max_entries
+        )
+    } else {
+        format!(
+            "{:>4} {:<16}{:>6}",
+            exec_count.info.id, "exec_count", exec_count.info.max_entries
+        )
+    };
+    assert!(
+        maps.lines().any(|l| l.starts_with(&row)),
+        "{row:?} not in:\n{maps}"
+    );
+    let (progs, _) = read("progs");
+    let row_of = |text: &str, id: u32| {
+        text.lines()
+            .find(|l| l.split_whitespace().next() == Some(&id.to_string()))
+            .unwrap_or_else(|| panic!("{id} not in:\n{text}"))
+            .to_owned()
+    };
+    let r = row_of(&progs, prog_id);
+    assert!(
+        r.starts_with(&format!("{prog_id:>4} {:<16} ", "count_exec")),
+        "{r:?}"
+    );
+    assert_eq!(row_object(&r), Some("counter"), "{r:?}");
+    assert_eq!(row_object(&row_of(&progs, xdp)), Some("xdp_pass"));
+    let dump = it.prog_ids["progs.debug"];
+    let r = row_of(&progs, dump);
+    assert!(
+        r.starts_with(&format!(
+            "{dump:>4} {:<16} bpf_iter_bpf_prog",
+            "dump_bpf_prog"
+        )),
+        "{r:?}"
+    );
+    assert_eq!(row_object(&r), None, "{r:?}");
+    let (links, _) = read("links");
+    let r = row_of(&links, link_id);
+    assert!(r.contains(&format!(" {prog_id:>4} ")), "{r:?}");
+    assert_eq!(row_object(&r), Some("counter"), "{r:?}");
+    let own = it.link_ids["maps.debug"];
+    let r = row_of(&links, own);
+    assert!(
+        r.starts_with(&format!(
+            "{own:>4} {:<16} {:>4} bpf_iter_bpf_map",
+            "iter", it.prog_ids["maps.debug"]
+        )),
+        "{r:?}"
+    );
+
+    // A second run: the files are an earlier run's.
+    let (_, st) = run("rd.bpf_preload=counter,xdp_pass rd.bpf_preload.iterators=1");
+    let again = st.iterators.unwrap();
+    assert_eq!(again.state, IteratorsState::AlreadyActive, "{again:?}");
+    assert_eq!(again.link_ids, it.link_ids);
+    // Not asked: absent from the status, the files an earlier run's to keep.
+    let (_, st) = run("rd.bpf_preload=counter");
+    assert!(st.iterators.is_none());
+
+    // A fresh bpffs where maps.debug and progs.debug are the kernel's own (CONFIG_BPF_PRELOAD),
+    // or, on a kernel without, someone else's: skipped, with the reason, nothing replaced.
+    let fresh = env.path("fresh");
+    std::fs::create_dir_all(&fresh).unwrap();
+    mount_bpf(&fresh);
+    assert_eq!(fresh.join("maps.debug").exists(), kernels_own);
+    let opts = libbpf_rs::libbpf_sys::bpf_map_create_opts {
+        sz: std::mem::size_of::<libbpf_rs::libbpf_sys::bpf_map_create_opts>() as _,
+        ..Default::default()
+    };
+    let mut planted =
+        MapHandle::create(libbpf_rs::MapType::Array, Some("planted"), 4, 4, 1, &opts).unwrap();
+    if !kernels_own {
+        for f in ["maps.debug", "progs.debug"] {
+            planted.pin(fresh.join(f)).unwrap();
+        }
+    }
+    let ino = |p: &Path| {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::symlink_metadata(p).unwrap().ino()
+    };
+    let before = [
+        ino(&fresh.join("maps.debug")),
+        ino(&fresh.join("progs.debug")),
+    ];
+    let (_, st) = env.run_with(
+        BIN,
+        "rd.bpf_preload.iterators=1",
+        &["--bpffs", fresh.to_str().unwrap()],
+    );
+    let it = st.iterators.unwrap();
+    assert_eq!(it.state, IteratorsState::Skipped, "{it:?}");
+    assert_eq!(
+        it.reason.as_deref(),
+        Some("the kernel's own maps.debug and progs.debug are in this bpffs (CONFIG_BPF_PRELOAD)")
+    );
+    assert!(!fresh.join("links.debug").exists());
+    // The same files as before.
+    assert_eq!(
+        [
+            ino(&fresh.join("maps.debug")),
+            ino(&fresh.join("progs.debug"))
+        ],
+        before
+    );
+    if !kernels_own {
+        let still = MapHandle::from_pinned_path(fresh.join("maps.debug")).unwrap();
+        assert_eq!(
+            still.info().unwrap().info.id,
+            planted.info().unwrap().info.id
+        );
+    }
 }

@@ -24,6 +24,8 @@
 #   bpf_preload_guard=yes|no|required   the built-in guard (docs/guard.md)
 #                               (both written to /etc/bpf-preload/policy by initrd-install)
 #   bpf_preload_strict_shared=yes   refuse shared maps that were there before the run
+#   bpf_preload_iterators=yes   maps.debug, progs.debug, links.debug in the bpffs
+#                               (docs/status.md); rd.bpf_preload.iterators=0 cannot drop them
 #   bpf_preload_measure_pcr=N   measure every verified object into PCR N (docs/measure.md)
 #   bpf_preload_measure=required    with it: no TPM or a failed extend stops the boot
 #   bpf_preload_signed_only=yes|no|required  signed-only mode (docs/guard.md; implies the
@@ -58,7 +60,8 @@ install() {
     dracut_module_included systemd && _systemd=(--systemd)
     for _v in bpf_preload_objects bpf_preload_bundle_dir bpf_preload_keys_dir bpf_preload_list \
         bpf_preload_binary bpf_preload_required bpf_preload_guard bpf_preload_strict_shared \
-        bpf_preload_signed_only bpf_preload_measure_pcr bpf_preload_measure; do
+        bpf_preload_signed_only bpf_preload_measure_pcr bpf_preload_measure \
+        bpf_preload_iterators; do
         [[ -n ${!_v+set} ]] && _env+=("$_v=${!_v}")
     done
     _out=$(env "${_env[@]}" "$dracutsysrootdir$bpf_preload_libexec_dir/initrd-install" \

@@ -7,6 +7,8 @@
 //! * Without any `rd.bpf_preload=`, the preload list file (one name per line, `#` comments) is used.
 //! * A malformed name fails that entry alone; the rest of the list still loads.
 //! * `rd.bpf_preload.guard=1|0|required`: the built-in guard (see [`crate::guard`] and the loader's `kernel::guard`).
+//! * `rd.bpf_preload.iterators=1|0`: the built-in iterators ([`crate::iterators`]); the build-time
+//!   policy's `iterators = yes` cannot be switched off.
 //! * `rd.bpf_preload.measure=<PCR>[,required]` | `required` | `off`: measured preload
 //!   ([`crate::measure`]); the last value counts. `required` alone takes the build-time PCR.
 //! * The build-time policy ([`crate::policy`]) adds required objects and a guard requirement that
@@ -14,6 +16,7 @@
 //!   omits a policy-required object are refused for those, with a note saying so.
 #![forbid(unsafe_code)]
 
+use crate::iterators::ITERATORS_OPTION;
 use crate::measure::{MeasurePlan, MAX_PCR, MEASURE_OPTION};
 use crate::name::{NameError, ObjectName};
 use crate::policy::{GuardPolicy, Policy};
@@ -70,6 +73,8 @@ pub struct Plan {
     pub strict_shared: bool,
     /// Measure every verified object into a PCR (`rd.bpf_preload.measure=` or the policy).
     pub measure: Option<MeasurePlan>,
+    /// Pin the built-in iterators (`rd.bpf_preload.iterators=1` or the policy).
+    pub iterators: bool,
 }
 
 impl Plan {
@@ -199,6 +204,19 @@ fn guard_mode(
     }
 }
 
+/// The built-in iterators: on when the policy or the command line says so; the command line's
+/// `0` cannot switch off the policy's `yes` (a note says so). Values as the guard's option
+/// ([`guard_option`]); `required` means nothing more than on here.
+fn iterators_on(params: &[String], policy: &Policy, notes: &mut Vec<String>) -> bool {
+    let asked = guard_option(params, ITERATORS_OPTION);
+    if policy.iterators && asked == Some(GuardMode::Off) {
+        notes.push(format!(
+            "{ITERATORS_OPTION}=0 refused: the iterators are set by the initramfs policy"
+        ));
+    }
+    policy.iterators || asked.is_some_and(|m| m != GuardMode::Off)
+}
+
 /// What `rd.bpf_preload.measure=` asked for (its last value).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum MeasureAsk {
@@ -288,6 +306,7 @@ pub fn plan_with(cmdline: &str, preload_list: Option<&str>, policy: &Policy) -> 
     // Signed-only mode is enforced by the guard: it implies it (required implies required).
     let guard = guard_mode(&params, GUARD_OPTION, policy.guard, &mut notes).max(signed_only);
     let measure = measure_plan(&params, policy, &mut notes);
+    let iterators = iterators_on(&params, policy, &mut notes);
     let listed: Vec<&str> = values(&params, LIST_OPTION).collect();
     let required: Vec<&str> = values(&params, REQUIRED_OPTION).flat_map(names).collect();
     let disabled = listed.iter().flat_map(|v| names(v)).any(|n| n == "0");
@@ -355,6 +374,7 @@ pub fn plan_with(cmdline: &str, preload_list: Option<&str>, policy: &Policy) -> 
         notes,
         strict_shared,
         measure,
+        iterators,
     }
 }
 
@@ -486,6 +506,57 @@ mod tests {
                 true,
                 vec!["rd.bpf_preload.strict_shared=0 refused: strict shared maps are required by the initramfs policy".to_string()]
             )
+        );
+    }
+
+    #[test]
+    fn iterators_option_and_policy() {
+        let it = |cmdline: &str, policy: bool| {
+            let pol = Policy {
+                iterators: policy,
+                ..Policy::default()
+            };
+            let plan = plan_with(cmdline, None, &pol);
+            (plan.iterators, plan.notes)
+        };
+        let none: Vec<String> = Vec::new();
+        assert_eq!(it("", false), (false, none.clone()), "off by default");
+        for on in ["1", "yes", "on"] {
+            let c = format!("rd.bpf_preload.iterators={on}");
+            assert_eq!(it(&c, false), (true, none.clone()), "{c}");
+        }
+        assert_eq!(
+            it("rd.bpf_preload.iterators=0", false),
+            (false, none.clone())
+        );
+        // The last value counts; one not understood is no value.
+        assert_eq!(
+            it(
+                "rd.bpf_preload.iterators=1 rd.bpf_preload.iterators=0",
+                false
+            ),
+            (false, none.clone())
+        );
+        assert_eq!(
+            it("rd.bpf_preload.iterators=maybe", false),
+            (false, none.clone())
+        );
+        // The policy: on without the command line, and the command line cannot weaken it.
+        assert_eq!(it("", true), (true, none.clone()));
+        assert_eq!(
+            it("rd.bpf_preload.iterators=no", true),
+            (
+                true,
+                vec![
+                    "rd.bpf_preload.iterators=0 refused: the iterators are set by the initramfs policy"
+                        .to_string()
+                ]
+            )
+        );
+        // Unrelated to the list: rd.bpf_preload=0 keeps them.
+        assert_eq!(
+            it("rd.bpf_preload=0 rd.bpf_preload.iterators=1", false),
+            (true, none)
         );
     }
 

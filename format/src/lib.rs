@@ -35,6 +35,7 @@ pub mod fast;
 #[cfg(any(test, fuzzing))]
 pub mod fuzz;
 pub mod guard;
+pub mod iterators;
 pub mod keys;
 pub mod ksig;
 pub mod live;

@@ -7,8 +7,12 @@
 //!
 //! ```text
 //! bpf-preload object=counter sha256=<64 hex: the signed payload> key=<16 hex> path=fast
+//! bpf-preload builtin=iterators sha256=<64 hex: the BPF object built into the binary>
 //! bpf-preload end listed=2 measured=2
 //! ```
+//!
+//! The `builtin` event is there when the built-in iterators are asked for and loaded by the run
+//! (after the objects, before the closing event).
 //!
 //! `path` is the load path the signed object offers: `fast` when it was signed with a fast path
 //! (format version 2), `libbpf` otherwise. Each event is extended into the SHA-256 bank as
@@ -40,6 +44,13 @@ pub struct MeasurePlan {
 pub fn object_event(name: &str, sha256_hex: &str, key_id: &str, fast: bool) -> String {
     let path = if fast { "fast" } else { "libbpf" };
     format!("bpf-preload object={name} sha256={sha256_hex} key={key_id} path={path}")
+}
+
+/// The event of a built-in BPF object the binary carries and loads (`iterators`): the SHA-256
+/// of its bytes as built into the binary. Not an object event: the closing event's `measured`
+/// does not count it.
+pub fn builtin_event(name: &str, sha256_hex: &str) -> String {
+    format!("bpf-preload builtin={name} sha256={sha256_hex}")
 }
 
 /// The closing event: how many entries the run went through, how many were measured.

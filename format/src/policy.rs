@@ -7,6 +7,7 @@
 //! guard = required        # off | on | required
 //! signed_only = required  # off | on | required (implies the guard)
 //! strict_shared = yes      # refuse maps pinned by name that were there before the run
+//! iterators = yes          # pin maps.debug, progs.debug, links.debug (the command line cannot drop them)
 //! measure_pcr = 12          # measure every verified object into PCR 12 (0-23)
 //! measure = required        # on | required: no TPM, or a failed extend, stops the boot
 //! ```
@@ -42,6 +43,9 @@ pub struct Policy {
     /// `strict_shared = yes`: objects may not reuse a shared (pin-by-name) map that existed
     /// before the run; the command line cannot switch this off.
     pub strict_shared: bool,
+    /// `iterators = yes`: the built-in iterators (`maps.debug`, `progs.debug`, `links.debug`);
+    /// the command line cannot switch them off.
+    pub iterators: bool,
     /// `measure_pcr = N`: measure into this PCR; the command line can neither switch it off
     /// nor move it.
     pub measure_pcr: Option<u32>,
@@ -113,6 +117,13 @@ impl Policy {
                         _ => return Err(err("strict_shared is yes or no")),
                     }
                 }
+                "iterators" => {
+                    p.iterators = match value {
+                        "yes" | "on" | "1" => true,
+                        "no" | "off" | "0" => false,
+                        _ => return Err(err("iterators is yes or no")),
+                    }
+                }
                 "measure_pcr" => {
                     p.measure_pcr = match value.parse::<u32>() {
                         Ok(n) if n <= crate::measure::MAX_PCR => Some(n),
@@ -152,6 +163,30 @@ mod tests {
                 .unwrap()
                 .strict_shared
         );
+    }
+
+    #[test]
+    fn iterators_key() {
+        assert!(!Policy::default().iterators);
+        for (text, want) in [
+            ("iterators = yes\n", true),
+            ("iterators = on\n", true),
+            ("iterators = \"1\"\n", true),
+            ("iterators = no\n", false),
+            ("iterators = 0\n", false),
+        ] {
+            assert_eq!(Policy::parse(text).unwrap().iterators, want, "{text}");
+        }
+        assert_eq!(
+            Policy::parse("iterators = required\n")
+                .unwrap_err()
+                .to_string(),
+            "line 1: iterators is yes or no: \"iterators = required\""
+        );
+        // Iterators alone require nothing: a loader failure does not stop the boot for them.
+        assert!(!Policy::parse("iterators = yes\n")
+            .unwrap()
+            .requires_anything());
     }
 
     #[test]

@@ -259,6 +259,97 @@ impl MeasurementStatus {
     }
 }
 
+/// The built-in iterators (docs/status.md): `maps.debug`, `progs.debug`, `links.debug`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IteratorsState {
+    /// Loaded and pinned by this run.
+    Active,
+    /// All three files were already there (an earlier run pinned them).
+    AlreadyActive,
+    /// Not pinned, on purpose: `reason` (the kernel's own files are there).
+    Skipped,
+    /// Asked for, and they could not be loaded or pinned: `reason`.
+    Failed,
+}
+
+impl IteratorsState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IteratorsState::Active => "active",
+            IteratorsState::AlreadyActive => "already-active",
+            IteratorsState::Skipped => "skipped",
+            IteratorsState::Failed => "failed",
+        }
+    }
+}
+
+/// `"iterators": {...}`: absent when not asked for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IteratorsStatus {
+    pub state: IteratorsState,
+    pub reason: Option<String>,
+    /// The files pinned (or found), relative to the bpffs.
+    #[serde(default)]
+    pub pins: Vec<String>,
+    /// The kernel's id of each file's link, by file name.
+    #[serde(default)]
+    pub link_ids: BTreeMap<String, u32>,
+    /// The program id behind each file's link, by file name.
+    #[serde(default)]
+    pub prog_ids: BTreeMap<String, u32>,
+    /// Programs and links given their object's name in the files.
+    #[serde(default)]
+    pub named: usize,
+    /// `maps.debug` has the `cur_entries` column (the kernel counts map elements: 6.6 on).
+    #[serde(default)]
+    pub cur_entries: bool,
+    /// Its event was extended into the measurement PCR before it was loaded.
+    #[serde(default)]
+    pub measured: bool,
+    pub duration_ms: f64,
+}
+
+impl IteratorsStatus {
+    pub fn new(state: IteratorsState) -> Self {
+        Self {
+            state,
+            reason: None,
+            pins: Vec::new(),
+            link_ids: BTreeMap::new(),
+            prog_ids: BTreeMap::new(),
+            named: 0,
+            cur_entries: false,
+            measured: false,
+            duration_ms: 0.0,
+        }
+    }
+
+    /// One line, for kmsg and `status`.
+    pub fn line(&self) -> String {
+        let mut l = format!("iterators: {}", self.state.as_str());
+        if let Some(r) = &self.reason {
+            l.push_str(&format!(": {r}"));
+        }
+        if !self.pins.is_empty() {
+            l.push_str(&format!(" pins={}", self.pins.join(",")));
+        }
+        if self.state == IteratorsState::Active {
+            l.push_str(&format!(" named={}", self.named));
+            if self.cur_entries {
+                l.push_str(" cur_entries=yes");
+            }
+        }
+        if self.measured {
+            l.push_str(" measured=yes");
+        }
+        if self.state != IteratorsState::AlreadyActive {
+            l.push_str(&format!(" ms={:.1}", self.duration_ms));
+        }
+        l
+    }
+}
+
 /// The built-in guard (docs/guard.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -625,6 +716,9 @@ pub struct Status {
     /// Signed-only mode; absent when it was not asked for (and in older records).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signed_only: Option<SignedOnlyStatus>,
+    /// The built-in iterators; absent when they were not asked for (and in older records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iterators: Option<IteratorsStatus>,
     /// What the build-time policy refused of the command line.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
@@ -861,6 +955,9 @@ impl Status {
                     let _ = writeln!(s, "  {}", escape(&so.line()));
                 }
             }
+        }
+        if let Some(i) = &self.iterators {
+            let _ = writeln!(s, "  {}", escape(&i.line()));
         }
         if let Some(l) = live {
             render_instance(&mut s, l);
@@ -1099,6 +1196,7 @@ mod tests {
                 ..MeasurementStatus::off()
             }),
             signed_only: None,
+            iterators: None,
             notes: vec!["rd.bpf_preload.guard=0 refused".into()],
             warnings: vec![],
             live: None,
@@ -1586,6 +1684,17 @@ bpf-preload: 2 object(s) from nowhere (no list): 1 loaded, 1 already loaded, 0 f
                 log_error: None,
             }),
             signed_only: None,
+            iterators: Some(IteratorsStatus {
+                state: IteratorsState::Active,
+                reason: None,
+                pins: vec!["maps.debug".into(), "progs.debug".into(), "links.debug".into()],
+                link_ids: [("maps.debug".to_string(), 3)].into(),
+                prog_ids: [("maps.debug".to_string(), 21)].into(),
+                named: 2,
+                cur_entries: true,
+                measured: true,
+                duration_ms: 1.5,
+            }),
             notes: vec![],
             warnings: vec![
                 "trusted keys: skipped a key file: read /etc/bpf-preload/keys/x.pub: is a special file (refused)".into(),

@@ -49,11 +49,14 @@ mod format_tests;
 
 // What the command-line tools and the integration tests use, on purpose.
 pub use bpf_preload_format::{
-    cmdline, elf, escape, fast, guard, ksig, measure, name, place, policy, status, trailer, verify,
+    cmdline, elf, escape, fast, guard, iterators, ksig, measure, name, place, policy, status,
+    trailer, verify,
 };
 #[cfg(feature = "sign")]
 pub use kernel::convert::ConvertError;
 pub use kernel::guard::InfoError as GuardInfoError;
+/// SHA-256 of the built-in iterators' BPF object (what `run` measures before loading them).
+pub use kernel::iterators::object_sha256 as iterators_sha256;
 #[cfg(feature = "sign")]
 pub use kernel::skel::GenerateError;
 pub use pipeline::{keys, live};
@@ -61,10 +64,10 @@ pub use pipeline::{CmdlineFrom, RunConfig, RunError, EXIT_REQUIRED_FAILED};
 pub use sys::{read_bounded, write_replace, Durability, MAX_OBJECT_SIZE};
 
 /// The boot job (`pipeline::boot`): plan from the command line, trusted keys, the kernel
-/// keyring, every object, measurement, the guard, then the status record, through the real
-/// system, keyrings, TPM, kernel and guard. Only a problem that stops planning is an `Err`;
-/// everything else is in the returned status. Either way a status record is written to
-/// `cfg.status`.
+/// keyring, every object, the built-in iterators, measurement, the guard, then the status
+/// record, through the real system, keyrings, TPM, kernel, iterators and guard. Only a problem
+/// that stops planning is an `Err`; everything else is in the returned status. Either way a
+/// status record is written to `cfg.status`.
 pub fn boot(cfg: &RunConfig) -> Result<status::Status, RunError> {
     kernel::init_logging(cfg.verbose);
     let mut sys = sys::RealSys::new(cfg.verbose);
@@ -76,6 +79,7 @@ pub fn boot(cfg: &RunConfig) -> Result<status::Status, RunError> {
             signatures_supported: kernel::signatures_supported,
         },
         tpm: &tpm,
+        iterators: &kernel::iterators::Builtin,
     };
     pipeline::boot::boot(cfg, &boundaries, |s| {
         let kernel = kernel::Libbpf {

@@ -61,10 +61,16 @@ full_set_console() {
     echo "VMSTATUS +(${failed// /|}) +FAILED"
 }
 
-# predict_pcr BUNDLE -> the PCR 12 value `bpf-preload predict` computes for that bundle.
+# predict_pcr BUNDLE [CMDLINE] -> the PCR 12 value `bpf-preload predict` computes for that bundle
+# (and that command line: rd.bpf_preload.iterators=1 adds the built-in iterators' event).
 predict_pcr() {
-    local b=$VM_BUILD/bundle-$1
-    "$VM_BIN" predict --pcr 12 --bundle "$b/lib" --keys "$b/keys" --preload-list "$b/preload.list" | head -n1
+    local b=$VM_BUILD/bundle-$1 c=()
+    if [[ -n ${2:-} ]]; then
+        printf '%s\n' "$2" > "$VM_BUILD/predict-$1.cmdline"
+        c=(--cmdline "$VM_BUILD/predict-$1.cmdline")
+    fi
+    "$VM_BIN" predict --pcr 12 --bundle "$b/lib" --keys "$b/keys" --preload-list "$b/preload.list" \
+        "${c[@]}" | head -n1
 }
 
 # What `bpf-preload status` (VMSTATUS lines, from the real root) or the console says about a

@@ -84,9 +84,10 @@ K2ID=$("$VM_BIN" sign ${VM_SIGN_ARGS-} --key "$K2" --name iter --output "$B/lib/
 cp "${K2%.pem}.pub" "$B/keys/second-key.pub"
 printf '# revoked for the VM test\n%s\n' "$K2ID" > "$B/keys/revoked"
 echo "$K2ID" > "$B/second-key.id"
-# Build-time policy (dracut: bpf_preload_required, bpf_preload_guard=required).
+# Build-time policy (dracut: bpf_preload_required, bpf_preload_guard=required,
+# bpf_preload_iterators=yes).
 B=$(vm_bundle policy "counter iter")
-printf 'bpf_preload_required="counter"\nbpf_preload_guard=required\n' > "$B/dracut.conf"
+printf 'bpf_preload_required="counter"\nbpf_preload_guard=required\nbpf_preload_iterators=yes\n' > "$B/dracut.conf"
 # Measured preload: two bundles, two PCR values; measure-b takes the PCR from dracut's
 # configuration (bpf_preload_measure_pcr), not the command line.
 vm_bundle measure-a "counter iter" > /dev/null

@@ -140,6 +140,19 @@ pub fn predict(plan: &Plan, bundle: &Path, ring: &Result<KeyRing, keys::KeyError
         };
     };
     let measured = events.len();
+    let mut notes = plan.notes.clone();
+    if plan.iterators {
+        // `run` measures the built-in iterators before loading them (not when the kernel's own
+        // maps.debug/progs.debug are there, or an earlier run's: then it loads nothing).
+        events.push(measure::builtin_event(
+            "iterators",
+            &bpf_preload::iterators_sha256(),
+        ));
+        notes.push(
+            "builtin=iterators: assumes the bpffs has no maps.debug/progs.debug of the kernel's"
+                .to_owned(),
+        );
+    }
     events.push(measure::closing_event(todo.len(), measured));
     let digests: Vec<[u8; 32]> = events.iter().map(|e| measure::event_digest(e)).collect();
     Prediction {
@@ -149,7 +162,7 @@ pub fn predict(plan: &Plan, bundle: &Path, ring: &Result<KeyRing, keys::KeyError
         value: Some(hex(&measure::replay(&digests))),
         events,
         not_measured,
-        notes: plan.notes.clone(),
+        notes,
     }
 }
 

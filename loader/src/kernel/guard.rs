@@ -279,12 +279,26 @@ fn ino(path: &Path) -> Result<u64, GuardError> {
 }
 
 /// Every pin in `<dir>/links/` as (link id, id of the program it runs), and the program ids of
-/// those links and of every pin in `<dir>/progs/`.
+/// those links and of every pin in `<dir>/progs/`; `dir` may also be a link pin itself (the
+/// iterators' files at the root of the instance).
 fn object_ids(
     dir: &Path,
     links: &mut Vec<(u32, u32)>,
     progs: &mut Vec<u32>,
 ) -> Result<(), GuardError> {
+    if std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_file()) {
+        let link = Link::open(dir).map_err(|source| GuardError::ObjectLink {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let info = link.info().map_err(|source| GuardError::ObjectLink {
+            path: dir.to_owned(),
+            source,
+        })?;
+        links.push((info.id, info.prog_id));
+        progs.push(info.prog_id);
+        return Ok(());
+    }
     if let Ok(entries) = std::fs::read_dir(dir.join("links")) {
         for e in entries.flatten() {
             let path = e.path();
@@ -392,7 +406,8 @@ impl GuardLoader for Builtin {
 }
 
 /// Load, attach and arm the guard over the bpffs at `bpffs`, protecting `protect` (directories
-/// in it: the loaded objects' and `+shared`) and its own `+guard`. `lsm_list`: the text of
+/// in it: the loaded objects' and `+shared`; link pins at its root: the iterators' files) and
+/// its own `+guard`. `lsm_list`: the text of
 /// [`LSM_LIST`]. On failure before arming, `+guard` is removed and the programs detach.
 fn activate(
     bpffs: &Path,

@@ -16,6 +16,7 @@
 pub mod convert;
 pub mod fast;
 pub mod guard;
+pub mod iterators;
 pub mod libbpf_log;
 pub mod live;
 pub mod skel;

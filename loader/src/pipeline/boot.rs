@@ -9,6 +9,7 @@
 //! | keyring | [`KernelKeys`] | [`signed`](super::signed) |
 //! | bpffs | [`Prepared`] | [`pin::bpffs`](super::pin::bpffs) |
 //! | objects | `Vec<ObjectStatus>` | [`object_run`](super::object_run) |
+//! | iterators | `Option<IteratorsStatus>` | [`iterators`](super::iterators) |
 //! | measurement | `MeasurementStatus` | [`measure`](super::measure) |
 //! | guard | `GuardStatus`, then signed-only mode's state | [`guard`](super::guard), [`signed`](super::signed) |
 //! | report | [`Status`] | [`report`](super::report) |
@@ -25,6 +26,7 @@ use std::time::Instant;
 use super::config::RunConfig;
 use super::error::RunError;
 use super::guard::{self, BpffsReady, GuardLoader};
+use super::iterators::{self as iters, IteratorLoader};
 use super::keys::{self, KeyError, KeyRing};
 use super::live::{self, Instance};
 use super::load::Kernel;
@@ -41,8 +43,8 @@ use bpf_preload_format::cmdline::{self, Entry, GuardMode, Plan};
 use bpf_preload_format::escape::escape;
 use bpf_preload_format::name::SHARED_DIR;
 use bpf_preload_format::status::{
-    GuardStatus, MeasureState, MeasurementStatus, ObjectStatus, Outcome, RunInfo, Status,
-    STATUS_VERSION,
+    GuardStatus, IteratorsStatus, MeasureState, MeasurementStatus, ObjectStatus, Outcome, RunInfo,
+    Status, STATUS_VERSION,
 };
 
 /// The boundaries of a boot known before it starts (the kernel's come from [`Signing`]).
@@ -50,6 +52,8 @@ pub struct Boundaries<'a> {
     pub sys: &'a dyn Sys,
     pub keyrings: &'a dyn Keyrings,
     pub tpm: &'a dyn MeasureIo,
+    /// The built-in iterators (they need no signing state).
+    pub iterators: &'a dyn IteratorLoader,
 }
 
 /// What the keyring step leaves for the kernel and the guard.
@@ -107,7 +111,7 @@ pub fn boot<K: Kernel, G: GuardLoader>(
     let keys = boot.keys(&plan);
     let keyring = boot.keyring(&plan, b.keyrings);
     let (kernel, guard) = connect(Signing::of(&plan, &keyring));
-    let status = boot.run(&plan, keys, keyring, &kernel, &guard);
+    let status = boot.run(&plan, keys, keyring, &kernel, &guard, b.iterators);
     Ok(boot.report(status))
 }
 
@@ -185,6 +189,7 @@ impl<'a> Boot<'a> {
         keyring: KernelKeys,
         kernel: &dyn Kernel,
         guard: &dyn GuardLoader,
+        iterators: &dyn IteratorLoader,
     ) -> Status {
         let todo: Vec<&Entry> = plan.to_load().collect();
         let mut objects = self.skipped(plan);
@@ -193,8 +198,17 @@ impl<'a> Boot<'a> {
         if let Some(p) = &prepared {
             objects.extend(self.objects(plan, &todo, &keys, p, kernel, &measurer));
         }
+        let iterators = self.iterators(
+            plan,
+            iterators,
+            kernel,
+            prepared.as_ref(),
+            &objects,
+            &measurer,
+        );
         let measurement = self.measurement(&measurer, todo.len());
-        let guard = self.guard(plan, guard, kernel, prepared.as_ref(), &objects);
+        let files = iters::protected(&self.cfg.bpffs, iterators.as_ref());
+        let guard = self.guard(plan, guard, kernel, prepared.as_ref(), &objects, &files);
         let signed_only =
             signed::report_state(self.sys, plan.signed_only, &keyring, guard.as_ref());
         // The first reason the run could not do its work: the bpffs, else the keys.
@@ -223,6 +237,7 @@ impl<'a> Boot<'a> {
             guard,
             measurement: Some(measurement),
             signed_only,
+            iterators,
             notes: plan.notes.clone(),
             warnings,
             live: None,
@@ -344,7 +359,35 @@ impl<'a> Boot<'a> {
         measurer.status()
     }
 
-    /// The guard step, last: it protects what loaded.
+    /// The iterators step, after the objects (their names go into the files) and before the
+    /// measurement's closing event and the guard; `None` when not asked for.
+    fn iterators(
+        &self,
+        plan: &Plan,
+        loader: &dyn IteratorLoader,
+        kernel: &dyn Kernel,
+        prepared: Option<&Prepared>,
+        objects: &[ObjectStatus],
+        measurer: &Measurer,
+    ) -> Option<IteratorsStatus> {
+        if !plan.iterators {
+            return None;
+        }
+        let probe = |p: &Path| kernel.probe(p);
+        let st = iters::step(
+            &self.cfg.bpffs,
+            self.sys,
+            loader,
+            &probe,
+            ready(prepared),
+            objects,
+            measurer,
+        );
+        iters::log(self.sys, &st);
+        Some(st)
+    }
+
+    /// The guard step, last: it protects what loaded, and the iterators' `files`.
     fn guard(
         &self,
         plan: &Plan,
@@ -352,24 +395,20 @@ impl<'a> Boot<'a> {
         kernel: &dyn Kernel,
         prepared: Option<&Prepared>,
         objects: &[ObjectStatus],
+        files: &[std::path::PathBuf],
     ) -> Option<GuardStatus> {
         if plan.guard == GuardMode::Off {
             return None;
         }
         let probe = |p: &Path| kernel.probe(p);
-        let ready = match prepared.map(|p| &p.bpffs) {
-            Some(Ok(_)) => BpffsReady::Ready,
-            Some(Err(e)) => BpffsReady::Failed(e),
-            None => BpffsReady::NotPrepared,
-        };
         let g = guard::step(
             plan.guard,
             &self.cfg.bpffs,
             self.sys,
             guard,
             &probe,
-            ready,
-            objects,
+            ready(prepared),
+            guard::protected(&self.cfg.bpffs, objects, files),
         );
         self.sys.log(guard::prio(&g), &escape(&g.line()));
         Some(g)
@@ -388,9 +427,18 @@ impl<'a> Boot<'a> {
     }
 }
 
-/// Is anything to be loaded or guarded (and so a bpffs to prepare)?
+/// Whether the bpffs step prepared the bpffs the guard and the iterators pin into.
+fn ready(prepared: Option<&Prepared>) -> BpffsReady<'_> {
+    match prepared.map(|p| &p.bpffs) {
+        Some(Ok(_)) => BpffsReady::Ready,
+        Some(Err(e)) => BpffsReady::Failed(e),
+        None => BpffsReady::NotPrepared,
+    }
+}
+
+/// Is anything to be loaded, pinned or guarded (and so a bpffs to prepare)?
 fn has_work(plan: &Plan) -> bool {
-    plan.to_load().next().is_some() || plan.guard != GuardMode::Off
+    plan.to_load().next().is_some() || plan.guard != GuardMode::Off || plan.iterators
 }
 
 /// The status of a run that could not plan: the reason, no objects. It replaces any stale one.
@@ -408,6 +456,7 @@ pub fn fatal(cfg: &RunConfig, error: &RunError) -> Status {
         guard: None,
         measurement: None,
         signed_only: None,
+        iterators: None,
         notes: Vec::new(),
         warnings: Vec::new(),
         live: None,

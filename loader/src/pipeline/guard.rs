@@ -113,7 +113,8 @@ pub enum BpffsReady<'a> {
 }
 
 pub trait GuardLoader {
-    /// Load, attach and arm the guard over `bpffs`, protecting `protect` and `+guard`.
+    /// Load, attach and arm the guard over `bpffs`, protecting `protect` (directories, and link
+    /// pins at the root) and `+guard`.
     /// `lsm_list`: the kernel's active LSM list (`/sys/kernel/security/lsm`).
     fn activate(
         &self,
@@ -127,7 +128,7 @@ pub trait GuardLoader {
 /// What a pin holds, as the kernel says (`Kernel::probe`).
 pub type ProbeFn<'a> = &'a dyn Fn(&Path) -> io::Result<Probe>;
 
-/// Activate the guard over the loaded objects' directories and `+shared`. Never fails the run
+/// Activate the guard over `protect` ([`protected`]). Never fails the run
 /// by itself: a required guard that is not active is `Status::guard_required_failed` (main).
 /// A guard already there is described from its pins (`probe`): its live links and their ids.
 pub fn step(
@@ -137,7 +138,7 @@ pub fn step(
     guard: &dyn GuardLoader,
     probe: ProbeFn<'_>,
     bpffs_ready: BpffsReady<'_>,
-    objects: &[ObjectStatus],
+    protect: Vec<PathBuf>,
 ) -> GuardStatus {
     let t = Instant::now();
     let mut g = GuardStatus::new(GuardState::Failed, mode == GuardMode::Required);
@@ -173,12 +174,6 @@ pub fn step(
         }
         return g;
     }
-    let mut protect: Vec<PathBuf> = objects
-        .iter()
-        .filter(|o| matches!(o.result, Outcome::Loaded | Outcome::AlreadyLoaded))
-        .map(|o| bpffs.join(&o.name))
-        .collect();
-    protect.push(bpffs.join(SHARED_DIR));
     let securityfs = Path::new(SECURITYFS_PATH);
     let lsm_list = match sys.is_mounted(FsKind::Security, securityfs) {
         Ok(true) => Ok(()),
@@ -250,6 +245,19 @@ pub fn step(
     }
     g.duration_ms = super::ms(t);
     g
+}
+
+/// What the guard protects: the loaded objects' directories, `+shared`, and `files` (pins at the
+/// root of the instance, each by its own inode: the built-in iterators').
+pub fn protected(bpffs: &Path, objects: &[ObjectStatus], files: &[PathBuf]) -> Vec<PathBuf> {
+    let mut protect: Vec<PathBuf> = objects
+        .iter()
+        .filter(|o| matches!(o.result, Outcome::Loaded | Outcome::AlreadyLoaded))
+        .map(|o| bpffs.join(&o.name))
+        .collect();
+    protect.push(bpffs.join(SHARED_DIR));
+    protect.extend(files.iter().cloned());
+    protect
 }
 
 /// Priority of the guard's kmsg line.

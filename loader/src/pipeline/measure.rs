@@ -130,6 +130,12 @@ impl<'a> Measurer<'a> {
             })
     }
 
+    /// Measure a built-in BPF object (`name`, the SHA-256 of its bytes) before it is loaded;
+    /// like [`object`](Self::object), but not counted among the objects of the closing event.
+    pub fn builtin(&self, name: &str, sha256: &str) -> Result<Measured, MeasureError> {
+        self.event(&measure::builtin_event(name, sha256))
+    }
+
     /// The closing event, after the list (also when objects failed).
     pub fn close(&self, listed: usize) {
         let measured = *self.measured.borrow();

@@ -8,7 +8,7 @@
 //! | [`keys`], [`signed`] | the trusted keys; the kernel keyring and signed-only mode |
 //! | [`object_run`] | one object's steps and its status record |
 //! | [`load`], [`object`] | the kernel boundary's traits: loading; a loaded object's names and pins |
-//! | [`measure`], [`pin`], [`guard`], [`report`] | measured preload, pinning, the guard, reporting |
+//! | [`measure`], [`pin`], [`iterators`], [`guard`], [`report`] | measured preload, pinning, the built-in iterators, the guard, reporting |
 //! | [`live`] | what `status` finds still in place |
 //! | [`boot`] | the boot: every step in order, the status assembled once |
 #![forbid(unsafe_code)]
@@ -17,6 +17,7 @@ pub mod boot;
 pub mod config;
 pub mod error;
 pub mod guard;
+pub mod iterators;
 pub mod keys;
 pub mod live;
 pub mod load;

@@ -4,11 +4,13 @@ use std::collections::BTreeMap;
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::boot::Boot;
 use super::config::{CmdlineFrom, RunConfig};
 use super::error::RunError;
 use super::guard::{self, GuardLoader};
+use super::iterators::{IteratorLoader, IteratorsReport};
 use super::keys::{KeyError, KeyRing};
 use super::load::Kernel;
 use super::plan::read_plan;
@@ -19,8 +21,10 @@ use crate::sys::tpm::MeasureIo;
 use crate::sys::{FsKind, Prio, Sys};
 use bpf_preload_format::cmdline::{self, Plan};
 use bpf_preload_format::escape::escape;
+use bpf_preload_format::iterators::{IdKind, NameEntry, PINS};
 use bpf_preload_format::name::ObjectName;
 use bpf_preload_format::status::GuardState;
+use bpf_preload_format::status::IteratorsState;
 use bpf_preload_format::status::{MeasureState, ObjectStatus, Outcome, Status};
 use bpf_preload_format::verify;
 
@@ -46,10 +50,94 @@ fn run_measured(
     guard: &dyn GuardLoader,
     tpm: &dyn MeasureIo,
 ) -> Status {
+    run_all(plan, ring, cfg, sys, kernel, guard, tpm, &NoIterators)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_all(
+    plan: &Plan,
+    ring: Result<KeyRing, KeyError>,
+    cfg: &RunConfig,
+    sys: &dyn Sys,
+    kernel: &dyn Kernel,
+    guard: &dyn GuardLoader,
+    tpm: &dyn MeasureIo,
+    iterators: &dyn IteratorLoader,
+) -> Status {
     let boot = Boot::new(cfg, sys, tpm);
     boot.notes(plan);
     let keys = boot.keys_from(plan, ring);
-    boot.run(plan, keys, KernelKeys::default(), kernel, guard)
+    boot.run(plan, keys, KernelKeys::default(), kernel, guard, iterators)
+}
+
+/// Iterators that must never be asked for (the plan has them off).
+struct NoIterators;
+
+impl IteratorLoader for NoIterators {
+    fn sha256(&self) -> String {
+        panic!("the iterators are off in this plan")
+    }
+    fn activate(
+        &self,
+        _bpffs: &Path,
+        _names: &[NameEntry],
+        _dirs: &[(String, PathBuf)],
+    ) -> Result<IteratorsReport, Arc<dyn std::error::Error + Send + Sync>> {
+        panic!("the iterators are off in this plan")
+    }
+}
+
+/// What the iterators were handed: the name table, the objects' directories.
+type IteratorsAsked = (Vec<NameEntry>, Vec<(String, PathBuf)>);
+
+/// Scripted iterators: record what the pipeline handed them, pin three fake files on success.
+struct FakeIterators<'a> {
+    sys: &'a FakeSys,
+    fail: Option<String>,
+    asked: std::cell::RefCell<Vec<IteratorsAsked>>,
+}
+
+impl<'a> FakeIterators<'a> {
+    fn new(sys: &'a FakeSys) -> Self {
+        Self {
+            sys,
+            fail: None,
+            asked: Default::default(),
+        }
+    }
+}
+
+impl IteratorLoader for FakeIterators<'_> {
+    fn sha256(&self) -> String {
+        "ab".repeat(32)
+    }
+    fn activate(
+        &self,
+        bpffs: &Path,
+        names: &[NameEntry],
+        dirs: &[(String, PathBuf)],
+    ) -> Result<IteratorsReport, Arc<dyn std::error::Error + Send + Sync>> {
+        self.asked
+            .borrow_mut()
+            .push((names.to_vec(), dirs.to_vec()));
+        if let Some(why) = &self.fail {
+            return Err(Arc::new(io::Error::other(why.clone())));
+        }
+        let mut r = IteratorsReport {
+            named: names.len(),
+            ..IteratorsReport::default()
+        };
+        for (i, pin) in PINS.iter().enumerate() {
+            let path = bpffs.join(pin);
+            self.sys
+                .pin(&path)
+                .map_err(|e| -> Arc<dyn std::error::Error + Send + Sync> { Arc::new(e) })?;
+            r.link_ids
+                .insert(pin.to_string(), crate::fakes::fake_link_id(&path));
+            r.prog_ids.insert(pin.to_string(), 900 + i as u32);
+        }
+        Ok(r)
+    }
 }
 
 fn elf_stub() -> Vec<u8> {
@@ -1176,6 +1264,7 @@ fn the_boot_logs_each_step_in_the_order_it_runs() {
         sys: &sys,
         keyrings: &keyrings,
         tpm: &tpm,
+        iterators: &NoIterators,
     };
     let signing = std::cell::Cell::new(None);
     let st = boot(&cfg, &b, |s| {
@@ -1252,6 +1341,7 @@ fn a_boot_that_cannot_plan_reports_why_and_does_nothing_else() {
         sys: &sys,
         keyrings: &keyrings,
         tpm: &tpm,
+        iterators: &NoIterators,
     };
     let e = boot(&cfg, &b, |_| -> (FakeKernel, NoGuard) {
         panic!("no kernel without a plan")
@@ -1274,4 +1364,209 @@ fn a_boot_that_cannot_plan_reports_why_and_does_nothing_else() {
     assert_eq!(st.error.as_deref(), Some(want));
     // The report step timed the boot: the read alone took a millisecond.
     assert!(st.objects.is_empty() && st.duration_ms >= 1.0, "{st:?}");
+}
+
+/// The iterators step: after the objects (whose link and program ids it is handed as names),
+/// before the measurement's closing event and the guard, which protects the three files.
+#[test]
+fn iterators_get_the_objects_names_and_the_guard_protects_their_files() {
+    use bpf_preload_format::measure::{
+        builtin_event, closing_event, event_digest, pcr_extend_command,
+    };
+    let (sys, cfg) = setup(&["a"]);
+    let kernel = FakeKernel::new(&sys);
+    let guard = FakeGuard::active();
+    let iters = FakeIterators::new(&sys);
+    let tpm = FakeMeasure::default();
+    let plan = cmdline::plan(
+        "rd.bpf_preload=a rd.bpf_preload.guard=1 rd.bpf_preload.iterators=1 rd.bpf_preload.measure=12",
+        None,
+    );
+    let st = run_all(&plan, ring(), &cfg, &sys, &kernel, &guard, &tpm, &iters);
+    let a = &st.objects[0];
+    assert_eq!(a.result, Outcome::Loaded);
+    let (link, prog) = (a.link_ids["prog_a"], a.link_prog_ids["prog_a"]);
+    let asked = iters.asked.borrow();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(
+        asked[0].0,
+        vec![
+            NameEntry {
+                kind: IdKind::Prog,
+                id: prog,
+                object: "a".into()
+            },
+            NameEntry {
+                kind: IdKind::Link,
+                id: link,
+                object: "a".into()
+            },
+        ]
+    );
+    assert_eq!(asked[0].1, vec![("a".to_string(), PathBuf::from("/bpf/a"))]);
+    let it = st.iterators.as_ref().unwrap();
+    assert_eq!(it.state, IteratorsState::Active);
+    assert_eq!(it.pins, vec!["maps.debug", "progs.debug", "links.debug"]);
+    assert_eq!(it.prog_ids["progs.debug"], 901);
+    assert_eq!((it.named, it.measured), (2, true));
+    // The guard is handed the files beside the directories.
+    let protect = guard.asked.borrow()[0].clone();
+    for f in ["/bpf/maps.debug", "/bpf/progs.debug", "/bpf/links.debug"] {
+        assert!(
+            protect.contains(&PathBuf::from(f)),
+            "{f} not in {protect:?}"
+        );
+    }
+    // Measured before the closing event.
+    let m = tpm.commands.borrow();
+    assert_eq!(
+        m[1..],
+        [
+            pcr_extend_command(
+                12,
+                &event_digest(&builtin_event("iterators", &"ab".repeat(32)))
+            ),
+            pcr_extend_command(12, &event_digest(&closing_event(1, 1))),
+        ]
+    );
+    // One line each, in the order of the work.
+    let logs: Vec<String> = sys.logs.borrow().iter().map(|(_, l)| l.clone()).collect();
+    let at = |p: &str| {
+        logs.iter()
+            .position(|l| l.starts_with(p))
+            .unwrap_or_else(|| panic!("{p}: {logs:?}"))
+    };
+    assert!(
+        at("object a: loaded")
+            < at("iterators: active pins=maps.debug,progs.debug,links.debug named=2")
+    );
+    assert!(at("iterators: active") < at("measurement: ok"));
+    assert!(at("measurement: ok") < at("guard: active"));
+    assert!(st.render().contains(
+        "\n  iterators: active pins=maps.debug,progs.debug,links.debug named=2 measured=yes ms="
+    ));
+}
+
+#[test]
+fn iterators_alone_prepare_the_bpffs_and_a_failure_is_reported_not_fatal() {
+    let (sys, cfg) = setup(&[]);
+    let kernel = FakeKernel::new(&sys);
+    let mut iters = FakeIterators::new(&sys);
+    iters.fail = Some("load: Invalid argument (os error 22)".into());
+    let plan = cmdline::plan("rd.bpf_preload.iterators=1", None);
+    let st = run_all(
+        &plan,
+        ring(),
+        &cfg,
+        &sys,
+        &kernel,
+        &NoGuard,
+        &FakeMeasure::default(),
+        &iters,
+    );
+    assert!(
+        sys.dirs.borrow().contains(Path::new("/bpf/+shared")),
+        "bpffs not prepared"
+    );
+    let it = st.iterators.unwrap();
+    assert_eq!(it.state, IteratorsState::Failed);
+    assert_eq!(
+        it.reason.as_deref(),
+        Some("load: Invalid argument (os error 22)")
+    );
+    assert!(st.guard.is_none());
+    assert!(sys.logs.borrow().iter().any(|(p, l)| *p == Prio::Warning
+        && l.starts_with("iterators: failed: load: Invalid argument (os error 22) ms=")));
+}
+
+/// The kernel's own maps.debug/progs.debug: skipped with the reason, nothing loaded or measured;
+/// some of the names without the others: nothing replaced; all three: an earlier run's.
+#[test]
+fn iterators_never_clash_with_files_already_there() {
+    let run_with = |present: &[&str]| {
+        let (sys, cfg) = setup(&[]);
+        // A bpffs already mounted, with what the kernel (or an earlier run) put there.
+        sys.dirs.borrow_mut().insert("/bpf".into());
+        sys.mounted
+            .borrow_mut()
+            .push((crate::sys::FsKind::Bpf, "/bpf".into()));
+        for p in present {
+            sys.pin(&Path::new("/bpf").join(p)).unwrap();
+        }
+        let kernel = FakeKernel::new(&sys);
+        let iters = FakeIterators::new(&sys);
+        let guard = FakeGuard::active();
+        let tpm = FakeMeasure::default();
+        let plan = cmdline::plan(
+            "rd.bpf_preload.iterators=1 rd.bpf_preload.guard=1 rd.bpf_preload.measure=12",
+            None,
+        );
+        let st = run_all(&plan, ring(), &cfg, &sys, &kernel, &guard, &tpm, &iters);
+        let asked = iters.asked.borrow().len();
+        let extends = tpm.commands.borrow().len();
+        let protect = guard.asked.borrow().first().cloned();
+        let protect =
+            protect.unwrap_or_else(|| panic!("guard not asked: {:?} {:?}", st.guard, st.error));
+        (st.iterators.unwrap(), asked, extends, protect)
+    };
+    let (it, asked, extends, protect) = run_with(&["maps.debug", "progs.debug"]);
+    assert_eq!(it.state, IteratorsState::Skipped);
+    assert_eq!(
+        it.reason.as_deref(),
+        Some("the kernel's own maps.debug and progs.debug are in this bpffs (CONFIG_BPF_PRELOAD)")
+    );
+    // Only the closing event; the kernel's files are not ours to protect.
+    assert_eq!((asked, extends, it.measured), (0, 1, false));
+    assert!(
+        !protect.iter().any(|p| p.ends_with("maps.debug")),
+        "{protect:?}"
+    );
+
+    let (it, asked, _, protect) = run_with(&["links.debug"]);
+    assert_eq!(it.state, IteratorsState::Failed);
+    assert_eq!(
+        it.reason.as_deref(),
+        Some("links.debug already in /bpf without the others: not ours, nothing pinned")
+    );
+    assert_eq!(asked, 0);
+    assert!(
+        !protect.iter().any(|p| p.ends_with("links.debug")),
+        "{protect:?}"
+    );
+
+    let (it, asked, extends, protect) = run_with(&PINS);
+    assert_eq!(it.state, IteratorsState::AlreadyActive);
+    assert_eq!((asked, extends), (0, 1));
+    assert!(
+        protect.contains(&PathBuf::from("/bpf/progs.debug")),
+        "{protect:?}"
+    );
+}
+
+/// Required measurement that fails: the iterators are not loaded.
+#[test]
+fn iterators_are_not_loaded_unmeasured_when_measurement_is_required() {
+    let (sys, cfg) = setup(&[]);
+    let kernel = FakeKernel::new(&sys);
+    let iters = FakeIterators::new(&sys);
+    let tpm = FakeMeasure {
+        no_device: true,
+        ..Default::default()
+    };
+    let plan = cmdline::plan(
+        "rd.bpf_preload.iterators=1 rd.bpf_preload.measure=12,required",
+        None,
+    );
+    let st = run_all(&plan, ring(), &cfg, &sys, &kernel, &NoGuard, &tpm, &iters);
+    let it = st.iterators.unwrap();
+    assert_eq!(it.state, IteratorsState::Failed);
+    assert!(
+        it.reason
+            .as_deref()
+            .unwrap()
+            .starts_with("not loaded: measurement required and unavailable: no TPM"),
+        "{:?}",
+        it.reason
+    );
+    assert!(iters.asked.borrow().is_empty());
 }

@@ -1052,6 +1052,33 @@ static int read_task_cmd(void)
 	return 0;
 }
 
+/* Every id of a kind the kernel has, one a line, by BPF_{PROG,MAP,LINK}_GET_NEXT_ID: what the
+ * built-in iterators' files must list. */
+static int ids_cmd(const char *kind)
+{
+	union bpf_attr attr;
+	int cmd;
+
+	if (!strcmp(kind, "progs"))
+		cmd = BPF_PROG_GET_NEXT_ID;
+	else if (!strcmp(kind, "maps"))
+		cmd = BPF_MAP_GET_NEXT_ID;
+	else if (!strcmp(kind, "links"))
+		cmd = BPF_LINK_GET_NEXT_ID;
+	else
+		return 2;
+	memset(&attr, 0, sizeof(attr));
+	while (sys_bpf(cmd, &attr) == 0) {
+		printf("%u\n", attr.next_id);
+		attr.start_id = attr.next_id;
+	}
+	if (errno != ENOENT) {
+		fprintf(stderr, "bpfmap: ids %s: %s\n", kind, strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	union bpf_attr attr;
@@ -1084,6 +1111,8 @@ int main(int argc, char **argv)
 		return race_attach_cmd(argv[2], atoi(argv[3]));
 	if (argc == 2 && !strcmp(argv[1], "read-task"))
 		return read_task_cmd();
+	if (argc == 3 && !strcmp(argv[1], "ids"))
+		return ids_cmd(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "open-rw"))
 		return report(obj_get(argv[2], 0));
 	if (argc == 3 && !strcmp(argv[1], "open-ro"))

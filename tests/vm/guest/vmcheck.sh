@@ -20,6 +20,10 @@
 #   vmtest.signed=refused|allowed signed-only mode's attacks from here (after the seal):
 #                           refused with the mode on, allowed in the control boot
 #   vmtest.signed_status=REGEX    `bpf-preload status` must match /signed_only: REGEX/
+#   vmtest.iterators=1|0    the built-in iterators: maps.debug, progs.debug, links.debug in the
+#                           kernel's format listing every id BPF_*_GET_NEXT_ID gives, the loaded
+#                           objects' names on their rows, rm/mv/mount over refused with
+#                           vmtest.guard=refused; 0: none of the files, no status line
 # Output:  VMCHECK ok|FAIL <check> [detail] ... ;  VMFIG key=value ;
 #          VMRESULT case=NAME passed=N failed=M
 PATH=/usr/bin:/usr/sbin:/bin:/sbin
@@ -49,6 +53,7 @@ MEASURE_EXPECT=$(arg vmtest.measure_expect)
 MEASURED=$(arg vmtest.measured)
 SIGNED=$(arg vmtest.signed)
 SIGNED_STATUS=$(arg vmtest.signed_status)
+ITERATORS=$(arg vmtest.iterators)
 P=0
 F=0
 ok() { P=$((P + 1)); echo "VMCHECK ok $*"; }
@@ -269,6 +274,19 @@ if [ -n "$MEASURE" ]; then
     order=$(echo "$recs" | sed -n 's/.* bpf-preload object=\([^ ]*\) .*/\1/p' | tr '\n' ' ' | sed 's/ $//')
     if [ "$order" = "$MEASURED" ]; then ok "measured-in-load-order" "$order"; else bad "measured-in-load-order" "log: '$order' want: '$MEASURED'"; fi
     last=$(echo "$recs" | tail -n1 | cut -d' ' -f2-)
+    if [ "$ITERATORS" = 1 ]; then
+        # the built-in iterators' event, after the objects', before the closing one
+        it=$(echo "$recs" | tail -n2 | head -n1 | cut -d' ' -f2-)
+        case $it in
+            "bpf-preload builtin=iterators sha256="*) ok "iterators-measured" "$it" ;;
+            *) bad "iterators-measured" "$it" ;;
+        esac
+        if echo "$STATUS" | grep -q "iterators: active .*measured=yes"; then
+            ok iterators-status-measured
+        else
+            bad iterators-status-measured "$(echo "$STATUS" | grep 'iterators:')"
+        fi
+    fi
     case $last in
         "bpf-preload end "*) ok "closing-event-last" "$last" ;;
         *) bad "closing-event-last" "$last" ;;
@@ -276,10 +294,79 @@ if [ -n "$MEASURE" ]; then
     for o in $MEASURED; do
         check "status-measured:$o" grep -q "\"name\": \"$o\"" $ST
     done
-    n=$(grep -c '"measured": true' $ST)
+    # the objects' (the iterators' record, after them, has its own "measured")
+    n=$(sed '/"iterators": {/,$d' $ST | grep -c '"measured": true')
     set -- $MEASURED
     if [ "$n" = "$#" ]; then ok "status-measured-count" "$n"; else bad "status-measured-count" "$n, want $#"; fi
 fi
+# The built-in iterators (docs/status.md).
+iterators_listed() { # KIND HEADER...: every id the kernel has is a row of KIND.debug
+    _k=$1
+    shift
+    _before=$(bpfmap ids "$_k")
+    _text=$(cat "$BPF/$_k.debug" 2>&1)
+    _after=$(bpfmap ids "$_k")
+    _head=$(echo "$_text" | head -n1)
+    _hok=
+    for _h in "$@"; do [ "$_head" = "$_h" ] && _hok=1; done
+    if [ -n "$_hok" ]; then ok "iterators-header:$_k" "$_head"; else bad "iterators-header:$_k" "'$_head'"; fi
+    _rows=$(echo "$_text" | tail -n +2 | awk '{print $1}')
+    _missing='' _n=0
+    for _id in $_before; do
+        echo "$_after" | grep -qx "$_id" || continue
+        _n=$((_n + 1))
+        echo "$_rows" | grep -qx "$_id" || _missing="$_missing $_id"
+    done
+    if [ "$_n" -gt 0 ] && [ -z "$_missing" ]; then
+        ok "iterators-every-id:$_k" "$_n ids"
+    else
+        bad "iterators-every-id:$_k" "of $_n ids missing:$_missing; file: $(echo "$_text" | tr '\n' ';')"
+    fi
+}
+if [ "$ITERATORS" = 1 ]; then
+    for f in maps progs links; do check "iterators-pin:$f.debug" test -e $BPF/$f.debug; done
+    iterators_listed maps "  id name             max_entries" "  id name             max_entries  cur_entries"
+    iterators_listed progs "  id name             attached"
+    iterators_listed links "  id type             prog attached"
+    check iterators-own-row grep -q "^ *[0-9]* dump_bpf_prog    bpf_iter_bpf_prog" $BPF/progs.debug
+    for o in $LOADED; do
+        [ -n "$(ls -A $BPF/$o/links 2> /dev/null)" ] || continue
+        check "iterators-object-prog:$o" grep -q " object=$o\$" $BPF/progs.debug
+        check "iterators-object-link:$o" grep -q " object=$o\$" $BPF/links.debug
+    done
+    if echo "$STATUS" | grep -q "^  iterators: active "; then
+        ok iterators-status "$(echo "$STATUS" | grep 'iterators:')"
+    else
+        bad iterators-status "$(echo "$STATUS" | grep 'iterators:')"
+    fi
+    check iterators-status.json grep -q '"iterators": {' $ST
+    if echo "$DMESG" | grep -q "bpf-preload: iterators: active "; then ok iterators-kmsg; else bad iterators-kmsg; fi
+    if [ "$GUARD" = refused ]; then
+        # Protected like the objects' pins: not removed, renamed, replaced or covered.
+        for f in maps progs links; do
+            if rm -f $BPF/$f.debug 2> /dev/null || [ ! -e $BPF/$f.debug ]; then
+                bad "iterators-rm-refused:$f"
+            else
+                ok "iterators-rm-refused:$f"
+            fi
+        done
+        if mv $BPF/progs.debug $BPF/moved 2> /dev/null; then bad iterators-mv-refused; else ok iterators-mv-refused; fi
+        : > /tmp/cover
+        if mount --bind /tmp/cover $BPF/maps.debug 2> /dev/null; then
+            bad iterators-cover-refused
+            umount $BPF/maps.debug
+        else
+            ok iterators-cover-refused
+        fi
+        check iterators-still-readable grep -q "^  id name " $BPF/maps.debug
+    fi
+elif [ "$ITERATORS" = 0 ]; then
+    for f in maps progs links; do
+        if [ -e $BPF/$f.debug ]; then bad "iterators-absent:$f.debug"; else ok "iterators-absent:$f.debug"; fi
+    done
+    if echo "$STATUS" | grep -q "iterators:"; then bad iterators-absent-status; else ok iterators-absent-status; fi
+fi
+
 if [ -n "$GUARD" ]; then
     . /sbin/guard-attacks
     guard_attacks
