@@ -1800,6 +1800,7 @@ fn predict_counts_what_run_would_measure_and_writes_a_pcrlock_component() {
         &p("list"),
         "--cmdline",
         &p("cmdline"),
+        "--allow-unmeasured",
     ]);
     assert!(o.status.success(), "{}", text(&o));
     let out = String::from_utf8(o.stdout).unwrap();
