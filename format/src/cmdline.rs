@@ -6,6 +6,9 @@
 //! * `rd.bpf_preload.required=a,b`: these must load; a required name not in the list is appended.
 //! * Without any `rd.bpf_preload=`, the preload list file (one name per line, `#` comments) is used.
 //! * A malformed name fails that entry alone; the rest of the list still loads.
+//! * Switches take the words of [`crate::switch`] (`1/yes/on`, `0/no/off`, `required` where it
+//!   applies); a word not understood is ignored with a note. `rd.bpf_preload.measure=` is the
+//!   exception: its `0` is PCR 0, so only `off`/`no` switch it off.
 //! * `rd.bpf_preload.guard=1|0|required`: the built-in guard (see [`crate::guard`] and the loader's `kernel::guard`).
 //! * `rd.bpf_preload.measure=<PCR>[,required]` | `required` | `off`: measured preload
 //!   ([`crate::measure`]); the last value counts. `required` alone takes the build-time PCR.
@@ -17,6 +20,7 @@
 use crate::measure::{MeasurePlan, MAX_PCR, MEASURE_OPTION};
 use crate::name::{NameError, ObjectName};
 use crate::policy::{GuardPolicy, Policy};
+use crate::switch::{Switch, ON_OFF, ON_OFF_REQUIRED};
 
 pub const LIST_OPTION: &str = "rd.bpf_preload";
 pub const REQUIRED_OPTION: &str = "rd.bpf_preload.required";
@@ -154,17 +158,32 @@ pub fn plan(cmdline: &str, preload_list: Option<&str>) -> Plan {
     plan_with(cmdline, preload_list, &Policy::default())
 }
 
-/// The guard option's (or signed-only option's) last value: `Some(mode)`, or `None` when absent
-/// or not understood.
-fn guard_option(params: &[String], option: &str) -> Option<GuardMode> {
-    values(params, option)
-        .filter_map(|v| match v.trim() {
-            "1" | "yes" | "on" => Some(GuardMode::On),
-            "0" | "no" | "off" => Some(GuardMode::Off),
-            "required" => Some(GuardMode::Required),
-            _ => None,
-        })
-        .last()
+/// A switch option's last value in the words of [`crate::switch`]: `Some(switch)`, or `None`
+/// when absent. A value that is not one of the words is ignored, with a note saying so (an
+/// earlier value that was understood then counts).
+fn switch_option(
+    params: &[String],
+    option: &str,
+    words: &str,
+    notes: &mut Vec<String>,
+) -> Option<Switch> {
+    let mut last = None;
+    for v in values(params, option) {
+        match Switch::parse(v) {
+            Some(s) => last = Some(s),
+            None => notes.push(format!("{option}={v} not understood ({words}): ignored")),
+        }
+    }
+    last
+}
+
+/// The guard option's (or signed-only option's) last understood value.
+fn guard_option(params: &[String], option: &str, notes: &mut Vec<String>) -> Option<GuardMode> {
+    switch_option(params, option, ON_OFF_REQUIRED, notes).map(|s| match s {
+        Switch::Off => GuardMode::Off,
+        Switch::On => GuardMode::On,
+        Switch::Required => GuardMode::Required,
+    })
 }
 
 /// The build-time policy's guard requirement combined with the command line's wish.
@@ -174,7 +193,7 @@ fn guard_mode(
     policy: GuardPolicy,
     notes: &mut Vec<String>,
 ) -> GuardMode {
-    let asked = guard_option(params, option);
+    let asked = guard_option(params, option, notes);
     match (policy, asked) {
         (GuardPolicy::Required, Some(GuardMode::Off)) => {
             let what = if option == GUARD_OPTION {
@@ -207,6 +226,7 @@ fn measure_option(params: &[String], notes: &mut Vec<String>) -> Option<MeasureA
     let mut required = false;
     for tok in value.split(',').map(str::trim).filter(|t| !t.is_empty()) {
         match tok {
+            // `0` is PCR 0 here, so of the switch words only `off` and `no` switch it off.
             "off" | "no" => return Some(MeasureAsk::Off),
             "required" => required = true,
             n => match n.parse::<u32>() {
@@ -272,13 +292,23 @@ fn measure_plan(
 pub fn plan_with(cmdline: &str, preload_list: Option<&str>, policy: &Policy) -> Plan {
     let params = split_params(cmdline);
     let mut notes = Vec::new();
-    let asked_strict = values(&params, STRICT_SHARED_OPTION).last();
-    if policy.strict_shared && asked_strict == Some("0") {
+    // No `required` here: the build-time policy is what makes strict shared maps binding.
+    let asked_strict = match switch_option(&params, STRICT_SHARED_OPTION, ON_OFF, &mut notes) {
+        Some(Switch::Required) => {
+            notes.push(format!(
+                "{STRICT_SHARED_OPTION}=required not understood ({ON_OFF}): ignored"
+            ));
+            None
+        }
+        Some(s) => Some(s == Switch::On),
+        None => None,
+    };
+    if policy.strict_shared && asked_strict == Some(false) {
         notes.push(format!(
             "{STRICT_SHARED_OPTION}=0 refused: strict shared maps are required by the initramfs policy"
         ));
     }
-    let strict_shared = policy.strict_shared || asked_strict == Some("1");
+    let strict_shared = policy.strict_shared || asked_strict == Some(true);
     let signed_only = guard_mode(&params, SIGNED_ONLY_OPTION, policy.signed_only, &mut notes);
     // Signed-only mode is enforced by the guard: it implies it (required implies required).
     let guard = guard_mode(&params, GUARD_OPTION, policy.guard, &mut notes).max(signed_only);
@@ -460,6 +490,63 @@ mod tests {
     }
 
     #[test]
+    fn switches_take_every_word() {
+        use crate::switch::WORDS;
+        for (word, sw) in WORDS {
+            let mode = match sw {
+                Switch::Off => GuardMode::Off,
+                Switch::On => GuardMode::On,
+                Switch::Required => GuardMode::Required,
+            };
+            let p = plan(&format!("rd.bpf_preload.guard={word}"), None);
+            assert_eq!((p.guard, p.notes.len()), (mode, 0), "guard={word}");
+            let p = plan(&format!("rd.bpf_preload.signed_only={word}"), None);
+            assert_eq!(
+                (p.signed_only, p.notes.len()),
+                (mode, 0),
+                "signed_only={word}"
+            );
+            let p = plan(&format!("rd.bpf_preload.strict_shared={word}"), None);
+            match sw {
+                Switch::Required => assert_eq!(
+                    (p.strict_shared, p.notes),
+                    (
+                        false,
+                        vec!["rd.bpf_preload.strict_shared=required not understood (1/yes/on or 0/no/off): ignored".to_string()]
+                    )
+                ),
+                _ => assert_eq!(
+                    (p.strict_shared, p.notes.len()),
+                    (*sw == Switch::On, 0),
+                    "strict_shared={word}"
+                ),
+            }
+        }
+        let p = plan("rd.bpf_preload.guard=true", None);
+        assert_eq!(
+            (p.guard, p.notes),
+            (
+                GuardMode::Off,
+                vec!["rd.bpf_preload.guard=true not understood (1/yes/on, 0/no/off or required): ignored".to_string()]
+            )
+        );
+        // strict_shared=yes under a policy is no weakening; =off is refused.
+        let pol = Policy {
+            strict_shared: true,
+            ..Policy::default()
+        };
+        assert!(plan_with("rd.bpf_preload.strict_shared=yes", None, &pol)
+            .notes
+            .is_empty());
+        assert_eq!(
+            plan_with("rd.bpf_preload.strict_shared=off", None, &pol)
+                .notes
+                .len(),
+            1
+        );
+    }
+
+    #[test]
     fn strict_shared_maps_from_the_cmdline_or_the_policy_which_it_cannot_undo() {
         let strict = |cmd: &str, pol: bool| {
             let p = Policy {
@@ -618,7 +705,13 @@ mod tests {
                 "rd.bpf_preload.guard=bogus",
                 GuardPolicy::On,
                 GuardMode::On,
-                0,
+                1,
+            ),
+            (
+                "rd.bpf_preload.guard=on rd.bpf_preload.guard=Off",
+                GuardPolicy::Unset,
+                GuardMode::On,
+                1,
             ),
             ("", GuardPolicy::Required, GuardMode::Required, 0),
             (

@@ -12,6 +12,7 @@
 //! | [`cmdline`], [`policy`] | kernel command line + preload list + build-time policy → the plan |
 //! | [`guard`] | the built-in guard: which program fits each hook, its config and info map values |
 //! | [`status`], [`live`] | the status record `run` writes, and the live view `status` adds |
+//! | [`switch`] | the one vocabulary of every on/off/required setting |
 //! | [`escape`] | the one escaper for text we did not write |
 //! | [`measure`] | measured preload: events, their replay, systemd log records, pcrlock components, TPM 2.0 commands |
 //!
@@ -37,6 +38,7 @@ pub mod measure;
 pub mod name;
 pub mod policy;
 pub mod status;
+pub mod switch;
 pub mod trailer;
 pub mod verify;
 
