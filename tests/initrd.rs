@@ -589,3 +589,53 @@ fn dracut_module_warns_about_a_misspelt_setting_and_reads_initrd_conf() {
     );
     assert!(initdir.join("usr/lib/bpf-preload/a.bpf.o").exists());
 }
+
+/// preload.list.d: the drop-ins go into the image beside the list; without a list, the generated
+/// one names only the objects no drop-in names (so the drop-ins' order holds for theirs); a name
+/// that is not in the image is a warning; a file not ending in .list is not copied.
+#[test]
+fn initrd_install_copies_list_drop_ins() {
+    let (_s, root, dest) = install_root("install-dropins");
+    for n in ["b", "c"] {
+        std::fs::write(
+            root.join(format!("usr/lib/bpf-preload/{n}.bpf.o")),
+            "object",
+        )
+        .unwrap();
+    }
+    let d = root.join("etc/bpf-preload/preload.list.d");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("50-pkg.list"), "# from a package\nc\nmissing\n").unwrap();
+    std::fs::write(d.join("50-pkg.list.dpkg-old"), "a\n").unwrap();
+    let (code, out, err, _) = install(&root, &dest, &[]);
+    assert_eq!(
+        (code, out.as_str(), err),
+        (
+            Some(0),
+            "objects: a b c; keys: 1; certificates: 0\n",
+            format!(
+                "bpf-preload: warning: {}/50-pkg.list names 'missing', which is not in the initramfs\n",
+                d.display()
+            )
+        )
+    );
+    let img = dest.join("etc/bpf-preload");
+    assert_eq!(
+        std::fs::read_to_string(img.join("preload.list")).unwrap(),
+        "a\nb\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(img.join("preload.list.d/50-pkg.list")).unwrap(),
+        "# from a package\nc\nmissing\n"
+    );
+    assert!(!img.join("preload.list.d/50-pkg.list.dpkg-old").exists());
+    // With the administrator's list, it is copied as it is, the drop-ins beside it.
+    std::fs::write(root.join("etc/bpf-preload/preload.list"), "c\nb\n").unwrap();
+    let (code, _, _, _) = install(&root, &dest, &[]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        std::fs::read_to_string(img.join("preload.list")).unwrap(),
+        "c\nb\n"
+    );
+    assert!(img.join("preload.list.d/50-pkg.list").exists());
+}

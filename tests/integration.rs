@@ -1757,7 +1757,47 @@ fn predict_counts_what_run_would_measure_and_writes_a_pcrlock_component() {
     }
     // Another order, another value.
     std::fs::write(p("list2"), "counter\niter\n").unwrap();
-    assert_ne!(predict("list2").lines().next(), Some(lines[0]));
+    let other = predict("list2");
+    assert_ne!(other.lines().next(), Some(lines[0]));
+    assert!(
+        other.contains(&format!("\n# list: {} (merged in this order)\n", p("list2"))),
+        "{other}"
+    );
+    // Drop-ins (LIST.d/*.list, no LIST): merged in name order, the first position winning,
+    // other files ignored; the same order gives the same value, and the files are named.
+    std::fs::create_dir_all(p("list3.d")).unwrap();
+    std::fs::write(p("list3.d/20-b.list"), "iter\ncounter\n").unwrap();
+    std::fs::write(p("list3.d/10-a.list"), "counter\n").unwrap();
+    std::fs::write(p("list3.d/05-z.list.dpkg-old"), "bad\n").unwrap();
+    let merged = predict("list3");
+    assert_eq!(merged.lines().next(), other.lines().next(), "{merged}");
+    assert!(
+        merged.lines().any(|l| l
+            == format!(
+                "# list: {}, {} (merged in this order)",
+                p("list3.d/10-a.list"),
+                p("list3.d/20-b.list")
+            )),
+        "{merged}"
+    );
+    // Neither a list nor a drop-in: an error naming the list.
+    let o = bin(&[
+        "predict",
+        "--pcr",
+        "12",
+        "--bundle",
+        &p("bundle"),
+        "--keys",
+        &p("keys"),
+        "--preload-list",
+        &p("list4"),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains(&format!("read {}: ", p("list4"))),
+        "{}",
+        text(&o)
+    );
 }
 
 /// Required measurement with a TPM that cannot extend: no object reaches the kernel (nothing is

@@ -4,7 +4,10 @@
 //! * `rd.bpf_preload=0`: load nothing (a `0` anywhere among the values disables loading; the
 //!   other names stay in the plan, to be reported as skipped).
 //! * `rd.bpf_preload.required=a,b`: these must load; a required name not in the list is appended.
-//! * Without any `rd.bpf_preload=`, the preload list file (one name per line, `#` comments) is used.
+//! * Without any `rd.bpf_preload=`, the preload list file (one name per line, `#` comments) is used,
+//!   followed by its drop-ins ([`dropin_files`]: `preload.list.d/*.list`, in byte order of the
+//!   file names), merged by [`merge_lists`]: a name keeps the first position it is listed at. A
+//!   `rd.bpf_preload=` replaces the whole merged list; the drop-ins are then not read.
 //! * A malformed name fails that entry alone; the rest of the list still loads.
 //! * Switches take the words of [`crate::switch`] (`1/yes/on`, `0/no/off`, `required` where it
 //!   applies); a word not understood is ignored with a note. `rd.bpf_preload.measure=` is the
@@ -74,6 +77,9 @@ pub struct Plan {
     pub strict_shared: bool,
     /// Measure every verified object into a PCR (`rd.bpf_preload.measure=` or the policy).
     pub measure: Option<MeasurePlan>,
+    /// With [`Source::PreloadList`] and [`plan_with_lists`]: the list files the entries came
+    /// from, in the order they were merged (the list, then its drop-ins).
+    pub list_files: Vec<String>,
 }
 
 impl Plan {
@@ -150,6 +156,63 @@ pub fn list_file_names(text: &str) -> Vec<String> {
         .filter(|l| !l.is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+/// The directory of drop-ins beside a preload list `FILE`: `FILE.d`
+/// (`/etc/bpf-preload/preload.list.d`).
+pub fn dropin_dir(list: &std::path::Path) -> std::path::PathBuf {
+    let mut d = list.as_os_str().to_owned();
+    d.push(".d");
+    d.into()
+}
+
+/// Which entries of a drop-in directory are drop-ins, in the order they are merged: names ending
+/// in `.list` that do not start with `.`, sorted by their bytes (`10-a.list` before `20-b.list`
+/// before `a.list`). Anything else there (`x.list.dpkg-old`, `README`) is ignored.
+pub fn dropin_files(names: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut v: Vec<String> = names
+        .into_iter()
+        .filter(|n| n.len() > ".list".len() && n.ends_with(".list") && !n.starts_with('.'))
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// The preload list and its drop-ins as one list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergedList {
+    /// The files, in the order merged.
+    pub files: Vec<String>,
+    /// Their lines, file after file: a name listed twice keeps its first position (the plan
+    /// drops the later one).
+    pub text: String,
+}
+
+/// Merge list files given as `(path, text)` in merge order (the list first, then the drop-ins
+/// of [`dropin_files`]). `None` when there is none: then no list exists.
+pub fn merge_lists(parts: impl IntoIterator<Item = (String, String)>) -> Option<MergedList> {
+    let mut m = MergedList {
+        files: Vec::new(),
+        text: String::new(),
+    };
+    for (file, text) in parts {
+        m.files.push(file);
+        m.text.push_str(&text);
+        if !text.is_empty() && !text.ends_with('\n') {
+            m.text.push('\n');
+        }
+    }
+    (!m.files.is_empty()).then_some(m)
+}
+
+/// [`plan_with`] from a merged list: the plan also says which files its entries came from.
+pub fn plan_with_lists(cmdline: &str, lists: Option<&MergedList>, policy: &Policy) -> Plan {
+    let mut p = plan_with(cmdline, lists.map(|l| l.text.as_str()), policy);
+    if p.source == Source::PreloadList {
+        p.list_files = lists.map(|l| l.files.clone()).unwrap_or_default();
+    }
+    p
 }
 
 /// Build the plan from the command line and, when the command line names no list, the text of
@@ -380,6 +443,7 @@ pub fn plan_with(cmdline: &str, preload_list: Option<&str>, policy: &Policy) -> 
         notes,
         strict_shared,
         measure,
+        list_files: Vec::new(),
     }
 }
 
@@ -487,6 +551,68 @@ mod tests {
             strict_shared: false,
             ..Policy::default()
         }
+    }
+
+    #[test]
+    fn dropins_merge_in_name_order_first_position_wins() {
+        assert_eq!(
+            dropin_files(
+                [
+                    "20-b.list",
+                    "a.list",
+                    "10-a.list",
+                    ".hidden.list",
+                    ".list",
+                    "x.list.dpkg-old",
+                    "README",
+                    "10-a.list",
+                ]
+                .map(String::from)
+            ),
+            vec!["10-a.list", "20-b.list", "a.list"]
+        );
+        assert_eq!(
+            dropin_dir(std::path::Path::new("/etc/bpf-preload/preload.list")),
+            std::path::Path::new("/etc/bpf-preload/preload.list.d")
+        );
+        assert_eq!(merge_lists(Vec::new()), None);
+        let m = merge_lists([
+            (
+                "preload.list".to_string(),
+                "base\nshared # first\n".to_string(),
+            ),
+            (
+                "preload.list.d/10-a.list".to_string(),
+                "a1\nshared\na2".to_string(),
+            ),
+            ("preload.list.d/20-b.list".to_string(), "".to_string()),
+            (
+                "preload.list.d/30-c.list".to_string(),
+                "# c\na1\nc\n".to_string(),
+            ),
+        ])
+        .unwrap();
+        let p = plan_with_lists("root=/dev/vda", Some(&m), &Policy::default());
+        assert_eq!(p.source, Source::PreloadList);
+        assert_eq!(
+            p.entries.iter().map(|e| e.raw.as_str()).collect::<Vec<_>>(),
+            vec!["base", "shared", "a1", "a2", "c"]
+        );
+        assert_eq!(p.list_files, m.files);
+        // The command line's list replaces the merged list, drop-ins and all.
+        let p = plan_with_lists("rd.bpf_preload=c,x", Some(&m), &Policy::default());
+        assert_eq!(
+            (
+                p.source,
+                p.entries.iter().map(|e| e.raw.as_str()).collect::<Vec<_>>(),
+                p.list_files.len()
+            ),
+            (Source::Cmdline, vec!["c", "x"], 0)
+        );
+        // Drop-ins alone (no preload.list) are a list.
+        let only = merge_lists([("d/1.list".to_string(), "z\n".to_string())]).unwrap();
+        let p = plan_with_lists("", Some(&only), &Policy::default());
+        assert_eq!((p.source, p.entries.len()), (Source::PreloadList, 1));
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! keys plus DIR), the same read and the same checks (`verify::check`): an object `run` would
 //! refuse is not measured by `run` either, so it is not counted here.
 //!
-//! Output: the PCR value (64 hex digits) on the first line, then one `# ` line per event and per
-//! object that is not measured (and why). `--pcrlock FILE` writes the events as a
+//! The list is `--preload-list FILE` and its drop-ins `FILE.d/*.list`, merged as `run` merges
+//! them. Output: the PCR value (64 hex digits) on the first line, then one `# ` line per event,
+//! the list files in merge order, and one per object that is not measured (and why). `--pcrlock FILE` writes the events as a
 //! systemd-pcrlock component.
 #![forbid(unsafe_code)]
 
@@ -71,8 +72,41 @@ fn text(path: &std::path::Path) -> Result<String, CommandError> {
     Ok(String::from_utf8_lossy(&read(path)?).into_owned())
 }
 
+/// The list and its drop-ins (`FILE.d/*.list`) merged as `run` merges them; an error when
+/// neither exists.
+fn lists(list: &std::path::Path) -> Result<cmdline::MergedList, CommandError> {
+    let mut parts = Vec::new();
+    let missing = match text(list) {
+        Ok(t) => {
+            parts.push((list.display().to_string(), t));
+            None
+        }
+        Err(CommandError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Some(source)
+        }
+        Err(e) => return Err(e),
+    };
+    let dir = cmdline::dropin_dir(list);
+    let names = match std::fs::read_dir(&dir) {
+        Ok(rd) => rd
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(source) => return Err(CommandError::Read { path: dir, source }),
+    };
+    for name in cmdline::dropin_files(names) {
+        let path = dir.join(name);
+        parts.push((path.display().to_string(), text(&path)?));
+    }
+    cmdline::merge_lists(parts).ok_or_else(|| CommandError::Read {
+        path: list.to_owned(),
+        source: missing.unwrap_or_else(|| std::io::ErrorKind::NotFound.into()),
+    })
+}
+
 pub fn run(args: &Args) -> Result<String, CommandError> {
-    let list = text(&args.preload_list)?;
+    let list = lists(&args.preload_list)?;
     let cmdline = match args.cmdline.as_deref() {
         Some(p) => text(p)?,
         None => String::new(),
@@ -84,7 +118,7 @@ pub fn run(args: &Args) -> Result<String, CommandError> {
         })?,
         None => Policy::default(),
     };
-    let plan = cmdline::plan_with(&cmdline, Some(&list), &policy);
+    let plan = cmdline::plan_with_lists(&cmdline, Some(&list), &policy);
     // The trusted keys exactly as `run` reads them (built-in keys, the directory, revocations).
     let ring = keys::trusted(&args.keys)?;
     let todo: Vec<&Entry> = plan.to_load().collect();
@@ -135,6 +169,13 @@ pub fn run(args: &Args) -> Result<String, CommandError> {
     let mut s = format!("{}\n", hex(&value));
     for e in &events {
         s.push_str(&format!("# pcr {} event {}\n", args.pcr, escape(e)));
+    }
+    if !plan.list_files.is_empty() {
+        let files: Vec<_> = plan.list_files.iter().map(|f| escape(f)).collect();
+        s.push_str(&format!(
+            "# list: {} (merged in this order)\n",
+            files.join(", ")
+        ));
     }
     s.push_str(&notes);
     Ok(s)

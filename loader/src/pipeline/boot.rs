@@ -201,6 +201,7 @@ impl<'a> Boot<'a> {
         Status {
             version: STATUS_VERSION,
             source: plan.source,
+            list_files: plan.list_files.clone(),
             disabled: plan.disabled,
             bpffs: self.cfg.bpffs.display().to_string(),
             mounted_bpffs: prepared
@@ -383,6 +384,7 @@ pub fn fatal(cfg: &RunConfig, error: &RunError) -> Status {
     Status {
         version: STATUS_VERSION,
         source: cmdline::Source::Nothing,
+        list_files: Vec::new(),
         disabled: false,
         bpffs: cfg.bpffs.display().to_string(),
         mounted_bpffs: false,
