@@ -1191,7 +1191,10 @@ bpf-preload: 2 object(s) from nowhere (no list): 1 loaded, 1 already loaded, 0 f
         let st = Status {
             version: STATUS_VERSION,
             source: Source::PreloadList,
-            list_files: Vec::new(),
+            list_files: vec![
+                "/etc/bpf-preload/preload.list".into(),
+                "/etc/bpf-preload/preload.list.d/50-netpol.list".into(),
+            ],
             disabled: false,
             bpffs: "/sys/fs/bpf".into(),
             mounted_bpffs: true,
