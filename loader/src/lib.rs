@@ -52,7 +52,8 @@ pub mod fuzz;
 
 // What the command-line tools, the integration tests and the fuzz targets use, on purpose.
 pub use bpf_preload_format::{
-    cmdline, elf, escape, fast, guard, ksig, measure, name, policy, status, switch, trailer, verify,
+    cmdline, cpio, elf, escape, fast, guard, ksig, measure, name, policy, status, switch, trailer,
+    verify,
 };
 pub use kernel::fast::ConvertError;
 pub use kernel::guard::InfoError as GuardInfoError;

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod inspect;
+pub mod inspect_initramfs;
 pub mod keygen;
 pub mod predict;
 pub mod run;
@@ -30,6 +31,7 @@ usage:
                    [--kernel-key KEY.pem --kernel-cert CERT] OBJECT
   bpf-preload verify [--key PUBLIC.pem ...] [--keys DIR ...] OBJECT   (none: built-in keys)
   bpf-preload inspect [--json] OBJECT
+  bpf-preload inspect-initramfs [--cmdline FILE] IMAGE
   bpf-preload keygen --private FILE --public FILE
   bpf-preload predict --pcr N --bundle DIR [--keys DIR] --preload-list FILE [--pcrlock FILE]
 
@@ -45,6 +47,7 @@ pub enum Command {
     Sign(sign::Args),
     Verify(verify::Args),
     Inspect(inspect::Args),
+    InspectInitramfs(inspect_initramfs::Args),
     Keygen(keygen::Args),
     Predict(predict::Args),
     Help,
@@ -64,6 +67,9 @@ pub fn parse(mut p: lexopt::Parser) -> Result<Command, lexopt::Error> {
         "sign" => sign::Args::parse(&mut p)?.map(Command::Sign),
         "verify" => verify::Args::parse(&mut p)?.map(Command::Verify),
         "inspect" => inspect::Args::parse(&mut p)?.map(Command::Inspect),
+        "inspect-initramfs" => {
+            inspect_initramfs::Args::parse(&mut p)?.map(Command::InspectInitramfs)
+        }
         "keygen" => keygen::Args::parse(&mut p)?.map(Command::Keygen),
         "predict" => predict::Args::parse(&mut p)?.map(Command::Predict),
         other => return Err(format!("unknown command {other:?}").into()),

@@ -12,10 +12,12 @@
 
 use std::path::PathBuf;
 
-use bpf_preload::cmdline::{self, Entry};
+use bpf_preload::cmdline::{self, Plan};
 use bpf_preload::escape::escape;
 use bpf_preload::keys;
+use bpf_preload::keys::KeyRing;
 use bpf_preload::measure::{self, MAX_PCR};
+use bpf_preload::name::ObjectName;
 use bpf_preload::policy::Policy;
 use bpf_preload::verify::{self, hex};
 
@@ -121,43 +123,22 @@ pub fn run(args: &Args) -> Result<String, CommandError> {
     let plan = cmdline::plan_with_lists(&cmdline, Some(&list), &policy);
     // The trusted keys exactly as `run` reads them (built-in keys, the directory, revocations).
     let ring = keys::trusted(&args.keys)?;
-    let todo: Vec<&Entry> = plan.to_load().collect();
-    let mut events = Vec::new();
-    let mut notes = String::new();
-    for entry in &todo {
-        let name = match &entry.name {
-            Ok(n) => n,
-            Err(e) => {
-                notes.push_str(&format!(
-                    "# not measured: {}: invalid name: {e}\n",
-                    escape(&entry.raw)
-                ));
-                continue;
-            }
-        };
+    let prediction = predict(&plan, &ring, |name| {
         let path = args.bundle.join(name.file_name());
         // `run` reads with O_NOFOLLOW; so does this (a symlink in the bundle is refused).
-        let checked = bpf_preload::read_bounded(&path, bpf_preload::MAX_OBJECT_SIZE)
+        bpf_preload::read_bounded(&path, bpf_preload::MAX_OBJECT_SIZE)
             .map_err(|e| format!("read {}: {e}", path.display()))
-            .and_then(|bytes| verify::check(bytes, Some(name), &ring).map_err(|e| e.to_string()));
-        match checked {
-            Ok((v, _)) => {
-                events.push(measure::object_event(
-                    name.as_str(),
-                    &v.sha256_hex(),
-                    &v.key_id.to_string(),
-                    v.offers_fast_path(),
-                ));
-            }
-            Err(why) => {
-                notes.push_str(&format!("# not measured: {name}: {}\n", escape(&why)));
-            }
-        }
+    });
+    let mut notes = String::new();
+    for (raw, why) in prediction.not_measured() {
+        notes.push_str(&format!(
+            "# not measured: {}: {}\n",
+            escape(raw),
+            escape(why)
+        ));
     }
-    let measured = events.len();
-    events.push(measure::closing_event(todo.len(), measured));
-    let digests: Vec<[u8; 32]> = events.iter().map(|e| measure::event_digest(e)).collect();
-    let value = measure::replay(&digests);
+    let events = prediction.events;
+    let value = prediction.value;
     if let Some(out) = &args.pcrlock {
         std::fs::write(out, measure::pcrlock_component(args.pcr, &events)).map_err(|source| {
             CommandError::Write {
@@ -179,4 +160,84 @@ pub fn run(args: &Args) -> Result<String, CommandError> {
     }
     s.push_str(&notes);
     Ok(s)
+}
+
+/// One listed object as a boot would see it: measured (its key id, payload sha256, the path it
+/// would load by) or why not.
+pub struct ObjectCheck {
+    pub raw: String,
+    pub result: Result<Measured, String>,
+}
+
+pub struct Measured {
+    pub key_id: String,
+    pub sha256: String,
+    pub fast_path: bool,
+}
+
+/// What a boot of this plan measures: one check per object it goes through, the events in
+/// order (the closing event last) and the PCR value they give from a reset PCR.
+pub struct Prediction {
+    pub objects: Vec<ObjectCheck>,
+    pub events: Vec<String>,
+    pub value: [u8; 32],
+}
+
+impl Prediction {
+    /// `(name as listed, why)` for every object that would not be measured.
+    pub fn not_measured(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.objects.iter().filter_map(|o| {
+            o.result
+                .as_ref()
+                .err()
+                .map(|why| (o.raw.as_str(), why.as_str()))
+        })
+    }
+}
+
+/// The measurement `run` would make of `plan`: the same plan order, the same checks
+/// (`verify::check`) against `ring`; `object` reads the bytes of a named object (from a bundle
+/// directory, or from an initramfs image). An object `run` would refuse is not measured.
+pub fn predict(
+    plan: &Plan,
+    ring: &KeyRing,
+    mut object: impl FnMut(&ObjectName) -> Result<Vec<u8>, String>,
+) -> Prediction {
+    let mut objects = Vec::new();
+    let mut events = Vec::new();
+    let mut listed = 0;
+    for entry in plan.to_load() {
+        listed += 1;
+        let result = match &entry.name {
+            Err(e) => Err(format!("invalid name: {e}")),
+            Ok(name) => object(name)
+                .and_then(|bytes| verify::check(bytes, Some(name), ring).map_err(|e| e.to_string()))
+                .map(|(v, _)| {
+                    events.push(measure::object_event(
+                        name.as_str(),
+                        &v.sha256_hex(),
+                        &v.key_id.to_string(),
+                        v.offers_fast_path(),
+                    ));
+                    Measured {
+                        key_id: v.key_id.to_string(),
+                        sha256: v.sha256_hex(),
+                        fast_path: v.offers_fast_path(),
+                    }
+                }),
+        };
+        objects.push(ObjectCheck {
+            raw: entry.raw.clone(),
+            result,
+        });
+    }
+    let measured = events.len();
+    events.push(measure::closing_event(listed, measured));
+    let digests: Vec<[u8; 32]> = events.iter().map(|e| measure::event_digest(e)).collect();
+    let value = measure::replay(&digests);
+    Prediction {
+        objects,
+        events,
+        value,
+    }
 }
