@@ -42,10 +42,16 @@ bp_bin() { echo "${BPF_PRELOAD_BIN:-$BP_BIN_DEFAULT}"; }
 
 # bp_build: cargo build --release --locked (quick when up to date), unless
 # BPF_PRELOAD_BIN names a binary to use instead. Prints the binary's path.
-bp_build() {
+bp_build() { # bp_build [--reproducible]: the release binary's path
     if [[ -z ${BPF_PRELOAD_BIN:-} ]]; then
-        bp_log "cargo build --release --locked"
-        (cd "$BP_TOP" && cargo build --release --locked -q) >&2 || bp_die "cargo build failed"
+        local repro=()
+        # --reproducible (the package, like `make build`: Makefile, REPRO_CONFIG): the
+        # checkout's path remapped out of the binary. Its own artifacts beside the plain ones
+        # (cargo hashes rustflags into them), so the tests' builds are not redone.
+        [[ ${1:-} == --reproducible ]] &&
+            repro=(--config "target.x86_64-unknown-linux-gnu.rustflags=[\"--remap-path-prefix=$BP_TOP=/build/bpf-preload\"]")
+        bp_log "cargo build --release --locked ${repro[*]}"
+        (cd "$BP_TOP" && cargo build --release --locked -q "${repro[@]}") >&2 || bp_die "cargo build failed"
     fi
     [[ -x $(bp_bin) ]] || bp_die "no bpf-preload binary at $(bp_bin)"
     bp_bin

@@ -639,3 +639,71 @@ fn initrd_install_copies_list_drop_ins() {
     );
     assert!(img.join("preload.list.d/50-pkg.list").exists());
 }
+
+/// `make uninstall` leaves no file behind, and none that asks a generator for the module
+/// (dracut would fail with "Module 'bpf-preload' cannot be found"): the dracut configuration
+/// `make install` wrote goes, and so does the line older READMEs had you write into
+/// /etc/dracut.conf.d/bpf-preload.conf; that file is kept, with a warning, when it holds more.
+#[test]
+fn make_uninstall_leaves_nothing_that_asks_for_the_module() {
+    let s = Scratch::new("uninstall");
+    let dest = s.p("dest");
+    let make = |target: &str| {
+        Command::new("make")
+            .args(["-s", "-C"])
+            .arg(repo())
+            .arg(target)
+            .arg(format!("DESTDIR={}", dest.display()))
+            .arg(format!(
+                "BIN={}",
+                repo().join("initrd/initrd-run").display()
+            ))
+            .output()
+            .expect("run make")
+    };
+    let files = || {
+        let mut v = Vec::new();
+        let mut stack = vec![dest.clone()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    v.push(p.strip_prefix(&dest).unwrap().display().to_string());
+                }
+            }
+        }
+        v.sort();
+        v
+    };
+    let o = make("install-files");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(files().contains(&"usr/lib/dracut/dracut.conf.d/50-bpf-preload.conf".to_owned()));
+    let old = dest.join("etc/dracut.conf.d/bpf-preload.conf");
+    std::fs::create_dir_all(old.parent().unwrap()).unwrap();
+    std::fs::write(
+        &old,
+        "# bpf-preload\nadd_dracutmodules+=\" bpf-preload \"\n\n",
+    )
+    .unwrap();
+    let o = make("uninstall");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(files(), Vec::<String>::new());
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "");
+    // An administrator's file with more in it stays, and uninstall says so.
+    std::fs::write(&old, "add_dracutmodules+=\" bpf-preload \"\nhostonly=yes\n").unwrap();
+    let o = make("uninstall");
+    assert!(o.status.success());
+    assert_eq!(
+        files(),
+        vec!["etc/dracut.conf.d/bpf-preload.conf".to_owned()]
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        format!(
+            "warning: {}/etc/dracut.conf.d/bpf-preload.conf has more than the bpf-preload line: remove that line yourself\n",
+            dest.display()
+        )
+    );
+}
