@@ -361,6 +361,8 @@ mod tests {
             let cut = &good[..n];
             match split(cut) {
                 Err(CpioError::Truncated { .. }) | Err(CpioError::Field { .. }) => {}
+                // Not even the whole magic.
+                Err(CpioError::Unknown { offset: 0 }) if n < 6 => {}
                 // Cut inside the trailing padding after the trailer: complete.
                 Ok(s) => assert_eq!(s.entries.len(), 1, "{n}"),
                 Err(e) => panic!("{n}: {e}"),
