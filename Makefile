@@ -12,6 +12,7 @@ BINDIR ?= $(PREFIX)/bin
 LIBEXECDIR ?= $(PREFIX)/libexec/bpf-preload
 BUNDLEDIR ?= $(PREFIX)/lib/bpf-preload
 DRACUTDIR ?= $(PREFIX)/lib/dracut/modules.d/50bpf-preload
+DRACUTCONFDIR ?= $(PREFIX)/lib/dracut/dracut.conf.d
 INITRAMFSTOOLSDIR ?= $(PREFIX)/share/initramfs-tools
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 MKOSIINITRDDIR ?= $(PREFIX)/lib/mkosi-initrd/mkosi.conf.d
@@ -31,12 +32,16 @@ all: build objects
 deps:
 	tests/deps.sh build
 
+# Reproducible: the checkout's path is remapped out of the binary (panic locations, the
+# skeletons included from OUT_DIR), so two checkouts of one commit build the same bytes
+# (tests/repro.sh checks it). Appended to .cargo/config.toml's rustflags, not replacing them.
+REPRO_CONFIG = --config 'target.x86_64-unknown-linux-gnu.rustflags=["--remap-path-prefix=$(CURDIR)=/build/bpf-preload"]'
 # Both builds share target/ (only the loader and format crates differ); cargo copies the last
 # one built to $(BIN), so the initramfs build goes first and is copied aside.
 build: deps
-	cargo build --release --locked --no-default-features
+	cargo build --release --locked $(REPRO_CONFIG) --no-default-features
 	install -m 0755 $(BIN) $(INITRD_BIN)
-	cargo build --release --locked
+	cargo build --release --locked $(REPRO_CONFIG)
 
 objects: deps
 	$(MAKE) -C bpf
@@ -68,6 +73,9 @@ install-files:
 	$(SUBST) dracut/50bpf-preload/module-setup.sh > $(DESTDIR)$(DRACUTDIR)/module-setup.sh
 	chmod 0755 $(DESTDIR)$(DRACUTDIR)/module-setup.sh
 	install -m 0755 dracut/50bpf-preload/bpf-preload-hook.sh $(DESTDIR)$(DRACUTDIR)/bpf-preload-hook.sh
+	# dracut includes the module only on request (its check() returns 255): this asks for it
+	# from the distribution's configuration directory, so that uninstall takes it away again
+	install -D -m 0644 packaging/debian/dracut.conf $(DESTDIR)$(DRACUTCONFDIR)/50-bpf-preload.conf
 	install -d $(DESTDIR)$(INITRAMFSTOOLSDIR)/hooks $(DESTDIR)$(INITRAMFSTOOLSDIR)/scripts/init-bottom
 	$(SUBST) initramfs-tools/hooks/bpf-preload > $(DESTDIR)$(INITRAMFSTOOLSDIR)/hooks/bpf-preload
 	chmod 0755 $(DESTDIR)$(INITRAMFSTOOLSDIR)/hooks/bpf-preload
@@ -86,17 +94,29 @@ deb:
 	tests/deps.sh deb
 	packaging/debian/build-deb.sh
 
-# Removes what install put there; your objects, keys and lists stay.
+# Removes what install put there; your objects, keys and lists stay. Nothing left asks a
+# generator for the module: the dracut configuration install wrote goes, and so does the line
+# earlier READMEs had you write into /etc/dracut.conf.d/bpf-preload.conf, when the file holds
+# nothing else (otherwise a warning names it). tests/initrd.rs runs this.
+OLD_DRACUT_CONF = $(DESTDIR)$(SYSCONFDIR)/dracut.conf.d/bpf-preload.conf
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/bpf-preload \
 	    $(DESTDIR)$(LIBEXECDIR)/bpf-preload-initrd \
 	    $(DESTDIR)$(LIBEXECDIR)/initrd-install $(DESTDIR)$(LIBEXECDIR)/initrd-run \
 	    $(DESTDIR)$(DRACUTDIR)/module-setup.sh $(DESTDIR)$(DRACUTDIR)/bpf-preload-hook.sh \
+	    $(DESTDIR)$(DRACUTCONFDIR)/50-bpf-preload.conf \
 	    $(DESTDIR)$(INITRAMFSTOOLSDIR)/hooks/bpf-preload \
 	    $(DESTDIR)$(INITRAMFSTOOLSDIR)/scripts/init-bottom/bpf-preload \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)/bpf-preload.service \
 	    $(DESTDIR)$(MKOSIINITRDDIR)/50-bpf-preload.conf $(DESTDIR)$(DATADIR)/50-bpf-preload.preset \
 	    $(DESTDIR)$(MANDIR)/man8/bpf-preload.8 $(DESTDIR)$(COMPLETIONDIR)/bpf-preload
+	if [ -f $(OLD_DRACUT_CONF) ]; then \
+	    if [ "$$(grep -v '^[[:space:]]*\(#.*\)\{0,1\}$$' $(OLD_DRACUT_CONF))" = 'add_dracutmodules+=" bpf-preload "' ]; then \
+	        rm -f $(OLD_DRACUT_CONF); \
+	    else \
+	        echo "warning: $(OLD_DRACUT_CONF) has more than the bpf-preload line: remove that line yourself" >&2; \
+	    fi; \
+	fi
 	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DRACUTDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(BUNDLEDIR) 2> /dev/null
 
 clean:

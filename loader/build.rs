@@ -27,6 +27,12 @@ const BUILTIN: &[&str] = &["guard", "iterators"];
 fn skeletons(out: &Path) {
     let bpf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bpf");
     let multiarch = format!("/usr/include/{}-linux-gnu", std::env::consts::ARCH);
+    // The object's BTF names its source file: without the checkout's path, so that two
+    // checkouts build the same bytes (tests/repro.sh).
+    let top = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("loader/ has a parent");
+    let prefix_map = format!("-ffile-prefix-map={}=.", top.display());
     for stem in BUILTIN {
         let src = bpf.join("builtin").join(format!("{stem}.bpf.c"));
         println!("cargo:rerun-if-changed={}", src.display());
@@ -39,6 +45,7 @@ fn skeletons(out: &Path) {
                 OsStr::new("-Wno-unused-function"),
                 OsStr::new("-I"),
                 OsStr::new(&multiarch),
+                OsStr::new(&prefix_map),
             ])
             .build_and_generate(out.join(format!("{stem}.skel.rs")))
             .unwrap_or_else(|e| panic!("skeleton of {}: {e:#}", src.display()));

@@ -46,15 +46,22 @@ bp_bin() { echo "${BPF_PRELOAD_BIN:-$BP_BIN_DEFAULT}"; }
 # target/bpf-preload-initrd.
 bp_initrd_bin() { echo "${BPF_PRELOAD_INITRD_BIN:-$BP_INITRD_BIN_DEFAULT}"; }
 
-# bp_build: both release builds (quick when up to date; the initramfs build first, copied to
-# target/bpf-preload-initrd, as `make build` does), unless BPF_PRELOAD_BIN names a binary to
-# use instead (then BPF_PRELOAD_INITRD_BIN names the initramfs one). Prints the host binary's path.
+# bp_build [--reproducible]: both release builds (quick when up to date; the initramfs build
+# first, copied to target/bpf-preload-initrd, as `make build` does), unless BPF_PRELOAD_BIN
+# names a binary to use instead (then BPF_PRELOAD_INITRD_BIN names the initramfs one). Prints
+# the host binary's path.
 bp_build() {
     if [[ -z ${BPF_PRELOAD_BIN:-} ]]; then
-        bp_log "cargo build --release --locked (--no-default-features, then the default)"
-        (cd "$BP_TOP" && cargo build --release --locked -q --no-default-features &&
+        local repro=()
+        # --reproducible (the package, like `make build`: Makefile, REPRO_CONFIG): the
+        # checkout's path remapped out of the binary. Its own artifacts beside the plain ones
+        # (cargo hashes rustflags into them), so the tests' builds are not redone.
+        [[ ${1:-} == --reproducible ]] &&
+            repro=(--config "target.x86_64-unknown-linux-gnu.rustflags=[\"--remap-path-prefix=$BP_TOP=/build/bpf-preload\"]")
+        bp_log "cargo build --release --locked ${repro[*]} (--no-default-features, then the default)"
+        (cd "$BP_TOP" && cargo build --release --locked -q "${repro[@]}" --no-default-features &&
             install -m 0755 "$BP_BIN_DEFAULT" "$BP_INITRD_BIN_DEFAULT" &&
-            cargo build --release --locked -q) >&2 || bp_die "cargo build failed"
+            cargo build --release --locked -q "${repro[@]}") >&2 || bp_die "cargo build failed"
     fi
     [[ -x $(bp_bin) ]] || bp_die "no bpf-preload binary at $(bp_bin)"
     [[ -x $(bp_initrd_bin) ]] || bp_die "no initramfs build of bpf-preload at $(bp_initrd_bin)"

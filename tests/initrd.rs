@@ -474,3 +474,392 @@ fn initramfs_build_refuses_sign_time_commands() {
     let o = run(&["inspect".as_ref(), signed.as_os_str()]);
     assert!(o.status.success(), "inspect: {}", text(&o));
 }
+
+// ------------------------------------------------------------------ initrd-install --
+// The generators' shared build step, run by bash on a scratch sysroot (--sysroot): a stub
+// loader, one object, one key; the settings in the environment, in initrd.conf, or in dracut's
+// configuration (the dracut module's install(), sourced with dracut's functions stubbed).
+
+/// A sysroot with a loader, one object `a` and one key; returns (scratch, sysroot, dest).
+fn install_root(tag: &str) -> (Scratch, std::path::PathBuf, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Scratch::new(tag);
+    let root = s.p("root");
+    for d in ["usr/bin", "usr/lib/bpf-preload", "etc/bpf-preload/keys"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    let loader = root.join("usr/bin/bpf-preload");
+    std::fs::write(&loader, "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::set_permissions(&loader, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(root.join("usr/lib/bpf-preload/a.bpf.o"), "object").unwrap();
+    std::fs::copy(
+        test_public_key(),
+        root.join("etc/bpf-preload/keys/test.pub"),
+    )
+    .unwrap();
+    let dest = s.p("dest");
+    (s, root, dest)
+}
+
+/// Run initrd-install with these environment settings: (exit code, stdout, stderr, policy file).
+fn install(
+    root: &std::path::Path,
+    dest: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (Option<i32>, String, String, Option<String>) {
+    let _ = std::fs::remove_dir_all(dest);
+    let mut cmd = Command::new("bash");
+    cmd.arg(repo().join("initrd/initrd-install"))
+        .arg("--sysroot")
+        .arg(root)
+        .arg(dest)
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("bpf_preload_binary", "/usr/bin/bpf-preload");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run bash initrd/initrd-install");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        std::fs::read_to_string(dest.join("etc/bpf-preload/policy")).ok(),
+    )
+}
+
+const POLICY_HEAD: &str = "# bpf-preload build-time policy, written by initrd-install\n";
+
+/// Every switch word of the loader (format/src/switch.rs) is taken by every switch setting of
+/// initrd-install, and the policy it writes means to the loader what the word meant: the same
+/// vocabulary on both sides (`bpf_preload_guard=on` used to stop update-initramfs).
+#[test]
+fn initrd_install_takes_the_loaders_switch_words() {
+    use bpf_preload::policy::{GuardPolicy, Policy};
+    use bpf_preload::switch::{Switch, WORDS};
+    let (_s, root, dest) = install_root("install-words");
+    let mut wrong = Vec::new();
+    for (word, sw) in WORDS {
+        let guard = match sw {
+            Switch::Off => GuardPolicy::Off,
+            Switch::On => GuardPolicy::On,
+            Switch::Required => GuardPolicy::Required,
+        };
+        // guard and signed_only take all three.
+        for setting in ["guard", "signed_only"] {
+            let (code, out, err, policy) =
+                install(&root, &dest, &[(&format!("bpf_preload_{setting}"), word)]);
+            let want = format!("{POLICY_HEAD}{setting} = {}\n", sw.policy_word());
+            let parsed = policy.as_deref().map(Policy::parse);
+            let meant = parsed.and_then(Result::ok).map(|p| {
+                if setting == "guard" {
+                    p.guard
+                } else {
+                    p.signed_only
+                }
+            });
+            if (code, policy.as_deref(), meant, err.as_str())
+                != (Some(0), Some(want.as_str()), Some(guard), "")
+                || !out.starts_with("objects: a; keys: 1")
+            {
+                wrong.push(format!(
+                    "{setting}={word}: {code:?} {policy:?} {out:?} {err:?}"
+                ));
+            }
+        }
+        // strict_shared and measure: `required` only where it applies.
+        let (code, _, err, policy) = install(&root, &dest, &[("bpf_preload_strict_shared", word)]);
+        let want = match sw {
+            Switch::On => (Some(0), Some(format!("{POLICY_HEAD}strict_shared = yes\n")), String::new()),
+            Switch::Off => (Some(0), Some(POLICY_HEAD.to_owned()), String::new()),
+            Switch::Required => (
+                Some(1),
+                None,
+                "bpf-preload: error: bpf_preload_strict_shared=required: bpf_preload_strict_shared is 1/yes/on or 0/no/off\n".to_owned(),
+            ),
+        };
+        if (code, policy.clone(), err.clone()) != want {
+            wrong.push(format!("strict_shared={word}: {code:?} {policy:?} {err:?}"));
+        }
+        if let Some(p) = &policy {
+            assert_eq!(Policy::parse(p).unwrap().strict_shared, *sw == Switch::On);
+        }
+        let (code, _, err, policy) = install(
+            &root,
+            &dest,
+            &[
+                ("bpf_preload_measure_pcr", "9"),
+                ("bpf_preload_measure", word),
+            ],
+        );
+        let want = match sw {
+            Switch::On => (Some(0), Some(format!("{POLICY_HEAD}measure_pcr = 9\n")), String::new()),
+            Switch::Required => (
+                Some(0),
+                Some(format!("{POLICY_HEAD}measure_pcr = 9\nmeasure = required\n")),
+                String::new(),
+            ),
+            Switch::Off => (
+                Some(1),
+                None,
+                format!("bpf-preload: error: bpf_preload_measure={word}: bpf_preload_measure_pcr=N switches measurement on; leave both unset for none\n"),
+            ),
+        };
+        if (code, policy, err.clone()) != want {
+            wrong.push(format!("measure={word}: {code:?} {err:?}"));
+        }
+    }
+    // Words the loader does not take are refused here too, naming the words it takes.
+    for (setting, word, words) in [
+        ("guard", "true", "1/yes/on or 0/no/off or required"),
+        ("guard", "Yes", "1/yes/on or 0/no/off or required"),
+        ("signed_only", "2", "1/yes/on or 0/no/off or required"),
+        ("strict_shared", "y", "1/yes/on or 0/no/off"),
+    ] {
+        let (code, _, err, policy) =
+            install(&root, &dest, &[(&format!("bpf_preload_{setting}"), word)]);
+        let want = format!("bpf-preload: error: bpf_preload_{setting}={word}: use {words}\n");
+        if (code, policy, err.as_str()) != (Some(1), None, want.as_str()) {
+            wrong.push(format!("{setting}={word}: {code:?} {err:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "\n{}", wrong.join("\n"));
+}
+
+/// A misspelt setting (`bpf_preload_gaurd=yes`) is a warning, from the environment and from
+/// initrd.conf; with a build-time policy in the same configuration it is an error, since the
+/// policy it belongs to would be built without it.
+#[test]
+fn initrd_install_warns_about_a_misspelt_setting() {
+    let (_s, root, dest) = install_root("install-typo");
+    let (code, out, err, policy) = install(&root, &dest, &[("bpf_preload_gaurd", "yes")]);
+    assert_eq!(
+        (code, out.as_str(), err.as_str(), policy),
+        (
+            Some(0),
+            "objects: a; keys: 1; certificates: 0\n",
+            "bpf-preload: warning: bpf_preload_gaurd is not a bpf-preload setting (a typo?): ignored\n",
+            None
+        )
+    );
+    // The same from initrd.conf, which dracut reads too.
+    std::fs::write(
+        root.join("etc/bpf-preload/initrd.conf"),
+        "bpf_preload_gaurd=yes\nbpf_preload_guard=on\n",
+    )
+    .unwrap();
+    let (code, out, err, policy) = install(&root, &dest, &[]);
+    assert_eq!(
+        (code, out.as_str(), err.as_str(), policy),
+        (
+            Some(1),
+            "",
+            "bpf-preload: error: bpf_preload_gaurd is not a bpf-preload setting (a typo?), and this image has a build-time policy it may belong to: fix or remove it (settings: bpf_preload_{objects,bundle_dir,keys_dir,list,binary,unit,required,guard,strict_shared,signed_only,measure_pcr,measure,libexec_dir})\n",
+            None
+        )
+    );
+    // initrd.conf's guard word, with the environment winning: off from dracut.conf.
+    std::fs::write(
+        root.join("etc/bpf-preload/initrd.conf"),
+        "bpf_preload_guard=on\n",
+    )
+    .unwrap();
+    let (code, _, err, policy) = install(&root, &dest, &[("bpf_preload_guard", "off")]);
+    assert_eq!(
+        (code, err.as_str(), policy),
+        (Some(0), "", Some(format!("{POLICY_HEAD}guard = off\n")))
+    );
+}
+
+/// dracut: the module's install() hands every bpf_preload_* of dracut's configuration to
+/// initrd-install, so a misspelt one is one of dracut's warnings, and initrd.conf is read.
+/// dracut's functions are stubs that print what they were called with.
+#[test]
+fn dracut_module_warns_about_a_misspelt_setting_and_reads_initrd_conf() {
+    let (s, root, _) = install_root("dracut-typo");
+    let libexec = root.join("usr/libexec/bpf-preload");
+    std::fs::create_dir_all(&libexec).unwrap();
+    std::fs::copy(
+        repo().join("initrd/initrd-install"),
+        libexec.join("initrd-install"),
+    )
+    .unwrap();
+    std::fs::copy(repo().join("initrd/initrd-run"), libexec.join("initrd-run")).unwrap();
+    std::fs::write(
+        root.join("etc/bpf-preload/initrd.conf"),
+        "bpf_preload_guard=1\n",
+    )
+    .unwrap();
+    let initdir = s.p("initdir");
+    let script = format!(
+        "dinfo() {{ echo \"I: $*\"; }}; dwarning() {{ echo \"W: $*\"; }}; dfatal() {{ echo \"F: $*\"; }}\n\
+         dracut_module_included() {{ return 1; }}; inst_hook() {{ echo \"hook: $*\"; }}\n\
+         . '{module}'\n\
+         bpf_preload_binary=/usr/bin/bpf-preload bpf_preload_libexec_dir=/usr/libexec/bpf-preload\n\
+         bpf_preload_strict_shared=on\n\
+         bpf_preload_objects_dir=/srv/objects\n\
+         install\n",
+        module = repo().join("dracut/50bpf-preload/module-setup.sh").display(),
+    );
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("dracutsysrootdir", &root)
+        .env("initdir", &initdir)
+        .env("moddir", "/modules.d/50bpf-preload")
+        .output()
+        .unwrap();
+    // A policy is being built (strict_shared, and initrd.conf's guard): the typo is fatal.
+    assert_eq!(
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned()),
+        (
+            Some(1),
+            "F: bpf-preload: error: bpf_preload_objects_dir is not a bpf-preload setting (a typo?), and this image has a build-time policy it may belong to: fix or remove it (settings: bpf_preload_{objects,bundle_dir,keys_dir,list,binary,unit,required,guard,strict_shared,signed_only,measure_pcr,measure,libexec_dir})\n\
+             F: bpf-preload: cannot add bpf-preload to the initramfs\n"
+                .to_owned()
+        )
+    );
+    // Without the policy settings it is a warning, and the image is built.
+    std::fs::remove_file(root.join("etc/bpf-preload/initrd.conf")).unwrap();
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(script.replace("bpf_preload_strict_shared=on\n", ""))
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("dracutsysrootdir", &root)
+        .env("initdir", &initdir)
+        .env("moddir", "/modules.d/50bpf-preload")
+        .output()
+        .unwrap();
+    assert_eq!(
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned()),
+        (
+            Some(0),
+            "W: bpf-preload: warning: bpf_preload_objects_dir is not a bpf-preload setting (a typo?): ignored\n\
+             I: bpf-preload: objects: a; keys: 1; certificates: 0\n\
+             hook: pre-pivot 50 /modules.d/50bpf-preload/bpf-preload-hook.sh\n"
+                .to_owned()
+        )
+    );
+    assert!(initdir.join("usr/lib/bpf-preload/a.bpf.o").exists());
+}
+
+/// preload.list.d: the drop-ins go into the image beside the list; without a list, the generated
+/// one names only the objects no drop-in names (so the drop-ins' order holds for theirs); a name
+/// that is not in the image is a warning; a file not ending in .list is not copied.
+#[test]
+fn initrd_install_copies_list_drop_ins() {
+    let (_s, root, dest) = install_root("install-dropins");
+    for n in ["b", "c"] {
+        std::fs::write(
+            root.join(format!("usr/lib/bpf-preload/{n}.bpf.o")),
+            "object",
+        )
+        .unwrap();
+    }
+    let d = root.join("etc/bpf-preload/preload.list.d");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("50-pkg.list"), "# from a package\nc\nmissing\n").unwrap();
+    std::fs::write(d.join("50-pkg.list.dpkg-old"), "a\n").unwrap();
+    let (code, out, err, _) = install(&root, &dest, &[]);
+    assert_eq!(
+        (code, out.as_str(), err),
+        (
+            Some(0),
+            "objects: a b c; keys: 1; certificates: 0\n",
+            format!(
+                "bpf-preload: warning: {}/50-pkg.list names 'missing', which is not in the initramfs\n",
+                d.display()
+            )
+        )
+    );
+    let img = dest.join("etc/bpf-preload");
+    assert_eq!(
+        std::fs::read_to_string(img.join("preload.list")).unwrap(),
+        "a\nb\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(img.join("preload.list.d/50-pkg.list")).unwrap(),
+        "# from a package\nc\nmissing\n"
+    );
+    assert!(!img.join("preload.list.d/50-pkg.list.dpkg-old").exists());
+    // With the administrator's list, it is copied as it is, the drop-ins beside it.
+    std::fs::write(root.join("etc/bpf-preload/preload.list"), "c\nb\n").unwrap();
+    let (code, _, _, _) = install(&root, &dest, &[]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        std::fs::read_to_string(img.join("preload.list")).unwrap(),
+        "c\nb\n"
+    );
+    assert!(img.join("preload.list.d/50-pkg.list").exists());
+}
+
+/// `make uninstall` leaves no file behind, and none that asks a generator for the module
+/// (dracut would fail with "Module 'bpf-preload' cannot be found"): the dracut configuration
+/// `make install` wrote goes, and so does the line older READMEs had you write into
+/// /etc/dracut.conf.d/bpf-preload.conf; that file is kept, with a warning, when it holds more.
+#[test]
+fn make_uninstall_leaves_nothing_that_asks_for_the_module() {
+    let s = Scratch::new("uninstall");
+    let dest = s.p("dest");
+    let make = |target: &str| {
+        Command::new("make")
+            .args(["-s", "-C"])
+            .arg(repo())
+            .arg(target)
+            .arg(format!("DESTDIR={}", dest.display()))
+            .arg(format!(
+                "BIN={}",
+                repo().join("initrd/initrd-run").display()
+            ))
+            .output()
+            .expect("run make")
+    };
+    let files = || {
+        let mut v = Vec::new();
+        let mut stack = vec![dest.clone()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    v.push(p.strip_prefix(&dest).unwrap().display().to_string());
+                }
+            }
+        }
+        v.sort();
+        v
+    };
+    let o = make("install-files");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(files().contains(&"usr/lib/dracut/dracut.conf.d/50-bpf-preload.conf".to_owned()));
+    let old = dest.join("etc/dracut.conf.d/bpf-preload.conf");
+    std::fs::create_dir_all(old.parent().unwrap()).unwrap();
+    std::fs::write(
+        &old,
+        "# bpf-preload\nadd_dracutmodules+=\" bpf-preload \"\n\n",
+    )
+    .unwrap();
+    let o = make("uninstall");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(files(), Vec::<String>::new());
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "");
+    // An administrator's file with more in it stays, and uninstall says so.
+    std::fs::write(&old, "add_dracutmodules+=\" bpf-preload \"\nhostonly=yes\n").unwrap();
+    let o = make("uninstall");
+    assert!(o.status.success());
+    assert_eq!(
+        files(),
+        vec!["etc/dracut.conf.d/bpf-preload.conf".to_owned()]
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        format!(
+            "warning: {}/etc/dracut.conf.d/bpf-preload.conf has more than the bpf-preload line: remove that line yourself\n",
+            dest.display()
+        )
+    );
+}

@@ -1784,7 +1784,50 @@ fn predict_counts_what_run_would_measure_and_writes_a_pcrlock_component() {
     }
     // Another order, another value.
     std::fs::write(p("list2"), "counter\niter\n").unwrap();
-    assert_ne!(predict("list2").lines().next(), Some(lines[0]));
+    let other = predict("list2");
+    assert_ne!(other.lines().next(), Some(lines[0]));
+    assert!(
+        other.contains(&format!(
+            "\n# list: {} (merged in this order)\n",
+            p("list2")
+        )),
+        "{other}"
+    );
+    // Drop-ins (LIST.d/*.list, no LIST): merged in name order, the first position winning,
+    // other files ignored; the same order gives the same value, and the files are named.
+    std::fs::create_dir_all(p("list3.d")).unwrap();
+    std::fs::write(p("list3.d/20-b.list"), "iter\ncounter\n").unwrap();
+    std::fs::write(p("list3.d/10-a.list"), "counter\n").unwrap();
+    std::fs::write(p("list3.d/05-z.list.dpkg-old"), "bad\n").unwrap();
+    let merged = predict("list3");
+    assert_eq!(merged.lines().next(), other.lines().next(), "{merged}");
+    assert!(
+        merged.lines().any(|l| l
+            == format!(
+                "# list: {}, {} (merged in this order)",
+                p("list3.d/10-a.list"),
+                p("list3.d/20-b.list")
+            )),
+        "{merged}"
+    );
+    // Neither a list nor a drop-in: an error naming the list.
+    let o = bin(&[
+        "predict",
+        "--pcr",
+        "12",
+        "--bundle",
+        &p("bundle"),
+        "--keys",
+        &p("keys"),
+        "--preload-list",
+        &p("list4"),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains(&format!("read {}: ", p("list4"))),
+        "{}",
+        text(&o)
+    );
     // The built-in iterators asked for: their event, from the object in this binary, between the
     // objects' and the closing one.
     std::fs::write(p("cmdline"), "rd.bpf_preload.iterators=1\n").unwrap();
@@ -2114,4 +2157,206 @@ fn iterators_list_every_map_program_and_link_in_the_kernels_format() {
             planted.info().unwrap().info.id
         );
     }
+}
+
+/// `inspect-initramfs` reads an image the way the boot would use it: an image made by
+/// initrd-install (the objects, a key, a revocation, a drop-in, a policy measuring into PCR 9)
+/// packed as an uncompressed early archive followed by the main archive compressed with zstd,
+/// gzip or xz in turn. It lists the keys and the merged list, verifies each object against the
+/// image's key (a tampered one is REFUSED and the exit status is 1), and its PCR value is
+/// predict's for the same bundle, list and policy.
+#[test]
+fn inspect_initramfs_reads_what_the_boot_would_use() {
+    use bpf_preload::cpio;
+    let s = Scratch::new("inspect-initramfs");
+    let p = |n: &str| s.0.join(n).to_str().unwrap().to_owned();
+    let root = s.p("root");
+    for d in [
+        "usr/bin",
+        "usr/lib/bpf-preload",
+        "etc/bpf-preload/keys",
+        "etc/bpf-preload/preload.list.d",
+    ] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    std::fs::copy(BIN, root.join("usr/bin/bpf-preload")).unwrap();
+    for (name, obj) in [
+        ("counter", "counter"),
+        ("iter", "iter"),
+        ("spare", "maponly"),
+    ] {
+        sign_into(&root.join("usr/lib/bpf-preload"), obj, name, &[]);
+    }
+    std::fs::copy(
+        test_public_key(),
+        root.join("etc/bpf-preload/keys/test.pub"),
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("etc/bpf-preload/keys/revoked"),
+        "# none of ours\n0011223344556677\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("etc/bpf-preload/preload.list"), "iter\n").unwrap();
+    std::fs::write(
+        root.join("etc/bpf-preload/preload.list.d/50-pkg.list"),
+        "counter\niter\n",
+    )
+    .unwrap();
+    let dest = s.p("image-root");
+    let out = Command::new("bash")
+        .arg(repo().join("initrd/initrd-install"))
+        .args(["--sysroot", &p("root"), &p("image-root")])
+        .env("bpf_preload_binary", "/usr/bin/bpf-preload")
+        .env("bpf_preload_objects", "counter iter spare")
+        .env("bpf_preload_measure_pcr", "9")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The image's files, as a generator packs them.
+    let mut files: Vec<(String, u32, Vec<u8>)> = Vec::new();
+    let mut stack = vec![dest.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let path = e.unwrap().path();
+            let rel = path
+                .strip_prefix(&dest)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned();
+            if path.is_dir() {
+                files.push((rel, 0o40755, Vec::new()));
+                stack.push(path);
+            } else {
+                files.push((rel, 0o100644, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    files.sort();
+    let refs: Vec<(&str, u32, &[u8])> = files
+        .iter()
+        .map(|(n, m, d)| (n.as_str(), *m, d.as_slice()))
+        .collect();
+    let main = cpio::newc(&refs);
+    let early = cpio::newc(&[("kernel/x86/microcode/AuthenticAMD.bin", 0o100644, b"ucode")]);
+    // predict's value for the same inputs.
+    let o = bin(&[
+        "predict",
+        "--pcr",
+        "9",
+        "--bundle",
+        &format!("{}/usr/lib/bpf-preload", p("image-root")),
+        "--keys",
+        &format!("{}/etc/bpf-preload/keys", p("image-root")),
+        "--preload-list",
+        &format!("{}/etc/bpf-preload/preload.list", p("image-root")),
+        "--policy",
+        &format!("{}/etc/bpf-preload/policy", p("image-root")),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let predicted = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned();
+    let mut ran = 0;
+    for (tool, args) in [
+        ("zstd", ["-q", "-c"]),
+        ("gzip", ["-n", "-c"]),
+        ("xz", ["-c", "-T1"]),
+    ] {
+        let mut child = match Command::new(tool)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(e) => {
+                skip(
+                    "inspect_initramfs_reads_what_the_boot_would_use",
+                    &format!("{tool}: {e} (apt install zstd xz-utils)"),
+                );
+                continue;
+            }
+        };
+        use std::io::Write;
+        // Written from a thread: the compressor's output must be read meanwhile.
+        let mut stdin = child.stdin.take().unwrap();
+        let input = main.clone();
+        let writer = std::thread::spawn(move || stdin.write_all(&input).unwrap());
+        let compressed = child.wait_with_output().unwrap().stdout;
+        writer.join().unwrap();
+        let mut image = early.clone();
+        image.extend_from_slice(&compressed);
+        std::fs::write(p("initrd.img"), &image).unwrap();
+        let o = bin(&["inspect-initramfs", &p("initrd.img")]);
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert_eq!(o.status.code(), Some(0), "{tool}: {}", text(&o));
+        let key = bpf_preload::keys::KeyId::of(
+            &bpf_preload::keys::parse_public_pem(
+                "t",
+                &std::fs::read_to_string(test_public_key()).unwrap(),
+            )
+            .unwrap(),
+        );
+        let want_start = format!(
+            "image: {}: 1 cpio archive(s), then {tool} stream, then 1 cpio archive(s) (",
+            p("initrd.img")
+        );
+        assert!(out.starts_with(&want_start), "{tool}:\n{out}");
+        for line in [
+            format!("keys: 1; certificates: 0\n  {key} /etc/bpf-preload/keys/test.pub\n"),
+            "revoked: 0011223344556677\n".to_owned(),
+            "policy: measure_pcr = 9\n".to_owned(),
+            "list: /etc/bpf-preload/preload.list, /etc/bpf-preload/preload.list.d/50-pkg.list (merged in this order)\n".to_owned(),
+            "objects: 2 listed, 3 in the image\n".to_owned(),
+            format!("  iter: verified key={key} sha256="),
+            format!("  counter: verified key={key} sha256="),
+            "  spare: in the image, not in the plan (loaded only when rd.bpf_preload= names it)\n".to_owned(),
+            format!("pcr 9: {predicted} (3 events)\n"),
+        ] {
+            assert!(out.contains(&line), "{tool}: no {line:?} in\n{out}");
+        }
+        assert!(
+            out.find("  iter: ").unwrap() < out.find("  counter: ").unwrap(),
+            "{out}"
+        );
+        ran += 1;
+    }
+    // A tampered object is refused, against the image's own key, and the exit status says so.
+    let obj = dest.join("usr/lib/bpf-preload/counter.bpf.o");
+    let mut bytes = std::fs::read(&obj).unwrap();
+    bytes[100] ^= 0x20;
+    let files: Vec<(&str, u32, &[u8])> = refs
+        .iter()
+        .map(|(n, m, d)| {
+            if *n == "usr/lib/bpf-preload/counter.bpf.o" {
+                (*n, *m, bytes.as_slice())
+            } else {
+                (*n, *m, *d)
+            }
+        })
+        .collect();
+    std::fs::write(p("tampered.img"), cpio::newc(&files)).unwrap();
+    let o = bin(&["inspect-initramfs", &p("tampered.img")]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(out.contains("\n  counter: REFUSED: "), "{out}");
+    assert!(out.contains("\n  iter: verified "), "{out}");
+    // Not an initramfs at all: an error, exit 1.
+    let o = bin(&["inspect-initramfs", &p("root/etc/bpf-preload/preload.list")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("neither a cpio archive (newc) nor a known compression"),
+        "{}",
+        text(&o)
+    );
+    assert!(ran > 0, "no compressor was there to test with");
 }

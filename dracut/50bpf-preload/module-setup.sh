@@ -8,7 +8,9 @@
 # pre-pivot hook runs it after the root is mounted, before switch_root.
 # Both go through the same fail-closed policy (/usr/libexec/bpf-preload/initrd-run).
 #
-# Configuration (dracut.conf / dracut.conf.d/*.conf, all optional):
+# Configuration (dracut.conf / dracut.conf.d/*.conf, all optional; initrd-install also reads
+# /etc/bpf-preload/initrd.conf, whose values these override). Switches take the words of
+# docs/bpf-preload.8's SETTINGS table: 1/yes/on, 0/no/off, and required where it applies.
 #   bpf_preload_objects="a b"   objects to put into the initramfs, by NAME
 #                               (<bundle>/NAME.bpf.o) or by path; default: every
 #                               <bundle>/*.bpf.o. The order is kept in the
@@ -21,14 +23,14 @@
 #   bpf_preload_binary=FILE     the static loader (bpf-preload-initrd in the libexec
 #                               dir below: its initramfs build)
 #   bpf_preload_required="a b"  build-time policy: objects the command line cannot drop
-#   bpf_preload_guard=yes|no|required   the built-in guard (docs/guard.md)
+#   bpf_preload_guard=on|off|required   the built-in guard (docs/guard.md)
 #                               (both written to /etc/bpf-preload/policy by initrd-install)
-#   bpf_preload_strict_shared=yes   refuse shared maps that were there before the run
-#   bpf_preload_iterators=yes   maps.debug, progs.debug, links.debug in the bpffs
+#   bpf_preload_strict_shared=on    refuse shared maps that were there before the run
+#   bpf_preload_iterators=on    maps.debug, progs.debug, links.debug in the bpffs
 #                               (docs/status.md); rd.bpf_preload.iterators=0 cannot drop them
 #   bpf_preload_measure_pcr=N   measure every verified object into PCR N (docs/measure.md)
 #   bpf_preload_measure=required    with it: no TPM or a failed extend stops the boot
-#   bpf_preload_signed_only=yes|no|required  signed-only mode (docs/guard.md; implies the
+#   bpf_preload_signed_only=on|off|required  signed-only mode (docs/guard.md; implies the
 #                               guard); *.crt in the keys dir fill the loader's kernel keyring
 #   bpf_preload_libexec_dir=DIR initrd-install and initrd-run (@LIBEXECDIR@)
 # The files are copied by initrd-install, shared with the initramfs-tools hook
@@ -58,11 +60,10 @@ install() {
     _bpf_preload_defaults
     local _systemd=() _out _v _env=()
     dracut_module_included systemd && _systemd=(--systemd)
-    for _v in bpf_preload_objects bpf_preload_bundle_dir bpf_preload_keys_dir bpf_preload_list \
-        bpf_preload_binary bpf_preload_required bpf_preload_guard bpf_preload_strict_shared \
-        bpf_preload_signed_only bpf_preload_measure_pcr bpf_preload_measure \
-        bpf_preload_iterators; do
-        [[ -n ${!_v+set} ]] && _env+=("$_v=${!_v}")
+    # Every bpf_preload_* variable of dracut's configuration, known or not: initrd-install
+    # warns about a misspelt one (an error when the image gets a build-time policy).
+    for _v in $(compgen -v bpf_preload_); do
+        _env+=("$_v=${!_v}")
     done
     _out=$(env "${_env[@]}" "$dracutsysrootdir$bpf_preload_libexec_dir/initrd-install" \
         "${_systemd[@]}" ${dracutsysrootdir:+--sysroot "$dracutsysrootdir"} "$initdir" 2>&1) || {

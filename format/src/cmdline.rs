@@ -4,8 +4,14 @@
 //! * `rd.bpf_preload=0`: load nothing (a `0` anywhere among the values disables loading; the
 //!   other names stay in the plan, to be reported as skipped).
 //! * `rd.bpf_preload.required=a,b`: these must load; a required name not in the list is appended.
-//! * Without any `rd.bpf_preload=`, the preload list file (one name per line, `#` comments) is used.
+//! * Without any `rd.bpf_preload=`, the preload list file (one name per line, `#` comments) is used,
+//!   followed by its drop-ins ([`dropin_files`]: `preload.list.d/*.list`, in byte order of the
+//!   file names), merged by [`merge_lists`]: a name keeps the first position it is listed at. A
+//!   `rd.bpf_preload=` replaces the whole merged list; the drop-ins are then not read.
 //! * A malformed name fails that entry alone; the rest of the list still loads.
+//! * Switches take the words of [`crate::switch`] (`1/yes/on`, `0/no/off`, `required` where it
+//!   applies); a word not understood is ignored with a note. `rd.bpf_preload.measure=` is the
+//!   exception: its `0` is PCR 0, so only `off`/`no` switch it off.
 //! * `rd.bpf_preload.guard=1|0|required`: the built-in guard (see [`crate::guard`] and the loader's `kernel::guard`).
 //! * `rd.bpf_preload.iterators=1|0`: the built-in iterators ([`crate::iterators`]); the build-time
 //!   policy's `iterators = yes` cannot be switched off.
@@ -20,6 +26,7 @@ use crate::iterators::ITERATORS_OPTION;
 use crate::measure::{MeasurePlan, MAX_PCR, MEASURE_OPTION};
 use crate::name::{NameError, ObjectName};
 use crate::policy::{GuardPolicy, Policy};
+use crate::switch::{Switch, ON_OFF, ON_OFF_REQUIRED};
 
 pub const LIST_OPTION: &str = "rd.bpf_preload";
 pub const REQUIRED_OPTION: &str = "rd.bpf_preload.required";
@@ -75,6 +82,9 @@ pub struct Plan {
     pub measure: Option<MeasurePlan>,
     /// Pin the built-in iterators (`rd.bpf_preload.iterators=1` or the policy).
     pub iterators: bool,
+    /// With [`Source::PreloadList`] and [`plan_with_lists`]: the list files the entries came
+    /// from, in the order they were merged (the list, then its drop-ins).
+    pub list_files: Vec<String>,
 }
 
 impl Plan {
@@ -158,23 +168,95 @@ pub fn list_file_names(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The directory of drop-ins beside a preload list `FILE`: `FILE.d`
+/// (`/etc/bpf-preload/preload.list.d`).
+pub fn dropin_dir(list: &std::path::Path) -> std::path::PathBuf {
+    let mut d = list.as_os_str().to_owned();
+    d.push(".d");
+    d.into()
+}
+
+/// Which entries of a drop-in directory are drop-ins, in the order they are merged: names ending
+/// in `.list` that do not start with `.`, sorted by their bytes (`10-a.list` before `20-b.list`
+/// before `a.list`). Anything else there (`x.list.dpkg-old`, `README`) is ignored.
+pub fn dropin_files(names: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut v: Vec<String> = names
+        .into_iter()
+        .filter(|n| n.len() > ".list".len() && n.ends_with(".list") && !n.starts_with('.'))
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// The preload list and its drop-ins as one list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergedList {
+    /// The files, in the order merged.
+    pub files: Vec<String>,
+    /// Their lines, file after file: a name listed twice keeps its first position (the plan
+    /// drops the later one).
+    pub text: String,
+}
+
+/// Merge list files given as `(path, text)` in merge order (the list first, then the drop-ins
+/// of [`dropin_files`]). `None` when there is none: then no list exists.
+pub fn merge_lists(parts: impl IntoIterator<Item = (String, String)>) -> Option<MergedList> {
+    let mut m = MergedList {
+        files: Vec::new(),
+        text: String::new(),
+    };
+    for (file, text) in parts {
+        m.files.push(file);
+        m.text.push_str(&text);
+        if !text.is_empty() && !text.ends_with('\n') {
+            m.text.push('\n');
+        }
+    }
+    (!m.files.is_empty()).then_some(m)
+}
+
+/// [`plan_with`] from a merged list: the plan also says which files its entries came from.
+pub fn plan_with_lists(cmdline: &str, lists: Option<&MergedList>, policy: &Policy) -> Plan {
+    let mut p = plan_with(cmdline, lists.map(|l| l.text.as_str()), policy);
+    if p.source == Source::PreloadList {
+        p.list_files = lists.map(|l| l.files.clone()).unwrap_or_default();
+    }
+    p
+}
+
 /// Build the plan from the command line and, when the command line names no list, the text of
 /// the preload list file (if one exists), without a build-time policy.
 pub fn plan(cmdline: &str, preload_list: Option<&str>) -> Plan {
     plan_with(cmdline, preload_list, &Policy::default())
 }
 
-/// The guard option's (or signed-only option's) last value: `Some(mode)`, or `None` when absent
-/// or not understood.
-fn guard_option(params: &[String], option: &str) -> Option<GuardMode> {
-    values(params, option)
-        .filter_map(|v| match v.trim() {
-            "1" | "yes" | "on" => Some(GuardMode::On),
-            "0" | "no" | "off" => Some(GuardMode::Off),
-            "required" => Some(GuardMode::Required),
-            _ => None,
-        })
-        .last()
+/// A switch option's last value in the words of [`crate::switch`]: `Some(switch)`, or `None`
+/// when absent. A value that is not one of the words is ignored, with a note saying so (an
+/// earlier value that was understood then counts).
+fn switch_option(
+    params: &[String],
+    option: &str,
+    words: &str,
+    notes: &mut Vec<String>,
+) -> Option<Switch> {
+    let mut last = None;
+    for v in values(params, option) {
+        match Switch::parse(v) {
+            Some(s) => last = Some(s),
+            None => notes.push(format!("{option}={v} not understood ({words}): ignored")),
+        }
+    }
+    last
+}
+
+/// The guard option's (or signed-only option's) last understood value.
+fn guard_option(params: &[String], option: &str, notes: &mut Vec<String>) -> Option<GuardMode> {
+    switch_option(params, option, ON_OFF_REQUIRED, notes).map(|s| match s {
+        Switch::Off => GuardMode::Off,
+        Switch::On => GuardMode::On,
+        Switch::Required => GuardMode::Required,
+    })
 }
 
 /// The build-time policy's guard requirement combined with the command line's wish.
@@ -184,7 +266,7 @@ fn guard_mode(
     policy: GuardPolicy,
     notes: &mut Vec<String>,
 ) -> GuardMode {
-    let asked = guard_option(params, option);
+    let asked = guard_option(params, option, notes);
     match (policy, asked) {
         (GuardPolicy::Required, Some(GuardMode::Off)) => {
             let what = if option == GUARD_OPTION {
@@ -205,16 +287,16 @@ fn guard_mode(
 }
 
 /// The built-in iterators: on when the policy or the command line says so; the command line's
-/// `0` cannot switch off the policy's `yes` (a note says so). Values as the guard's option
-/// ([`guard_option`]); `required` means nothing more than on here.
+/// `0` cannot switch off the policy's `yes` (a note says so). Values in the words of
+/// [`crate::switch`]; `required` means nothing more than on here.
 fn iterators_on(params: &[String], policy: &Policy, notes: &mut Vec<String>) -> bool {
-    let asked = guard_option(params, ITERATORS_OPTION);
-    if policy.iterators && asked == Some(GuardMode::Off) {
+    let asked = switch_option(params, ITERATORS_OPTION, ON_OFF, notes);
+    if policy.iterators && asked == Some(Switch::Off) {
         notes.push(format!(
             "{ITERATORS_OPTION}=0 refused: the iterators are set by the initramfs policy"
         ));
     }
-    policy.iterators || asked.is_some_and(|m| m != GuardMode::Off)
+    policy.iterators || asked.is_some_and(|m| m != Switch::Off)
 }
 
 /// What `rd.bpf_preload.measure=` asked for (its last value).
@@ -230,6 +312,7 @@ fn measure_option(params: &[String], notes: &mut Vec<String>) -> Option<MeasureA
     let mut required = false;
     for tok in value.split(',').map(str::trim).filter(|t| !t.is_empty()) {
         match tok {
+            // `0` is PCR 0 here, so of the switch words only `off` and `no` switch it off.
             "off" | "no" => return Some(MeasureAsk::Off),
             "required" => required = true,
             n => match n.parse::<u32>() {
@@ -295,13 +378,23 @@ fn measure_plan(
 pub fn plan_with(cmdline: &str, preload_list: Option<&str>, policy: &Policy) -> Plan {
     let params = split_params(cmdline);
     let mut notes = Vec::new();
-    let asked_strict = values(&params, STRICT_SHARED_OPTION).last();
-    if policy.strict_shared && asked_strict == Some("0") {
+    // No `required` here: the build-time policy is what makes strict shared maps binding.
+    let asked_strict = match switch_option(&params, STRICT_SHARED_OPTION, ON_OFF, &mut notes) {
+        Some(Switch::Required) => {
+            notes.push(format!(
+                "{STRICT_SHARED_OPTION}=required not understood ({ON_OFF}): ignored"
+            ));
+            None
+        }
+        Some(s) => Some(s == Switch::On),
+        None => None,
+    };
+    if policy.strict_shared && asked_strict == Some(false) {
         notes.push(format!(
             "{STRICT_SHARED_OPTION}=0 refused: strict shared maps are required by the initramfs policy"
         ));
     }
-    let strict_shared = policy.strict_shared || asked_strict == Some("1");
+    let strict_shared = policy.strict_shared || asked_strict == Some(true);
     let signed_only = guard_mode(&params, SIGNED_ONLY_OPTION, policy.signed_only, &mut notes);
     // Signed-only mode is enforced by the guard: it implies it (required implies required).
     let guard = guard_mode(&params, GUARD_OPTION, policy.guard, &mut notes).max(signed_only);
@@ -375,6 +468,7 @@ pub fn plan_with(cmdline: &str, preload_list: Option<&str>, policy: &Policy) -> 
         strict_shared,
         measure,
         iterators,
+        list_files: Vec::new(),
     }
 }
 
@@ -485,6 +579,125 @@ mod tests {
     }
 
     #[test]
+    fn dropins_merge_in_name_order_first_position_wins() {
+        assert_eq!(
+            dropin_files(
+                [
+                    "20-b.list",
+                    "a.list",
+                    "10-a.list",
+                    ".hidden.list",
+                    ".list",
+                    "x.list.dpkg-old",
+                    "README",
+                    "10-a.list",
+                ]
+                .map(String::from)
+            ),
+            vec!["10-a.list", "20-b.list", "a.list"]
+        );
+        assert_eq!(
+            dropin_dir(std::path::Path::new("/etc/bpf-preload/preload.list")),
+            std::path::Path::new("/etc/bpf-preload/preload.list.d")
+        );
+        assert_eq!(merge_lists(Vec::new()), None);
+        let m = merge_lists([
+            (
+                "preload.list".to_string(),
+                "base\nshared # first\n".to_string(),
+            ),
+            (
+                "preload.list.d/10-a.list".to_string(),
+                "a1\nshared\na2".to_string(),
+            ),
+            ("preload.list.d/20-b.list".to_string(), "".to_string()),
+            (
+                "preload.list.d/30-c.list".to_string(),
+                "# c\na1\nc\n".to_string(),
+            ),
+        ])
+        .unwrap();
+        let p = plan_with_lists("root=/dev/vda", Some(&m), &Policy::default());
+        assert_eq!(p.source, Source::PreloadList);
+        assert_eq!(
+            p.entries.iter().map(|e| e.raw.as_str()).collect::<Vec<_>>(),
+            vec!["base", "shared", "a1", "a2", "c"]
+        );
+        assert_eq!(p.list_files, m.files);
+        // The command line's list replaces the merged list, drop-ins and all.
+        let p = plan_with_lists("rd.bpf_preload=c,x", Some(&m), &Policy::default());
+        assert_eq!(
+            (
+                p.source,
+                p.entries.iter().map(|e| e.raw.as_str()).collect::<Vec<_>>(),
+                p.list_files.len()
+            ),
+            (Source::Cmdline, vec!["c", "x"], 0)
+        );
+        // Drop-ins alone (no preload.list) are a list.
+        let only = merge_lists([("d/1.list".to_string(), "z\n".to_string())]).unwrap();
+        let p = plan_with_lists("", Some(&only), &Policy::default());
+        assert_eq!((p.source, p.entries.len()), (Source::PreloadList, 1));
+    }
+
+    #[test]
+    fn switches_take_every_word() {
+        use crate::switch::WORDS;
+        for (word, sw) in WORDS {
+            let mode = match sw {
+                Switch::Off => GuardMode::Off,
+                Switch::On => GuardMode::On,
+                Switch::Required => GuardMode::Required,
+            };
+            let p = plan(&format!("rd.bpf_preload.guard={word}"), None);
+            assert_eq!((p.guard, p.notes.len()), (mode, 0), "guard={word}");
+            let p = plan(&format!("rd.bpf_preload.signed_only={word}"), None);
+            assert_eq!(
+                (p.signed_only, p.notes.len()),
+                (mode, 0),
+                "signed_only={word}"
+            );
+            let p = plan(&format!("rd.bpf_preload.strict_shared={word}"), None);
+            match sw {
+                Switch::Required => assert_eq!(
+                    (p.strict_shared, p.notes),
+                    (
+                        false,
+                        vec!["rd.bpf_preload.strict_shared=required not understood (1/yes/on or 0/no/off): ignored".to_string()]
+                    )
+                ),
+                _ => assert_eq!(
+                    (p.strict_shared, p.notes.len()),
+                    (*sw == Switch::On, 0),
+                    "strict_shared={word}"
+                ),
+            }
+        }
+        let p = plan("rd.bpf_preload.guard=true", None);
+        assert_eq!(
+            (p.guard, p.notes),
+            (
+                GuardMode::Off,
+                vec!["rd.bpf_preload.guard=true not understood (1/yes/on, 0/no/off or required): ignored".to_string()]
+            )
+        );
+        // strict_shared=yes under a policy is no weakening; =off is refused.
+        let pol = Policy {
+            strict_shared: true,
+            ..Policy::default()
+        };
+        assert!(plan_with("rd.bpf_preload.strict_shared=yes", None, &pol)
+            .notes
+            .is_empty());
+        assert_eq!(
+            plan_with("rd.bpf_preload.strict_shared=off", None, &pol)
+                .notes
+                .len(),
+            1
+        );
+    }
+
+    #[test]
     fn strict_shared_maps_from_the_cmdline_or_the_policy_which_it_cannot_undo() {
         let strict = |cmd: &str, pol: bool| {
             let p = Policy {
@@ -539,7 +752,13 @@ mod tests {
         );
         assert_eq!(
             it("rd.bpf_preload.iterators=maybe", false),
-            (false, none.clone())
+            (
+                false,
+                vec![
+                    "rd.bpf_preload.iterators=maybe not understood (1/yes/on or 0/no/off): ignored"
+                        .to_string()
+                ]
+            )
         );
         // The policy: on without the command line, and the command line cannot weaken it.
         assert_eq!(it("", true), (true, none.clone()));
@@ -694,7 +913,13 @@ mod tests {
                 "rd.bpf_preload.guard=bogus",
                 GuardPolicy::On,
                 GuardMode::On,
-                0,
+                1,
+            ),
+            (
+                "rd.bpf_preload.guard=on rd.bpf_preload.guard=Off",
+                GuardPolicy::Unset,
+                GuardMode::On,
+                1,
             ),
             ("", GuardPolicy::Required, GuardMode::Required, 0),
             (

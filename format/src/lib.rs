@@ -13,6 +13,8 @@
 //! | [`guard`] | the built-in guard: which program fits each hook, its config and info map values |
 //! | [`status`], [`live`] | the status record `run` writes, and the live view `status` adds |
 //! | [`place`] | where a run runs: the boot's initramfs or a booted system |
+//! | [`cpio`] | an initramfs image's cpio archives (newc) and where its compressed part starts |
+//! | [`switch`] | the one vocabulary of every on/off/required setting |
 //! | [`escape`] | the one escaper for text we did not write |
 //! | [`measure`] | measured preload: events, their replay, systemd log records, pcrlock components, TPM 2.0 commands |
 //!
@@ -27,6 +29,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cmdline;
+pub mod cpio;
 pub mod elf;
 pub mod escape;
 pub mod fast;
@@ -44,6 +47,7 @@ pub mod name;
 pub mod place;
 pub mod policy;
 pub mod status;
+pub mod switch;
 pub mod trailer;
 pub mod verify;
 

@@ -12,10 +12,15 @@
 //! measure = required        # on | required: no TPM, or a failed extend, stops the boot
 //! ```
 //!
+//! A switch takes the words of [`crate::switch`] (`1/yes/on`, `0/no/off`, `required` where it
+//! applies), the same words as the command line and the generators' settings.
+//!
 //! One `key = value` a line, `#` comments, blank lines ignored; names are separated by blanks or
 //! commas. Anything else is an error: a policy that cannot be read exactly must not be taken as
 //! "no policy".
 #![forbid(unsafe_code)]
+
+use crate::switch::{parse_bool, Switch};
 
 pub const POLICY_PATH: &str = "/etc/bpf-preload/policy";
 
@@ -63,6 +68,15 @@ pub enum PolicyError {
     },
 }
 
+/// A guard-like policy value from one of the switch words ([`crate::switch`]).
+fn guard_policy(value: &str) -> Option<GuardPolicy> {
+    Some(match Switch::parse(value)? {
+        Switch::Off => GuardPolicy::Off,
+        Switch::On => GuardPolicy::On,
+        Switch::Required => GuardPolicy::Required,
+    })
+}
+
 impl Policy {
     /// Does the policy require anything (so a loader failure must fail closed)?
     pub fn requires_anything(&self) -> bool {
@@ -95,34 +109,20 @@ impl Policy {
                     }
                 }
                 "guard" => {
-                    p.guard = match value {
-                        "off" | "no" | "0" => GuardPolicy::Off,
-                        "on" | "yes" | "1" => GuardPolicy::On,
-                        "required" => GuardPolicy::Required,
-                        _ => return Err(err("guard is off, on or required")),
-                    }
+                    p.guard = guard_policy(value)
+                        .ok_or_else(|| err("guard is 1/yes/on, 0/no/off or required"))?
                 }
                 "signed_only" => {
-                    p.signed_only = match value {
-                        "off" | "no" | "0" => GuardPolicy::Off,
-                        "on" | "yes" | "1" => GuardPolicy::On,
-                        "required" => GuardPolicy::Required,
-                        _ => return Err(err("signed_only is off, on or required")),
-                    }
+                    p.signed_only = guard_policy(value)
+                        .ok_or_else(|| err("signed_only is 1/yes/on, 0/no/off or required"))?
                 }
                 "strict_shared" => {
-                    p.strict_shared = match value {
-                        "yes" | "on" | "1" => true,
-                        "no" | "off" | "0" => false,
-                        _ => return Err(err("strict_shared is yes or no")),
-                    }
+                    p.strict_shared = parse_bool(value)
+                        .ok_or_else(|| err("strict_shared is 1/yes/on or 0/no/off"))?
                 }
                 "iterators" => {
-                    p.iterators = match value {
-                        "yes" | "on" | "1" => true,
-                        "no" | "off" | "0" => false,
-                        _ => return Err(err("iterators is yes or no")),
-                    }
+                    p.iterators = parse_bool(value)
+                        .ok_or_else(|| err("iterators is 1/yes/on or 0/no/off"))?
                 }
                 "measure_pcr" => {
                     p.measure_pcr = match value.parse::<u32>() {
@@ -131,10 +131,11 @@ impl Policy {
                     }
                 }
                 "measure" => {
-                    p.measure_required = match value {
-                        "required" => true,
-                        "on" | "yes" | "1" => false,
-                        _ => return Err(err("measure is on or required")),
+                    p.measure_required = match Switch::parse(value) {
+                        Some(Switch::Required) => true,
+                        Some(Switch::On) => false,
+                        // measure_pcr alone switches measurement on; nothing switches it off.
+                        _ => return Err(err("measure is 1/yes/on or required")),
                     }
                 }
                 _ => return Err(err("unknown key")),
@@ -181,7 +182,7 @@ mod tests {
             Policy::parse("iterators = required\n")
                 .unwrap_err()
                 .to_string(),
-            "line 1: iterators is yes or no: \"iterators = required\""
+            "line 1: iterators is 1/yes/on or 0/no/off: \"iterators = required\""
         );
         // Iterators alone require nothing: a loader failure does not stop the boot for them.
         assert!(!Policy::parse("iterators = yes\n")
@@ -196,6 +197,35 @@ mod tests {
         assert!(p.requires_anything());
         let p = Policy::parse("measure_pcr = \"9\"\n").unwrap();
         assert_eq!((p.measure_pcr, p.measure_required), (Some(9), false));
+    }
+
+    #[test]
+    fn every_switch_takes_every_word() {
+        for (word, sw) in crate::switch::WORDS {
+            let g = match sw {
+                Switch::Off => GuardPolicy::Off,
+                Switch::On => GuardPolicy::On,
+                Switch::Required => GuardPolicy::Required,
+            };
+            let p = Policy::parse(&format!("guard = {word}\nsigned_only = \"{word}\"\n")).unwrap();
+            assert_eq!((p.guard, p.signed_only), (g, g), "{word}");
+            let strict = Policy::parse(&format!("strict_shared = {word}\n"));
+            let measure = Policy::parse(&format!("measure_pcr = 9\nmeasure = {word}\n"));
+            match sw {
+                Switch::Required => {
+                    assert!(strict.is_err(), "{word}");
+                    assert!(measure.unwrap().measure_required);
+                }
+                Switch::On => {
+                    assert!(strict.unwrap().strict_shared, "{word}");
+                    assert!(!measure.unwrap().measure_required);
+                }
+                Switch::Off => {
+                    assert!(!strict.unwrap().strict_shared, "{word}");
+                    assert!(measure.is_err(), "{word}");
+                }
+            }
+        }
     }
 
     #[test]
@@ -215,12 +245,31 @@ mod tests {
     fn malformed_lines_are_errors() {
         let cases = [
             ("required a b\n", 1, "not key = value"),
-            ("\nguard = maybe\n", 2, "guard is off, on or required"),
+            (
+                "\nguard = maybe\n",
+                2,
+                "guard is 1/yes/on, 0/no/off or required",
+            ),
+            (
+                "signed_only = Yes\n",
+                1,
+                "signed_only is 1/yes/on, 0/no/off or required",
+            ),
+            (
+                "strict_shared = required\n",
+                1,
+                "strict_shared is 1/yes/on or 0/no/off",
+            ),
             ("requred = a\n", 1, "unknown key"),
-            ("strict_shared = maybe\n", 1, "strict_shared is yes or no"),
+            (
+                "strict_shared = maybe\n",
+                1,
+                "strict_shared is 1/yes/on or 0/no/off",
+            ),
             ("measure_pcr = 24\n", 1, "measure_pcr is a PCR number, 0-23"),
             ("measure_pcr = x\n", 1, "measure_pcr is a PCR number, 0-23"),
-            ("measure = off\n", 1, "measure is on or required"),
+            ("measure = off\n", 1, "measure is 1/yes/on or required"),
+            ("measure = 0\n", 1, "measure is 1/yes/on or required"),
         ];
         for (text, line, what) in cases {
             match Policy::parse(text) {

@@ -695,6 +695,11 @@ pub struct Status {
     pub run: Option<RunInfo>,
     /// Where the list came from: `cmdline`, `preload-list` or `nothing`.
     pub source: Source,
+    /// With `preload-list`: the list files in the order they were merged (the list, then its
+    /// drop-ins in `preload.list.d/`); the objects are in the merged order. Absent otherwise
+    /// (and in older records).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub list_files: Vec<String>,
     /// `rd.bpf_preload=0` was given.
     pub disabled: bool,
     pub bpffs: String,
@@ -886,6 +891,10 @@ impl Status {
         );
         if let Some(r) = &self.run {
             let _ = writeln!(s, "  {}", r.line());
+        }
+        if !self.list_files.is_empty() {
+            let files: Vec<_> = self.list_files.iter().map(|f| escape(f)).collect();
+            let _ = writeln!(s, "  list: {} (merged in this order)", files.join(", "));
         }
         if self.disabled {
             s.push_str("  loading disabled by rd.bpf_preload=0\n");
@@ -1170,6 +1179,7 @@ mod tests {
         let st = Status {
             version: STATUS_VERSION,
             source: Source::Cmdline,
+            list_files: Vec::new(),
             disabled: false,
             bpffs: "/sys/fs/bpf".into(),
             mounted_bpffs: false,
@@ -1262,6 +1272,20 @@ mod tests {
     /// The live view beside the record: a removed object says `removed` where `loaded` was and
     /// what is missing on the next line; a gone guard says so first; the switches found off
     /// are named. Every string from the record or the system is escaped.
+    #[test]
+    fn render_names_the_merged_list_files_escaped() {
+        let mut st = Status::from_json("{\"version\":1,\"source\":\"preload-list\",\"list_files\":[\"/etc/bpf-preload/preload.list\",\"/etc/bpf-preload/preload.list.d/10-x\\u001b.list\"],\"disabled\":false,\"bpffs\":\"/b\",\"mounted_bpffs\":false,\"error\":null,\"objects\":[],\"duration_ms\":0.0}").unwrap();
+        let text = st.render();
+        assert_eq!(
+            text.lines().nth(1),
+            Some("  list: /etc/bpf-preload/preload.list, /etc/bpf-preload/preload.list.d/10-x\\x1b.list (merged in this order)"),
+            "{text}"
+        );
+        st.list_files.clear();
+        assert!(!st.render().contains("  list: "), "{}", st.render());
+        assert!(!st.to_json().contains("list_files"));
+    }
+
     #[test]
     fn live_view_renders_removed_gone_and_switches() {
         use crate::live::{Check, Live, LiveState, Missing};
@@ -1660,6 +1684,10 @@ bpf-preload: 2 object(s) from nowhere (no list): 1 loaded, 1 already loaded, 0 f
         let st = Status {
             version: STATUS_VERSION,
             source: Source::PreloadList,
+            list_files: vec![
+                "/etc/bpf-preload/preload.list".into(),
+                "/etc/bpf-preload/preload.list.d/50-netpol.list".into(),
+            ],
             disabled: false,
             bpffs: "/sys/fs/bpf".into(),
             mounted_bpffs: true,

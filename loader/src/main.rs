@@ -121,6 +121,19 @@ fn main() -> ExitCode {
         Command::Sign(args) => print(commands::sign::run(&args)),
         Command::Verify(args) => print(commands::verify::run(&args)),
         Command::Inspect(args) => print(commands::inspect::run(&args)),
+        // The report either way; exit 1 when an object the image loads would be refused.
+        #[cfg(feature = "sign")]
+        Command::InspectInitramfs(args) => match commands::inspect_initramfs::run(&args) {
+            Ok(r) => {
+                print!("{}", r.text);
+                if r.ok {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(EXIT_FATAL)
+                }
+            }
+            Err(e) => print(Err(e)),
+        },
         #[cfg(feature = "sign")]
         Command::Keygen(args) => print(commands::keygen::run(&args)),
         #[cfg(feature = "sign")]

@@ -24,7 +24,7 @@ BP_LOG_TAG=deb
 TOP=$BP_TOP
 OUT=${1:-$BP_BUILD}
 
-BIN=$(bp_build)
+BIN=$(bp_build --reproducible)
 VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' "$TOP/Cargo.toml" | head -n1)
 CHANGELOG_VERSION=$(sed -n '1s/^bpf-preload (\([^)]*\)).*/\1/p' "$HERE/changelog")
 [[ $VERSION == "$CHANGELOG_VERSION" ]] ||
@@ -38,7 +38,7 @@ STAGE=$OUT/deb/root
 rm -rf "$OUT/deb" && mkdir -p "$STAGE/DEBIAN"
 make -s -C "$TOP" install-files DESTDIR="$STAGE" BIN="$BIN" INITRD_BIN="$(bp_initrd_bin)" PREFIX=/usr >&2
 # dracut: its check() includes the module only on request
-install -D -m 0644 "$HERE/dracut.conf" "$STAGE/usr/lib/dracut/dracut.conf.d/50-bpf-preload.conf"
+# (install-files put packaging/debian/dracut.conf at /usr/lib/dracut/dracut.conf.d/50-bpf-preload.conf)
 gzip -9n "$STAGE/usr/share/man/man8/bpf-preload.8" # installed by install-files
 DOC=$STAGE/usr/share/doc/bpf-preload
 install -d "$DOC"

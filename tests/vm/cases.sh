@@ -202,7 +202,10 @@ deb_suite() {
             result "$name" fail "(no image: $out/$fl.img)"
             continue
         fi
-        local cmdline="rd.bpf_preload.required=counter" checks="loaded=counter path=fast"
+        # No rd.bpf_preload=: counter is named only by the objects package's preload.list.d
+        # drop-in (the generated preload.list leaves it out), so it loads only if the drop-in
+        # reached the image and the loader merged it.
+        local cmdline="" checks="loaded=counter path=fast"
         local -a console=('bpf-preload: object counter: loaded')
         boot_case "$name" "$kd" "$out/$fl.img" "$LOGS/$name.log"
         judge_boots "$name" "$LOGS/$name.log"

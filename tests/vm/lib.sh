@@ -445,28 +445,15 @@ vm_boot_tpm() {
 # (Debian 13 trixie, unstable sid) in which that distribution's generator builds
 # /boot/initrd.img-KVER of that distribution's kernel, installed there with dpkg.
 #
-# vm_deb_objects_pkg OUTDIR SIGNED-OBJECT PUBKEY: a tiny second package,
-# bpf-preload-vmtest-objects, shipping one signed object into /usr/lib/bpf-preload
-# and its key into /etc/bpf-preload/keys (a conffile), as a platform team's
-# package would: installing it must fire bpf-preload's file trigger.
+# vm_deb_objects_pkg OUTDIR SIGNED-OBJECT PUBKEY: the second package, built with
+# the documented recipe (docs/objects-package.md, examples/objects-package/build-deb.sh):
+# bpf-preload-vmtest-objects ships the signed object into /usr/lib/bpf-preload, its key
+# into /etc/bpf-preload/keys and its load order as a preload.list.d drop-in (conffiles),
+# as a platform team's package would: installing it must fire bpf-preload's file trigger.
 vm_deb_objects_pkg() {
-    local out=$1 obj=$2 pub=$3 s=$1/objects-root deb
-    rm -rf "$s" && mkdir -p "$s/DEBIAN" "$s/usr/lib/bpf-preload" "$s/etc/bpf-preload/keys"
-    install -m 0644 "$obj" "$s/usr/lib/bpf-preload/${obj##*/}"
-    install -m 0644 "$pub" "$s/etc/bpf-preload/keys/vmtest.pub"
-    echo /etc/bpf-preload/keys/vmtest.pub > "$s/DEBIAN/conffiles"
-    cat > "$s/DEBIAN/control" << EOC
-Package: bpf-preload-vmtest-objects
-Version: 1
-Architecture: all
-Maintainer: bpf-preload tests <tests@invalid>
-Depends: bpf-preload
-Description: a signed eBPF object and its key for bpf-preload's package test
- Installing it fires bpf-preload's file trigger on /usr/lib/bpf-preload.
-EOC
-    deb=$out/bpf-preload-vmtest-objects_1_all.deb
-    dpkg-deb --root-owner-group --build "$s" "$deb" > /dev/null
-    echo "$deb"
+    OBJECTS=$2 KEY=$3 PKG=bpf-preload-vmtest-objects VERSION=1 \
+        MAINTAINER="bpf-preload tests <tests@invalid>" \
+        "$VM_TOP/examples/objects-package/build-deb.sh" "$1"
 }
 
 # vm_deb_base_root SUITE KERNEL-NAME: cached root of SUITE with initramfs-tools,
@@ -575,8 +562,10 @@ vm_deb_case() {
     # _deb_in_root LOG CMD...: run in the root, output to OUTDIR/LOG
     _deb_in_root() { local l=$out/$1; shift; vm_in_root "$r" "$@" > "$l" 2>&1; }
     _deb_generated() { grep -c "$1" "$out/$2" || true; }
-    _deb_has_object() { # _deb_has_object LISTER: the image holds the signed object
-        _deb_in_root list.log "$1" "/boot/initrd.img-$kver" && grep -q 'usr/lib/bpf-preload/counter.bpf.o' "$out/list.log"
+    _deb_has_object() { # _deb_has_object LISTER: the image holds the signed object, its key and drop-in
+        _deb_in_root list.log "$1" "/boot/initrd.img-$kver" && grep -q 'usr/lib/bpf-preload/counter.bpf.o' "$out/list.log" &&
+            grep -q 'etc/bpf-preload/keys/bpf-preload-vmtest-objects.pub' "$out/list.log" &&
+            grep -q 'etc/bpf-preload/preload.list.d/50-bpf-preload-vmtest-objects.list' "$out/list.log"
     }
 
     for gen in $gens; do
@@ -602,12 +591,28 @@ vm_deb_case() {
         # 2. another package ships a signed object and a key: the file trigger rebuilds, once
         _deb_in_root "$gen-trigger.log" dpkg -i "$O" || true
         n=$(_deb_generated "$G" "$gen-trigger.log")
-        if [[ $n == 1 ]] && _deb_has_object "$L"; then
-            _deb_check "$gen-trigger" ok "(one rebuild; the image has counter.bpf.o)"
+        # initramfs-tools' hook prints initrd-install's summary line, as the dracut module does
+        # (its dinfo; Debian's dracut kernel hook runs dracut quietly, so not seen here)
+        local summary=ok said=
+        if [[ $gen == initramfs-tools ]]; then
+            said="; update-initramfs printed the summary"
+            grep -q 'bpf-preload: objects: counter; keys: 1; certificates: 0' "$out/$gen-trigger.log" || summary=
+        fi
+        if [[ $n == 1 && -n $summary ]] && _deb_has_object "$L"; then
+            _deb_check "$gen-trigger" ok "(one rebuild; the image has counter.bpf.o, its key and its preload.list.d drop-in$said)"
         else
-            _deb_check "$gen-trigger" fail "($n rebuilds, expected 1, or no counter.bpf.o in the image; see $out/$gen-trigger.log)"
+            _deb_check "$gen-trigger" fail "($n rebuilds, expected 1, or counter.bpf.o, its key or drop-in not in the image, or no summary line; see $out/$gen-trigger.log)"
         fi
         cp "$r/boot/initrd.img-$kver" "$out/$gen.img"
+        # the image read back by inspect-initramfs (the generator's own compression): the
+        # object verified against the image's key, the drop-in merged
+        if "$VM_BIN" inspect-initramfs "$out/$gen.img" > "$out/$gen-inspect.log" 2>&1 &&
+            grep -q '^  counter: verified key=' "$out/$gen-inspect.log" &&
+            grep -q '^list: .*/etc/bpf-preload/preload.list.d/50-bpf-preload-vmtest-objects.list (merged' "$out/$gen-inspect.log"; then
+            _deb_check "$gen-inspect" ok "(inspect-initramfs: $(head -n1 "$out/$gen-inspect.log" | sed 's/^image: [^:]*: //'))"
+        else
+            _deb_check "$gen-inspect" fail "(see $out/$gen-inspect.log)"
+        fi
         # 3. both packages again in one dpkg run (an upgrade of both): still one rebuild
         # (dpkg's trigger handling, the same whatever the generator: checked once)
         if [[ $gen == initramfs-tools ]]; then

@@ -4,6 +4,8 @@
 
 pub mod inspect;
 #[cfg(feature = "sign")]
+pub mod inspect_initramfs;
+#[cfg(feature = "sign")]
 pub mod keygen;
 // The initramfs build has no `predict` command, but `run --dry-run` predicts with it.
 #[cfg_attr(not(feature = "sign"), allow(dead_code))]
@@ -63,7 +65,8 @@ pub const USAGE: &str = usage!(
     "  bpf-preload sign --key PRIVATE.pem [--name NAME] [--output OUT] [--no-fast-path]
                    [--kernel-key KEY.pem --kernel-cert CERT] OBJECT
 ",
-    "  bpf-preload keygen --private FILE --public FILE
+    "  bpf-preload inspect-initramfs [--cmdline FILE] IMAGE
+  bpf-preload keygen --private FILE --public FILE
   bpf-preload predict --bundle DIR [--keys DIR] --preload-list FILE [--cmdline FILE]
                       [--policy FILE] [--pcr N] [--pcrlock FILE] [--json] [--allow-unmeasured]
 ",
@@ -87,6 +90,8 @@ pub enum Command {
     Sign(sign::Args),
     Verify(verify::Args),
     Inspect(inspect::Args),
+    #[cfg(feature = "sign")]
+    InspectInitramfs(inspect_initramfs::Args),
     #[cfg(feature = "sign")]
     Keygen(keygen::Args),
     #[cfg(feature = "sign")]
@@ -133,7 +138,8 @@ pub fn usage_of(sub: &str) -> String {
 pub fn not_in_this_build(sub: &str) -> String {
     format!(
         "{sub}: not in this build: this is the initramfs build of bpf-preload (run, status, \
-         verify, inspect); use the host's bpf-preload for sign, keygen and predict"
+         verify, inspect); use the host's bpf-preload for sign, keygen, predict and \
+         inspect-initramfs"
     )
 }
 
@@ -157,6 +163,11 @@ pub fn parse(mut p: lexopt::Parser) -> Result<Command, lexopt::Error> {
             inspect::Args::parse(&mut p)?.map(Command::Inspect),
         ),
         #[cfg(feature = "sign")]
+        "inspect-initramfs" => (
+            "inspect-initramfs",
+            inspect_initramfs::Args::parse(&mut p)?.map(Command::InspectInitramfs),
+        ),
+        #[cfg(feature = "sign")]
         "keygen" => ("keygen", keygen::Args::parse(&mut p)?.map(Command::Keygen)),
         #[cfg(feature = "sign")]
         "predict" => (
@@ -164,7 +175,9 @@ pub fn parse(mut p: lexopt::Parser) -> Result<Command, lexopt::Error> {
             predict::Args::parse(&mut p)?.map(Command::Predict),
         ),
         #[cfg(not(feature = "sign"))]
-        sub @ ("sign" | "keygen" | "predict") => return Err(not_in_this_build(sub).into()),
+        sub @ ("sign" | "keygen" | "predict" | "inspect-initramfs") => {
+            return Err(not_in_this_build(sub).into())
+        }
         other => return Err(format!("unknown command {other:?}").into()),
     };
     Ok(command.unwrap_or(Command::HelpFor(name)))

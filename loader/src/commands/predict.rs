@@ -17,7 +17,9 @@
 //! would measure nothing; then one `# ` line per event, per object that is not measured (and
 //! why) and per note of the plan. `--pcrlock FILE` writes the events as a systemd-pcrlock
 //! component. A listed object that would not be measured makes the exit code non-zero (`main`)
-//! unless `--allow-unmeasured`.
+//! unless `--allow-unmeasured`. The list is `--preload-list FILE` and its drop-ins
+//! `FILE.d/*.list`, read and merged by the boot's own code; a `# list:` line names the files in
+//! the order they were merged.
 #![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
@@ -27,6 +29,7 @@ use serde::Serialize;
 use bpf_preload::cmdline::{self, Entry, Plan};
 use bpf_preload::escape::escape;
 use bpf_preload::keys::{self, KeyRing};
+use bpf_preload::name::ObjectName;
 use bpf_preload::measure::{self, MeasurePlan, MAX_PCR, MEASURE_OPTION};
 use bpf_preload::policy::Policy;
 use bpf_preload::verify::{self, hex};
@@ -111,22 +114,72 @@ pub struct Prediction {
     pub not_measured: Vec<NotMeasured>,
     /// What the boot would say about its command line and policy (refused or ignored options).
     pub notes: Vec<String>,
+    /// The list files in the order they were merged (the list, then its drop-ins).
+    pub list_files: Vec<String>,
+    /// Each object the plan goes through, as checked (`inspect-initramfs` lists them).
+    #[serde(skip)]
+    pub objects: Vec<ObjectCheck>,
 }
 
-/// The prediction for a plan: each entry the boot goes through, read and checked as `run` does,
-/// then the closing event. Also `run --dry-run`'s.
-pub fn predict(plan: &Plan, bundle: &Path, ring: &Result<KeyRing, keys::KeyError>) -> Prediction {
+/// One listed object as a boot would see it: verified (its key id, payload sha256, whether it
+/// offers the fast path) or why not.
+#[derive(Debug, Clone)]
+pub struct ObjectCheck {
+    pub raw: String,
+    pub result: Result<Checked, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub key_id: String,
+    pub sha256: String,
+    pub fast_path: bool,
+}
+
+/// `run`'s read of an object from a bundle directory (O_NOFOLLOW, bounded), for [`predict`].
+pub fn from_bundle(bundle: &Path) -> impl FnMut(&ObjectName) -> Result<Vec<u8>, String> + '_ {
+    move |name| {
+        let path = bundle.join(name.file_name());
+        // `run` reads with O_NOFOLLOW; so does this (a symlink in the bundle is refused).
+        bpf_preload::read_bounded(&path, bpf_preload::MAX_OBJECT_SIZE)
+            .map_err(|e| format!("read {}: {e}", path.display()))
+    }
+}
+
+/// The prediction for a plan: each entry the boot goes through, read by `object` (from a bundle
+/// directory, [`from_bundle`], or from an initramfs image) and checked as `run` does, then the
+/// closing event. Also `run --dry-run`'s and `inspect-initramfs`'s.
+pub fn predict(
+    plan: &Plan,
+    ring: &Result<KeyRing, keys::KeyError>,
+    mut object: impl FnMut(&ObjectName) -> Result<Vec<u8>, String>,
+) -> Prediction {
     let todo: Vec<&Entry> = plan.to_load().collect();
     let mut events = Vec::new();
     let mut not_measured = Vec::new();
+    let mut objects = Vec::new();
     for entry in &todo {
-        match check(entry, bundle, ring) {
-            Ok(event) => events.push(event),
+        let result = check(entry, ring, &mut object);
+        match &result {
+            Ok(c) => {
+                if let Ok(name) = &entry.name {
+                    events.push(measure::object_event(
+                        name.as_str(),
+                        &c.sha256,
+                        &c.key_id,
+                        c.fast_path,
+                    ))
+                }
+            }
             Err(reason) => not_measured.push(NotMeasured {
                 name: entry.raw.clone(),
-                reason,
+                reason: reason.clone(),
             }),
         }
+        objects.push(ObjectCheck {
+            raw: entry.raw.clone(),
+            result,
+        });
     }
     let Some(MeasurePlan { pcr, required }) = plan.measure else {
         return Prediction {
@@ -137,6 +190,8 @@ pub fn predict(plan: &Plan, bundle: &Path, ring: &Result<KeyRing, keys::KeyError
             events: Vec::new(),
             not_measured,
             notes: plan.notes.clone(),
+            list_files: plan.list_files.clone(),
+            objects,
         };
     };
     let measured = events.len();
@@ -163,31 +218,29 @@ pub fn predict(plan: &Plan, bundle: &Path, ring: &Result<KeyRing, keys::KeyError
         events,
         not_measured,
         notes,
+        list_files: plan.list_files.clone(),
+        objects,
     }
 }
 
-/// One entry as `run` reads and checks it: its event, or why it would be refused.
+/// One entry as `run` reads and checks it: what verified, or why it would be refused.
 fn check(
     entry: &Entry,
-    bundle: &Path,
     ring: &Result<KeyRing, keys::KeyError>,
-) -> Result<String, String> {
+    object: &mut impl FnMut(&ObjectName) -> Result<Vec<u8>, String>,
+) -> Result<Checked, String> {
     let name = entry
         .name
         .as_ref()
         .map_err(|e| format!("invalid name: {e}"))?;
     let ring = ring.as_ref().map_err(|e| format!("trusted keys: {e}"))?;
-    let path = bundle.join(name.file_name());
-    // `run` reads with O_NOFOLLOW; so does this (a symlink in the bundle is refused).
-    let bytes = bpf_preload::read_bounded(&path, bpf_preload::MAX_OBJECT_SIZE)
-        .map_err(|e| format!("read {}: {e}", path.display()))?;
+    let bytes = object(name)?;
     let (v, _) = verify::check(bytes, Some(name), ring).map_err(|e| e.to_string())?;
-    Ok(measure::object_event(
-        name.as_str(),
-        &v.sha256_hex(),
-        &v.key_id.to_string(),
-        v.offers_fast_path(),
-    ))
+    Ok(Checked {
+        key_id: v.key_id.to_string(),
+        sha256: v.sha256_hex(),
+        fast_path: v.offers_fast_path(),
+    })
 }
 
 /// What `main` prints, and what decides the exit code.
@@ -222,11 +275,19 @@ pub fn run(args: &Args) -> Result<Report, CommandError> {
         _ => given.clone(),
     };
     let plan = bpf_preload::plan_from(&text, &args.preload_list, &policy)?;
+    // `run` takes a missing list as "nothing to load"; a prediction for a list that is not there
+    // (a typo in --preload-list) would be a value for nothing: an error naming it.
+    if !cmdline::names_objects(&text) && plan.list_files.is_empty() {
+        return Err(CommandError::Read {
+            path: args.preload_list.clone(),
+            source: std::io::ErrorKind::NotFound.into(),
+        });
+    }
     if let Some(asked) = args.pcr {
         check_pcr(asked, &plan, &policy)?;
     }
     let ring = keys::trusted(&args.keys);
-    let p = predict(&plan, &args.bundle, &ring);
+    let p = predict(&plan, &ring, from_bundle(&args.bundle));
     if let Some(out) = &args.pcrlock {
         let pcr = p.pcr.ok_or(CommandError::PcrlockNoMeasurement)?;
         std::fs::write(out, measure::pcrlock_component(pcr, &p.events)).map_err(|source| {
@@ -278,6 +339,13 @@ fn render(p: &Prediction) -> String {
             "measurement off\n# the boot measures nothing: no {MEASURE_OPTION}= in --cmdline (or --pcr), no measure_pcr in --policy\n"
         ),
     };
+    if !p.list_files.is_empty() {
+        let files: Vec<_> = p.list_files.iter().map(|f| escape(f)).collect();
+        s.push_str(&format!(
+            "# list: {} (merged in this order)\n",
+            files.join(", ")
+        ));
+    }
     for n in &p.not_measured {
         s.push_str(&format!(
             "# not measured: {}: {}\n",

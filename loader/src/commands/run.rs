@@ -133,7 +133,7 @@ pub fn dry_run(args: &Args) -> Result<DryRun, CommandError> {
     let cfg = &args.cfg;
     let plan = bpf_preload::read_plan(cfg)?;
     let ring = keys::trusted(&cfg.keys);
-    let p = predict::predict(&plan, &cfg.bundle, &ring);
+    let p = predict::predict(&plan, &ring, predict::from_bundle(&cfg.bundle));
     let mut s = String::new();
     let _ = writeln!(
         s,

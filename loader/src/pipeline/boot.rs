@@ -225,6 +225,7 @@ impl<'a> Boot<'a> {
             version: STATUS_VERSION,
             run: None,
             source: plan.source,
+            list_files: plan.list_files.clone(),
             disabled: plan.disabled,
             bpffs: self.cfg.bpffs.display().to_string(),
             mounted_bpffs: prepared
@@ -447,6 +448,7 @@ pub fn fatal(cfg: &RunConfig, error: &RunError) -> Status {
         version: STATUS_VERSION,
         run: None,
         source: cmdline::Source::Nothing,
+        list_files: Vec::new(),
         disabled: false,
         bpffs: cfg.bpffs.display().to_string(),
         mounted_bpffs: false,

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::config::{CmdlineFrom, RunConfig};
 use super::error::RunError;
 use crate::sys::Sys;
-use bpf_preload_format::cmdline::{self, Plan};
+use bpf_preload_format::cmdline::{self, MergedList, Plan};
 use bpf_preload_format::policy::Policy;
 
 /// Largest command line or preload list file read.
@@ -73,29 +73,48 @@ pub fn read_policy(sys: &dyn Sys, path: &Path) -> Result<Policy, RunError> {
     }
 }
 
+/// The preload list and its drop-ins (`FILE.d/*.list`, [`cmdline::dropin_files`]) merged in
+/// order; `None` when neither exists.
+pub fn read_lists(sys: &dyn Sys, list: &Path) -> Result<Option<MergedList>, RunError> {
+    let err = |path: &Path| {
+        let path = path.to_owned();
+        move |source| RunError::PreloadList { path, source }
+    };
+    let mut parts = Vec::new();
+    if let Some(text) = read_text(sys, list).map_err(err(list))? {
+        parts.push((list.display().to_string(), text));
+    }
+    let dir = cmdline::dropin_dir(list);
+    for name in cmdline::dropin_files(sys.list(&dir).map_err(err(&dir))?) {
+        let path = dir.join(&name);
+        if let Some(text) = read_text(sys, &path).map_err(err(&path))? {
+            parts.push((path.display().to_string(), text));
+        }
+    }
+    Ok(cmdline::merge_lists(parts))
+}
+
 /// The plan: the command line, the build-time policy and, only when the command line names no
-/// objects itself, the preload list file.
+/// objects itself, the preload list file and its drop-ins.
 pub fn read_plan(sys: &dyn Sys, cfg: &RunConfig) -> Result<Plan, RunError> {
     let text = read_cmdline(sys, &cfg.cmdline)?;
     let policy = read_policy(sys, &cfg.policy)?;
     plan_from(sys, &text, &cfg.preload_list, &policy)
 }
 
-/// The plan from a command line and a policy already read: the preload list file is read only
-/// when the command line names no objects itself (`predict` and `run --dry-run` plan this way).
+/// The plan from a command line and a policy already read: the preload list file and its
+/// drop-ins are read only when the command line names no objects itself (`predict` and
+/// `run --dry-run` plan this way).
 pub fn plan_from(
     sys: &dyn Sys,
     cmdline: &str,
     preload_list: &Path,
     policy: &Policy,
 ) -> Result<Plan, RunError> {
-    let list = if cmdline::names_objects(cmdline) {
+    let lists = if cmdline::names_objects(cmdline) {
         None
     } else {
-        read_text(sys, preload_list).map_err(|source| RunError::PreloadList {
-            path: preload_list.to_owned(),
-            source,
-        })?
+        read_lists(sys, preload_list)?
     };
-    Ok(cmdline::plan_with(cmdline, list.as_deref(), policy))
+    Ok(cmdline::plan_with_lists(cmdline, lists.as_ref(), policy))
 }

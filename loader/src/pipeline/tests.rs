@@ -1071,6 +1071,81 @@ fn the_loader_sees_dracuts_builtin_command_line() {
     ));
 }
 
+/// The preload list and its drop-ins: read in name order (only `*.list`), merged with the first
+/// position winning, the files named in the plan; a `rd.bpf_preload=` list reads none of them.
+#[test]
+fn preload_list_drop_ins_merge_in_name_order() {
+    let sys = FakeSys::default();
+    let file = |path: &str, text: &[u8]| {
+        sys.files.borrow_mut().insert(path.into(), text.to_vec());
+    };
+    file("/proc/cmdline", b"root=/dev/vda\n");
+    file("/etc/preload.list", b"base\nshared\n");
+    sys.dirs.borrow_mut().insert("/etc/preload.list.d".into());
+    file("/etc/preload.list.d/20-b.list", b"b\nshared\n");
+    file(
+        "/etc/preload.list.d/10-a.list",
+        b"a # first drop-in\nbase\n",
+    );
+    file("/etc/preload.list.d/30-c.list.dpkg-old", b"old\n");
+    let cfg = RunConfig {
+        cmdline: CmdlineFrom::File("/proc/cmdline".into()),
+        preload_list: "/etc/preload.list".into(),
+        policy: "/etc/policy".into(),
+        ..RunConfig::default()
+    };
+    let plan = read_plan(&sys, &cfg).unwrap();
+    let got: Vec<&str> = plan.entries.iter().map(|e| e.raw.as_str()).collect();
+    assert_eq!(got, vec!["base", "shared", "a", "b"]);
+    assert_eq!(
+        plan.list_files,
+        vec![
+            "/etc/preload.list",
+            "/etc/preload.list.d/10-a.list",
+            "/etc/preload.list.d/20-b.list"
+        ]
+    );
+    assert_eq!(
+        *sys.ops.borrow(),
+        [
+            "read /proc/cmdline",
+            "read /etc/preload.list",
+            "read /etc/preload.list.d/10-a.list",
+            "read /etc/preload.list.d/20-b.list",
+            "read /etc/policy",
+        ]
+    );
+    // The status record carries the files; the objects are in the merged order.
+    let st = run(&plan, ring(), &cfg, &sys, &FakeKernel::new(&sys), &NoGuard);
+    assert_eq!(st.list_files, plan.list_files);
+    assert_eq!(
+        st.objects
+            .iter()
+            .map(|o| o.name.as_str())
+            .collect::<Vec<_>>(),
+        vec!["base", "shared", "a", "b"]
+    );
+    // rd.bpf_preload= replaces the merged list: neither the list nor a drop-in is read.
+    sys.ops.borrow_mut().clear();
+    file("/proc/cmdline", b"rd.bpf_preload=b");
+    let plan = read_plan(&sys, &cfg).unwrap();
+    assert_eq!((plan.entries.len(), plan.list_files.len()), (1, 0));
+    assert_eq!(
+        *sys.ops.borrow(),
+        ["read /proc/cmdline", "read /etc/policy"]
+    );
+    // A drop-in that cannot be read is fatal like the list, with its path.
+    file("/proc/cmdline", b"root=/dev/vda");
+    sys.dirs
+        .borrow_mut()
+        .insert("/etc/preload.list.d/15-dir.list".into());
+    let e = read_plan(&sys, &cfg).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "read preload list /etc/preload.list.d/15-dir.list: is a directory (refused)"
+    );
+}
+
 #[test]
 fn shared_maps_say_created_or_reused_and_strict_mode_refuses_planted_ones() {
     let shares = |maps: Vec<&'static str>| {
