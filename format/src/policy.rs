@@ -121,8 +121,8 @@ impl Policy {
                         .ok_or_else(|| err("strict_shared is 1/yes/on or 0/no/off"))?
                 }
                 "iterators" => {
-                    p.iterators = parse_bool(value)
-                        .ok_or_else(|| err("iterators is 1/yes/on or 0/no/off"))?
+                    p.iterators =
+                        parse_bool(value).ok_or_else(|| err("iterators is 1/yes/on or 0/no/off"))?
                 }
                 "measure_pcr" => {
                     p.measure_pcr = match value.parse::<u32>() {
