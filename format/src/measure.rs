@@ -172,19 +172,33 @@ pub struct LogRecord {
     pub string: Option<String>,
 }
 
+/// Why a measurement log did not parse: which record (counting from 0, the text before the first
+/// record separator included), and what was wrong with it.
+#[derive(Debug, thiserror::Error)]
+pub enum LogParseError {
+    #[error("record {record}: {source}")]
+    Json {
+        record: usize,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("record {record}: no pcr")]
+    NoPcr { record: usize },
+}
+
 /// Parse a JSON-SEQ measurement log; a record that is not JSON or lacks `pcr` is an error.
-pub fn parse_log(bytes: &[u8]) -> Result<Vec<LogRecord>, String> {
+pub fn parse_log(bytes: &[u8]) -> Result<Vec<LogRecord>, LogParseError> {
     let mut out = Vec::new();
     for (i, chunk) in bytes.split(|b| *b == 0x1e).enumerate() {
         if chunk.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let v: serde_json::Value =
-            serde_json::from_slice(chunk).map_err(|e| format!("record {i}: {e}"))?;
+        let v: serde_json::Value = serde_json::from_slice(chunk)
+            .map_err(|source| LogParseError::Json { record: i, source })?;
         let pcr = v["pcr"]
             .as_u64()
             .and_then(|p| u32::try_from(p).ok())
-            .ok_or_else(|| format!("record {i}: no pcr"))?;
+            .ok_or(LogParseError::NoPcr { record: i })?;
         let sha256 = v["digests"].as_array().and_then(|a| {
             a.iter()
                 .find(|d| d["hashAlg"] == "sha256")

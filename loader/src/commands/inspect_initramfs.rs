@@ -25,7 +25,7 @@ use bpf_preload::escape::{escape, escape_path};
 use bpf_preload::keys::{parse_public_pem, KeyId, KeyRing};
 use bpf_preload::policy::Policy;
 
-use super::predict::predict;
+use super::predict::{predict, Refused};
 use super::{is_help, missing, CommandError};
 
 pub struct Args {
@@ -328,7 +328,7 @@ pub fn run(args: &Args) -> Result<Report, CommandError> {
             .iter()
             .find(|(n, _)| *n == name.file_name())
             .map(|(_, e)| e.data.to_vec())
-            .ok_or_else(|| format!("/{BUNDLE}/{} is not in the image", name.file_name()))
+            .ok_or_else(|| Refused::NotInImage(format!("/{BUNDLE}/{}", name.file_name())))
     });
     s.push_str(&format!(
         "objects: {} listed, {} in the image\n",
@@ -351,7 +351,7 @@ pub fn run(args: &Args) -> Result<Report, CommandError> {
                 s.push_str(&format!(
                     "  {}: REFUSED{req}: {}\n",
                     escape(&o.raw),
-                    escape(why)
+                    escape(&why.to_string())
                 ));
             }
         }

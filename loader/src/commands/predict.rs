@@ -30,9 +30,9 @@ use bpf_preload::cmdline::{self, Entry, Plan};
 use bpf_preload::escape::escape;
 use bpf_preload::keys::{self, KeyRing};
 use bpf_preload::measure::{self, MeasurePlan, MAX_PCR, MEASURE_OPTION};
-use bpf_preload::name::ObjectName;
+use bpf_preload::name::{NameError, ObjectName};
 use bpf_preload::policy::Policy;
-use bpf_preload::verify::{self, hex};
+use bpf_preload::verify::{self, hex, CheckError};
 use bpf_preload::CmdlineFrom;
 
 use super::{is_help, missing, CommandError};
@@ -99,7 +99,7 @@ pub struct NotMeasured {
 }
 
 /// What a boot of a plan would extend, computed without a TPM or a kernel.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Serialize)]
 pub struct Prediction {
     /// `on` or `off` (the boot measures nothing).
     pub measurement: &'static str,
@@ -123,10 +123,10 @@ pub struct Prediction {
 
 /// One listed object as a boot would see it: verified (its key id, payload sha256, whether it
 /// offers the fast path) or why not.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ObjectCheck {
     pub raw: String,
-    pub result: Result<Checked, String>,
+    pub result: Result<Checked, Refused>,
 }
 
 #[derive(Debug, Clone)]
@@ -136,13 +136,35 @@ pub struct Checked {
     pub fast_path: bool,
 }
 
+/// Why the boot would refuse a listed object (so not measure it).
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    #[error("invalid name: {0}")]
+    Name(#[source] NameError),
+    /// The trusted keys could not be read: every object is refused (the error's text, as the
+    /// one error cannot be handed to each object).
+    #[error("trusted keys: {0}")]
+    Keys(String),
+    #[error("read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// `inspect-initramfs`: the image has no such file.
+    #[error("{0} is not in the image")]
+    NotInImage(String),
+    #[error(transparent)]
+    Check(#[from] CheckError),
+}
+
 /// `run`'s read of an object from a bundle directory (O_NOFOLLOW, bounded), for [`predict`].
-pub fn from_bundle(bundle: &Path) -> impl FnMut(&ObjectName) -> Result<Vec<u8>, String> + '_ {
+pub fn from_bundle(bundle: &Path) -> impl FnMut(&ObjectName) -> Result<Vec<u8>, Refused> + '_ {
     move |name| {
         let path = bundle.join(name.file_name());
         // `run` reads with O_NOFOLLOW; so does this (a symlink in the bundle is refused).
         bpf_preload::read_bounded(&path, bpf_preload::MAX_OBJECT_SIZE)
-            .map_err(|e| format!("read {}: {e}", path.display()))
+            .map_err(|source| Refused::Read { path, source })
     }
 }
 
@@ -152,7 +174,7 @@ pub fn from_bundle(bundle: &Path) -> impl FnMut(&ObjectName) -> Result<Vec<u8>, 
 pub fn predict(
     plan: &Plan,
     ring: &Result<KeyRing, keys::KeyError>,
-    mut object: impl FnMut(&ObjectName) -> Result<Vec<u8>, String>,
+    mut object: impl FnMut(&ObjectName) -> Result<Vec<u8>, Refused>,
 ) -> Prediction {
     let todo: Vec<&Entry> = plan.to_load().collect();
     let mut events = Vec::new();
@@ -173,7 +195,7 @@ pub fn predict(
             }
             Err(reason) => not_measured.push(NotMeasured {
                 name: entry.raw.clone(),
-                reason: reason.clone(),
+                reason: reason.to_string(),
             }),
         }
         objects.push(ObjectCheck {
@@ -227,15 +249,12 @@ pub fn predict(
 fn check(
     entry: &Entry,
     ring: &Result<KeyRing, keys::KeyError>,
-    object: &mut impl FnMut(&ObjectName) -> Result<Vec<u8>, String>,
-) -> Result<Checked, String> {
-    let name = entry
-        .name
-        .as_ref()
-        .map_err(|e| format!("invalid name: {e}"))?;
-    let ring = ring.as_ref().map_err(|e| format!("trusted keys: {e}"))?;
+    object: &mut impl FnMut(&ObjectName) -> Result<Vec<u8>, Refused>,
+) -> Result<Checked, Refused> {
+    let name = entry.name.as_ref().map_err(|e| Refused::Name(e.clone()))?;
+    let ring = ring.as_ref().map_err(|e| Refused::Keys(e.to_string()))?;
     let bytes = object(name)?;
-    let (v, _) = verify::check(bytes, Some(name), ring).map_err(|e| e.to_string())?;
+    let (v, _) = verify::check(bytes, Some(name), ring)?;
     Ok(Checked {
         key_id: v.key_id.to_string(),
         sha256: v.sha256_hex(),
