@@ -442,7 +442,7 @@ fn initramfs_build_refuses_sign_time_commands() {
             .output()
             .expect("run the initramfs build")
     };
-    for sub in ["sign", "keygen", "predict"] {
+    for sub in ["sign", "keygen", "predict", "inspect-initramfs"] {
         let o = run(&[sub.as_ref(), "--help".as_ref()]);
         assert_eq!(o.status.code(), Some(2), "{sub}: {}", text(&o));
         let first = String::from_utf8_lossy(&o.stderr)
@@ -455,7 +455,7 @@ fn initramfs_build_refuses_sign_time_commands() {
             format!(
                 "bpf-preload: {sub}: not in this build: this is the initramfs build of \
                  bpf-preload (run, status, verify, inspect); use the host's bpf-preload for \
-                 sign, keygen and predict"
+                 sign, keygen, predict and inspect-initramfs"
             )
         );
     }
@@ -654,7 +654,7 @@ fn initrd_install_warns_about_a_misspelt_setting() {
         (
             Some(1),
             "",
-            "bpf-preload: error: bpf_preload_gaurd is not a bpf-preload setting (a typo?), and this image has a build-time policy it may belong to: fix or remove it (settings: bpf_preload_{objects,bundle_dir,keys_dir,list,binary,unit,required,guard,strict_shared,signed_only,measure_pcr,measure,libexec_dir})\n",
+            "bpf-preload: error: bpf_preload_gaurd is not a bpf-preload setting (a typo?), and this image has a build-time policy it may belong to: fix or remove it (settings: bpf_preload_{objects,bundle_dir,keys_dir,list,binary,unit,required,guard,strict_shared,signed_only,measure_pcr,measure,iterators,libexec_dir})\n",
             None
         )
     );
@@ -716,7 +716,7 @@ fn dracut_module_warns_about_a_misspelt_setting_and_reads_initrd_conf() {
         (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned()),
         (
             Some(1),
-            "F: bpf-preload: error: bpf_preload_objects_dir is not a bpf-preload setting (a typo?), and this image has a build-time policy it may belong to: fix or remove it (settings: bpf_preload_{objects,bundle_dir,keys_dir,list,binary,unit,required,guard,strict_shared,signed_only,measure_pcr,measure,libexec_dir})\n\
+            "F: bpf-preload: error: bpf_preload_objects_dir is not a bpf-preload setting (a typo?), and this image has a build-time policy it may belong to: fix or remove it (settings: bpf_preload_{objects,bundle_dir,keys_dir,list,binary,unit,required,guard,strict_shared,signed_only,measure_pcr,measure,iterators,libexec_dir})\n\
              F: bpf-preload: cannot add bpf-preload to the initramfs\n"
                 .to_owned()
         )

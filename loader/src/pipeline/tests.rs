@@ -1109,10 +1109,10 @@ fn preload_list_drop_ins_merge_in_name_order() {
         *sys.ops.borrow(),
         [
             "read /proc/cmdline",
+            "read /etc/policy",
             "read /etc/preload.list",
             "read /etc/preload.list.d/10-a.list",
             "read /etc/preload.list.d/20-b.list",
-            "read /etc/policy",
         ]
     );
     // The status record carries the files; the objects are in the merged order.
