@@ -38,14 +38,14 @@ make -s -C bpf
 # (Cargo.toml release-tests), so its dependencies are the ones `cargo test` below reuses and no
 # LTO link is spent on a binary only a test runs. Then the initramfs build (no sign-time code;
 # what the generators install, Makefile `build`; the loader and format crates only) and the
-# normal one (the VM tests use both).
+# normal one (the VM tests use both; with --no-vm nothing does, and it is not built).
 BPF_PRELOAD_BUILTIN_KEYS=$PWD/keys/test-only cargo build --profile release-tests --locked
 install -m 0755 target/x86_64-unknown-linux-gnu/release-tests/bpf-preload target/bpf-preload-builtin-keys
 export BPF_PRELOAD_BUILTIN_BIN=$PWD/target/bpf-preload-builtin-keys
 cargo build --release --locked --no-default-features
 install -m 0755 target/x86_64-unknown-linux-gnu/release/bpf-preload target/bpf-preload-initrd
 export BPF_PRELOAD_INITRD_BIN=$PWD/target/bpf-preload-initrd
-cargo build --release --locked
+if ((VM)); then cargo build --release --locked; fi
 set +e
 part "deps and builds"
 
