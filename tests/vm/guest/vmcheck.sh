@@ -20,6 +20,9 @@
 #   vmtest.signed=refused|allowed signed-only mode's attacks from here (after the seal):
 #                           refused with the mode on, allowed in the control boot
 #   vmtest.signed_status=REGEX    `bpf-preload status` must match /signed_only: REGEX/
+#   vmtest.lockdown=MODE    /sys/kernel/security/lockdown shows [MODE]; `bpf-preload status` says the
+#                           kprobes switch is not readable under lockdown; the kernel logged no
+#                           "Lockdown: bpf-preload…" refusal (boot, status, all of this run)
 #   vmtest.iterators=1|0    the built-in iterators: maps.debug, progs.debug, links.debug in the
 #                           kernel's format listing every id BPF_*_GET_NEXT_ID gives, the loaded
 #                           objects' names on their rows, rm/mv/mount over refused with
@@ -54,6 +57,7 @@ MEASURED=$(arg vmtest.measured)
 SIGNED=$(arg vmtest.signed)
 SIGNED_STATUS=$(arg vmtest.signed_status)
 ITERATORS=$(arg vmtest.iterators)
+LOCKDOWN=$(arg vmtest.lockdown)
 P=0
 F=0
 ok() { P=$((P + 1)); echo "VMCHECK ok $*"; }
@@ -470,6 +474,25 @@ if [ -n "$SIGNED" ]; then
             fi
             ;;
     esac
+fi
+
+# ---- lockdown (docs/secure-boot.md) -----------------------------------------------
+if [ -n "$LOCKDOWN" ]; then
+    grep -q ' securityfs ' /proc/mounts || mount -t securityfs securityfs /sys/kernel/security
+    l=$(cat /sys/kernel/security/lockdown 2>&1)
+    case "$l" in
+        *"[$LOCKDOWN]"*) ok "lockdown-$LOCKDOWN" "$l" ;;
+        *) bad "lockdown-$LOCKDOWN" "$l" ;;
+    esac
+    if echo "$STATUS" | grep -q "live: kprobes unknown (not readable under lockdown ($LOCKDOWN)"; then
+        ok status-kprobes-lockdown "$(echo "$STATUS" | grep 'live: kprobes')"
+    else
+        bad status-kprobes-lockdown "$(echo "$STATUS" | grep 'live: kprobes')"
+    fi
+    # status once more now that securityfs is surely mounted, then: no refusal of ours, ever.
+    bpf-preload status > /dev/null 2>&1
+    r=$(dmesg | grep 'Lockdown: bpf-preload')
+    if [ -z "$r" ]; then ok no-lockdown-refusal; else bad no-lockdown-refusal "$r"; fi
 fi
 
 # ---- figures --------------------------------------------------------------------
