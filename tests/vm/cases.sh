@@ -10,19 +10,27 @@
 #                                d13-dracut-systemd, d13-dracut-shell, d13-initramfs-tools,
 #                                d13-mkosi-initrd (Debian 13's generators in the Debian 13 root)
 #   bundle=full                  the signed objects, keys and list (run.sh make_bundles)
+#                                d13-uki-dracut-shell: a signed UKI made by Debian 13's `dracut --uefi`
+#                                (docs/secure-boot.md route 1): systemd-stub, the bzImage, the
+#                                case's whole command line (uki_cmdline) as its .cmdline
 #   boot=tpm                     boot the bzImage with a software TPM (default: the ELF vmlinux)
+#   boot=uefi-sb                 boot the UKI under OVMF with Secure Boot enforced (snakeoil db)
+#                                and a software TPM; for expect=boots also: PCR 11 in the real root
+#                                (vmtest.pcr11=1) equals systemd-measure's prediction (NAME-pcr11)
 #   build_conf='key="value"'     more generator configuration: dracut's configuration file, or
 #                                /etc/bpf-preload/initrd.conf for Debian 13's generators
 #   cmdline="rd.bpf_preload..."  what the boot gets on the kernel command line
 #   checks="loaded=a,b guard=refused"
 #                                what the real root's init (guest/vmcheck.sh) must find; handed to
 #                                it as vmtest.KEY=VALUE on the command line
-#   expect=boots|refused|build-refused|host
+#   expect=boots|refused|build-refused|host|fw-refused
 #       boots          the real root is reached and every check made there passes
 #       refused        the boot stops before switch_root with "bpf-preload: boot refused", then
 #                      the generator's emergency path
 #       build-refused  the generator fails and leaves no image
 #       host           no boot of its own: the file defines check(), which calls result
+#       fw-refused     (boot=uefi-sb) the case's UKI with one byte flipped, and without its
+#                      signature: the firmware refuses each (NAME-flipped, NAME-unsigned)
 #   console=('regex' ...)        every regex must match the console log (for refused: the reason)
 # One image is built per (bundle, kernel, initrd, build_conf) and shared by every case that
 # differs only in the command line.
@@ -151,15 +159,73 @@ judge_build_refused() {
     fi
 }
 
+# uki_cmdline -> for a UKI (initrd=d13-uki-*): the whole kernel command line it carries (the
+# firmware passes none): the base, init, $cmdline and $checks (no vmtest.case: one image serves
+# every case that boots it). Nothing for other images.
+uki_cmdline() {
+    local c out
+    [[ ${initrd:-} == d13-uki-* ]] || return 0
+    out="$VM_BASE_CMDLINE init=/sbin/vmcheck $cmdline"
+    for c in $checks; do out+=" vmtest.$c"; done
+    echo "$out"
+}
+
 # boot_case NAME KERNELDIR IMAGE LOG: boots IMAGE as $boot says, with $cmdline and $checks.
 boot_case() {
     local name=$1 kd=$2 img=$3 log=$4 c extra="vmtest.case=$1 $cmdline"
     for c in $checks; do extra+=" vmtest.$c"; done
-    if [[ ${boot:-} == tpm ]]; then
+    if [[ ${boot:-} == uefi-sb ]]; then
+        vm_boot_uefi_sb "$kd" "$img" "$VM_ROOT_IMG" "$log" tpm
+    elif [[ ${boot:-} == tpm ]]; then
         vm_boot_tpm "$kd" "$img" "$VM_ROOT_IMG" "$log" "$extra"
     else
         vm_boot "$kd" "$img" "$VM_ROOT_IMG" "$log" "$extra"
     fi
+}
+
+# judge_pcr11 NAME LOG UKI: PCR 11 as the real root read it (VMPCR11) equals systemd-measure's
+# prediction from the UKI's sections (UKI.pcr11, lib.sh vm_trixie_uki_dracut).
+judge_pcr11() {
+    local name=$1-pcr11 log=$2 want got
+    want=$(cat "$3.pcr11" 2> /dev/null || true)
+    got=$(grep -a '^VMPCR11 ' "$log" | tail -n1 | cut -d' ' -f2 | tr -d '\r' || true)
+    if [[ -z $want ]]; then
+        result "$name" fail "(no prediction $3.pcr11)"
+    elif [[ $got != "$want" ]]; then
+        result "$name" fail "(PCR 11 ${got:-not shown}, predicted $want; see $log)"
+    else
+        result "$name" ok "(PCR 11 $got as systemd-measure predicted)"
+    fi
+}
+
+# judge_fw_refused NAME KERNELDIR UKI: the signed UKI (booted by another case) with one byte of its
+# .initrd flipped, then stripped of its signature (sbattach --remove): the firmware refuses each
+# ("Access Denied"), no kernel starts, the real root is never reached.
+judge_fw_refused() {
+    local name=$1 kd=$2 uki=$3 v log bad off
+    for v in flipped unsigned; do
+        bad=$VM_BUILD/initrd/$name-$v.efi log=$LOGS/$name-$v.log
+        cp "$uki" "$bad"
+        if [[ $v == flipped ]]; then
+            # a byte in the middle of .initrd (objdump: size, VMA, LMA, file offset)
+            off=$(objdump -h "$bad" | awk '$2 == ".initrd" { print strtonum("0x" $6) + int(strtonum("0x" $3) / 2) }')
+            python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0xff]))' "$bad" "$off"
+        else
+            sbattach --remove "$bad" > /dev/null
+        fi
+        if sbverify --cert "$(vm_sb_keys)/db.crt" "$bad" > /dev/null 2>&1; then
+            result "$name-$v" fail "($bad still verifies: nothing to refuse)"
+            continue
+        fi
+        vm_boot_uefi_sb "$kd" "$bad" "$VM_ROOT_IMG" "$log"
+        if grep -qaE 'VMCHECK-BEGIN|Linux version' "$log"; then
+            result "$name-$v" fail "(a kernel started; see $log)"
+        elif ! grep -qa 'Access Denied' "$log"; then
+            result "$name-$v" fail "(no 'Access Denied' from the firmware; see $log)"
+        else
+            result "$name-$v" ok "(${VM_BOOT_MS} ms; $(grep -a 'Access Denied' "$log" | head -n1 | tr -d '\r'))"
+        fi
+    done
 }
 
 # ------------------------------------------------------------ the package --

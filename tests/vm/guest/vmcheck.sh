@@ -23,6 +23,9 @@
 #   vmtest.lockdown=MODE    /sys/kernel/security/lockdown shows [MODE]; `bpf-preload status` says the
 #                           kprobes switch is not readable under lockdown; the kernel logged no
 #                           "Lockdown: bpf-preload…" refusal (boot, status, all of this run)
+#   vmtest.pcr11=1          print PCR 11 (systemd-stub's measurement of the UKI's sections) as
+#                           "VMPCR11 HEX"; the host compares it with systemd-measure's prediction
+#                           (which cannot be on this command line: the command line is measured)
 #   vmtest.iterators=1|0    the built-in iterators: maps.debug, progs.debug, links.debug in the
 #                           kernel's format listing every id BPF_*_GET_NEXT_ID gives, the loaded
 #                           objects' names on their rows, rm/mv/mount over refused with
@@ -58,6 +61,7 @@ SIGNED=$(arg vmtest.signed)
 SIGNED_STATUS=$(arg vmtest.signed_status)
 ITERATORS=$(arg vmtest.iterators)
 LOCKDOWN=$(arg vmtest.lockdown)
+PCR11=$(arg vmtest.pcr11)
 P=0
 F=0
 ok() { P=$((P + 1)); echo "VMCHECK ok $*"; }
@@ -493,6 +497,16 @@ if [ -n "$LOCKDOWN" ]; then
     bpf-preload status > /dev/null 2>&1
     r=$(dmesg | grep 'Lockdown: bpf-preload')
     if [ -z "$r" ]; then ok no-lockdown-refusal; else bad no-lockdown-refusal "$r"; fi
+fi
+
+# ---- PCR 11 (docs/secure-boot.md) ---------------------------------------------------
+if [ "$PCR11" = 1 ]; then
+    v=$(tr 'A-F' 'a-f' < /sys/class/tpm/tpm0/pcr-sha256/11 2> /dev/null)
+    echo "VMPCR11 ${v:-unreadable}"
+    case "$v" in
+        "" | 0000000000000000000000000000000000000000000000000000000000000000) bad pcr11-extended "${v:-unreadable}" ;;
+        *) ok pcr11-extended "$v" ;;
+    esac
 fi
 
 # ---- figures --------------------------------------------------------------------
