@@ -228,6 +228,70 @@ judge_fw_refused() {
     done
 }
 
+# ki_uki_check: kernel-install with layout=uki in the Debian 13 root (lib.sh vm_ki_uki_root): the
+# first UKI made by `kernel-install add`; then an objects package's files (maponly, signed with the
+# same key, and its preload.list.d drop-in) and what its dpkg trigger runs, rebuild.sh's
+# bpf_preload_rebuild. The UKI in $BOOT/EFI/Linux must be rebuilt, verify with the certificate
+# (sbverify --cert) and carry the new object (inspect-initramfs of its .initrd). Control: the same
+# rebuild with its UKI step (bpf_preload_rebuild_uki) replaced by nothing leaves the UKI as it was.
+ki_uki_check() {
+    local name=$CASE kd kver m log=$LOGS/$CASE.log uki sum0 sum1 insp crt
+    kd=$(vm_kernel "$kernel")
+    kver=$(cat "$kd/kver")
+    : > "$log"
+    if ! m=$(vm_ki_uki_root "$kd" "$VM_BUILD/bundle-$bundle" 2>> "$log"); then
+        result "$name" fail "(set-up failed; see $log)"
+        return
+    fi
+    crt=$(vm_sb_keys)/db.crt
+    cp "$VM_TOP/packaging/debian/rebuild.sh" "$m/var/tmp/rebuild.sh"
+    uki_inspect() { # UKI -> inspect-initramfs of its .initrd
+        objcopy -O binary --only-section=.initrd "$1" "$VM_BUILD/ki-uki/initrd" &&
+            "$VM_BIN" inspect-initramfs "$VM_BUILD/ki-uki/initrd"
+    }
+    vm_in_root "$m" kernel-install add "$kver" "/boot/vmlinuz-$kver" >> "$log" 2>&1 || true
+    uki=$(ls "$m"/boot/EFI/Linux/*"$kver".efi 2> /dev/null | head -n1)
+    if [[ -z $uki ]] || ! sbverify --cert "$crt" "$uki" >> "$log" 2>&1; then
+        result "$name" fail "(kernel-install add made no verifying UKI in /boot/EFI/Linux; see $log)"
+        vm_ki_uki_done
+        return
+    fi
+    insp=$(uki_inspect "$uki" 2>&1)
+    echo "$insp" >> "$log"
+    if echo "$insp" | grep -q 'maponly'; then
+        result "$name" fail "(the first UKI already carries maponly: nothing to show)"
+        vm_ki_uki_done
+        return
+    fi
+    sum0=$(sha256sum < "$uki")
+    # what an objects package installs (docs/objects-package.md)
+    cp "$VM_BUILD/bundle-full/lib/maponly.bpf.o" "$m/usr/lib/bpf-preload/"
+    mkdir -p "$m/etc/bpf-preload/preload.list.d"
+    echo maponly > "$m/etc/bpf-preload/preload.list.d/50-vmtest-objects.list"
+    # control: the same rebuild without its UKI step (as before it existed)
+    vm_in_root "$m" sh -c '. /var/tmp/rebuild.sh && bpf_preload_rebuild_uki() { :; } && bpf_preload_rebuild' >> "$log" 2>&1 || true
+    if [[ $(sha256sum < "$uki") == "$sum0" ]]; then
+        result "$name-control" ok "(without the UKI step: the UKI is left as it was, without maponly)"
+    else
+        result "$name-control" fail "(without the UKI step the UKI changed; see $log)"
+    fi
+    echo "---- bpf_preload_rebuild" >> "$log"
+    vm_in_root "$m" sh -c '. /var/tmp/rebuild.sh && bpf_preload_rebuild' >> "$log" 2>&1 || true
+    sum1=$(sha256sum < "$uki")
+    insp=$(uki_inspect "$uki" 2>&1)
+    echo "$insp" >> "$log"
+    if [[ $sum1 == "$sum0" ]]; then
+        result "$name" fail "(the UKI was not rebuilt; see $log)"
+    elif ! sbverify --cert "$crt" "$uki" >> "$log" 2>&1; then
+        result "$name" fail "(the rebuilt UKI does not verify; see $log)"
+    elif ! echo "$insp" | grep -qE '^ +maponly: verified'; then
+        result "$name" fail "(the rebuilt UKI does not carry maponly verified; see $log)"
+    else
+        result "$name" ok "(${uki##*/} rebuilt, verifies, $(echo "$insp" | grep -E '^objects:'), maponly verified)"
+    fi
+    vm_ki_uki_done
+}
+
 # ------------------------------------------------------------ the package --
 # deb_package -> the .deb `make deb` builds (once per run: the first caller builds it, under a
 # lock, for the others).

@@ -587,6 +587,61 @@ vm_boot_uefi_sb() {
     return 0
 }
 
+# vm_ki_uki_root KERNELDIR BUNDLEDIR -> a Debian 13 root set up for kernel-install with
+# layout=uki (docs/secure-boot.md): an overlay over the Debian 13 root (the shared root is not
+# changed; vm_ki_uki_done unmounts it) with `make install-files`, the bundle's objects, keys and
+# list, the kernel's bzImage in /boot, /etc/kernel/install.conf (layout=uki, dracut, ukify),
+# /etc/kernel/uki.conf (the command line, sbsign with the snakeoil key) and the small generic
+# dracut image of the other tests as dracut configuration.
+vm_ki_uki_root() {
+    local kd=$1 bundle=$2 r d=$VM_BUILD/ki-uki m kver keys omit i
+    vm_trixie_uki_tools
+    r=$(vm_trixie_root)
+    kver=$(cat "$kd/kver")
+    mountpoint -q "$d/m" && umount "$d/m"
+    rm -rf "$d" && mkdir -p "$d"/{upper,work,m}
+    m=$d/m
+    mount -t overlay overlay -o "lowerdir=$r,upperdir=$d/upper,workdir=$d/work" "$m" || vdie "overlay over $r"
+    make -s -C "$VM_TOP" install-files DESTDIR="$m" BIN="$VM_BIN" INITRD_BIN="$VM_INITRD_BIN" >&2
+    rm -rf "$m/usr/lib/bpf-preload" "$m/etc/bpf-preload"
+    install -d "$m/usr/lib/bpf-preload" "$m/etc/bpf-preload/keys" "$m/etc/kernel" "$m/boot"
+    cp "$bundle"/lib/*.bpf.o "$m/usr/lib/bpf-preload/"
+    cp "$bundle"/keys/* "$m/etc/bpf-preload/keys/"
+    cp "$bundle/preload.list" "$m/etc/bpf-preload/preload.list"
+    [[ -d $m/usr/lib/modules/$kver ]] || cp -a "$kd/root/lib/modules/$kver" "$m/usr/lib/modules/$kver"
+    if [[ -f $kd/root/boot/vmlinuz-$kver ]]; then
+        cp "$kd/root/boot/vmlinuz-$kver" "$m/boot/"
+    else
+        cp "$kd/root/lib/modules/$kver/vmlinuz" "$m/boot/vmlinuz-$kver"
+    fi
+    keys=$(vm_sb_keys)
+    cp "$keys/db.key" "$keys/db.crt" "$m/etc/kernel/"
+    printf 'layout=uki\ninitrd_generator=dracut\nuki_generator=ukify\n' > "$m/etc/kernel/install.conf"
+    printf '[UKI]\nCmdline=root=/dev/vda rw rd.bpf_preload.guard=1\nSecureBootSigningTool=sbsign\nSecureBootPrivateKey=/etc/kernel/db.key\nSecureBootCertificate=/etc/kernel/db.crt\n' \
+        > "$m/etc/kernel/uki.conf"
+    _vm_dracut_args shell
+    omit=
+    for ((i = 0; i < ${#VM_DRACUT_ARGS[@]}; i++)); do
+        [[ ${VM_DRACUT_ARGS[i]} == --omit ]] && omit+=" ${VM_DRACUT_ARGS[i + 1]}"
+    done
+    mkdir -p "$m/etc/dracut.conf.d"
+    cat > "$m/etc/dracut.conf.d/90-vmtest.conf" << EOC
+hostonly="no"
+compress="cat"
+add_drivers+=" virtio_pci virtio_blk ext4 "
+omit_dracutmodules+="$omit "
+add_dracutmodules+=" bpf-preload "
+EOC
+    echo "$m"
+}
+
+# vm_ki_uki_done: unmount vm_ki_uki_root's overlay and drop what it wrote.
+vm_ki_uki_done() {
+    local d=$VM_BUILD/ki-uki
+    mountpoint -q "$d/m" && umount "$d/m"
+    rm -rf "$d"
+}
+
 # ----------------------------------------------------------- Debian package --
 # The package built by `make deb`, installed with dpkg into a root of SUITE
 # (Debian 13 trixie, unstable sid) in which that distribution's generator builds
