@@ -17,6 +17,8 @@
 #   boot=uefi-sb                 boot the UKI under OVMF with Secure Boot enforced (snakeoil db)
 #                                and a software TPM; for expect=boots also: PCR 11 in the real root
 #                                (vmtest.pcr11=1) equals systemd-measure's prediction (NAME-pcr11)
+#   loader_cmdline="..."         (boot=uefi-sb) the firmware starts the UKI as qemu -kernel with
+#                                this as its load options, as a boot loader would pass them
 #   build_conf='key="value"'     more generator configuration: dracut's configuration file, or
 #                                /etc/bpf-preload/initrd.conf for Debian 13's generators
 #   cmdline="rd.bpf_preload..."  what the boot gets on the kernel command line
@@ -175,7 +177,7 @@ boot_case() {
     local name=$1 kd=$2 img=$3 log=$4 c extra="vmtest.case=$1 $cmdline"
     for c in $checks; do extra+=" vmtest.$c"; done
     if [[ ${boot:-} == uefi-sb ]]; then
-        vm_boot_uefi_sb "$kd" "$img" "$VM_ROOT_IMG" "$log" tpm
+        VM_UEFI_LOADER_CMDLINE=${loader_cmdline:-} vm_boot_uefi_sb "$kd" "$img" "$VM_ROOT_IMG" "$log" tpm
     elif [[ ${boot:-} == tpm ]]; then
         vm_boot_tpm "$kd" "$img" "$VM_ROOT_IMG" "$log" "$extra"
     else

@@ -527,8 +527,10 @@ EOC
 # vm_boot_uefi_sb KERNELDIR UKI ROOTIMG LOG [tpm]: boot UKI as the firmware's default loader
 # (EFI/BOOT/BOOTX64.EFI on a FAT disk qemu makes from a directory, on the q35 AHCI controller)
 # under OVMF with Secure Boot enforced, the test root as the only virtio disk (/dev/vda), a
-# fresh swtpm with "tpm". The command line is the UKI's own. A boot the firmware refuses
-# ("Access Denied") is stopped a few seconds later.
+# fresh swtpm with "tpm". The command line is the UKI's own. With VM_UEFI_LOADER_CMDLINE set, the
+# firmware starts the UKI as qemu's -kernel instead (verified all the same), with that as its
+# load options: what a boot loader passes, which systemd-stub ignores under Secure Boot when the
+# UKI has a .cmdline. A boot the firmware refuses ("Access Denied") is stopped a few seconds later.
 vm_boot_uefi_sb() {
     local kd=$1 uki=$2 img=$3 log=$4 tpm=${5:-} dir pid=0 qpid t0 rc=0 denied=0
     dir=$(mktemp -d "$VM_BUILD/uefi.XXXXXX")
@@ -536,7 +538,8 @@ vm_boot_uefi_sb() {
     cp "$uki" "$dir/esp/EFI/BOOT/BOOTX64.EFI"
     cp "$VM_OVMF_VARS" "$dir/vars.fd"
     # shellcheck disable=SC2054 # qemu option values hold commas
-    local -a extra=()
+    local -a extra=() start=(-drive "file=fat:rw:$dir/esp,if=ide,format=raw")
+    [[ -n ${VM_UEFI_LOADER_CMDLINE:-} ]] && start=(-kernel "$uki" -append "$VM_UEFI_LOADER_CMDLINE")
     if [[ $tpm == tpm ]]; then
         swtpm socket --tpm2 --tpmstate "dir=$dir" --ctrl "type=unixio,path=$dir/sock" \
             > "$dir/swtpm.log" 2>&1 &
@@ -557,8 +560,7 @@ vm_boot_uefi_sb() {
         -drive "if=pflash,format=raw,unit=0,readonly=on,file=$VM_OVMF_CODE" \
         -drive "if=pflash,format=raw,unit=1,file=$dir/vars.fd" \
         -nodefaults -display none -monitor none -serial "file:$log" -no-reboot "${extra[@]}" \
-        -drive "file=$img,if=virtio,format=raw,snapshot=on" \
-        -drive "file=fat:rw:$dir/esp,if=ide,format=raw" \
+        -drive "file=$img,if=virtio,format=raw,snapshot=on" "${start[@]}" \
         -nic none < /dev/null > "$log.qemu" 2>&1 &
     qpid=$!
     while kill -0 "$qpid" 2> /dev/null; do

@@ -102,7 +102,7 @@ vm_signed_bundle signed > /dev/null
 case_get() {
     (
         # shellcheck disable=SC2034 # the fields a case file may set; declare -p prints those asked for
-        CASE=$1 kernel='' initrd='' bundle='' boot='' build_conf='' cmdline='' checks='' expect=boots generators=''
+        CASE=$1 kernel='' initrd='' bundle='' boot='' build_conf='' cmdline='' checks='' expect=boots generators='' loader_cmdline=''
         # shellcheck disable=SC2034
         console=()
         # shellcheck disable=SC1090
@@ -175,7 +175,7 @@ BUILDER=$!
 run_case() {
     local n=$1 img rc=0 out
     export CASE=$n RESULTS=$VM_BUILD/results/$n
-    eval "$(case_get "$n" kernel initrd bundle boot build_conf cmdline checks expect console generators)"
+    eval "$(case_get "$n" kernel initrd bundle boot build_conf cmdline checks expect console generators loader_cmdline)"
     case $expect in
         boots|refused|fw-refused)
             img=$(image_of "$kernel" "$initrd" "$bundle" "$build_conf" "$(uki_cmdline)")

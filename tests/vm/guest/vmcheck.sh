@@ -26,6 +26,7 @@
 #   vmtest.pcr11=1          print PCR 11 (systemd-stub's measurement of the UKI's sections) as
 #                           "VMPCR11 HEX"; the host compares it with systemd-measure's prediction
 #                           (which cannot be on this command line: the command line is measured)
+#   vmtest.cmdline_lacks=WORD  /proc/cmdline has no WORD (a boot loader's command line, ignored)
 #   vmtest.iterators=1|0    the built-in iterators: maps.debug, progs.debug, links.debug in the
 #                           kernel's format listing every id BPF_*_GET_NEXT_ID gives, the loaded
 #                           objects' names on their rows, rm/mv/mount over refused with
@@ -62,6 +63,7 @@ SIGNED_STATUS=$(arg vmtest.signed_status)
 ITERATORS=$(arg vmtest.iterators)
 LOCKDOWN=$(arg vmtest.lockdown)
 PCR11=$(arg vmtest.pcr11)
+CMDLINE_LACKS=$(arg vmtest.cmdline_lacks)
 P=0
 F=0
 ok() { P=$((P + 1)); echo "VMCHECK ok $*"; }
@@ -498,6 +500,11 @@ if [ -n "$LOCKDOWN" ]; then
     r=$(dmesg | grep 'Lockdown: bpf-preload')
     if [ -z "$r" ]; then ok no-lockdown-refusal; else bad no-lockdown-refusal "$r"; fi
 fi
+
+# ---- the command line is the UKI's (docs/secure-boot.md) ------------------------------
+for w in $CMDLINE_LACKS; do
+    if tr ' ' '\n' < /proc/cmdline | grep -qx "$w"; then bad "cmdline-lacks:$w" "$(cat /proc/cmdline)"; else ok "cmdline-lacks:$w"; fi
+done
 
 # ---- PCR 11 (docs/secure-boot.md) ---------------------------------------------------
 if [ "$PCR11" = 1 ]; then
