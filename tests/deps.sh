@@ -39,8 +39,10 @@ DEMO=(
 )
 # Debian 13 roots (dracut-ng, initramfs-tools, mkosi) and fresh Debian 12 roots;
 # swtpm: the software TPM the measured-preload VM tests boot with (qemu -tpmdev emulator);
-# lintian checks the package (make deb) the package tests install
-VM=(mmdebstrap swtpm swtpm-tools lintian)
+# lintian checks the package (make deb) the package tests install;
+# ovmf (OVMF_CODE_4M.secboot.fd, OVMF_VARS_4M.snakeoil.fd and the snakeoil key) and sbsigntool
+# (sbsign, sbverify): the Secure Boot cases (docs/secure-boot.md)
+VM=(mmdebstrap swtpm swtpm-tools lintian ovmf sbsigntool)
 DEB=(lintian)
 # time for peak RSS; the light-skeleton reference of tests/bench/run.sh is built with
 # `bpftool gen skeleton -L` (install_bpftool), gcc -static (libc6-dev's libc.a) and

@@ -42,6 +42,7 @@ pub mod iterators;
 pub mod keys;
 pub mod ksig;
 pub mod live;
+pub mod lockdown;
 pub mod measure;
 pub mod name;
 pub mod place;

@@ -8,6 +8,7 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::lockdown::Lockdown;
 use crate::name::PinKind;
 
 /// What the live checks found; `bpf-preload status` shows it beside the record.
@@ -38,6 +39,11 @@ pub struct Live {
     /// The debugfs mount the kprobes switch was read under.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub debugfs: Option<String>,
+    /// The kernel's lockdown mode (securityfs `lockdown`), when it could be read. At
+    /// `integrity` and above debugfs is not opened (the kernel would refuse and log it), so
+    /// `kprobes_enabled` is null and `kprobes_unknown` says why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lockdown: Option<Lockdown>,
 }
 
 /// The kernel's `dev_t` (`MKDEV`: major << 20 | minor) of a `st_dev` as user space sees it

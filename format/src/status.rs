@@ -1347,6 +1347,7 @@ mod tests {
             kprobes_enabled: None,
             kprobes_unknown: Some("debugfs not mounted".into()),
             debugfs: None,
+            lockdown: None,
         });
         // `status --check`: every problem, the most serious first (its code is the exit code).
         assert_eq!(
@@ -1488,6 +1489,7 @@ bpf-preload: 3 object(s) from nowhere (no list): 2 loaded, 1 already loaded, 0 f
             kprobes_enabled: Some(true),
             kprobes_unknown: None,
             debugfs: None,
+            lockdown: None,
         };
         st.live = Some(live(
             Check {

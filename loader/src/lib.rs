@@ -49,8 +49,8 @@ mod format_tests;
 
 // What the command-line tools and the integration tests use, on purpose.
 pub use bpf_preload_format::{
-    cmdline, cpio, elf, escape, fast, guard, iterators, ksig, measure, name, place, policy, status,
-    switch, trailer, verify,
+    cmdline, cpio, elf, escape, fast, guard, iterators, ksig, lockdown, measure, name, place,
+    policy, status, switch, trailer, verify,
 };
 #[cfg(feature = "sign")]
 pub use kernel::convert::ConvertError;

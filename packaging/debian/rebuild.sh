@@ -4,6 +4,10 @@
 # initramfs-tools' update-initramfs, or dracut through its kernel hook, as
 # Debian's dracut package does itself. Other generators (mkosi-initrd, a
 # systemd initrd made elsewhere) are not run from here: a note says so.
+# With systemd's kernel-install configured for unified kernel images
+# (layout=uki in /etc/kernel/install.conf, else /usr/lib/kernel/install.conf),
+# `kernel-install add` then rebuilds each kernel's UKI too (its initrd
+# generator, ukify, the signing of /etc/kernel/uki.conf): docs/secure-boot.md.
 bpf_preload_installed() {
     dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2> /dev/null | grep -q '^ii'
 }
@@ -13,6 +17,29 @@ bpf_preload_kernels() {
     else
         for k in /boot/vmlinuz-*; do [ -e "$k" ] && echo "${k#/boot/vmlinuz-}"; done
     fi
+}
+# kernel-install's layout setting: the first install.conf found wins, as in
+# kernel-install itself ($KERNEL_INSTALL_CONF_ROOT replaces /etc/kernel).
+bpf_preload_ki_layout() {
+    for f in "${KERNEL_INSTALL_CONF_ROOT:-/etc/kernel}/install.conf" /usr/lib/kernel/install.conf; do
+        [ -f "$f" ] || continue
+        sed -n 's/^[[:space:]]*layout[[:space:]]*=[[:space:]]*//p' "$f" | tail -n 1 | tr -d "\"' "
+        return 0
+    done
+}
+bpf_preload_rebuild_uki() {
+    [ "$(bpf_preload_ki_layout)" = uki ] || return 0
+    if ! command -v kernel-install > /dev/null 2>&1; then
+        echo "bpf-preload: layout=uki but no kernel-install: rebuild the UKI yourself (docs/secure-boot.md)"
+        return 0
+    fi
+    echo "bpf-preload: kernel-install layout=uki: rebuilding the UKI of: $1"
+    for k in $1; do
+        img=/boot/vmlinuz-$k
+        [ -e "$img" ] || img=/usr/lib/modules/$k/vmlinuz
+        kernel-install add "$k" "$img" ||
+            echo "bpf-preload: kernel-install add $k failed: its UKI still carries the previous objects" >&2
+    done
 }
 bpf_preload_rebuild() {
     kernels=$(bpf_preload_kernels | tr '\n' ' ')
@@ -31,8 +58,9 @@ bpf_preload_rebuild() {
         for k in $kernels; do
             DEB_MAINT_PARAMS='' /etc/kernel/postinst.d/dracut "$k"
         done
-    else
+    elif [ "$(bpf_preload_ki_layout)" != uki ]; then
         echo "bpf-preload: neither initramfs-tools nor dracut is installed:" \
             "rebuild the initramfs yourself (see /usr/share/doc/bpf-preload/README.md)"
     fi
+    bpf_preload_rebuild_uki "$kernels"
 }

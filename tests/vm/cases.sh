@@ -10,19 +10,29 @@
 #                                d13-dracut-systemd, d13-dracut-shell, d13-initramfs-tools,
 #                                d13-mkosi-initrd (Debian 13's generators in the Debian 13 root)
 #   bundle=full                  the signed objects, keys and list (run.sh make_bundles)
+#                                d13-uki-dracut-shell: a signed UKI made by Debian 13's `dracut --uefi`
+#                                (docs/secure-boot.md route 1): systemd-stub, the bzImage, the
+#                                case's whole command line (uki_cmdline) as its .cmdline
 #   boot=tpm                     boot the bzImage with a software TPM (default: the ELF vmlinux)
+#   boot=uefi-sb                 boot the UKI under OVMF with Secure Boot enforced (snakeoil db)
+#                                and a software TPM; for expect=boots also: PCR 11 in the real root
+#                                (vmtest.pcr11=1) equals systemd-measure's prediction (NAME-pcr11)
+#   loader_cmdline="..."         (boot=uefi-sb) the firmware starts the UKI as qemu -kernel with
+#                                this as its load options, as a boot loader would pass them
 #   build_conf='key="value"'     more generator configuration: dracut's configuration file, or
 #                                /etc/bpf-preload/initrd.conf for Debian 13's generators
 #   cmdline="rd.bpf_preload..."  what the boot gets on the kernel command line
 #   checks="loaded=a,b guard=refused"
 #                                what the real root's init (guest/vmcheck.sh) must find; handed to
 #                                it as vmtest.KEY=VALUE on the command line
-#   expect=boots|refused|build-refused|host
+#   expect=boots|refused|build-refused|host|fw-refused
 #       boots          the real root is reached and every check made there passes
 #       refused        the boot stops before switch_root with "bpf-preload: boot refused", then
 #                      the generator's emergency path
 #       build-refused  the generator fails and leaves no image
 #       host           no boot of its own: the file defines check(), which calls result
+#       fw-refused     (boot=uefi-sb) the case's UKI with one byte flipped, and without its
+#                      signature: the firmware refuses each (NAME-flipped, NAME-unsigned)
 #   console=('regex' ...)        every regex must match the console log (for refused: the reason)
 # One image is built per (bundle, kernel, initrd, build_conf) and shared by every case that
 # differs only in the command line.
@@ -151,15 +161,137 @@ judge_build_refused() {
     fi
 }
 
+# uki_cmdline -> for a UKI (initrd=d13-uki-*): the whole kernel command line it carries (the
+# firmware passes none): the base, init, $cmdline and $checks (no vmtest.case: one image serves
+# every case that boots it). Nothing for other images.
+uki_cmdline() {
+    local c out
+    [[ ${initrd:-} == d13-uki-* ]] || return 0
+    out="$VM_BASE_CMDLINE init=/sbin/vmcheck $cmdline"
+    for c in $checks; do out+=" vmtest.$c"; done
+    echo "$out"
+}
+
 # boot_case NAME KERNELDIR IMAGE LOG: boots IMAGE as $boot says, with $cmdline and $checks.
 boot_case() {
     local name=$1 kd=$2 img=$3 log=$4 c extra="vmtest.case=$1 $cmdline"
     for c in $checks; do extra+=" vmtest.$c"; done
-    if [[ ${boot:-} == tpm ]]; then
+    if [[ ${boot:-} == uefi-sb ]]; then
+        VM_UEFI_LOADER_CMDLINE=${loader_cmdline:-} vm_boot_uefi_sb "$kd" "$img" "$VM_ROOT_IMG" "$log" tpm
+    elif [[ ${boot:-} == tpm ]]; then
         vm_boot_tpm "$kd" "$img" "$VM_ROOT_IMG" "$log" "$extra"
     else
         vm_boot "$kd" "$img" "$VM_ROOT_IMG" "$log" "$extra"
     fi
+}
+
+# judge_pcr11 NAME LOG UKI: PCR 11 as the real root read it (VMPCR11) equals systemd-measure's
+# prediction from the UKI's sections (UKI.pcr11, lib.sh vm_trixie_uki_dracut).
+judge_pcr11() {
+    local name=$1-pcr11 log=$2 want got
+    want=$(cat "$3.pcr11" 2> /dev/null || true)
+    got=$(grep -a '^VMPCR11 ' "$log" | tail -n1 | cut -d' ' -f2 | tr -d '\r' || true)
+    if [[ -z $want ]]; then
+        result "$name" fail "(no prediction $3.pcr11)"
+    elif [[ $got != "$want" ]]; then
+        result "$name" fail "(PCR 11 ${got:-not shown}, predicted $want; see $log)"
+    else
+        result "$name" ok "(PCR 11 $got as systemd-measure predicted)"
+    fi
+}
+
+# judge_fw_refused NAME KERNELDIR UKI: the signed UKI (booted by another case) with one byte of its
+# .initrd flipped, then stripped of its signature (sbattach --remove): the firmware refuses each
+# ("Access Denied"), no kernel starts, the real root is never reached.
+judge_fw_refused() {
+    local name=$1 kd=$2 uki=$3 v log bad off
+    for v in flipped unsigned; do
+        bad=$VM_BUILD/initrd/$name-$v.efi log=$LOGS/$name-$v.log
+        cp "$uki" "$bad"
+        if [[ $v == flipped ]]; then
+            # a byte in the middle of .initrd (objdump: size, VMA, LMA, file offset)
+            off=$(objdump -h "$bad" | awk '$2 == ".initrd" { print strtonum("0x" $6) + int(strtonum("0x" $3) / 2) }')
+            python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0xff]))' "$bad" "$off"
+        else
+            sbattach --remove "$bad" > /dev/null
+        fi
+        if sbverify --cert "$(vm_sb_keys)/db.crt" "$bad" > /dev/null 2>&1; then
+            result "$name-$v" fail "($bad still verifies: nothing to refuse)"
+            continue
+        fi
+        vm_boot_uefi_sb "$kd" "$bad" "$VM_ROOT_IMG" "$log"
+        if grep -qaE 'VMCHECK-BEGIN|Linux version' "$log"; then
+            result "$name-$v" fail "(a kernel started; see $log)"
+        elif ! grep -qa 'Access Denied' "$log"; then
+            result "$name-$v" fail "(no 'Access Denied' from the firmware; see $log)"
+        else
+            result "$name-$v" ok "(${VM_BOOT_MS} ms; $(grep -a 'Access Denied' "$log" | head -n1 | tr -d '\r'))"
+        fi
+    done
+}
+
+# ki_uki_check: kernel-install with layout=uki in the Debian 13 root (lib.sh vm_ki_uki_root): the
+# first UKI made by `kernel-install add`; then an objects package's files (maponly, signed with the
+# same key, and its preload.list.d drop-in) and what its dpkg trigger runs, rebuild.sh's
+# bpf_preload_rebuild. The UKI in $BOOT/EFI/Linux must be rebuilt, verify with the certificate
+# (sbverify --cert) and carry the new object (inspect-initramfs of its .initrd). Control: the same
+# rebuild with its UKI step (bpf_preload_rebuild_uki) replaced by nothing leaves the UKI as it was.
+ki_uki_check() {
+    local name=$CASE kd kver m log=$LOGS/$CASE.log uki sum0 sum1 insp crt
+    kd=$(vm_kernel "$kernel")
+    kver=$(cat "$kd/kver")
+    : > "$log"
+    if ! m=$(vm_ki_uki_root "$kd" "$VM_BUILD/bundle-$bundle" 2>> "$log"); then
+        result "$name" fail "(set-up failed; see $log)"
+        return
+    fi
+    crt=$(vm_sb_keys)/db.crt
+    cp "$VM_TOP/packaging/debian/rebuild.sh" "$m/var/tmp/rebuild.sh"
+    uki_inspect() { # UKI -> inspect-initramfs of its .initrd
+        objcopy -O binary --only-section=.initrd "$1" "$VM_BUILD/ki-uki/initrd" &&
+            "$VM_BIN" inspect-initramfs "$VM_BUILD/ki-uki/initrd"
+    }
+    vm_in_root "$m" kernel-install add "$kver" "/boot/vmlinuz-$kver" >> "$log" 2>&1 || true
+    uki=$(ls "$m"/boot/EFI/Linux/*"$kver".efi 2> /dev/null | head -n1)
+    if [[ -z $uki ]] || ! sbverify --cert "$crt" "$uki" >> "$log" 2>&1; then
+        result "$name" fail "(kernel-install add made no verifying UKI in /boot/EFI/Linux; see $log)"
+        vm_ki_uki_done
+        return
+    fi
+    insp=$(uki_inspect "$uki" 2>&1)
+    echo "$insp" >> "$log"
+    if echo "$insp" | grep -q 'maponly'; then
+        result "$name" fail "(the first UKI already carries maponly: nothing to show)"
+        vm_ki_uki_done
+        return
+    fi
+    sum0=$(sha256sum < "$uki")
+    # what an objects package installs (docs/objects-package.md)
+    cp "$VM_BUILD/bundle-full/lib/maponly.bpf.o" "$m/usr/lib/bpf-preload/"
+    mkdir -p "$m/etc/bpf-preload/preload.list.d"
+    echo maponly > "$m/etc/bpf-preload/preload.list.d/50-vmtest-objects.list"
+    # control: the same rebuild without its UKI step (as before it existed)
+    vm_in_root "$m" sh -c '. /var/tmp/rebuild.sh && bpf_preload_rebuild_uki() { :; } && bpf_preload_rebuild' >> "$log" 2>&1 || true
+    if [[ $(sha256sum < "$uki") == "$sum0" ]]; then
+        result "$name-control" ok "(without the UKI step: the UKI is left as it was, without maponly)"
+    else
+        result "$name-control" fail "(without the UKI step the UKI changed; see $log)"
+    fi
+    echo "---- bpf_preload_rebuild" >> "$log"
+    vm_in_root "$m" sh -c '. /var/tmp/rebuild.sh && bpf_preload_rebuild' >> "$log" 2>&1 || true
+    sum1=$(sha256sum < "$uki")
+    insp=$(uki_inspect "$uki" 2>&1)
+    echo "$insp" >> "$log"
+    if [[ $sum1 == "$sum0" ]]; then
+        result "$name" fail "(the UKI was not rebuilt; see $log)"
+    elif ! sbverify --cert "$crt" "$uki" >> "$log" 2>&1; then
+        result "$name" fail "(the rebuilt UKI does not verify; see $log)"
+    elif ! echo "$insp" | grep -qE '^ +maponly: verified'; then
+        result "$name" fail "(the rebuilt UKI does not carry maponly verified; see $log)"
+    else
+        result "$name" ok "(${uki##*/} rebuilt, verifies, $(echo "$insp" | grep -E '^objects:'), maponly verified)"
+    fi
+    vm_ki_uki_done
 }
 
 # ------------------------------------------------------------ the package --

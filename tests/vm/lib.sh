@@ -451,6 +451,210 @@ vm_boot_tpm() {
     rm -rf "$dir"
 }
 
+# ------------------------------------------------ UEFI Secure Boot (OVMF) --
+# Debian's OVMF (package ovmf, tests/deps.sh) with Secure Boot enforced: the firmware's code with
+# the SMM-protected variable store, and a copy of the variables with the snakeoil db enrolled.
+# The UKIs are signed with that snakeoil key (PEM, password "snakeoil"; test use only).
+# (Debian 12's package puts the images in /usr/share/OVMF, the keys in /usr/share/ovmf.)
+_vm_ovmf() { local f; for f in /usr/share/OVMF/"$1" /usr/share/ovmf/"$1"; do [[ -e $f ]] && { echo "$f"; return; }; done; echo "/usr/share/OVMF/$1"; }
+VM_OVMF_CODE=${VM_OVMF_CODE:-$(_vm_ovmf OVMF_CODE_4M.secboot.fd)}
+VM_OVMF_VARS=${VM_OVMF_VARS:-$(_vm_ovmf OVMF_VARS_4M.snakeoil.fd)}
+VM_SB_KEY=${VM_SB_KEY:-/usr/share/ovmf/PkKek-1-snakeoil.key}
+VM_SB_CERT=${VM_SB_CERT:-/usr/share/ovmf/PkKek-1-snakeoil.pem}
+# The Debian 13 root's UKI tools: the stub, ukify, systemd-measure (systemd), sbsign, objcopy.
+VM_TRIXIE_UKI_PKGS="systemd-boot-efi systemd-ukify sbsigntool binutils"
+
+# vm_sb_keys -> a directory with db.key (the snakeoil key without its password: sbsign, as
+# dracut runs it, cannot ask for one) and db.crt.
+vm_sb_keys() {
+    local d=$VM_BUILD/uefi-keys
+    if [[ ! -s $d/db.key || ! -s $d/db.crt ]]; then
+        mkdir -p "$d"
+        openssl pkey -in "$VM_SB_KEY" -passin pass:snakeoil -out "$d/db.key" ||
+            vdie "cannot read $VM_SB_KEY (package ovmf)"
+        cp "$VM_SB_CERT" "$d/db.crt"
+    fi
+    echo "$d"
+}
+
+# vm_trixie_uki_tools: VM_TRIXIE_UKI_PKGS in the Debian 13 root, installed there with its apt
+# when one is missing (not part of VM_TRIXIE_PKGS: the root every other case uses stays as it is).
+vm_trixie_uki_tools() {
+    local r
+    r=$(vm_trixie_root)
+    if [[ -e $r/usr/lib/systemd/boot/efi/linuxx64.efi.stub && -x $r/usr/bin/ukify && -x $r/usr/bin/sbsign &&
+        -x $r/usr/bin/objcopy && -x $r/usr/lib/systemd/systemd-measure ]]; then
+        return 0
+    fi
+    vlog "Debian 13 root: apt-get install $VM_TRIXIE_UKI_PKGS"
+    { vm_in_root "$r" apt-get -q update && vm_in_root "$r" env DEBIAN_FRONTEND=noninteractive \
+        apt-get -q -y --no-install-recommends install $VM_TRIXIE_UKI_PKGS; } > "$VM_BUILD/uki-tools.log" 2>&1 ||
+        vdie "installing $VM_TRIXIE_UKI_PKGS in the Debian 13 root failed ($VM_BUILD/uki-tools.log)"
+}
+
+# vm_trixie_uki_dracut KERNELDIR FLAVOUR OUT BUNDLEDIR CMDLINE: the dracut route of
+# docs/secure-boot.md with Debian 13's dracut-ng in the Debian 13 root: `dracut --uefi` with
+# systemd-stub, the kernel package's bzImage, CMDLINE as the UKI's .cmdline, signed by dracut
+# (uefi_secureboot_key/cert: sbsign, then sbverify) with the snakeoil key. OUT is the signed UKI;
+# OUT.pcr11 the PCR 11 value systemd-measure (systemd 257, in the root) predicts from its sections.
+vm_trixie_uki_dracut() {
+    local kd=$1 flavour=$2 out=$3 bundle=$4 cmdline=$5 r kver keys img sec s args=()
+    vm_trixie_uki_tools
+    r=$(vm_trixie_root)
+    kver=$(cat "$kd/kver")
+    # the bzImage: /boot (bookworm), or beside the modules (merged-/usr trixie-backports)
+    img=$kd/root/boot/vmlinuz-$kver
+    [[ -f $img ]] || img=$kd/root/lib/modules/$kver/vmlinuz
+    [[ -f $img ]] || vdie "no bzImage for $kver under $kd/root"
+    keys=$(vm_sb_keys)
+    rm -rf "$r/var/tmp/vmtest-uki" && mkdir -p "$r/var/tmp/vmtest-uki/conf"
+    cp "$img" "$r/var/tmp/vmtest-uki/vmlinuz"
+    cp "$keys/db.key" "$keys/db.crt" "$r/var/tmp/vmtest-uki/"
+    cat > "$r/var/tmp/vmtest-uki/conf/90-uki.conf" <<EOC
+uefi="yes"
+uefi_stub="/usr/lib/systemd/boot/efi/linuxx64.efi.stub"
+uefi_secureboot_key="/var/tmp/vmtest-uki/db.key"
+uefi_secureboot_cert="/var/tmp/vmtest-uki/db.crt"
+EOC
+    _vm_dracut_args "$flavour"
+    _vm_trixie_build "$kd" "$out" "$bundle" dracut "${VM_DRACUT_ARGS[@]}" --add bpf-preload \
+        --add-confdir /var/tmp/vmtest-uki/conf --kernel-image /var/tmp/vmtest-uki/vmlinuz \
+        --kernel-cmdline "$cmdline" --kver @KVER@ /var/tmp/vmtest-initrd.img
+    sbverify --cert "$keys/db.crt" "$out" >&2 || vdie "$out does not verify with $keys/db.crt"
+    # PCR 11: what systemd-stub measures, the sections it knows, predicted in the root.
+    sec=$r/var/tmp/vmtest-uki/sections
+    mkdir -p "$sec"
+    for s in linux osrel cmdline initrd ucode splash dtb uname sbat; do
+        objcopy -O binary --only-section=".$s" "$out" "$sec/$s" 2> /dev/null
+        [[ -s $sec/$s ]] && args+=("--$s=/var/tmp/vmtest-uki/sections/$s")
+    done
+    vm_in_root "$r" /usr/lib/systemd/systemd-measure calculate --bank=sha256 --phase=: "${args[@]}" \
+        > "$out.measure" 2>&1 || { cat "$out.measure" >&2; vdie "systemd-measure calculate failed"; }
+    awk '/11:sha256=/ { sub(/.*11:sha256=/, ""); print; exit }' "$out.measure" > "$out.pcr11"
+    [[ -s $out.pcr11 ]] || vdie "no PCR 11 value in $out.measure"
+    rm -rf "$r/var/tmp/vmtest-uki"
+}
+
+# vm_boot_uefi_sb KERNELDIR UKI ROOTIMG LOG [tpm]: boot UKI as the firmware's default loader
+# (EFI/BOOT/BOOTX64.EFI on a FAT disk qemu makes from a directory, on the q35 AHCI controller)
+# under OVMF with Secure Boot enforced, the test root as the only virtio disk (/dev/vda), a
+# fresh swtpm with "tpm". The command line is the UKI's own. With VM_UEFI_LOADER_CMDLINE set, the
+# firmware starts the UKI as qemu's -kernel instead (verified all the same), with that as its
+# load options: what a boot loader passes, which systemd-stub ignores under Secure Boot when the
+# UKI has a .cmdline. A boot the firmware refuses ("Access Denied") is stopped a few seconds later.
+vm_boot_uefi_sb() {
+    local kd=$1 uki=$2 img=$3 log=$4 tpm=${5:-} dir pid=0 qpid t0 rc=0 denied=0
+    dir=$(mktemp -d "$VM_BUILD/uefi.XXXXXX")
+    mkdir -p "$dir/esp/EFI/BOOT"
+    cp "$uki" "$dir/esp/EFI/BOOT/BOOTX64.EFI"
+    cp "$VM_OVMF_VARS" "$dir/vars.fd"
+    # shellcheck disable=SC2054 # qemu option values hold commas
+    local -a extra=() start=(-drive "file=fat:rw:$dir/esp,if=ide,format=raw")
+    [[ -n ${VM_UEFI_LOADER_CMDLINE:-} ]] && start=(-kernel "$uki" -append "$VM_UEFI_LOADER_CMDLINE")
+    if [[ $tpm == tpm ]]; then
+        swtpm socket --tpm2 --tpmstate "dir=$dir" --ctrl "type=unixio,path=$dir/sock" \
+            > "$dir/swtpm.log" 2>&1 &
+        pid=$!
+        for _ in $(seq 50); do [[ -S $dir/sock ]] && break; sleep 0.1; done
+        [[ -S $dir/sock ]] || { kill "$pid" 2> /dev/null; vdie "swtpm did not start ($dir/swtpm.log)"; }
+        # shellcheck disable=SC2054
+        extra=(-chardev "socket,id=chrtpm,path=$dir/sock" -tpmdev emulator,id=tpm0,chardev=chrtpm
+            -device tpm-tis,tpmdev=tpm0)
+    fi
+    : > "$log"
+    VM_REACHED_MS=
+    t0=$(date +%s%N)
+    # shellcheck disable=SC2054
+    timeout --kill-after=5 "$VM_TIMEOUT" qemu-system-x86_64 \
+        -machine q35,smm=on -accel tcg -cpu max -smp "$VM_SMP" -m "$VM_MEM" \
+        -global driver=cfi.pflash01,property=secure,value=on -global ICH9-LPC.disable_s3=1 \
+        -drive "if=pflash,format=raw,unit=0,readonly=on,file=$VM_OVMF_CODE" \
+        -drive "if=pflash,format=raw,unit=1,file=$dir/vars.fd" \
+        -nodefaults -display none -monitor none -serial "file:$log" -no-reboot "${extra[@]}" \
+        -drive "file=$img,if=virtio,format=raw,snapshot=on" "${start[@]}" \
+        -nic none < /dev/null > "$log.qemu" 2>&1 &
+    qpid=$!
+    while kill -0 "$qpid" 2> /dev/null; do
+        if [[ -z $VM_REACHED_MS ]] && grep -qa 'VMCHECK-BEGIN' "$log"; then
+            VM_REACHED_MS=$((($(date +%s%N) - t0) / 1000000))
+        fi
+        if grep -qaE 'reboot: System halted|reboot: Power down|Kernel panic - not syncing' "$log"; then
+            sleep 1
+            kill "$qpid" 2> /dev/null || true
+            break
+        fi
+        if grep -qa 'Access Denied' "$log"; then
+            ((denied++ < 10)) || { kill "$qpid" 2> /dev/null || true; break; }
+        fi
+        sleep 0.5
+    done
+    wait "$qpid" || rc=$?
+    VM_BOOT_MS=$((($(date +%s%N) - t0) / 1000000))
+    [[ -z $VM_REACHED_MS ]] && grep -qa 'VMCHECK-BEGIN' "$log" && VM_REACHED_MS=$VM_BOOT_MS
+    [[ $rc == 124 || $rc == 137 ]] && vlog "qemu hit the ${VM_TIMEOUT}s timeout ($log)"
+    if ((pid)); then
+        kill "$pid" 2> /dev/null || true
+        wait "$pid" 2> /dev/null || true
+    fi
+    rm -rf "$dir"
+    return 0
+}
+
+# vm_ki_uki_root KERNELDIR BUNDLEDIR -> a Debian 13 root set up for kernel-install with
+# layout=uki (docs/secure-boot.md): an overlay over the Debian 13 root (the shared root is not
+# changed; vm_ki_uki_done unmounts it) with `make install-files`, the bundle's objects, keys and
+# list, the kernel's bzImage in /boot, /etc/kernel/install.conf (layout=uki, dracut, ukify),
+# /etc/kernel/uki.conf (the command line, sbsign with the snakeoil key) and the small generic
+# dracut image of the other tests as dracut configuration.
+vm_ki_uki_root() {
+    local kd=$1 bundle=$2 r d=$VM_BUILD/ki-uki m kver keys omit i
+    vm_trixie_uki_tools
+    r=$(vm_trixie_root)
+    kver=$(cat "$kd/kver")
+    mountpoint -q "$d/m" && umount "$d/m"
+    rm -rf "$d" && mkdir -p "$d"/{upper,work,m}
+    m=$d/m
+    mount -t overlay overlay -o "lowerdir=$r,upperdir=$d/upper,workdir=$d/work" "$m" || vdie "overlay over $r"
+    make -s -C "$VM_TOP" install-files DESTDIR="$m" BIN="$VM_BIN" INITRD_BIN="$VM_INITRD_BIN" >&2
+    rm -rf "$m/usr/lib/bpf-preload" "$m/etc/bpf-preload"
+    install -d "$m/usr/lib/bpf-preload" "$m/etc/bpf-preload/keys" "$m/etc/kernel" "$m/boot"
+    cp "$bundle"/lib/*.bpf.o "$m/usr/lib/bpf-preload/"
+    cp "$bundle"/keys/* "$m/etc/bpf-preload/keys/"
+    cp "$bundle/preload.list" "$m/etc/bpf-preload/preload.list"
+    [[ -d $m/usr/lib/modules/$kver ]] || cp -a "$kd/root/lib/modules/$kver" "$m/usr/lib/modules/$kver"
+    if [[ -f $kd/root/boot/vmlinuz-$kver ]]; then
+        cp "$kd/root/boot/vmlinuz-$kver" "$m/boot/"
+    else
+        cp "$kd/root/lib/modules/$kver/vmlinuz" "$m/boot/vmlinuz-$kver"
+    fi
+    keys=$(vm_sb_keys)
+    cp "$keys/db.key" "$keys/db.crt" "$m/etc/kernel/"
+    printf 'layout=uki\ninitrd_generator=dracut\nuki_generator=ukify\n' > "$m/etc/kernel/install.conf"
+    printf '[UKI]\nCmdline=root=/dev/vda rw rd.bpf_preload.guard=1\nSecureBootSigningTool=sbsign\nSecureBootPrivateKey=/etc/kernel/db.key\nSecureBootCertificate=/etc/kernel/db.crt\n' \
+        > "$m/etc/kernel/uki.conf"
+    _vm_dracut_args shell
+    omit=
+    for ((i = 0; i < ${#VM_DRACUT_ARGS[@]}; i++)); do
+        [[ ${VM_DRACUT_ARGS[i]} == --omit ]] && omit+=" ${VM_DRACUT_ARGS[i + 1]}"
+    done
+    mkdir -p "$m/etc/dracut.conf.d"
+    cat > "$m/etc/dracut.conf.d/90-vmtest.conf" << EOC
+hostonly="no"
+compress="cat"
+add_drivers+=" virtio_pci virtio_blk ext4 "
+omit_dracutmodules+="$omit "
+add_dracutmodules+=" bpf-preload "
+EOC
+    echo "$m"
+}
+
+# vm_ki_uki_done: unmount vm_ki_uki_root's overlay and drop what it wrote.
+vm_ki_uki_done() {
+    local d=$VM_BUILD/ki-uki
+    mountpoint -q "$d/m" && umount "$d/m"
+    rm -rf "$d"
+}
+
 # ----------------------------------------------------------- Debian package --
 # The package built by `make deb`, installed with dpkg into a root of SUITE
 # (Debian 13 trixie, unstable sid) in which that distribution's generator builds

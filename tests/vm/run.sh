@@ -102,7 +102,7 @@ vm_signed_bundle signed > /dev/null
 case_get() {
     (
         # shellcheck disable=SC2034 # the fields a case file may set; declare -p prints those asked for
-        CASE=$1 kernel='' initrd='' bundle='' boot='' build_conf='' cmdline='' checks='' expect=boots generators=''
+        CASE=$1 kernel='' initrd='' bundle='' boot='' build_conf='' cmdline='' checks='' expect=boots generators='' loader_cmdline=''
         # shellcheck disable=SC2034
         console=()
         # shellcheck disable=SC1090
@@ -113,18 +113,22 @@ case_get() {
 }
 # image_of KERNEL INITRD BUNDLE BUILD_CONF -> the image a booting case boots (shared by every
 # case that differs only in the command line).
+# A UKI (initrd d13-uki-*) carries its command line: UKI_CMDLINE (cases.sh uki_cmdline) is part of
+# the key.
 image_of() {
     local key=$3-$1-$2
     [[ -n $4 ]] && key+=-$(printf '%s' "$4" | sha256sum | cut -c1-8)
+    [[ -n ${5:-} ]] && key+=-$(printf '%s' "$5" | sha256sum | cut -c1-8)
     echo "$VM_BUILD/initrd/$key.img"
 }
-# build_image KERNEL INITRD BUNDLE BUILD_CONF OUT: run the generator (the caller holds the build
+# build_image KERNEL INITRD BUNDLE BUILD_CONF OUT [UKI_CMDLINE]: run the generator (the caller holds the build
 # lock: the generators share the dracut base dir and the Debian 13 root).
 build_image() {
     local kd b=$VM_BUILD/bundle-$3
     kd=$(vm_kernel "$1")
     case $2 in
         systemd|shell) VM_DRACUT_EXTRA_CONF=$4 vm_initrd "$kd" "$2" "$5" "$b" ;;
+        d13-uki-dracut-*) VM_TRIXIE_INITRD_CONF=$4 vm_trixie_uki_dracut "$kd" "${2#d13-uki-dracut-}" "$5" "$b" "$6" ;;
         d13-dracut-*) VM_TRIXIE_INITRD_CONF=$4 vm_trixie_dracut "$kd" "${2#d13-dracut-}" "$5" "$b" ;;
         d13-initramfs-tools) VM_TRIXIE_INITRD_CONF=$4 vm_trixie_mkinitramfs "$kd" "$5" "$b" ;;
         d13-mkosi-initrd) VM_TRIXIE_INITRD_CONF=$4 vm_trixie_mkosi_initrd "$kd" "$5" "$b" ;;
@@ -134,17 +138,19 @@ build_image() {
 BUILD_LOCK=$VM_BUILD/build.lock
 
 # The kernels the cases boot, fetched before any case runs.
-declare -A NEED_KERNEL=() IMAGES=() IMAGE_CONF=()
+declare -A NEED_KERNEL=() IMAGES=() IMAGE_CONF=() IMAGE_UKI=()
 IMAGE_ORDER=()
 for n in "${CASES[@]}"; do
-    eval "$(case_get "$n" kernel initrd bundle build_conf expect)"
+    eval "$(case_get "$n" kernel initrd bundle build_conf expect cmdline checks)"
     [[ -n $kernel ]] && NEED_KERNEL[$kernel]=1
-    if [[ $expect == boots || $expect == refused ]]; then
-        img=$(image_of "$kernel" "$initrd" "$bundle" "$build_conf")
+    if [[ $expect == boots || $expect == refused || $expect == fw-refused ]]; then
+        uki=$(uki_cmdline)
+        img=$(image_of "$kernel" "$initrd" "$bundle" "$build_conf" "$uki")
         if [[ -z ${IMAGES[$img]:-} ]]; then
             IMAGES[$img]="$kernel $initrd $bundle"
             IMAGE_ORDER+=("$img")
             IMAGE_CONF[$img]=$build_conf
+            IMAGE_UKI[$img]=$uki
         fi
     fi
 done
@@ -156,7 +162,7 @@ for img in "${IMAGE_ORDER[@]}"; do rm -f "$img" "$img.ready" "$img.failed"; done
 (
     for img in "${IMAGE_ORDER[@]}"; do
         read -r k fl b <<< "${IMAGES[$img]}"
-        if (flock 9; build_image "$k" "$fl" "$b" "${IMAGE_CONF[$img]}" "$img") 9> "$BUILD_LOCK" > "$img.build.log" 2>&1; then
+        if (flock 9; build_image "$k" "$fl" "$b" "${IMAGE_CONF[$img]}" "$img" "${IMAGE_UKI[$img]}") 9> "$BUILD_LOCK" > "$img.build.log" 2>&1; then
             touch "$img.ready"
         else
             touch "$img.failed"
@@ -169,17 +175,22 @@ BUILDER=$!
 run_case() {
     local n=$1 img rc=0 out
     export CASE=$n RESULTS=$VM_BUILD/results/$n
-    eval "$(case_get "$n" kernel initrd bundle boot build_conf cmdline checks expect console generators)"
+    eval "$(case_get "$n" kernel initrd bundle boot build_conf cmdline checks expect console generators loader_cmdline)"
     case $expect in
-        boots|refused)
-            img=$(image_of "$kernel" "$initrd" "$bundle" "$build_conf")
+        boots|refused|fw-refused)
+            img=$(image_of "$kernel" "$initrd" "$bundle" "$build_conf" "$(uki_cmdline)")
             while [[ ! -e $img.ready && ! -e $img.failed ]]; do sleep 1; done
             if [[ -e $img.failed ]]; then
                 result "$n" fail "(the image did not build: $img.build.log)"
                 return
             fi
+            if [[ $expect == fw-refused ]]; then
+                judge_fw_refused "$n" "$(vm_kernel "$kernel")" "$img"
+                return
+            fi
             boot_case "$n" "$(vm_kernel "$kernel")" "$img" "$LOGS/$n.log"
             "judge_$expect" "$n" "$LOGS/$n.log"
+            [[ $boot == uefi-sb && $expect == boots ]] && judge_pcr11 "$n" "$LOGS/$n.log" "$img"
             ;;
         build-refused)
             out=$VM_BUILD/initrd/refused-$n.img

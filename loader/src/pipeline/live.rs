@@ -17,7 +17,9 @@
 //! * Signed-only mode, derived live: the guard alive, enforcing the recorded keyring, which is
 //!   still a keyring.
 //! * The kernel switches that silently disarm preloaded programs: `kernel.ftrace_enabled` and
-//!   debugfs's `kprobes/enabled`.
+//!   debugfs's `kprobes/enabled`. Under lockdown (`integrity` and above: Secure Boot) the
+//!   kernel refuses every open of that debugfs file and logs the attempt, so it is not opened:
+//!   the lockdown mode is read first (securityfs), and the switch is reported unknown, with why.
 //!
 //! The decisions are pure: they ask the system only through the small [`LiveProbe`] trait,
 //! implemented by `kernel::live` and by a fake in the tests. Object names are validated
@@ -38,6 +40,7 @@ pub use bpf_preload_format::live::{
 use super::guard::GUARD_DIR;
 use super::object::Probe;
 use bpf_preload_format::guard::{GuardInfo, REFUSALS};
+use bpf_preload_format::lockdown::{Lockdown, LOCKDOWN_FILE};
 use bpf_preload_format::name::{ObjectName, PinKind, PinName, SHARED_DIR};
 use bpf_preload_format::status::{GuardStatus, ObjectStatus, Outcome, SignedOnlyState, Status};
 
@@ -51,6 +54,8 @@ const GUARD_LINKS: &str = "+guard/links";
 pub const PROT_LINKS: &str = "+guard/prot_links";
 /// The kprobes switch, relative to a debugfs mount.
 pub const KPROBES_ENABLED: &str = "kprobes/enabled";
+/// securityfs, where the kernel shows its lockdown mode (`lockdown`). Not mounted by `status`.
+pub const SECURITYFS: &str = "/sys/kernel/security";
 /// How often the guard is asked again when another refusal came between ours and its count.
 const PROBE_TRIES: usize = 3;
 /// EPERM: what the guard answers.
@@ -673,9 +678,24 @@ fn ftrace(probe: &dyn LiveProbe) -> (Option<bool>, Option<String>) {
     }
 }
 
+/// The kernel's lockdown mode, or `None` when it cannot be told (securityfs not mounted here, a
+/// kernel without the lockdown LSM, an unknown word).
+fn lockdown(probe: &dyn LiveProbe) -> Option<Lockdown> {
+    let text = probe
+        .read_text(&Path::new(SECURITYFS).join(LOCKDOWN_FILE))
+        .ok()?;
+    Lockdown::parse(&text)
+}
+
 /// `(value, why unknown, the debugfs mount)` of `<debugfs>/kprobes/enabled`. debugfs is never
-/// mounted for this: not mounted, the value is unknown.
-fn kprobes(probe: &dyn LiveProbe) -> (Option<bool>, Option<String>, Option<String>) {
+/// mounted for this: not mounted, the value is unknown. Under lockdown it is not opened either
+/// (the kernel refuses, and logs "Lockdown: …: debugfs access is restricted"); `guarded`: the
+/// boot's guard recorded it refused and is alive now, which the reason then says.
+fn kprobes(
+    probe: &dyn LiveProbe,
+    lockdown: Option<Lockdown>,
+    guarded: bool,
+) -> (Option<bool>, Option<String>, Option<String>) {
     let mounts = match probe.read_text(Path::new(MOUNTS)) {
         Ok(m) => m,
         Err(e) => return (None, Some(format!("{MOUNTS}: {e}")), None),
@@ -685,6 +705,21 @@ fn kprobes(probe: &dyn LiveProbe) -> (Option<bool>, Option<String>, Option<Strin
     };
     let path = debugfs.join(KPROBES_ENABLED);
     let shown = Some(debugfs.display().to_string());
+    if let Some(mode) = lockdown.filter(|l| l.closes_debugfs()) {
+        let also = if guarded {
+            "; the guard refuses opening it for writing too"
+        } else {
+            ""
+        };
+        return (
+            None,
+            Some(format!(
+                "not readable under lockdown ({mode}): the kernel refuses every open of {}, a write included{also}",
+                path.display()
+            )),
+            shown,
+        );
+    }
     match probe.read_text(&path) {
         Ok(t) => match switch(&t) {
             Some(v) => (Some(v), None, shown),
@@ -787,7 +822,15 @@ pub fn check(st: &Status, probe: &dyn LiveProbe) -> Live {
     let signed_only = check_signed_only(probe, st, guard.as_ref(), info_ok);
     let guard = guard.map(|g| g.check);
     let (ftrace_enabled, ftrace_unknown) = ftrace(probe);
-    let (kprobes_enabled, kprobes_unknown, debugfs) = kprobes(probe);
+    // The guard alive now, and its boot record says it refuses the kprobes switch.
+    let kprobes_guarded = guard.as_ref().is_some_and(|c| c.state == LiveState::Active)
+        && guard_rec.is_some_and(|g| {
+            g.switches
+                .iter()
+                .any(|s| s == &format!("{KPROBES_ENABLED}:refused"))
+        });
+    let lockdown = lockdown(probe);
+    let (kprobes_enabled, kprobes_unknown, debugfs) = kprobes(probe, lockdown, kprobes_guarded);
     let checked = instance.state != InstanceState::Unknown
         && objects
             .values()
@@ -807,6 +850,7 @@ pub fn check(st: &Status, probe: &dyn LiveProbe) -> Live {
         kprobes_enabled,
         kprobes_unknown,
         debugfs,
+        lockdown,
     }
 }
 
@@ -842,6 +886,8 @@ mod tests {
         texts: BTreeMap<PathBuf, String>,
         denied: bool,
         asked: RefCell<Vec<PathBuf>>,
+        /// Every kernel text file read, in order (debugfs must not be among them under lockdown).
+        read: RefCell<Vec<PathBuf>>,
         instance: Option<Instance>,
         /// Inode numbers of particular directories (others: `instance`'s); `None`: not there.
         inos: BTreeMap<PathBuf, Option<u64>>,
@@ -905,6 +951,7 @@ mod tests {
                 .collect())
         }
         fn read_text(&self, path: &Path) -> io::Result<String> {
+            self.read.borrow_mut().push(path.to_owned());
             self.texts
                 .get(path)
                 .cloned()
@@ -1096,6 +1143,7 @@ mod tests {
                 kprobes_enabled: Some(true),
                 kprobes_unknown: None,
                 debugfs: Some("/sys/kernel/de bug".into()),
+                lockdown: None,
             }
         );
     }
@@ -1649,6 +1697,65 @@ mod tests {
             check(&st, &f).ftrace_unknown.as_deref(),
             Some("/proc/sys/kernel/ftrace_enabled: \"garbage\\u{1b}\"")
         );
+    }
+
+    #[test]
+    fn under_lockdown_debugfs_is_not_opened() {
+        const KPROBES: &str = "/sys/kernel/de bug/kprobes/enabled";
+        const LOCKDOWN: &str = "/sys/kernel/security/lockdown";
+        let read_kprobes = |f: &FakeLive| f.read.borrow().iter().any(|p| p == Path::new(KPROBES));
+        // Control: not locked down, the switch is read.
+        let (mut f, st) = loaded();
+        f.texts
+            .insert(LOCKDOWN.into(), "[none] integrity confidentiality\n".into());
+        let l = check(&st, &f);
+        assert_eq!(
+            (l.kprobes_enabled, l.lockdown),
+            (Some(true), Some(Lockdown::None))
+        );
+        assert!(read_kprobes(&f));
+        // integrity (Secure Boot): never opened, unknown, and why.
+        for (text, mode) in [
+            ("none [integrity] confidentiality\n", Lockdown::Integrity),
+            (
+                "none integrity [confidentiality]\n",
+                Lockdown::Confidentiality,
+            ),
+        ] {
+            let (mut f, st) = loaded();
+            f.texts.insert(LOCKDOWN.into(), text.into());
+            let l = check(&st, &f);
+            assert!(!read_kprobes(&f), "{mode}: {:?}", f.read.borrow());
+            assert_eq!(l.kprobes_enabled, None);
+            assert_eq!(l.lockdown, Some(mode));
+            assert_eq!(
+                l.kprobes_unknown,
+                Some(format!("not readable under lockdown ({mode}): the kernel refuses every open of {KPROBES}, a write included"))
+            );
+            assert_eq!(l.debugfs.as_deref(), Some("/sys/kernel/de bug"));
+            // The ftrace sysctl is no debugfs file: still read.
+            assert_eq!(l.ftrace_enabled, Some(true));
+        }
+        // With the guard alive that recorded the switch refused, the reason says so.
+        let (mut f, mut st) = guarded();
+        f.texts
+            .insert(LOCKDOWN.into(), "none [integrity] confidentiality\n".into());
+        st.guard.as_mut().unwrap().switches = vec![
+            "kernel.ftrace_enabled:refused".into(),
+            "kprobes/enabled:refused".into(),
+        ];
+        let l = check(&st, &f);
+        assert!(!read_kprobes(&f));
+        assert_eq!(
+            l.kprobes_unknown,
+            Some(format!("not readable under lockdown (integrity): the kernel refuses every open of {KPROBES}, a write included; the guard refuses opening it for writing too"))
+        );
+        // A lockdown file that cannot be read or parsed: as before, read.
+        let (mut f, st) = loaded();
+        f.texts.insert(LOCKDOWN.into(), "garbage".into());
+        let l = check(&st, &f);
+        assert_eq!((l.kprobes_enabled, l.lockdown), (Some(true), None));
+        assert!(read_kprobes(&f));
     }
 
     #[test]

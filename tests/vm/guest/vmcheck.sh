@@ -20,6 +20,13 @@
 #   vmtest.signed=refused|allowed signed-only mode's attacks from here (after the seal):
 #                           refused with the mode on, allowed in the control boot
 #   vmtest.signed_status=REGEX    `bpf-preload status` must match /signed_only: REGEX/
+#   vmtest.lockdown=MODE    /sys/kernel/security/lockdown shows [MODE]; `bpf-preload status` says the
+#                           kprobes switch is not readable under lockdown; the kernel logged no
+#                           "Lockdown: bpf-preload…" refusal (boot, status, all of this run)
+#   vmtest.pcr11=1          print PCR 11 (systemd-stub's measurement of the UKI's sections) as
+#                           "VMPCR11 HEX"; the host compares it with systemd-measure's prediction
+#                           (which cannot be on this command line: the command line is measured)
+#   vmtest.cmdline_lacks=WORD  /proc/cmdline has no WORD (a boot loader's command line, ignored)
 #   vmtest.iterators=1|0    the built-in iterators: maps.debug, progs.debug, links.debug in the
 #                           kernel's format listing every id BPF_*_GET_NEXT_ID gives, the loaded
 #                           objects' names on their rows, rm/mv/mount over refused with
@@ -54,6 +61,9 @@ MEASURED=$(arg vmtest.measured)
 SIGNED=$(arg vmtest.signed)
 SIGNED_STATUS=$(arg vmtest.signed_status)
 ITERATORS=$(arg vmtest.iterators)
+LOCKDOWN=$(arg vmtest.lockdown)
+PCR11=$(arg vmtest.pcr11)
+CMDLINE_LACKS=$(arg vmtest.cmdline_lacks)
 P=0
 F=0
 ok() { P=$((P + 1)); echo "VMCHECK ok $*"; }
@@ -469,6 +479,40 @@ if [ -n "$SIGNED" ]; then
                 ok "status-keyring-kept" "keyring $KR: $d; status: ${st:-no signed_only line}"
             fi
             ;;
+    esac
+fi
+
+# ---- lockdown (docs/secure-boot.md) -----------------------------------------------
+if [ -n "$LOCKDOWN" ]; then
+    grep -q ' securityfs ' /proc/mounts || mount -t securityfs securityfs /sys/kernel/security
+    l=$(cat /sys/kernel/security/lockdown 2>&1)
+    case "$l" in
+        *"[$LOCKDOWN]"*) ok "lockdown-$LOCKDOWN" "$l" ;;
+        *) bad "lockdown-$LOCKDOWN" "$l" ;;
+    esac
+    if echo "$STATUS" | grep -q "live: kprobes unknown (not readable under lockdown ($LOCKDOWN)"; then
+        ok status-kprobes-lockdown "$(echo "$STATUS" | grep 'live: kprobes')"
+    else
+        bad status-kprobes-lockdown "$(echo "$STATUS" | grep 'live: kprobes')"
+    fi
+    # status once more now that securityfs is surely mounted, then: no refusal of ours, ever.
+    bpf-preload status > /dev/null 2>&1
+    r=$(dmesg | grep 'Lockdown: bpf-preload')
+    if [ -z "$r" ]; then ok no-lockdown-refusal; else bad no-lockdown-refusal "$r"; fi
+fi
+
+# ---- the command line is the UKI's (docs/secure-boot.md) ------------------------------
+for w in $CMDLINE_LACKS; do
+    if tr ' ' '\n' < /proc/cmdline | grep -qx "$w"; then bad "cmdline-lacks:$w" "$(cat /proc/cmdline)"; else ok "cmdline-lacks:$w"; fi
+done
+
+# ---- PCR 11 (docs/secure-boot.md) ---------------------------------------------------
+if [ "$PCR11" = 1 ]; then
+    v=$(tr 'A-F' 'a-f' < /sys/class/tpm/tpm0/pcr-sha256/11 2> /dev/null)
+    echo "VMPCR11 ${v:-unreadable}"
+    case "$v" in
+        "" | 0000000000000000000000000000000000000000000000000000000000000000) bad pcr11-extended "${v:-unreadable}" ;;
+        *) ok pcr11-extended "$v" ;;
     esac
 fi
 
