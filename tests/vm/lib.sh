@@ -309,7 +309,9 @@ vm_boot() {
 # mkinitramfs (initramfs-tools-core) and mkosi 25. Cached in $VM_BUILD/roots/trixie/root
 # and rebuilt when the package list changes. The -core packages let both
 # generators live in one root (dracut and initramfs-tools conflict).
-VM_TRIXIE_PKGS="dracut-core initramfs-tools-core systemd systemd-sysv udev kmod busybox zstd cpio e2fsprogs mkosi"
+# The UKI routes (docs/secure-boot.md): systemd-stub, ukify, sbsign, objcopy, systemd-measure.
+VM_TRIXIE_UKI_PKGS="systemd-boot-efi systemd-ukify sbsigntool binutils"
+VM_TRIXIE_PKGS="dracut-core initramfs-tools-core systemd systemd-sysv udev kmod busybox zstd cpio e2fsprogs mkosi $VM_TRIXIE_UKI_PKGS"
 vm_trixie_root() {
     local d=$VM_BUILD/roots/trixie stamp
     stamp=$(echo "$VM_TRIXIE_PKGS $BP_MIRROR $BP_WEEK" | sha256sum | cut -c1-16)
@@ -462,7 +464,6 @@ VM_OVMF_VARS=${VM_OVMF_VARS:-$(_vm_ovmf OVMF_VARS_4M.snakeoil.fd)}
 VM_SB_KEY=${VM_SB_KEY:-/usr/share/ovmf/PkKek-1-snakeoil.key}
 VM_SB_CERT=${VM_SB_CERT:-/usr/share/ovmf/PkKek-1-snakeoil.pem}
 # The Debian 13 root's UKI tools: the stub, ukify, systemd-measure (systemd), sbsign, objcopy.
-VM_TRIXIE_UKI_PKGS="systemd-boot-efi systemd-ukify sbsigntool binutils"
 
 # vm_sb_keys -> a directory with db.key (the snakeoil key without its password: sbsign, as
 # dracut runs it, cannot ask for one) and db.crt.
@@ -477,19 +478,13 @@ vm_sb_keys() {
     echo "$d"
 }
 
-# vm_trixie_uki_tools: VM_TRIXIE_UKI_PKGS in the Debian 13 root, installed there with its apt
-# when one is missing (not part of VM_TRIXIE_PKGS: the root every other case uses stays as it is).
+# vm_trixie_uki_tools: the UKI tools (VM_TRIXIE_UKI_PKGS, part of the Debian 13 root) are there.
 vm_trixie_uki_tools() {
     local r
     r=$(vm_trixie_root)
-    if [[ -e $r/usr/lib/systemd/boot/efi/linuxx64.efi.stub && -x $r/usr/bin/ukify && -x $r/usr/bin/sbsign &&
-        -x $r/usr/bin/objcopy && -x $r/usr/lib/systemd/systemd-measure ]]; then
-        return 0
-    fi
-    vlog "Debian 13 root: apt-get install $VM_TRIXIE_UKI_PKGS"
-    { vm_in_root "$r" apt-get -q update && vm_in_root "$r" env DEBIAN_FRONTEND=noninteractive \
-        apt-get -q -y --no-install-recommends install $VM_TRIXIE_UKI_PKGS; } > "$VM_BUILD/uki-tools.log" 2>&1 ||
-        vdie "installing $VM_TRIXIE_UKI_PKGS in the Debian 13 root failed ($VM_BUILD/uki-tools.log)"
+    [[ -e $r/usr/lib/systemd/boot/efi/linuxx64.efi.stub && -x $r/usr/bin/ukify && -x $r/usr/bin/sbsign &&
+        -x $r/usr/bin/objcopy && -x $r/usr/lib/systemd/systemd-measure ]] ||
+        vdie "the Debian 13 root lacks a UKI tool of $VM_TRIXIE_UKI_PKGS ($r)"
 }
 
 # vm_trixie_uki_dracut KERNELDIR FLAVOUR OUT BUNDLEDIR CMDLINE: the dracut route of
@@ -566,7 +561,7 @@ vm_boot_uefi_sb() {
     t0=$(date +%s%N)
     # shellcheck disable=SC2054
     timeout --kill-after=5 "$VM_TIMEOUT" qemu-system-x86_64 \
-        -machine q35,smm=on -accel tcg -cpu max -smp "$VM_SMP" -m "$VM_MEM" \
+        -machine q35,smm=on -accel "$VM_ACCEL" -cpu max -smp "$VM_SMP" -m "$VM_MEM" \
         -global driver=cfi.pflash01,property=secure,value=on -global ICH9-LPC.disable_s3=1 \
         -drive "if=pflash,format=raw,unit=0,readonly=on,file=$VM_OVMF_CODE" \
         -drive "if=pflash,format=raw,unit=1,file=$dir/vars.fd" \
