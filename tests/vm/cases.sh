@@ -9,10 +9,12 @@
 #   initrd=systemd               how the initramfs is made: systemd, shell (the host's dracut 059),
 #                                d13-dracut-systemd, d13-dracut-shell, d13-initramfs-tools,
 #                                d13-mkosi-initrd (Debian 13's generators in the Debian 13 root)
-#   bundle=full                  the signed objects, keys and list (run.sh make_bundles)
 #                                d13-uki-dracut-shell: a signed UKI made by Debian 13's `dracut --uefi`
 #                                (docs/secure-boot.md route 1): systemd-stub, the bzImage, the
 #                                case's whole command line (uki_cmdline) as its .cmdline
+#                                d13-uki-ukify-initramfs-tools: the same made by `ukify build` with
+#                                an initramfs-tools initrd (route 2), signed by ukify (sbsign)
+#   bundle=full                  the signed objects, keys and list (run.sh make_bundles)
 #   boot=tpm                     boot the bzImage with a software TPM (default: the ELF vmlinux)
 #   boot=uefi-sb                 boot the UKI under OVMF with Secure Boot enforced (snakeoil db)
 #                                and a software TPM; for expect=boots also: PCR 11 in the real root

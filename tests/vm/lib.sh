@@ -487,13 +487,59 @@ vm_trixie_uki_tools() {
         vdie "the Debian 13 root lacks a UKI tool of $VM_TRIXIE_UKI_PKGS ($r)"
 }
 
+# _vm_uki_pcr11 UKI: UKI.pcr11, the PCR 11 value systemd-stub will measure: the sections it knows,
+# cut out of UKI and predicted by systemd-measure (systemd 257) in the Debian 13 root.
+_vm_uki_pcr11() {
+    local out=$1 r s w=/var/tmp/vmtest-uki-sections args=()
+    r=$(vm_trixie_root)
+    rm -rf "${r:?}$w" && mkdir -p "$r$w"
+    for s in linux osrel cmdline initrd ucode splash dtb uname sbat; do
+        objcopy -O binary --only-section=".$s" "$out" "$r$w/$s" 2> /dev/null
+        [[ -s $r$w/$s ]] && args+=("--$s=$w/$s")
+    done
+    vm_in_root "$r" /usr/lib/systemd/systemd-measure calculate --bank=sha256 --phase=: "${args[@]}" \
+        > "$out.measure" 2>&1 || { cat "$out.measure" >&2; vdie "systemd-measure calculate failed"; }
+    awk '/11:sha256=/ { sub(/.*11:sha256=/, ""); print; exit }' "$out.measure" > "$out.pcr11"
+    rm -rf "${r:?}$w"
+    [[ -s $out.pcr11 ]] || vdie "no PCR 11 value in $out.measure"
+}
+
+# vm_trixie_uki_ukify KERNELDIR OUT BUNDLEDIR CMDLINE: route 2 of docs/secure-boot.md with Debian
+# 13's tools in the Debian 13 root: mkinitramfs (initramfs-tools, our hook) makes the initrd, then
+# `ukify build` (systemd 257) the UKI from systemd-stub, the kernel package's bzImage, that initrd
+# and CMDLINE as its .cmdline, signed by ukify itself (sbsign, the snakeoil db key). OUT is the
+# signed UKI; OUT.pcr11 as for the dracut route.
+vm_trixie_uki_ukify() {
+    local kd=$1 out=$2 bundle=$3 cmdline=$4 r kver keys img w=/var/tmp/vmtest-uki
+    vm_trixie_uki_tools
+    r=$(vm_trixie_root)
+    kver=$(cat "$kd/kver")
+    img=$kd/root/boot/vmlinuz-$kver
+    [[ -f $img ]] || img=$kd/root/lib/modules/$kver/vmlinuz
+    [[ -f $img ]] || vdie "no bzImage for $kver under $kd/root"
+    keys=$(vm_sb_keys)
+    vm_trixie_mkinitramfs "$kd" "$out.initrd" "$bundle"
+    rm -rf "${r:?}$w" && mkdir -p "$r$w"
+    cp "$img" "$r$w/vmlinuz"
+    mv "$out.initrd" "$r$w/initrd.img"
+    cp "$keys/db.key" "$keys/db.crt" "$r$w/"
+    vm_in_root "$r" ukify build --linux="$w/vmlinuz" --initrd="$w/initrd.img" --cmdline="$cmdline" \
+        --uname="$kver" --signtool=sbsign --secureboot-private-key="$w/db.key" \
+        --secureboot-certificate="$w/db.crt" --output="$w/uki.efi" >> "$out.log" 2>&1 ||
+        { tail -n 20 "$out.log" >&2; vdie "in the Debian 13 root: ukify build failed for $out (log $out.log)"; }
+    mv "$r$w/uki.efi" "$out"
+    rm -rf "${r:?}$w"
+    sbverify --cert "$keys/db.crt" "$out" >&2 || vdie "$out does not verify with $keys/db.crt"
+    _vm_uki_pcr11 "$out"
+}
+
 # vm_trixie_uki_dracut KERNELDIR FLAVOUR OUT BUNDLEDIR CMDLINE: the dracut route of
 # docs/secure-boot.md with Debian 13's dracut-ng in the Debian 13 root: `dracut --uefi` with
 # systemd-stub, the kernel package's bzImage, CMDLINE as the UKI's .cmdline, signed by dracut
 # (uefi_secureboot_key/cert: sbsign, then sbverify) with the snakeoil key. OUT is the signed UKI;
 # OUT.pcr11 the PCR 11 value systemd-measure (systemd 257, in the root) predicts from its sections.
 vm_trixie_uki_dracut() {
-    local kd=$1 flavour=$2 out=$3 bundle=$4 cmdline=$5 r kver keys img sec s args=()
+    local kd=$1 flavour=$2 out=$3 bundle=$4 cmdline=$5 r kver keys img
     vm_trixie_uki_tools
     r=$(vm_trixie_root)
     kver=$(cat "$kd/kver")
@@ -516,17 +562,7 @@ EOC
         --add-confdir /var/tmp/vmtest-uki/conf --kernel-image /var/tmp/vmtest-uki/vmlinuz \
         --kernel-cmdline "$cmdline" --kver @KVER@ /var/tmp/vmtest-initrd.img
     sbverify --cert "$keys/db.crt" "$out" >&2 || vdie "$out does not verify with $keys/db.crt"
-    # PCR 11: what systemd-stub measures, the sections it knows, predicted in the root.
-    sec=$r/var/tmp/vmtest-uki/sections
-    mkdir -p "$sec"
-    for s in linux osrel cmdline initrd ucode splash dtb uname sbat; do
-        objcopy -O binary --only-section=".$s" "$out" "$sec/$s" 2> /dev/null
-        [[ -s $sec/$s ]] && args+=("--$s=/var/tmp/vmtest-uki/sections/$s")
-    done
-    vm_in_root "$r" /usr/lib/systemd/systemd-measure calculate --bank=sha256 --phase=: "${args[@]}" \
-        > "$out.measure" 2>&1 || { cat "$out.measure" >&2; vdie "systemd-measure calculate failed"; }
-    awk '/11:sha256=/ { sub(/.*11:sha256=/, ""); print; exit }' "$out.measure" > "$out.pcr11"
-    [[ -s $out.pcr11 ]] || vdie "no PCR 11 value in $out.measure"
+    _vm_uki_pcr11 "$out"
     rm -rf "$r/var/tmp/vmtest-uki"
 }
 
