@@ -231,16 +231,14 @@ impl Ctx<'_> {
         jobs: usize,
     ) -> Vec<(Attempt, Result<Verdict, ObjectError>, f64)> {
         // Per object: what its steps produced, and their time (on the threads too).
-        let mut attempts: Vec<Attempt> = entries.iter().map(|_| Attempt::default()).collect();
-        let mut spent: Vec<f64> = vec![0.0; entries.len()];
+        let mut attempts: Vec<(Attempt, f64)> =
+            entries.iter().map(|_| (Attempt::default(), 0.0)).collect();
         // Read, in list order (the system boundary is this thread's).
         let mut reads = Vec::with_capacity(entries.len());
-        for (i, e) in entries.iter().enumerate() {
+        for (e, (a, spent)) in entries.iter().zip(attempts.iter_mut()) {
             let t = Instant::now();
-            reads.push(add_timed(&mut attempts[i].phases.verify_ms, || {
-                self.read(e)
-            }));
-            spent[i] += ms(t);
+            reads.push(add_timed(&mut a.phases.verify_ms, || self.read(e)));
+            *spent += ms(t);
         }
         // Verify, in parallel.
         let ring = self.ring.as_ref().map_err(Arc::clone);
@@ -254,19 +252,18 @@ impl Ctx<'_> {
         });
         // Decide, in list order: already there, measured, tracefs, the shared directory.
         let mut decided = Vec::with_capacity(entries.len());
-        for (i, c) in checked.into_iter().enumerate() {
-            let a = &mut attempts[i];
+        for (c, (a, spent)) in checked.into_iter().zip(attempts.iter_mut()) {
             let c = match c {
                 Some((c, verify_ms)) => {
                     a.phases.verify_ms += verify_ms;
-                    spent[i] += verify_ms;
+                    *spent += verify_ms;
                     c
                 }
                 None => Err(ObjectError::Lost { step: "verify" }),
             };
             let t = Instant::now();
             decided.push(c.and_then(|c| self.decide(c, a)));
-            spent[i] += ms(t);
+            *spent += ms(t);
         }
         // Load the independent ones, in parallel.
         let shared = self.shared_dir();
@@ -284,12 +281,14 @@ impl Ctx<'_> {
         let mut loaded: Vec<Option<Option<(LoadResult<'_>, f64)>>> =
             decided.iter().map(|_| None).collect();
         for (i, l) in places.into_iter().zip(loads) {
-            loaded[i] = Some(l);
+            if let Some(slot) = loaded.get_mut(i) {
+                *slot = Some(l);
+            }
         }
         // Attach and pin, in list order; the others load at their turn.
         let mut out = Vec::with_capacity(entries.len());
         let steps = decided.into_iter().zip(attempts).zip(loaded);
-        for (i, ((d, mut a), early)) in steps.enumerate() {
+        for ((d, (mut a, spent)), early) in steps {
             let t = Instant::now();
             let mut thread_ms = 0.0;
             let verdict = d.and_then(|d| match d {
@@ -313,7 +312,7 @@ impl Ctx<'_> {
                     self.effects(*to_load, result, &mut a)
                 }
             });
-            let duration = spent[i] + thread_ms + ms(t);
+            let duration = spent + thread_ms + ms(t);
             out.push((a, verdict, duration));
         }
         out
