@@ -21,7 +21,7 @@ _bpf_preload() {
     fi
     local opts
     case ${words[1]} in
-        run) opts="--cmdline --preload-list --bundle --keys --bpffs --status --policy --tpm-device --measure-log --verbose --boot --dry-run --help" ;;
+        run) opts="--cmdline --preload-list --bundle --keys --bpffs --status --policy --tpm-device --measure-log --verbose --boot --dry-run --sequential --help" ;;
         status) opts="--status --json --check --help" ;;
         sign) opts="--key --name --output --no-fast-path --kernel-key --kernel-cert --help" ;;
         verify) opts="--key --keys --help" ;;

@@ -19,6 +19,20 @@ fn main() {
     builtin_keys(&out);
     skeletons(&out);
     bpf_objects(&out);
+    no_unwind_tables();
+}
+
+/// The optimised binaries (the release builds) are linked without unwind tables:
+/// `no-unwind-tables.ld` says why. (A build script cannot see the profile's `panic`: cargo sets
+/// CARGO_CFG_PANIC from the target alone. The release-tests profile unwinds, but only its test
+/// harnesses, which are not bins and keep their tables, ever catch a panic.)
+fn no_unwind_tables() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("no-unwind-tables.ld");
+    println!("cargo:rerun-if-changed={}", script.display());
+    if std::env::var("OPT_LEVEL").is_ok_and(|o| o != "0") {
+        println!("cargo:rustc-link-arg-bins=-Wl,--no-eh-frame-hdr");
+        println!("cargo:rustc-link-arg-bins={}", script.display());
+    }
 }
 
 /// The built-in programs: source stems under `bpf/builtin/`.

@@ -2360,3 +2360,90 @@ fn inspect_initramfs_reads_what_the_boot_would_use() {
     );
     assert!(ran > 0, "no compressor was there to test with");
 }
+
+/// The parallel objects step against `run --sequential` on the same list: fast-path objects
+/// (loaded beside each other), libbpf-only ones and objects sharing maps by name (loaded at
+/// their turn), a verifier refusal and an attach failure between them. The same pin tree and
+/// the same status, but for times, kernel ids and the scratch directory's path.
+#[test]
+#[ignore = "needs root and BPF: run as root with --include-ignored (see README)"]
+fn parallel_and_sequential_runs_leave_the_same_pins_and_status() {
+    let fast = [
+        "counter",
+        "iter",
+        "maponly",
+        "xdp_pass",
+        "optional_prog",
+        "tp_btf_exec",
+        "rejected",
+        "attach_missing",
+        "long_prog_name",
+        "raw_tp_colon",
+    ];
+    let plain = ["counter_plain", "maponly_plain"];
+    let shared = ["shared_a", "shared_b"];
+    let names: Vec<&str> = ["counter", "shared_a", "iter", "counter_plain", "maponly"]
+        .into_iter()
+        .chain([
+            "xdp_pass",
+            "rejected",
+            "shared_b",
+            "optional_prog",
+            "tp_btf_exec",
+        ])
+        .chain([
+            "attach_missing",
+            "maponly_plain",
+            "long_prog_name",
+            "raw_tp_colon",
+        ])
+        .collect();
+    let cmdline = format!("rd.bpf_preload={}", names.join(","));
+    let run = |sequential: bool| {
+        let env = Env::new(if sequential { "par-seq" } else { "par-par" });
+        for o in fast.iter().chain(&shared) {
+            env.add(o, o);
+        }
+        for o in plain {
+            env.add_plain(o.trim_end_matches("_plain"), o);
+        }
+        let extra: &[&str] = if sequential { &["--sequential"] } else { &[] };
+        let (out, st) = env.run_with(BIN, &cmdline, extra);
+        // The record as text, but for what differs between any two runs.
+        let mut v = serde_json::to_value(&st).unwrap();
+        let root = env.path("").display().to_string();
+        for k in ["duration_ms", "run", "bpffs_instance"] {
+            v[k] = serde_json::Value::Null;
+        }
+        for o in v["objects"].as_array_mut().unwrap() {
+            for k in [
+                "duration_ms",
+                "phases",
+                "link_ids",
+                "link_prog_ids",
+                "dir_ino",
+            ] {
+                o[k] = serde_json::Value::Null;
+            }
+        }
+        let record = v.to_string().replace(&root, "ROOT");
+        (out.status.code(), st, record, env.tree(), env)
+    };
+    let (seq_code, seq, seq_record, seq_tree, _seq_env) = run(true);
+    let (par_code, par, par_record, par_tree, _par_env) = run(false);
+    // Both runs did the work: the list's mix of outcomes, every path taken.
+    let outcome = |st: &Status, n: &str| obj(st, n).result;
+    for st in [&seq, &par] {
+        assert_eq!(outcome(st, "rejected"), Outcome::Failed);
+        assert_eq!(outcome(st, "counter"), Outcome::Loaded);
+        assert_eq!(outcome(st, "shared_b"), Outcome::Loaded);
+        assert_eq!(obj(st, "counter").load_path.as_deref(), Some("fast"));
+        assert_eq!(
+            obj(st, "counter_plain").load_path.as_deref(),
+            Some("libbpf")
+        );
+    }
+    assert_eq!(par_code, seq_code);
+    assert_eq!(par_tree, seq_tree, "pin trees differ");
+    assert_eq!(par_record, seq_record, "status records differ");
+}

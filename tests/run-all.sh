@@ -77,6 +77,15 @@ else
     echo "run-all: bpf-preload-format reaches no libbpf-*, rustix, nix or libc"
     passed=$((passed + 1))
 fi
+# The initramfs build stays small (issue 24: at most 2.5 MiB); BENCHMARKS.md has the figures.
+size=$(stat -c %s target/bpf-preload-initrd)
+if ((size > 2621440)); then
+    echo "run-all: target/bpf-preload-initrd is $size B, over 2.5 MiB (2621440 B)"
+    failed=$((failed + 1))
+else
+    echo "run-all: target/bpf-preload-initrd is $size B, at most 2.5 MiB (2621440 B)"
+    passed=$((passed + 1))
+fi
 part "cargo test"
 
 # suite NAME CMD...: run a script that ends with "N passed, M failed"; add its counts.

@@ -8,7 +8,8 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::pipeline::load::{Kernel, LoadError, LoadFailed, LoadReport, Loaded};
 use crate::pipeline::object::Probe;
@@ -44,17 +45,41 @@ fn errno(e: rustix::io::Errno) -> io::Error {
     io::Error::from_raw_os_error(e.raw_os_error())
 }
 
+/// A `RefCell` that threads may share: the kernel fake is used from the parallel load step
+/// (`Kernel: Sync`), and it records into the system fake. Same `borrow`/`borrow_mut` as a
+/// `RefCell`, so tests read alike; a poisoned lock (a test thread panicked) is still read.
+#[derive(Debug, Default)]
+pub struct Shared<T>(RwLock<T>);
+
+impl<T> Shared<T> {
+    pub fn borrow(&self) -> RwLockReadGuard<'_, T> {
+        self.0.read().unwrap_or_else(|e| e.into_inner())
+    }
+    pub fn borrow_mut(&self) -> RwLockWriteGuard<'_, T> {
+        self.0.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl<T: Copy> Shared<T> {
+    pub fn get(&self) -> T {
+        *self.borrow()
+    }
+    pub fn set(&self, value: T) {
+        *self.borrow_mut() = value;
+    }
+}
+
 #[derive(Default)]
 pub struct FakeSys {
-    pub ops: RefCell<Vec<String>>,
-    pub dirs: RefCell<BTreeSet<PathBuf>>,
-    pub files: RefCell<BTreeMap<PathBuf, Vec<u8>>>,
-    pub mounted: RefCell<Vec<(FsKind, PathBuf)>>,
+    pub ops: Shared<Vec<String>>,
+    pub dirs: Shared<BTreeSet<PathBuf>>,
+    pub files: Shared<BTreeMap<PathBuf, Vec<u8>>>,
+    pub mounted: Shared<Vec<(FsKind, PathBuf)>>,
     /// Paths whose creation fails (to inject errors).
-    pub fail_on: RefCell<BTreeSet<PathBuf>>,
-    pub logs: RefCell<Vec<(Prio, String)>>,
+    pub fail_on: Shared<BTreeSet<PathBuf>>,
+    pub logs: Shared<Vec<(Prio, String)>>,
     /// How long reading an object takes (to see a step's time in the status).
-    pub read_delay: Cell<std::time::Duration>,
+    pub read_delay: Shared<std::time::Duration>,
 }
 
 impl FakeSys {
@@ -304,10 +329,14 @@ pub struct Spec {
 pub struct FakeKernel<'a> {
     sys: &'a FakeSys,
     table: BTreeMap<String, FakeLoad>,
-    /// Names handed to `load`, in order.
-    pub loaded: RefCell<Vec<String>>,
+    /// Names handed to `load`, in the order the loads began.
+    pub loaded: Shared<Vec<String>>,
     /// Link pins whose program is gone.
-    pub dead: RefCell<BTreeSet<PathBuf>>,
+    pub dead: Shared<BTreeSet<PathBuf>>,
+    /// Names whose load finished, in the order they finished (`load_delays` reorders them).
+    pub finished: Shared<Vec<String>>,
+    /// How long loading an object takes, by name (to make loads finish out of list order).
+    pub load_delays: BTreeMap<String, std::time::Duration>,
 }
 
 impl<'a> FakeKernel<'a> {
@@ -315,9 +344,17 @@ impl<'a> FakeKernel<'a> {
         Self {
             sys,
             table: BTreeMap::new(),
-            loaded: RefCell::default(),
-            dead: RefCell::default(),
+            loaded: Shared::default(),
+            dead: Shared::default(),
+            finished: Shared::default(),
+            load_delays: BTreeMap::new(),
         }
+    }
+
+    /// Loading `name` takes `delay`.
+    pub fn slow(mut self, name: &str, delay: std::time::Duration) -> Self {
+        self.load_delays.insert(name.to_owned(), delay);
+        self
     }
 
     pub fn with(mut self, name: &str, load: FakeLoad) -> Self {
@@ -356,12 +393,34 @@ impl Kernel for FakeKernel<'_> {
         })
     }
 
+    /// Independent unless it pins maps by name in the shared directory.
+    fn independent(&self, obj: &VerifiedObject) -> bool {
+        !matches!(self.table.get(obj.name.as_str()),
+            Some(FakeLoad::Object(spec)) if !spec.shared.is_empty())
+    }
+
     fn load<'s>(
         &'s self,
         obj: &VerifiedObject,
         shared_dir: &Path,
     ) -> Result<Box<dyn Loaded + 's>, LoadFailed> {
-        self.loaded.borrow_mut().push(obj.name.to_string());
+        let name = obj.name.to_string();
+        self.loaded.borrow_mut().push(name.clone());
+        if let Some(delay) = self.load_delays.get(&name) {
+            std::thread::sleep(*delay);
+        }
+        let loaded = self.load_now(obj, shared_dir);
+        self.finished.borrow_mut().push(name);
+        loaded
+    }
+}
+
+impl FakeKernel<'_> {
+    fn load_now<'s>(
+        &'s self,
+        obj: &VerifiedObject,
+        shared_dir: &Path,
+    ) -> Result<Box<dyn Loaded + 's>, LoadFailed> {
         let spec = match self.table.get(obj.name.as_str()) {
             Some(FakeLoad::Reject { errno, verifier }) => {
                 return Err(LoadFailed {
@@ -401,7 +460,7 @@ pub struct FakeObject<'a> {
     names: BTreeMap<&'static str, Vec<String>>,
     pub shared: Vec<PathBuf>,
     pub attach_errno: Option<i32>,
-    pub kept: Rc<Cell<bool>>,
+    pub kept: Arc<AtomicBool>,
 }
 
 impl<'a> FakeObject<'a> {
@@ -411,7 +470,7 @@ impl<'a> FakeObject<'a> {
             names: BTreeMap::new(),
             shared: vec![],
             attach_errno: None,
-            kept: Rc::default(),
+            kept: Arc::default(),
         }
     }
 
@@ -473,7 +532,7 @@ impl Loaded for FakeObject<'_> {
     }
 
     fn keep(&mut self) {
-        self.kept.set(true);
+        self.kept.store(true, Ordering::Relaxed);
     }
 
     fn as_pinnable(&mut self) -> &mut dyn Pinnable {

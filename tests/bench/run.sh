@@ -103,6 +103,7 @@ inner() {
 
     # run_tool TOOL LABEL: one timed run on a fresh bpffs -> $LAST_MS. TOOL is
     #   preload  one `bpf-preload run` of the 12 objects
+    #   seq      the same with --sequential (one object after another)
     #   lskel    the reference: one process loading the 12 light skeletons
     #            (tests/bench/reference.c); timed until it says all are attached,
     #            its exit (which detaches and frees everything) is not timed
@@ -120,6 +121,10 @@ inner() {
             preload)
                 ${WRAP:+$WRAP} "$BIN" run --cmdline "$W/cmdline" --bundle "$W/bundle" \
                     --keys "$W/keys" --bpffs "$FS" --status "$R/status-$label.json" \
+                    >"$out" 2>&1 || rc=$? ;;
+            seq)
+                "$BIN" run --sequential --cmdline "$W/cmdline" --bundle "$W/bundle" \
+                    --keys "$W/keys" --bpffs "$FS" --status "$R/status-seq-$label.json" \
                     >"$out" 2>&1 || rc=$? ;;
             libbpf)
                 "$BIN" run --cmdline "$W/cmdline" --bundle "$W/bundle-libbpf" \
@@ -155,7 +160,7 @@ inner() {
             cat "$out" >&2
             die "$tool exited $rc ($label${at:+, object $at})"
         fi
-        [[ $tool == preload || $tool == libbpf ]] && sub=links
+        [[ $tool == preload || $tool == seq || $tool == libbpf ]] && sub=links
         if [[ $tool != lskel ]]; then
             pins=$(find "$FS"/bench_*/$sub "$FS"/bench_*/maps -mindepth 1 | wc -l)
             [[ $pins -eq $((6 * ${#NAMES[@]})) ]] || die "$tool: $pins pins, expected $((6 * ${#NAMES[@]})) ($label)"
@@ -165,6 +170,10 @@ inner() {
             [[ $n -eq ${#NAMES[@]} ]] || die "bpf-preload: only $n of ${#NAMES[@]} objects loaded ($label), see $R/status-$label.json"
             n=$(grep -c '"load_path": "fast"' "$R/status-$label.json" || true)
             [[ $n -eq ${#NAMES[@]} ]] || die "bpf-preload: only $n of ${#NAMES[@]} objects on the fast path ($label)"
+        fi
+        if [[ $tool == seq ]]; then
+            n=$(grep -c '"load_path": "fast"' "$R/status-seq-$label.json" || true)
+            [[ $n -eq ${#NAMES[@]} ]] || die "bpf-preload --sequential: only $n of ${#NAMES[@]} objects loaded on the fast path ($label)"
         fi
         if [[ $tool == libbpf ]]; then
             n=$(grep -c '"load_path": "libbpf"' "$R/status-libbpf-$label.json" || true)
@@ -188,6 +197,7 @@ inner() {
     WRAP=
     log "warm-up round (untimed)"
     run_tool preload warmup
+    run_tool seq warmup
     run_tool lskel warmup
     run_tool libbpf warmup
     run_tool bpftool warmup
@@ -195,6 +205,7 @@ inner() {
 
     local r
     : >"$R/preload.ms"
+    : >"$R/seq.ms"
     : >"$R/lskel.ms"
     : >"$R/libbpf.ms"
     : >"$R/bpftool.ms"
@@ -204,9 +215,9 @@ inner() {
         local lbl order t
         lbl=$(printf 'r%02d' "$r")
         if ((r % 2)); then
-            order="preload lskel libbpf bpftool batch"
+            order="preload seq lskel libbpf bpftool batch"
         else
-            order="batch bpftool libbpf lskel preload"
+            order="batch bpftool libbpf lskel seq preload"
         fi
         for t in $order; do
             run_tool "$t" "$lbl"; echo "$LAST_MS" >>"$R/$t.ms"
@@ -312,13 +323,15 @@ STATIC_CHECK=$("$ROOT/tests/bench/static-check.sh" "$BIN" 2>&1) || {
 # Report.
 # ---------------------------------------------------------------------------
 SIZE=$(stat -c %s "$BIN")
+INITRD_BIN=$(bp_initrd_bin)
+SIZE_INITRD=$(stat -c %s "$INITRD_BIN" 2>/dev/null || echo 0)
 FILE_OUT=$(file -b "$BIN")
 case $FILE_OUT in
     *static-pie\ linked*|*statically\ linked*) ;;
     *) die "binary is not static: $FILE_OUT" ;;
 esac
 
-export W SIZE FILE_OUT BPFTOOL_MODE ROUNDS STATIC_CHECK
+export W SIZE SIZE_INITRD INITRD_BIN FILE_OUT BPFTOOL_MODE ROUNDS STATIC_CHECK
 BPFTOOL_VERSION=$(bpftool version 2>/dev/null | head -n1)
 KERNEL=$(uname -r) NCPU=$(nproc) LOADAVG_END=$(cut -d" " -f1-3 /proc/loadavg)
 export BPFTOOL_VERSION KERNEL NCPU LOADAVG_START LOADAVG_END

@@ -37,6 +37,7 @@ usage:
   bpf-preload run [--cmdline FILE] [--preload-list FILE] [--bundle DIR] [--keys DIR]
                   [--bpffs DIR] [--status FILE] [--policy FILE] [--verbose]
                   [--tpm-device DEV] [--measure-log FILE] [--boot] [--dry-run]
+                  [--sequential]
   bpf-preload status [--status FILE] [--json] [--check]
 ",
             $sign,

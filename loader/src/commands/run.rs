@@ -34,7 +34,15 @@ pub struct Args {
 impl Args {
     pub fn parse(p: &mut lexopt::Parser) -> Result<Option<Self>, lexopt::Error> {
         use lexopt::prelude::*;
-        let mut cfg = RunConfig::default();
+        let mut cfg = RunConfig {
+            // For debugging a boot whose hook cannot pass --sequential.
+            jobs: if std::env::var_os("BPF_PRELOAD_SEQUENTIAL").is_some_and(|v| v == "1") {
+                1
+            } else {
+                0
+            },
+            ..RunConfig::default()
+        };
         let (mut status_given, mut tpm_given, mut log_given) = (false, false, false);
         let (mut boot, mut dry_run) = (false, false);
         while let Some(arg) = p.next()? {
@@ -59,6 +67,7 @@ impl Args {
                     log_given = true;
                 }
                 Long("verbose") | Short('v') => cfg.verbose = true,
+                Long("sequential") => cfg.jobs = 1,
                 Long("boot") => boot = true,
                 Long("dry-run") => dry_run = true,
                 other => return Err(other.unexpected()),

@@ -67,3 +67,29 @@ pub fn set_sink(sink: Option<Sink>) {
     // calls it with a format string and its va_list.
     unsafe { libbpf_sys::libbpf_set_print(Some(hook)) };
 }
+
+/// The C library's message catalogue lookup, answered with the message itself. libelf (through
+/// libbpf) and the C library's `strerror` look their messages up with `dcgettext`; the static
+/// C library's own lookup drags in the whole of gettext — catalogue loading, plural rules,
+/// charset conversion with its `dlopen`ed modules and tables, some 200 KiB of the initramfs
+/// binary — for an answer that is always the message itself here: the loader never calls
+/// `setlocale`, so every lookup is in the "C" locale, where gettext returns `msgid` unchanged.
+/// Defining both names keeps the linker from taking the C library's `dcgettext.o`.
+#[no_mangle]
+pub extern "C" fn dcgettext(
+    _domain: *const c_char,
+    msgid: *const c_char,
+    _category: c_int,
+) -> *mut c_char {
+    msgid.cast_mut()
+}
+
+/// [`dcgettext`] under the C library's internal name (its `strerror` calls this one).
+#[no_mangle]
+pub extern "C" fn __dcgettext(
+    _domain: *const c_char,
+    msgid: *const c_char,
+    _category: c_int,
+) -> *mut c_char {
+    msgid.cast_mut()
+}

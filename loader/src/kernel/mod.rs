@@ -37,8 +37,12 @@ use bpf_preload_format::name::PinKind;
 use bpf_preload_format::verify::VerifiedObject;
 use libbpf_log::LogLevel;
 
-/// libbpf's messages: kept for error reports, echoed to stderr when verbose.
-static LIBBPF_LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
+thread_local! {
+    /// libbpf's messages: kept for error reports, echoed to stderr when verbose. Per thread:
+    /// libbpf calls its print hook on the thread of the call that prints, and objects load on
+    /// several threads at once; each load's error report reads its own thread's messages.
+    static LIBBPF_LOG: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 static VERBOSE: AtomicBool = AtomicBool::new(false);
 /// Bound on the kept log, so a huge verifier log cannot eat the initramfs's memory.
 const LOG_KEEP: usize = 256;
@@ -65,10 +69,11 @@ fn on_libbpf_message(level: LogLevel, msg: String) {
         }
     }
     if level != LogLevel::Debug {
-        let mut log = LIBBPF_LOG.lock().unwrap_or_else(|e| e.into_inner());
-        log.extend(msg.lines().map(str::to_owned));
-        let excess = log.len().saturating_sub(LOG_KEEP);
-        log.drain(..excess);
+        LIBBPF_LOG.with_borrow_mut(|log| {
+            log.extend(msg.lines().map(str::to_owned));
+            let excess = log.len().saturating_sub(LOG_KEEP);
+            log.drain(..excess);
+        });
     }
 }
 
@@ -127,7 +132,7 @@ pub(crate) fn last_load_failure() -> (Option<String>, Option<String>) {
 }
 
 fn take_log() -> Vec<String> {
-    std::mem::take(&mut *LIBBPF_LOG.lock().unwrap_or_else(|e| e.into_inner()))
+    LIBBPF_LOG.with_borrow_mut(std::mem::take)
 }
 
 /// The verifier's own reason: the last meaningful line of the last program load log.
@@ -207,6 +212,13 @@ pub fn signature_verdict(e: &skel::SkelError) -> String {
 }
 
 impl Kernel for Libbpf {
+    /// An object with a fast path: the light skeleton pins nothing by name, and the libbpf
+    /// fallback loads the same ELF, which has no map pinned by name (`sign` offers no fast path
+    /// for one: `fast::Unconvertible::PinnedMap`). An object without one may share maps.
+    fn independent(&self, obj: &VerifiedObject) -> bool {
+        obj.fast.is_some()
+    }
+
     fn probe(&self, path: &Path) -> io::Result<Probe> {
         // bpf_link__open is a plain BPF_OBJ_GET whatever the pin holds, and closing what it
         // returns only closes the descriptor (it never detaches anything).

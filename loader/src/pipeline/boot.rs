@@ -8,7 +8,7 @@
 //! | keys | [`Keys`] | [`keys`](super::keys) |
 //! | keyring | [`KernelKeys`] | [`signed`](super::signed) |
 //! | bpffs | [`Prepared`] | [`pin::bpffs`](super::pin::bpffs) |
-//! | objects | `Vec<ObjectStatus>` | [`object_run`](super::object_run) |
+//! | objects | `Vec<ObjectStatus>` | [`object_run`](super::object_run), [`parallel`](super::parallel) |
 //! | iterators | `Option<IteratorsStatus>` | [`iterators`](super::iterators) |
 //! | measurement | `MeasurementStatus` | [`measure`](super::measure) |
 //! | guard | `GuardStatus`, then signed-only mode's state | [`guard`](super::guard), [`signed`](super::signed) |
@@ -32,6 +32,7 @@ use super::live::{self, Instance};
 use super::load::Kernel;
 use super::measure::Measurer;
 use super::object_run::{ms, record, Attempt, Ctx, SkipReason, Verdict};
+use super::parallel;
 use super::pin::{self, Bpffs, BpffsError};
 use super::plan::read_plan;
 use super::report;
@@ -311,18 +312,31 @@ impl<'a> Boot<'a> {
             shared_at_start: sys.list(&cfg.bpffs.join(SHARED_DIR)).map_err(Arc::new),
             measurer,
         };
-        let mut out: Vec<ObjectStatus> = todo
-            .iter()
-            .map(|&entry| {
-                let t = Instant::now();
-                let mut attempt = Attempt::default();
-                let verdict = match ctx.object(entry, &mut attempt) {
-                    Ok(v) => v,
-                    Err(e) => Verdict::Failed(e),
-                };
-                self.finish(entry, attempt, verdict, t)
-            })
-            .collect();
+        let jobs = parallel::jobs(cfg.jobs);
+        let mut out: Vec<ObjectStatus> = if jobs > 1 {
+            // The same steps, verification and independent loads on `jobs` threads; the
+            // records and their log lines in list order all the same.
+            let done = ctx.objects(todo, jobs);
+            todo.iter()
+                .zip(done)
+                .map(|(&entry, (attempt, verdict, duration))| {
+                    let verdict = verdict.unwrap_or_else(Verdict::Failed);
+                    self.finish_ms(entry, attempt, verdict, duration)
+                })
+                .collect()
+        } else {
+            todo.iter()
+                .map(|&entry| {
+                    let t = Instant::now();
+                    let mut attempt = Attempt::default();
+                    let verdict = match ctx.object(entry, &mut attempt) {
+                        Ok(v) => v,
+                        Err(e) => Verdict::Failed(e),
+                    };
+                    self.finish(entry, attempt, verdict, t)
+                })
+                .collect()
+        };
         if prepared.bpffs.is_ok() {
             // Each object's own directory, which `status` compares object by object.
             for o in &mut out {
@@ -337,7 +351,17 @@ impl<'a> Boot<'a> {
 
     /// An object's status record, and its kmsg line.
     fn finish(&self, entry: &Entry, a: Attempt, verdict: Verdict, t: Instant) -> ObjectStatus {
-        let o = record(entry, a, verdict, ms(t));
+        self.finish_ms(entry, a, verdict, ms(t))
+    }
+
+    fn finish_ms(
+        &self,
+        entry: &Entry,
+        a: Attempt,
+        verdict: Verdict,
+        duration: f64,
+    ) -> ObjectStatus {
+        let o = record(entry, a, verdict, duration);
         self.sys.log(report::prio(&o), &o.log_line());
         o
     }

@@ -39,6 +39,10 @@ pub struct RunConfig {
     pub place: Place,
     /// Log to /dev/kmsg (the boot's kernel log); off: stderr only (a manual run).
     pub kmsg: bool,
+    /// How many threads verify objects and load the independent ones (attaching and pinning
+    /// stay in list order): 0 every core; 1 every step of one object before the next object
+    /// (`run --sequential`, or `BPF_PRELOAD_SEQUENTIAL=1` in the environment), for debugging.
+    pub jobs: usize,
 }
 
 impl Default for RunConfig {
@@ -62,6 +66,7 @@ impl Default for RunConfig {
             verbose: false,
             place: Place::Initramfs,
             kmsg: true,
+            jobs: 0,
         }
     }
 }

@@ -48,6 +48,9 @@ pub enum RunError {
 pub enum ObjectError {
     #[error("invalid name: {0}")]
     Name(#[source] NameError),
+    /// Its step's thread ended without an answer (it panicked, in a build that unwinds).
+    #[error("{step}: the step's thread ended without an answer")]
+    Lost { step: &'static str },
     #[error(transparent)]
     Bpffs(Arc<BpffsError>),
     #[error("trusted keys: {0}")]

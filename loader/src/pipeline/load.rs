@@ -56,8 +56,14 @@ impl LoadFailed {
     }
 }
 
-/// Loads verified objects into the running kernel.
-pub trait Kernel {
+/// Loads verified objects into the running kernel. `Sync`: the objects step loads independent
+/// objects on several threads at once (`boot::Boot::objects`).
+pub trait Kernel: Sync {
+    /// Whether loading `obj` touches nothing another object's load does (no map pinned by name
+    /// in the shared directory, on any path its load may take): then it may load beside others,
+    /// before its turn. The others load in list order, at their turn.
+    fn independent(&self, obj: &VerifiedObject) -> bool;
+
     /// What the pin at `path` holds (BPF_OBJ_GET, then the type of the file it gives).
     fn probe(&self, path: &Path) -> io::Result<Probe>;
 
@@ -71,8 +77,9 @@ pub trait Kernel {
 }
 
 /// An object in the kernel, not yet pinned. Dropping it closes every handle: what is not pinned
-/// by then is gone (links detach, programs and maps are freed).
-pub trait Loaded: Pinnable {
+/// by then is gone (links detach, programs and maps are freed). `Send`: it may be loaded on
+/// another thread than the one that attaches and pins it.
+pub trait Loaded: Pinnable + Send {
     /// Attach every program that can be attached from its section; the others are reported.
     fn attach(&mut self) -> Result<(), LoadError>;
     /// What loading and attaching found out.

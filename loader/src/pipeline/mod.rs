@@ -7,6 +7,7 @@
 //! | [`plan`] | reading the command line, the list and the policy |
 //! | [`keys`], [`signed`] | the trusted keys; the kernel keyring and signed-only mode |
 //! | [`object_run`] | one object's steps and its status record |
+//! | [`parallel`] | work on several threads, answers in list order |
 //! | [`load`], [`object`] | the kernel boundary's traits: loading; a loaded object's names and pins |
 //! | [`measure`], [`pin`], [`iterators`], [`guard`], [`report`] | measured preload, pinning, the built-in iterators, the guard, reporting |
 //! | [`live`] | what `status` finds still in place |
@@ -24,6 +25,7 @@ pub mod load;
 pub mod measure;
 pub mod object;
 pub mod object_run;
+pub mod parallel;
 pub mod pin;
 pub mod plan;
 pub mod report;

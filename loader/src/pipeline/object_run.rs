@@ -12,8 +12,9 @@ use std::time::Instant;
 use super::config::RunConfig;
 use super::error::ObjectError;
 use super::keys::{KeyError, KeyRing};
-use super::load::{Kernel, LoadReport};
+use super::load::{Kernel, LoadFailed, LoadReport, Loaded};
 use super::measure::{Measured, Measurer};
+use super::parallel;
 use super::pin::{self, BpffsError, Existing, PinError, Pins};
 use crate::sys::{FsKind, Sys, MAX_OBJECT_SIZE, TRACEFS_PATH};
 use bpf_preload_format::cmdline::Entry;
@@ -74,11 +75,11 @@ pub fn ms(since: Instant) -> f64 {
     (since.elapsed().as_secs_f64() * 1e4).round() / 10.0
 }
 
-/// Run `step`, storing its duration in `slot` whatever it returns.
-fn timed<T>(slot: &mut f64, step: impl FnOnce() -> T) -> T {
+/// Run `step`, adding its duration to `slot` whatever it returns.
+fn add_timed<T>(slot: &mut f64, step: impl FnOnce() -> T) -> T {
     let t = Instant::now();
     let out = step();
-    *slot = ms(t);
+    *slot += ms(t);
     out
 }
 
@@ -153,22 +154,212 @@ pub(super) struct Ctx<'a> {
     pub(super) measurer: &'a Measurer<'a>,
 }
 
+/// An object named and read, its bytes not yet checked.
+pub(super) struct Read {
+    name: ObjectName,
+    bytes: Vec<u8>,
+}
+
+/// An object verified and its ELF described.
+pub(super) struct Checked {
+    name: ObjectName,
+    verified: VerifiedObject,
+    info: ElfInfo,
+}
+
+/// An object to load: checked, measured, nothing of it in place yet.
+pub(super) struct ToLoad {
+    name: ObjectName,
+    sha: String,
+    verified: VerifiedObject,
+    info: ElfInfo,
+    /// The shared directory's names just before its load.
+    shared_before: Vec<String>,
+}
+
+/// What the decide step leaves: the object's end, or its load to do.
+pub(super) enum Decided {
+    Done(Verdict),
+    Load(Box<ToLoad>),
+}
+
+/// What the kernel made of one load.
+pub(super) type LoadResult<'k> = Result<Box<dyn Loaded + 'k>, LoadFailed>;
+
+/// The verify step, pure (bytes and keys in, a verified object out): it may run on any thread.
+pub(super) fn check(ring: &KeyRing, r: Read) -> Result<Checked, ObjectError> {
+    let (verified, info) = verify::check(r.bytes, Some(&r.name), ring)?;
+    Ok(Checked {
+        name: r.name,
+        verified,
+        info,
+    })
+}
+
+/// The load step: the kernel alone, no other effect; it may run on any thread. Its time.
+pub(super) fn load<'k>(kernel: &'k dyn Kernel, t: &ToLoad, shared: &Path) -> (LoadResult<'k>, f64) {
+    let start = Instant::now();
+    let out = kernel.load(&t.verified, shared);
+    (out, ms(start))
+}
+
 impl Ctx<'_> {
-    /// Every step of one object, in order; each returns its value into `a`.
+    /// Every step of one object, in order; each returns its value into `a`. The sequential
+    /// composition (`run --sequential`); [`Ctx::objects`] composes the same steps over a list.
     pub(super) fn object(&self, entry: &Entry, a: &mut Attempt) -> Result<Verdict, ObjectError> {
+        let read = add_timed(&mut a.phases.verify_ms, || self.read(entry))?;
+        let ring = self.ring_ok()?;
+        let checked = add_timed(&mut a.phases.verify_ms, || check(ring, read))?;
+        let t = match self.decide(checked, a)? {
+            Decided::Done(v) => return Ok(v),
+            Decided::Load(t) => t,
+        };
+        let (loaded, load_ms) = load(self.kernel, &t, &self.shared_dir());
+        a.phases.load_ms += load_ms;
+        self.effects(*t, loaded, a)
+    }
+
+    /// Every object of the list: read, verify, decide (measure), load, then attach and pin.
+    /// Verifying, and loading the objects the kernel calls independent, run on up to `jobs`
+    /// threads; everything with an effect beyond the kernel's load (reading through `sys`,
+    /// measuring, attaching, pinning, the shared directory, the status and its log line)
+    /// happens here in list order, object by object, as [`Ctx::object`] does it. An object
+    /// that is not independent loads at its turn. Each object's attempt, verdict and time.
+    pub(super) fn objects(
+        &self,
+        entries: &[&Entry],
+        jobs: usize,
+    ) -> Vec<(Attempt, Result<Verdict, ObjectError>, f64)> {
+        // Per object: what its steps produced, and their time (on the threads too).
+        let mut attempts: Vec<(Attempt, f64)> =
+            entries.iter().map(|_| (Attempt::default(), 0.0)).collect();
+        // Read, in list order (the system boundary is this thread's).
+        let mut reads = Vec::with_capacity(entries.len());
+        for (e, (a, spent)) in entries.iter().zip(attempts.iter_mut()) {
+            let t = Instant::now();
+            reads.push(add_timed(&mut a.phases.verify_ms, || self.read(e)));
+            *spent += ms(t);
+        }
+        // Verify, in parallel.
+        let ring = self.ring.as_ref().map_err(Arc::clone);
+        let checked = parallel::map(reads, jobs, |r| {
+            let start = Instant::now();
+            let out = r.and_then(|r| match &ring {
+                Ok(ring) => check(ring, r),
+                Err(e) => Err(ObjectError::Keys(e.clone())),
+            });
+            (out, ms(start))
+        });
+        // Decide, in list order: already there, measured, tracefs, the shared directory.
+        let mut decided = Vec::with_capacity(entries.len());
+        for (c, (a, spent)) in checked.into_iter().zip(attempts.iter_mut()) {
+            let c = match c {
+                Some((c, verify_ms)) => {
+                    a.phases.verify_ms += verify_ms;
+                    *spent += verify_ms;
+                    c
+                }
+                None => Err(ObjectError::Lost { step: "verify" }),
+            };
+            let t = Instant::now();
+            decided.push(c.and_then(|c| self.decide(c, a)));
+            *spent += ms(t);
+        }
+        // Load the independent ones, in parallel.
+        let shared = self.shared_dir();
+        let early: Vec<(usize, &ToLoad)> = decided
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| match d {
+                Ok(Decided::Load(t)) if self.kernel.independent(&t.verified) => Some((i, &**t)),
+                _ => None,
+            })
+            .collect();
+        let kernel = self.kernel;
+        let places: Vec<usize> = early.iter().map(|(i, _)| *i).collect();
+        let loads = parallel::map(early, jobs, |(_, t)| load(kernel, t, &shared));
+        let mut loaded: Vec<Option<Option<(LoadResult<'_>, f64)>>> =
+            decided.iter().map(|_| None).collect();
+        for (i, l) in places.into_iter().zip(loads) {
+            if let Some(slot) = loaded.get_mut(i) {
+                *slot = Some(l);
+            }
+        }
+        // Attach and pin, in list order; the others load at their turn.
+        let mut out = Vec::with_capacity(entries.len());
+        let steps = decided.into_iter().zip(attempts).zip(loaded);
+        for ((d, (mut a, spent)), early) in steps {
+            let t = Instant::now();
+            let mut thread_ms = 0.0;
+            let verdict = d.and_then(|d| match d {
+                Decided::Done(v) => Ok(v),
+                Decided::Load(mut to_load) => {
+                    let (result, load_ms) = match early {
+                        Some(Some((result, load_ms))) => {
+                            thread_ms = load_ms;
+                            (result, load_ms)
+                        }
+                        Some(None) => return Err(ObjectError::Lost { step: "load" }),
+                        None => {
+                            // Objects before it may have pinned shared maps since it was
+                            // decided: what was there is what is there now.
+                            to_load.shared_before =
+                                add_timed(&mut a.phases.load_ms, || self.list_shared())?;
+                            load(self.kernel, &to_load, &shared)
+                        }
+                    };
+                    a.phases.load_ms += load_ms;
+                    self.effects(*to_load, result, &mut a)
+                }
+            });
+            let duration = spent + thread_ms + ms(t);
+            out.push((a, verdict, duration));
+        }
+        out
+    }
+
+    fn shared_dir(&self) -> PathBuf {
+        self.cfg.bpffs.join(SHARED_DIR)
+    }
+
+    fn list_shared(&self) -> Result<Vec<String>, ObjectError> {
+        let shared = self.shared_dir();
+        self.sys
+            .list(&shared)
+            .map_err(|source| ObjectError::ListShared {
+                path: shared,
+                source,
+            })
+    }
+
+    fn ring_ok(&self) -> Result<&KeyRing, ObjectError> {
+        self.ring.as_ref().map_err(|e| ObjectError::Keys(e.clone()))
+    }
+
+    /// The read step: a name the bpffs can hold, the run's bpffs and keys usable, the bytes.
+    fn read(&self, entry: &Entry) -> Result<Read, ObjectError> {
         let name = entry.name.clone().map_err(ObjectError::Name)?;
         self.bpffs
             .as_ref()
             .map_err(|e| ObjectError::Bpffs(e.clone()))?;
-        let ring = self
-            .ring
-            .as_ref()
-            .map_err(|e| ObjectError::Keys(e.clone()))?;
-        let (verified, info, existing) = timed(&mut a.phases.verify_ms, || {
-            let (verified, info) = self.read_and_check(&name, ring)?;
-            let existing = self.existing(&name, &verified)?;
-            Ok::<_, ObjectError>((verified, info, existing))
-        })?;
+        self.ring_ok()?;
+        let path = self.cfg.bundle.join(name.file_name());
+        let bytes = self
+            .sys
+            .read_bounded(&path, MAX_OBJECT_SIZE)
+            .map_err(|source| ObjectError::Read { path, source })?;
+        Ok(Read { name, bytes })
+    }
+
+    /// The decide step: is it in place already, measured before any byte of it reaches the
+    /// kernel; what its load needs (tracefs, the shared directory's names before it).
+    fn decide(&self, c: Checked, a: &mut Attempt) -> Result<Decided, ObjectError> {
+        let Checked {
+            name,
+            verified,
+            info,
+        } = c;
+        let existing = add_timed(&mut a.phases.verify_ms, || self.existing(&name, &verified))?;
         let sha = verified.sha256_hex();
         let key_id = verified.key_id.to_string();
         a.verified = Some((sha.clone(), key_id.clone()));
@@ -180,23 +371,41 @@ impl Ctx<'_> {
             == Measured::Extended;
         match existing {
             Existing::Nothing => {}
-            Existing::Same => return self.already_loaded(&name, &info, a),
+            Existing::Same => return self.already_loaded(&name, &info, a).map(Decided::Done),
             Existing::Conflict(found) => {
                 let path = self.cfg.bpffs.join(name.as_str());
                 return Err(ObjectError::Conflict { path, found });
             }
         }
-        let shared = self.cfg.bpffs.join(SHARED_DIR);
-        let (mut obj, attached, shared_before) = timed(&mut a.phases.load_ms, || {
+        let shared_before = add_timed(&mut a.phases.load_ms, || {
             self.ensure_tracefs(&info)?;
-            let before = self
-                .sys
-                .list(&shared)
-                .map_err(|source| ObjectError::ListShared {
-                    path: shared.clone(),
-                    source,
-                })?;
-            let mut obj = self.kernel.load(&verified, &shared).map_err(|f| {
+            self.list_shared()
+        })?;
+        Ok(Decided::Load(Box::new(ToLoad {
+            name,
+            sha,
+            verified,
+            info,
+            shared_before,
+        })))
+    }
+
+    /// After the load, in list order: refuse planted shared maps, attach, pin, keep.
+    fn effects(
+        &self,
+        t: ToLoad,
+        loaded: LoadResult<'_>,
+        a: &mut Attempt,
+    ) -> Result<Verdict, ObjectError> {
+        let ToLoad {
+            name,
+            sha,
+            verified,
+            info,
+            shared_before,
+        } = t;
+        let (mut obj, attached) = add_timed(&mut a.phases.load_ms, || {
+            let mut obj = loaded.map_err(|f| {
                 a.load = Some(f.report());
                 f.error
             })?;
@@ -205,7 +414,7 @@ impl Ctx<'_> {
             let attached = self
                 .refuse_preexisting(&a.shared)
                 .and_then(|()| Ok(obj.attach()?));
-            Ok::<_, ObjectError>((obj, attached, before))
+            Ok::<_, ObjectError>((obj, attached))
         })?;
         a.load = Some(obj.report());
         a.shared_reused = a
@@ -214,7 +423,7 @@ impl Ctx<'_> {
             .filter(|m| shared_before.contains(m))
             .cloned()
             .collect();
-        let installed = timed(&mut a.phases.pin_ms, || {
+        let installed = add_timed(&mut a.phases.pin_ms, || {
             attached?;
             let (bpffs, run_id) = (&self.cfg.bpffs, self.run_id.as_str());
             let pins = pin::install(self.sys, bpffs, run_id, &name, &sha, obj.as_pinnable())?;
@@ -293,20 +502,6 @@ impl Ctx<'_> {
                 damages,
             }),
         }
-    }
-
-    /// Read once, then every check `run` (and `bpf-preload verify`) makes before the kernel.
-    fn read_and_check(
-        &self,
-        name: &ObjectName,
-        ring: &KeyRing,
-    ) -> Result<(VerifiedObject, ElfInfo), ObjectError> {
-        let path = self.cfg.bundle.join(name.file_name());
-        let bytes = self
-            .sys
-            .read_bounded(&path, MAX_OBJECT_SIZE)
-            .map_err(|source| ObjectError::Read { path, source })?;
-        Ok(verify::check(bytes, Some(name), ring)?)
     }
 
     fn existing(&self, name: &ObjectName, v: &VerifiedObject) -> Result<Existing, ObjectError> {

@@ -166,6 +166,9 @@ fn setup(objects: &[&str]) -> (FakeSys, RunConfig) {
     let cfg = RunConfig {
         bundle: "/bundle".into(),
         bpffs: "/bpf".into(),
+        // The reference order, one object after another; `parallel_*` compare the parallel
+        // objects step with it.
+        jobs: 1,
         ..RunConfig::default()
     };
     for name in objects {
@@ -1644,4 +1647,143 @@ fn iterators_are_not_loaded_unmeasured_when_measurement_is_required() {
         it.reason
     );
     assert!(iters.asked.borrow().is_empty());
+}
+
+/// One varied list (every kind of failure, shared maps made and reused, an object already in
+/// place) run with `jobs` threads; loads finish out of list order (`good` and `slow` take
+/// longest). What the run left: status, pin tree, operations, log, the order loads finished in.
+fn ordered_effects_run(
+    jobs: usize,
+) -> (Status, Vec<String>, Vec<String>, Vec<String>, Vec<String>) {
+    let names = [
+        "pre",
+        "good",
+        "rej",
+        "unsigned",
+        "maker",
+        "slow",
+        "user",
+        "attachfail",
+        "badpin",
+        "tail",
+    ];
+    let (sys, mut cfg) = setup(&names);
+    sys.files
+        .borrow_mut()
+        .insert("/bundle/unsigned.bpf.o".into(), elf_stub());
+    sys.fail_on
+        .borrow_mut()
+        .insert("/bpf/+staging-r1-badpin/maps/map_a".into());
+    let shared = |maps: Vec<&'static str>| {
+        FakeLoad::Object(Spec {
+            links: vec!["prog_a"],
+            maps: vec!["map_a"],
+            shared: maps,
+            ..Spec::default()
+        })
+    };
+    let ms = std::time::Duration::from_millis;
+    let kernel = FakeKernel::new(&sys)
+        .with(
+            "rej",
+            FakeLoad::Reject {
+                errno: 13,
+                verifier: "R0 invalid mem access",
+            },
+        )
+        .with("maker", shared(vec!["events"]))
+        .with("user", shared(vec!["events", "own"]))
+        .with(
+            "attachfail",
+            FakeLoad::Object(Spec {
+                links: vec!["prog_a"],
+                attach_errno: Some(95),
+                ..Spec::default()
+            }),
+        )
+        .slow("good", ms(60))
+        .slow("slow", ms(30));
+    // `pre` is in place from an earlier run.
+    run_cmdline("rd.bpf_preload=pre", &cfg, &sys, &kernel);
+    kernel.finished.borrow_mut().clear();
+    sys.ops.borrow_mut().clear();
+    sys.logs.borrow_mut().clear();
+    cfg.jobs = jobs;
+    let cmdline = format!(
+        "rd.bpf_preload=a.b,missing,{} rd.bpf_preload.required=rej",
+        names.join(",")
+    );
+    let mut st = run_cmdline(&cmdline, &cfg, &sys, &kernel);
+    for o in &mut st.objects {
+        o.duration_ms = 0.0;
+        o.phases = Default::default();
+    }
+    // Reads come first when parallel (one pass over the list before verifying).
+    let ops = sys
+        .ops
+        .borrow()
+        .iter()
+        .filter(|o| !o.starts_with("read "))
+        .cloned()
+        .collect();
+    let logs = sys
+        .logs
+        .borrow()
+        .iter()
+        .map(|(p, l)| format!("{p:?} {}", l.split(" ms=").next().unwrap_or(l)))
+        .collect();
+    let finished = kernel.finished.borrow().clone();
+    (st, sys.tree(Path::new("/bpf")), ops, logs, finished)
+}
+
+#[test]
+fn parallel_objects_have_the_effects_of_a_sequential_run_in_list_order() {
+    let (seq, seq_tree, seq_ops, seq_logs, seq_finished) = ordered_effects_run(1);
+    let (par, par_tree, par_ops, par_logs, par_finished) = ordered_effects_run(4);
+    // The sequential run loads in list order; the parallel one finished loads out of it.
+    let independent = ["good", "rej", "slow", "attachfail", "badpin", "tail"];
+    let pos = |f: &[String], n: &str| f.iter().position(|x| x == n).unwrap();
+    assert!(pos(&seq_finished, "good") < pos(&seq_finished, "tail"));
+    assert!(
+        pos(&par_finished, "tail") < pos(&par_finished, "good"),
+        "loads did not overlap: {par_finished:?}"
+    );
+    for n in independent {
+        assert!(par_finished.iter().any(|f| f == n), "{n} not loaded");
+    }
+    // The same record, tree, operations (pins, renames, removals) and log, in list order.
+    assert_eq!(
+        serde_json::to_value(&par).unwrap(),
+        serde_json::to_value(&seq).unwrap()
+    );
+    assert_eq!(par_tree, seq_tree);
+    assert_eq!(par_ops, seq_ops);
+    assert_eq!(par_logs, seq_logs);
+    // What that order is: each object's directory renamed into place in list order.
+    let renamed: Vec<&str> = par_ops
+        .iter()
+        .filter_map(|o| o.strip_prefix("rename /bpf/+staging-r1-"))
+        .filter_map(|o| o.split(' ').next())
+        .collect();
+    assert_eq!(renamed, vec!["good", "maker", "slow", "user", "tail"]);
+    assert_eq!(
+        results(&par),
+        vec![
+            ("a.b", Outcome::Failed),
+            ("missing", Outcome::Failed),
+            ("pre", Outcome::AlreadyLoaded),
+            ("good", Outcome::Loaded),
+            ("rej", Outcome::Failed),
+            ("unsigned", Outcome::Failed),
+            ("maker", Outcome::Loaded),
+            ("slow", Outcome::Loaded),
+            ("user", Outcome::Loaded),
+            ("attachfail", Outcome::Failed),
+            ("badpin", Outcome::Failed),
+            ("tail", Outcome::Loaded),
+        ]
+    );
+    // `user` found the map `maker` made before it, in both runs.
+    let user = par.objects.iter().find(|o| o.name == "user").unwrap();
+    assert_eq!(user.shared_maps_reused, vec!["events"]);
 }
