@@ -12,8 +12,9 @@
 #                                d13-uki-dracut-shell: a signed UKI made by Debian 13's `dracut --uefi`
 #                                (docs/secure-boot.md route 1): systemd-stub, the bzImage, the
 #                                case's whole command line (uki_cmdline) as its .cmdline
-#                                d13-uki-ukify-initramfs-tools: the same made by `ukify build` with
-#                                an initramfs-tools initrd (route 2), signed by ukify (sbsign)
+#                                d13-uki-ukify-initramfs-tools, d13-uki-ukify-mkosi-initrd: the same
+#                                made by `ukify build` with an initramfs-tools initrd (route 2) or
+#                                mkosi-initrd's (route 3), signed by ukify (sbsign)
 #   bundle=full                  the signed objects, keys and list (run.sh make_bundles)
 #   boot=tpm                     boot the bzImage with a software TPM (default: the ELF vmlinux)
 #   boot=uefi-sb                 boot the UKI under OVMF with Secure Boot enforced (snakeoil db)

@@ -487,30 +487,33 @@ vm_trixie_uki_tools() {
         vdie "the Debian 13 root lacks a UKI tool of $VM_TRIXIE_UKI_PKGS ($r)"
 }
 
-# _vm_uki_pcr11 UKI: UKI.pcr11, the PCR 11 value systemd-stub will measure: the sections it knows,
-# cut out of UKI and predicted by systemd-measure (systemd 257) in the Debian 13 root.
+# _vm_uki_pcr11 UKI [PHASES]: UKI.pcr11, the PCR 11 value the real root will read: the sections
+# systemd-stub measures, cut out of UKI, then the boot phases (default none: a shell initrd;
+# `enter-initrd:leave-initrd` for a systemd initrd, whose systemd-pcrphase measures both words),
+# predicted by systemd-measure (systemd 257) in the Debian 13 root.
 _vm_uki_pcr11() {
-    local out=$1 r s w=/var/tmp/vmtest-uki-sections args=()
+    local out=$1 phases=${2:-} r s w=/var/tmp/vmtest-uki-sections args=()
     r=$(vm_trixie_root)
     rm -rf "${r:?}$w" && mkdir -p "$r$w"
     for s in linux osrel cmdline initrd ucode splash dtb uname sbat; do
         objcopy -O binary --only-section=".$s" "$out" "$r$w/$s" 2> /dev/null
         [[ -s $r$w/$s ]] && args+=("--$s=$w/$s")
     done
-    vm_in_root "$r" /usr/lib/systemd/systemd-measure calculate --bank=sha256 --phase=: "${args[@]}" \
+    vm_in_root "$r" /usr/lib/systemd/systemd-measure calculate --bank=sha256 --phase="${phases:-:}" "${args[@]}" \
         > "$out.measure" 2>&1 || { cat "$out.measure" >&2; vdie "systemd-measure calculate failed"; }
     awk '/11:sha256=/ { sub(/.*11:sha256=/, ""); print; exit }' "$out.measure" > "$out.pcr11"
     rm -rf "${r:?}$w"
     [[ -s $out.pcr11 ]] || vdie "no PCR 11 value in $out.measure"
 }
 
-# vm_trixie_uki_ukify KERNELDIR OUT BUNDLEDIR CMDLINE: route 2 of docs/secure-boot.md with Debian
-# 13's tools in the Debian 13 root: mkinitramfs (initramfs-tools, our hook) makes the initrd, then
-# `ukify build` (systemd 257) the UKI from systemd-stub, the kernel package's bzImage, that initrd
-# and CMDLINE as its .cmdline, signed by ukify itself (sbsign, the snakeoil db key). OUT is the
-# signed UKI; OUT.pcr11 as for the dracut route.
+# vm_trixie_uki_ukify GENERATOR KERNELDIR OUT BUNDLEDIR CMDLINE: routes 2 and 3 of
+# docs/secure-boot.md with Debian 13's tools in the Debian 13 root: GENERATOR (initramfs-tools:
+# mkinitramfs with our hook; mkosi-initrd) makes the initrd, then `ukify build` (systemd 257) the
+# UKI from systemd-stub, the kernel package's bzImage, that initrd and CMDLINE as its .cmdline,
+# signed by ukify itself (sbsign, the snakeoil db key). OUT is the signed UKI; OUT.pcr11 as for
+# the dracut route.
 vm_trixie_uki_ukify() {
-    local kd=$1 out=$2 bundle=$3 cmdline=$4 r kver keys img w=/var/tmp/vmtest-uki
+    local gen=$1 kd=$2 out=$3 bundle=$4 cmdline=$5 r kver keys img w=/var/tmp/vmtest-uki
     vm_trixie_uki_tools
     r=$(vm_trixie_root)
     kver=$(cat "$kd/kver")
@@ -518,7 +521,11 @@ vm_trixie_uki_ukify() {
     [[ -f $img ]] || img=$kd/root/lib/modules/$kver/vmlinuz
     [[ -f $img ]] || vdie "no bzImage for $kver under $kd/root"
     keys=$(vm_sb_keys)
-    vm_trixie_mkinitramfs "$kd" "$out.initrd" "$bundle"
+    case $gen in
+        initramfs-tools) vm_trixie_mkinitramfs "$kd" "$out.initrd" "$bundle" ;;
+        mkosi-initrd) vm_trixie_mkosi_initrd "$kd" "$out.initrd" "$bundle" ;;
+        *) vdie "vm_trixie_uki_ukify: unknown generator $gen" ;;
+    esac
     rm -rf "${r:?}$w" && mkdir -p "$r$w"
     cp "$img" "$r$w/vmlinuz"
     mv "$out.initrd" "$r$w/initrd.img"
@@ -530,7 +537,8 @@ vm_trixie_uki_ukify() {
     mv "$r$w/uki.efi" "$out"
     rm -rf "${r:?}$w"
     sbverify --cert "$keys/db.crt" "$out" >&2 || vdie "$out does not verify with $keys/db.crt"
-    _vm_uki_pcr11 "$out"
+    # mkosi-initrd's is a systemd initrd: systemd-pcrphase extends PCR 11 on entering and leaving it
+    if [[ $gen == mkosi-initrd ]]; then _vm_uki_pcr11 "$out" enter-initrd:leave-initrd; else _vm_uki_pcr11 "$out"; fi
 }
 
 # vm_trixie_uki_dracut KERNELDIR FLAVOUR OUT BUNDLEDIR CMDLINE: the dracut route of

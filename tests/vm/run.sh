@@ -129,7 +129,7 @@ build_image() {
     case $2 in
         systemd|shell) VM_DRACUT_EXTRA_CONF=$4 vm_initrd "$kd" "$2" "$5" "$b" ;;
         d13-uki-dracut-*) VM_TRIXIE_INITRD_CONF=$4 vm_trixie_uki_dracut "$kd" "${2#d13-uki-dracut-}" "$5" "$b" "$6" ;;
-        d13-uki-ukify-initramfs-tools) VM_TRIXIE_INITRD_CONF=$4 vm_trixie_uki_ukify "$kd" "$5" "$b" "$6" ;;
+        d13-uki-ukify-*) VM_TRIXIE_INITRD_CONF=$4 vm_trixie_uki_ukify "${2#d13-uki-ukify-}" "$kd" "$5" "$b" "$6" ;;
         d13-dracut-*) VM_TRIXIE_INITRD_CONF=$4 vm_trixie_dracut "$kd" "${2#d13-dracut-}" "$5" "$b" ;;
         d13-initramfs-tools) VM_TRIXIE_INITRD_CONF=$4 vm_trixie_mkinitramfs "$kd" "$5" "$b" ;;
         d13-mkosi-initrd) VM_TRIXIE_INITRD_CONF=$4 vm_trixie_mkosi_initrd "$kd" "$5" "$b" ;;
