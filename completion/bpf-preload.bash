@@ -23,7 +23,7 @@ _bpf_preload() {
     case ${words[1]} in
         run) opts="--cmdline --preload-list --bundle --keys --bpffs --status --policy --tpm-device --measure-log --verbose --boot --dry-run --help" ;;
         status) opts="--status --json --check --help" ;;
-        sign) opts="--key --name --output --no-fast-path --kernel-key --kernel-cert --help" ;;
+        sign) opts="--key --public-key --message-out --signature --name --output --no-fast-path --kernel-key --kernel-cert --help" ;;
         verify) opts="--key --keys --help" ;;
         inspect) opts="--json --help" ;;
         keygen) opts="--private --public --help" ;;
@@ -37,7 +37,8 @@ _bpf_preload() {
             ;;
         --pcr | --name) return ;;
         --cmdline | --preload-list | --status | --policy | --tpm-device | --measure-log | --key | \
-            --output | --kernel-key | --kernel-cert | --private | --public | --pcrlock)
+            --output | --kernel-key | --kernel-cert | --private | --public | --pcrlock | \
+            --public-key | --message-out | --signature)
             mapfile -t COMPREPLY < <(compgen -f -- "$cur")
             return
             ;;

@@ -1168,7 +1168,8 @@ fn man_page_covers_every_subcommand() {
         let t = line.trim_start();
         if let Some(rest) = line.strip_prefix("  bpf-preload ") {
             let name = rest.split_whitespace().next().unwrap().to_owned();
-            from_help.insert(name.clone(), Vec::new());
+            // A subcommand may have several usage lines (sign: three forms).
+            from_help.entry(name.clone()).or_default();
             sub = Some(name);
         } else if !line.starts_with("    ") {
             sub = None;
@@ -2042,4 +2043,211 @@ fn bash_completion_matches_the_parsers_and_is_installed() {
     assert!(o.status.success(), "{}", text(&o));
     let installed = s.p("usr/share/bash-completion/completions/bpf-preload");
     assert_eq!(std::fs::read_to_string(installed).unwrap(), body);
+}
+
+// ---- issue 27: an external signer (detached signature) ----
+
+/// `sign --public-key --message-out`, a signature made by openssl (as an HSM, a PKCS#11 token
+/// or a provider key would make it), then `sign --public-key --signature`: the same bytes as
+/// `sign --key` with that key, and `verify` accepts them. Signatures over other bytes (another
+/// object's or another name's message), by another key, or cut short are refused with the
+/// reason and leave the prepared object as it was.
+#[test]
+fn a_detached_signature_made_by_openssl_gives_the_same_object_as_sign() {
+    let s = Scratch::new("detached");
+    for k in ["k1", "k2"] {
+        openssl(&[
+            OsStr::new("genpkey"),
+            OsStr::new("-algorithm"),
+            OsStr::new("ed25519"),
+            OsStr::new("-out"),
+            s.p(&format!("{k}.pem")).as_os_str(),
+        ]);
+        openssl(&[
+            OsStr::new("pkey"),
+            OsStr::new("-in"),
+            s.p(&format!("{k}.pem")).as_os_str(),
+            OsStr::new("-pubout"),
+            OsStr::new("-out"),
+            s.p(&format!("{k}.pub")).as_os_str(),
+        ]);
+    }
+    let arg = |p: &Path| p.display().to_string();
+    let key_id = |k: &str| {
+        let pem = std::fs::read_to_string(s.p(&format!("{k}.pub"))).unwrap();
+        let vk = bpf_preload::keys::parse_public_pem(k, &pem).unwrap();
+        bpf_preload::keys::KeyId::of(&vk).to_string()
+    };
+    let pkeyutl = |key: &str, msg: &Path, sig: &Path| {
+        openssl(&[
+            OsStr::new("pkeyutl"),
+            OsStr::new("-sign"),
+            OsStr::new("-rawin"),
+            OsStr::new("-inkey"),
+            s.p(&format!("{key}.pem")).as_os_str(),
+            OsStr::new("-in"),
+            msg.as_os_str(),
+            OsStr::new("-out"),
+            sig.as_os_str(),
+        ]);
+    };
+    // Prepare `obj` as `name` for k1 into `out`, return the message file.
+    let prepare = |obj: &str, name: &str, out: &Path, extra: &[&str]| {
+        let msg = PathBuf::from(format!("{}.msg", out.display()));
+        let mut args = vec![
+            "sign".to_owned(),
+            "--public-key".into(),
+            arg(&s.p("k1.pub")),
+            "--message-out".into(),
+            arg(&msg),
+            "--name".into(),
+            name.into(),
+            "-o".into(),
+            arg(out),
+        ];
+        args.extend(extra.iter().map(|e| e.to_string()));
+        args.push(arg(&object(obj)));
+        let o = bin(&args);
+        assert!(o.status.success(), "{}", text(&o));
+        assert_clean(&o);
+        msg
+    };
+    let attach = |public: &str, sig: &Path, prepared: &Path| {
+        bin(&[
+            "sign".to_owned(),
+            "--public-key".into(),
+            arg(&s.p(&format!("{public}.pub"))),
+            "--signature".into(),
+            arg(sig),
+            arg(prepared),
+        ])
+    };
+    let verify_with = |public: &str, path: &Path| {
+        bin(&[
+            OsStr::new("verify"),
+            OsStr::new("--key"),
+            s.p(&format!("{public}.pub")).as_os_str(),
+            path.as_os_str(),
+        ])
+    };
+    for (tag, extra) in [("fast", &[][..]), ("plain", &["--no-fast-path"][..])] {
+        // `verify` takes the name from the file name: counter.bpf.o, one directory each.
+        for d in ["here", "detached"] {
+            std::fs::create_dir_all(s.p(&format!("{d}-{tag}"))).unwrap();
+        }
+        let here = s.p(&format!("here-{tag}/counter.bpf.o"));
+        let mut args = vec!["sign", "--key"];
+        let k1 = arg(&s.p("k1.pem"));
+        args.push(&k1);
+        args.extend_from_slice(extra);
+        let (here_s, obj) = (arg(&here), arg(&object("counter")));
+        args.extend(["--name", "counter", "-o", &here_s, &obj]);
+        let o = bin(&args);
+        assert!(o.status.success(), "{}", text(&o));
+
+        let prepared = s.p(&format!("detached-{tag}/counter.bpf.o"));
+        let msg = prepare("counter", "counter", &prepared, extra);
+        // The prepared object is not signed: verify says so, naming the key.
+        let o = verify_with("k1", &prepared);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        assert!(
+            text(&o).contains(&format!(
+                "refused: verify: not signed yet: prepared for key {} by `sign --message-out`",
+                key_id("k1")
+            )),
+            "{}",
+            text(&o)
+        );
+        let before = std::fs::read(&prepared).unwrap();
+
+        // Refused, each with its reason, and nothing written.
+        let refuse = |public: &str, sig: &Path, why: &str| {
+            let o = attach(public, sig, &prepared);
+            assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+            assert!(text(&o).contains(why), "want {why:?}: {}", text(&o));
+            assert_clean(&o);
+            assert_eq!(std::fs::read(&prepared).unwrap(), before, "{why}");
+        };
+        let bad = format!(
+            "signature does not verify over this object's message with key {}",
+            key_id("k1")
+        );
+        // A signature over another name's message, and over another object's message: the
+        // message file is useless for anything but its own object.
+        for (other_obj, other_name) in [("counter", "other"), ("shared_a", "counter")] {
+            let other = s.p(&format!("other-{tag}-{other_obj}-{other_name}.bpf.o"));
+            let other_msg = prepare(other_obj, other_name, &other, extra);
+            assert_ne!(
+                std::fs::read(&other_msg).unwrap(),
+                std::fs::read(&msg).unwrap()
+            );
+            let sig = s.p(&format!("other-{tag}-{other_obj}-{other_name}.sig"));
+            pkeyutl("k1", &other_msg, &sig);
+            refuse("k1", &sig, &bad);
+        }
+        // Another private key: with k1's public key a bad signature; with its own, the wrong key.
+        let sig2 = s.p(&format!("k2-{tag}.sig"));
+        pkeyutl("k2", &msg, &sig2);
+        refuse("k1", &sig2, &bad);
+        refuse(
+            "k2",
+            &sig2,
+            &format!(
+                "the object was prepared for key {}, the public key given is {}",
+                key_id("k1"),
+                key_id("k2")
+            ),
+        );
+        // The right signature, cut short, and with a byte added.
+        let sig = s.p(&format!("k1-{tag}.sig"));
+        pkeyutl("k1", &msg, &sig);
+        let good = std::fs::read(&sig).unwrap();
+        assert_eq!(good.len(), 64);
+        let cut = s.p(&format!("cut-{tag}.sig"));
+        std::fs::write(&cut, &good[..63]).unwrap();
+        refuse(
+            "k1",
+            &cut,
+            "signature is 63 bytes, an ed25519 signature is 64",
+        );
+        std::fs::write(&cut, [&good[..], b"\n"].concat()).unwrap();
+        refuse(
+            "k1",
+            &cut,
+            "signature is 65 bytes, an ed25519 signature is 64",
+        );
+
+        // The real one: attached, byte-identical to `sign --key`, verified.
+        let o = attach("k1", &sig, &prepared);
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(
+            text(&o).contains(&format!("signed as counter with key {}", key_id("k1"))),
+            "{}",
+            text(&o)
+        );
+        assert_eq!(
+            std::fs::read(&prepared).unwrap(),
+            std::fs::read(&here).unwrap(),
+            "{tag}: detached and in-process signatures differ"
+        );
+        let o = verify_with("k1", &prepared);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    // Options of the first step are refused in the second.
+    let o = bin(&[
+        "sign",
+        "--public-key",
+        &arg(&s.p("k1.pub")),
+        "--signature",
+        &arg(&s.p("k1-fast.sig")),
+        "--name",
+        "x",
+        &arg(&s.p("detached-fast/counter.bpf.o")),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("--name, --no-fast-path and --kernel-key belong to the step"),
+        "{}",
+        text(&o)
+    );
 }
