@@ -14,7 +14,7 @@ _bpf_preload() {
         words=("${COMP_WORDS[@]}")
         cword=$COMP_CWORD
     fi
-    local commands="run status sign verify inspect keygen predict"
+    local commands="run status sign verify inspect inspect-initramfs keygen predict"
     if [ "$cword" -eq 1 ]; then
         mapfile -t COMPREPLY < <(compgen -W "$commands --help --version" -- "$cur")
         return
@@ -26,6 +26,7 @@ _bpf_preload() {
         sign) opts="--key --public-key --message-out --signature --name --output --no-fast-path --kernel-key --kernel-cert --help" ;;
         verify) opts="--key --keys --help" ;;
         inspect) opts="--json --help" ;;
+        inspect-initramfs) opts="--cmdline --json --help" ;;
         keygen) opts="--private --public --help" ;;
         predict) opts="--pcr --bundle --keys --preload-list --cmdline --policy --pcrlock --json --allow-unmeasured --help" ;;
         *) return ;;

@@ -1996,10 +1996,18 @@ fn bash_completion_matches_the_parsers_and_is_installed() {
     let script = repo().join("completion/bpf-preload.bash");
     let body = std::fs::read_to_string(&script).unwrap();
     for sub in [
-        "inspect", "keygen", "predict", "run", "sign", "status", "verify",
+        "inspect",
+        "inspect-initramfs",
+        "keygen",
+        "predict",
+        "run",
+        "sign",
+        "status",
+        "verify",
     ] {
+        let file = sub.replace('-', "_");
         let src =
-            std::fs::read_to_string(repo().join(format!("loader/src/commands/{sub}.rs"))).unwrap();
+            std::fs::read_to_string(repo().join(format!("loader/src/commands/{file}.rs"))).unwrap();
         let mut want: Vec<String> = src
             .split("Long(\"")
             .skip(1)
@@ -2029,6 +2037,8 @@ fn bash_completion_matches_the_parsers_and_is_installed() {
         String::from_utf8(o.stdout).unwrap().trim().to_owned()
     };
     assert_eq!(complete("bpf-preload pr"), "predict");
+    assert_eq!(complete("bpf-preload inspect-"), "inspect-initramfs");
+    assert_eq!(complete("bpf-preload inspect-initramfs --j"), "--json");
     assert_eq!(complete("bpf-preload predict --al"), "--allow-unmeasured");
     assert_eq!(complete("bpf-preload status --c"), "--check");
     let s = Scratch::new("completion-install");
@@ -2250,4 +2260,162 @@ fn a_detached_signature_made_by_openssl_gives_the_same_object_as_sign() {
         "{}",
         text(&o)
     );
+}
+
+/// `inspect-initramfs --json`: the text's facts in fields (the schema of the man page), the
+/// image's strings escaped (a key file named with an escape sequence and a bidi override comes
+/// out as `\u` escapes and parses back to the same name), and the exit status of the text.
+#[test]
+fn inspect_initramfs_json_is_the_text_in_fields() {
+    use bpf_preload::{cpio, measure};
+    let s = Scratch::new("inspect-initramfs-json");
+    for (name, obj) in [
+        ("counter", "counter"),
+        ("iter", "iter"),
+        ("spare", "maponly"),
+    ] {
+        let o = bin(&[
+            "sign".to_owned(),
+            "--key".into(),
+            test_private_key().display().to_string(),
+            "-o".into(),
+            s.p(&format!("{name}.bpf.o")).display().to_string(),
+            object(obj).display().to_string(),
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let read = |n: &str| std::fs::read(s.p(n)).unwrap();
+    let (counter, iter, spare) = (
+        read("counter.bpf.o"),
+        read("iter.bpf.o"),
+        read("spare.bpf.o"),
+    );
+    let public = std::fs::read(test_public_key()).unwrap();
+    let hostile = "etc/bpf-preload/keys/x\u{1b}[31m\u{202e}.pub";
+    let image = |list: &[u8]| {
+        cpio::newc(&[
+            ("usr/bin/bpf-preload", 0o100755, b"loader".as_slice()),
+            ("etc/bpf-preload/keys/test.pub", 0o100644, &public),
+            (hostile, 0o100644, b"not a key"),
+            (
+                "etc/bpf-preload/keys/revoked",
+                0o100644,
+                b"0011223344556677\n",
+            ),
+            ("etc/bpf-preload/policy", 0o100644, b"measure_pcr = 9\n"),
+            ("etc/bpf-preload/preload.list", 0o100644, b"iter\n"),
+            ("etc/bpf-preload/preload.list.d/50-pkg.list", 0o100644, list),
+            ("usr/lib/bpf-preload/counter.bpf.o", 0o100644, &counter),
+            ("usr/lib/bpf-preload/iter.bpf.o", 0o100644, &iter),
+            ("usr/lib/bpf-preload/spare.bpf.o", 0o100644, &spare),
+        ])
+    };
+    std::fs::write(s.p("good.img"), image(b"counter\n")).unwrap();
+    let img = s.p("good.img").display().to_string();
+    let o = bin(&["inspect-initramfs", "--json", &img]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_clean(&o);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let key = bpf_preload::keys::KeyId::of(
+        &bpf_preload::keys::parse_public_pem("t", std::str::from_utf8(&public).unwrap()).unwrap(),
+    )
+    .to_string();
+    assert_eq!(j["image"], img);
+    assert_eq!(j["layers"], serde_json::json!(["1 cpio archive(s)"]));
+    assert_eq!(j["entries"], 10);
+    assert_eq!(j["loader_bytes"], 6);
+    // In name order: test.pub, then the hostile one.
+    assert_eq!(j["keys"][1]["key_id"], serde_json::Value::Null);
+    assert_eq!(j["keys"][1]["path"], format!("/{hostile}"));
+    assert!(
+        j["keys"][1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("x\u{1b}[31m"),
+        "{}",
+        j["keys"][1]
+    );
+    assert_eq!(
+        j["keys"][0],
+        serde_json::json!({"path": "/etc/bpf-preload/keys/test.pub", "key_id": key, "error": null})
+    );
+    assert_eq!(j["certificates"], 0);
+    assert_eq!(
+        j["revoked"],
+        serde_json::json!({"lines": ["0011223344556677"], "error": null})
+    );
+    assert_eq!(
+        j["policy"],
+        serde_json::json!({"lines": ["measure_pcr = 9"], "error": null})
+    );
+    assert_eq!(
+        j["list_files"],
+        serde_json::json!([
+            "/etc/bpf-preload/preload.list",
+            "/etc/bpf-preload/preload.list.d/50-pkg.list"
+        ])
+    );
+    assert_eq!(j["list_unused"], serde_json::Value::Null);
+    let objects = j["objects"].as_array().unwrap();
+    let names: Vec<&str> = objects
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["iter", "counter"]);
+    for o in objects {
+        assert_eq!(o["result"], "verified", "{o}");
+        assert_eq!(o["key_id"], key.as_str());
+        assert_eq!(o["load_path"], "fast");
+        assert_eq!(o["required"], false);
+        assert_eq!(o["reason"], serde_json::Value::Null);
+    }
+    assert_eq!(
+        objects[1]["sha256"],
+        bpf_preload::verify::hex(&sha2_of(&object("counter")))
+    );
+    assert_eq!(j["objects_in_image"], 3);
+    assert_eq!(j["not_in_plan"], serde_json::json!(["spare"]));
+    assert_eq!(j["measurement"], "on");
+    assert_eq!(j["pcr"], 9);
+    assert_eq!(j["required"], false);
+    let events: Vec<&str> = j["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    let digests: Vec<[u8; 32]> = events.iter().map(|e| measure::event_digest(e)).collect();
+    assert_eq!(
+        j["value"],
+        bpf_preload::verify::hex(&measure::replay(&digests))
+    );
+    assert_eq!(j["ok"], true);
+    // The text says the same, and escapes the same name.
+    let t = stdout(&bin(&["inspect-initramfs", &img]));
+    assert!(
+        t.contains(&format!("pcr 9: {} (", j["value"].as_str().unwrap())),
+        "{t}"
+    );
+    assert!(t.contains("keys: 2; certificates: 0\n"), "{t}");
+    // An object the plan loads that is not in the image: refused with the reason, exit 1.
+    std::fs::write(s.p("bad.img"), image(b"counter\nmissing\n")).unwrap();
+    let img = s.p("bad.img").display().to_string();
+    let o = bin(&["inspect-initramfs", "--json", &img]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["ok"], false);
+    assert_eq!(
+        j["objects"][2],
+        serde_json::json!({
+            "name": "missing", "required": false, "result": "refused", "key_id": null,
+            "sha256": null, "load_path": null,
+            "reason": "/usr/lib/bpf-preload/missing.bpf.o is not in the image"
+        })
+    );
+}
+
+/// SHA-256 of an object's payload (the whole unsigned file).
+fn sha2_of(path: &Path) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(std::fs::read(path).unwrap()).into()
 }

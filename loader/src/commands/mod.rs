@@ -68,7 +68,7 @@ pub const USAGE: &str = usage!(
                    [--no-fast-path] [--kernel-key KEY.pem --kernel-cert CERT] OBJECT
   bpf-preload sign --public-key PUBLIC.pem --signature SIG [--output OUT] PREPARED
 ",
-    "  bpf-preload inspect-initramfs [--cmdline FILE] IMAGE
+    "  bpf-preload inspect-initramfs [--cmdline FILE] [--json] IMAGE
   bpf-preload keygen --private FILE --public FILE
   bpf-preload predict --bundle DIR [--keys DIR] --preload-list FILE [--cmdline FILE]
                       [--policy FILE] [--pcr N] [--pcrlock FILE] [--json] [--allow-unmeasured]
