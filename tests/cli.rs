@@ -2419,3 +2419,30 @@ fn sha2_of(path: &Path) -> [u8; 32] {
     use sha2::Digest;
     sha2::Sha256::digest(std::fs::read(path).unwrap()).into()
 }
+
+/// The man page formats at 80 columns without a groff warning: lintian reports each one
+/// (`groff-message`), as it did for a settings table wider than the page. The same command
+/// as lintian's.
+#[test]
+fn man_page_formats_without_warnings() {
+    let page = repo().join("docs/bpf-preload.8");
+    let o = match Command::new("man")
+        .args(["--warnings", "-E", "UTF-8", "-l", "-Tutf8", "-Z"])
+        .arg(&page)
+        .env("LC_ALL", "C.UTF-8")
+        .env("MANROFFSEQ", "")
+        .env("MANWIDTH", "80")
+        .output()
+    {
+        Ok(o) => o,
+        Err(e) => {
+            skip(
+                "man_page_formats_without_warnings",
+                &format!("man: {e} (apt install man-db)"),
+            );
+            return;
+        }
+    };
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "", "groff warnings");
+}
