@@ -2168,6 +2168,14 @@ fn a_detached_signature_made_by_openssl_gives_the_same_object_as_sign() {
             "{}",
             text(&o)
         );
+        let i = text(&bin(&[OsStr::new("inspect"), prepared.as_os_str()]));
+        assert!(
+            i.contains(&format!(
+                "key id   {} (not signed yet: prepared by sign --message-out)\n",
+                key_id("k1")
+            )),
+            "{i}"
+        );
         let before = std::fs::read(&prepared).unwrap();
 
         // Refused, each with its reason, and nothing written.
