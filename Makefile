@@ -24,7 +24,7 @@ SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' \
 	-e 's|@SYSTEMDUNITDIR@|$(SYSTEMDUNITDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g' \
 	-e 's|@BUNDLEDIR@|$(BUNDLEDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
 
-.PHONY: all deps build objects test test-host demo bench install install-files uninstall deb clean
+.PHONY: all deps build build-initrd objects test test-host demo bench install install-files uninstall deb clean
 all: build objects
 
 # Build dependencies from apt (root; a no-op when they are there). The same
@@ -38,10 +38,13 @@ deps:
 REPRO_CONFIG = --config 'target.x86_64-unknown-linux-gnu.rustflags=["--remap-path-prefix=$(CURDIR)=/build/bpf-preload"]'
 # Both builds share target/ (only the loader and format crates differ); cargo copies the last
 # one built to $(BIN), so the initramfs build goes first and is copied aside.
-build: deps
+build: build-initrd
+	cargo build --release --locked $(REPRO_CONFIG)
+
+# The initramfs build alone (what the generators install; tests/repro.sh builds this one).
+build-initrd: deps
 	cargo build --release --locked $(REPRO_CONFIG) --no-default-features
 	install -m 0755 $(BIN) $(INITRD_BIN)
-	cargo build --release --locked $(REPRO_CONFIG)
 
 objects: deps
 	$(MAKE) -C bpf

@@ -14,7 +14,7 @@ _bpf_preload() {
         words=("${COMP_WORDS[@]}")
         cword=$COMP_CWORD
     fi
-    local commands="run status sign verify inspect keygen predict"
+    local commands="run status sign verify inspect inspect-initramfs keygen predict"
     if [ "$cword" -eq 1 ]; then
         mapfile -t COMPREPLY < <(compgen -W "$commands --help --version" -- "$cur")
         return
@@ -23,9 +23,10 @@ _bpf_preload() {
     case ${words[1]} in
         run) opts="--cmdline --preload-list --bundle --keys --bpffs --status --policy --tpm-device --measure-log --verbose --boot --dry-run --sequential --help" ;;
         status) opts="--status --json --check --help" ;;
-        sign) opts="--key --name --output --no-fast-path --kernel-key --kernel-cert --help" ;;
+        sign) opts="--key --public-key --message-out --signature --name --output --no-fast-path --kernel-key --kernel-cert --help" ;;
         verify) opts="--key --keys --help" ;;
         inspect) opts="--json --help" ;;
+        inspect-initramfs) opts="--cmdline --json --help" ;;
         keygen) opts="--private --public --help" ;;
         predict) opts="--pcr --bundle --keys --preload-list --cmdline --policy --pcrlock --json --allow-unmeasured --help" ;;
         *) return ;;
@@ -37,7 +38,8 @@ _bpf_preload() {
             ;;
         --pcr | --name) return ;;
         --cmdline | --preload-list | --status | --policy | --tpm-device | --measure-log | --key | \
-            --output | --kernel-key | --kernel-cert | --private | --public | --pcrlock)
+            --output | --kernel-key | --kernel-cert | --private | --public | --pcrlock | \
+            --public-key | --message-out | --signature)
             mapfile -t COMPREPLY < <(compgen -f -- "$cur")
             return
             ;;

@@ -1168,7 +1168,8 @@ fn man_page_covers_every_subcommand() {
         let t = line.trim_start();
         if let Some(rest) = line.strip_prefix("  bpf-preload ") {
             let name = rest.split_whitespace().next().unwrap().to_owned();
-            from_help.insert(name.clone(), Vec::new());
+            // A subcommand may have several usage lines (sign: three forms).
+            from_help.entry(name.clone()).or_default();
             sub = Some(name);
         } else if !line.starts_with("    ") {
             sub = None;
@@ -1995,10 +1996,18 @@ fn bash_completion_matches_the_parsers_and_is_installed() {
     let script = repo().join("completion/bpf-preload.bash");
     let body = std::fs::read_to_string(&script).unwrap();
     for sub in [
-        "inspect", "keygen", "predict", "run", "sign", "status", "verify",
+        "inspect",
+        "inspect-initramfs",
+        "keygen",
+        "predict",
+        "run",
+        "sign",
+        "status",
+        "verify",
     ] {
+        let file = sub.replace('-', "_");
         let src =
-            std::fs::read_to_string(repo().join(format!("loader/src/commands/{sub}.rs"))).unwrap();
+            std::fs::read_to_string(repo().join(format!("loader/src/commands/{file}.rs"))).unwrap();
         let mut want: Vec<String> = src
             .split("Long(\"")
             .skip(1)
@@ -2028,6 +2037,8 @@ fn bash_completion_matches_the_parsers_and_is_installed() {
         String::from_utf8(o.stdout).unwrap().trim().to_owned()
     };
     assert_eq!(complete("bpf-preload pr"), "predict");
+    assert_eq!(complete("bpf-preload inspect-"), "inspect-initramfs");
+    assert_eq!(complete("bpf-preload inspect-initramfs --j"), "--json");
     assert_eq!(complete("bpf-preload predict --al"), "--allow-unmeasured");
     assert_eq!(complete("bpf-preload status --c"), "--check");
     let s = Scratch::new("completion-install");
@@ -2042,4 +2053,404 @@ fn bash_completion_matches_the_parsers_and_is_installed() {
     assert!(o.status.success(), "{}", text(&o));
     let installed = s.p("usr/share/bash-completion/completions/bpf-preload");
     assert_eq!(std::fs::read_to_string(installed).unwrap(), body);
+}
+
+// ---- issue 27: an external signer (detached signature) ----
+
+/// `sign --public-key --message-out`, a signature made by openssl (as an HSM, a PKCS#11 token
+/// or a provider key would make it), then `sign --public-key --signature`: the same bytes as
+/// `sign --key` with that key, and `verify` accepts them. Signatures over other bytes (another
+/// object's or another name's message), by another key, or cut short are refused with the
+/// reason and leave the prepared object as it was.
+#[test]
+fn a_detached_signature_made_by_openssl_gives_the_same_object_as_sign() {
+    let s = Scratch::new("detached");
+    for k in ["k1", "k2"] {
+        openssl(&[
+            OsStr::new("genpkey"),
+            OsStr::new("-algorithm"),
+            OsStr::new("ed25519"),
+            OsStr::new("-out"),
+            s.p(&format!("{k}.pem")).as_os_str(),
+        ]);
+        openssl(&[
+            OsStr::new("pkey"),
+            OsStr::new("-in"),
+            s.p(&format!("{k}.pem")).as_os_str(),
+            OsStr::new("-pubout"),
+            OsStr::new("-out"),
+            s.p(&format!("{k}.pub")).as_os_str(),
+        ]);
+    }
+    let arg = |p: &Path| p.display().to_string();
+    let key_id = |k: &str| {
+        let pem = std::fs::read_to_string(s.p(&format!("{k}.pub"))).unwrap();
+        let vk = bpf_preload::keys::parse_public_pem(k, &pem).unwrap();
+        bpf_preload::keys::KeyId::of(&vk).to_string()
+    };
+    let pkeyutl = |key: &str, msg: &Path, sig: &Path| {
+        openssl(&[
+            OsStr::new("pkeyutl"),
+            OsStr::new("-sign"),
+            OsStr::new("-rawin"),
+            OsStr::new("-inkey"),
+            s.p(&format!("{key}.pem")).as_os_str(),
+            OsStr::new("-in"),
+            msg.as_os_str(),
+            OsStr::new("-out"),
+            sig.as_os_str(),
+        ]);
+    };
+    // Prepare `obj` as `name` for k1 into `out`, return the message file.
+    let prepare = |obj: &str, name: &str, out: &Path, extra: &[&str]| {
+        let msg = PathBuf::from(format!("{}.msg", out.display()));
+        let mut args = vec![
+            "sign".to_owned(),
+            "--public-key".into(),
+            arg(&s.p("k1.pub")),
+            "--message-out".into(),
+            arg(&msg),
+            "--name".into(),
+            name.into(),
+            "-o".into(),
+            arg(out),
+        ];
+        args.extend(extra.iter().map(|e| e.to_string()));
+        args.push(arg(&object(obj)));
+        let o = bin(&args);
+        assert!(o.status.success(), "{}", text(&o));
+        assert_clean(&o);
+        msg
+    };
+    let attach = |public: &str, sig: &Path, prepared: &Path| {
+        bin(&[
+            "sign".to_owned(),
+            "--public-key".into(),
+            arg(&s.p(&format!("{public}.pub"))),
+            "--signature".into(),
+            arg(sig),
+            arg(prepared),
+        ])
+    };
+    let verify_with = |public: &str, path: &Path| {
+        bin(&[
+            OsStr::new("verify"),
+            OsStr::new("--key"),
+            s.p(&format!("{public}.pub")).as_os_str(),
+            path.as_os_str(),
+        ])
+    };
+    for (tag, extra) in [("fast", &[][..]), ("plain", &["--no-fast-path"][..])] {
+        // `verify` takes the name from the file name: counter.bpf.o, one directory each.
+        for d in ["here", "detached"] {
+            std::fs::create_dir_all(s.p(&format!("{d}-{tag}"))).unwrap();
+        }
+        let here = s.p(&format!("here-{tag}/counter.bpf.o"));
+        let mut args = vec!["sign", "--key"];
+        let k1 = arg(&s.p("k1.pem"));
+        args.push(&k1);
+        args.extend_from_slice(extra);
+        let (here_s, obj) = (arg(&here), arg(&object("counter")));
+        args.extend(["--name", "counter", "-o", &here_s, &obj]);
+        let o = bin(&args);
+        assert!(o.status.success(), "{}", text(&o));
+
+        let prepared = s.p(&format!("detached-{tag}/counter.bpf.o"));
+        let msg = prepare("counter", "counter", &prepared, extra);
+        // The prepared object is not signed: verify says so, naming the key.
+        let o = verify_with("k1", &prepared);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        assert!(
+            text(&o).contains(&format!(
+                "refused: verify: not signed yet: prepared for key {} by `sign --message-out`",
+                key_id("k1")
+            )),
+            "{}",
+            text(&o)
+        );
+        let i = text(&bin(&[OsStr::new("inspect"), prepared.as_os_str()]));
+        assert!(
+            i.contains(&format!(
+                "key id   {} (not signed yet: prepared by sign --message-out)\n",
+                key_id("k1")
+            )),
+            "{i}"
+        );
+        let before = std::fs::read(&prepared).unwrap();
+
+        // Refused, each with its reason, and nothing written.
+        let refuse = |public: &str, sig: &Path, why: &str| {
+            let o = attach(public, sig, &prepared);
+            assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+            assert!(text(&o).contains(why), "want {why:?}: {}", text(&o));
+            assert_clean(&o);
+            assert_eq!(std::fs::read(&prepared).unwrap(), before, "{why}");
+        };
+        let bad = format!(
+            "signature does not verify over this object's message with key {}",
+            key_id("k1")
+        );
+        // A signature over another name's message, and over another object's message: the
+        // message file is useless for anything but its own object.
+        for (other_obj, other_name) in [("counter", "other"), ("shared_a", "counter")] {
+            let other = s.p(&format!("other-{tag}-{other_obj}-{other_name}.bpf.o"));
+            let other_msg = prepare(other_obj, other_name, &other, extra);
+            assert_ne!(
+                std::fs::read(&other_msg).unwrap(),
+                std::fs::read(&msg).unwrap()
+            );
+            let sig = s.p(&format!("other-{tag}-{other_obj}-{other_name}.sig"));
+            pkeyutl("k1", &other_msg, &sig);
+            refuse("k1", &sig, &bad);
+        }
+        // Another private key: with k1's public key a bad signature; with its own, the wrong key.
+        let sig2 = s.p(&format!("k2-{tag}.sig"));
+        pkeyutl("k2", &msg, &sig2);
+        refuse("k1", &sig2, &bad);
+        refuse(
+            "k2",
+            &sig2,
+            &format!(
+                "the object was prepared for key {}, the public key given is {}",
+                key_id("k1"),
+                key_id("k2")
+            ),
+        );
+        // The right signature, cut short, and with a byte added.
+        let sig = s.p(&format!("k1-{tag}.sig"));
+        pkeyutl("k1", &msg, &sig);
+        let good = std::fs::read(&sig).unwrap();
+        assert_eq!(good.len(), 64);
+        let cut = s.p(&format!("cut-{tag}.sig"));
+        std::fs::write(&cut, &good[..63]).unwrap();
+        refuse(
+            "k1",
+            &cut,
+            "signature is 63 bytes, an ed25519 signature is 64",
+        );
+        std::fs::write(&cut, [&good[..], b"\n"].concat()).unwrap();
+        refuse(
+            "k1",
+            &cut,
+            "signature is 65 bytes, an ed25519 signature is 64",
+        );
+
+        // The real one: attached, byte-identical to `sign --key`, verified.
+        let o = attach("k1", &sig, &prepared);
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(
+            text(&o).contains(&format!("signed as counter with key {}", key_id("k1"))),
+            "{}",
+            text(&o)
+        );
+        assert_eq!(
+            std::fs::read(&prepared).unwrap(),
+            std::fs::read(&here).unwrap(),
+            "{tag}: detached and in-process signatures differ"
+        );
+        let o = verify_with("k1", &prepared);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    // Options of the first step are refused in the second.
+    let o = bin(&[
+        "sign",
+        "--public-key",
+        &arg(&s.p("k1.pub")),
+        "--signature",
+        &arg(&s.p("k1-fast.sig")),
+        "--name",
+        "x",
+        &arg(&s.p("detached-fast/counter.bpf.o")),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("--name, --no-fast-path and --kernel-key belong to the step"),
+        "{}",
+        text(&o)
+    );
+}
+
+/// `inspect-initramfs --json`: the text's facts in fields (the schema of the man page), the
+/// image's strings escaped (a key file named with an escape sequence and a bidi override comes
+/// out as `\u` escapes and parses back to the same name), and the exit status of the text.
+#[test]
+fn inspect_initramfs_json_is_the_text_in_fields() {
+    use bpf_preload::{cpio, measure};
+    let s = Scratch::new("inspect-initramfs-json");
+    for (name, obj) in [
+        ("counter", "counter"),
+        ("iter", "iter"),
+        ("spare", "maponly"),
+    ] {
+        let o = bin(&[
+            "sign".to_owned(),
+            "--key".into(),
+            test_private_key().display().to_string(),
+            "-o".into(),
+            s.p(&format!("{name}.bpf.o")).display().to_string(),
+            object(obj).display().to_string(),
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let read = |n: &str| std::fs::read(s.p(n)).unwrap();
+    let (counter, iter, spare) = (
+        read("counter.bpf.o"),
+        read("iter.bpf.o"),
+        read("spare.bpf.o"),
+    );
+    let public = std::fs::read(test_public_key()).unwrap();
+    let hostile = "etc/bpf-preload/keys/x\u{1b}[31m\u{202e}.pub";
+    let image = |list: &[u8]| {
+        cpio::newc(&[
+            ("usr/bin/bpf-preload", 0o100755, b"loader".as_slice()),
+            ("etc/bpf-preload/keys/test.pub", 0o100644, &public),
+            (hostile, 0o100644, b"not a key"),
+            (
+                "etc/bpf-preload/keys/revoked",
+                0o100644,
+                b"0011223344556677\n",
+            ),
+            ("etc/bpf-preload/policy", 0o100644, b"measure_pcr = 9\n"),
+            ("etc/bpf-preload/preload.list", 0o100644, b"iter\n"),
+            ("etc/bpf-preload/preload.list.d/50-pkg.list", 0o100644, list),
+            ("usr/lib/bpf-preload/counter.bpf.o", 0o100644, &counter),
+            ("usr/lib/bpf-preload/iter.bpf.o", 0o100644, &iter),
+            ("usr/lib/bpf-preload/spare.bpf.o", 0o100644, &spare),
+        ])
+    };
+    std::fs::write(s.p("good.img"), image(b"counter\n")).unwrap();
+    let img = s.p("good.img").display().to_string();
+    let o = bin(&["inspect-initramfs", "--json", &img]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_clean(&o);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let key = bpf_preload::keys::KeyId::of(
+        &bpf_preload::keys::parse_public_pem("t", std::str::from_utf8(&public).unwrap()).unwrap(),
+    )
+    .to_string();
+    assert_eq!(j["image"], img);
+    assert_eq!(j["layers"], serde_json::json!(["1 cpio archive(s)"]));
+    assert_eq!(j["entries"], 10);
+    assert_eq!(j["loader_bytes"], 6);
+    // In name order: test.pub, then the hostile one.
+    assert_eq!(j["keys"][1]["key_id"], serde_json::Value::Null);
+    assert_eq!(j["keys"][1]["path"], format!("/{hostile}"));
+    assert!(
+        j["keys"][1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("x\u{1b}[31m"),
+        "{}",
+        j["keys"][1]
+    );
+    assert_eq!(
+        j["keys"][0],
+        serde_json::json!({"path": "/etc/bpf-preload/keys/test.pub", "key_id": key, "error": null})
+    );
+    assert_eq!(j["certificates"], 0);
+    assert_eq!(
+        j["revoked"],
+        serde_json::json!({"lines": ["0011223344556677"], "error": null})
+    );
+    assert_eq!(
+        j["policy"],
+        serde_json::json!({"lines": ["measure_pcr = 9"], "error": null})
+    );
+    assert_eq!(
+        j["list_files"],
+        serde_json::json!([
+            "/etc/bpf-preload/preload.list",
+            "/etc/bpf-preload/preload.list.d/50-pkg.list"
+        ])
+    );
+    assert_eq!(j["list_unused"], serde_json::Value::Null);
+    let objects = j["objects"].as_array().unwrap();
+    let names: Vec<&str> = objects
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["iter", "counter"]);
+    for o in objects {
+        assert_eq!(o["result"], "verified", "{o}");
+        assert_eq!(o["key_id"], key.as_str());
+        assert_eq!(o["load_path"], "fast");
+        assert_eq!(o["required"], false);
+        assert_eq!(o["reason"], serde_json::Value::Null);
+    }
+    assert_eq!(
+        objects[1]["sha256"],
+        bpf_preload::verify::hex(&sha2_of(&object("counter")))
+    );
+    assert_eq!(j["objects_in_image"], 3);
+    assert_eq!(j["not_in_plan"], serde_json::json!(["spare"]));
+    assert_eq!(j["measurement"], "on");
+    assert_eq!(j["pcr"], 9);
+    assert_eq!(j["required"], false);
+    let events: Vec<&str> = j["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    let digests: Vec<[u8; 32]> = events.iter().map(|e| measure::event_digest(e)).collect();
+    assert_eq!(
+        j["value"],
+        bpf_preload::verify::hex(&measure::replay(&digests))
+    );
+    assert_eq!(j["ok"], true);
+    // The text says the same, and escapes the same name.
+    let t = stdout(&bin(&["inspect-initramfs", &img]));
+    assert!(
+        t.contains(&format!("pcr 9: {} (", j["value"].as_str().unwrap())),
+        "{t}"
+    );
+    assert!(t.contains("keys: 2; certificates: 0\n"), "{t}");
+    // An object the plan loads that is not in the image: refused with the reason, exit 1.
+    std::fs::write(s.p("bad.img"), image(b"counter\nmissing\n")).unwrap();
+    let img = s.p("bad.img").display().to_string();
+    let o = bin(&["inspect-initramfs", "--json", &img]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["ok"], false);
+    assert_eq!(
+        j["objects"][2],
+        serde_json::json!({
+            "name": "missing", "required": false, "result": "refused", "key_id": null,
+            "sha256": null, "load_path": null,
+            "reason": "/usr/lib/bpf-preload/missing.bpf.o is not in the image"
+        })
+    );
+}
+
+/// SHA-256 of an object's payload (the whole unsigned file).
+fn sha2_of(path: &Path) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(std::fs::read(path).unwrap()).into()
+}
+
+/// The man page formats at 80 columns without a groff warning: lintian reports each one
+/// (`groff-message`), as it did for a settings table wider than the page. The same command
+/// as lintian's.
+#[test]
+fn man_page_formats_without_warnings() {
+    let page = repo().join("docs/bpf-preload.8");
+    let o = match Command::new("man")
+        .args(["--warnings", "-E", "UTF-8", "-l", "-Tutf8", "-Z"])
+        .arg(&page)
+        .env("LC_ALL", "C.UTF-8")
+        .env("MANROFFSEQ", "")
+        .env("MANWIDTH", "80")
+        .output()
+    {
+        Ok(o) => o,
+        Err(e) => {
+            skip(
+                "man_page_formats_without_warnings",
+                &format!("man: {e} (apt install man-db)"),
+            );
+            return;
+        }
+    };
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "", "groff warnings");
 }

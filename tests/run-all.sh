@@ -2,7 +2,8 @@
 # All tests of bpf-preload, as root on Debian 12: unit tests, root integration tests (private
 # mount namespaces, real objects from bpf/), the lints (tests/lint.sh), a short run of every fuzz target
 # (loader/fuzz/ci.sh), the VM boot tests (tests/vm/run.sh) and the
-# fresh-machine test (tests/fresh-machine.sh: the set-up commands in a minimal Debian 12 root).
+# fresh-machine test (tests/fresh-machine.sh: the set-up commands in a minimal Debian 12 root)
+# and the reproducibility check (tests/repro.sh).
 # Installs what it needs (tests/deps.sh). Ends with one line
 # "N passed, M failed, K skipped (<test>: <reason>; ...)".
 #
@@ -106,6 +107,18 @@ suite() {
 # fmt, clippy (-D warnings) and shellcheck (tests/lint.sh): each finding fails the run.
 suite "lints" tests/lint.sh
 part lints
+# Two checkouts at two paths build the same initramfs binary (tests/repro.sh: its own
+# checkouts and target/ directories, kept between runs in /var/cache/bpf-preload-tests/repro).
+# It builds commits, so it needs a git checkout: a copy without .git (tests/fresh-machine.sh
+# copies the work tree) counts it skipped, with the reason.
+if git rev-parse --verify -q HEAD > /dev/null 2>&1; then
+    suite "reproducibility" tests/repro.sh
+else
+    echo "SKIP reproducibility: not a git checkout (tests/repro.sh builds HEAD)"
+    skipped=$((skipped + 1))
+    reasons+="${reasons:+; }reproducibility: not a git checkout"
+fi
+part reproducibility
 # Every fuzz target for a short bounded time (loader/fuzz/ci.sh): one test, failed by any crash.
 if loader/fuzz/ci.sh "${FUZZ_SECONDS:-10}"; then
     passed=$((passed + 1))

@@ -1,14 +1,14 @@
 //! Bytes + trusted keys → [`VerifiedObject`] (pure). Signing lives here too, as its mirror image.
 #![forbid(unsafe_code)]
 
-use ed25519_dalek::{Signature, Signer, SigningKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
 use crate::elf::{self, ElfError, ElfInfo};
 use crate::fast::{self, FastError, FastPath, Unconvertible};
 use crate::keys::{KeyId, KeyRing, Untrusted};
 use crate::name::ObjectName;
-use crate::trailer::{self, TrailerError};
+use crate::trailer::{self, TrailerError, ED25519_SIG_LEN, FOOTER_LEN};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
@@ -20,6 +20,8 @@ pub enum VerifyError {
     Key(#[from] Untrusted),
     #[error("signature does not verify with key {0}")]
     BadSignature(KeyId),
+    #[error("not signed yet: prepared for key {0} by `sign --message-out`, no signature attached (`sign --signature`)")]
+    Placeholder(KeyId),
 }
 
 /// Why [`check`] refused an object. Displayed as `verify: …` or `check: …`.
@@ -118,6 +120,9 @@ pub fn verify(
         }
     }
     let key_id = KeyId(parsed.footer.key_id);
+    if parsed.signature == PLACEHOLDER_SIGNATURE {
+        return Err(VerifyError::Placeholder(key_id));
+    }
     let trusted = ring.lookup(key_id)?;
     let sha256: [u8; 32] = Sha256::digest(parsed.payload).into();
     let fast_sha256: Option<[u8; 32]> = parsed.fast.map(|f| Sha256::digest(f).into());
@@ -159,33 +164,115 @@ pub fn sign(buf: &[u8], name: &ObjectName, key: &SigningKey) -> Result<Vec<u8>, 
 }
 
 /// [`sign`], with a fast-path section (`docs/format.md`, version 2) when `fast` is given.
+///
+/// The same steps as the detached flow ([`prepare`], an external signature, [`attach`]), with
+/// the key at hand: both produce the same bytes (ed25519 is deterministic).
 pub fn sign_with(
     buf: &[u8],
     name: &ObjectName,
     key: &SigningKey,
     fast: Option<&[u8]>,
 ) -> Result<Vec<u8>, TrailerError> {
-    let payload = payload_of(buf)?;
     let key_id = KeyId::of(&key.verifying_key());
+    let Prepared {
+        mut object,
+        message,
+    } = prepare(buf, name, key_id, fast)?;
+    put_signature(&mut object, &key.sign(&message).to_bytes());
+    Ok(object)
+}
+
+/// The signature bytes of a prepared object before one is attached: all zero, which no
+/// ed25519 signature made by `verify_strict`'s rules can be (its R would be a small-order
+/// point), so a prepared object can never verify and [`verify`] names it.
+pub const PLACEHOLDER_SIGNATURE: [u8; ED25519_SIG_LEN] = [0; ED25519_SIG_LEN];
+
+/// The first half of a detached signature: the object with its whole trailer (name, key id,
+/// fast-path section) and a placeholder signature, and the exact message the ed25519
+/// signature must cover (`docs/format.md`, "What is signed").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prepared {
+    pub object: Vec<u8>,
+    pub message: Vec<u8>,
+}
+
+/// Prepare `buf` (its payload: an existing trailer is dropped, as [`sign`] does) to be signed
+/// as `name` by the key `key_id`, elsewhere.
+pub fn prepare(
+    buf: &[u8],
+    name: &ObjectName,
+    key_id: KeyId,
+    fast: Option<&[u8]>,
+) -> Result<Prepared, TrailerError> {
+    let payload = payload_of(buf)?;
     let footer = trailer::new_footer(payload.len(), name, key_id.0, fast.is_some());
     let sha256: [u8; 32] = Sha256::digest(payload).into();
     let fast_sha256: Option<[u8; 32]> = fast.map(|f| Sha256::digest(f).into());
     let message = trailer::signed_message(&footer, name, &sha256, fast_sha256.as_ref());
-    let signature = key.sign(&message);
-    Ok(trailer::encode(
+    let object = trailer::encode(
         payload,
         fast.unwrap_or_default(),
         name,
-        &signature.to_bytes(),
+        &PLACEHOLDER_SIGNATURE,
         &footer,
-    ))
+    );
+    Ok(Prepared { object, message })
+}
+
+/// Why a detached signature was not attached. Nothing is written when this is returned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AttachError {
+    #[error(transparent)]
+    Trailer(#[from] TrailerError),
+    #[error("signature is {0} bytes, an ed25519 signature is {ED25519_SIG_LEN} (raw, as `openssl pkeyutl -sign -rawin` writes it)")]
+    SignatureLength(usize),
+    #[error("the object was prepared for key {prepared}, the public key given is {given}")]
+    WrongKey { prepared: KeyId, given: KeyId },
+    #[error("signature does not verify over this object's message with key {0}: made over other bytes (another object, name or key id) or with another private key")]
+    BadSignature(KeyId),
+}
+
+/// The second half: check `signature` against `key` over the message of the prepared (or
+/// already signed) object `prepared`, recomputed from its own bytes, and return the object with
+/// the signature in place. The key must be the one the object was prepared for.
+pub fn attach(
+    prepared: &[u8],
+    key: &VerifyingKey,
+    signature: &[u8],
+) -> Result<Vec<u8>, AttachError> {
+    let parsed = trailer::parse(prepared)?;
+    let (prepared_for, given) = (KeyId(parsed.footer.key_id), KeyId::of(key));
+    if prepared_for != given {
+        return Err(AttachError::WrongKey {
+            prepared: prepared_for,
+            given,
+        });
+    }
+    let sig: [u8; ED25519_SIG_LEN] = signature
+        .try_into()
+        .map_err(|_| AttachError::SignatureLength(signature.len()))?;
+    let sha256: [u8; 32] = Sha256::digest(parsed.payload).into();
+    let fast_sha256: Option<[u8; 32]> = parsed.fast.map(|f| Sha256::digest(f).into());
+    let message =
+        trailer::signed_message(&parsed.footer, &parsed.name, &sha256, fast_sha256.as_ref());
+    key.verify_strict(&message, &Signature::from_bytes(&sig))
+        .map_err(|_| AttachError::BadSignature(given))?;
+    let mut out = prepared.to_vec();
+    put_signature(&mut out, &sig);
+    Ok(out)
+}
+
+/// Write the signature into a buffer [`trailer::parse`] accepted (it sits just before the
+/// footer).
+fn put_signature(object: &mut [u8], sig: &[u8; ED25519_SIG_LEN]) {
+    let end = object.len() - FOOTER_LEN;
+    object[end - ED25519_SIG_LEN..end].copy_from_slice(sig);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::keys::tests::test_key;
-    use crate::trailer::FOOTER_LEN;
 
     fn name(s: &str) -> ObjectName {
         ObjectName::parse(s).unwrap()
@@ -207,6 +294,66 @@ mod tests {
         assert_eq!(v.name.as_str(), "counter");
         assert_eq!(v.key_id, KeyId::of(&test_key(1).verifying_key()));
         assert_eq!(v.sha256_hex().len(), 64);
+    }
+
+    /// The detached flow: prepare, sign the message elsewhere, attach. Same bytes as `sign`;
+    /// the prepared object alone never verifies; a signature over another object's message, by
+    /// another key, or cut short is refused before anything is returned.
+    #[test]
+    fn detached_signature_gives_the_same_bytes_and_checks_before_attaching() {
+        let (k1, k2) = (test_key(1), test_key(2));
+        let id1 = KeyId::of(&k1.verifying_key());
+        for fast in [None, Some(b"FAST".as_slice())] {
+            let p = prepare(PAYLOAD, &name("counter"), id1, fast).unwrap();
+            assert_eq!(
+                verify(p.object.clone(), None, &ring_with(1)).unwrap_err(),
+                VerifyError::Placeholder(id1)
+            );
+            let sig = k1.sign(&p.message).to_bytes();
+            let signed = attach(&p.object, &k1.verifying_key(), &sig).unwrap();
+            assert_eq!(
+                signed,
+                sign_with(PAYLOAD, &name("counter"), &k1, fast).unwrap()
+            );
+            verify(signed.clone(), Some(&name("counter")), &ring_with(1)).unwrap();
+            // Re-attaching to the signed object is the same object.
+            assert_eq!(attach(&signed, &k1.verifying_key(), &sig).unwrap(), signed);
+
+            // The message of another name, or another payload, is useless here.
+            for other in [
+                prepare(PAYLOAD, &name("audit"), id1, fast).unwrap(),
+                prepare(b"\x7fELF other", &name("counter"), id1, fast).unwrap(),
+            ] {
+                assert_ne!(other.message, p.message);
+                let sig = k1.sign(&other.message).to_bytes();
+                assert_eq!(
+                    attach(&p.object, &k1.verifying_key(), &sig).unwrap_err(),
+                    AttachError::BadSignature(id1)
+                );
+            }
+            // Another private key, with the prepared key's public key: bad signature; with
+            // its own public key: not the key the object was prepared for.
+            let sig2 = k2.sign(&p.message).to_bytes();
+            assert_eq!(
+                attach(&p.object, &k1.verifying_key(), &sig2).unwrap_err(),
+                AttachError::BadSignature(id1)
+            );
+            assert_eq!(
+                attach(&p.object, &k2.verifying_key(), &sig2).unwrap_err(),
+                AttachError::WrongKey {
+                    prepared: id1,
+                    given: KeyId::of(&k2.verifying_key())
+                }
+            );
+            assert_eq!(
+                attach(&p.object, &k1.verifying_key(), &sig[..63]).unwrap_err(),
+                AttachError::SignatureLength(63)
+            );
+            assert_eq!(
+                attach(PAYLOAD, &k1.verifying_key(), &sig).unwrap_err(),
+                AttachError::Trailer(TrailerError::Unsigned)
+            );
+        }
     }
 
     #[test]

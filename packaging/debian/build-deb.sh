@@ -50,6 +50,10 @@ for g in dracut initramfs-tools systemd mkosi keys; do
 done
 # like dh_compress: documentation over 4 KiB is compressed
 find "$DOC" -name '*.md' -size +4k -exec gzip -9n {} +
+# The objects-package recipe of docs/objects-package.md, as dh_installexamples would ship it:
+# uncompressed and not executable (run it with `sh`; it finds control.in beside itself).
+install -d "$DOC/examples/objects-package"
+install -m 0644 "$TOP"/examples/objects-package/* "$DOC/examples/objects-package/"
 
 for s in postinst postrm; do
     awk -v f="$HERE/rebuild.sh" '$0 == "@REBUILD@" { while ((getline l < f) > 0) print l; next } { print }' \
@@ -57,6 +61,8 @@ for s in postinst postrm; do
     chmod 0755 "$STAGE/DEBIAN/$s"
 done
 install -m 0644 "$HERE/triggers" "$STAGE/DEBIAN/triggers"
+# Two overrides, each justified in the file (static-pie binaries are not shared libraries).
+install -D -m 0644 "$HERE/lintian-overrides" "$STAGE/usr/share/lintian/overrides/bpf-preload"
 SIZE=$(du -sk --apparent-size --exclude=DEBIAN "$STAGE" | cut -f1)
 sed -e "s|@VERSION@|$VERSION|" -e "s|@ARCH@|$ARCH|" -e "s|@MAINTAINER@|$MAINTAINER|" -e "s|@SIZE@|$SIZE|" \
     "$HERE/control.in" > "$STAGE/DEBIAN/control"

@@ -55,6 +55,10 @@ struct Inspection {
     fast_path: Option<FastSummary>,
     #[serde(flatten)]
     elf: ElfInfo,
+    /// The placeholder signature of `sign --message-out` (text only: the JSON's `signed` is
+    /// about the trailer, and `verify` refuses the object).
+    #[serde(skip)]
+    placeholder: bool,
 }
 
 #[derive(Serialize)]
@@ -115,6 +119,8 @@ fn no_fast_path(_payload: &[u8], _name: &ObjectName) -> String {
 pub fn run(args: &Args) -> Result<String, CommandError> {
     let object = &args.object;
     let buf = read(object)?;
+    let placeholder = trailer::parse(&buf)
+        .is_ok_and(|p| p.signature == bpf_preload::verify::PLACEHOLDER_SIGNATURE);
     let (signed, name, key_id, payload, fast) = match trailer::parse(&buf) {
         Ok(p) => (
             true,
@@ -147,6 +153,7 @@ pub fn run(args: &Args) -> Result<String, CommandError> {
         load_path_reason,
         fast_path,
         elf,
+        placeholder,
     };
     Ok(if args.json {
         json_safe(serde_json::to_string_pretty(&i).unwrap_or_default()) + "\n"
@@ -159,6 +166,11 @@ pub fn run(args: &Args) -> Result<String, CommandError> {
 fn render(i: &Inspection, path: &std::path::Path) -> String {
     let mut s = format!("file     {}\n", escape_path(path));
     match (&i.name, &i.key_id) {
+        (Some(n), Some(k)) if i.placeholder => {
+            s += &format!(
+                "name     {n}\nkey id   {k} (not signed yet: prepared by sign --message-out)\n"
+            )
+        }
         (Some(n), Some(k)) => {
             s += &format!("name     {n}\nkey id   {k} (signature not checked: use verify)\n")
         }

@@ -65,8 +65,11 @@ exit codes of status --check: 0 all in place; 3 a required object, the required 
 pub const USAGE: &str = usage!(
     "  bpf-preload sign --key PRIVATE.pem [--name NAME] [--output OUT] [--no-fast-path]
                    [--kernel-key KEY.pem --kernel-cert CERT] OBJECT
+  bpf-preload sign --public-key PUBLIC.pem --message-out MSG [--name NAME] [--output OUT]
+                   [--no-fast-path] [--kernel-key KEY.pem --kernel-cert CERT] OBJECT
+  bpf-preload sign --public-key PUBLIC.pem --signature SIG [--output OUT] PREPARED
 ",
-    "  bpf-preload inspect-initramfs [--cmdline FILE] IMAGE
+    "  bpf-preload inspect-initramfs [--cmdline FILE] [--json] IMAGE
   bpf-preload keygen --private FILE --public FILE
   bpf-preload predict --bundle DIR [--keys DIR] --preload-list FILE [--cmdline FILE]
                       [--policy FILE] [--pcr N] [--pcrlock FILE] [--json] [--allow-unmeasured]
@@ -253,6 +256,14 @@ pub enum CommandError {
         cert: PathBuf,
         #[source]
         source: KsigError,
+    },
+    #[cfg(feature = "sign")]
+    #[error("{}: signature {}: {source}", path.display(), signature.display())]
+    Attach {
+        path: PathBuf,
+        signature: PathBuf,
+        #[source]
+        source: bpf_preload::verify::AttachError,
     },
     #[cfg(feature = "sign")]
     #[error("{}: cannot be kernel-signed: {why}", path.display())]

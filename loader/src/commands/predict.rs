@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use bpf_preload::cmdline::{self, Entry, Plan};
-use bpf_preload::escape::escape;
+use bpf_preload::escape::{escape, json_safe};
 use bpf_preload::keys::{self, KeyRing};
 use bpf_preload::measure::{self, MeasurePlan, MAX_PCR, MEASURE_OPTION};
 use bpf_preload::name::{NameError, ObjectName};
@@ -322,7 +322,7 @@ pub fn run(args: &Args) -> Result<Report, CommandError> {
         None => Vec::new(),
     };
     let text = if args.json {
-        let mut s = serde_json::to_string_pretty(&p).unwrap_or_default();
+        let mut s = json_safe(serde_json::to_string_pretty(&p).unwrap_or_default());
         s.push('\n');
         s
     } else {

@@ -5,6 +5,12 @@
 //! run here without privileges) signed with it, version 2 of the format (docs/format.md). With
 //! `--kernel-key` the loader also carries the kernel's own (CMS) signature; an object that
 //! cannot take the fast path then is an error.
+//!
+//! Without the private key (an HSM, a PKCS#11 token, an OpenSSL provider): `--public-key PUB
+//! --message-out MSG` writes the object with its whole trailer and a placeholder signature, and
+//! MSG, the exact bytes the ed25519 signature covers; `--public-key PUB --signature SIG
+//! PREPARED` checks the signature made elsewhere over that object's own message and only then
+//! writes it in.
 #![forbid(unsafe_code)]
 
 use std::os::unix::fs::PermissionsExt;
@@ -14,12 +20,22 @@ use bpf_preload::escape::{escape, escape_path};
 use bpf_preload::keys::{self, KeyId};
 use bpf_preload::ksig::KernelSigner;
 use bpf_preload::name::ObjectName;
-use bpf_preload::{elf, verify, Durability};
+use bpf_preload::{elf, trailer, verify, Durability};
 
 use super::{is_help, missing, read, CommandError};
 
+/// Which signing this is.
+pub enum Mode {
+    /// `--key PRIVATE.pem`: sign here.
+    Key(PathBuf),
+    /// `--public-key PUBLIC.pem --message-out MSG`: prepare for a signer elsewhere.
+    Prepare { public: PathBuf, message: PathBuf },
+    /// `--public-key PUBLIC.pem --signature SIG`: attach the signature made elsewhere.
+    Attach { public: PathBuf, signature: PathBuf },
+}
+
 pub struct Args {
-    pub key: PathBuf,
+    pub mode: Mode,
     pub name: Option<String>,
     pub output: Option<PathBuf>,
     pub object: PathBuf,
@@ -33,12 +49,16 @@ impl Args {
     pub fn parse(p: &mut lexopt::Parser) -> Result<Option<Self>, lexopt::Error> {
         use lexopt::prelude::*;
         let (mut key, mut name, mut output, mut object) = (None, None, None, None);
+        let (mut public, mut message, mut signature) = (None, None, None);
         let mut no_fast_path = false;
         let (mut kernel_key, mut kernel_cert) = (None, None);
         while let Some(arg) = p.next()? {
             match arg {
                 a if is_help(&a) => return Ok(None),
                 Long("key") => key = Some(PathBuf::from(p.value()?)),
+                Long("public-key") => public = Some(PathBuf::from(p.value()?)),
+                Long("message-out") => message = Some(PathBuf::from(p.value()?)),
+                Long("signature") => signature = Some(PathBuf::from(p.value()?)),
                 Long("name") => {
                     name = Some(
                         p.value()?
@@ -60,9 +80,40 @@ impl Args {
             (Some(_), None) => return Err(missing("sign", "--kernel-cert (with --kernel-key)")),
             (None, Some(_)) => return Err(missing("sign", "--kernel-key (with --kernel-cert)")),
         };
+        let mode = match (key, public, message, signature) {
+            (Some(key), None, None, None) => Mode::Key(key),
+            (None, Some(public), Some(message), None) => Mode::Prepare { public, message },
+            (None, Some(public), None, Some(signature)) => {
+                // The object was fixed when it was prepared: these would change nothing.
+                if name.is_some() || no_fast_path || kernel.is_some() {
+                    return Err("sign --signature: --name, --no-fast-path and --kernel-key \
+                                belong to the step that prepared the object (--message-out)"
+                        .into());
+                }
+                Mode::Attach { public, signature }
+            }
+            (None, None, None, None) => return Err(missing("sign", "--key")),
+            (None, Some(_), None, None) => {
+                return Err(missing(
+                    "sign",
+                    "--message-out or --signature (with --public-key)",
+                ))
+            }
+            (None, None, _, _) => {
+                return Err(missing(
+                    "sign",
+                    "--public-key (with --message-out or --signature)",
+                ))
+            }
+            _ => {
+                return Err("sign: one of --key, --public-key --message-out, \
+                            --public-key --signature"
+                    .into())
+            }
+        };
         Ok(Some(Self {
             kernel,
-            key: key.ok_or_else(|| missing("sign", "--key"))?,
+            mode,
             name,
             output,
             object: object.ok_or_else(|| missing("sign", "OBJECT"))?,
@@ -107,9 +158,16 @@ fn signer_desc(signer: Option<&KernelSigner>) -> String {
     })
 }
 
-pub fn run(args: &Args) -> Result<String, CommandError> {
-    let key_text = String::from_utf8_lossy(&read(&args.key)?).into_owned();
-    let sk = keys::parse_private_pem(&args.key.display().to_string(), &key_text)?;
+/// The object to sign, decided: its payload checked as an ELF, its name, its fast-path
+/// section (if any) and the words that say which.
+struct Plan {
+    buf: Vec<u8>,
+    name: ObjectName,
+    fast: Option<Vec<u8>>,
+    path: String,
+}
+
+fn plan(args: &Args, out: &Path) -> Result<Plan, CommandError> {
     let signer = match &args.kernel {
         None => None,
         Some((key, cert)) => {
@@ -124,8 +182,7 @@ pub fn run(args: &Args) -> Result<String, CommandError> {
             Some(signer)
         }
     };
-    let out = destination(args)?;
-    let name = object_name(args, &out)?;
+    let name = object_name(args, out)?;
     let object = &args.object;
     let buf = read(object)?;
     let payload = verify::payload_of(&buf).map_err(|source| CommandError::Trailer {
@@ -159,24 +216,108 @@ pub fn run(args: &Args) -> Result<String, CommandError> {
             why: path,
         });
     }
-    let signed = verify::sign_with(&buf, &name, &sk, fast.as_deref());
-    let signed = signed.map_err(|source| CommandError::Trailer {
-        path: object.clone(),
-        source,
-    })?;
-    // Keep the mode of a file being replaced; a new one is world-readable like any object.
-    let mode = std::fs::metadata(&out)
+    Ok(Plan {
+        buf,
+        name,
+        fast,
+        path,
+    })
+}
+
+fn public_key(path: &Path) -> Result<ed25519_dalek::VerifyingKey, CommandError> {
+    let text = String::from_utf8_lossy(&read(path)?).into_owned();
+    Ok(keys::parse_public_pem(&path.display().to_string(), &text)?)
+}
+
+/// Replace `out` with `bytes`, keeping the mode of a file being replaced; a new one is
+/// world-readable like any object.
+fn write(out: &Path, bytes: &[u8]) -> Result<(), CommandError> {
+    let mode = std::fs::metadata(out)
         .map(|m| m.permissions().mode() & 0o7777)
         .unwrap_or(0o644);
-    bpf_preload::write_replace(&out, &signed, mode, Durability::Synced).map_err(|source| {
+    bpf_preload::write_replace(out, bytes, mode, Durability::Synced).map_err(|source| {
         CommandError::Write {
-            path: out.clone(),
+            path: out.to_owned(),
             source,
         }
+    })
+}
+
+pub fn run(args: &Args) -> Result<String, CommandError> {
+    match &args.mode {
+        Mode::Key(key) => sign_here(args, key),
+        Mode::Prepare { public, message } => prepare(args, public, message),
+        Mode::Attach { public, signature } => attach(args, public, signature),
+    }
+}
+
+fn sign_here(args: &Args, key: &Path) -> Result<String, CommandError> {
+    let key_text = String::from_utf8_lossy(&read(key)?).into_owned();
+    let sk = keys::parse_private_pem(&key.display().to_string(), &key_text)?;
+    let out = destination(args)?;
+    let p = plan(args, &out)?;
+    let signed = verify::sign_with(&p.buf, &p.name, &sk, p.fast.as_deref());
+    let signed = signed.map_err(|source| CommandError::Trailer {
+        path: args.object.clone(),
+        source,
     })?;
+    write(&out, &signed)?;
     Ok(format!(
-        "{}: signed as {name} with key {} ({path})\n",
+        "{}: signed as {} with key {} ({})\n",
         escape_path(&out),
-        KeyId::of(&sk.verifying_key())
+        p.name,
+        KeyId::of(&sk.verifying_key()),
+        p.path
+    ))
+}
+
+/// `--message-out`: the prepared object, then the message (the object first: a message on
+/// disk always has its object).
+fn prepare(args: &Args, public: &Path, message: &Path) -> Result<String, CommandError> {
+    let key_id = KeyId::of(&public_key(public)?);
+    let out = destination(args)?;
+    let p = plan(args, &out)?;
+    let prepared = verify::prepare(&p.buf, &p.name, key_id, p.fast.as_deref());
+    let prepared = prepared.map_err(|source| CommandError::Trailer {
+        path: args.object.clone(),
+        source,
+    })?;
+    write(&out, &prepared.object)?;
+    write(message, &prepared.message)?;
+    Ok(format!(
+        "{}: prepared as {} for key {key_id} ({}), not signed yet\n\
+         {}: the {} bytes to sign with ed25519 (pure, not a digest), e.g.\n  \
+         openssl pkeyutl -sign -rawin -inkey KEY -in MSG -out SIG\nthen\n  \
+         bpf-preload sign --public-key PUBLIC.pem --signature SIG {}\n",
+        escape_path(&out),
+        p.name,
+        p.path,
+        escape_path(message),
+        prepared.message.len(),
+        escape_path(&out),
+    ))
+}
+
+/// `--signature`: check, then write. A signature that does not verify writes nothing.
+fn attach(args: &Args, public: &Path, signature: &Path) -> Result<String, CommandError> {
+    let key = public_key(public)?;
+    let out = destination(args)?;
+    let object = &args.object;
+    let prepared = read(object)?;
+    let sig = read(signature)?;
+    let signed = verify::attach(&prepared, &key, &sig).map_err(|source| CommandError::Attach {
+        path: object.clone(),
+        signature: signature.to_owned(),
+        source,
+    })?;
+    let name = trailer::parse(&signed)
+        .map(|t| t.name.to_string())
+        .unwrap_or_default();
+    write(&out, &signed)?;
+    Ok(format!(
+        "{}: signed as {name} with key {} (signature {}, checked)\n",
+        escape_path(&out),
+        KeyId::of(&key),
+        escape_path(signature),
     ))
 }
