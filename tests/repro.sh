@@ -4,8 +4,12 @@
 # --no-default-features, with the Makefile's --remap-path-prefix), and the two binaries
 # compared byte for byte; the sha256 of both is printed. tests/run-all.sh runs it.
 #
-#   tests/repro.sh [--fresh] [MAKE-VARIABLE=VALUE ...]
+#   tests/repro.sh [--fresh] [--against FILE] [MAKE-VARIABLE=VALUE ...]
 #       last line "N passed, M failed"; exit 0 when the binaries are equal
+#   --against FILE   FILE is the first binary: `make build-initrd` of this checkout, which must
+#                    be HEAD with nothing changed (tests/run-all.sh builds it anyway and passes
+#                    it when `git status` is clean); only the second checkout is built. Neither
+#                    binary may name this checkout's path either.
 #
 # The two checkouts and their target/ directories persist in $BP_REPRO_DIR (default
 # /var/cache/bpf-preload-tests/repro), updated to HEAD on each run, so that a run rebuilds
@@ -37,10 +41,25 @@
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 base=${BP_REPRO_DIR:-/var/cache/bpf-preload-tests/repro}
-if [[ ${1:-} == --fresh ]]; then
-    shift
-    base=$(mktemp -d /tmp/bpf-preload-repro.XXXXXX)
-    trap 'rm -rf "$base"' EXIT
+against=
+while (($#)); do
+    case $1 in
+        --fresh)
+            shift
+            base=$(mktemp -d /tmp/bpf-preload-repro.XXXXXX)
+            trap 'rm -rf "$base"' EXIT
+            ;;
+        --against) against=$2; shift 2 ;;
+        *) break ;;
+    esac
+done
+if [[ -n $against ]]; then
+    [[ -s $against ]] || { echo "repro: --against $against: no such binary"; echo "0 passed, 1 failed"; exit 1; }
+    if [[ -n $(git -C "$top" status --porcelain) ]]; then
+        echo "repro: --against: $top has changes; HEAD is what the second checkout builds"
+        echo "0 passed, 1 failed"
+        exit 1
+    fi
 fi
 mkdir -p "$base" || { echo "repro: cannot make $base"; exit 2; }
 # Exactly the Makefile's build: no flags from the environment (RUSTFLAGS would replace the
@@ -49,8 +68,11 @@ unset CARGO_TARGET_DIR CARGO_BUILD_TARGET_DIR RUSTFLAGS CARGO_ENCODED_RUSTFLAGS 
     CARGO_BUILD_RUSTFLAGS BPF_PRELOAD_BUILTIN_KEYS
 commit=$(git -C "$top" rev-parse HEAD) || { echo "repro: $top is not a git checkout"; exit 2; }
 start=$(date +%s)
-bins=()
-for d in "$base/a" "$base/second-checkout-with-a-longer-path"; do
+bins=() dirs=("$base/a" "$base/second-checkout-with-a-longer-path")
+if [[ -n $against ]]; then
+    bins=("$against") dirs=("${dirs[1]}")
+fi
+for d in "${dirs[@]}"; do
     if [[ -d $d/.git ]]; then
         # The build's own output (target/) stays; everything else is HEAD's.
         git -C "$d" fetch -q "$top" "$commit" && git -C "$d" checkout -q --force --detach "$commit" &&
@@ -70,12 +92,12 @@ took=$(($(date +%s) - start))
 a=$(sha256sum < "${bins[0]}") b=$(sha256sum < "${bins[1]}")
 echo "repro: sha256 ${a%% *} ${bins[0]}"
 echo "repro: sha256 ${b%% *} ${bins[1]}"
-if [[ $a == "$b" ]] && ! grep -q -F -a "$base" "${bins[@]}"; then
-    echo "repro: PASS two checkouts of ${commit:0:12}, one initramfs binary (${took}s for both builds)"
+if [[ $a == "$b" ]] && ! grep -q -F -a -e "$base" -e "$top" "${bins[@]}"; then
+    echo "repro: PASS two checkouts of ${commit:0:12}, one initramfs binary (${took}s for the builds)"
     echo "1 passed, 0 failed"
 else
     echo "repro: FAIL two checkouts of ${commit:0:12} built different bytes or name their path (${took}s); the path in them:"
-    strings "${bins[@]}" | grep -F "$base" | sort -u | head -n 10
+    strings "${bins[@]}" | grep -F -e "$base" -e "$top" | sort -u | head -n 10
     echo "0 passed, 1 failed"
     exit 1
 fi

@@ -43,10 +43,11 @@ make -s -C bpf
 BPF_PRELOAD_BUILTIN_KEYS=$PWD/keys/test-only cargo build --profile release-tests --locked
 install -m 0755 target/x86_64-unknown-linux-gnu/release-tests/bpf-preload target/bpf-preload-builtin-keys
 export BPF_PRELOAD_BUILTIN_BIN=$PWD/target/bpf-preload-builtin-keys
-cargo build --release --locked --no-default-features
-install -m 0755 target/x86_64-unknown-linux-gnu/release/bpf-preload target/bpf-preload-initrd
+# Both with the Makefile's flags (its path remapped: the reproducibility check below compares
+# this initramfs build with a second checkout's).
+make -s build-initrd
 export BPF_PRELOAD_INITRD_BIN=$PWD/target/bpf-preload-initrd
-if ((VM)); then cargo build --release --locked; fi
+if ((VM)); then make -s build; fi
 set +e
 part "deps and builds"
 
@@ -109,10 +110,16 @@ suite "lints" tests/lint.sh
 part lints
 # Two checkouts at two paths build the same initramfs binary (tests/repro.sh: its own
 # checkouts and target/ directories, kept between runs in /var/cache/bpf-preload-tests/repro).
-# It builds commits, so it needs a git checkout: a copy without .git (tests/fresh-machine.sh
-# copies the work tree) counts it skipped, with the reason.
+# A clean checkout (CI's clone) is the first of the two: its initramfs build above is compared
+# with one more checkout's, one release build instead of two. It builds commits, so it needs a
+# git checkout: a copy without .git (tests/fresh-machine.sh copies the work tree) counts it
+# skipped, with the reason.
 if git rev-parse --verify -q HEAD > /dev/null 2>&1; then
-    suite "reproducibility" tests/repro.sh
+    if [[ -z $(git status --porcelain) ]]; then
+        suite "reproducibility" tests/repro.sh --against "$BPF_PRELOAD_INITRD_BIN"
+    else
+        suite "reproducibility" tests/repro.sh
+    fi
 else
     echo "SKIP reproducibility: not a git checkout (tests/repro.sh builds HEAD)"
     skipped=$((skipped + 1))
