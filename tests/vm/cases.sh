@@ -244,7 +244,8 @@ ki_uki_check() {
     kd=$(vm_kernel "$kernel")
     kver=$(cat "$kd/kver")
     : > "$log"
-    if ! m=$(vm_ki_uki_root "$kd" "$VM_BUILD/bundle-$bundle" 2>> "$log"); then
+    if ! m=$(VM_KI_UKI_CHECKS="vmtest.loaded=counter,iter,maponly vmtest.path=fast vmtest.guard_status=active vmtest.lockdown=integrity" \
+        vm_ki_uki_root "$kd" "$VM_BUILD/bundle-$bundle" 2>> "$log"); then
         result "$name" fail "(set-up failed; see $log)"
         return
     fi
@@ -293,6 +294,13 @@ ki_uki_check() {
         result "$name" fail "(the rebuilt UKI does not carry maponly verified; see $log)"
     else
         result "$name" ok "(${uki##*/} rebuilt, verifies, $(echo "$insp" | grep -E '^objects:'), maponly verified)"
+        # ... and boots under Secure Boot with the new object loaded (OVMF, the snakeoil db)
+        cp "$uki" "$VM_BUILD/ki-uki-rebuilt.efi"
+        vm_ki_uki_done
+        vm_boot_uefi_sb "$kd" "$VM_BUILD/ki-uki-rebuilt.efi" "$VM_ROOT_IMG" "$LOGS/$CASE-boot.log"
+        console=('Secure boot enabled' 'Kernel is locked down from EFI Secure Boot' 'VMCHECK ok no-lockdown-refusal')
+        judge_boots "$name-boot" "$LOGS/$CASE-boot.log"
+        return
     fi
     vm_ki_uki_done
 }

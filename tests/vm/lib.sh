@@ -669,7 +669,12 @@ vm_ki_uki_root() {
     keys=$(vm_sb_keys)
     cp "$keys/db.key" "$keys/db.crt" "$m/etc/kernel/"
     printf 'layout=uki\ninitrd_generator=dracut\nuki_generator=ukify\n' > "$m/etc/kernel/install.conf"
-    printf '[UKI]\nCmdline=root=/dev/vda rw rd.bpf_preload.guard=1\nSecureBootSigningTool=sbsign\nSecureBootPrivateKey=/etc/kernel/db.key\nSecureBootCertificate=/etc/kernel/db.crt\n' \
+    # The UKI's command line boots the test root (cases.sh ki_uki_check boots the rebuilt UKI):
+    # the real root's init checks what VM_KI_UKI_CHECKS says (vmtest.KEY=VALUE words).
+    # kernel-install hands ukify /etc/kernel/cmdline, or else this machine's /proc/cmdline (which
+    # then overrides uki.conf's Cmdline=): the first boot of this UKI had the host's.
+    echo "$VM_BASE_CMDLINE init=/sbin/vmcheck rd.bpf_preload.guard=1 ${VM_KI_UKI_CHECKS:-}" > "$m/etc/kernel/cmdline"
+    printf '[UKI]\nSecureBootSigningTool=sbsign\nSecureBootPrivateKey=/etc/kernel/db.key\nSecureBootCertificate=/etc/kernel/db.crt\n' \
         > "$m/etc/kernel/uki.conf"
     _vm_dracut_args shell
     omit=
