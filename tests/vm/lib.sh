@@ -258,6 +258,30 @@ vm_root() {
 }
 
 # ------------------------------------------------------------------- boot --
+# _vm_watch PID LOG T0 [firmware]: wait for qemu PID while the guest's console LOG grows: sets
+# VM_REACHED_MS (T0, date +%s%N, to the real root's first line) and stops qemu once the guest
+# halted, powered off or panicked; with "firmware", also after the firmware refused a boot image
+# ten times over (Access Denied: it retries its boot entries). Returns qemu's exit status.
+_vm_watch() {
+    local pid=$1 log=$2 t0=$3 firmware=${4:-} denied=0 rc=0
+    while kill -0 "$pid" 2> /dev/null; do
+        if [[ -z $VM_REACHED_MS ]] && grep -qa 'VMCHECK-BEGIN' "$log"; then
+            VM_REACHED_MS=$((($(date +%s%N) - t0) / 1000000))
+        fi
+        if grep -qaE 'reboot: System halted|reboot: Power down|Kernel panic - not syncing' "$log"; then
+            sleep 1
+            kill "$pid" 2> /dev/null || true
+            break
+        fi
+        if [[ -n $firmware ]] && grep -qa 'Access Denied' "$log"; then
+            ((denied++ < 10)) || { kill "$pid" 2> /dev/null || true; break; }
+        fi
+        sleep 0.5
+    done
+    wait "$pid" || rc=$?
+    return "$rc"
+}
+
 # vm_boot KERNELDIR INITRD ROOTIMG LOG "extra cmdline"
 # Runs qemu (TCG, PVH boot of the ELF vmlinux) under a hard timeout; stops it
 # early once the guest halted. Returns 0 when qemu ended by itself.
@@ -285,18 +309,7 @@ vm_boot() {
         -drive "file=$img,if=virtio,format=raw,snapshot=on" \
         -nic none < /dev/null > "$log.qemu" 2>&1 &
     pid=$!
-    while kill -0 "$pid" 2> /dev/null; do
-        if [[ -z $VM_REACHED_MS ]] && grep -qa 'VMCHECK-BEGIN' "$log"; then
-            VM_REACHED_MS=$((($(date +%s%N) - t0) / 1000000))
-        fi
-        if grep -qaE 'reboot: System halted|reboot: Power down|Kernel panic - not syncing' "$log"; then
-            sleep 1
-            kill "$pid" 2> /dev/null || true
-            break
-        fi
-        sleep 0.5
-    done
-    wait "$pid" || rc=$?
+    _vm_watch "$pid" "$log" "$t0" || rc=$?
     VM_BOOT_MS=$((($(date +%s%N) - t0) / 1000000))
     [[ -z $VM_REACHED_MS ]] && grep -qa 'VMCHECK-BEGIN' "$log" && VM_REACHED_MS=$VM_BOOT_MS
     [[ $rc == 124 || $rc == 137 ]] && vlog "qemu hit the ${VM_TIMEOUT}s timeout ($log)"
@@ -582,7 +595,7 @@ EOC
 # load options: what a boot loader passes, which systemd-stub ignores under Secure Boot when the
 # UKI has a .cmdline. A boot the firmware refuses ("Access Denied") is stopped a few seconds later.
 vm_boot_uefi_sb() {
-    local kd=$1 uki=$2 img=$3 log=$4 tpm=${5:-} dir pid=0 qpid t0 rc=0 denied=0
+    local kd=$1 uki=$2 img=$3 log=$4 tpm=${5:-} dir pid=0 qpid t0 rc=0
     dir=$(mktemp -d "$VM_BUILD/uefi.XXXXXX")
     mkdir -p "$dir/esp/EFI/BOOT"
     cp "$uki" "$dir/esp/EFI/BOOT/BOOTX64.EFI"
@@ -613,21 +626,7 @@ vm_boot_uefi_sb() {
         -drive "file=$img,if=virtio,format=raw,snapshot=on" "${start[@]}" \
         -nic none < /dev/null > "$log.qemu" 2>&1 &
     qpid=$!
-    while kill -0 "$qpid" 2> /dev/null; do
-        if [[ -z $VM_REACHED_MS ]] && grep -qa 'VMCHECK-BEGIN' "$log"; then
-            VM_REACHED_MS=$((($(date +%s%N) - t0) / 1000000))
-        fi
-        if grep -qaE 'reboot: System halted|reboot: Power down|Kernel panic - not syncing' "$log"; then
-            sleep 1
-            kill "$qpid" 2> /dev/null || true
-            break
-        fi
-        if grep -qa 'Access Denied' "$log"; then
-            ((denied++ < 10)) || { kill "$qpid" 2> /dev/null || true; break; }
-        fi
-        sleep 0.5
-    done
-    wait "$qpid" || rc=$?
+    _vm_watch "$qpid" "$log" "$t0" firmware || rc=$?
     VM_BOOT_MS=$((($(date +%s%N) - t0) / 1000000))
     [[ -z $VM_REACHED_MS ]] && grep -qa 'VMCHECK-BEGIN' "$log" && VM_REACHED_MS=$VM_BOOT_MS
     [[ $rc == 124 || $rc == 137 ]] && vlog "qemu hit the ${VM_TIMEOUT}s timeout ($log)"
