@@ -78,6 +78,17 @@ _vm_kernel_pkgs() {
     done
 }
 
+# vm_bzimage KERNELDIR [KVER] -> the kernel package's bzImage: /boot/vmlinuz-KVER (bookworm,
+# trixie), or beside the modules (merged-/usr trixie-backports). KVER: KERNELDIR/kver by default.
+vm_bzimage() {
+    local kd=$1 kver=${2:-} img
+    [[ -n $kver ]] || kver=$(cat "$kd/kver")
+    img=$kd/root/boot/vmlinuz-$kver
+    [[ -f $img ]] || img=$kd/root/lib/modules/$kver/vmlinuz
+    [[ -f $img ]] || vdie "no bzImage for $kver under $kd/root"
+    echo "$img"
+}
+
 # vm_kernel NAME -> prints the kernel dir: root/ (the packages unpacked, modules
 # depmod'ed under root/lib/modules/VER), vmlinux (ELF, booted as PVH), kver.
 # Cached: no network when kernels/NAME/vmlinux exists.
@@ -98,9 +109,7 @@ vm_kernel() {
         [[ -e $kd/root/lib ]] || ln -s usr/lib "$kd/root/lib"
         kver=$(ls "$kd/root/lib/modules" | head -n1)
         [[ -n $kver ]] || vdie "kernel $name: no modules directory in ${pkgs[*]}"
-        vmlinuz=$kd/root/boot/vmlinuz-$kver
-        [[ -f $vmlinuz ]] || vmlinuz=$kd/root/lib/modules/$kver/vmlinuz
-        [[ -f $vmlinuz ]] || vdie "kernel $name: no vmlinuz for $kver"
+        vmlinuz=$(vm_bzimage "$kd" "$kver")
         depmod -b "$kd/root" "$kver"
         python3 "$VM_DIR/extract-vmlinux.py" "$vmlinuz" "$kd/vmlinux.tmp"
         mv "$kd/vmlinux.tmp" "$kd/vmlinux"
@@ -447,8 +456,7 @@ vm_trixie_mkosi_initrd() {
 # (CONFIG_TCG_TIS=y) in Debian's kernels: no module in the initrd.
 vm_boot_tpm() {
     local kd=$1 dir pid img
-    img=$(ls "$kd"/root/boot/vmlinuz-* 2> /dev/null | head -n1)
-    [[ -n $img ]] || vdie "no bzImage under $kd/root/boot"
+    img=$(vm_bzimage "$kd")
     dir=$(mktemp -d "$VM_BUILD/swtpm.XXXXXX")
     swtpm socket --tpm2 --tpmstate "dir=$dir" --ctrl "type=unixio,path=$dir/sock" \
         > "$dir/swtpm.log" 2>&1 &
@@ -530,9 +538,7 @@ vm_trixie_uki_ukify() {
     vm_trixie_uki_tools
     r=$(vm_trixie_root)
     kver=$(cat "$kd/kver")
-    img=$kd/root/boot/vmlinuz-$kver
-    [[ -f $img ]] || img=$kd/root/lib/modules/$kver/vmlinuz
-    [[ -f $img ]] || vdie "no bzImage for $kver under $kd/root"
+    img=$(vm_bzimage "$kd")
     keys=$(vm_sb_keys)
     case $gen in
         initramfs-tools) vm_trixie_mkinitramfs "$kd" "$out.initrd" "$bundle" ;;
@@ -564,10 +570,7 @@ vm_trixie_uki_dracut() {
     vm_trixie_uki_tools
     r=$(vm_trixie_root)
     kver=$(cat "$kd/kver")
-    # the bzImage: /boot (bookworm), or beside the modules (merged-/usr trixie-backports)
-    img=$kd/root/boot/vmlinuz-$kver
-    [[ -f $img ]] || img=$kd/root/lib/modules/$kver/vmlinuz
-    [[ -f $img ]] || vdie "no bzImage for $kver under $kd/root"
+    img=$(vm_bzimage "$kd")
     keys=$(vm_sb_keys)
     rm -rf "$r/var/tmp/vmtest-uki" && mkdir -p "$r/var/tmp/vmtest-uki/conf"
     cp "$img" "$r/var/tmp/vmtest-uki/vmlinuz"
@@ -660,11 +663,7 @@ vm_ki_uki_root() {
     cp "$bundle"/keys/* "$m/etc/bpf-preload/keys/"
     cp "$bundle/preload.list" "$m/etc/bpf-preload/preload.list"
     [[ -d $m/usr/lib/modules/$kver ]] || cp -a "$kd/root/lib/modules/$kver" "$m/usr/lib/modules/$kver"
-    if [[ -f $kd/root/boot/vmlinuz-$kver ]]; then
-        cp "$kd/root/boot/vmlinuz-$kver" "$m/boot/"
-    else
-        cp "$kd/root/lib/modules/$kver/vmlinuz" "$m/boot/vmlinuz-$kver"
-    fi
+    cp "$(vm_bzimage "$kd")" "$m/boot/vmlinuz-$kver"
     keys=$(vm_sb_keys)
     cp "$keys/db.key" "$keys/db.crt" "$m/etc/kernel/"
     printf 'layout=uki\ninitrd_generator=dracut\nuki_generator=ukify\n' > "$m/etc/kernel/install.conf"
