@@ -183,6 +183,13 @@ pub(super) enum Decided {
     Load(Box<ToLoad>),
 }
 
+/// Where [`Ctx::objects`] loads an object: on the threads (its place among those), or at its
+/// turn in the list (with what the decide step left).
+enum Step {
+    Early(usize),
+    AtItsTurn(Result<Decided, ObjectError>),
+}
+
 /// What the kernel made of one load.
 pub(super) type LoadResult<'k> = Result<Box<dyn Loaded + 'k>, LoadFailed>;
 
@@ -265,57 +272,62 @@ impl Ctx<'_> {
             decided.push(c.and_then(|c| self.decide(c, a)));
             *spent += ms(t);
         }
-        // Load the independent ones, in parallel.
-        let shared = self.shared_dir();
-        let early: Vec<(usize, &ToLoad)> = decided
-            .iter()
-            .enumerate()
-            .filter_map(|(i, d)| match d {
-                Ok(Decided::Load(t)) if self.kernel.independent(&t.verified) => Some((i, &**t)),
-                _ => None,
-            })
-            .collect();
-        let kernel = self.kernel;
-        let places: Vec<usize> = early.iter().map(|(i, _)| *i).collect();
-        let loads = parallel::map(early, jobs, |(_, t)| load(kernel, t, &shared));
-        let mut loaded: Vec<Option<Option<(LoadResult<'_>, f64)>>> =
-            decided.iter().map(|_| None).collect();
-        for (i, l) in places.into_iter().zip(loads) {
-            if let Some(slot) = loaded.get_mut(i) {
-                *slot = Some(l);
+        // Load the independent ones on the threads; attach and pin in list order here, each
+        // object as soon as its load is done (the threads go on loading the later ones); the
+        // others load here at their turn.
+        let mut early: Vec<Box<ToLoad>> = Vec::new();
+        let mut plan = Vec::with_capacity(decided.len());
+        for d in decided {
+            match d {
+                Ok(Decided::Load(t)) if self.kernel.independent(&t.verified) => {
+                    plan.push(Step::Early(early.len()));
+                    early.push(t);
+                }
+                other => plan.push(Step::AtItsTurn(other)),
             }
         }
-        // Attach and pin, in list order; the others load at their turn.
-        let mut out = Vec::with_capacity(entries.len());
-        let steps = decided.into_iter().zip(attempts).zip(loaded);
-        for ((d, (mut a, spent)), early) in steps {
-            let t = Instant::now();
-            let mut thread_ms = 0.0;
-            let verdict = d.and_then(|d| match d {
-                Decided::Done(v) => Ok(v),
-                Decided::Load(mut to_load) => {
-                    let (result, load_ms) = match early {
-                        Some(Some((result, load_ms))) => {
-                            thread_ms = load_ms;
-                            (result, load_ms)
+        let (kernel, shared) = (self.kernel, self.shared_dir());
+        let load_early = |t: Box<ToLoad>| {
+            let (result, load_ms) = load(kernel, &t, &shared);
+            (t, result, load_ms)
+        };
+        parallel::map_in_order(early, jobs, load_early, |take| {
+            let mut out = Vec::with_capacity(plan.len());
+            for (step, (mut a, mut spent)) in plan.into_iter().zip(attempts) {
+                let verdict = match step {
+                    Step::Early(k) => match take(k) {
+                        Some((to_load, result, load_ms)) => {
+                            a.phases.load_ms += load_ms;
+                            spent += load_ms;
+                            let t = Instant::now();
+                            let v = self.effects(*to_load, result, &mut a);
+                            spent += ms(t);
+                            v
                         }
-                        Some(None) => return Err(ObjectError::Lost { step: "load" }),
-                        None => {
-                            // Objects before it may have pinned shared maps since it was
-                            // decided: what was there is what is there now.
-                            to_load.shared_before =
-                                add_timed(&mut a.phases.load_ms, || self.list_shared())?;
-                            load(self.kernel, &to_load, &shared)
-                        }
-                    };
-                    a.phases.load_ms += load_ms;
-                    self.effects(*to_load, result, &mut a)
-                }
-            });
-            let duration = spent + thread_ms + ms(t);
-            out.push((a, verdict, duration));
-        }
-        out
+                        None => Err(ObjectError::Lost { step: "load" }),
+                    },
+                    Step::AtItsTurn(d) => {
+                        let t = Instant::now();
+                        let v = d.and_then(|d| match d {
+                            Decided::Done(v) => Ok(v),
+                            Decided::Load(mut to_load) => {
+                                // Objects before it may have pinned shared maps since it was
+                                // decided: what was there is what is there now.
+                                to_load.shared_before =
+                                    add_timed(&mut a.phases.load_ms, || self.list_shared())?;
+                                let (result, load_ms) = load(self.kernel, &to_load, &shared);
+                                a.phases.load_ms += load_ms;
+                                self.effects(*to_load, result, &mut a)
+                            }
+                        });
+                        spent += ms(t);
+                        v
+                    }
+                };
+                out.push((a, verdict, spent));
+            }
+            out
+        })
     }
 
     fn shared_dir(&self) -> PathBuf {
