@@ -233,17 +233,12 @@ impl Kernel for Libbpf {
             .replace('_', "-");
         Ok(match kind.as_str() {
             "bpf-link" => {
-                let info = std::fs::read_to_string(Path::new(&format!("/proc/self/fdinfo/{fd}")))?;
-                let field = |name: &str| {
-                    info.lines()
-                        .find_map(|l| l.strip_prefix(name))
-                        .and_then(|v| v.trim().parse::<u32>().ok())
-                        .unwrap_or(0)
-                };
+                // The link's own info (what its fdinfo shows too: link_id, prog_id), one call.
+                let (id, prog) = skel::calls::link_ids(obj.as_fd())?;
                 Probe::Link {
-                    live: field("prog_id:") != 0,
-                    id: field("link_id:"),
-                    prog: field("prog_id:"),
+                    live: prog != 0,
+                    id,
+                    prog,
                 }
             }
             "bpf-map" => Probe::Map,

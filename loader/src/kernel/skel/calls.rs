@@ -256,3 +256,20 @@ pub fn link_fd_by_id(id: u32) -> io::Result<OwnedFd> {
     }
     Ok(owned(r))
 }
+
+/// BPF_OBJ_GET_INFO_BY_FD of a link: its id and its program's (0: none). Only the fields every
+/// link type has (`type`, `id`, `prog_id`): the kernel copies no more than the length asked
+/// for, and writes nothing through pointers the type-specific part would hold.
+pub fn link_ids(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<(u32, u32)> {
+    use std::os::fd::AsRawFd;
+    // struct bpf_link_info's first three u32 (and the padding to the union's alignment).
+    let mut info = [0u32; 4];
+    let mut len = std::mem::size_of_val(&info) as u32;
+    // SAFETY: `info` is writable for `len` bytes and outlives the call.
+    let r =
+        unsafe { sys::bpf_obj_get_info_by_fd(fd.as_raw_fd(), info.as_mut_ptr().cast(), &mut len) };
+    if r < 0 {
+        return Err(io::Error::from_raw_os_error(-r));
+    }
+    Ok((info[1], info[2]))
+}
