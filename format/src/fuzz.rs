@@ -97,6 +97,18 @@ pub fn pem_keys(data: &[u8]) {
     let _ = crate::keys::parse_private_pem("fuzz", &text);
 }
 
+/// The kernel's BTF as the guard scans it: whatever scans gives hook functions in id order,
+/// and every `bpf_lsm_` hook kept is one of them.
+pub fn btf(data: &[u8]) {
+    let Ok(h) = crate::btf::scan(data) else {
+        return;
+    };
+    assert!(h.funcs.windows(2).all(|w| w[0].0 < w[1].0), "{:?}", h.funcs);
+    for (id, _) in h.lsm.values() {
+        assert!(h.funcs.iter().any(|f| f.0 == *id), "hook {id}");
+    }
+}
+
 /// A revocation list.
 pub fn revoked(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
@@ -267,6 +279,23 @@ mod tests {
             revoked(&m);
             trailer(&m);
         }
+    }
+
+    #[test]
+    fn mutated_btf_never_panics() {
+        let good = crate::btf::tests::sample();
+        let mut rng = Rng(0xb7f);
+        let mut scanned = 0;
+        for _ in 0..ROUNDS {
+            let mut m = good.clone();
+            mutate(&mut rng, &mut m);
+            if crate::btf::scan(&m).is_ok() {
+                scanned += 1;
+            }
+            btf(&m);
+        }
+        // Some mutants still scan (flipped bits in names or ids), so `btf` checked them.
+        assert!(scanned > 0, "no mutant scanned");
     }
 
     #[test]

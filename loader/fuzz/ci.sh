@@ -24,7 +24,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 SECONDS_PER_TARGET=${1:-25}
-TARGETS=(trailer signed_object cmdline elf status_json pem_keys revoked fast_section)
+TARGETS=(trailer signed_object cmdline elf status_json pem_keys revoked fast_section btf)
 export RUSTC_BOOTSTRAP=1
 # .cargo/config.toml names a target for the static build; the fuzzers build for the host,
 # named explicitly so that RUSTFLAGS reach the targets and not the build scripts.
