@@ -50,21 +50,39 @@ const DECL_TAG: u32 = 17;
 const TYPE_TAG: u32 = 18;
 const ENUM64: u32 = 19;
 
-/// Bytes after a record's `struct btf_type`, by kind and `vlen`; `None`: a kind this scanner
-/// does not know (and so cannot step over).
+/// By kind: the bytes after a record's `struct btf_type` whatever its `vlen`, and those per
+/// `vlen`; `None`: a kind this scanner does not know (and so cannot step over).
+const LAYOUT: [Option<(u8, u8)>; 32] = {
+    let mut t = [None; 32];
+    let mut k = 0;
+    let kinds = [
+        PTR, FWD, TYPEDEF, VOLATILE, CONST, RESTRICT, FUNC, FLOAT, TYPE_TAG,
+    ];
+    while k < kinds.len() {
+        t[kinds[k] as usize] = Some((0, 0));
+        k += 1;
+    }
+    // the INT encoding; `struct btf_var` (linkage); `struct btf_decl_tag` (component_idx)
+    t[INT as usize] = Some((4, 0));
+    t[VAR as usize] = Some((4, 0));
+    t[DECL_TAG as usize] = Some((4, 0));
+    // `struct btf_array`
+    t[ARRAY as usize] = Some((12, 0));
+    // `struct btf_member`, `struct btf_var_secinfo`, `struct btf_enum64` each
+    t[STRUCT as usize] = Some((0, 12));
+    t[UNION as usize] = Some((0, 12));
+    t[DATASEC as usize] = Some((0, 12));
+    t[ENUM64 as usize] = Some((0, 12));
+    // `struct btf_enum`, `struct btf_param` each
+    t[ENUM as usize] = Some((0, 8));
+    t[FUNC_PROTO as usize] = Some((0, 8));
+    t
+};
+
+/// Bytes after a record's `struct btf_type`, by kind (5 bits) and `vlen`.
 fn extra_len(kind: u32, vlen: usize) -> Option<usize> {
-    Some(match kind {
-        PTR | FWD | TYPEDEF | VOLATILE | CONST | RESTRICT | FUNC | FLOAT | TYPE_TAG => 0,
-        // the INT encoding; `struct btf_var` (linkage); `struct btf_decl_tag` (component_idx)
-        INT | VAR | DECL_TAG => 4,
-        // `struct btf_array`
-        ARRAY => 12,
-        // `struct btf_member`, `struct btf_var_secinfo`, `struct btf_enum64` each
-        STRUCT | UNION | DATASEC | ENUM64 => 12 * vlen,
-        // `struct btf_enum`, `struct btf_param` each
-        ENUM | FUNC_PROTO => 8 * vlen,
-        _ => return None,
-    })
+    let (fixed, each) = LAYOUT[(kind & 0x1f) as usize]?;
+    Some(usize::from(fixed) + usize::from(each) * vlen)
 }
 
 /// Why a BTF blob could not be scanned. Offsets are from the start of the type section.
@@ -196,29 +214,36 @@ impl<'a> Records<'a> {
         }
     }
 
-    fn record(&self) -> Result<(Record<'a>, usize), BtfError> {
-        let (off, id) = (self.off, self.id);
-        let len = self.types.len();
-        let truncated = || BtfError::Truncated { id, off, len };
-        let t: &[u8; TYPE_LEN] = self
-            .types
-            .get(off..)
-            .and_then(<[u8]>::first_chunk)
-            .ok_or_else(truncated)?;
-        let [name_off, info, size_type] = [0, 4, 8].map(|at| word(t, at).unwrap_or(0));
+    /// The record at `off` and where the next begins; `None`: see [`Records::error`].
+    fn record(&self) -> Option<(Record<'a>, usize)> {
+        let off = self.off;
+        let t: &[u8; TYPE_LEN] = self.types.get(off..)?.first_chunk()?;
+        let w = |i: usize| u32::from_ne_bytes([t[i], t[i + 1], t[i + 2], t[i + 3]]);
+        let info = w(4);
         let kind = (info >> 24) & 0x1f;
-        let extra =
-            extra_len(kind, (info & 0xffff) as usize).ok_or(BtfError::Kind { id, off, kind })?;
         let start = off + TYPE_LEN;
-        let extra = self.types.get(start..start + extra).ok_or_else(truncated)?;
+        let extra = extra_len(kind, (info & 0xffff) as usize)?;
+        let extra = self.types.get(start..start + extra)?;
         let r = Record {
-            id,
+            id: self.id,
             kind,
-            name_off,
-            size_type,
+            name_off: w(0),
+            size_type: w(8),
             extra,
         };
-        Ok((r, start + extra.len()))
+        Some((r, start + extra.len()))
+    }
+
+    /// Why there is no record at `off`: an unknown kind, or one running past the section.
+    fn error(&self) -> BtfError {
+        let (off, id, len) = (self.off, self.id, self.types.len());
+        let kind = word(self.types, off + 4).map(|info| (info >> 24) & 0x1f);
+        match kind {
+            Some(kind) if off + TYPE_LEN <= len && extra_len(kind, 0).is_none() => {
+                BtfError::Kind { id, off, kind }
+            }
+            _ => BtfError::Truncated { id, off, len },
+        }
     }
 }
 
@@ -231,11 +256,12 @@ impl<'a> Iterator for Records<'a> {
         }
         self.id += 1;
         match self.record() {
-            Ok((r, next)) => {
+            Some((r, next)) => {
                 self.off = next;
                 Some(Ok(r))
             }
-            Err(e) => {
+            None => {
+                let e = self.error();
                 self.off = self.types.len();
                 Some(Err(e))
             }
@@ -276,8 +302,12 @@ pub fn scan(data: &[u8]) -> Result<KernelHooks, BtfError> {
                 len: strs.len(),
             });
         }
-        if !rest.starts_with(LSM_PREFIX.as_bytes()) && !rest.starts_with(SECURITY_PREFIX.as_bytes())
-        {
+        let hit = match rest.first() {
+            Some(b'b') => rest.starts_with(LSM_PREFIX.as_bytes()),
+            Some(b's') => rest.starts_with(SECURITY_PREFIX.as_bytes()),
+            _ => false,
+        };
+        if !hit {
             continue;
         }
         let name = String::from_utf8_lossy(name_at(strs, r.id, r.name_off)?);

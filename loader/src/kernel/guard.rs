@@ -965,4 +965,55 @@ mod btf_tests {
             got.funcs.len()
         );
     }
+
+    /// The guard's BTF work both ways on this kernel, timed (min and median of BENCH_ROUNDS,
+    /// default 20): libbpf-rs (`Btf::from_vmlinux` and the reference pass) against the read and
+    /// `btf::scan`. BENCH_ONLY=libbpf|scan|none runs one way once (for callgrind: the
+    /// instructions of `none` are the harness's). Run:
+    /// `cargo test --profile release-tests -p bpf-preload --lib bench_btf -- --ignored --nocapture`
+    #[test]
+    #[ignore = "benchmark: prints figures"]
+    fn bench_btf_libbpf_against_scan() {
+        let path = Path::new(VMLINUX);
+        let old = || {
+            let btf = libbpf_rs::btf::Btf::from_vmlinux().unwrap();
+            reference(&btf)
+        };
+        let read = || crate::sys::read_bounded(path, MAX_BTF).unwrap();
+        match std::env::var("BENCH_ONLY").as_deref() {
+            Ok("libbpf") => return eprintln!("{} hook functions", old().funcs.len()),
+            Ok("scan") => {
+                return eprintln!("{} hook functions", btf::scan(&read()).unwrap().funcs.len())
+            }
+            Ok("none") => return,
+            _ => {}
+        }
+        let rounds: usize = std::env::var("BENCH_ROUNDS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(20);
+        let mut times: [Vec<f64>; 4] = Default::default();
+        for _ in 0..rounds {
+            let mut t = Instant::now();
+            let want = old();
+            times[0].push(lap(&mut t));
+            let raw = read();
+            times[1].push(lap(&mut t));
+            let got = btf::scan(&raw).unwrap();
+            times[2].push(lap(&mut t));
+            times[3].push(times[1].last().unwrap() + times[2].last().unwrap());
+            assert_eq!(got, want);
+        }
+        for (name, mut v) in ["libbpf-rs parse + pass", "read", "scan", "read + scan"]
+            .into_iter()
+            .zip(times)
+        {
+            v.sort_by(f64::total_cmp);
+            eprintln!(
+                "{name:>24}: min {:8.2} ms, median {:8.2} ms ({rounds} rounds)",
+                v[0],
+                v[v.len() / 2]
+            );
+        }
+    }
 }
