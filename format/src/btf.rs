@@ -91,9 +91,9 @@ pub enum BtfError {
     #[error("{len} bytes, shorter than a BTF header ({HEADER_LEN})")]
     Short { len: usize },
     #[error("magic {found:#06x}: BTF of the other byte order")]
-    OtherEndian { found: u16 },
+    OtherEndian { found: u32 },
     #[error("magic {found:#06x}, not BTF's {MAGIC:#06x}")]
-    Magic { found: u16 },
+    Magic { found: u32 },
     #[error("version {found}, not {VERSION}")]
     Version { found: u8 },
     #[error("header length {hdr_len}: shorter than {HEADER_LEN} or past the end ({len} bytes)")]
@@ -150,10 +150,14 @@ fn sections(data: &[u8]) -> Result<(&[u8], &[u8]), BtfError> {
     let h: &[u8; HEADER_LEN] = data.first_chunk().ok_or(BtfError::Short { len })?;
     let magic = u16::from_ne_bytes([h[0], h[1]]);
     if magic == MAGIC.swap_bytes() {
-        return Err(BtfError::OtherEndian { found: magic });
+        return Err(BtfError::OtherEndian {
+            found: magic.into(),
+        });
     }
     if magic != MAGIC {
-        return Err(BtfError::Magic { found: magic });
+        return Err(BtfError::Magic {
+            found: magic.into(),
+        });
     }
     if h[2] != VERSION {
         return Err(BtfError::Version { found: h[2] });
@@ -284,8 +288,8 @@ fn name_at(strs: &[u8], id: u32, name_off: u32) -> Result<&[u8], BtfError> {
 pub fn scan(data: &[u8]) -> Result<KernelHooks, BtfError> {
     let (types, strs) = sections(data)?;
     let mut hooks = KernelHooks::default();
-    // (prototype id, function id, hook) of each `bpf_lsm_` function kept
-    let mut protos: Vec<(u32, u32, String)> = Vec::new();
+    // (function id, prototype id) of each `bpf_lsm_` function kept, by function id
+    let mut refs: Vec<(u32, u32)> = Vec::new();
     let mut last = 0;
     for r in Records::new(types) {
         let r = r?;
@@ -320,36 +324,45 @@ pub fn scan(data: &[u8]) -> Result<KernelHooks, BtfError> {
         };
         if !hooks.lsm.contains_key(hook) {
             hooks.lsm.insert(hook.to_owned(), (r.id, None));
-            protos.push((r.size_type, r.id, hook.to_owned()));
+            refs.push((r.id, r.size_type));
         }
     }
-    if let Some(&(refers, id, _)) = protos.iter().find(|p| p.0 > last) {
+    if let Some(&(id, refers)) = refs.iter().find(|r| r.1 > last) {
         return Err(BtfError::Reference { id, refers, last });
     }
-    // The prototypes, in a second walk up to the last one wanted (id 0, void, is none).
-    protos.sort_unstable_by_key(|p| p.0);
-    let mut wanted = protos.iter().filter(|p| p.0 != 0).peekable();
+    // The prototypes, in a second walk up to the last one wanted (0, void, is none): their
+    // parameter names by prototype id, in id order.
+    let mut wanted: Vec<u32> = refs.iter().map(|r| r.1).filter(|&p| p != 0).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut wanted = wanted.into_iter().peekable();
+    let mut found: Vec<(u32, Vec<String>)> = Vec::new();
     for r in Records::new(types) {
-        if wanted.peek().is_none() {
-            break;
-        }
+        let Some(&want) = wanted.peek() else { break };
         let r = r?;
-        while let Some((_, _, hook)) = wanted.next_if(|p| p.0 == r.id) {
-            if r.kind != FUNC_PROTO {
-                continue;
-            }
-            let params = r
-                .extra
-                .chunks_exact(8)
-                .map(|p| {
-                    let name_off = word(p, 0).unwrap_or(0);
-                    name_at(strs, r.id, name_off).map(|n| String::from_utf8_lossy(n).into_owned())
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            if let Some(entry) = hooks.lsm.get_mut(hook) {
-                entry.1 = Some(params);
-            }
+        if r.id != want {
+            continue;
         }
+        wanted.next();
+        if r.kind != FUNC_PROTO {
+            continue;
+        }
+        let mut params = Vec::new();
+        for p in r.extra.chunks_exact(8) {
+            let name = name_at(strs, r.id, word(p, 0).unwrap_or(0))?;
+            params.push(String::from_utf8_lossy(name).into_owned());
+        }
+        found.push((r.id, params));
+    }
+    for (id, params) in hooks.lsm.values_mut() {
+        let proto = refs
+            .binary_search_by_key(id, |r| r.0)
+            .ok()
+            .and_then(|i| refs.get(i));
+        *params = proto
+            .and_then(|&(_, proto)| found.binary_search_by_key(&proto, |f| f.0).ok())
+            .and_then(|i| found.get(i))
+            .map(|f| f.1.clone());
     }
     Ok(hooks)
 }
