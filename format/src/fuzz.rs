@@ -281,6 +281,21 @@ mod tests {
         }
     }
 
+    /// The fuzz seed (loader/fuzz/seeds/btf, made by Python's `struct`: every kind with a
+    /// `vlen` or fixed extra bytes, three hooks, a security_ function) still scans.
+    #[test]
+    fn the_btf_fuzz_seed_scans() {
+        let seed = include_bytes!("../../loader/fuzz/seeds/btf/sample.btf");
+        let h = crate::btf::scan(seed).unwrap();
+        assert_eq!(
+            h.lsm.keys().collect::<Vec<_>>(),
+            ["bpf", "file_open", "inode_unlink"]
+        );
+        assert_eq!(h.params("bpf").unwrap(), ["cmd", "attr", "size"]);
+        assert_eq!(h.funcs.len(), 4);
+        btf(seed);
+    }
+
     #[test]
     fn mutated_btf_never_panics() {
         let good = crate::btf::tests::sample();
