@@ -97,6 +97,18 @@ pub fn pem_keys(data: &[u8]) {
     let _ = crate::keys::parse_private_pem("fuzz", &text);
 }
 
+/// The kernel's BTF as the guard scans it: whatever scans gives hook functions in id order,
+/// and every `bpf_lsm_` hook kept is one of them.
+pub fn btf(data: &[u8]) {
+    let Ok(h) = crate::btf::scan(data) else {
+        return;
+    };
+    assert!(h.funcs.windows(2).all(|w| w[0].0 < w[1].0), "{:?}", h.funcs);
+    for (id, _) in h.lsm.values() {
+        assert!(h.funcs.iter().any(|f| f.0 == *id), "hook {id}");
+    }
+}
+
 /// A revocation list.
 pub fn revoked(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
@@ -267,6 +279,38 @@ mod tests {
             revoked(&m);
             trailer(&m);
         }
+    }
+
+    /// The fuzz seed (loader/fuzz/seeds/btf, made by Python's `struct`: every kind with a
+    /// `vlen` or fixed extra bytes, three hooks, a security_ function) still scans.
+    #[test]
+    fn the_btf_fuzz_seed_scans() {
+        let seed = include_bytes!("../../loader/fuzz/seeds/btf/sample.btf");
+        let h = crate::btf::scan(seed).unwrap();
+        assert_eq!(
+            h.lsm.keys().collect::<Vec<_>>(),
+            ["bpf", "file_open", "inode_unlink"]
+        );
+        assert_eq!(h.params("bpf").unwrap(), ["cmd", "attr", "size"]);
+        assert_eq!(h.funcs.len(), 4);
+        btf(seed);
+    }
+
+    #[test]
+    fn mutated_btf_never_panics() {
+        let good = crate::btf::tests::sample();
+        let mut rng = Rng(0xb7f);
+        let mut scanned = 0;
+        for _ in 0..ROUNDS {
+            let mut m = good.clone();
+            mutate(&mut rng, &mut m);
+            if crate::btf::scan(&m).is_ok() {
+                scanned += 1;
+            }
+            btf(&m);
+        }
+        // Some mutants still scan (flipped bits in names or ids), so `btf` checked them.
+        assert!(scanned > 0, "no mutant scanned");
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! | [`ksig`] | kernel signatures: X.509 certificates the kernel can use, CMS over the loader |
 //! | [`cmdline`], [`policy`] | kernel command line + preload list + build-time policy → the plan |
 //! | [`guard`] | the built-in guard: which program fits each hook, its config and info map values |
+//! | [`btf`] | the kernel's BTF scanned for the guard: LSM hooks and their parameter names, hook functions |
 //! | [`status`], [`live`] | the status record `run` writes, and the live view `status` adds |
 //! | [`place`] | where a run runs: the boot's initramfs or a booted system |
 //! | [`cpio`] | an initramfs image's cpio archives (newc) and where its compressed part starts |
@@ -28,6 +29,7 @@
 //! forbids `unsafe`.
 #![forbid(unsafe_code)]
 
+pub mod btf;
 pub mod cmdline;
 pub mod cpio;
 pub mod elf;

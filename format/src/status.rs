@@ -442,12 +442,14 @@ pub struct GuardStatus {
 pub struct GuardSteps {
     /// securityfs and debugfs mounted when needed, the active LSM list read.
     pub prepare_ms: f64,
-    /// Our parse of the kernel's BTF (`/sys/kernel/btf/vmlinux`). This and the next two run in
-    /// a thread of their own from the start of the boot, beside the objects' loading: they
-    /// count in `duration_ms` only through `prefetch_wait_ms`.
+    /// The kernel's BTF (`/sys/kernel/btf/vmlinux`) read into memory. This and the next two run
+    /// in a thread of their own from the start of the boot, beside the objects' loading: they
+    /// count in `duration_ms` only through `prefetch_wait_ms`. (Before 2026-12-07: libbpf's
+    /// parse of it.)
     pub btf_ms: f64,
-    /// One pass over its functions: each hook's prototype (which program variant fits) and the
-    /// functions no fmod_ret program may attach to.
+    /// Our scan of it (`btf::scan`, no BTF parse in user space): each hook's prototype (which
+    /// program variant fits) and the functions no fmod_ret program may attach to. (Before
+    /// 2026-12-07: the same found through libbpf's parsed BTF.)
     pub lookups_ms: f64,
     /// The verifier probe: may an LSM program return a positive value on this kernel?
     pub probe_ms: f64,

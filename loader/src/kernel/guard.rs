@@ -21,10 +21,11 @@ use std::os::fd::AsFd;
 use crate::pipeline::guard::{
     GuardFailure, GuardLoader, GuardReport, Switch, SwitchPaths, SwitchState, GUARD_DIR,
 };
+use bpf_preload_format::btf::{self, BtfError, KernelHooks, VMLINUX};
 use bpf_preload_format::guard::{
-    bpf_lsm_active, decode_info, fits, hook_flags, pick_programs, recorded_bits, switch_bits,
-    GuardInfo, PrototypeError, Recording, INFO_PIN, LSM_LIST, OPTIONAL_HOOKS, PROT_LINKS_PIN,
-    RD_LINK_FD, RD_LINK_PIN, RD_MOUNT, RD_PROG_FD, SW_FTRACE, SW_KPROBES,
+    bpf_lsm_active, decode_info, fits, pick_programs, recorded_bits, switch_bits, GuardInfo,
+    PrototypeError, Recording, INFO_PIN, LSM_LIST, OPTIONAL_HOOKS, PROT_LINKS_PIN, RD_LINK_FD,
+    RD_LINK_PIN, RD_MOUNT, RD_PROG_FD, SW_FTRACE, SW_KPROBES,
 };
 use bpf_preload_format::live::{dev_string, kernel_dev};
 use bpf_preload_format::status::GuardSteps;
@@ -54,10 +55,15 @@ pub enum GuardError {
         #[source]
         source: io::Error,
     },
-    #[error("kernel BTF: {source}")]
+    #[error("read kernel BTF {VMLINUX}: {source}")]
+    ReadBtf {
+        #[source]
+        source: io::Error,
+    },
+    #[error("kernel BTF {VMLINUX}: {source}")]
     Btf {
         #[source]
-        source: libbpf_rs::Error,
+        source: BtfError,
     },
     #[error(transparent)]
     Prototype(#[from] PrototypeError),
@@ -167,59 +173,6 @@ fn all_links(l: &mut skel::GuardLinks) -> [(&'static str, &mut Option<Link>); 24
     ]
 }
 
-/// What the guard needs from the kernel's BTF, found in one pass over its functions (a lookup
-/// by name is a pass over every type: one per hook was most of the lookups' time).
-#[derive(Debug, Default)]
-struct KernelHooks {
-    /// Each `bpf_lsm_<hook>`: its BTF id and parameter names (`None`: its prototype is not a
-    /// function prototype). The first function of a name, as a lookup by name finds it.
-    lsm: std::collections::BTreeMap<String, (u32, Option<Vec<String>>)>,
-    /// `(BTF id, flags)` of every function with hook flags.
-    funcs: Vec<(u32, u8)>,
-}
-
-impl KernelHooks {
-    fn find(btf: &libbpf_rs::btf::Btf<'_>) -> Self {
-        use libbpf_rs::btf::types::{Func, FuncProto};
-        use libbpf_rs::btf::ReferencesType as _;
-        let mut k = Self::default();
-        for f in btf.type_by_kind::<Func<'_>>() {
-            let Some(name) = f.name() else { continue };
-            let name = name.to_string_lossy();
-            let id = u32::from(f.type_id());
-            let flags = hook_flags(&name);
-            if flags != 0 {
-                k.funcs.push((id, flags));
-            }
-            let Some(hook) = name.strip_prefix("bpf_lsm_") else {
-                continue;
-            };
-            if k.lsm.contains_key(hook) {
-                continue;
-            }
-            let params = btf
-                .type_by_id::<FuncProto<'_>>(f.referenced_type().type_id())
-                .map(|proto| {
-                    proto
-                        .iter()
-                        .map(|p| {
-                            p.name
-                                .map(|n| n.to_string_lossy().into_owned())
-                                .unwrap_or_default()
-                        })
-                        .collect()
-                });
-            k.lsm.insert(hook.to_owned(), (id, params));
-        }
-        k
-    }
-
-    /// Parameter names of `bpf_lsm_<hook>` in the running kernel's BTF.
-    fn params(&self, hook: &str) -> Option<Vec<String>> {
-        self.lsm.get(hook).and_then(|(_, p)| p.clone())
-    }
-}
-
 /// Does this kernel's verifier let a BPF LSM program on `bpf` return 1? (6.1 does: "Regular
 /// BPF_PROG_TYPE_LSM programs can return any value"; later kernels check the hook's range.)
 /// Loads `r0 = 1; exit` there; a refusal other than the verifier's EINVAL counts as yes, so
@@ -324,8 +277,8 @@ fn object_ids(
     Ok(())
 }
 
-/// What the guard learns before it loads — the kernel's BTF parsed, the one pass over its
-/// functions, the verifier probe — which depends on nothing `run` does.
+/// What the guard learns before it loads — the kernel's BTF read, scanned for the hooks and
+/// functions it needs, the verifier probe — which depends on nothing `run` does.
 struct Prefetched {
     hooks: KernelHooks,
     positive: bool,
@@ -334,12 +287,16 @@ struct Prefetched {
     probe_ms: f64,
 }
 
+/// More than any kernel's BTF (a distribution kernel's is 5 to 7 MiB): a bound, not a guess.
+const MAX_BTF: u64 = 128 << 20;
+
 fn prefetch() -> Result<Prefetched, GuardError> {
     let mut t = Instant::now();
-    let btf = libbpf_rs::btf::Btf::from_vmlinux().map_err(|source| GuardError::Btf { source })?;
+    let raw = crate::sys::read_bounded(Path::new(VMLINUX), MAX_BTF)
+        .map_err(|source| GuardError::ReadBtf { source })?;
     let btf_ms = lap(&mut t);
-    let hooks = KernelHooks::find(&btf);
-    drop(btf);
+    let hooks = btf::scan(&raw).map_err(|source| GuardError::Btf { source })?;
+    drop(raw);
     let lookups_ms = lap(&mut t);
     let positive = lsm_positive_returns(&hooks);
     Ok(Prefetched {
@@ -900,5 +857,163 @@ mod prefetch_tests {
         // Whatever this host's BTF gives, the thread ends with a value, not a panic.
         assert!(thread.unwrap().join().is_ok());
         assert!(on.prefetch.lock().unwrap().is_none());
+    }
+}
+
+#[cfg(test)]
+mod btf_tests {
+    use super::*;
+    use bpf_preload_format::guard::hook_flags;
+
+    /// The guard's pass over the kernel's BTF before `btf::scan`, through libbpf-rs: the
+    /// reference the scanner must agree with.
+    fn reference(btf: &libbpf_rs::btf::Btf<'_>) -> KernelHooks {
+        use libbpf_rs::btf::types::{Func, FuncProto};
+        use libbpf_rs::btf::ReferencesType as _;
+        let mut k = KernelHooks::default();
+        for f in btf.type_by_kind::<Func<'_>>() {
+            let Some(name) = f.name() else { continue };
+            let name = name.to_string_lossy();
+            let id = u32::from(f.type_id());
+            let flags = hook_flags(&name);
+            if flags != 0 {
+                k.funcs.push((id, flags));
+            }
+            let Some(hook) = name.strip_prefix("bpf_lsm_") else {
+                continue;
+            };
+            if k.lsm.contains_key(hook) {
+                continue;
+            }
+            let params = btf
+                .type_by_id::<FuncProto<'_>>(f.referenced_type().type_id())
+                .map(|proto| {
+                    proto
+                        .iter()
+                        .map(|p| {
+                            p.name
+                                .map(|n| n.to_string_lossy().into_owned())
+                                .unwrap_or_default()
+                        })
+                        .collect()
+                });
+            k.lsm.insert(hook.to_owned(), (id, params));
+        }
+        k
+    }
+
+    /// `SKIP <test>: <reason>` on stderr, which tests/run-all.sh counts (tests/common `skip`).
+    fn skip(test: &str, reason: &str) {
+        use std::io::Write;
+        let line = format!("SKIP {test}: {}\n", reason.replace('\n', " "));
+        let _ = io::stderr().lock().write_all(line.as_bytes());
+    }
+
+    #[test]
+    fn btf_errors_name_the_file() {
+        let e = GuardError::Btf {
+            source: BtfError::Version { found: 2 },
+        };
+        assert_eq!(
+            e.to_string(),
+            "kernel BTF /sys/kernel/btf/vmlinux: version 2, not 1"
+        );
+        let e = GuardError::ReadBtf {
+            source: io::Error::from(io::ErrorKind::NotFound),
+        };
+        assert_eq!(
+            e.to_string(),
+            "read kernel BTF /sys/kernel/btf/vmlinux: entity not found"
+        );
+        assert!(!e.is_unavailable());
+    }
+
+    /// The scanner and libbpf-rs find the same hooks, prototypes and hook functions in this
+    /// kernel's BTF (no root needed: the file is world-readable).
+    #[test]
+    fn the_scanner_agrees_with_libbpf_on_this_kernel() {
+        let raw = match crate::sys::read_bounded(Path::new(VMLINUX), MAX_BTF) {
+            Ok(raw) => raw,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return skip(
+                    "kernel::guard::btf_tests::the_scanner_agrees_with_libbpf_on_this_kernel",
+                    &format!("no {VMLINUX}: the kernel needs CONFIG_DEBUG_INFO_BTF ({e})"),
+                );
+            }
+            Err(e) => panic!("read {VMLINUX}: {e}"),
+        };
+        let got = btf::scan(&raw).unwrap();
+        let want = reference(&libbpf_rs::btf::Btf::from_vmlinux().unwrap());
+        for (hook, w) in &want.lsm {
+            assert_eq!(got.lsm.get(hook), Some(w), "bpf_lsm_{hook}");
+        }
+        let extra: Vec<&String> = got
+            .lsm
+            .keys()
+            .filter(|h| !want.lsm.contains_key(*h))
+            .collect();
+        assert!(extra.is_empty(), "hooks libbpf-rs did not find: {extra:?}");
+        let first = got.funcs.iter().zip(&want.funcs).position(|(g, w)| g != w);
+        assert_eq!(first.map(|i| (got.funcs[i], want.funcs[i])), None);
+        assert_eq!(got.funcs.len(), want.funcs.len());
+        // Not two empty results: every kernel with BTF has security_* functions.
+        assert!(!want.funcs.is_empty());
+        eprintln!(
+            "{} hooks ({} with a prototype), {} hook functions",
+            got.lsm.len(),
+            got.lsm.values().filter(|(_, p)| p.is_some()).count(),
+            got.funcs.len()
+        );
+    }
+
+    /// The guard's BTF work both ways on this kernel, timed (min and median of BENCH_ROUNDS,
+    /// default 20): libbpf-rs (`Btf::from_vmlinux` and the reference pass) against the read and
+    /// `btf::scan`. BENCH_ONLY=libbpf|scan|none runs one way once (for callgrind: the
+    /// instructions of `none` are the harness's). Run:
+    /// `cargo test --profile release-tests -p bpf-preload --lib bench_btf -- --ignored --nocapture`
+    #[test]
+    #[ignore = "benchmark: prints figures"]
+    fn bench_btf_libbpf_against_scan() {
+        let path = Path::new(VMLINUX);
+        let old = || {
+            let btf = libbpf_rs::btf::Btf::from_vmlinux().unwrap();
+            reference(&btf)
+        };
+        let read = || crate::sys::read_bounded(path, MAX_BTF).unwrap();
+        match std::env::var("BENCH_ONLY").as_deref() {
+            Ok("libbpf") => return eprintln!("{} hook functions", old().funcs.len()),
+            Ok("scan") => {
+                return eprintln!("{} hook functions", btf::scan(&read()).unwrap().funcs.len())
+            }
+            Ok("none") => return,
+            _ => {}
+        }
+        let rounds: usize = std::env::var("BENCH_ROUNDS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(20);
+        let mut times: [Vec<f64>; 4] = Default::default();
+        for _ in 0..rounds {
+            let mut t = Instant::now();
+            let want = old();
+            times[0].push(lap(&mut t));
+            let raw = read();
+            times[1].push(lap(&mut t));
+            let got = btf::scan(&raw).unwrap();
+            times[2].push(lap(&mut t));
+            times[3].push(times[1].last().unwrap() + times[2].last().unwrap());
+            assert_eq!(got, want);
+        }
+        for (name, mut v) in ["libbpf-rs parse + pass", "read", "scan", "read + scan"]
+            .into_iter()
+            .zip(times)
+        {
+            v.sort_by(f64::total_cmp);
+            eprintln!(
+                "{name:>24}: min {:8.2} ms, median {:8.2} ms ({rounds} rounds)",
+                v[0],
+                v[v.len() / 2]
+            );
+        }
     }
 }
