@@ -30,7 +30,8 @@
 //! pinning policy are unit-tested with recording fakes (`fakes`, test builds only). In `kernel`,
 //! `unsafe` is confined to `kernel::libbpf_log` (the C callback that formats libbpf's messages),
 //! `kernel::skel` (light skeletons) and the libbpf-cargo skeleton `kernel::guard` includes
-//! (generated code); in `sys`, to the keyring and TPM calls.
+//! (generated code); in `sys`, to the keyring and TPM calls and the mapping of the kernel's BTF
+//! (`sys::view`).
 //!
 //! The last step before the report is the built-in guard (BPF LSM programs compiled into the
 //! binary: its pure side is [`guard`], its load and arm `kernel::guard`), when the command line or

@@ -292,7 +292,8 @@ const MAX_BTF: u64 = 128 << 20;
 
 fn prefetch() -> Result<Prefetched, GuardError> {
     let mut t = Instant::now();
-    let raw = crate::sys::read_bounded(Path::new(VMLINUX), MAX_BTF)
+    // Mapped on kernels that allow it (no copy of its megabytes), read otherwise.
+    let raw = crate::sys::view::view(Path::new(VMLINUX), MAX_BTF)
         .map_err(|source| GuardError::ReadBtf { source })?;
     let btf_ms = lap(&mut t);
     let hooks = btf::scan(&raw).map_err(|source| GuardError::Btf { source })?;

@@ -4,7 +4,8 @@
 //! operations is unit-tested with the recording fake (`FakeSys` in `fakes.rs`, test builds only).
 //! `std::fs` is named here and in `kernel` (the other OS boundary) only; clippy enforces it.
 //!
-//! `unsafe` here is for the system calls std has no wrapper for (keyrings, the TPM); libbpf and
+//! `unsafe` here is for the system calls std has no wrapper for (keyrings, the TPM) and the
+//! read-only mapping of a sysfs file (`view`: the kernel's BTF); libbpf and
 //! its C callback are `kernel`'s.
 #![deny(unsafe_code)]
 // The syscall boundary: std::fs is used here, and only here (loader/clippy.toml).
@@ -12,6 +13,7 @@
 
 pub mod keyring;
 pub mod tpm;
+pub mod view;
 
 use std::fs::File;
 use std::io::{self, Read, Write};
