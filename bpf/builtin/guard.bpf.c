@@ -946,89 +946,49 @@ int BPF_PROG(guard_file_open, struct file *file)
 	return 0;
 }
 
-/* A walk along a mount's children (mnt_mounts, linked by mnt_child), one child per bpf_loop
- * step: the seal's loops, verified once each rather than once per child. */
-struct children {
-	__u64 head; /* &parent->mnt_mounts */
-	__u64 pos;  /* the current child's mnt_child */
-	__u64 found;
-};
-
-static __always_inline void children_start(struct children *ch, __u64 parent)
-{
-	ch->head = parent + bpf_core_field_offset(struct mount, mnt_mounts);
-	ch->pos = (__u64)BPF_CORE_READ((struct list_head *)ch->head, next);
-	ch->found = 0;
-}
-
-static __always_inline struct mount *children_cur(struct children *ch)
-{
-	if (!ch->pos || ch->pos == ch->head)
-		return 0;
-	return (struct mount *)(ch->pos - bpf_core_field_offset(struct mount, mnt_child));
-}
-
-static __always_inline void children_next(struct children *ch)
-{
-	ch->pos = (__u64)BPF_CORE_READ((struct list_head *)ch->pos, next);
-}
-
-static long instance_child_step(__u64 i, void *ctx)
-{
-	struct children *ch = ctx;
-	struct mount *c2 = children_cur(ch);
-
-	if (!c2)
-		return 1;
-	if (prot_sb(BPF_CORE_READ(c2, mnt.mnt_sb))) {
-		ch->found = vfsmnt_of(c2);
-		return 1;
-	}
-	children_next(ch);
-	return 0;
-}
-
-/* A mount of the protected instance among the first 48 children of (sysfs) mount c; 0: none. */
+/* A mount of the protected instance among the children of (sysfs) mount c; 0: none. */
 __noinline __u64 g_instance_child(__u64 ca)
 {
-	struct children ch;
+	__u64 off = bpf_core_field_offset(struct mount, mnt_child);
+	struct list_head *head, *pos;
+	struct mount *c2;
+	int j;
 
-	children_start(&ch, ca);
-	bpf_loop(48, instance_child_step, &ch, 0);
-	return ch.found;
-}
-
-static long find_copy_step(__u64 i, void *ctx)
-{
-	struct children *ch = ctx;
-	struct mount *c = children_cur(ch);
-	__u64 found;
-
-	if (!c)
-		return 1;
-	if (BPF_CORE_READ(c, mnt.mnt_sb, s_magic) == SYSFS_MAGIC) {
-		found = g_instance_child((__u64)c);
-		if (found) {
-			ch->found = found;
-			return 1;
-		}
+	head = (struct list_head *)(ca + bpf_core_field_offset(struct mount, mnt_mounts));
+	pos = BPF_CORE_READ(head, next);
+	for (j = 0; j < 48 && pos && pos != head; j++) {
+		c2 = (struct mount *)((__u64)pos - off);
+		if (prot_sb(BPF_CORE_READ(c2, mnt.mnt_sb)))
+			return vfsmnt_of(c2);
+		pos = BPF_CORE_READ(pos, next);
 	}
-	children_next(ch);
 	return 0;
 }
 
 /*
  * A mount of the protected instance below PID 1's root, two levels down (/ -> sysfs at /sys ->
- * the instance; the first 24 children of the root): the copy a switch_root by MS_BIND|MS_REC
- * put into the real root. 0: none.
+ * the instance): the copy a switch_root by MS_BIND|MS_REC put into the real root. 0: none.
  */
 __noinline __u64 g_find_copy(__u64 roota)
 {
-	struct children ch;
+	__u64 off = bpf_core_field_offset(struct mount, mnt_child);
+	struct list_head *head, *pos;
+	struct mount *c;
+	__u64 found;
+	int i;
 
-	children_start(&ch, roota);
-	bpf_loop(24, find_copy_step, &ch, 0);
-	return ch.found;
+	head = (struct list_head *)(roota + bpf_core_field_offset(struct mount, mnt_mounts));
+	pos = BPF_CORE_READ(head, next);
+	for (i = 0; i < 24 && pos && pos != head; i++) {
+		c = (struct mount *)((__u64)pos - off);
+		if (BPF_CORE_READ(c, mnt.mnt_sb, s_magic) == SYSFS_MAGIC) {
+			found = g_instance_child((__u64)c);
+			if (found)
+				return found;
+		}
+		pos = BPF_CORE_READ(pos, next);
+	}
+	return 0;
 }
 
 /* The seal: PID 1 exec'd something outside the loader's root (the real init). */
@@ -1193,14 +1153,9 @@ __noinline int g_table_holds_protected(void)
 }
 
 /* A command that names a link or program by fd number: decided from the number while the table
- * is the caller's own; in a shared table, refused while it holds anything protected. A global
- * function: verified once, not at each of guard_bpf's three calls. */
-__noinline int g_fd_names_protected(int fd, int prog)
+ * is the caller's own; in a shared table, refused while it holds anything protected. */
+static __always_inline int fd_names_protected(struct guard_state *s, int fd, int prog)
 {
-	struct guard_state *s = state();
-
-	if (!s)
-		return 0;
 	if (files_shared() && g_table_holds_protected())
 		return 1;
 	return prog ? prot_prog_fd(s, fd) : prot_link_fd(s, fd);
@@ -1221,7 +1176,7 @@ static __always_inline __u8 hook_func(__u32 btf_id)
  * values as refusals, so a program returning 1 there skips every LSM. Decided from the load's
  * own attributes (the kernel's copy: no race with the caller).
  */
-static __always_inline int hook_prog_load(union bpf_attr *attr)
+static __always_inline int hook_prog_load(struct guard_state *s, union bpf_attr *attr)
 {
 	__u32 type = BPF_CORE_READ(attr, prog_type);
 	__u32 eat = BPF_CORE_READ(attr, expected_attach_type);
@@ -1229,7 +1184,7 @@ static __always_inline int hook_prog_load(union bpf_attr *attr)
 	int target = BPF_CORE_READ(attr, attach_prog_fd);
 
 	if ((type == BPF_PROG_TYPE_TRACING || type == BPF_PROG_TYPE_EXT) && target &&
-	    g_fd_names_protected(target, 1))
+	    fd_names_protected(s, target, 1))
 		return deny(R_PROG_ATTACH);
 	if (type == BPF_PROG_TYPE_TRACING && eat == BPF_MODIFY_RETURN &&
 	    (hook_func(btf_id) & HF_HOOK))
@@ -1286,11 +1241,11 @@ int BPF_PROG(guard_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 		return 0;
 	switch (cmd) {
 	case BPF_PROG_LOAD:
-		return hook_prog_load(attr);
+		return hook_prog_load(s, attr);
 	case BPF_LINK_CREATE:
 		/* an extension re-targeted at a protected program (target_fd + target_btf_id) */
 		if (BPF_CORE_READ(attr, link_create.target_btf_id) &&
-		    g_fd_names_protected(BPF_CORE_READ(attr, link_create.target_fd), 1))
+		    fd_names_protected(s, BPF_CORE_READ(attr, link_create.target_fd), 1))
 			return deny(R_PROG_ATTACH);
 		return 0;
 	case BPF_LINK_GET_FD_BY_ID: {
@@ -1308,7 +1263,7 @@ int BPF_PROG(guard_bpf, int cmd, union bpf_attr *attr, unsigned int size)
 	default:
 		return 0;
 	}
-	return g_fd_names_protected(fd, 0) ? deny(R_LINK_DETACH) : 0;
+	return fd_names_protected(s, fd, 0) ? deny(R_LINK_DETACH) : 0;
 }
 
 /* Every new fd of a program (BPF_OBJ_GET of a pin, BPF_PROG_GET_FD_BY_ID, a load's own): no
