@@ -950,15 +950,21 @@ int BPF_PROG(guard_file_open, struct file *file)
 __noinline __u64 g_instance_child(__u64 ca)
 {
 	__u64 off = bpf_core_field_offset(struct mount, mnt_child);
+	struct guard_state *s = state();
 	struct list_head *head, *pos;
 	struct mount *c2;
+	__u64 sbp;
 	int j;
 
+	/* prot_sb(), its lookup made once rather than once per child */
+	sbp = s ? s->prot_sbp : 0;
+	if (!sbp)
+		return 0;
 	head = (struct list_head *)(ca + bpf_core_field_offset(struct mount, mnt_mounts));
 	pos = BPF_CORE_READ(head, next);
 	for (j = 0; j < 48 && pos && pos != head; j++) {
 		c2 = (struct mount *)((__u64)pos - off);
-		if (prot_sb(BPF_CORE_READ(c2, mnt.mnt_sb)))
+		if ((__u64)BPF_CORE_READ(c2, mnt.mnt_sb) == sbp)
 			return vfsmnt_of(c2);
 		pos = BPF_CORE_READ(pos, next);
 	}
