@@ -553,14 +553,46 @@ struct walk {
 	int done;
 };
 
+/* g_walk_up: the tree is deeper than we look (never a mount's address). */
+#define WALK_DEEP 1
+
+/*
+ * Where the walk goes once mount m and everything below it are done: the next sibling of m, or
+ * of its nearest ancestor below root that has one. 0: the walk is done; WALK_DEEP: more than
+ * MAX_COVER_DEPTH levels up (fail closed). A global function: its loop is verified once, not
+ * at every step of the walk's callback.
+ */
+__noinline __u64 g_walk_up(__u64 ma, __u64 roota)
+{
+	__u64 off_child = bpf_core_field_offset(struct mount, mnt_child);
+	__u64 off_mounts = bpf_core_field_offset(struct mount, mnt_mounts);
+	struct mount *m = (struct mount *)ma, *p;
+	struct list_head *head, *next;
+	int d;
+
+	for (d = 0; d < MAX_COVER_DEPTH; d++) {
+		if ((__u64)m == roota)
+			return 0;
+		p = BPF_CORE_READ(m, mnt_parent);
+		if (!p || p == m)
+			return 0;
+		next = BPF_CORE_READ(m, mnt_child.next);
+		head = (struct list_head *)((__u64)p + off_mounts);
+		if (next && next != head)
+			return (__u64)next - off_child;
+		m = p;
+	}
+	return WALK_DEEP;
+}
+
 static long walk_step(__u64 i, void *ctx)
 {
 	struct walk *w = ctx;
 	__u64 off_child = bpf_core_field_offset(struct mount, mnt_child);
 	__u64 off_mounts = bpf_core_field_offset(struct mount, mnt_mounts);
-	struct mount *m = w->cur, *p;
+	struct mount *m = w->cur;
 	struct list_head *head, *next;
-	int d;
+	__u64 up;
 
 	if (!m) {
 		w->done = 1;
@@ -576,26 +608,17 @@ static long walk_step(__u64 i, void *ctx)
 		w->cur = (struct mount *)((__u64)next - off_child);
 		return 0;
 	}
-	for (d = 0; d < MAX_COVER_DEPTH; d++) {
-		if (m == w->root) {
-			w->done = 1;
-			return 1;
-		}
-		p = BPF_CORE_READ(m, mnt_parent);
-		if (!p || p == m) {
-			w->done = 1;
-			return 1;
-		}
-		next = BPF_CORE_READ(m, mnt_child.next);
-		head = (struct list_head *)((__u64)p + off_mounts);
-		if (next && next != head) {
-			w->cur = (struct mount *)((__u64)next - off_child);
-			return 0;
-		}
-		m = p;
+	up = g_walk_up((__u64)m, (__u64)w->root);
+	if (up == WALK_DEEP) {
+		w->hit = 1;
+		return 1;
 	}
-	w->hit = 1; /* deeper than we look: fail closed */
-	return 1;
+	if (!up) {
+		w->done = 1;
+		return 1;
+	}
+	w->cur = (struct mount *)up;
+	return 0;
 }
 
 /*
@@ -927,15 +950,21 @@ int BPF_PROG(guard_file_open, struct file *file)
 __noinline __u64 g_instance_child(__u64 ca)
 {
 	__u64 off = bpf_core_field_offset(struct mount, mnt_child);
+	struct guard_state *s = state();
 	struct list_head *head, *pos;
 	struct mount *c2;
+	__u64 sbp;
 	int j;
 
+	/* prot_sb(), its lookup made once rather than once per child */
+	sbp = s ? s->prot_sbp : 0;
+	if (!sbp)
+		return 0;
 	head = (struct list_head *)(ca + bpf_core_field_offset(struct mount, mnt_mounts));
 	pos = BPF_CORE_READ(head, next);
 	for (j = 0; j < 48 && pos && pos != head; j++) {
 		c2 = (struct mount *)((__u64)pos - off);
-		if (prot_sb(BPF_CORE_READ(c2, mnt.mnt_sb)))
+		if ((__u64)BPF_CORE_READ(c2, mnt.mnt_sb) == sbp)
 			return vfsmnt_of(c2);
 		pos = BPF_CORE_READ(pos, next);
 	}

@@ -468,6 +468,10 @@ pub struct GuardSteps {
     /// reports it (`verification time`, BPF_LOG_STATS); empty when it did not.
     #[serde(default)]
     pub verifier_ms: BTreeMap<String, f64>,
+    /// The verifier's work on each program, by program name, from the same statistics: unlike
+    /// its time, the same on every boot of one kernel with one object. Empty when not reported.
+    #[serde(default)]
+    pub verifier_work: BTreeMap<String, VerifierWork>,
     pub attach_ms: f64,
     /// `+guard/links/*` and the maps pinned, each link's ids read back.
     pub pin_ms: f64,
@@ -480,6 +484,36 @@ pub struct GuardSteps {
     pub record_ms: f64,
     /// The guard's own links probed back through their pins for the record.
     pub describe_ms: f64,
+}
+
+/// The verifier's statistics line for one program (BPF_LOG_STATS): `processed N insns (limit …)
+/// max_states_per_insn M total_states T peak_states P mark_read R`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct VerifierWork {
+    /// Instructions the verifier walked, counting each path through them (`processed N insns`).
+    pub insns: u64,
+    /// States it kept to prune paths with (`total_states`).
+    pub total_states: u64,
+    /// The most of them kept at once (`peak_states`).
+    pub peak_states: u64,
+}
+
+impl VerifierWork {
+    /// The statistics line, or `None` when `line` is not one.
+    pub fn parse(line: &str) -> Option<Self> {
+        let rest = line.trim().strip_prefix("processed ")?;
+        let (insns, rest) = rest.split_once(" insns")?;
+        let field = |name: &str| -> Option<u64> {
+            let mut words = rest.split_whitespace();
+            words.find(|w| *w == name)?;
+            words.next()?.parse().ok()
+        };
+        Some(Self {
+            insns: insns.parse().ok()?,
+            total_states: field("total_states")?,
+            peak_states: field("peak_states")?,
+        })
+    }
 }
 
 impl GuardSteps {
@@ -1147,6 +1181,15 @@ mod tests {
                 ("guard_mount".to_owned(), 5.5),
             ]
             .into(),
+            verifier_work: [(
+                "guard_bpf".to_owned(),
+                VerifierWork {
+                    insns: 20_345,
+                    total_states: 1_200,
+                    peak_states: 400,
+                },
+            )]
+            .into(),
             attach_ms: 30.0,
             pin_ms: 12.0,
             maps_ms: 60.0,
@@ -1164,6 +1207,36 @@ mod tests {
             ),
             "{}",
             g.line()
+        );
+    }
+
+    #[test]
+    fn verifier_work_from_the_statistics_line() {
+        // As 6.1, 6.12 and 7.x print it.
+        assert_eq!(
+            VerifierWork::parse(
+                "processed 3075 insns (limit 1000000) max_states_per_insn 4 total_states 212 \
+                 peak_states 140 mark_read 31"
+            ),
+            Some(VerifierWork {
+                insns: 3075,
+                total_states: 212,
+                peak_states: 140,
+            })
+        );
+        // Without the state counts, or not the statistics line at all: nothing.
+        assert_eq!(
+            VerifierWork::parse("processed 5 insns (limit 1000000) max_states_per_insn 0"),
+            None
+        );
+        assert_eq!(
+            VerifierWork::parse("processed x insns (limit 1000000) total_states 1 peak_states 1"),
+            None
+        );
+        assert_eq!(VerifierWork::parse("verification time 12 usec"), None);
+        assert_eq!(
+            VerifierWork::parse("processed 9 insns total_states peak_states 1"),
+            None
         );
     }
 

@@ -430,14 +430,16 @@ fn activate(
     for mut prog in open.open_object_mut().progs_mut() {
         let name = prog.name().to_string_lossy().into_owned();
         prog.set_autoload(wanted.contains(&name.as_str()));
-        // The verifier's statistics only (its time, the instructions processed), for the record.
+        // The verifier's statistics only (its time, the instructions and states processed), for
+        // the record.
         prog.set_log_level(BPF_LOG_STATS);
     }
     steps.open_ms = lap(&mut t);
     super::clear_log();
     super::keep_load_logs();
     let loaded = open.load();
-    steps.verifier_ms = super::verification_times();
+    let verifier = super::verifier_statistics();
+    (steps.verifier_ms, steps.verifier_work) = (verifier.ms, verifier.work);
     let mut skel = loaded.map_err(|source| {
         let (program, verifier) = super::last_load_failure();
         GuardError::Load {

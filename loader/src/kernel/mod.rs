@@ -21,6 +21,7 @@ pub mod libbpf_log;
 pub mod live;
 pub mod skel;
 
+use std::collections::BTreeMap;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
@@ -34,6 +35,7 @@ use crate::pipeline::object::Probe;
 use crate::pipeline::object::{PinNames, Pinnable};
 use bpf_preload_format::elf;
 use bpf_preload_format::name::PinKind;
+use bpf_preload_format::status::VerifierWork;
 use bpf_preload_format::verify::VerifiedObject;
 use libbpf_log::LogLevel;
 
@@ -87,33 +89,54 @@ pub fn init_logging(verbose: bool) {
     libbpf_log::set_sink(Some(on_libbpf_message));
 }
 
-/// Keep the program load logs libbpf prints from now on (see [`verification_times`]).
+/// Keep the program load logs libbpf prints from now on (see [`verifier_statistics`]).
 pub(crate) fn keep_load_logs() {
     *LOAD_LOGS.lock().unwrap_or_else(|e| e.into_inner()) = Some(Vec::new());
 }
 
-/// The verifier's own time of each program loaded since [`keep_load_logs`], in ms, by program
-/// name, from the statistics (BPF_LOG_STATS) in libbpf's load logs; stops keeping them.
-pub(crate) fn verification_times() -> std::collections::BTreeMap<String, f64> {
-    let logs = LOAD_LOGS.lock().unwrap_or_else(|e| e.into_inner()).take();
-    logs.unwrap_or_default()
-        .iter()
-        .filter_map(|l| verification_time(l))
-        .collect()
+/// What the verifier reported of each program loaded since [`keep_load_logs`], by program name.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct VerifierStatistics {
+    /// Its own time, in ms.
+    pub ms: BTreeMap<String, f64>,
+    /// Its work: instructions processed, states.
+    pub work: BTreeMap<String, VerifierWork>,
 }
 
-/// `libbpf: prog 'NAME': -- BEGIN PROG LOAD LOG --\nverification time 1234 usec\n…` ->
-/// (NAME, 1.234).
-fn verification_time(log: &str) -> Option<(String, f64)> {
+/// The verifier's statistics (BPF_LOG_STATS) in libbpf's load logs since [`keep_load_logs`];
+/// stops keeping them.
+pub(crate) fn verifier_statistics() -> VerifierStatistics {
+    let logs = LOAD_LOGS.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let mut stats = VerifierStatistics::default();
+    for log in logs.unwrap_or_default() {
+        let Some((name, body)) = load_log(&log) else {
+            continue;
+        };
+        if let Some(ms) = verification_ms(body) {
+            stats.ms.insert(name.to_owned(), ms);
+        }
+        if let Some(work) = body.lines().find_map(VerifierWork::parse) {
+            stats.work.insert(name.to_owned(), work);
+        }
+    }
+    stats
+}
+
+/// `libbpf: prog 'NAME': -- BEGIN PROG LOAD LOG --\n…` -> (NAME, the log after the name).
+fn load_log(log: &str) -> Option<(&str, &str)> {
     let log = log.strip_prefix("libbpf: ").unwrap_or(log);
-    let name = log.strip_prefix("prog '")?.split_once("': ")?.0;
+    log.strip_prefix("prog '")?.split_once("': ")
+}
+
+/// `verification time 1234 usec` in a load log -> 1.234.
+fn verification_ms(log: &str) -> Option<f64> {
     let usec: u64 = log
         .lines()
         .find_map(|l| l.trim().strip_prefix("verification time "))?
         .strip_suffix(" usec")?
         .parse()
         .ok()?;
-    Some((name.to_owned(), usec as f64 / 1000.0))
+    Some(usec as f64 / 1000.0)
 }
 
 /// Forget what libbpf said so far (before a load whose reason is wanted: the guard's).
@@ -448,21 +471,51 @@ mod tests {
     use super::*;
 
     #[test]
-    fn verification_time_from_the_load_log() {
-        let log =
-            "libbpf: prog 'guard_bpf': -- BEGIN PROG LOAD LOG --\nverification time 2345 usec\n\
-                   stack depth 0\nprocessed 312 insns (limit 1000000) max_states_per_insn 1\n\
-                   -- END PROG LOAD LOG --\n";
+    fn verifier_statistics_from_the_load_logs() {
+        keep_load_logs();
+        for (level, msg) in [
+            (
+                LogLevel::Debug,
+                "libbpf: prog 'guard_bpf': -- BEGIN PROG LOAD LOG --\nverification time 2345 \
+                 usec\nstack depth 0\nprocessed 312 insns (limit 1000000) max_states_per_insn 1 \
+                 total_states 20 peak_states 18 mark_read 3\n-- END PROG LOAD LOG --\n",
+            ),
+            // Without the statistics (another log level): nothing for it.
+            (
+                LogLevel::Debug,
+                "libbpf: prog 'p': -- BEGIN PROG LOAD LOG --\n0: R1=ctx()\n",
+            ),
+            // Not a load log, or not at debug level: ignored.
+            (LogLevel::Debug, "libbpf: loaded 3 programs"),
+            (
+                LogLevel::Warn,
+                "libbpf: prog 'w': -- BEGIN PROG LOAD LOG --\nverification time 1 usec\n",
+            ),
+        ] {
+            on_libbpf_message(level, msg.to_owned());
+        }
+        let stats = verifier_statistics();
         assert_eq!(
-            verification_time(log),
-            Some(("guard_bpf".to_owned(), 2.345))
+            stats,
+            VerifierStatistics {
+                ms: [("guard_bpf".to_owned(), 2.345)].into(),
+                work: [(
+                    "guard_bpf".to_owned(),
+                    VerifierWork {
+                        insns: 312,
+                        total_states: 20,
+                        peak_states: 18,
+                    }
+                )]
+                .into(),
+            }
         );
-        // Without the statistics (an older kernel, another log level): nothing.
-        assert_eq!(
-            verification_time("libbpf: prog 'p': -- BEGIN PROG LOAD LOG --\n0: R1=ctx()\n"),
-            None
+        // Taken: kept no longer.
+        on_libbpf_message(
+            LogLevel::Debug,
+            "libbpf: prog 'x': -- BEGIN PROG LOAD LOG --\nverification time 1 usec\n".to_owned(),
         );
-        assert_eq!(verification_time("libbpf: loaded 3 programs"), None);
+        assert_eq!(verifier_statistics(), VerifierStatistics::default());
     }
 
     #[test]

@@ -233,6 +233,15 @@ impl FakeGuard {
                 btf_ms: 7.0,
                 load_ms: 9.0,
                 verifier_ms: [("guard_unlink".to_owned(), 1.5)].into(),
+                verifier_work: [(
+                    "guard_unlink".to_owned(),
+                    bpf_preload_format::status::VerifierWork {
+                        insns: 40,
+                        total_states: 3,
+                        peak_states: 3,
+                    },
+                )]
+                .into(),
                 map_updates: 505,
                 ..Default::default()
             },
@@ -324,6 +333,7 @@ fn guard_is_the_last_step_and_protects_what_loaded() {
         (7.0, 9.0, 505)
     );
     assert_eq!(steps.verifier_ms, [("guard_unlink".to_owned(), 1.5)].into());
+    assert_eq!(steps.verifier_work["guard_unlink"].insns, 40);
     // The pipeline times its own steps (rounded as duration_ms is) within the guard's.
     assert!(
         steps.prepare_ms + steps.describe_ms <= g.duration_ms + 0.1,
