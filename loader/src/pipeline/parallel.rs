@@ -29,42 +29,25 @@ pub fn map<T: Send, R: Send>(
     jobs: usize,
     f: impl Fn(T) -> R + Sync,
 ) -> Vec<Option<R>> {
-    let n = items.len();
-    let inputs: Vec<Mutex<Option<T>>> = items.into_iter().map(|t| Mutex::new(Some(t))).collect();
-    let outputs: Vec<Mutex<Option<R>>> = (0..n).map(|_| Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
-    let work = || loop {
-        let i = next.fetch_add(1, Ordering::Relaxed);
-        let (Some(input), Some(output)) = (inputs.get(i), outputs.get(i)) else {
-            break;
-        };
-        if let Some(item) = lock(input).take() {
-            *lock(output) = catch_unwind(AssertUnwindSafe(|| f(item))).ok();
-        }
-    };
-    let helpers = jobs.min(n).saturating_sub(1);
+    let state = Ordered::new(items);
     std::thread::scope(|s| {
-        let started: Vec<_> = (0..helpers)
-            .filter_map(|_| {
-                std::thread::Builder::new()
-                    .name("bpf-preload-load".into())
-                    .spawn_scoped(s, work)
-                    .ok()
-            })
-            .collect();
-        work();
-        for t in started {
-            // A panic was caught around `f`; nothing else in `work` panics.
-            let _ = t.join();
-        }
+        state.start_helpers(s, jobs, &f);
+        state.work_all(&f);
+        // The scope's end waits for the helpers' last items.
     });
-    outputs
+    state
+        .outputs
         .into_iter()
-        .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
+        .map(
+            |m| match m.into_inner().unwrap_or_else(|e| e.into_inner()) {
+                Slot::Done(answer) => answer,
+                Slot::Pending | Slot::Taken => None,
+            },
+        )
         .collect()
 }
 
-/// One item's answer, as [`map_in_order`] keeps it.
+/// One item's answer, as [`map`] and [`map_in_order`] keep it.
 enum Slot<R> {
     Pending,
     /// `None`: `f` panicked on it.
@@ -72,7 +55,7 @@ enum Slot<R> {
     Taken,
 }
 
-/// The shared state of [`map_in_order`]: items not started, answers, and a signal for "an answer
+/// The shared state of [`map`] and [`map_in_order`]: items not started, answers, and a signal for "an answer
 /// is there" (the counter only serves the condition variable).
 struct Ordered<T, R> {
     inputs: Vec<Mutex<Option<T>>>,
@@ -83,6 +66,42 @@ struct Ordered<T, R> {
 }
 
 impl<T, R> Ordered<T, R> {
+    fn new(items: Vec<T>) -> Self {
+        let n = items.len();
+        Self {
+            inputs: items.into_iter().map(|t| Mutex::new(Some(t))).collect(),
+            outputs: (0..n).map(|_| Mutex::new(Slot::Pending)).collect(),
+            next: AtomicUsize::new(0),
+            finished: Mutex::new(0),
+            signal: Condvar::new(),
+        }
+    }
+
+    /// Up to `jobs - 1` threads that work on unstarted items until there are none. A thread
+    /// that cannot be started leaves its share to the others and to this one.
+    fn start_helpers<'s>(
+        &'s self,
+        s: &'s std::thread::Scope<'s, '_>,
+        jobs: usize,
+        f: &'s (impl Fn(T) -> R + Sync),
+    ) where
+        T: Send,
+        R: Send,
+    {
+        for _ in 0..jobs.min(self.inputs.len()).saturating_sub(1) {
+            let _ = std::thread::Builder::new()
+                .name("bpf-preload-load".into())
+                .spawn_scoped(s, move || self.work_all(f));
+        }
+    }
+
+    /// Work on unstarted items, on this thread, until there are none.
+    fn work_all(&self, f: &(impl Fn(T) -> R + Sync)) {
+        while let Some(i) = self.claim(usize::MAX) {
+            self.work(i, f);
+        }
+    }
+
     /// Claim the next item nobody has started, if its index is at most `limit`.
     fn claim(&self, limit: usize) -> Option<usize> {
         let mut i = self.next.load(Ordering::Relaxed);
@@ -154,27 +173,10 @@ pub fn map_in_order<T: Send, R: Send, O>(
     f: impl Fn(T) -> R + Sync,
     consume: impl FnOnce(&mut dyn FnMut(usize) -> Option<R>) -> O,
 ) -> O {
-    let n = items.len();
-    let state = Ordered {
-        inputs: items.into_iter().map(|t| Mutex::new(Some(t))).collect(),
-        outputs: (0..n).map(|_| Mutex::new(Slot::Pending)).collect(),
-        next: AtomicUsize::new(0),
-        finished: Mutex::new(0),
-        signal: Condvar::new(),
-    };
-    let helpers = jobs.min(n).saturating_sub(1);
+    let state = Ordered::new(items);
     std::thread::scope(|s| {
-        let (state, f) = (&state, &f);
-        for _ in 0..helpers {
-            // A thread that cannot be started leaves its share to the others and to `take`.
-            let _ = std::thread::Builder::new()
-                .name("bpf-preload-load".into())
-                .spawn_scoped(s, move || {
-                    while let Some(i) = state.claim(usize::MAX) {
-                        state.work(i, f);
-                    }
-                });
-        }
+        let f = &f;
+        state.start_helpers(s, jobs, f);
         consume(&mut |k| state.take(k, f))
     })
 }
