@@ -6,6 +6,9 @@
 #
 #   tests/vm/demo.sh [--kernel 6.1|6.12] [--flavour systemd|shell] [--full-log]
 set -euo pipefail
+# One boot, the newcomer's first: a hang limit with room for a slow or busy host (a fresh
+# machine's demo took 236 s of lib.sh's default 240 s on a loaded 2-core host); not a timing.
+VM_TIMEOUT=${VM_TIMEOUT:-600}
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
