@@ -119,6 +119,11 @@ impl fmt::Display for Escaped<'_> {
 /// value, safe to print. (serde already escapes `"`, `\\` and C0 controls; outside strings JSON
 /// holds none of these characters.)
 pub fn json_safe(json: String) -> String {
+    // ASCII text (every status record without a hostile name) can hold only DEL of these: one
+    // byte scan instead of the per-character tables (the record is written on every boot).
+    if json.is_ascii() && !json.as_bytes().contains(&0x7f) {
+        return json;
+    }
     if !json.chars().any(needs_escape_in_json) {
         return json;
     }
@@ -209,6 +214,9 @@ mod tests {
             value
         );
         assert!(is_clean_line(&json));
+        // ASCII only: DEL is the one character to escape; without it the text is unchanged.
+        assert_eq!(json_safe("\"a\u{7f}b\"".into()), r#""a\u007fb""#);
+        assert_eq!(json_safe("\"a~b\"".into()), "\"a~b\"");
     }
 
     #[test]
