@@ -1020,3 +1020,27 @@ mod btf_tests {
         }
     }
 }
+
+#[cfg(test)]
+mod load_bench {
+    use super::*;
+
+    /// libbpf's user-space part of the guard's load, for callgrind: open the skeleton and load
+    /// it (every program). libbpf reads the kernel's BTF, relocates every program (CO-RE: a
+    /// search of all the kernel's types for each local type) and then, program by program,
+    /// finds the hook's BTF id and loads it. On a kernel that refuses LSM programs (this CI
+    /// host) the first load fails: the count then holds the BTF and CO-RE work and one lookup.
+    /// `valgrind --tool=callgrind <release-tests test binary> --ignored --exact
+    /// kernel::guard::load_bench::bench_guard_load_user_space --test-threads 1`
+    #[test]
+    #[ignore = "benchmark: for callgrind"]
+    fn bench_guard_load_user_space() {
+        let mut storage = std::mem::MaybeUninit::uninit();
+        let open = GuardSkelBuilder::default().open(&mut storage).unwrap();
+        let loaded = open.load().map(drop);
+        match loaded {
+            Ok(()) => eprintln!("guard loaded (every program)"),
+            Err(e) => eprintln!("guard load stopped: {e}"),
+        }
+    }
+}
