@@ -459,13 +459,27 @@ pub struct GuardSteps {
     /// The programs chosen for this kernel, signed-only mode's fit, root's user keyring.
     #[serde(default)]
     pub choose_ms: f64,
-    /// libbpf opens the built-in object (its ELF).
+    /// libbpf opens the built-in object (its ELF); on the light path also libbpf's gen_loader
+    /// over it (the loader program and its data, made in memory).
     pub open_ms: f64,
-    /// libbpf loads it: the kernel's BTF parsed again, relocations, each program through the
+    /// The programs loaded: on the light path the loader run in the kernel (which relocates
+    /// the programs and finds the hooks itself, each program through the verifier); on libbpf's
+    /// path the kernel's BTF parsed again, relocations in user space, each program through the
     /// verifier.
     pub load_ms: f64,
+    /// How the programs loaded: `light` (libbpf's gen_loader, its loader run in the kernel: no
+    /// kernel BTF parsed in user space), or `libbpf (light skeleton: WHY)` when the light
+    /// skeleton failed and libbpf loaded them (which names a refused program and the verifier's
+    /// reason). Empty in records from before 2026-12-07 (always libbpf then).
+    #[serde(default)]
+    pub load_path: String,
+    /// The verifier's instructions for each program as the kernel keeps them with it
+    /// (`verified_insns`, 5.16 and later), whichever path loaded it.
+    #[serde(default)]
+    pub verified_insns: BTreeMap<String, u64>,
     /// Of `load_ms`: the verifier's own time for each program, by program name, as the kernel
-    /// reports it (`verification time`, BPF_LOG_STATS); empty when it did not.
+    /// reports it (`verification time`, BPF_LOG_STATS); empty when it did not (the light path:
+    /// its loader keeps no log).
     #[serde(default)]
     pub verifier_ms: BTreeMap<String, f64>,
     /// The verifier's work on each program, by program name, from the same statistics: unlike
@@ -522,7 +536,7 @@ impl GuardSteps {
         let verifier: f64 = self.verifier_ms.values().sum();
         format!(
             "steps=prepare:{:.1},btf:{:.1},lookups:{:.1},probe:{:.1},wait:{:.1},choose:{:.1},\
-             open:{:.1},load:{:.1},verifier:{:.1},attach:{:.1},pin:{:.1},maps:{:.1}/{},\
+             open:{:.1},load:{:.1},path:{},verifier:{:.1},attach:{:.1},pin:{:.1},maps:{:.1}/{},\
              record:{:.1},describe:{:.1}",
             self.prepare_ms,
             self.btf_ms,
@@ -532,6 +546,11 @@ impl GuardSteps {
             self.choose_ms,
             self.open_ms,
             self.load_ms,
+            self.load_path
+                .split(' ')
+                .next()
+                .filter(|p| !p.is_empty())
+                .unwrap_or("-"),
             verifier,
             self.attach_ms,
             self.pin_ms,
@@ -1176,6 +1195,8 @@ mod tests {
             choose_ms: 0.5,
             open_ms: 1.0,
             load_ms: 900.0,
+            load_path: "libbpf (light skeleton: run loader: Invalid argument (os error 22))".into(),
+            verified_insns: [("guard_bpf".to_owned(), 20_345)].into(),
             verifier_ms: [
                 ("guard_bpf".to_owned(), 20.0),
                 ("guard_mount".to_owned(), 5.5),
@@ -1202,7 +1223,7 @@ mod tests {
         assert!(
             g.line().ends_with(
                 " steps=prepare:0.2,btf:80.0,lookups:40.5,probe:3.0,wait:7.5,choose:0.5,open:1.0,\
-             load:900.0,verifier:25.5,attach:30.0,pin:12.0,maps:60.0/640,record:4.0,describe:2.0 \
+             load:900.0,path:libbpf,verifier:25.5,attach:30.0,pin:12.0,maps:60.0/640,record:4.0,describe:2.0 \
              ms=0.0"
             ),
             "{}",

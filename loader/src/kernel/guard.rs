@@ -22,6 +22,7 @@ use crate::pipeline::guard::{
     GuardFailure, GuardLoader, GuardReport, Switch, SwitchPaths, SwitchState, GUARD_DIR,
 };
 use bpf_preload_format::btf::{self, BtfError, KernelHooks, VMLINUX};
+use bpf_preload_format::escape::escape;
 use bpf_preload_format::guard::{
     bpf_lsm_active, decode_info, fits, pick_programs, recorded_bits, switch_bits, GuardInfo,
     PrototypeError, Recording, INFO_PIN, LSM_LIST, OPTIONAL_HOOKS, PROT_LINKS_PIN, RD_LINK_FD,
@@ -29,6 +30,8 @@ use bpf_preload_format::guard::{
 };
 use bpf_preload_format::live::{dev_string, kernel_dev};
 use bpf_preload_format::status::GuardSteps;
+
+use super::skel::calls as skel_calls;
 
 /// Milliseconds since `t`, then `t` reset to now: one step's time.
 fn lap(t: &mut Instant) -> f64 {
@@ -95,6 +98,19 @@ pub enum GuardError {
         #[source]
         source: libbpf_rs::Error,
     },
+    #[error("pin {}: {source}", path.display())]
+    PinLink {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{step} {program}: {source}")]
+    Kernel {
+        step: &'static str,
+        program: String,
+        #[source]
+        source: io::Error,
+    },
     #[error("mkdir {}: {source}", path.display())]
     Mkdir {
         path: PathBuf,
@@ -136,41 +152,16 @@ impl GuardError {
     }
 }
 
-// Every program of the tables has its entry in `all_links` (whose length is its type's): a
-// program added to the tables but not there would attach and never be pinned.
 /// The verifier log level that gives only its statistics (the kernel's BPF_LOG_STATS).
 const BPF_LOG_STATS: u32 = 4;
 
-const _: () = assert!(bpf_preload_format::guard::HOOKS.len() + OPTIONAL_HOOKS.len() == 24);
-
-/// The guard's links by program name, in one place for pinning and for letting go.
-fn all_links(l: &mut skel::GuardLinks) -> [(&'static str, &mut Option<Link>); 24] {
-    [
-        ("guard_prog_load", &mut l.guard_prog_load),
-        ("guard_key_permission", &mut l.guard_key_permission),
-        ("guard_capable", &mut l.guard_capable),
-        ("guard_bpf_prog", &mut l.guard_bpf_prog),
-        ("guard_permission", &mut l.guard_permission),
-        ("guard_file_receive", &mut l.guard_file_receive),
-        ("guard_unlink", &mut l.guard_unlink),
-        ("guard_rmdir", &mut l.guard_rmdir),
-        ("guard_rename", &mut l.guard_rename),
-        ("guard_link", &mut l.guard_link),
-        ("guard_setattr2", &mut l.guard_setattr2),
-        ("guard_setattr3", &mut l.guard_setattr3),
-        ("guard_create", &mut l.guard_create),
-        ("guard_mkdir", &mut l.guard_mkdir),
-        ("guard_symlink", &mut l.guard_symlink),
-        ("guard_umount", &mut l.guard_umount),
-        ("guard_remount", &mut l.guard_remount),
-        ("guard_mount", &mut l.guard_mount),
-        ("guard_move_mount", &mut l.guard_move_mount),
-        ("guard_getattr", &mut l.guard_getattr),
-        ("guard_seal", &mut l.guard_seal),
-        ("guard_bpf", &mut l.guard_bpf),
-        ("guard_bpf_map", &mut l.guard_bpf_map),
-        ("guard_file_open", &mut l.guard_file_open),
-    ]
+/// Every program chosen is among those loaded: a name of the tables that the object lacks would
+/// leave its hook unwatched, silently.
+fn all_chosen_loaded(wanted: &[&str], loaded: &[String]) -> Result<(), String> {
+    match wanted.iter().find(|w| !loaded.iter().any(|l| l == *w)) {
+        Some(missing) => Err(format!("program {missing} was chosen but not loaded")),
+        None => Ok(()),
+    }
 }
 
 /// Does this kernel's verifier let a BPF LSM program on `bpf` return 1? (6.1 does: "Regular
@@ -416,45 +407,30 @@ fn activate(
     let funcs = std::mem::take(&mut hooks.funcs);
     steps.choose_ms = lap(&mut t);
 
-    let mut storage = std::mem::MaybeUninit::uninit();
-    let mut open = GuardSkelBuilder::default()
-        .open(&mut storage)
-        .map_err(lb("open"))?;
-    if let Some(ro) = open.maps.rodata_data.as_deref_mut() {
-        ro.prot_dev = kernel_dev(meta.dev());
-        ro.loader_tgid = std::process::id();
-        ro.lsm_positive_ok = u32::from(positive);
-        ro.signed_keyring = signed_only.unwrap_or(0);
-        ro.signed_parent = parent;
-    }
-    for mut prog in open.open_object_mut().progs_mut() {
-        let name = prog.name().to_string_lossy().into_owned();
-        prog.set_autoload(wanted.contains(&name.as_str()));
-        // The verifier's statistics only (its time, the instructions and states processed), for
-        // the record.
-        prog.set_log_level(BPF_LOG_STATS);
-    }
-    steps.open_ms = lap(&mut t);
-    super::clear_log();
-    super::keep_load_logs();
-    let loaded = open.load();
-    let verifier = super::verifier_statistics();
-    (steps.verifier_ms, steps.verifier_work) = (verifier.ms, verifier.work);
-    let mut skel = loaded.map_err(|source| {
-        let (program, verifier) = super::last_load_failure();
-        GuardError::Load {
-            source,
-            program,
-            verifier,
+    let setup = Setup {
+        prot_dev: kernel_dev(meta.dev()),
+        positive,
+        signed_only,
+        parent,
+        wanted: &wanted,
+    };
+    // The light skeleton first (no kernel BTF read here: the kernel relocates and finds the
+    // hooks); libbpf's own load when the kernel refuses that (it names the refused program).
+    let mut guard = match load_light(&setup, &mut steps) {
+        Ok(g) => g,
+        Err(why) => {
+            steps.load_path = format!("libbpf (light skeleton: {})", escape(&why));
+            load_libbpf(&setup, &mut steps)?
         }
-    })?;
-    steps.load_ms = lap(&mut t);
-    skel.attach().map_err(lb("attach"))?;
+    };
+    steps.verified_insns = guard.verified_insns();
+    let mut t = Instant::now();
+    guard.attach()?;
     steps.attach_ms = lap(&mut t);
 
     let dir = bpffs.join(GUARD_DIR);
     let armed = arm(
-        &mut skel,
+        &mut guard,
         bpffs,
         protect,
         meta.dev(),
@@ -482,8 +458,253 @@ fn activate(
     }
 }
 
+/// What the guard's programs are set up with before they load (read-only data, the programs).
+struct Setup<'a> {
+    prot_dev: u32,
+    positive: bool,
+    signed_only: Option<i32>,
+    parent: i32,
+    wanted: &'a [&'a str],
+}
+
+impl Setup<'_> {
+    /// The skeleton opened, its read-only data written and its programs chosen.
+    fn open<'o>(
+        &self,
+        storage: &'o mut std::mem::MaybeUninit<libbpf_rs::OpenObject>,
+    ) -> Result<skel::OpenGuardSkel<'o>, GuardError> {
+        let mut open = GuardSkelBuilder::default()
+            .open(storage)
+            .map_err(lb("open"))?;
+        if let Some(ro) = open.maps.rodata_data.as_deref_mut() {
+            ro.prot_dev = self.prot_dev;
+            ro.loader_tgid = std::process::id();
+            ro.lsm_positive_ok = u32::from(self.positive);
+            ro.signed_keyring = self.signed_only.unwrap_or(0);
+            ro.signed_parent = self.parent;
+        }
+        for mut prog in open.open_object_mut().progs_mut() {
+            let name = prog.name().to_string_lossy().into_owned();
+            prog.set_autoload(self.wanted.contains(&name.as_str()));
+            // The verifier's statistics only (its time, the instructions and states processed),
+            // for the record (libbpf's load; a light skeleton's loader keeps no log).
+            prog.set_log_level(BPF_LOG_STATS);
+        }
+        Ok(open)
+    }
+}
+
+/// The guard's maps by name, whichever way it loaded: handles of their fds.
+struct GuardMaps {
+    guard_cfg: MapHandle,
+    guard_info: MapHandle,
+    guard_state: MapHandle,
+    prot_ino: MapHandle,
+    prot_links: MapHandle,
+    prot_progs: MapHandle,
+    hook_funcs: MapHandle,
+}
+
+impl GuardMaps {
+    /// Each map by its name in `fds` (name, fd): a handle of its own (by id: the fd stays the
+    /// caller's to close).
+    fn by_name(fds: &[(String, std::os::fd::BorrowedFd<'_>)]) -> Result<Self, GuardError> {
+        let get = |name: &'static str| -> Result<MapHandle, GuardError> {
+            let fd = fds
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, fd)| *fd)
+                .ok_or(GuardError::Kernel {
+                    step: "find map",
+                    program: name.to_owned(),
+                    source: io::Error::from(io::ErrorKind::NotFound),
+                })?;
+            libbpf_rs::MapInfo::new(fd)
+                .and_then(|info| MapHandle::from_map_id(info.info.id))
+                .map_err(lb(name))
+        };
+        Ok(Self {
+            guard_cfg: get("guard_cfg")?,
+            guard_info: get("guard_info")?,
+            guard_state: get("guard_state")?,
+            prot_ino: get("prot_ino")?,
+            prot_links: get("prot_links")?,
+            prot_progs: get("prot_progs")?,
+            hook_funcs: get("hook_funcs")?,
+        })
+    }
+}
+
+/// The guard loaded: its maps, its programs by name, and once attached their links.
+struct LoadedGuard {
+    maps: GuardMaps,
+    progs: Vec<(String, std::os::fd::OwnedFd)>,
+    links: Vec<(String, std::os::fd::OwnedFd)>,
+}
+
+impl LoadedGuard {
+    /// The verifier's instruction count of each program, as the kernel keeps it
+    /// (`verified_insns` of bpf_prog_info, 5.16 and later).
+    fn verified_insns(&self) -> std::collections::BTreeMap<String, u64> {
+        self.progs
+            .iter()
+            .filter_map(|(name, fd)| {
+                skel_calls::prog_verified_insns(fd.as_fd())
+                    .ok()
+                    .map(|n| (name.clone(), n))
+            })
+            .collect()
+    }
+
+    /// One BPF_LSM_MAC link per program, in load order. Dropping the guard before its links
+    /// are pinned detaches them.
+    fn attach(&mut self) -> Result<(), GuardError> {
+        use std::os::fd::AsRawFd;
+        for (name, prog) in &self.progs {
+            let link =
+                skel_calls::link_create(prog.as_raw_fd(), 0, libbpf_rs::libbpf_sys::BPF_LSM_MAC)
+                    .map_err(|source| GuardError::Kernel {
+                        step: "attach",
+                        program: name.clone(),
+                        source,
+                    })?;
+            self.links.push((name.clone(), link));
+        }
+        Ok(())
+    }
+
+    fn prog(&self, name: &str) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.progs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, fd)| fd.as_fd())
+    }
+
+    fn link(&self, name: &str) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.links
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, fd)| fd.as_fd())
+    }
+}
+
+/// The light skeleton's way: libbpf's gen_loader over the opened skeleton (no kernel BTF read in
+/// user space: the loader's programs are relocated (CO-RE) by the kernel, which also finds
+/// each hook), the loader run once in the kernel. `Err`: why not, for the status.
+fn load_light(setup: &Setup<'_>, steps: &mut GuardSteps) -> Result<LoadedGuard, String> {
+    use libbpf_rs::AsRawLibbpf;
+    let mut t = Instant::now();
+    let mut storage = std::mem::MaybeUninit::uninit();
+    let mut open = setup.open(&mut storage).map_err(|e| e.to_string())?;
+    let obj = open.open_object_mut().as_libbpf_object();
+    let gen = super::skel::generate::generate_opened(obj).map_err(|e| e.to_string())?;
+    drop(open);
+    steps.open_ms = lap(&mut t);
+    let loaded: Vec<&str> = gen
+        .progs
+        .iter()
+        .filter(|p| p.autoload)
+        .map(|p| p.name.as_str())
+        .collect();
+    let out = super::skel::run_loader(
+        &gen.insns,
+        &gen.data,
+        gen.maps.len(),
+        loaded.len(),
+        false,
+        None,
+    )
+    .map_err(|e| e.to_string())?;
+    if out.maps.len() != gen.maps.len() || out.progs.len() != loaded.len() {
+        return Err("the loader's fds do not match its maps and programs".into());
+    }
+    let fds: Vec<(String, std::os::fd::BorrowedFd<'_>)> = gen
+        .maps
+        .iter()
+        .zip(&out.maps)
+        .map(|((name, _, _), fd)| (name.clone(), fd.as_fd()))
+        .collect();
+    let maps = GuardMaps::by_name(&fds).map_err(|e| e.to_string())?;
+    let progs: Vec<(String, std::os::fd::OwnedFd)> = loaded
+        .iter()
+        .map(|n| (*n).to_owned())
+        .zip(out.progs)
+        .collect();
+    let names: Vec<String> = progs.iter().map(|(n, _)| n.clone()).collect();
+    all_chosen_loaded(setup.wanted, &names)?;
+    steps.load_ms = lap(&mut t);
+    steps.load_path = "light".into();
+    Ok(LoadedGuard {
+        maps,
+        progs,
+        links: Vec::new(),
+    })
+}
+
+/// libbpf's own load of the skeleton (the kernel's BTF parsed here, CO-RE in user space), with
+/// the verifier's statistics per program and, on a refusal, the program and the reason.
+fn load_libbpf(setup: &Setup<'_>, steps: &mut GuardSteps) -> Result<LoadedGuard, GuardError> {
+    let mut t = Instant::now();
+    let mut storage = std::mem::MaybeUninit::uninit();
+    let open = setup.open(&mut storage)?;
+    steps.open_ms += lap(&mut t);
+    super::clear_log();
+    super::keep_load_logs();
+    let loaded = open.load();
+    let verifier = super::verifier_statistics();
+    (steps.verifier_ms, steps.verifier_work) = (verifier.ms, verifier.work);
+    let skel = loaded.map_err(|source| {
+        let (program, verifier) = super::last_load_failure();
+        GuardError::Load {
+            source,
+            program,
+            verifier,
+        }
+    })?;
+    let m = &skel.maps;
+    let fds = [
+        ("guard_cfg", m.guard_cfg.as_fd()),
+        ("guard_info", m.guard_info.as_fd()),
+        ("guard_state", m.guard_state.as_fd()),
+        ("prot_ino", m.prot_ino.as_fd()),
+        ("prot_links", m.prot_links.as_fd()),
+        ("prot_progs", m.prot_progs.as_fd()),
+        ("hook_funcs", m.hook_funcs.as_fd()),
+    ]
+    .map(|(n, fd)| (n.to_owned(), fd));
+    let maps = GuardMaps::by_name(&fds)?;
+    let mut progs = Vec::new();
+    for prog in skel.object().progs() {
+        let name = prog.name().to_string_lossy().into_owned();
+        if !setup.wanted.contains(&name.as_str()) {
+            continue;
+        }
+        let fd = prog
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|source| GuardError::Kernel {
+                step: "keep program",
+                program: name.clone(),
+                source,
+            })?;
+        progs.push((name, fd));
+    }
+    let names: Vec<String> = progs.iter().map(|(n, _)| n.clone()).collect();
+    all_chosen_loaded(setup.wanted, &names).map_err(|why| GuardError::Kernel {
+        step: "load",
+        program: why,
+        source: io::Error::from(io::ErrorKind::NotFound),
+    })?;
+    steps.load_ms += lap(&mut t);
+    Ok(LoadedGuard {
+        maps,
+        progs,
+        links: Vec::new(),
+    })
+}
+
 fn arm(
-    skel: &mut skel::GuardSkel<'_>,
+    guard: &mut LoadedGuard,
     bpffs: &Path,
     protect: &[PathBuf],
     st_dev: u64,
@@ -506,20 +727,24 @@ fn arm(
     let mut prog_ids = Vec::new();
     let mut names = Vec::new();
     let mut link_ids = std::collections::BTreeMap::new();
-    for (name, link) in all_links(&mut skel.links) {
-        let Some(link) = link.as_mut() else { continue };
+    for (name, link) in &guard.links {
         let path = dir.join("links").join(name);
-        link.pin(&path)
-            .map_err(|source| GuardError::Pin { path, source })?;
-        let info = link.info().map_err(lb("link info"))?;
-        ids.push((info.id, info.prog_id));
-        prog_ids.push(info.prog_id);
-        link_ids.insert(name.to_owned(), info.id);
-        names.push(name.to_owned());
+        skel_calls::obj_pin(std::os::fd::AsRawFd::as_raw_fd(link), &path)
+            .map_err(|source| GuardError::PinLink { path, source })?;
+        let (id, prog_id) =
+            skel_calls::link_ids(link.as_fd()).map_err(|source| GuardError::Kernel {
+                step: "link info",
+                program: name.clone(),
+                source,
+            })?;
+        ids.push((id, prog_id));
+        prog_ids.push(prog_id);
+        link_ids.insert(name.clone(), id);
+        names.push(name.clone());
     }
     for (map, name) in [
-        (&mut skel.maps.guard_info, INFO_PIN),
-        (&mut skel.maps.prot_links, PROT_LINKS_PIN),
+        (&mut guard.maps.guard_info, INFO_PIN),
+        (&mut guard.maps.prot_links, PROT_LINKS_PIN),
     ] {
         let path = dir.join(name);
         map.pin(&path)
@@ -535,45 +760,42 @@ fn arm(
         object_ids(d, &mut ids, &mut prog_ids)?;
         protected.push(d.strip_prefix(bpffs).unwrap_or(d).display().to_string());
     }
-    inos.write(&skel.maps.prot_ino, "update prot_ino")?;
+    let maps = &guard.maps;
+    inos.write(&maps.prot_ino, "update prot_ino")?;
     let mut links = Batch::default();
     for (id, prog) in &ids {
         links.push(&id.to_ne_bytes(), &prog.to_ne_bytes());
     }
-    links.write(&skel.maps.prot_links, "update prot_links")?;
+    links.write(&maps.prot_links, "update prot_links")?;
     prog_ids.sort_unstable();
     prog_ids.dedup();
     let mut progs = Batch::default();
     for id in &prog_ids {
         progs.push(&id.to_ne_bytes(), &[1]);
     }
-    progs.write(&skel.maps.prot_progs, "update prot_progs")?;
+    progs.write(&maps.prot_progs, "update prot_progs")?;
     let mut hooks = Batch::default();
     for (id, flags) in funcs {
         hooks.push(&id.to_ne_bytes(), &[*flags]);
     }
-    hooks.write(&skel.maps.hook_funcs, "update hook_funcs")?;
-    freeze(&skel.maps.prot_ino, "freeze prot_ino")?;
-    freeze(&skel.maps.prot_links, "freeze prot_links")?;
-    freeze(&skel.maps.prot_progs, "freeze prot_progs")?;
-    freeze(&skel.maps.hook_funcs, "freeze hook_funcs")?;
+    hooks.write(&maps.hook_funcs, "update hook_funcs")?;
+    freeze(&maps.prot_ino, "freeze prot_ino")?;
+    freeze(&maps.prot_links, "freeze prot_links")?;
+    freeze(&maps.prot_progs, "freeze prot_progs")?;
+    freeze(&maps.hook_funcs, "freeze hook_funcs")?;
     steps.map_updates = protect.len() + 1 + ids.len() + prog_ids.len() + funcs.len();
     steps.maps_ms = lap(&mut t);
 
     // The guard records what each of these stats reaches (inode_getattr, this process only,
     // before arming): the sysctl's table entry, the debugfs inode, the instance's mount.
-    let switches = record_switches(skel, switch_paths)?;
-    record_objects(skel, bpffs, dir)?;
-    set_cfg(skel, true, Recording::Mount)?;
-    freeze(&skel.maps.guard_cfg, "freeze guard_cfg")?;
-    freeze(&skel.maps.guard_state, "freeze guard_state")?;
-    freeze(&skel.maps.guard_info, "freeze guard_info")?;
-    // The pins keep the links; closing our handles must not detach anything.
-    for (_, link) in all_links(&mut skel.links) {
-        if let Some(link) = link.as_mut() {
-            link.disconnect();
-        }
-    }
+    let switches = record_switches(maps, switch_paths)?;
+    record_objects(guard, bpffs, dir)?;
+    let maps = &guard.maps;
+    set_cfg(maps, true, Recording::Mount)?;
+    freeze(&maps.guard_cfg, "freeze guard_cfg")?;
+    freeze(&maps.guard_state, "freeze guard_state")?;
+    freeze(&maps.guard_info, "freeze guard_info")?;
+    // The pins keep the links: closing our fds (when `guard` goes) detaches nothing.
     steps.record_ms = lap(&mut t);
     Ok(GuardReport {
         instance: dev_string(st_dev),
@@ -594,11 +816,7 @@ fn arm(
 /// whatever path or fd reaches it: the instance's mount, superblock and `+shared` inode (a stat of
 /// `<bpffs>/+shared`), bpffs's inode operations of a pinned link (a stat of one of its own link pins), and
 /// the kernel's file operations of link and program fds (BPF_OBJ_GET_INFO_BY_FD of its own).
-fn record_objects(
-    skel: &mut skel::GuardSkel<'_>,
-    bpffs: &Path,
-    dir: &Path,
-) -> Result<(), GuardError> {
+fn record_objects(guard: &LoadedGuard, bpffs: &Path, dir: &Path) -> Result<(), GuardError> {
     let stat = |p: &Path| {
         std::fs::metadata(p)
             .map(drop)
@@ -607,48 +825,55 @@ fn record_objects(
                 source,
             })
     };
-    let recorded = |skel: &skel::GuardSkel<'_>, bit: u32| -> Result<bool, GuardError> {
-        Ok(recorded_bits(&info_bytes(skel)?) & bit != 0)
-    };
+    let maps = &guard.maps;
+    let recorded =
+        |bit: u32| -> Result<bool, GuardError> { Ok(recorded_bits(&info_bytes(maps)?) & bit != 0) };
     // `+shared`: made by every run, right below the root (the root itself is inode 1 in every
     // bpffs; this directory's number is the instance's alone).
     let shared = bpffs.join(bpf_preload_format::name::SHARED_DIR);
-    set_cfg(skel, false, Recording::Mount)?;
+    set_cfg(maps, false, Recording::Mount)?;
     stat(&shared)?;
-    if !recorded(skel, RD_MOUNT)? {
+    if !recorded(RD_MOUNT)? {
         return Err(GuardError::NotRecorded { path: shared });
     }
     let pin = dir.join("links").join("guard_bpf");
-    set_cfg(skel, false, Recording::LinkPin)?;
+    set_cfg(maps, false, Recording::LinkPin)?;
     stat(&pin)?;
-    set_cfg(skel, false, Recording::LinkFd)?;
-    if let Some(link) = skel.links.guard_bpf.as_ref() {
-        link.info().map_err(lb("link info"))?;
-    }
-    set_cfg(skel, false, Recording::ProgFd)?;
-    libbpf_rs::Program::id_from_fd(skel.progs.guard_bpf.as_fd()).map_err(lb("program info"))?;
+    set_cfg(maps, false, Recording::LinkFd)?;
+    let own = |what: &'static str| GuardError::Kernel {
+        step: what,
+        program: "guard_bpf".into(),
+        source: io::Error::from(io::ErrorKind::NotFound),
+    };
+    let link = guard.link("guard_bpf").ok_or_else(|| own("its link"))?;
+    skel_calls::link_ids(link).map_err(|source| GuardError::Kernel {
+        step: "link info",
+        program: "guard_bpf".into(),
+        source,
+    })?;
+    set_cfg(maps, false, Recording::ProgFd)?;
+    let prog = guard.prog("guard_bpf").ok_or_else(|| own("its program"))?;
+    libbpf_rs::Program::id_from_fd(prog).map_err(lb("program info"))?;
     for (bit, what) in [
         (RD_LINK_PIN, "the inode operations of a link pin"),
         (RD_LINK_FD, "the file operations of a link"),
         (RD_PROG_FD, "the file operations of a program"),
     ] {
-        if !recorded(skel, bit)? {
+        if !recorded(bit)? {
             return Err(GuardError::ObjectsNotRecorded { what, path: pin });
         }
     }
     Ok(())
 }
 
-fn set_cfg(skel: &skel::GuardSkel<'_>, armed: bool, rec: Recording) -> Result<(), GuardError> {
-    skel.maps
-        .guard_cfg
+fn set_cfg(maps: &GuardMaps, armed: bool, rec: Recording) -> Result<(), GuardError> {
+    maps.guard_cfg
         .update(&0u32.to_ne_bytes(), &rec.cfg_bytes(armed), MapFlags::ANY)
         .map_err(lb(if armed { "arm" } else { "set recording" }))
 }
 
-fn info_bytes(skel: &skel::GuardSkel<'_>) -> Result<Vec<u8>, GuardError> {
-    Ok(skel
-        .maps
+fn info_bytes(maps: &GuardMaps) -> Result<Vec<u8>, GuardError> {
+    Ok(maps
         .guard_info
         .lookup(&0u32.to_ne_bytes(), MapFlags::ANY)
         .map_err(lb("lookup guard_info"))?
@@ -659,10 +884,7 @@ fn info_bytes(skel: &skel::GuardSkel<'_>) -> Result<Vec<u8>, GuardError> {
 /// kernel lacks is `Absent`; one that exists but was not recorded fails the guard (it would
 /// otherwise claim a protection it does not give); debugfs that could not be mounted leaves
 /// kprobes/enabled `NotGuarded`, and the status says so.
-fn record_switches(
-    skel: &skel::GuardSkel<'_>,
-    paths: &SwitchPaths,
-) -> Result<Vec<Switch>, GuardError> {
+fn record_switches(maps: &GuardMaps, paths: &SwitchPaths) -> Result<Vec<Switch>, GuardError> {
     let mut out = Vec::new();
     let targets: [(&'static str, Result<&Path, &io::Error>, Recording, u32); 2] = [
         (
@@ -689,7 +911,7 @@ fn record_switches(
                 continue;
             }
         };
-        set_cfg(skel, false, rec)?;
+        set_cfg(maps, false, rec)?;
         match std::fs::metadata(path) {
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -706,7 +928,7 @@ fn record_switches(
                 })
             }
         }
-        if switch_bits(&info_bytes(skel)?) & bit == 0 {
+        if switch_bits(&info_bytes(maps)?) & bit == 0 {
             return Err(GuardError::SwitchNotRecorded {
                 switch: name,
                 path: path.to_owned(),
@@ -720,10 +942,8 @@ fn record_switches(
     Ok(out)
 }
 
-fn freeze(map: &libbpf_rs::MapMut<'_>, step: &'static str) -> Result<(), GuardError> {
-    MapHandle::try_from(map)
-        .and_then(|h| h.freeze())
-        .map_err(lb(step))
+fn freeze(map: &MapHandle, step: &'static str) -> Result<(), GuardError> {
+    map.freeze().map_err(lb(step))
 }
 
 /// Why `+guard/info` could not be read.
@@ -818,6 +1038,24 @@ mod tests {
             text.starts_with(&format!("open /nonexistent-bpffs/{GUARD_DIR}/{INFO_PIN}: ")),
             "{text}"
         );
+    }
+
+    /// The object has a program of each name of the tables (opening parses the ELF only), and
+    /// the check after loading refuses a chosen program that did not load.
+    #[test]
+    fn every_program_of_the_tables_is_in_the_object() {
+        let mut storage = std::mem::MaybeUninit::uninit();
+        let open = GuardSkelBuilder::default().open(&mut storage).unwrap();
+        let names: Vec<String> = open
+            .open_object()
+            .progs()
+            .map(|p| p.name().to_string_lossy().into_owned())
+            .collect();
+        let wanted: Vec<&str> = HOOKS.iter().chain(OPTIONAL_HOOKS).map(|h| h.0).collect();
+        assert_eq!(all_chosen_loaded(&wanted, &names), Ok(()));
+        let fewer = &names[1..];
+        let err = all_chosen_loaded(&wanted, fewer).unwrap_err();
+        assert!(err.contains(&names[0]), "{err}");
     }
 
     #[test]

@@ -346,7 +346,7 @@ fn guard_is_the_last_step_and_protects_what_loaded() {
         .any(|(p, l)| *p == Prio::Info
             && l.starts_with("guard: active instance=0:42")
             && l.contains(" links=1 protected_links=2 protected_progs=3 hook_funcs=500 switches=kernel.ftrace_enabled:refused steps=prepare:")
-            && l.contains(",btf:7.0,lookups:0.0,probe:0.0,wait:0.0,choose:0.0,open:0.0,load:9.0,verifier:1.5,attach:0.0,pin:0.0,maps:0.0/505,record:0.0,describe:")
+            && l.contains(",btf:7.0,lookups:0.0,probe:0.0,wait:0.0,choose:0.0,open:0.0,load:9.0,path:-,verifier:1.5,attach:0.0,pin:0.0,maps:0.0/505,record:0.0,describe:")
             && l.contains(" ms=")));
 }
 

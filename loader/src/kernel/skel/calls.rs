@@ -273,3 +273,24 @@ pub fn link_ids(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<(u32, u32)> {
     }
     Ok((info[1], info[2]))
 }
+
+/// The instructions the verifier processed for a loaded program (`verified_insns` of
+/// bpf_prog_info: the count its log's "processed N insns" gives; 0 before 5.16).
+pub fn prog_verified_insns(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<u64> {
+    use std::os::fd::AsRawFd;
+    let mut info = sys::bpf_prog_info::default();
+    let mut len = std::mem::size_of_val(&info) as u32;
+    // SAFETY: `info` is writable for `len` bytes and outlives the call; its pointer fields are
+    // all null, so the kernel writes through none of them.
+    let r = unsafe {
+        sys::bpf_obj_get_info_by_fd(
+            fd.as_raw_fd(),
+            (&mut info as *mut sys::bpf_prog_info).cast(),
+            &mut len,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::from_raw_os_error(-r));
+    }
+    Ok(u64::from(info.verified_insns))
+}

@@ -1,5 +1,7 @@
-//! Sign time: libbpf's gen_loader over an ELF object, in memory, without touching the kernel:
-//! the loader program and its data, and the maps and programs in the loader's order.
+//! libbpf's gen_loader over an object, without touching the kernel: the loader program and its
+//! data, and the maps and programs in the loader's order. At sign time over an ELF object in
+//! memory ([`generate`]); at boot over the built-in guard, opened and set up for this kernel
+//! ([`generate_opened`]).
 #![allow(unsafe_code)]
 
 use std::ffi::{c_char, CStr, CString};
@@ -126,6 +128,19 @@ pub fn generate<R>(
     if let Some(why) = refuse(&maps, &progs) {
         return Err(GenerateError::Refused(why));
     }
+    let (insns, data) = gen_loader(&obj, gen_hash)?;
+    Ok(Generated {
+        insns,
+        data,
+        maps,
+        progs,
+    })
+}
+
+/// gen_loader over an object opened (its programs' autoload and its maps' data set) and not yet
+/// loaded: the loader program and its data. The object is left loaded in gen_loader mode (good
+/// only for closing).
+fn gen_loader<R>(obj: &Obj, gen_hash: bool) -> Result<(Vec<u8>, Vec<u8>), GenerateError<R>> {
     let mut gen = sys::gen_loader_opts {
         sz: std::mem::size_of::<sys::gen_loader_opts>() as _,
         gen_hash,
@@ -146,7 +161,7 @@ pub fn generate<R>(
         return Err(GenerateError::NoLoader);
     }
     // SAFETY: libbpf set these to buffers of the given sizes, owned by the object (still open).
-    let (insns, data) = unsafe {
+    let out = unsafe {
         (
             std::slice::from_raw_parts(gen.insns.cast::<u8>(), gen.insns_sz as usize).to_vec(),
             if gen.data_sz == 0 {
@@ -156,6 +171,18 @@ pub fn generate<R>(
             },
         )
     };
+    Ok(out)
+}
+
+/// [`generate`] over an object the caller opened and set up (libbpf-rs's skeleton of the
+/// guard: programs chosen, read-only data written), without a hash check. The caller keeps the
+/// object and closes it; it is loaded in gen_loader mode afterwards, good for nothing else.
+pub fn generate_opened(
+    obj: std::ptr::NonNull<sys::bpf_object>,
+) -> Result<Generated, GenerateError<std::convert::Infallible>> {
+    let obj = std::mem::ManuallyDrop::new(Obj(obj.as_ptr()));
+    let (maps, progs) = describe(&obj);
+    let (insns, data) = gen_loader(&obj, false)?;
     Ok(Generated {
         insns,
         data,
