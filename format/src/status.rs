@@ -533,7 +533,8 @@ impl VerifierWork {
 impl GuardSteps {
     /// `steps=prepare:0.1,btf:80.2,…,verifier:12.0,…` for the guard's kmsg line.
     pub fn line(&self) -> String {
-        let verifier: f64 = self.verifier_ms.values().sum();
+        // (A fold from 0.0: an empty f64 sum is -0.0, which would print as "-0.0".)
+        let verifier = self.verifier_ms.values().fold(0.0, |a, b| a + b);
         format!(
             "steps=prepare:{:.1},btf:{:.1},lookups:{:.1},probe:{:.1},wait:{:.1},choose:{:.1},\
              open:{:.1},load:{:.1},path:{},verifier:{:.1},attach:{:.1},pin:{:.1},maps:{:.1}/{},\

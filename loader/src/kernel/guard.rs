@@ -597,8 +597,9 @@ fn load_light(setup: &Setup<'_>, steps: &mut GuardSteps) -> Result<LoadedGuard, 
     let mut storage = std::mem::MaybeUninit::uninit();
     let mut open = setup.open(&mut storage).map_err(|e| e.to_string())?;
     let obj = open.open_object_mut().as_libbpf_object();
-    let gen = super::skel::generate::generate_opened(obj).map_err(|e| e.to_string())?;
+    let mut gen = super::skel::generate::generate_opened(obj).map_err(|e| e.to_string())?;
     drop(open);
+    super::skel::generate::fit_cleanup_to_stack(&mut gen.insns)?;
     steps.open_ms = lap(&mut t);
     let loaded: Vec<&str> = gen
         .progs
@@ -1038,6 +1039,44 @@ mod tests {
             text.starts_with(&format!("open /nonexistent-bpffs/{GUARD_DIR}/{INFO_PIN}: ")),
             "{text}"
         );
+    }
+
+    /// gen_loader over the guard (no kernel needed), all programs chosen: the guard has more
+    /// functions than gen_loader's 32 stack slots, and exactly the cleanup triples past the
+    /// stack become no-ops (the rest of the loader unchanged; a second pass finds nothing).
+    #[test]
+    fn the_guards_loader_fits_its_stack() {
+        let mut storage = std::mem::MaybeUninit::uninit();
+        let mut open = GuardSkelBuilder::default().open(&mut storage).unwrap();
+        let obj = libbpf_rs::AsRawLibbpf::as_libbpf_object(open.open_object_mut());
+        let gen = crate::kernel::skel::generate::generate_opened(obj).unwrap();
+        drop(open);
+        // Every function of the object is one of libbpf's programs (entry or subprogram).
+        let elf = include_bytes!(concat!(env!("OUT_DIR"), "/guard.bpf.o"));
+        let elf = goblin::elf::Elf::parse(elf).unwrap();
+        let functions = elf.syms.iter().filter(|s| s.is_function()).count();
+        assert!(
+            functions > 32,
+            "{functions}: the guard fits without the patch now"
+        );
+        let mut insns = gen.insns.clone();
+        let patched = crate::kernel::skel::generate::fit_cleanup_to_stack(&mut insns).unwrap();
+        assert_eq!(patched, functions - 32);
+        let changed: Vec<usize> = (0..insns.len() / 8)
+            .filter(|i| insns[i * 8..i * 8 + 8] != gen.insns[i * 8..i * 8 + 8])
+            .collect();
+        assert_eq!(changed.len(), 3 * patched);
+        // right after the 34 slots of the stack (btf_fd, inner_map_fd, 32 program fds)
+        assert_eq!(changed[0], 7 + 3 * 34);
+        assert!(changed
+            .iter()
+            .all(|&i| insns[i * 8..i * 8 + 8] == [5, 0, 0, 0, 0, 0, 0, 0]));
+        assert_eq!(
+            crate::kernel::skel::generate::fit_cleanup_to_stack(&mut insns),
+            Ok(0)
+        );
+        let mut junk = vec![0u8; 64];
+        assert!(crate::kernel::skel::generate::fit_cleanup_to_stack(&mut junk).is_err());
     }
 
     /// The object has a program of each name of the tables (opening parses the ELF only), and

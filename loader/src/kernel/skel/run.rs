@@ -101,16 +101,23 @@ fn load_signed(
     let r = unsafe { prog_load_with_signature(&mut attr) };
     if r < 0 {
         let e = io::Error::last_os_error();
-        let text = String::from_utf8_lossy(&log[..log.iter().position(|&b| b == 0).unwrap_or(0)])
-            .into_owned();
-        let last = text.lines().rev().find(|l| !l.trim().is_empty());
         return Err(SkelError {
             step: "load signed loader",
             source: e,
-            verifier: last.map(str::to_owned),
+            verifier: last_line(&log),
         });
     }
     Ok(owned(r as c_int))
+}
+
+/// The verifier's reason for a refusal: the last line of its log with text in it, but for the
+/// statistics it ends with.
+fn last_line(log: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(&log[..log.iter().position(|&b| b == 0).unwrap_or(0)]);
+    let last = text.lines().rev().map(str::trim).find(|l| {
+        !l.is_empty() && !l.starts_with("processed ") && !l.starts_with("verification time")
+    });
+    last.map(str::to_owned)
 }
 
 /// `bpf_load_and_run`: the data in a frozen one-element array, the loader as a sleepable
@@ -192,18 +199,38 @@ pub fn run_loader(
     let prog = match signature {
         Some(sig) => load_signed(&aligned, &fd_array, sig)?,
         None => {
-            // SAFETY: every pointer (name, license, insns, opts, fd_array) outlives the call.
-            let prog = unsafe {
-                sys::bpf_prog_load(
-                    sys::BPF_PROG_TYPE_SYSCALL,
-                    c"__loader.prog".as_ptr(),
-                    c"Dual BSD/GPL".as_ptr(),
-                    aligned.as_ptr(),
-                    insn_cnt as _,
-                    &mut opts,
-                )
+            let load = |opts: &mut sys::bpf_prog_load_opts| {
+                // SAFETY: every pointer (name, license, insns, opts, fd_array, the log buffer
+                // when there is one) outlives the call.
+                unsafe {
+                    sys::bpf_prog_load(
+                        sys::BPF_PROG_TYPE_SYSCALL,
+                        c"__loader.prog".as_ptr(),
+                        c"Dual BSD/GPL".as_ptr(),
+                        aligned.as_ptr(),
+                        insn_cnt as _,
+                        opts,
+                    )
+                }
             };
-            owned(check("load loader", prog)?)
+            let prog = load(&mut opts);
+            if prog < 0 {
+                // Refused: again with the verifier's log, for its reason.
+                let mut log = vec![0u8; 256 * 1024];
+                opts.log_level = 1;
+                opts.log_size = log.len() as u32;
+                opts.log_buf = log.as_mut_ptr().cast();
+                let again = load(&mut opts);
+                if again >= 0 {
+                    drop(owned(again));
+                }
+                return Err(SkelError {
+                    step: "load loader",
+                    source: io::Error::from_raw_os_error(-prog),
+                    verifier: last_line(&log),
+                });
+            }
+            owned(prog)
         }
     };
     let layout = ContextLayout {
