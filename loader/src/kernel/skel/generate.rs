@@ -4,7 +4,7 @@
 //! ([`generate_opened`]).
 #![allow(unsafe_code)]
 
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::{c_char, CStr};
 use std::io;
 
 use libbpf_sys as sys;
@@ -19,6 +19,8 @@ pub struct Generated {
     pub progs: Vec<GenProg>,
 }
 
+// Sign time reads every field (its refusals); the guard at boot only names and autoload.
+#[cfg_attr(not(feature = "sign"), allow(dead_code))]
 #[derive(Debug)]
 pub struct GenProg {
     pub name: String,
@@ -86,6 +88,7 @@ fn describe(obj: &Obj) -> (Vec<(String, u32, bool)>, Vec<GenProg>) {
 }
 
 /// Why [`generate`] made no loader: `refuse` said why, or libbpf failed (its errno).
+#[cfg_attr(not(feature = "sign"), allow(dead_code))]
 #[derive(Debug, thiserror::Error)]
 pub enum GenerateError<R> {
     #[error("{0}")]
@@ -106,13 +109,14 @@ pub enum GenerateError<R> {
 /// data, without touching the kernel. `refuse` sees the maps and programs first and may say why
 /// the object cannot be converted. `gen_hash`: the loader checks the SHA-256 of its data map
 /// itself (libbpf's `gen_hash`, for a kernel-signed loader).
+#[cfg(feature = "sign")]
 pub fn generate<R>(
     elf: &[u8],
     name: &str,
     gen_hash: bool,
     refuse: impl Fn(&[(String, u32, bool)], &[GenProg]) -> Option<R>,
 ) -> Result<Generated, GenerateError<R>> {
-    let cname = CString::new(name).map_err(|_| GenerateError::Name)?;
+    let cname = std::ffi::CString::new(name).map_err(|_| GenerateError::Name)?;
     let opts = sys::bpf_object_open_opts {
         sz: std::mem::size_of::<sys::bpf_object_open_opts>() as _,
         object_name: cname.as_ptr(),
