@@ -12,7 +12,8 @@
 # two more without the guard, then with the guard, then both once more under `strace -f -T`.
 # Prints per kernel: the loader's duration_ms of each run, and for the straced runs the time in
 # each kind of bpf() command and the gaps between system calls (user space), split at the
-# guard's first BPF_PROG_LOAD and its first BPF_LSM_MAC link. A benchmark: it asserts nothing
+# guard's load (its light skeleton's loader, or libbpf's first guard program) and its first
+# BPF_LSM_MAC link. A benchmark: it asserts nothing
 # about time; strace slows the user-space side more than the kernel's.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -119,7 +120,7 @@ for k in kernels:
             ev.append((pid, float(ts), float(d.group(1)) if d else 0.0, rest))
         if not ev:
             continue
-        phase, last, acc, cmds, pending = "before the guard", ev[0][1], {}, {}, {}
+        merged, pending = [], {}
         for pid, ts, d, rest in ev:
             # A call another thread interrupted: named on its "unfinished" line, timed on its
             # "resumed" one.
@@ -128,10 +129,21 @@ for k in kernels:
                 continue
             if rest.startswith("<... "):
                 rest = pending.pop(pid, rest)
-            if phase == "before the guard" and "BPF_PROG_LOAD" in rest and 'prog_name="guard_' in rest:
-                phase = "guard load"
-            elif phase == "guard load" and "BPF_LINK_CREATE" in rest and "BPF_LSM_MAC" in rest:
-                phase = "guard attach and arm"
+            merged.append((pid, ts, d, rest))
+        # The guard's load starts at its first program's BPF_PROG_LOAD (libbpf's path) or at its
+        # light skeleton's loader, the last `__loader.prog` before its first LSM link (the
+        # objects' loaders come before it); its attach at that first BPF_LSM_MAC link.
+        attach = next((i for i, e in enumerate(merged)
+                       if "BPF_LINK_CREATE" in e[3] and "BPF_LSM_MAC" in e[3]), len(merged))
+        own = [i for i, e in enumerate(merged[:attach])
+               if "BPF_PROG_LOAD" in e[3] and 'prog_name="guard_' in e[3]]
+        light = [i for i, e in enumerate(merged[:attach])
+                 if "BPF_PROG_LOAD" in e[3] and 'prog_name="__loader.prog"' in e[3]]
+        load = own[0] if own else (light[-1] if light and attach < len(merged) else len(merged))
+        last, acc, cmds = ev[0][1], {}, {}
+        for i, (pid, ts, d, rest) in enumerate(merged):
+            phase = ("before the guard" if i < load else
+                     "guard load" if i < attach else "guard attach and arm")
             a = acc.setdefault(phase, [0.0, 0.0])
             a[0] += d
             a[1] += max(0.0, ts - last)
