@@ -300,6 +300,9 @@ fn prefetch() -> Result<Prefetched, GuardError> {
     })
 }
 
+/// The environment variable that picks libbpf's load for the guard (`libbpf`).
+pub const LOADER_ENV: &str = "BPF_PRELOAD_GUARD_LOADER";
+
 type PrefetchThread = std::thread::JoinHandle<Result<Prefetched, GuardError>>;
 
 /// The built-in guard, as the pipeline's [`GuardLoader`]; `signed_only`: the loader's sealed
@@ -307,6 +310,9 @@ type PrefetchThread = std::thread::JoinHandle<Result<Prefetched, GuardError>>;
 #[derive(Debug, Default)]
 pub struct Builtin {
     pub signed_only: Option<i32>,
+    /// `BPF_PRELOAD_GUARD_LOADER=libbpf` in the environment: libbpf's load, not the light
+    /// skeleton (the fallback's own test, and a way round a kernel that mishandles the light one).
+    pub libbpf_only: bool,
     /// [`prefetch`], started by [`Builtin::start`] in a thread of its own.
     prefetch: std::sync::Mutex<Option<PrefetchThread>>,
 }
@@ -326,6 +332,7 @@ impl Builtin {
             .flatten();
         Self {
             signed_only,
+            libbpf_only: std::env::var_os(LOADER_ENV).is_some_and(|v| v == "libbpf"),
             prefetch: std::sync::Mutex::new(thread),
         }
     }
@@ -344,12 +351,14 @@ impl GuardLoader for Builtin {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take();
-        activate(bpffs, protect, lsm_list, switches, self.signed_only, thread).map_err(|e| {
-            GuardFailure {
-                unavailable: e.is_unavailable(),
-                load_refused: matches!(e, GuardError::Load { .. }),
-                error: Arc::new(e),
-            }
+        let how = Setting {
+            signed_only: self.signed_only,
+            libbpf_only: self.libbpf_only,
+        };
+        activate(bpffs, protect, lsm_list, switches, how, thread).map_err(|e| GuardFailure {
+            unavailable: e.is_unavailable(),
+            load_refused: matches!(e, GuardError::Load { .. }),
+            error: Arc::new(e),
         })
     }
 }
@@ -363,9 +372,10 @@ fn activate(
     protect: &[PathBuf],
     lsm_list: io::Result<String>,
     switches: &SwitchPaths,
-    signed_only: Option<i32>,
+    how: Setting,
     prefetched: Option<PrefetchThread>,
 ) -> Result<GuardReport, GuardError> {
+    let signed_only = how.signed_only;
     let list = lsm_list.map_err(|source| GuardError::LsmList { source })?;
     if !bpf_lsm_active(&list) {
         return Err(GuardError::NoBpfLsm {
@@ -416,7 +426,11 @@ fn activate(
     };
     // The light skeleton first (no kernel BTF read here: the kernel relocates and finds the
     // hooks); libbpf's own load when the kernel refuses that (it names the refused program).
-    let mut guard = match load_light(&setup, &mut steps) {
+    let light = match how.libbpf_only {
+        true => Err(format!("{LOADER_ENV}=libbpf")),
+        false => load_light(&setup, &mut steps),
+    };
+    let mut guard = match light {
         Ok(g) => g,
         Err(why) => {
             steps.load_path = format!("libbpf (light skeleton: {})", escape(&why));
@@ -456,6 +470,13 @@ fn activate(
             }),
         },
     }
+}
+
+/// How this boot asked for the guard: signed-only mode's keyring, libbpf's load only.
+#[derive(Debug, Clone, Copy)]
+struct Setting {
+    signed_only: Option<i32>,
+    libbpf_only: bool,
 }
 
 /// What the guard's programs are set up with before they load (read-only data, the programs).
