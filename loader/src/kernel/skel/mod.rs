@@ -1,7 +1,7 @@
 //! Light skeletons at the C boundary, one idea per file: libbpf's gen_loader at sign time, and
-//! at boot for the built-in guard ([`generate`]); at boot the loader run in the kernel ([`run`]) with its context as libbpf
-//! lays it out ([`context`], pure); and the kernel's own attach, pin and probe calls
-//! ([`calls`]). `kernel::fast` decides what to call. `generate`, `run` and `calls` are the
+//! at boot for the built-in guard ([`generate`]); at boot the loader run in the kernel
+//! ([`run`]) with its context as libbpf lays it out ([`context`], pure); and the kernel's own
+//! attach, pin and probe calls ([`calls`]). `kernel::fast` decides what to call. `generate`, `run` and `calls` are the
 //! only files here with `unsafe`, each block with its `// SAFETY:`.
 
 pub mod calls;

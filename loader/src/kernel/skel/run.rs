@@ -280,3 +280,22 @@ pub fn run_loader(
         progs: progs.into_iter().map(owned).collect(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::last_line;
+
+    /// The reason, not the statistics a log ends with (6.12 prints them at level 1 too).
+    #[test]
+    fn the_verifier_reason_is_the_last_line_before_the_statistics() {
+        let log = b"0: (bf) r6 = r1\n1: (61) r1 = *(u32 *)(r10 +0)\ninvalid read from stack R10 \
+off=0 size=4\nprocessed 1500 insns (limit 1000000) max_states_per_insn 0 total_states 72\n\
+verification time 75 usec\n\n\0\0\0";
+        assert_eq!(
+            last_line(log).as_deref(),
+            Some("invalid read from stack R10 off=0 size=4")
+        );
+        assert_eq!(last_line(b"\0"), None);
+        assert_eq!(last_line(b"processed 3 insns\n\0"), None);
+    }
+}
