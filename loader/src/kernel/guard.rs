@@ -155,13 +155,32 @@ impl GuardError {
 /// The verifier log level that gives only its statistics (the kernel's BPF_LOG_STATS).
 const BPF_LOG_STATS: u32 = 4;
 
-/// Every program chosen is among those loaded: a name of the tables that the object lacks would
-/// leave its hook unwatched, silently.
-fn all_chosen_loaded(wanted: &[&str], loaded: &[String]) -> Result<(), String> {
-    match wanted.iter().find(|w| !loaded.iter().any(|l| l == *w)) {
-        Some(missing) => Err(format!("program {missing} was chosen but not loaded")),
-        None => Ok(()),
-    }
+/// A program chosen but not among those loaded (a name of the tables that the object lacks
+/// would leave its hook unwatched, silently), if any.
+fn chosen_not_loaded<'a>(wanted: &[&'a str], loaded: &[String]) -> Option<&'a str> {
+    wanted
+        .iter()
+        .find(|w| !loaded.iter().any(|l| l == *w))
+        .copied()
+}
+
+/// Why the light skeleton did not load the guard (libbpf's load follows; the status says why).
+#[derive(Debug, thiserror::Error)]
+enum LightError {
+    #[error("{LOADER_ENV}=libbpf")]
+    Asked,
+    #[error(transparent)]
+    Guard(#[from] Box<GuardError>),
+    #[error(transparent)]
+    Generate(#[from] super::skel::generate::GenerateError<std::convert::Infallible>),
+    #[error(transparent)]
+    Cleanup(#[from] super::skel::generate::CleanupError),
+    #[error(transparent)]
+    Loader(#[from] super::skel::SkelError),
+    #[error("the loader returned {got} fds for {want} maps and programs")]
+    Fds { got: usize, want: usize },
+    #[error("program {0} was chosen but not loaded")]
+    NotLoaded(String),
 }
 
 /// Does this kernel's verifier let a BPF LSM program on `bpf` return 1? (6.1 does: "Regular
@@ -427,13 +446,13 @@ fn activate(
     // The light skeleton first (no kernel BTF read here: the kernel relocates and finds the
     // hooks); libbpf's own load when the kernel refuses that (it names the refused program).
     let light = match how.libbpf_only {
-        true => Err(format!("{LOADER_ENV}=libbpf")),
+        true => Err(LightError::Asked),
         false => load_light(&setup, &mut steps),
     };
     let mut guard = match light {
         Ok(g) => g,
         Err(why) => {
-            steps.load_path = format!("libbpf (light skeleton: {})", escape(&why));
+            steps.load_path = format!("libbpf (light skeleton: {})", escape(&why.to_string()));
             load_libbpf(&setup, &mut steps)?
         }
     };
@@ -612,13 +631,13 @@ impl LoadedGuard {
 /// The light skeleton's way: libbpf's gen_loader over the opened skeleton (no kernel BTF read in
 /// user space: the loader's programs are relocated (CO-RE) by the kernel, which also finds
 /// each hook), the loader run once in the kernel. `Err`: why not, for the status.
-fn load_light(setup: &Setup<'_>, steps: &mut GuardSteps) -> Result<LoadedGuard, String> {
+fn load_light(setup: &Setup<'_>, steps: &mut GuardSteps) -> Result<LoadedGuard, LightError> {
     use libbpf_rs::AsRawLibbpf;
     let mut t = Instant::now();
     let mut storage = std::mem::MaybeUninit::uninit();
-    let mut open = setup.open(&mut storage).map_err(|e| e.to_string())?;
+    let mut open = setup.open(&mut storage).map_err(Box::new)?;
     let obj = open.open_object_mut().as_libbpf_object();
-    let mut gen = super::skel::generate::generate_opened(obj).map_err(|e| e.to_string())?;
+    let mut gen = super::skel::generate::generate_opened(obj)?;
     drop(open);
     super::skel::generate::fit_cleanup_to_stack(&mut gen.insns)?;
     steps.open_ms = lap(&mut t);
@@ -635,10 +654,12 @@ fn load_light(setup: &Setup<'_>, steps: &mut GuardSteps) -> Result<LoadedGuard, 
         loaded.len(),
         false,
         None,
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     if out.maps.len() != gen.maps.len() || out.progs.len() != loaded.len() {
-        return Err("the loader's fds do not match its maps and programs".into());
+        return Err(LightError::Fds {
+            got: out.maps.len() + out.progs.len(),
+            want: gen.maps.len() + loaded.len(),
+        });
     }
     let fds: Vec<(String, std::os::fd::BorrowedFd<'_>)> = gen
         .maps
@@ -646,14 +667,16 @@ fn load_light(setup: &Setup<'_>, steps: &mut GuardSteps) -> Result<LoadedGuard, 
         .zip(&out.maps)
         .map(|((name, _, _), fd)| (name.clone(), fd.as_fd()))
         .collect();
-    let maps = GuardMaps::by_name(&fds).map_err(|e| e.to_string())?;
+    let maps = GuardMaps::by_name(&fds).map_err(Box::new)?;
     let progs: Vec<(String, std::os::fd::OwnedFd)> = loaded
         .iter()
         .map(|n| (*n).to_owned())
         .zip(out.progs)
         .collect();
     let names: Vec<String> = progs.iter().map(|(n, _)| n.clone()).collect();
-    all_chosen_loaded(setup.wanted, &names)?;
+    if let Some(missing) = chosen_not_loaded(setup.wanted, &names) {
+        return Err(LightError::NotLoaded(missing.to_owned()));
+    }
     steps.load_ms = lap(&mut t);
     steps.load_path = "light".into();
     Ok(LoadedGuard {
@@ -712,11 +735,13 @@ fn load_libbpf(setup: &Setup<'_>, steps: &mut GuardSteps) -> Result<LoadedGuard,
         progs.push((name, fd));
     }
     let names: Vec<String> = progs.iter().map(|(n, _)| n.clone()).collect();
-    all_chosen_loaded(setup.wanted, &names).map_err(|why| GuardError::Kernel {
-        step: "load",
-        program: why,
-        source: io::Error::from(io::ErrorKind::NotFound),
-    })?;
+    if let Some(missing) = chosen_not_loaded(setup.wanted, &names) {
+        return Err(GuardError::Kernel {
+            step: "load (chosen, not loaded)",
+            program: missing.to_owned(),
+            source: io::Error::from(io::ErrorKind::NotFound),
+        });
+    }
     steps.load_ms += lap(&mut t);
     Ok(LoadedGuard {
         maps,
@@ -1096,8 +1121,15 @@ mod tests {
             crate::kernel::skel::generate::fit_cleanup_to_stack(&mut insns),
             Ok(0)
         );
+        use crate::kernel::skel::generate::{fit_cleanup_to_stack, CleanupError};
         let mut junk = vec![0u8; 64];
-        assert!(crate::kernel::skel::generate::fit_cleanup_to_stack(&mut junk).is_err());
+        assert_eq!(
+            fit_cleanup_to_stack(&mut junk),
+            Err(CleanupError::Start(Some((0, 0, 0, 0))))
+        );
+        // The stack sized (r1 += -136), but no cleanup after it.
+        junk[16..24].copy_from_slice(&[0x07, 0x01, 0, 0, 0x78, 0xff, 0xff, 0xff]);
+        assert_eq!(fit_cleanup_to_stack(&mut junk), Err(CleanupError::NotFound));
     }
 
     /// The object has a program of each name of the tables (opening parses the ELF only), and
@@ -1112,10 +1144,9 @@ mod tests {
             .map(|p| p.name().to_string_lossy().into_owned())
             .collect();
         let wanted: Vec<&str> = HOOKS.iter().chain(OPTIONAL_HOOKS).map(|h| h.0).collect();
-        assert_eq!(all_chosen_loaded(&wanted, &names), Ok(()));
+        assert_eq!(chosen_not_loaded(&wanted, &names), None);
         let fewer = &names[1..];
-        let err = all_chosen_loaded(&wanted, fewer).unwrap_err();
-        assert!(err.contains(&names[0]), "{err}");
+        assert_eq!(chosen_not_loaded(&wanted, fewer), Some(names[0].as_str()));
     }
 
     #[test]

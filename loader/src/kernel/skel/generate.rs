@@ -197,18 +197,14 @@ fn insn(b: &[u8]) -> (u8, u8, i16, i32) {
 /// fd: their three instructions (load the slot, skip if not an fd, close it) become `ja +0`
 /// (the same length, so every jump keeps its target). Checks the exact instructions libbpf
 /// emits and changes nothing unless they match. Returns the slots made no-ops.
-pub fn fit_cleanup_to_stack(insns: &mut [u8]) -> Result<usize, String> {
+pub fn fit_cleanup_to_stack(insns: &mut [u8]) -> Result<usize, CleanupError> {
     const LEN: usize = 8;
     let at = |insns: &[u8], i: usize| insns.get(i * LEN..(i + 1) * LEN).map(insn);
     // r1 = r10; r1 += -stack_sz: the stack's size (insns 1 and 2), then the call that zeroes it
     // (5) and the jump over the cleanup (6); the cleanup's triples start at 7.
     let stack = match at(insns, 2) {
         Some((0x07, 0x01, 0, imm)) if imm < 0 => -i64::from(imm),
-        other => {
-            return Err(format!(
-                "gen_loader's loader starts unexpectedly: {other:?}"
-            ))
-        }
+        other => return Err(CleanupError::Start(other)),
     };
     let mut patched = 0;
     let mut k = 0usize;
@@ -231,9 +227,19 @@ pub fn fit_cleanup_to_stack(insns: &mut [u8]) -> Result<usize, String> {
         k += 1;
     }
     if k == 0 {
-        return Err("gen_loader's cleanup not found".into());
+        return Err(CleanupError::NotFound);
     }
     Ok(patched)
+}
+
+/// Why [`fit_cleanup_to_stack`] changed nothing: the loader is not laid out as libbpf's
+/// gen_loader lays it out.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CleanupError {
+    #[error("gen_loader's loader does not start by sizing its stack (instruction 2: {0:?})")]
+    Start(Option<(u8, u8, i16, i32)>),
+    #[error("gen_loader's cleanup not found")]
+    NotFound,
 }
 
 /// [`generate`] over an object the caller opened and set up (libbpf-rs's skeleton of the
