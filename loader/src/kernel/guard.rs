@@ -302,9 +302,17 @@ const MAX_BTF: u64 = 128 << 20;
 
 fn prefetch() -> Result<Prefetched, GuardError> {
     let mut t = Instant::now();
-    // Mapped on kernels that allow it (no copy of its megabytes), read otherwise.
-    let raw = crate::sys::view::view(Path::new(VMLINUX), MAX_BTF)
-        .map_err(|source| GuardError::ReadBtf { source })?;
+    // Mapped on kernels that allow it (6.16 and later: no copy of its megabytes); else copied
+    // whole by the kernel in one `bpf` call (sysfs hands it out one page per read); else read.
+    let path = Path::new(VMLINUX);
+    let raw = match crate::sys::view::mapped(path, MAX_BTF) {
+        Some(v) => v,
+        None => match skel_calls::vmlinux_btf(MAX_BTF as u32) {
+            Ok(v) => v.into(),
+            Err(_) => crate::sys::view::view(path, MAX_BTF)
+                .map_err(|source| GuardError::ReadBtf { source })?,
+        },
+    };
     let btf_ms = lap(&mut t);
     let hooks = btf::scan(&raw).map_err(|source| GuardError::Btf { source })?;
     drop(raw);
@@ -1239,6 +1247,28 @@ mod btf_tests {
         use std::io::Write;
         let line = format!("SKIP {test}: {}\n", reason.replace('\n', " "));
         let _ = io::stderr().lock().write_all(line.as_bytes());
+    }
+
+    /// The kernel's copy of its BTF (one `bpf` call) is the file's bytes, and the limit holds.
+    #[test]
+    fn the_kernels_btf_copied_by_bpf_is_the_file() {
+        let test = "the_kernels_btf_copied_by_bpf_is_the_file";
+        let path = Path::new(VMLINUX);
+        if !path.exists() {
+            return skip(test, "this kernel has no /sys/kernel/btf/vmlinux");
+        }
+        let copy = match skel_calls::vmlinux_btf(MAX_BTF as u32) {
+            Ok(c) => c,
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                return skip(test, &format!("BTF objects by id need CAP_SYS_ADMIN: {e}"))
+            }
+            Err(e) => panic!("{e}"),
+        };
+        let read = crate::sys::read_bounded(path, MAX_BTF).unwrap();
+        assert_eq!(copy.len(), read.len());
+        assert!(copy == read, "the copy differs from {}", path.display());
+        let small = skel_calls::vmlinux_btf(1024).unwrap_err();
+        assert!(small.to_string().contains("over 1024"), "{small}");
     }
 
     #[test]

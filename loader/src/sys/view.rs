@@ -60,6 +60,21 @@ impl Drop for FileView {
     }
 }
 
+impl From<Vec<u8>> for FileView {
+    /// Bytes got some other way (the kernel's BTF copied by a `bpf` call).
+    fn from(v: Vec<u8>) -> Self {
+        Self {
+            inner: Inner::Read(v),
+        }
+    }
+}
+
+/// `path` (at most `max` bytes) mapped read-only when it is a sysfs file the kernel lets us map;
+/// `None` otherwise.
+pub fn mapped(path: &Path, max: u64) -> Option<FileView> {
+    map(path, max).map(|inner| FileView { inner })
+}
+
 /// `path` (at most `max` bytes) mapped read-only when it is a sysfs file the kernel lets us map,
 /// read otherwise (every refusal of the mapping falls back to the read, which has the
 /// read's checks and errors).

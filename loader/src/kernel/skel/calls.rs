@@ -294,3 +294,72 @@ pub fn prog_verified_insns(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<u64> {
     }
     Ok(u64::from(info.verified_insns))
 }
+
+/// BPF_OBJ_GET_INFO_BY_FD of a BTF object, with `info`'s buffers (null: none).
+fn btf_info(fd: RawFd, info: &mut sys::bpf_btf_info) -> io::Result<()> {
+    let mut len = std::mem::size_of::<sys::bpf_btf_info>() as u32;
+    // SAFETY: `info` is writable for `len` bytes; the buffers it points to (when not null) are
+    // the caller's, of the sizes it gives, and outlive the call.
+    let r = unsafe { sys::bpf_btf_get_info_by_fd(fd, info, &mut len) };
+    if r < 0 {
+        return Err(io::Error::from_raw_os_error(-r));
+    }
+    Ok(())
+}
+
+/// The kernel's own BTF (`vmlinux`, the bytes of /sys/kernel/btf/vmlinux), copied whole by one
+/// BPF_OBJ_GET_INFO_BY_FD of its BTF object (which the kernel finds by id: BPF_BTF_GET_NEXT_ID,
+/// the object named `vmlinux` of the kernel's own). sysfs hands the file out one page per read,
+/// about 1 500 system calls for a distribution kernel. At most `max` bytes; NotFound when no BTF
+/// object is the kernel's.
+pub fn vmlinux_btf(max: u32) -> io::Result<Vec<u8>> {
+    use std::os::fd::AsRawFd;
+    let mut id = 0u32;
+    loop {
+        // SAFETY: plain syscall wrapper writing the next id into `id`.
+        let r = unsafe { sys::bpf_btf_get_next_id(id, &mut id) };
+        if r < 0 {
+            let e = io::Error::from_raw_os_error(-r);
+            return Err(match e.kind() {
+                io::ErrorKind::NotFound => io::Error::new(e.kind(), "no vmlinux BTF object"),
+                _ => e,
+            });
+        }
+        // SAFETY: plain syscall wrapper; a BTF object can go between the two calls (ENOENT).
+        let fd = unsafe { sys::bpf_btf_get_fd_by_id(id) };
+        if fd < 0 {
+            continue;
+        }
+        let fd = owned(fd);
+        // A module's name can be 55 bytes: room for any, so that no object's info fails.
+        let mut name = [0u8; 64];
+        let mut info = sys::bpf_btf_info {
+            name: name.as_mut_ptr() as u64,
+            name_len: name.len() as u32,
+            ..Default::default()
+        };
+        if btf_info(fd.as_raw_fd(), &mut info).is_err()
+            || info.kernel_btf == 0
+            || !name.starts_with(b"vmlinux\0")
+        {
+            continue;
+        }
+        if info.btf_size > max {
+            return Err(io::Error::other(format!(
+                "vmlinux BTF of {} bytes, over {max}",
+                info.btf_size
+            )));
+        }
+        let mut btf = vec![0u8; info.btf_size as usize];
+        let mut info = sys::bpf_btf_info {
+            btf: btf.as_mut_ptr() as u64,
+            btf_size: btf.len() as u32,
+            ..Default::default()
+        };
+        btf_info(fd.as_raw_fd(), &mut info)?;
+        if info.btf_size as usize != btf.len() {
+            return Err(io::Error::other("vmlinux BTF changed size"));
+        }
+        return Ok(btf);
+    }
+}
