@@ -442,7 +442,9 @@ pub struct GuardStatus {
 pub struct GuardSteps {
     /// securityfs and debugfs mounted when needed, the active LSM list read.
     pub prepare_ms: f64,
-    /// The kernel's BTF (`/sys/kernel/btf/vmlinux`) read into memory. This and the next two run
+    /// The kernel's BTF (`/sys/kernel/btf/vmlinux`) in memory: mapped where the kernel allows it
+    /// (6.16 and later), else copied whole by one BPF_OBJ_GET_INFO_BY_FD of the kernel's BTF
+    /// object (since 2026-12-07), else read. This and the next two run
     /// in a thread of their own from the start of the boot, beside the objects' loading: they
     /// count in `duration_ms` only through `prefetch_wait_ms`. (Before 2026-12-07: libbpf's
     /// parse of it.)
