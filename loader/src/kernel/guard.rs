@@ -174,7 +174,7 @@ enum LightError {
     #[error(transparent)]
     Generate(#[from] super::skel::generate::GenerateError<std::convert::Infallible>),
     #[error(transparent)]
-    Cleanup(#[from] super::skel::generate::CleanupError),
+    Cleanup(#[from] super::skel::cleanup::CleanupError),
     #[error(transparent)]
     Loader(#[from] super::skel::SkelError),
     #[error("the loader returned {got} fds for {want} maps and programs")]
@@ -647,7 +647,7 @@ fn load_light(setup: &Setup<'_>, steps: &mut GuardSteps) -> Result<LoadedGuard, 
     let obj = open.open_object_mut().as_libbpf_object();
     let mut gen = super::skel::generate::generate_opened(obj)?;
     drop(open);
-    super::skel::generate::fit_cleanup_to_stack(&mut gen.insns)?;
+    super::skel::cleanup::fit_cleanup_to_stack(&mut gen.insns)?;
     steps.open_ms = lap(&mut t);
     let loaded: Vec<&str> = gen
         .progs
@@ -1114,7 +1114,7 @@ mod tests {
             "{functions}: the guard fits without the patch now"
         );
         let mut insns = gen.insns.clone();
-        let patched = crate::kernel::skel::generate::fit_cleanup_to_stack(&mut insns).unwrap();
+        let patched = crate::kernel::skel::cleanup::fit_cleanup_to_stack(&mut insns).unwrap();
         assert_eq!(patched, functions - 32);
         let changed: Vec<usize> = (0..insns.len() / 8)
             .filter(|i| insns[i * 8..i * 8 + 8] != gen.insns[i * 8..i * 8 + 8])
@@ -1126,10 +1126,10 @@ mod tests {
             .iter()
             .all(|&i| insns[i * 8..i * 8 + 8] == [5, 0, 0, 0, 0, 0, 0, 0]));
         assert_eq!(
-            crate::kernel::skel::generate::fit_cleanup_to_stack(&mut insns),
+            crate::kernel::skel::cleanup::fit_cleanup_to_stack(&mut insns),
             Ok(0)
         );
-        use crate::kernel::skel::generate::{fit_cleanup_to_stack, CleanupError};
+        use crate::kernel::skel::cleanup::{fit_cleanup_to_stack, CleanupError};
         let mut junk = vec![0u8; 64];
         assert_eq!(
             fit_cleanup_to_stack(&mut junk),
