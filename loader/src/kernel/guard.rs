@@ -177,8 +177,6 @@ enum LightError {
     Cleanup(#[from] super::skel::cleanup::CleanupError),
     #[error(transparent)]
     Loader(#[from] super::skel::SkelError),
-    #[error("the loader returned {got} fds for {want} maps and programs")]
-    Fds { got: usize, want: usize },
     #[error("program {0} was chosen but not loaded")]
     NotLoaded(String),
 }
@@ -663,12 +661,6 @@ fn load_light(setup: &Setup<'_>, steps: &mut GuardSteps) -> Result<LoadedGuard, 
         false,
         None,
     )?;
-    if out.maps.len() != gen.maps.len() || out.progs.len() != loaded.len() {
-        return Err(LightError::Fds {
-            got: out.maps.len() + out.progs.len(),
-            want: gen.maps.len() + loaded.len(),
-        });
-    }
     let fds: Vec<(String, std::os::fd::BorrowedFd<'_>)> = gen
         .maps
         .iter()
