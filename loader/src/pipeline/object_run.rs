@@ -183,12 +183,23 @@ pub(super) enum Decided {
     Load(Box<ToLoad>),
 }
 
-/// Where [`Ctx::objects`] loads an object: on the threads (its place among those), or at its
-/// turn in the list (with what the decide step left).
-enum Step {
-    Early(usize),
+/// An object at its turn in [`Ctx::objects`]: loaded on the threads (its time), or what the
+/// decide step left (loaded here, at its turn, if at all).
+enum Ready<'k> {
+    Loaded(Box<ToLoad>, LoadResult<'k>, f64),
     AtItsTurn(Result<Decided, ObjectError>),
 }
+
+/// The steps of [`Ctx::objects`] on its own thread, in list order: decide, then attach and pin.
+struct InOrderSteps<'c, 'a> {
+    ctx: &'c Ctx<'a>,
+    /// Per object: what its steps produced, and their time (on the threads too).
+    attempts: Vec<(Attempt, f64)>,
+    verdicts: Vec<Option<Result<Verdict, ObjectError>>>,
+}
+
+/// A verified object (or why not), and the time that took.
+type VerifyDone = (Result<Checked, ObjectError>, f64);
 
 /// What the kernel made of one load.
 pub(super) type LoadResult<'k> = Result<Box<dyn Loaded + 'k>, LoadFailed>;
@@ -230,104 +241,52 @@ impl Ctx<'_> {
     /// Verifying, and loading the objects the kernel calls independent, run on up to `jobs`
     /// threads; everything with an effect beyond the kernel's load (reading through `sys`,
     /// measuring, attaching, pinning, the shared directory, the status and its log line)
-    /// happens here in list order, object by object, as [`Ctx::object`] does it. An object
-    /// that is not independent loads at its turn. Each object's attempt, verdict and time.
+    /// happens here in list order, object by object, as [`Ctx::object`] does it. Each object
+    /// is decided as soon as its signature is checked and loads at once, while later ones are
+    /// still checked; it is attached and pinned as soon as it is loaded and every object before
+    /// it is done. An object that is not independent loads at its turn. Each object's attempt,
+    /// verdict and time.
     pub(super) fn objects(
         &self,
         entries: &[&Entry],
         jobs: usize,
     ) -> Vec<(Attempt, Result<Verdict, ObjectError>, f64)> {
-        // Per object: what its steps produced, and their time (on the threads too).
-        let mut attempts: Vec<(Attempt, f64)> =
-            entries.iter().map(|_| (Attempt::default(), 0.0)).collect();
+        let mut steps = InOrderSteps {
+            ctx: self,
+            attempts: entries.iter().map(|_| (Attempt::default(), 0.0)).collect(),
+            verdicts: entries.iter().map(|_| None).collect(),
+        };
         // Read, in list order (the system boundary is this thread's).
         let mut reads = Vec::with_capacity(entries.len());
-        for (e, (a, spent)) in entries.iter().zip(attempts.iter_mut()) {
+        for (e, (a, spent)) in entries.iter().zip(steps.attempts.iter_mut()) {
             let t = Instant::now();
             reads.push(add_timed(&mut a.phases.verify_ms, || self.read(e)));
             *spent += ms(t);
         }
-        // Verify, in parallel.
         let ring = self.ring.as_ref().map_err(Arc::clone);
-        let checked = parallel::map(reads, jobs, |r| {
+        let verify = |r: Result<Read, ObjectError>| {
             let start = Instant::now();
             let out = r.and_then(|r| match &ring {
                 Ok(ring) => check(ring, r),
                 Err(e) => Err(ObjectError::Keys(e.clone())),
             });
             (out, ms(start))
-        });
-        // Decide, in list order: already there, measured, tracefs, the shared directory.
-        let mut decided = Vec::with_capacity(entries.len());
-        for (c, (a, spent)) in checked.into_iter().zip(attempts.iter_mut()) {
-            let c = match c {
-                Some((c, verify_ms)) => {
-                    a.phases.verify_ms += verify_ms;
-                    *spent += verify_ms;
-                    c
-                }
-                None => Err(ObjectError::Lost { step: "verify" }),
-            };
-            let t = Instant::now();
-            decided.push(c.and_then(|c| self.decide(c, a)));
-            *spent += ms(t);
-        }
-        // Load the independent ones on the threads; attach and pin in list order here, each
-        // object as soon as its load is done (the threads go on loading the later ones); the
-        // others load here at their turn.
-        let mut early: Vec<Box<ToLoad>> = Vec::new();
-        let mut plan = Vec::with_capacity(decided.len());
-        for d in decided {
-            match d {
-                Ok(Decided::Load(t)) if self.kernel.independent(&t.verified) => {
-                    plan.push(Step::Early(early.len()));
-                    early.push(t);
-                }
-                other => plan.push(Step::AtItsTurn(other)),
-            }
-        }
+        };
         let (kernel, shared) = (self.kernel, self.shared_dir());
         let load_early = |t: Box<ToLoad>| {
             let (result, load_ms) = load(kernel, &t, &shared);
-            (t, result, load_ms)
+            Ready::Loaded(t, result, load_ms)
         };
-        parallel::map_in_order(early, jobs, load_early, |take| {
-            let mut out = Vec::with_capacity(plan.len());
-            for (step, (mut a, mut spent)) in plan.into_iter().zip(attempts) {
-                let verdict = match step {
-                    Step::Early(k) => match take(k) {
-                        Some((to_load, result, load_ms)) => {
-                            a.phases.load_ms += load_ms;
-                            spent += load_ms;
-                            let t = Instant::now();
-                            let v = self.effects(*to_load, result, &mut a);
-                            spent += ms(t);
-                            v
-                        }
-                        None => Err(ObjectError::Lost { step: "load" }),
-                    },
-                    Step::AtItsTurn(d) => {
-                        let t = Instant::now();
-                        let v = d.and_then(|d| match d {
-                            Decided::Done(v) => Ok(v),
-                            Decided::Load(mut to_load) => {
-                                // Objects before it may have pinned shared maps since it was
-                                // decided: what was there is what is there now.
-                                to_load.shared_before =
-                                    add_timed(&mut a.phases.load_ms, || self.list_shared())?;
-                                let (result, load_ms) = load(self.kernel, &to_load, &shared);
-                                a.phases.load_ms += load_ms;
-                                self.effects(*to_load, result, &mut a)
-                            }
-                        });
-                        spent += ms(t);
-                        v
-                    }
-                };
-                out.push((a, verdict, spent));
-            }
-            out
-        })
+        parallel::pipeline(reads, jobs, verify, load_early, &mut steps);
+        steps
+            .attempts
+            .into_iter()
+            .zip(steps.verdicts)
+            .map(|((a, spent), v)| {
+                let v = v.unwrap_or(Err(ObjectError::Lost { step: "attach" }));
+                (a, v, spent)
+            })
+            .collect()
     }
 
     fn shared_dir(&self) -> PathBuf {
@@ -532,5 +491,71 @@ impl Ctx<'_> {
             self.tracefs_ready.set(true);
         }
         Ok(())
+    }
+}
+
+impl<'a> parallel::InOrder<VerifyDone, Box<ToLoad>, Ready<'a>> for InOrderSteps<'_, 'a> {
+    /// Decide, in list order: already there, measured, tracefs, the shared directory; an
+    /// independent object goes to the threads to load.
+    fn decide(
+        &mut self,
+        i: usize,
+        checked: Option<VerifyDone>,
+    ) -> parallel::Next<Box<ToLoad>, Ready<'a>> {
+        let Some((a, spent)) = self.attempts.get_mut(i) else {
+            return parallel::Next::Done(Ready::AtItsTurn(Err(ObjectError::Lost {
+                step: "decide",
+            })));
+        };
+        let c = match checked {
+            Some((c, verify_ms)) => {
+                a.phases.verify_ms += verify_ms;
+                *spent += verify_ms;
+                c
+            }
+            None => Err(ObjectError::Lost { step: "verify" }),
+        };
+        let t = Instant::now();
+        let decided = c.and_then(|c| self.ctx.decide(c, a));
+        *spent += ms(t);
+        match decided {
+            Ok(Decided::Load(t)) if self.ctx.kernel.independent(&t.verified) => {
+                parallel::Next::Work(t)
+            }
+            other => parallel::Next::Done(Ready::AtItsTurn(other)),
+        }
+    }
+
+    /// Attach and pin, in list order, each object as soon as its load is done (the threads go
+    /// on with the later ones); one that is not independent loads here, at its turn.
+    fn apply(&mut self, i: usize, ready: Option<Ready<'a>>) {
+        let (Some((a, spent)), Some(verdict)) =
+            (self.attempts.get_mut(i), self.verdicts.get_mut(i))
+        else {
+            return;
+        };
+        let ctx = self.ctx;
+        let t = Instant::now();
+        let v = match ready {
+            Some(Ready::Loaded(to_load, result, load_ms)) => {
+                a.phases.load_ms += load_ms;
+                *spent += load_ms;
+                ctx.effects(*to_load, result, a)
+            }
+            Some(Ready::AtItsTurn(d)) => d.and_then(|d| match d {
+                Decided::Done(v) => Ok(v),
+                Decided::Load(mut to_load) => {
+                    // Objects before it may have pinned shared maps since it was decided:
+                    // what was there is what is there now.
+                    to_load.shared_before = add_timed(&mut a.phases.load_ms, || ctx.list_shared())?;
+                    let (result, load_ms) = load(ctx.kernel, &to_load, &ctx.shared_dir());
+                    a.phases.load_ms += load_ms;
+                    ctx.effects(*to_load, result, a)
+                }
+            }),
+            None => Err(ObjectError::Lost { step: "load" }),
+        };
+        *spent += ms(t);
+        *verdict = Some(v);
     }
 }
