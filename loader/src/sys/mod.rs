@@ -421,7 +421,7 @@ impl Sys for RealSys {
     fn log(&self, prio: Prio, message: &str) {
         if !self.to_kmsg {
             for record in kmsg_records(message) {
-                eprintln!("bpf-preload: {record}");
+                to_stderr(record);
             }
             return;
         }
@@ -440,10 +440,16 @@ impl Sys for RealSys {
                 f.write_all(line.as_bytes()).is_ok()
             });
             if !written || self.echo {
-                eprintln!("bpf-preload: {record}");
+                to_stderr(record);
             }
         }
     }
+}
+
+/// One log record on stderr, in one write (eprintln! writes its pieces one by one to the
+/// unbuffered stderr): a line is never split by another process's output, and costs one call.
+fn to_stderr(record: &str) {
+    let _ = io::stderr().write_all(format!("bpf-preload: {record}\n").as_bytes());
 }
 
 #[cfg(test)]
