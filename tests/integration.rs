@@ -449,6 +449,57 @@ fn guard_without_bpf_lsm_says_why_and_fails_closed_when_required() {
     assert_eq!(obj(&st, "counter").result, Outcome::Loaded);
 }
 
+/// This thread's CPUs: only `cpu` (`Some`), or `all` again (`None`). A process it starts
+/// inherits them.
+fn run_on(cpu: Option<usize>, all: &nix::sched::CpuSet) {
+    let set = match cpu {
+        Some(c) => {
+            let mut one = nix::sched::CpuSet::new();
+            one.set(c).unwrap();
+            one
+        }
+        None => *all,
+    };
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set).unwrap();
+}
+
+#[test]
+#[ignore = "needs root and BPF: run as root with --include-ignored (see README)"]
+fn a_tracepoint_program_counts_on_every_cpu_whichever_cpu_attached_it() {
+    // The loader opens a tracepoint's perf event on the CPU it runs on (not CPU 0 as libbpf
+    // does): the program must still run for the tracepoint on every CPU. The loader runs on the
+    // last CPU here; execs on each CPU in turn must all be counted.
+    let all = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).unwrap();
+    let cpus: Vec<usize> = (0..nix::sched::CpuSet::count())
+        .filter(|&c| all.is_set(c).unwrap_or(false))
+        .collect();
+    let [first, .., last] = cpus[..] else {
+        return skip(
+            "a_tracepoint_program_counts_on_every_cpu_whichever_cpu_attached_it",
+            "one CPU: nothing to compare",
+        );
+    };
+    let env = Env::new("counter-cpus");
+    env.add("counter", "counter");
+    run_on(Some(last), &all);
+    let (out, st) = env.run("rd.bpf_preload=counter");
+    run_on(None, &all);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(obj(&st, "counter").result, Outcome::Loaded);
+    let map = env.bpffs().join("counter/maps/exec_count");
+    for cpu in [first, last] {
+        let before = read_u64(&map, 0);
+        run_on(Some(cpu), &all);
+        exec_a_few();
+        run_on(None, &all);
+        let after = read_u64(&map, 0);
+        assert!(
+            after >= before + 5,
+            "CPU {cpu}: exec_count {before} -> {after}"
+        );
+    }
+}
+
 #[test]
 #[ignore = "needs root and BPF: run as root with --include-ignored (see README)"]
 fn loads_examples_pins_per_object_and_keeps_running() {

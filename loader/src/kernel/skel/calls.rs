@@ -153,8 +153,14 @@ impl PerfEventAttr {
     }
 }
 
-/// perf_event_open(attr, all processes, CPU 0, no group), as libbpf opens probes.
+/// perf_event_open(attr, all processes, this thread's CPU, no group). The program attached to
+/// the event runs wherever its tracepoint or kprobe fires, whichever CPU the event is on (the
+/// kernel runs a tracepoint's or kprobe's BPF programs before it looks at its events); libbpf
+/// opens it on CPU 0, which costs an interrupt to that CPU (and, in a VM, waking a halted vCPU)
+/// whenever this thread runs on another. The root test
+/// `a_tracepoint_program_counts_on_every_cpu_whichever_cpu_attached_it` checks the first part.
 fn perf_event_open(attr: &PerfEventAttr) -> io::Result<OwnedFd> {
+    let cpu = c_int::try_from(rustix::thread::sched_getcpu()).unwrap_or(0);
     // SAFETY: `attr` (and whatever its config1 points to, kept alive by the caller) outlives the
     // call; the kernel reads at most `attr.size` bytes.
     let r = unsafe {
@@ -162,7 +168,7 @@ fn perf_event_open(attr: &PerfEventAttr) -> io::Result<OwnedFd> {
             SYS_PERF_EVENT_OPEN,
             attr as *const PerfEventAttr,
             -1 as c_int,
-            0 as c_int,
+            cpu,
             -1 as c_int,
             PERF_FLAG_FD_CLOEXEC,
         )
@@ -191,7 +197,7 @@ unsafe extern "C" {
     fn syscall(num: c_long, ...) -> c_long;
 }
 
-/// A perf event on tracepoint `id` (all processes, CPU 0), as libbpf opens it.
+/// A perf event on tracepoint `id` (all processes, this thread's CPU).
 pub fn perf_tracepoint_open(id: u64) -> io::Result<OwnedFd> {
     perf_event_open(&PerfEventAttr::new(PERF_TYPE_TRACEPOINT, id))
 }
