@@ -479,6 +479,7 @@ fn a_tracepoint_program_counts_on_every_cpu_whichever_cpu_attached_it() {
             "one CPU: nothing to compare",
         );
     };
+    let _cpus = CPUS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let env = Env::new("counter-cpus");
     env.add("counter", "counter");
     run_on(Some(last), &all);
@@ -498,6 +499,74 @@ fn a_tracepoint_program_counts_on_every_cpu_whichever_cpu_attached_it() {
             "CPU {cpu}: exec_count {before} -> {after}"
         );
     }
+}
+
+/// Held by the tests that pin threads to CPUs or take a CPU offline: one of them at a time.
+static CPUS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Puts a CPU back online when dropped (the test that took it offline may fail first).
+struct BackOnline(PathBuf);
+
+impl Drop for BackOnline {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::write(&self.0, "1") {
+            eprintln!("could not put {} back to 1: {e}", self.0.display());
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs root and BPF: run as root with --include-ignored (see README)"]
+fn a_tracepoint_program_keeps_counting_when_the_cpu_of_its_event_goes_offline() {
+    // Root can take any CPU but the boot CPU offline: the CPU the loader opened a tracepoint's
+    // perf event on (its own) going away must not stop the program. The loader runs on the
+    // last CPU, which then goes offline; execs on the first CPU must still be counted.
+    let test = "a_tracepoint_program_keeps_counting_when_the_cpu_of_its_event_goes_offline";
+    let _cpus = CPUS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let all = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).unwrap();
+    let cpus: Vec<usize> = (0..nix::sched::CpuSet::count())
+        .filter(|&c| all.is_set(c).unwrap_or(false))
+        .collect();
+    let [first, .., last] = cpus[..] else {
+        return skip(test, "one CPU: none to take offline");
+    };
+    let online = PathBuf::from(format!("/sys/devices/system/cpu/cpu{last}/online"));
+    if !online.exists() {
+        return skip(test, &format!("CPU {last} cannot go offline (no {})", online.display()));
+    }
+    let env = Env::new("counter-offline");
+    env.add("counter", "counter");
+    run_on(Some(last), &all);
+    let (out, st) = env.run("rd.bpf_preload=counter");
+    run_on(Some(first), &all);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(obj(&st, "counter").result, Outcome::Loaded);
+    let map = env.bpffs().join("counter/maps/exec_count");
+    if let Err(e) = std::fs::write(&online, "0") {
+        run_on(None, &all);
+        return skip(test, &format!("CPU {last} cannot go offline here: {e}"));
+    }
+    let back = BackOnline(online.clone());
+    assert_eq!(std::fs::read_to_string(&online).unwrap().trim(), "0");
+    let before = read_u64(&map, 0);
+    exec_a_few();
+    let offline = read_u64(&map, 0);
+    drop(back);
+    assert_eq!(std::fs::read_to_string(&online).unwrap().trim(), "1");
+    run_on(None, &all);
+    assert!(
+        offline >= before + 5,
+        "CPU {last} offline: exec_count {before} -> {offline}"
+    );
+    // And once it is back, on it.
+    run_on(Some(last), &all);
+    exec_a_few();
+    run_on(None, &all);
+    let after = read_u64(&map, 0);
+    assert!(
+        after >= offline + 5,
+        "CPU {last} back online: exec_count {offline} -> {after}"
+    );
 }
 
 #[test]

@@ -75,6 +75,16 @@ check() { # check NAME command...
 }
 BPF=/sys/fs/bpf
 ST=/run/bpf-preload/status.json
+# The online CPUs, and a shell command run on one of them (taskset, util-linux: essential); the
+# shell says which CPUs it was allowed, and anything but the one asked for fails.
+CPUS=$(seq 0 $(($(nproc) - 1)))
+on_cpu() {
+    _a=$(taskset -c "$1" sh -c "$2; taskset -cp \$\$" 2>&1)
+    case "$_a" in
+        *"affinity list: $1") ;;
+        *) bad "on-cpu:$1" "$_a" ;;
+    esac
+}
 
 # ---- demo view ------------------------------------------------------------
 if [ "$DEMO" = 1 ]; then
@@ -138,14 +148,18 @@ for o in $LOADED; do
         counter)
             check pin:counter/maps/exec_count test -e $BPF/counter/maps/exec_count
             check pin:counter/links/count_exec test -e $BPF/counter/links/count_exec
-            a=$(bpfmap get $BPF/counter/maps/exec_count 0)
-            for _ in 1 2 3 4 5; do /bin/true; done
-            b=$(bpfmap get $BPF/counter/maps/exec_count 0)
-            if [ -n "$a" ] && [ -n "$b" ] && [ "$b" -ge $((a + 5)) ]; then
-                ok "running:counter" "exec_count $a -> $b"
-            else
-                bad "running:counter" "exec_count '$a' -> '$b'"
-            fi
+            # Execs on each CPU in turn (the loader opened the tracepoint's perf event on its
+            # own CPU, one of them): all counted.
+            for c in $CPUS; do
+                a=$(bpfmap get $BPF/counter/maps/exec_count 0)
+                on_cpu $c 'for _ in 1 2 3 4 5; do /bin/true; done'
+                b=$(bpfmap get $BPF/counter/maps/exec_count 0)
+                if [ -n "$a" ] && [ -n "$b" ] && [ "$b" -ge $((a + 5)) ]; then
+                    ok "running:counter:cpu$c" "exec_count $a -> $b"
+                else
+                    bad "running:counter:cpu$c" "exec_count '$a' -> '$b'"
+                fi
+            done
             ;;
         iter)
             check pin:iter/links/dump_task test -e $BPF/iter/links/dump_task
@@ -196,16 +210,20 @@ for o in $LOADED; do
             fi
             check pin:$o/links/$1 test -e $BPF/$o/links/$1
             check pin:$o/links/$2 test -e $BPF/$o/links/$2
-            a=$(bpfmap get $BPF/$o/maps/$3 0)
-            r=$(bpfmap get $BPF/$o/maps/$3 1)
-            for _ in 1 2 3; do : > /tmp/unlink-kp; rm /tmp/unlink-kp; done
-            b=$(bpfmap get $BPF/$o/maps/$3 0)
-            s=$(bpfmap get $BPF/$o/maps/$3 1)
-            if [ -n "$a" ] && [ -n "$b" ] && [ "$b" -ge $((a + 3)) ] && [ -n "$r" ] && [ -n "$s" ] && [ "$s" -ge $((r + 3)) ]; then
-                ok "running:$o" "entries $a -> $b, returns $r -> $s"
-            else
-                bad "running:$o" "entries '$a' -> '$b', returns '$r' -> '$s'"
-            fi
+            # Unlinks on each CPU in turn (a kprobe's perf event is on the loader's CPU, one of
+            # them): all counted.
+            for c in $CPUS; do
+                a=$(bpfmap get $BPF/$o/maps/$3 0)
+                r=$(bpfmap get $BPF/$o/maps/$3 1)
+                on_cpu $c 'for _ in 1 2 3; do : > /tmp/unlink-kp; rm /tmp/unlink-kp; done'
+                b=$(bpfmap get $BPF/$o/maps/$3 0)
+                s=$(bpfmap get $BPF/$o/maps/$3 1)
+                if [ -n "$a" ] && [ -n "$b" ] && [ "$b" -ge $((a + 3)) ] && [ -n "$r" ] && [ -n "$s" ] && [ "$s" -ge $((r + 3)) ]; then
+                    ok "running:$o:cpu$c" "entries $a -> $b, returns $r -> $s"
+                else
+                    bad "running:$o:cpu$c" "entries '$a' -> '$b', returns '$r' -> '$s'"
+                fi
+            done
             ;;
         fentry_unlink)
             check pin:fentry_unlink/links/count_unlink test -e $BPF/fentry_unlink/links/count_unlink
