@@ -479,7 +479,9 @@ fn a_tracepoint_program_counts_on_every_cpu_whichever_cpu_attached_it() {
             "one CPU: nothing to compare",
         );
     };
-    let _cpus = CPUS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _cpus = CPUS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let env = Env::new("counter-cpus");
     env.add("counter", "counter");
     run_on(Some(last), &all);
@@ -522,7 +524,9 @@ fn a_tracepoint_program_keeps_counting_when_the_cpu_of_its_event_goes_offline() 
     // perf event on (its own) going away must not stop the program. The loader runs on the
     // last CPU, which then goes offline; execs on the first CPU must still be counted.
     let test = "a_tracepoint_program_keeps_counting_when_the_cpu_of_its_event_goes_offline";
-    let _cpus = CPUS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _cpus = CPUS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let all = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).unwrap();
     let cpus: Vec<usize> = (0..nix::sched::CpuSet::count())
         .filter(|&c| all.is_set(c).unwrap_or(false))
@@ -532,7 +536,10 @@ fn a_tracepoint_program_keeps_counting_when_the_cpu_of_its_event_goes_offline() 
     };
     let online = PathBuf::from(format!("/sys/devices/system/cpu/cpu{last}/online"));
     if !online.exists() {
-        return skip(test, &format!("CPU {last} cannot go offline (no {})", online.display()));
+        return skip(
+            test,
+            &format!("CPU {last} cannot go offline (no {})", online.display()),
+        );
     }
     let env = Env::new("counter-offline");
     env.add("counter", "counter");
