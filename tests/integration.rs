@@ -90,6 +90,17 @@ impl Env {
         self.run_with(BIN, cmdline, &[])
     }
     fn run_with(&self, bin: &str, cmdline: &str, extra: &[&str]) -> (Output, Status) {
+        self.run_with_env(bin, cmdline, extra, &[])
+    }
+
+    /// [`Env::run_with`] with these environment variables set for the loader.
+    fn run_with_env(
+        &self,
+        bin: &str,
+        cmdline: &str,
+        extra: &[&str],
+        vars: &[(&str, &str)],
+    ) -> (Output, Status) {
         std::fs::write(self.path("cmdline"), cmdline).unwrap();
         let status = self.path("status.json");
         let _ = std::fs::remove_file(&status);
@@ -107,6 +118,7 @@ impl Env {
             .arg("--status")
             .arg(&status)
             .args(extra)
+            .envs(vars.iter().copied())
             .output()
             .unwrap();
         let st = Status::from_json(
@@ -449,6 +461,24 @@ fn guard_without_bpf_lsm_says_why_and_fails_closed_when_required() {
     assert_eq!(obj(&st, "counter").result, Outcome::Loaded);
 }
 
+/// The CPUs this thread may run on: the set, and their numbers.
+fn this_threads_cpus() -> (nix::sched::CpuSet, Vec<usize>) {
+    let all = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).unwrap();
+    let cpus = (0..nix::sched::CpuSet::count())
+        .filter(|&c| all.is_set(c).unwrap_or(false))
+        .collect();
+    (all, cpus)
+}
+
+/// Key 0 of `map` before and after a few execs on `cpu` (this thread back on `all` after).
+fn execs_on(cpu: usize, all: &nix::sched::CpuSet, map: &Path) -> (u64, u64) {
+    let before = read_u64(map, 0);
+    run_on(Some(cpu), all);
+    exec_a_few();
+    run_on(None, all);
+    (before, read_u64(map, 0))
+}
+
 /// This thread's CPUs: only `cpu` (`Some`), or `all` again (`None`). A process it starts
 /// inherits them.
 fn run_on(cpu: Option<usize>, all: &nix::sched::CpuSet) {
@@ -469,10 +499,7 @@ fn a_tracepoint_program_counts_on_every_cpu_whichever_cpu_attached_it() {
     // The loader opens a tracepoint's perf event on the CPU it runs on (not CPU 0 as libbpf
     // does): the program must still run for the tracepoint on every CPU. The loader runs on the
     // last CPU here; execs on each CPU in turn must all be counted.
-    let all = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).unwrap();
-    let cpus: Vec<usize> = (0..nix::sched::CpuSet::count())
-        .filter(|&c| all.is_set(c).unwrap_or(false))
-        .collect();
+    let (all, cpus) = this_threads_cpus();
     let [first, .., last] = cpus[..] else {
         return skip(
             "a_tracepoint_program_counts_on_every_cpu_whichever_cpu_attached_it",
@@ -491,11 +518,7 @@ fn a_tracepoint_program_counts_on_every_cpu_whichever_cpu_attached_it() {
     assert_eq!(obj(&st, "counter").result, Outcome::Loaded);
     let map = env.bpffs().join("counter/maps/exec_count");
     for cpu in [first, last] {
-        let before = read_u64(&map, 0);
-        run_on(Some(cpu), &all);
-        exec_a_few();
-        run_on(None, &all);
-        let after = read_u64(&map, 0);
+        let (before, after) = execs_on(cpu, &all, &map);
         assert!(
             after >= before + 5,
             "CPU {cpu}: exec_count {before} -> {after}"
@@ -527,10 +550,7 @@ fn a_tracepoint_program_keeps_counting_when_the_cpu_of_its_event_goes_offline() 
     let _cpus = CPUS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let all = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).unwrap();
-    let cpus: Vec<usize> = (0..nix::sched::CpuSet::count())
-        .filter(|&c| all.is_set(c).unwrap_or(false))
-        .collect();
+    let (all, cpus) = this_threads_cpus();
     let [first, .., last] = cpus[..] else {
         return skip(test, "one CPU: none to take offline");
     };
@@ -566,10 +586,7 @@ fn a_tracepoint_program_keeps_counting_when_the_cpu_of_its_event_goes_offline() 
         "CPU {last} offline: exec_count {before} -> {offline}"
     );
     // And once it is back, on it.
-    run_on(Some(last), &all);
-    exec_a_few();
-    run_on(None, &all);
-    let after = read_u64(&map, 0);
+    let (offline, after) = execs_on(last, &all, &map);
     assert!(
         after >= offline + 5,
         "CPU {last} back online: exec_count {offline} -> {after}"
@@ -2086,15 +2103,32 @@ fn kernel_ids(kind: &str) -> std::collections::BTreeSet<u32> {
 /// kernel has (BPF_*_GET_NEXT_ID before and after the read: other tests load and unload things
 /// meanwhile, so every id there both times must be listed), with the object name on the rows of
 /// the preloaded objects' programs and links; a second run finds them; the kernel's own files
-/// (or anyone's) are never replaced.
+/// (or anyone's) are never replaced. Loaded as a light skeleton made at boot (no kernel BTF read
+/// in user space), which this kernel runs.
 #[test]
 #[ignore = "needs root and BPF: run as root with --include-ignored (see README)"]
 fn iterators_list_every_map_program_and_link_in_the_kernels_format() {
+    iterators_in_the_kernels_format(false);
+}
+
+/// The same files from libbpf's load, the light skeleton's fallback (asked for by
+/// `BPF_PRELOAD_ITERATORS_LOADER=libbpf`, which the status names as the reason).
+#[test]
+#[ignore = "needs root and BPF: run as root with --include-ignored (see README)"]
+fn iterators_loaded_by_libbpf_list_the_same() {
+    iterators_in_the_kernels_format(true);
+}
+
+fn iterators_in_the_kernels_format(libbpf: bool) {
     use bpf_preload::iterators::{
         listed_ids, row_object, LINKS_HEADER, MAPS_HEADER, MAPS_HEADER_COUNTED, PROGS_HEADER,
     };
     use bpf_preload::status::IteratorsState;
-    let env = Env::new("iterators");
+    let env = Env::new(if libbpf {
+        "iterators-libbpf"
+    } else {
+        "iterators"
+    });
     for o in ["counter", "xdp_pass"] {
         env.add(o, o);
     }
@@ -2115,11 +2149,28 @@ fn iterators_list_every_map_program_and_link_in_the_kernels_format() {
     let kernels_own = env.bpffs().join("maps.debug").exists();
     let root = env.bpffs().join("root");
     std::fs::create_dir(&root).unwrap();
-    let run = |cmdline: &str| env.run_with(BIN, cmdline, &["--bpffs", root.to_str().unwrap()]);
+    let vars: &[(&str, &str)] = match libbpf {
+        true => &[("BPF_PRELOAD_ITERATORS_LOADER", "libbpf")],
+        false => &[],
+    };
+    let run =
+        |cmdline: &str| env.run_with_env(BIN, cmdline, &["--bpffs", root.to_str().unwrap()], vars);
     let (out, st) = run("rd.bpf_preload=counter,xdp_pass rd.bpf_preload.iterators=1");
     assert!(out.status.success(), "{}", text(&out));
     let it = st.iterators.as_ref().expect("iterators in the status");
     assert_eq!(it.state, IteratorsState::Active, "{it:?}: {}", text(&out));
+    match libbpf {
+        false => assert_eq!(
+            (it.load_path.as_deref(), it.load_path_reason.as_deref()),
+            (Some("light"), None),
+            "{it:?}"
+        ),
+        true => assert_eq!(
+            (it.load_path.as_deref(), it.load_path_reason.as_deref()),
+            (Some("libbpf"), Some("BPF_PRELOAD_ITERATORS_LOADER=libbpf")),
+            "{it:?}"
+        ),
+    }
     assert_eq!(it.pins, ["maps.debug", "progs.debug", "links.debug"]);
     // counter's link and its program, xdp_pass's program (pinned without a link).
     assert_eq!(it.named, 3, "{it:?}");
@@ -2231,6 +2282,9 @@ fn iterators_list_every_map_program_and_link_in_the_kernels_format() {
     // Not asked: absent from the status, the files an earlier run's to keep.
     let (_, st) = run("rd.bpf_preload=counter");
     assert!(st.iterators.is_none());
+    if libbpf {
+        return; // what follows loads nothing
+    }
 
     // A fresh bpffs where maps.debug and progs.debug are the kernel's own (CONFIG_BPF_PRELOAD),
     // or, on a kernel without, someone else's: skipped, with the reason, nothing replaced.

@@ -304,6 +304,13 @@ pub struct IteratorsStatus {
     /// `maps.debug` has the `cur_entries` column (the kernel counts map elements: 6.6 on).
     #[serde(default)]
     pub cur_entries: bool,
+    /// How this run loaded them: `light` (a light skeleton made at boot, its loader run in the
+    /// kernel) or `libbpf`; null when this run loaded nothing.
+    #[serde(default)]
+    pub load_path: Option<String>,
+    /// Why not the light skeleton, when `load_path` is `libbpf`.
+    #[serde(default)]
+    pub load_path_reason: Option<String>,
     /// Its event was extended into the measurement PCR before it was loaded.
     #[serde(default)]
     pub measured: bool,
@@ -320,6 +327,8 @@ impl IteratorsStatus {
             prog_ids: BTreeMap::new(),
             named: 0,
             cur_entries: false,
+            load_path: None,
+            load_path_reason: None,
             measured: false,
             duration_ms: 0.0,
         }
@@ -338,6 +347,12 @@ impl IteratorsStatus {
             l.push_str(&format!(" named={}", self.named));
             if self.cur_entries {
                 l.push_str(" cur_entries=yes");
+            }
+        }
+        if let Some(p) = &self.load_path {
+            l.push_str(&format!(" path={p}"));
+            if let Some(why) = &self.load_path_reason {
+                l.push_str(&format!(" (light skeleton: {why})"));
             }
         }
         if self.measured {
@@ -1821,6 +1836,8 @@ bpf-preload: 2 object(s) from nowhere (no list): 1 loaded, 1 already loaded, 0 f
                 prog_ids: [("maps.debug".to_string(), 21)].into(),
                 named: 2,
                 cur_entries: true,
+                load_path: Some("libbpf".into()),
+                load_path_reason: Some("load loader: Operation not permitted (os error 1)".into()),
                 measured: true,
                 duration_ms: 1.5,
             }),
@@ -1849,6 +1866,35 @@ bpf-preload: 2 object(s) from nowhere (no list): 1 loaded, 1 already loaded, 0 f
         let bad = golden.replace("\"0:27\"", "\"0:x\"");
         let e = Status::from_json(&bad).unwrap_err().to_string();
         assert!(e.starts_with("dev \"0:x\" is not major:minor"), "{e}");
+    }
+
+    #[test]
+    fn the_iterators_line_says_how_they_loaded_and_why_not_light() {
+        let mut i = IteratorsStatus::new(IteratorsState::Active);
+        i.pins = vec!["maps.debug".into()];
+        i.named = 2;
+        i.duration_ms = 6.5;
+        assert_eq!(i.line(), "iterators: active pins=maps.debug named=2 ms=6.5");
+        i.load_path = Some("light".into());
+        assert_eq!(
+            i.line(),
+            "iterators: active pins=maps.debug named=2 path=light ms=6.5"
+        );
+        i.load_path = Some("libbpf".into());
+        i.load_path_reason = Some("load loader: \x1b[31m".into());
+        assert_eq!(
+            i.line(),
+            "iterators: active pins=maps.debug named=2 path=libbpf (light skeleton: load loader: \x1b[31m) ms=6.5"
+        );
+        // What reaches a terminal: the rendered status escapes the line.
+        let mut st = Status::from_json(&golden_free_record()).unwrap();
+        st.iterators = Some(i);
+        let text = st.render();
+        assert!(
+            text.contains("(light skeleton: load loader: \\x1b[31m)"),
+            "{text}"
+        );
+        assert!(!text.contains('\x1b'), "{text}");
     }
 
     #[test]

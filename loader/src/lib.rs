@@ -80,7 +80,7 @@ pub fn boot(cfg: &RunConfig) -> Result<status::Status, RunError> {
             signatures_supported: kernel::signatures_supported,
         },
         tpm: &tpm,
-        iterators: &kernel::iterators::Builtin,
+        iterators: &kernel::iterators::Builtin::from_env(),
     };
     pipeline::boot::boot(cfg, &boundaries, |s| {
         let kernel = kernel::Libbpf {

@@ -172,11 +172,7 @@ enum LightError {
     #[error(transparent)]
     Guard(#[from] Box<GuardError>),
     #[error(transparent)]
-    Generate(#[from] super::skel::generate::GenerateError<std::convert::Infallible>),
-    #[error(transparent)]
-    Cleanup(#[from] super::skel::cleanup::CleanupError),
-    #[error(transparent)]
-    Loader(#[from] super::skel::SkelError),
+    Light(#[from] super::skel::boot::BootLightError),
     #[error("program {0} was chosen but not loaded")]
     NotLoaded(String),
 }
@@ -642,37 +638,17 @@ fn load_light(setup: &Setup<'_>, steps: &mut GuardSteps) -> Result<LoadedGuard, 
     let mut t = Instant::now();
     let mut storage = std::mem::MaybeUninit::uninit();
     let mut open = setup.open(&mut storage).map_err(Box::new)?;
-    let obj = open.open_object_mut().as_libbpf_object();
-    let mut gen = super::skel::generate::generate_opened(obj)?;
+    let gen = super::skel::boot::generate(open.open_object_mut().as_libbpf_object())?;
     drop(open);
-    super::skel::cleanup::fit_cleanup_to_stack(&mut gen.insns)?;
     steps.open_ms = lap(&mut t);
-    let loaded: Vec<&str> = gen
-        .progs
-        .iter()
-        .filter(|p| p.autoload)
-        .map(|p| p.name.as_str())
-        .collect();
-    let out = super::skel::run_loader(
-        &gen.insns,
-        &gen.data,
-        gen.maps.len(),
-        loaded.len(),
-        false,
-        None,
-    )?;
-    let fds: Vec<(String, std::os::fd::BorrowedFd<'_>)> = gen
+    let out = super::skel::boot::load(&gen)?;
+    let fds: Vec<(String, std::os::fd::BorrowedFd<'_>)> = out
         .maps
         .iter()
-        .zip(&out.maps)
-        .map(|((name, _, _), fd)| (name.clone(), fd.as_fd()))
+        .map(|(name, fd)| (name.clone(), fd.as_fd()))
         .collect();
     let maps = GuardMaps::by_name(&fds).map_err(Box::new)?;
-    let progs: Vec<(String, std::os::fd::OwnedFd)> = loaded
-        .iter()
-        .map(|n| (*n).to_owned())
-        .zip(out.progs)
-        .collect();
+    let progs = out.progs;
     let names: Vec<String> = progs.iter().map(|(n, _)| n.clone()).collect();
     if let Some(missing) = chosen_not_loaded(setup.wanted, &names) {
         return Err(LightError::NotLoaded(missing.to_owned()));

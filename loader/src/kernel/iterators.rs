@@ -1,17 +1,21 @@
 //! The built-in iterators' load and pin (`bpf/builtin/iterators.bpf.c`, a libbpf-cargo skeleton
-//! `include!`d from OUT_DIR): the pipeline's [`IteratorLoader`]. The name table is filled and
+//! `include!`d from OUT_DIR, loaded as a light skeleton made at boot, `skel::boot`, or by
+//! libbpf as the fallback): the pipeline's [`IteratorLoader`]. The name table is filled and
 //! frozen before anything is pinned, so nobody can make the files lie about which object a
 //! program belongs to. What is pinned where, and the table's layout, are
 //! `bpf_preload_format::iterators` (pure). See docs/status.md.
 
 use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
-use libbpf_rs::{Link, MapCore, MapFlags, MapHandle};
+use libbpf_rs::skel::{OpenSkel, SkelBuilder};
+use libbpf_rs::{MapCore, MapFlags, MapHandle};
 use sha2::{Digest, Sha256};
 
+use super::skel::boot::{self, BootLightError};
+use super::skel::calls as skel_calls;
 use crate::pipeline::iterators::{IteratorLoader, IteratorsReport};
 use bpf_preload_format::iterators::{
     IdKind, NameEntry, LINKS_PIN, MAPS_HEADER_COUNTED, MAPS_PIN, MAX_NAMES, PROGS_PIN,
@@ -28,6 +32,19 @@ use skel::IteratorsSkelBuilder;
 /// The object the skeleton carries, as built (what is measured).
 const OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/iterators.bpf.o"));
 
+/// The environment variable that picks libbpf's load for the iterators (`libbpf`).
+pub const LOADER_ENV: &str = "BPF_PRELOAD_ITERATORS_LOADER";
+
+/// Each file, the program behind it (the skeleton's name).
+const FILES: [(&str, &str); 3] = [
+    (MAPS_PIN, "dump_bpf_map"),
+    (PROGS_PIN, "dump_bpf_prog"),
+    (LINKS_PIN, "dump_bpf_link"),
+];
+
+/// The name table's map.
+const NAMES_MAP: &str = "obj_names";
+
 /// Why the iterators are not in place.
 #[derive(Debug, thiserror::Error)]
 pub enum IteratorsError {
@@ -43,6 +60,13 @@ pub enum IteratorsError {
         #[source]
         source: libbpf_rs::Error,
     },
+    #[error("{step} {name}: {source}")]
+    Kernel {
+        step: &'static str,
+        name: &'static str,
+        #[source]
+        source: io::Error,
+    },
     #[error("chmod {}: {source}", path.display())]
     Mode {
         path: PathBuf,
@@ -53,7 +77,12 @@ pub enum IteratorsError {
     Pin {
         path: PathBuf,
         #[source]
-        source: libbpf_rs::Error,
+        source: io::Error,
+    },
+    #[error("{error} (after the light skeleton: {light})")]
+    Fallback {
+        error: Box<IteratorsError>,
+        light: String,
     },
     #[error("{error}; cleanup also failed: remove {}: {cleanup}", path.display())]
     Cleanup {
@@ -67,9 +96,37 @@ fn lb(step: &'static str) -> impl FnOnce(libbpf_rs::Error) -> IteratorsError {
     move |source| IteratorsError::Libbpf { step, source }
 }
 
-/// The built-in iterators, as the pipeline's [`IteratorLoader`].
+/// Why the light skeleton did not load the iterators (libbpf's load follows; the status says
+/// why).
+#[derive(Debug, thiserror::Error)]
+enum LightError {
+    #[error("{LOADER_ENV}=libbpf")]
+    Asked,
+    #[error("open: {0}")]
+    Open(#[source] libbpf_rs::Error),
+    #[error(transparent)]
+    Light(#[from] BootLightError),
+    #[error("{0} not loaded")]
+    Missing(&'static str),
+}
+
+/// The built-in iterators, as the pipeline's [`IteratorLoader`]; `libbpf_only`:
+/// `BPF_PRELOAD_ITERATORS_LOADER=libbpf` in the environment asks for libbpf's load, not the
+/// light skeleton (the fallback's own test, and a way round a kernel that mishandles the
+/// light one).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Builtin;
+pub struct Builtin {
+    pub libbpf_only: bool,
+}
+
+impl Builtin {
+    /// The iterators as this process's environment asks for them.
+    pub fn from_env() -> Self {
+        Self {
+            libbpf_only: std::env::var_os(LOADER_ENV).is_some_and(|v| v == "libbpf"),
+        }
+    }
+}
 
 impl IteratorLoader for Builtin {
     fn sha256(&self) -> String {
@@ -82,7 +139,7 @@ impl IteratorLoader for Builtin {
         names: &[NameEntry],
         dirs: &[(String, PathBuf)],
     ) -> Result<IteratorsReport, Arc<dyn std::error::Error + Send + Sync>> {
-        activate(bpffs, names, dirs).map_err(|e| Arc::new(e) as _)
+        activate(bpffs, names, dirs, self.libbpf_only).map_err(|e| Arc::new(e) as _)
     }
 }
 
@@ -100,44 +157,128 @@ fn counts_elements(maps_debug: &Path) -> bool {
     })
 }
 
-/// Load, fill and freeze the name table, attach, pin `maps.debug`, `progs.debug`, `links.debug`
-/// at the root of `bpffs`; on failure, the pins made are removed (the links then go with the
-/// skeleton).
-pub fn activate(
-    bpffs: &Path,
-    names: &[NameEntry],
-    dirs: &[(String, PathBuf)],
-) -> Result<IteratorsReport, IteratorsError> {
+/// The iterators loaded, whichever way: the name table and each file's program.
+struct Loaded {
+    names: OwnedFd,
+    /// In [`FILES`]' order.
+    progs: [OwnedFd; 3],
+}
+
+/// Take `name`'s fd out of a (name, fd) list.
+fn take(list: &mut Vec<(String, OwnedFd)>, name: &'static str) -> Option<OwnedFd> {
+    let i = list.iter().position(|(n, _)| n == name)?;
+    Some(list.swap_remove(i).1)
+}
+
+/// The light skeleton's way: gen_loader over the opened skeleton, its loader run once in the
+/// kernel, which relocates CO-RE and resolves `bpf_map_sum_elem_count` (a weak kfunc) with its
+/// own BTF: no kernel BTF read here.
+fn load_light() -> Result<Loaded, LightError> {
+    use libbpf_rs::AsRawLibbpf;
+    let mut storage = std::mem::MaybeUninit::uninit();
+    let mut open = IteratorsSkelBuilder::default()
+        .open(&mut storage)
+        .map_err(LightError::Open)?;
+    let gen = boot::generate(open.open_object_mut().as_libbpf_object())?;
+    drop(open);
+    let mut out = boot::load(&gen)?;
+    let names = take(&mut out.maps, NAMES_MAP).ok_or(LightError::Missing(NAMES_MAP))?;
+    let mut prog = |name| take(&mut out.progs, name).ok_or(LightError::Missing(name));
+    Ok(Loaded {
+        names,
+        progs: [prog(FILES[0].1)?, prog(FILES[1].1)?, prog(FILES[2].1)?],
+    })
+}
+
+/// libbpf's own load of the skeleton (the kernel's BTF parsed here, CO-RE in user space); the
+/// fds kept are duplicates, the skeleton is closed.
+fn load_libbpf() -> Result<Loaded, IteratorsError> {
     let mut storage = std::mem::MaybeUninit::uninit();
     let open = IteratorsSkelBuilder::default()
         .open(&mut storage)
         .map_err(lb("open"))?;
     super::clear_log();
-    let mut skel = open.load().map_err(|source| IteratorsError::Load {
+    let skel = open.load().map_err(|source| IteratorsError::Load {
         source,
         verifier: super::last_load_failure().1,
     })?;
+    let dup = |fd: std::os::fd::BorrowedFd<'_>, name: &'static str| {
+        fd.try_clone_to_owned()
+            .map_err(|source| IteratorsError::Kernel {
+                step: "dup",
+                name,
+                source,
+            })
+    };
+    Ok(Loaded {
+        names: dup(skel.maps.obj_names.as_fd(), NAMES_MAP)?,
+        progs: [
+            dup(skel.progs.dump_bpf_map.as_fd(), FILES[0].1)?,
+            dup(skel.progs.dump_bpf_prog.as_fd(), FILES[1].1)?,
+            dup(skel.progs.dump_bpf_link.as_fd(), FILES[2].1)?,
+        ],
+    })
+}
+
+/// Load (the light skeleton, libbpf's load when that fails or `libbpf_only`), fill and freeze
+/// the name table, attach, pin `maps.debug`, `progs.debug`, `links.debug` at the root of
+/// `bpffs`; on failure, the pins made are removed (the links then go with their fds).
+pub fn activate(
+    bpffs: &Path,
+    names: &[NameEntry],
+    dirs: &[(String, PathBuf)],
+    libbpf_only: bool,
+) -> Result<IteratorsReport, IteratorsError> {
+    let light = match libbpf_only {
+        true => Err(LightError::Asked),
+        false => load_light(),
+    };
+    let (loaded, load_path, load_path_reason) = match light {
+        Ok(l) => (l, "light", None),
+        Err(why) => match load_libbpf() {
+            Ok(l) => (l, "libbpf", Some(why.to_string())),
+            Err(error) if matches!(why, LightError::Asked) => return Err(error),
+            Err(error) => {
+                return Err(IteratorsError::Fallback {
+                    error: Box::new(error),
+                    light: why.to_string(),
+                })
+            }
+        },
+    };
     let mut entries: Vec<NameEntry> = names.to_vec();
     entries.extend(pinned_programs(dirs));
     entries.sort();
     entries.dedup_by(|a, b| a.kind == b.kind && a.id == b.id);
     entries.truncate(MAX_NAMES);
+    // A handle of the table's own (by id: `loaded.names` stays ours to close).
+    let table = libbpf_rs::MapInfo::new(loaded.names.as_fd())
+        .and_then(|info| MapHandle::from_map_id(info.info.id))
+        .map_err(lb("obj_names"))?;
     for e in &entries {
-        skel.maps
-            .obj_names
+        table
             .update(&e.key(), &e.value(), MapFlags::ANY)
             .map_err(lb("update obj_names"))?;
     }
-    MapHandle::try_from(&skel.maps.obj_names)
-        .and_then(|h| h.freeze())
-        .map_err(lb("freeze obj_names"))?;
-    skel.attach().map_err(lb("attach"))?;
+    table.freeze().map_err(lb("freeze obj_names"))?;
+    let mut links: Vec<OwnedFd> = Vec::with_capacity(FILES.len());
+    for ((_, name), prog) in FILES.iter().zip(&loaded.progs) {
+        let link =
+            skel_calls::link_create(prog.as_raw_fd(), 0, libbpf_rs::libbpf_sys::BPF_TRACE_ITER)
+                .map_err(|source| IteratorsError::Kernel {
+                    step: "attach",
+                    name,
+                    source,
+                })?;
+        links.push(link);
+    }
 
     let mut report = IteratorsReport {
         named: entries.len(),
+        load_path: load_path.to_owned(),
+        load_path_reason,
         ..IteratorsReport::default()
     };
-    let links = &mut skel.links;
     let mut pinned: Vec<PathBuf> = Vec::new();
     // bpffs reserves names with a dot: its lookup refuses them in a directory whose mode has any
     // bit set, which is how the kernel's populate_bpffs alone makes its own maps.debug and
@@ -165,24 +306,21 @@ pub fn activate(
     };
     mode(bpffs, 0)?;
     let result = (|| {
-        for (name, link) in [
-            (MAPS_PIN, &mut links.dump_bpf_map),
-            (PROGS_PIN, &mut links.dump_bpf_prog),
-            (LINKS_PIN, &mut links.dump_bpf_link),
-        ] {
-            let path = bpffs.join(name);
-            let link: &mut Link = link.as_mut().ok_or_else(|| IteratorsError::Libbpf {
-                step: "attach",
-                source: libbpf_rs::Error::from(io::Error::other(format!("no link for {name}"))),
-            })?;
-            link.pin(&path).map_err(|source| IteratorsError::Pin {
+        for ((file, _), link) in FILES.iter().zip(&links) {
+            let path = bpffs.join(file);
+            skel_calls::obj_pin(link.as_raw_fd(), &path).map_err(|source| IteratorsError::Pin {
                 path: path.clone(),
                 source,
             })?;
             pinned.push(path);
-            let info = link.info().map_err(lb("link info"))?;
-            report.link_ids.insert(name.to_owned(), info.id);
-            report.prog_ids.insert(name.to_owned(), info.prog_id);
+            let (id, prog) =
+                skel_calls::link_ids(link.as_fd()).map_err(|source| IteratorsError::Kernel {
+                    step: "link info",
+                    name: file,
+                    source,
+                })?;
+            report.link_ids.insert((*file).to_owned(), id);
+            report.prog_ids.insert((*file).to_owned(), prog);
         }
         Ok(())
     })();
@@ -209,16 +347,7 @@ pub fn activate(
         return Err(error);
     }
     report.cur_entries = counts_elements(&bpffs.join(MAPS_PIN));
-    // The pins keep the links; closing our handles must not detach anything.
-    for link in [
-        &mut links.dump_bpf_map,
-        &mut links.dump_bpf_prog,
-        &mut links.dump_bpf_link,
-    ] {
-        if let Some(link) = link.as_mut() {
-            link.disconnect();
-        }
-    }
+    // The pins keep the links; closing our fds detaches nothing.
     Ok(report)
 }
 

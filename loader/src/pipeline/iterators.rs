@@ -31,6 +31,9 @@ pub struct IteratorsReport {
     pub named: usize,
     /// `maps.debug` has `cur_entries` (the kernel has `bpf_map_sum_elem_count`).
     pub cur_entries: bool,
+    /// How they loaded: `light` or `libbpf`, and why not `light`.
+    pub load_path: String,
+    pub load_path_reason: Option<String>,
 }
 
 pub trait IteratorLoader {
@@ -129,6 +132,8 @@ pub fn step(
             st.prog_ids = r.prog_ids;
             st.named = r.named;
             st.cur_entries = r.cur_entries;
+            st.load_path = Some(r.load_path);
+            st.load_path_reason = r.load_path_reason;
         }
         Err(e) => st.reason = Some(e.to_string()),
     }

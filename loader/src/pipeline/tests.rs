@@ -125,6 +125,7 @@ impl IteratorLoader for FakeIterators<'_> {
         }
         let mut r = IteratorsReport {
             named: names.len(),
+            load_path: "light".into(),
             ..IteratorsReport::default()
         };
         for (i, pin) in PINS.iter().enumerate() {
@@ -1531,7 +1532,7 @@ fn iterators_get_the_objects_names_and_the_guard_protects_their_files() {
     assert!(at("iterators: active") < at("measurement: ok"));
     assert!(at("measurement: ok") < at("guard: active"));
     assert!(st.render().contains(
-        "\n  iterators: active pins=maps.debug,progs.debug,links.debug named=2 measured=yes ms="
+        "\n  iterators: active pins=maps.debug,progs.debug,links.debug named=2 path=light measured=yes ms="
     ));
 }
 

@@ -85,6 +85,18 @@ on_cpu() {
         *) bad "on-cpu:$1" "$_a" ;;
     esac
 }
+# grows CHECK MAP N CPU COMMAND: key 0 of the pinned MAP grows by at least N while COMMAND runs
+# (on CPU, or anywhere with -).
+grows() {
+    _a=$(bpfmap get "$2" 0)
+    if [ "$4" = - ]; then sh -c "$5"; else on_cpu "$4" "$5"; fi
+    _b=$(bpfmap get "$2" 0)
+    if [ -n "$_a" ] && [ -n "$_b" ] && [ "$_b" -ge $((_a + $3)) ]; then
+        ok "$1" "${2##*/} $_a -> $_b"
+    else
+        bad "$1" "${2##*/} '$_a' -> '$_b'"
+    fi
+}
 
 # ---- demo view ------------------------------------------------------------
 if [ "$DEMO" = 1 ]; then
@@ -151,14 +163,7 @@ for o in $LOADED; do
             # Execs on each CPU in turn (the loader opened the tracepoint's perf event on its
             # own CPU, one of them): all counted.
             for c in $CPUS; do
-                a=$(bpfmap get $BPF/counter/maps/exec_count 0)
-                on_cpu $c 'for _ in 1 2 3 4 5; do /bin/true; done'
-                b=$(bpfmap get $BPF/counter/maps/exec_count 0)
-                if [ -n "$a" ] && [ -n "$b" ] && [ "$b" -ge $((a + 5)) ]; then
-                    ok "running:counter:cpu$c" "exec_count $a -> $b"
-                else
-                    bad "running:counter:cpu$c" "exec_count '$a' -> '$b'"
-                fi
+                grows running:counter:cpu$c $BPF/counter/maps/exec_count 5 $c 'for _ in 1 2 3 4 5; do /bin/true; done'
             done
             ;;
         iter)
@@ -192,14 +197,7 @@ for o in $LOADED; do
             ;;
         tp_btf_exec)
             check pin:tp_btf_exec/links/seen_exec test -e $BPF/tp_btf_exec/links/seen_exec
-            a=$(bpfmap get $BPF/tp_btf_exec/maps/exec_seen 0)
-            for _ in 1 2 3 4 5; do /bin/true; done
-            b=$(bpfmap get $BPF/tp_btf_exec/maps/exec_seen 0)
-            if [ -n "$a" ] && [ -n "$b" ] && [ "$b" -ge $((a + 5)) ]; then
-                ok "running:tp_btf_exec" "exec_seen $a -> $b"
-            else
-                bad "running:tp_btf_exec" "exec_seen '$a' -> '$b'"
-            fi
+            grows running:tp_btf_exec $BPF/tp_btf_exec/maps/exec_seen 5 - 'for _ in 1 2 3 4 5; do /bin/true; done'
             ;;
         kprobe_unlink | kprobe_multi_unlink)
             # Entries to and returns from vfs_unlink, in keys 0 and 1 of the object's map.
@@ -227,14 +225,7 @@ for o in $LOADED; do
             ;;
         fentry_unlink)
             check pin:fentry_unlink/links/count_unlink test -e $BPF/fentry_unlink/links/count_unlink
-            a=$(bpfmap get $BPF/fentry_unlink/maps/unlink_count 0)
-            for _ in 1 2 3; do : > /tmp/unlink-me; rm /tmp/unlink-me; done
-            b=$(bpfmap get $BPF/fentry_unlink/maps/unlink_count 0)
-            if [ -n "$a" ] && [ -n "$b" ] && [ "$b" -ge $((a + 3)) ]; then
-                ok "running:fentry_unlink" "unlink_count $a -> $b"
-            else
-                bad "running:fentry_unlink" "unlink_count '$a' -> '$b'"
-            fi
+            grows running:fentry_unlink $BPF/fentry_unlink/maps/unlink_count 3 - 'for _ in 1 2 3; do : > /tmp/unlink-me; rm /tmp/unlink-me; done'
             ;;
     esac
 done
@@ -369,6 +360,15 @@ if [ "$ITERATORS" = 1 ]; then
     fi
     check iterators-status.json grep -q '"iterators": {' $ST
     if echo "$DMESG" | grep -q "bpf-preload: iterators: active "; then ok iterators-kmsg; else bad iterators-kmsg; fi
+    # Loaded as a light skeleton made at boot (every kernel here runs one), unless the command
+    # line asked for libbpf's load.
+    want=light
+    grep -qw 'BPF_PRELOAD_ITERATORS_LOADER=libbpf' /proc/cmdline && want=libbpf
+    if echo "$STATUS" | grep -q "^  iterators: active .* path=${want}[ (]"; then
+        ok iterators-path "$want"
+    else
+        bad iterators-path "want path=$want: $(echo "$STATUS" | grep 'iterators:')"
+    fi
     if [ "$GUARD" = refused ]; then
         # Protected like the objects' pins: not removed, renamed, replaced or covered.
         for f in maps progs links; do

@@ -1,10 +1,12 @@
 //! Light skeletons at the C boundary, one idea per file: libbpf's gen_loader at sign time, and
-//! at boot for the built-in guard ([`generate`]); at boot the loader run in the kernel
-//! ([`run`]) with its context as libbpf lays it out ([`context`], pure), its cleanup fitted to
-//! its stack ([`cleanup`], pure); and the kernel's own attach, pin and probe calls ([`calls`]).
+//! at boot for the built-in guard and iterators ([`generate`], [`boot`]); at boot the loader run
+//! in the kernel ([`run`]) with its context as libbpf lays it out ([`context`], pure), its
+//! cleanup fitted to its stack ([`cleanup`], pure); and the kernel's own attach, pin and probe
+//! calls ([`calls`]).
 //! `kernel::fast` decides what to call. `generate`, `run` and `calls` are the only files here
 //! with `unsafe`, each block with its `// SAFETY:`.
 
+pub mod boot;
 pub mod calls;
 pub mod cleanup;
 pub mod context;
