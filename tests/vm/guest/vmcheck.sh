@@ -79,14 +79,14 @@ ST=/run/bpf-preload/status.json
 # shell says which CPUs it was allowed, and anything but the one asked for fails.
 CPUS=$(seq 0 $(($(nproc) - 1)))
 on_cpu() {
-    _a=$(taskset -c "$1" sh -c "$2; taskset -cp \$\$" 2>&1)
-    case "$_a" in
+    _on=$(taskset -c "$1" sh -c "$2; taskset -cp \$\$" 2>&1)
+    case "$_on" in
         *"affinity list: $1") ;;
-        *) bad "on-cpu:$1" "$_a" ;;
+        *) bad "on-cpu:$1" "$_on" ;;
     esac
 }
 # grows CHECK MAP N CPU COMMAND: key 0 of the pinned MAP grows by at least N while COMMAND runs
-# (on CPU, or anywhere with -).
+# (on CPU, or anywhere with -). Its own variables: shell functions share the script's.
 grows() {
     _a=$(bpfmap get "$2" 0)
     if [ "$4" = - ]; then sh -c "$5"; else on_cpu "$4" "$5"; fi
