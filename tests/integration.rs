@@ -499,6 +499,10 @@ fn a_tracepoint_program_counts_on_every_cpu_whichever_cpu_attached_it() {
     // The loader opens a tracepoint's perf event on the CPU it runs on (not CPU 0 as libbpf
     // does): the program must still run for the tracepoint on every CPU. The loader runs on the
     // last CPU here; execs on each CPU in turn must all be counted.
+    // The lock first: the CPUs a thread may run on leave out one that is offline meanwhile.
+    let _cpus = CPUS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let (all, cpus) = this_threads_cpus();
     let [first, .., last] = cpus[..] else {
         return skip(
@@ -506,9 +510,6 @@ fn a_tracepoint_program_counts_on_every_cpu_whichever_cpu_attached_it() {
             "one CPU: nothing to compare",
         );
     };
-    let _cpus = CPUS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let env = Env::new("counter-cpus");
     env.add("counter", "counter");
     run_on(Some(last), &all);
