@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use crate::pipeline::load::{Kernel, LoadError, LoadFailed, LoadReport, Loaded};
+use crate::pipeline::load::{Kernel, LinkIds, LoadError, LoadFailed, LoadReport, Loaded};
 use crate::pipeline::object::Probe;
 use crate::pipeline::object::{PinNames, Pinnable};
 use crate::sys::keyring::Keyrings;
@@ -40,6 +40,9 @@ pub const FAKE_DEV: u64 = 42;
 pub fn fake_prog_id(path: &Path) -> u32 {
     fake_link_id(path) + 1000
 }
+
+/// What a replaced link pin's ids are off by (`FakeKernel::replaced`).
+pub const REPLACED_ID: u32 = 5000;
 
 fn errno(e: rustix::io::Errno) -> io::Error {
     io::Error::from_raw_os_error(e.raw_os_error())
@@ -333,6 +336,8 @@ pub struct FakeKernel<'a> {
     pub loaded: Shared<Vec<String>>,
     /// Link pins whose program is gone.
     pub dead: Shared<BTreeSet<PathBuf>>,
+    /// Link pins that hold another link than the one pinned there (someone replaced it).
+    pub replaced: Shared<BTreeSet<PathBuf>>,
     /// Names whose load finished, in the order they finished (`load_delays` reorders them).
     pub finished: Shared<Vec<String>>,
     /// How long loading an object takes, by name (to make loads finish out of list order).
@@ -346,6 +351,7 @@ impl<'a> FakeKernel<'a> {
             table: BTreeMap::new(),
             loaded: Shared::default(),
             dead: Shared::default(),
+            replaced: Shared::default(),
             finished: Shared::default(),
             load_delays: BTreeMap::new(),
         }
@@ -381,11 +387,16 @@ impl Kernel for FakeKernel<'_> {
             .parent()
             .and_then(|d| d.file_name())
             .unwrap_or_default();
+        let other = if self.replaced.borrow().contains(path) {
+            REPLACED_ID
+        } else {
+            0
+        };
         Ok(match dir.to_string_lossy().as_ref() {
             "links" => Probe::Link {
                 live: true,
-                id: fake_link_id(path),
-                prog: fake_prog_id(path),
+                id: fake_link_id(path) + other,
+                prog: fake_prog_id(path) + other,
             },
             "maps" | "+shared" => Probe::Map,
             "progs" => Probe::Prog,
@@ -445,6 +456,7 @@ impl FakeKernel<'_> {
             .maps(&spec.maps)
             .progs(&spec.progs);
         o.attach_errno = spec.attach_errno;
+        o.dir = shared_dir.parent().map(|b| b.join(obj.name.as_str()));
         for m in &spec.shared {
             let path = shared_dir.join(m);
             self.sys.files.borrow_mut().entry(path.clone()).or_default();
@@ -461,6 +473,9 @@ pub struct FakeObject<'a> {
     pub shared: Vec<PathBuf>,
     pub attach_errno: Option<i32>,
     pub kept: Arc<AtomicBool>,
+    /// Where it is pinned in the end (`<bpffs>/<name>`): its links' fake ids are those of
+    /// their pins there, as the kernel's are the same whether asked of a pin or a handle.
+    pub dir: Option<PathBuf>,
 }
 
 impl<'a> FakeObject<'a> {
@@ -471,6 +486,7 @@ impl<'a> FakeObject<'a> {
             shared: vec![],
             attach_errno: None,
             kept: Arc::default(),
+            dir: None,
         }
     }
 
@@ -529,6 +545,18 @@ impl Loaded for FakeObject<'_> {
 
     fn shared_pins(&self) -> Vec<PathBuf> {
         self.shared.clone()
+    }
+
+    fn link_ids(&self) -> LinkIds {
+        let (mut ids, mut progs) = LinkIds::default();
+        if let Some(dir) = &self.dir {
+            for l in self.names(PinKind::Link) {
+                let pin = dir.join(PinKind::Link.dir()).join(&l);
+                ids.insert(l.clone(), fake_link_id(&pin));
+                progs.insert(l, fake_prog_id(&pin));
+            }
+        }
+        (ids, progs)
     }
 
     fn keep(&mut self) {

@@ -8,12 +8,12 @@
 #![forbid(unsafe_code)]
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use super::skel::calls;
 use super::skel::{self, SkelError};
-use crate::pipeline::load::{LoadError, LoadPath, LoadReport, Loaded};
+use crate::pipeline::load::{LinkIds, LoadError, LoadPath, LoadReport, Loaded};
 use crate::pipeline::object::{PinNames, Pinnable};
 use crate::sys::TRACEFS_PATH;
 use bpf_preload_format::fast::{Attach, FastPath, ProgDesc};
@@ -175,6 +175,24 @@ impl Pinnable for FastObject {
     }
 }
 
+/// The ids of these links and of their programs (one BPF_OBJ_GET_INFO_BY_FD each), by name.
+pub(crate) fn link_ids<'a>(
+    links: impl Iterator<Item = (&'a String, std::os::fd::BorrowedFd<'a>)>,
+) -> LinkIds {
+    let (mut ids, mut progs) = LinkIds::default();
+    for (name, fd) in links {
+        if let Ok((id, prog)) = calls::link_ids(fd) {
+            if id != 0 {
+                ids.insert(name.clone(), id);
+            }
+            if prog != 0 {
+                progs.insert(name.clone(), prog);
+            }
+        }
+    }
+    (ids, progs)
+}
+
 impl Loaded for FastObject {
     fn attach(&mut self) -> Result<(), LoadError> {
         for (p, fd) in &self.progs {
@@ -204,6 +222,10 @@ impl Loaded for FastObject {
 
     fn shared_pins(&self) -> Vec<PathBuf> {
         Vec::new()
+    }
+
+    fn link_ids(&self) -> LinkIds {
+        link_ids(self.links.iter().map(|(n, fd)| (n, fd.as_fd())))
     }
 
     fn keep(&mut self) {

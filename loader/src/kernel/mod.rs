@@ -453,6 +453,10 @@ impl Loaded for LibbpfObject {
         self.shared_pins.clone()
     }
 
+    fn link_ids(&self) -> crate::pipeline::load::LinkIds {
+        fast::link_ids(self.links.iter().map(|(n, l)| (n, l.as_fd())))
+    }
+
     fn keep(&mut self) {
         for (_, mut link) in self.links.drain(..) {
             // Dropping an attached libbpf link detaches it (for perf-event links it even disables

@@ -3,6 +3,7 @@
 //! here knows libbpf, and nothing here imports `kernel`.
 #![forbid(unsafe_code)]
 
+use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -76,6 +77,10 @@ pub trait Kernel: Sync {
     ) -> Result<Box<dyn Loaded + 's>, LoadFailed>;
 }
 
+/// Link ids and their programs' ids, by link name (the status record's `link_ids`,
+/// `link_prog_ids`).
+pub type LinkIds = (BTreeMap<String, u32>, BTreeMap<String, u32>);
+
 /// An object in the kernel, not yet pinned. Dropping it closes every handle: what is not pinned
 /// by then is gone (links detach, programs and maps are freed). `Send`: it may be loaded on
 /// another thread than the one that attaches and pins it.
@@ -86,6 +91,11 @@ pub trait Loaded: Pinnable + Send {
     fn report(&self) -> LoadReport;
     /// Its maps pinned by name in the shared directory (created or reused).
     fn shared_pins(&self) -> Vec<PathBuf>;
+    /// The kernel's id of each of its links and of the program behind each, by link name:
+    /// what this run attached, asked of the loader's own handles (not of the pins, which
+    /// someone may have replaced meanwhile: `bpf-preload status` then says so). A link the
+    /// kernel does not describe is left out of both.
+    fn link_ids(&self) -> LinkIds;
     /// The object is in place: keep what is pinned attached when the loader's handles close.
     fn keep(&mut self);
     /// The same object, for pinning.

@@ -402,10 +402,9 @@ impl Ctx<'_> {
         });
         match installed {
             Ok(mut pins) => {
+                // Of the links this run made (not what the pins hold by now).
+                (pins.link_ids, pins.link_progs) = obj.link_ids();
                 obj.keep();
-                let probe = |p: &Path| self.kernel.probe(p);
-                let dir = self.cfg.bpffs.join(name.as_str());
-                (pins.link_ids, pins.link_progs) = pin::link_ids(&probe, &dir, &pins.links);
                 a.pins = Some(pins);
                 Ok(Verdict::Loaded)
             }

@@ -846,6 +846,41 @@ fn real_object(name: &str) -> Vec<u8> {
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
+/// The ids recorded are those of the links the run made, asked of its own handles: a pin that
+/// holds another link by the time the run would read it back (someone replaced it after the
+/// rename into place) is not taken for the object's, so `status` later finds the difference.
+#[test]
+fn link_ids_are_those_of_the_links_made_not_of_what_the_pins_hold() {
+    let (sys, cfg) = setup(&[]);
+    sign_into(&sys, "counter", &real_object("counter"));
+    let kernel = counter_kernel(&sys);
+    let link = PathBuf::from("/bpf/counter/links/count_exec");
+    kernel.replaced.borrow_mut().insert(link.clone());
+    let st = run_cmdline("rd.bpf_preload=counter", &cfg, &sys, &kernel);
+    assert_eq!(results(&st), vec![("counter", Outcome::Loaded)]);
+    let made = (
+        crate::fakes::fake_link_id(&link),
+        crate::fakes::fake_prog_id(&link),
+    );
+    assert_eq!(
+        (
+            st.objects[0].link_ids.clone(),
+            st.objects[0].link_prog_ids.clone()
+        ),
+        (
+            BTreeMap::from([("count_exec".to_string(), made.0)]),
+            BTreeMap::from([("count_exec".to_string(), made.1)])
+        )
+    );
+    // What the pin holds now is another link.
+    match kernel.probe(&link) {
+        Ok(crate::pipeline::object::Probe::Link { id, .. }) => {
+            assert_eq!(id, made.0 + crate::fakes::REPLACED_ID)
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 #[test]
 fn already_loaded_is_believed_only_with_every_pin_live() {
     let (sys, cfg) = setup(&[]);

@@ -4,12 +4,11 @@
 //! staging tree is removed and nothing named `<NAME>` appears.
 #![forbid(unsafe_code)]
 
-use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use super::plan::{marker_name, plan, Pins, PlanError, PlannedPin};
-use crate::pipeline::object::{Pinnable, Probe};
+use crate::pipeline::object::Pinnable;
 use crate::sys::Sys;
 use bpf_preload_format::name::{ObjectName, PinKind};
 
@@ -116,30 +115,6 @@ fn build(
     }
     mkdir(staging.join(marker_name(sha256_hex)))?;
     Ok(pins)
-}
-
-/// The kernel's ids of the links pinned under `<dir>/links/` and of their programs, by pin
-/// name (for the status record: `bpf-preload status` checks later that each link still exists
-/// and still runs that program). A link the kernel does not describe is left out: its pin is
-/// still checked, its id cannot be.
-pub fn link_ids(
-    probe: &dyn Fn(&Path) -> io::Result<Probe>,
-    dir: &Path,
-    links: &[String],
-) -> (BTreeMap<String, u32>, BTreeMap<String, u32>) {
-    let mut ids = BTreeMap::new();
-    let mut progs = BTreeMap::new();
-    for l in links {
-        if let Ok(Probe::Link { id, prog, .. }) = probe(&dir.join(PinKind::Link.dir()).join(l)) {
-            if id != 0 {
-                ids.insert(l.clone(), id);
-            }
-            if prog != 0 {
-                progs.insert(l.clone(), prog);
-            }
-        }
-    }
-    (ids, progs)
 }
 
 /// Remove the shared (pin-by-name) map pins a failed object created: those it pinned that were

@@ -20,5 +20,5 @@ mod tests;
 
 pub use bpffs::{ensure_mounted, prepare_bpffs, Bpffs, BpffsError};
 pub use damage::{check_loaded, existing, Damages, Existing};
-pub use install::{install, link_ids, remove_created_shared, PinError};
+pub use install::{install, remove_created_shared, PinError};
 pub use plan::Pins;
