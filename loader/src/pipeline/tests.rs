@@ -890,7 +890,8 @@ fn already_loaded_is_believed_only_with_every_pin_live() {
     let st = run_cmdline("rd.bpf_preload=counter", &cfg, &sys, &kernel);
     assert_eq!(results(&st), vec![("counter", Outcome::Loaded)]);
     let sha = st.objects[0].sha256.clone().unwrap();
-    // The kernel's id of each link is recorded (for the live status), from the final pin.
+    // The kernel's id of each link is recorded (for the live status): the link the run made,
+    // which the final pin holds.
     let link = PathBuf::from("/bpf/counter/links/count_exec");
     let id = crate::fakes::fake_link_id(&link);
     assert_eq!(
