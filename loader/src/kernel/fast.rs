@@ -175,24 +175,6 @@ impl Pinnable for FastObject {
     }
 }
 
-/// The ids of these links and of their programs (one BPF_OBJ_GET_INFO_BY_FD each), by name.
-pub(crate) fn link_ids<'a>(
-    links: impl Iterator<Item = (&'a String, std::os::fd::BorrowedFd<'a>)>,
-) -> LinkIds {
-    let (mut ids, mut progs) = LinkIds::default();
-    for (name, fd) in links {
-        if let Ok((id, prog)) = calls::link_ids(fd) {
-            if id != 0 {
-                ids.insert(name.clone(), id);
-            }
-            if prog != 0 {
-                progs.insert(name.clone(), prog);
-            }
-        }
-    }
-    (ids, progs)
-}
-
 impl Loaded for FastObject {
     fn attach(&mut self) -> Result<(), LoadError> {
         for (p, fd) in &self.progs {
@@ -225,7 +207,7 @@ impl Loaded for FastObject {
     }
 
     fn link_ids(&self) -> LinkIds {
-        link_ids(self.links.iter().map(|(n, fd)| (n, fd.as_fd())))
+        super::link_ids(self.links.iter().map(|(n, fd)| (n, fd.as_fd())))
     }
 
     fn keep(&mut self) {

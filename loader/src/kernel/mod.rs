@@ -30,7 +30,7 @@ use std::sync::Mutex;
 
 use libbpf_rs::{Link, MapCore, Object, ObjectBuilder};
 
-use crate::pipeline::load::{Kernel, LoadError, LoadFailed, LoadPath, LoadReport, Loaded};
+use crate::pipeline::load::{Kernel, LinkIds, LoadError, LoadFailed, LoadPath, LoadReport, Loaded};
 use crate::pipeline::object::Probe;
 use crate::pipeline::object::{PinNames, Pinnable};
 use bpf_preload_format::elf;
@@ -420,6 +420,23 @@ impl Pinnable for LibbpfObject {
     }
 }
 
+/// The ids of these links and of their programs (one BPF_OBJ_GET_INFO_BY_FD each), by name:
+/// `Loaded::link_ids` of both load paths.
+fn link_ids<'a>(links: impl Iterator<Item = (&'a String, std::os::fd::BorrowedFd<'a>)>) -> LinkIds {
+    let (mut ids, mut progs) = LinkIds::default();
+    for (name, fd) in links {
+        if let Ok((id, prog)) = skel::calls::link_ids(fd) {
+            if id != 0 {
+                ids.insert(name.clone(), id);
+            }
+            if prog != 0 {
+                progs.insert(name.clone(), prog);
+            }
+        }
+    }
+    (ids, progs)
+}
+
 impl Loaded for LibbpfObject {
     fn attach(&mut self) -> Result<(), LoadError> {
         for prog in self.obj.progs_mut().filter(|p| p.autoload()) {
@@ -453,8 +470,8 @@ impl Loaded for LibbpfObject {
         self.shared_pins.clone()
     }
 
-    fn link_ids(&self) -> crate::pipeline::load::LinkIds {
-        fast::link_ids(self.links.iter().map(|(n, l)| (n, l.as_fd())))
+    fn link_ids(&self) -> LinkIds {
+        link_ids(self.links.iter().map(|(n, l)| (n, l.as_fd())))
     }
 
     fn keep(&mut self) {
