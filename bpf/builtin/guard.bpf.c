@@ -4,10 +4,11 @@
  *
  * Once the loader has armed it, these BPF LSM programs refuse, for every process
  * (root included), what would undo the preload:
- *   - unlink, rmdir, rename out of / into, link, setattr (chmod/chown/utimes) and
- *     creating anything inside a protected directory of the protected bpffs
- *     instance (object directories, +shared, +guard: their inode numbers are in
- *     prot_ino; the instance is recognised by s_dev + BPF_FS_MAGIC);
+ *   - unlink, rmdir, rename out of / into, link, setattr (chmod/chown/utimes) of
+ *     a protected directory of the protected bpffs instance (object directories,
+ *     +shared, +guard) or anything in it, and any write into such a directory or
+ *     one below it (inode_permission: creating, linking or renaming into it);
+ *     their inode numbers are in prot_ino; the instance is its superblock;
  *   - umount of the protected mount; once sealed, any unmount, in any mount
  *     namespace, that would take the instance or a mount above it away from the
  *     real root, directly or by propagation (the whole tree unmounted is walked;
@@ -79,6 +80,7 @@ struct super_block {
 } __attribute__((preserve_access_index));
 
 struct inode {
+	unsigned short i_mode; /* umode_t */
 	unsigned long i_ino;
 	struct super_block *i_sb;
 	const void *i_op;   /* struct inode_operations *: tells a bpffs link pin from others */
@@ -268,7 +270,7 @@ enum refusal {
 	R_UNLINK = 1, R_RMDIR, R_RENAME, R_LINK, R_SETATTR, R_CREATE, R_MKDIR, R_SYMLINK,
 	R_UMOUNT, R_REMOUNT, R_MOVE, R_MOUNT, R_LINK_DETACH, R_MAP_FD,
 	R_FTRACE_OFF, R_KPROBES_OFF, R_HOOK_PROG, R_PROG_ATTACH, R_UNSIGNED_PROG, R_KEYRING,
-	R_SHARED_FD, R_KERNEL_READ,
+	R_SHARED_FD, R_KERNEL_READ, R_DIR_WRITE,
 };
 
 /* guard_info.switches: which switches the loader's stat recorded */
@@ -301,7 +303,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
+	__uint(max_entries, 4096);
 	__uint(map_flags, BPF_F_RDONLY_PROG);
 	__type(key, __u64);
 	__type(value, __u8);
@@ -753,25 +755,9 @@ int BPF_PROG(guard_setattr3, struct mnt_idmap *idmap, struct dentry *dentry, str
 	return armed() && prot_dentry(dentry) ? deny(R_SETATTR) : 0;
 }
 
-/* Creating: the new dentry is negative, its parents decide (pins go through
- * vfs_mkobj -> inode_create). */
-SEC("lsm/inode_create")
-int BPF_PROG(guard_create, struct inode *dir, struct dentry *dentry)
-{
-	return armed() && prot_dentry(dentry) ? deny(R_CREATE) : 0;
-}
-
-SEC("lsm/inode_mkdir")
-int BPF_PROG(guard_mkdir, struct inode *dir, struct dentry *dentry)
-{
-	return armed() && prot_dentry(dentry) ? deny(R_MKDIR) : 0;
-}
-
-SEC("lsm/inode_symlink")
-int BPF_PROG(guard_symlink, struct inode *dir, struct dentry *dentry)
-{
-	return armed() && prot_dentry(dentry) ? deny(R_SYMLINK) : 0;
-}
+/* Creating in a protected directory (create, mkdir, symlink, mknod, a pin's vfs_mkobj, a hard
+ * link or a rename into it, at any depth) is refused by guard_permission: every one of them
+ * asks the kernel for write permission on the directory first (fs/namei.c may_create). */
 
 /* ---- the mount ---------------------------------------------------------- */
 
@@ -1285,21 +1271,41 @@ int BPF_PROG(guard_bpf_prog, struct bpf_prog *prog)
 	return files_shared() && prot_prog_ptr(prog) ? deny(R_SHARED_FD) : 0;
 }
 
-/* BPF_OBJ_GET of a pinned link checks the pin's permission (MAY_READ | MAY_WRITE: links are
+/*
+ * Write permission on a directory of the instance that the loader recorded as protected (an
+ * object's directory and every directory below it, +shared, +guard): refused. The kernel asks
+ * for it before every change of a directory's entries (fs/namei.c may_create, may_delete:
+ * create, mkdir, symlink, mknod, link, rename, unlink, rmdir, a pin's vfs_mkobj), whichever
+ * mount, mount namespace or system call (io_uring's too) reaches the directory: the inode is
+ * the instance's own. Entries at the instance's root are guarded by their own hooks above.
+ *
+ * BPF_OBJ_GET of a pinned link checks the pin's permission (MAY_READ | MAY_WRITE: links are
  * opened read-write only): no protected link enters a shared table by its pin, wherever it is
- * pinned. Every other inode_permission returns at the first two tests. */
+ * pinned. Every other inode_permission returns at the first tests.
+ */
 #define MAY_WRITE 2
+#define S_IFMT 00170000
+#define S_IFDIR 0040000
 SEC("lsm/inode_permission")
 int BPF_PROG(guard_permission, struct inode *inode, int mask)
 {
 	struct guard_state *s;
 	struct bpf_link *l;
+	__u64 ino;
 	__u32 id;
 
 	if (!(mask & MAY_WRITE) || !armed())
 		return 0;
 	s = state();
-	if (!s || !s->link_iops || (__u64)BPF_CORE_READ(inode, i_op) != s->link_iops)
+	if (!s)
+		return 0;
+	if ((BPF_CORE_READ(inode, i_mode) & S_IFMT) == S_IFDIR) {
+		if (!s->prot_sbp || (__u64)BPF_CORE_READ(inode, i_sb) != s->prot_sbp)
+			return 0;
+		ino = BPF_CORE_READ(inode, i_ino);
+		return bpf_map_lookup_elem(&prot_ino, &ino) ? deny(R_DIR_WRITE) : 0;
+	}
+	if (!s->link_iops || (__u64)BPF_CORE_READ(inode, i_op) != s->link_iops)
 		return 0;
 	l = BPF_CORE_READ(inode, i_private);
 	if (!l)

@@ -40,9 +40,6 @@ pub const HOOKS: &[(&str, &str, &[&str])] = &[
         "inode_setattr",
         &["idmap", "dentry", "attr"],
     ),
-    ("guard_create", "inode_create", &["dir", "dentry"]),
-    ("guard_mkdir", "inode_mkdir", &["dir", "dentry"]),
-    ("guard_symlink", "inode_symlink", &["dir", "dentry"]),
     ("guard_umount", "sb_umount", &["mnt", "flags"]),
     ("guard_remount", "sb_remount", &["sb"]),
     (
@@ -196,6 +193,7 @@ pub const REFUSALS: &[&str] = &[
     "keyring",
     "shared-fd",
     "kernel-read",
+    "dir-write",
 ];
 
 /// `struct guard_info` of guard.bpf.c (native endian, C layout): the fields are read at the
@@ -612,9 +610,6 @@ mod tests {
                 "guard_rename",
                 "guard_link",
                 "guard_setattr2",
-                "guard_create",
-                "guard_mkdir",
-                "guard_symlink",
                 "guard_umount",
                 "guard_remount",
                 "guard_mount",

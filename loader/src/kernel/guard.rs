@@ -235,6 +235,44 @@ fn ino(path: &Path) -> Result<u64, GuardError> {
         })
 }
 
+/// How far below a protected directory its directories are recorded: guard.bpf.c's
+/// MAX_DENTRY_DEPTH (8) less the instance's root and the directory itself; the layout has two
+/// levels (`NAME/links/pin`).
+const MAX_BELOW: usize = 6;
+
+/// The inode number of `path` and, when it is a directory, of every directory below it (at most
+/// [`MAX_BELOW`] levels down; symbolic links are not followed): guard_permission refuses
+/// writing into any of them, which is how creating or removing an entry below is refused.
+fn protected_inos(path: &Path, out: &mut Vec<u64>) -> Result<(), GuardError> {
+    fn walk(dir: &Path, depth: usize, out: &mut Vec<u64>) -> Result<(), GuardError> {
+        let stat = |source| GuardError::Stat {
+            path: dir.to_owned(),
+            source,
+        };
+        if depth == MAX_BELOW {
+            return Ok(());
+        }
+        for e in std::fs::read_dir(dir).map_err(stat)? {
+            let e = e.map_err(stat)?;
+            if e.file_type().map_err(stat)?.is_dir() {
+                let sub = e.path();
+                out.push(ino(&sub)?);
+                walk(&sub, depth + 1, out)?;
+            }
+        }
+        Ok(())
+    }
+    let meta = std::fs::symlink_metadata(path).map_err(|source| GuardError::Stat {
+        path: path.to_owned(),
+        source,
+    })?;
+    out.push(meta.ino());
+    if meta.is_dir() {
+        walk(path, 0, out)?;
+    }
+    Ok(())
+}
+
 /// Every pin in `<dir>/links/` as (link id, id of the program it runs), and the program ids of
 /// those links and of every pin in `<dir>/progs/`; `dir` may also be a link pin itself (the
 /// iterators' files at the root of the instance).
@@ -778,10 +816,14 @@ fn arm(
 
     let mut protected = Vec::new();
     let mut inos = Batch::default();
+    let mut numbers = Vec::new();
     for d in protect.iter().map(PathBuf::as_path).chain([dir]) {
-        inos.push(&ino(d)?.to_ne_bytes(), &[1]);
+        protected_inos(d, &mut numbers)?;
         object_ids(d, &mut ids, &mut prog_ids)?;
         protected.push(d.strip_prefix(bpffs).unwrap_or(d).display().to_string());
+    }
+    for n in &numbers {
+        inos.push(&n.to_ne_bytes(), &[1]);
     }
     let maps = &guard.maps;
     inos.write(&maps.prot_ino, "update prot_ino")?;
@@ -806,7 +848,7 @@ fn arm(
     freeze(&maps.prot_links, "freeze prot_links")?;
     freeze(&maps.prot_progs, "freeze prot_progs")?;
     freeze(&maps.hook_funcs, "freeze hook_funcs")?;
-    steps.map_updates = protect.len() + 1 + ids.len() + prog_ids.len() + funcs.len();
+    steps.map_updates = numbers.len() + ids.len() + prog_ids.len() + funcs.len();
     steps.maps_ms = lap(&mut t);
 
     // The guard records what each of these stats reaches (inode_getattr, this process only,

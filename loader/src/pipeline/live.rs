@@ -388,8 +388,13 @@ enum Answer {
     Unasked(String),
 }
 
+/// What a live guard counts the probe as: a write in a protected directory (the guard's
+/// inode_permission program), or a mkdir (guards of earlier releases, with a hook per directory
+/// operation, still running until the next boot).
+const PROBE_REFUSALS: [&str; 2] = ["dir-write", "mkdir"];
+
 /// Ask the guard: `mkdir <bpffs>/+guard/probe-<pid>` is refused (EPERM) by a live guard, and
-/// its info then counts one more refusal, a mkdir, by this process.
+/// its info then counts one more refusal of a [`PROBE_REFUSALS`] kind, by this process.
 fn ask_guard(probe: &dyn LiveProbe, bpffs: &Path) -> Answer {
     let pid = probe.pid();
     let shown = format!("{GUARD_DIR}/probe-{pid}");
@@ -415,18 +420,22 @@ fn ask_guard(probe: &dyn LiveProbe, bpffs: &Path) -> Answer {
             Ok(i) => i,
             Err(e) => return Answer::Unasked(format!("{GUARD_DIR}/info: {e}")),
         };
-        if after.refused > before.refused && after.last_pid == pid && after.last_was("mkdir") {
+        let what = REFUSALS
+            .get(after.last_what as usize)
+            .copied()
+            .unwrap_or("?");
+        if after.refused > before.refused
+            && after.last_pid == pid
+            && PROBE_REFUSALS.iter().any(|r| after.last_was(r))
+        {
             return Answer::Alive(format!(
-                "mkdir {shown} refused, counted by the guard (refused {} -> {}, last mkdir by pid {pid})",
+                "mkdir {shown} refused, counted by the guard (refused {} -> {}, last {what} by pid {pid})",
                 before.refused, after.refused
             ));
         }
         last = format!(
-            "mkdir {shown} refused, but the guard did not count it: refused {} -> {}, last {} by pid {}",
-            before.refused,
-            after.refused,
-            REFUSALS.get(after.last_what as usize).copied().unwrap_or("?"),
-            after.last_pid
+            "mkdir {shown} refused, but the guard did not count it: refused {} -> {}, last {what} by pid {}",
+            before.refused, after.refused, after.last_pid
         );
     }
     Answer::Unconfirmed(last)
@@ -868,8 +877,8 @@ mod tests {
         /// Nothing: the mkdir is made.
         #[default]
         Nobody,
-        /// The guard: EPERM, and its info counts the refusal.
-        Alive,
+        /// The guard: EPERM, and its info counts the refusal as this kind (`REFUSALS`).
+        Alive(u32),
         /// Something else: EPERM, and the guard's info does not change.
         Silent,
     }
@@ -989,11 +998,11 @@ mod tests {
             match self.guarding {
                 Guarding::Nobody => Ok(()),
                 Guarding::Silent => Err(eperm()),
-                Guarding::Alive => {
+                Guarding::Alive(what) => {
                     let mut info = self.info.borrow_mut();
                     let i = info.as_mut().expect("a live guard has its info");
                     i.refused += 1;
-                    (i.last_what, i.last_pid) = (7, PID);
+                    (i.last_what, i.last_pid) = (what, PID);
                     if self.races.get() > 0 {
                         self.races.set(self.races.get() - 1);
                         i.refused += 1;
@@ -1076,7 +1085,7 @@ mod tests {
         f.links.extend([(5, 7), (6, 8)]);
         f.prot = Some([(5, 7), (6, 8), (17, 40)].into());
         *f.info.borrow_mut() = Some(guard_info());
-        f.guarding = Guarding::Alive;
+        f.guarding = Guarding::Alive(refusal("dir-write"));
         f.keys.insert(933, "keyring".into());
         let mut g = GuardStatus::new(GuardState::Active, true);
         g.links = vec!["guard_unlink".into(), "guard_bpf".into()];
@@ -1392,7 +1401,7 @@ mod tests {
             Some(Check {
                 programs: Some(Evidence::Guard),
                 evidence: vec![
-                    "mkdir +guard/probe-4242 refused, counted by the guard (refused 5 -> 6, last mkdir by pid 4242)".into(),
+                    "mkdir +guard/probe-4242 refused, counted by the guard (refused 5 -> 6, last dir-write by pid 4242)".into(),
                     "protects this bpffs (ino 1 dev 0:27)".into(),
                 ],
                 ..Check::new(LiveState::Active)
@@ -1411,6 +1420,32 @@ mod tests {
         assert!(live.checked);
     }
 
+    /// A guard of an earlier release (one hook per directory operation), running until the next
+    /// boot, counts the probe as a mkdir: alive all the same. Any other kind is not the probe.
+    #[test]
+    fn a_guard_that_counts_the_probe_as_a_mkdir_answers_too() {
+        let (mut f, st) = guarded();
+        f.guarding = Guarding::Alive(refusal("mkdir"));
+        let c = check(&st, &f).guard.unwrap();
+        assert_eq!(c.state, LiveState::Active);
+        assert_eq!(
+            c.evidence[0],
+            "mkdir +guard/probe-4242 refused, counted by the guard (refused 5 -> 6, last mkdir by pid 4242)"
+        );
+        f.guarding = Guarding::Alive(refusal("create"));
+        let c = check(&st, &f).guard.unwrap();
+        assert_eq!(c.state, LiveState::NotVerified);
+        assert_eq!(
+            c.reason.as_deref(),
+            Some("mkdir +guard/probe-4242 refused, but the guard did not count it: refused 8 -> 9, last create by pid 4242")
+        );
+    }
+
+    /// The value of a refusal's name in `enum refusal`.
+    fn refusal(name: &str) -> u32 {
+        REFUSALS.iter().position(|r| *r == name).expect("a refusal") as u32
+    }
+
     /// Another process's refusal between our mkdir and our read: asked again (3 times at most).
     #[test]
     fn a_raced_probe_is_asked_again() {
@@ -1420,7 +1455,7 @@ mod tests {
         assert_eq!(c.state, LiveState::Active);
         assert_eq!(
             c.evidence[0],
-            "mkdir +guard/probe-4242 refused, counted by the guard (refused 9 -> 10, last mkdir by pid 4242)"
+            "mkdir +guard/probe-4242 refused, counted by the guard (refused 9 -> 10, last dir-write by pid 4242)"
         );
         assert_eq!(f.dirops.borrow().len(), 3);
         f.races.set(3);

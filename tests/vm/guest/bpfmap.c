@@ -12,6 +12,9 @@
 //   bpfmap update-link PINNED_LINK -> BPF_LINK_UPDATE with the link's own program
 //   bpfmap open-rw PINNED_MAP    -> BPF_OBJ_GET read-write
 //   bpfmap open-ro PINNED_MAP    -> BPF_OBJ_GET read-only
+//   bpfmap pin-into PIN NEWPIN   -> BPF_OBJ_GET of PIN, BPF_OBJ_PIN of it at NEWPIN
+//   bpfmap uring mkdir|unlink PATH -> IORING_OP_MKDIRAT / IORING_OP_UNLINKAT through an io_uring
+//                                   (no mkdir/unlink system call: the kernel's worker does it)
 //   bpfmap mount SRC TARGET FSTYPE remount|bind|move|new [DATA] -> mount(2)
 //   bpfmap umount TARGET plain|lazy|force -> umount2(2)
 //   bpfmap move-mount FROM TO    -> move_mount(2) (the new mount API)
@@ -64,6 +67,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/bpf.h>
+#include <linux/io_uring.h>
+#include <sys/mman.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -543,6 +548,63 @@ static int obj_pin(int fd, const char *path)
 
 /* BPF_OBJ_GET every pin under SRC (read-write, else read-only), BPF_OBJ_PIN it at the same
  * place under DST; directories are made. */
+/* One IORING_OP_MKDIRAT or IORING_OP_UNLINKAT on PATH through a fresh io_uring, raw system
+ * calls (no liburing in the test root): its result, as a system call's (-1 and errno). */
+static int uring_op(const char *op, const char *path)
+{
+	struct io_uring_params p;
+	struct io_uring_sqe *sqes;
+	struct io_uring_cqe *cqe;
+	unsigned *sq_tail, *sq_array, *cq_head, *cq_tail;
+	unsigned char *sq, *cq;
+	int fd, res;
+
+	memset(&p, 0, sizeof(p));
+	fd = syscall(__NR_io_uring_setup, 1, &p);
+	if (fd < 0)
+		return -1;
+	sq = mmap(NULL, p.sq_off.array + p.sq_entries * sizeof(unsigned), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQ_RING);
+	cq = mmap(NULL, p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe),
+		  PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_CQ_RING);
+	sqes = mmap(NULL, p.sq_entries * sizeof(struct io_uring_sqe), PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQES);
+	if (sq == MAP_FAILED || cq == MAP_FAILED || sqes == MAP_FAILED)
+		return -1;
+	sq_tail = (unsigned *)(sq + p.sq_off.tail);
+	sq_array = (unsigned *)(sq + p.sq_off.array);
+	cq_head = (unsigned *)(cq + p.cq_off.head);
+	cq_tail = (unsigned *)(cq + p.cq_off.tail);
+	memset(&sqes[0], 0, sizeof(sqes[0]));
+	sqes[0].fd = AT_FDCWD;
+	sqes[0].addr = (uint64_t)(unsigned long)path;
+	if (!strcmp(op, "mkdir")) {
+		sqes[0].opcode = IORING_OP_MKDIRAT;
+		sqes[0].len = 0700;
+	} else if (!strcmp(op, "unlink")) {
+		sqes[0].opcode = IORING_OP_UNLINKAT;
+	} else {
+		errno = EINVAL;
+		return -1;
+	}
+	sq_array[0] = 0;
+	__atomic_store_n(sq_tail, *sq_tail + 1, __ATOMIC_RELEASE);
+	if (syscall(__NR_io_uring_enter, fd, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
+		return -1;
+	if (__atomic_load_n(cq_tail, __ATOMIC_ACQUIRE) == *cq_head) {
+		errno = EAGAIN;
+		return -1;
+	}
+	cqe = (struct io_uring_cqe *)(cq + p.cq_off.cqes) + (*cq_head & *(unsigned *)(cq + p.cq_off.ring_mask));
+	res = cqe->res;
+	close(fd);
+	if (res < 0) {
+		errno = -res;
+		return -1;
+	}
+	return 0;
+}
+
 static int repin(const char *src, const char *dst, int *count)
 {
 	DIR *d = opendir(src);
@@ -1117,6 +1179,14 @@ int main(int argc, char **argv)
 		return report(obj_get(argv[2], 0));
 	if (argc == 3 && !strcmp(argv[1], "open-ro"))
 		return report(obj_get(argv[2], BPF_F_RDONLY));
+	if (argc == 4 && !strcmp(argv[1], "pin-into")) {
+		int fd = obj_get(argv[2], 0);
+		if (fd < 0)
+			fd = obj_get(argv[2], BPF_F_RDONLY);
+		return report(fd < 0 ? fd : obj_pin(fd, argv[3]));
+	}
+	if (argc == 4 && !strcmp(argv[1], "uring"))
+		return report(uring_op(argv[2], argv[3]));
 	if (argc < 3 || (strcmp(argv[1], "get") && strcmp(argv[1], "dump")) ||
 	    (!strcmp(argv[1], "get") && argc != 4)) {
 		fprintf(stderr, "usage: bpfmap get PIN KEY | bpfmap dump PIN\n");

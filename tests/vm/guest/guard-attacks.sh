@@ -374,6 +374,8 @@ guard_attacks() {
     fi
     # the protected directories
     judge rm-pin rm $B/maponly/maps/config
+    # io_uring's worker unlinks without an unlink system call (the control: it succeeds)
+    judge uring-unlink-pin bpfmap uring unlink "$(ls -d $B/xdp_pass/*/* | head -n1)"
     judge rm-rf-object rm -rf $B/xdp_pass
     judge mv-object-dir mv $B/iter $B/iter-moved
     judge mv-pin-out mv $B/maponly/maps/stats $B/stolen-stats
@@ -385,6 +387,12 @@ guard_attacks() {
     judge hardlink-out ln $B/counter/maps/last_pid $B/hardlink-out
     rm -f $B/hardlink-out 2> /dev/null
     judge symlink-inside ln -s /tmp $B/counter/symlink-inside
+    # below the object's directory, by every way of making an entry (pins: vfs_mkobj; a file:
+    # open O_CREAT, which bpffs itself refuses with EACCES without the guard)
+    judge mkdir-in-subdir mkdir $B/maponly/maps/evil
+    judge pin-inside bpfmap pin-into $B/counter/maps/exec_count $B/maponly/maps/evil-pin
+    judge create-inside sh -c ": > $B/maponly/maps/evil-file"
+    judge uring-mkdir-inside bpfmap uring mkdir $B/maponly/uring-evil
     mkdir $B/outsider 2> /dev/null
     judge rename-into mv $B/outsider $B/counter/outsider
     rmdir $B/outsider $B/counter/outsider 2> /dev/null
@@ -396,6 +404,7 @@ guard_attacks() {
     if [ "$GUARD" = refused ]; then
         judge guard-map-write bpfmap open-rw $B/+guard/info
         judge rm-rf-guard rm -rf $B/+guard
+        judge mkdir-guard-links mkdir $B/+guard/links/evil
         judge detach-guard bpfmap detach $B/+guard/links/guard_unlink
         attempt guard-map-read bpfmap open-ro $B/+guard/info
         if [ "$R" = ok ]; then ok guard-info-readable; else bad guard-info-readable "$R"; fi
