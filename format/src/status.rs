@@ -470,9 +470,16 @@ pub struct GuardSteps {
     pub lookups_ms: f64,
     /// The verifier probe: may an LSM program return a positive value on this kernel?
     pub probe_ms: f64,
-    /// How long arming waited for that thread (or did its work, without one).
+    /// How long arming waited for that thread (or did its work, without one); with `early`,
+    /// for the thread that went on to load and attach.
     #[serde(default)]
     pub prefetch_wait_ms: f64,
+    /// The steps from here to `attach_ms` ran in a thread of their own too, beside the objects'
+    /// loading (since 2026-12-07): the programs loaded and attached, not armed, before the
+    /// objects were done; they count in `duration_ms` only through `prefetch_wait_ms`. `false`:
+    /// arming did them (older records; no thread; the thread's work could not be used).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub early: bool,
     /// The programs chosen for this kernel, signed-only mode's fit, root's user keyring.
     #[serde(default)]
     pub choose_ms: f64,
@@ -553,14 +560,15 @@ impl GuardSteps {
         // (A fold from 0.0: an empty f64 sum is -0.0, which would print as "-0.0".)
         let verifier = self.verifier_ms.values().fold(0.0, |a, b| a + b);
         format!(
-            "steps=prepare:{:.1},btf:{:.1},lookups:{:.1},probe:{:.1},wait:{:.1},choose:{:.1},\
-             open:{:.1},load:{:.1},path:{},verifier:{:.1},attach:{:.1},pin:{:.1},maps:{:.1}/{},\
-             record:{:.1},describe:{:.1}",
+            "steps=prepare:{:.1},btf:{:.1},lookups:{:.1},probe:{:.1},wait:{:.1},early:{},\
+             choose:{:.1},open:{:.1},load:{:.1},path:{},verifier:{:.1},attach:{:.1},pin:{:.1},\
+             maps:{:.1}/{},record:{:.1},describe:{:.1}",
             self.prepare_ms,
             self.btf_ms,
             self.lookups_ms,
             self.probe_ms,
             self.prefetch_wait_ms,
+            u8::from(self.early),
             self.choose_ms,
             self.open_ms,
             self.load_ms,
@@ -1210,6 +1218,7 @@ mod tests {
             lookups_ms: 40.5,
             probe_ms: 3.0,
             prefetch_wait_ms: 7.5,
+            early: true,
             choose_ms: 0.5,
             open_ms: 1.0,
             load_ms: 900.0,
@@ -1240,8 +1249,8 @@ mod tests {
         assert_eq!(back, g);
         assert!(
             g.line().ends_with(
-                " steps=prepare:0.2,btf:80.0,lookups:40.5,probe:3.0,wait:7.5,choose:0.5,open:1.0,\
-             load:900.0,path:libbpf,verifier:25.5,attach:30.0,pin:12.0,maps:60.0/640,record:4.0,describe:2.0 \
+                " steps=prepare:0.2,btf:80.0,lookups:40.5,probe:3.0,wait:7.5,early:1,choose:0.5,\
+             open:1.0,load:900.0,path:libbpf,verifier:25.5,attach:30.0,pin:12.0,maps:60.0/640,record:4.0,describe:2.0 \
              ms=0.0"
             ),
             "{}",

@@ -363,6 +363,7 @@ fn prefetch() -> Result<Prefetched, GuardError> {
 pub const LOADER_ENV: &str = "BPF_PRELOAD_GUARD_LOADER";
 
 type PrefetchThread = std::thread::JoinHandle<Result<Prefetched, GuardError>>;
+type EarlyThread = std::thread::JoinHandle<Result<Attached, GuardError>>;
 
 /// The built-in guard, as the pipeline's [`GuardLoader`]; `signed_only`: the loader's sealed
 /// keyring, when signed-only mode is on.
@@ -374,6 +375,8 @@ pub struct Builtin {
     pub libbpf_only: bool,
     /// [`prefetch`], started by [`Builtin::start`] in a thread of its own.
     prefetch: std::sync::Mutex<Option<PrefetchThread>>,
+    /// [`load_and_attach`], started by [`GuardLoader::begin`] in a thread of its own.
+    early: std::sync::Mutex<Option<EarlyThread>>,
 }
 
 impl Builtin {
@@ -393,11 +396,42 @@ impl Builtin {
             signed_only,
             libbpf_only: std::env::var_os(LOADER_ENV).is_some_and(|v| v == "libbpf"),
             prefetch: std::sync::Mutex::new(thread),
+            early: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn setting(&self) -> Setting {
+        Setting {
+            signed_only: self.signed_only,
+            libbpf_only: self.libbpf_only,
         }
     }
 }
 
+/// A mutex's value, whether or not a thread panicked holding it (it holds a handle only).
+fn take<T>(m: &std::sync::Mutex<Option<T>>) -> Option<T> {
+    m.lock().unwrap_or_else(|e| e.into_inner()).take()
+}
+
 impl GuardLoader for Builtin {
+    /// The programs loaded and attached (not armed: they let everything through) in a thread of
+    /// their own, after the prefetch thread, while the objects load; `activate` arms them. The
+    /// instance's device number, in their read-only data, is taken now: `activate` uses the
+    /// thread's work only if the instance is still the same. Without a thread, `activate` does
+    /// it all.
+    fn begin(&self, bpffs: &Path) {
+        let Ok(meta) = std::fs::metadata(bpffs) else {
+            return;
+        };
+        let prefetched = take(&self.prefetch);
+        let how = self.setting();
+        let thread = std::thread::Builder::new()
+            .name("guard-load".into())
+            .spawn(move || load_and_attach(meta.dev(), how, prefetched))
+            .ok();
+        *self.early.lock().unwrap_or_else(|e| e.into_inner()) = thread;
+    }
+
     fn activate(
         &self,
         bpffs: &Path,
@@ -405,27 +439,24 @@ impl GuardLoader for Builtin {
         lsm_list: io::Result<String>,
         switches: &SwitchPaths,
     ) -> Result<GuardReport, GuardFailure> {
-        let thread = self
-            .prefetch
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        let how = Setting {
-            signed_only: self.signed_only,
-            libbpf_only: self.libbpf_only,
-        };
-        activate(bpffs, protect, lsm_list, switches, how, thread).map_err(|e| GuardFailure {
-            unavailable: e.is_unavailable(),
-            load_refused: matches!(e, GuardError::Load { .. }),
-            error: Arc::new(e),
+        let (prefetched, early) = (take(&self.prefetch), take(&self.early));
+        let how = self.setting();
+        activate(bpffs, protect, lsm_list, switches, how, prefetched, early).map_err(|e| {
+            GuardFailure {
+                unavailable: e.is_unavailable(),
+                load_refused: matches!(e, GuardError::Load { .. }),
+                error: Arc::new(e),
+            }
         })
     }
 }
 
 /// Load, attach and arm the guard over the bpffs at `bpffs`, protecting `protect` (directories
 /// in it: the loaded objects' and `+shared`; link pins at its root: the iterators' files) and
-/// its own `+guard`. `lsm_list`: the text of
-/// [`LSM_LIST`]. On failure before arming, `+guard` is removed and the programs detach.
+/// its own `+guard`. `lsm_list`: the text of [`LSM_LIST`]. `early`: [`Builtin::begin`]'s thread,
+/// which loaded and attached the programs while the objects loaded; its work is used when it
+/// succeeded for this instance, else done again here. On failure before arming, `+guard` is
+/// removed and the programs detach.
 fn activate(
     bpffs: &Path,
     protect: &[PathBuf],
@@ -433,8 +464,8 @@ fn activate(
     switches: &SwitchPaths,
     how: Setting,
     prefetched: Option<PrefetchThread>,
+    early: Option<EarlyThread>,
 ) -> Result<GuardReport, GuardError> {
-    let signed_only = how.signed_only;
     let list = lsm_list.map_err(|source| GuardError::LsmList { source })?;
     if !bpf_lsm_active(&list) {
         return Err(GuardError::NoBpfLsm {
@@ -445,6 +476,78 @@ fn activate(
         path: bpffs.to_owned(),
         source,
     })?;
+    let mut t = Instant::now();
+    let early = early
+        .and_then(|thread| thread.join().ok())
+        .and_then(Result::ok)
+        .filter(|a| a.dev == meta.dev());
+    let Attached {
+        mut guard,
+        mut steps,
+        funcs,
+        positive,
+        signed_only,
+        ..
+    } = match early {
+        Some(mut a) => {
+            a.steps.prefetch_wait_ms = lap(&mut t);
+            a.steps.early = true;
+            a
+        }
+        None => load_and_attach(meta.dev(), how, prefetched)?,
+    };
+
+    let dir = bpffs.join(GUARD_DIR);
+    let armed = arm(
+        &mut guard,
+        bpffs,
+        protect,
+        meta.dev(),
+        &funcs,
+        switches,
+        &mut steps,
+    )
+    .map(|mut r| {
+        r.lsm_positive_returns = positive;
+        r.signed_only = signed_only.is_some();
+        r.steps = steps;
+        r
+    });
+    match armed {
+        Ok(report) => Ok(report),
+        Err(error) => match std::fs::remove_dir_all(&dir) {
+            Ok(()) => Err(error),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(error),
+            Err(cleanup) => Err(GuardError::Cleanup {
+                error: Box::new(error),
+                path: dir,
+                cleanup,
+            }),
+        },
+    }
+}
+
+/// The guard loaded and attached, not armed: its programs run and let everything through.
+struct Attached {
+    guard: LoadedGuard,
+    steps: GuardSteps,
+    /// The hook functions no fmod_ret program may attach to, with their flags.
+    funcs: Vec<(u32, u8)>,
+    positive: bool,
+    signed_only: Option<i32>,
+    /// The device number (`st_dev`) of the instance its read-only data names.
+    dev: u64,
+}
+
+/// Everything of the guard that does not depend on the objects: the kernel's BTF (from the
+/// prefetch thread, or read here), the programs chosen, loaded and attached, for the instance
+/// with device number `dev`.
+fn load_and_attach(
+    dev: u64,
+    how: Setting,
+    prefetched: Option<PrefetchThread>,
+) -> Result<Attached, GuardError> {
+    let signed_only = how.signed_only;
     let mut steps = GuardSteps::default();
     let mut t = Instant::now();
     // The thread's result (a thread that died: the work again, here).
@@ -477,7 +580,7 @@ fn activate(
     steps.choose_ms = lap(&mut t);
 
     let setup = Setup {
-        prot_dev: kernel_dev(meta.dev()),
+        prot_dev: kernel_dev(dev),
         positive,
         signed_only,
         parent,
@@ -500,35 +603,14 @@ fn activate(
     let mut t = Instant::now();
     guard.attach()?;
     steps.attach_ms = lap(&mut t);
-
-    let dir = bpffs.join(GUARD_DIR);
-    let armed = arm(
-        &mut guard,
-        bpffs,
-        protect,
-        meta.dev(),
-        &funcs,
-        switches,
-        &mut steps,
-    )
-    .map(|mut r| {
-        r.lsm_positive_returns = positive;
-        r.signed_only = signed_only.is_some();
-        r.steps = steps;
-        r
-    });
-    match armed {
-        Ok(report) => Ok(report),
-        Err(error) => match std::fs::remove_dir_all(&dir) {
-            Ok(()) => Err(error),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(error),
-            Err(cleanup) => Err(GuardError::Cleanup {
-                error: Box::new(error),
-                path: dir,
-                cleanup,
-            }),
-        },
-    }
+    Ok(Attached {
+        guard,
+        steps,
+        funcs,
+        positive,
+        signed_only,
+        dev,
+    })
 }
 
 /// How this boot asked for the guard: signed-only mode's keyring, libbpf's load only.

@@ -195,6 +195,13 @@ impl<'a> Boot<'a> {
         let todo: Vec<&Entry> = plan.to_load().collect();
         let mut objects = self.skipped(plan);
         let prepared = self.bpffs(plan);
+        // The guard loads and attaches (not armed) while the objects load; it arms last.
+        if plan.guard != GuardMode::Off
+            && matches!(ready(prepared.as_ref()), BpffsReady::Ready)
+            && !self.sys.exists(&self.cfg.bpffs.join(guard::GUARD_DIR))
+        {
+            guard.begin(&self.cfg.bpffs);
+        }
         let measurer = Measurer::new(plan.measure, self.tpm);
         if let Some(p) = &prepared {
             objects.extend(self.objects(plan, &todo, &keys, p, kernel, &measurer));

@@ -113,6 +113,11 @@ pub enum BpffsReady<'a> {
 }
 
 pub trait GuardLoader {
+    /// Start what does not depend on the objects (the guard loaded and attached, not armed)
+    /// while they load: the bpffs step prepared `bpffs` and no guard is there yet. `activate`
+    /// finishes it (or does it all without it). Nothing by default.
+    fn begin(&self, _bpffs: &Path) {}
+
     /// Load, attach and arm the guard over `bpffs`, protecting `protect` (directories, and link
     /// pins at the root) and `+guard`.
     /// `lsm_list`: the kernel's active LSM list (`/sys/kernel/security/lsm`).

@@ -274,6 +274,88 @@ impl GuardLoader for FakeGuard {
     }
 }
 
+/// A guard that notes when the pipeline let it begin (how many of the system's operations had
+/// been made by then), and otherwise answers as `inner`.
+struct BeginOrder<'a> {
+    sys: &'a FakeSys,
+    inner: FakeGuard,
+    begun: std::cell::RefCell<Vec<(PathBuf, usize)>>,
+}
+
+impl GuardLoader for BeginOrder<'_> {
+    fn begin(&self, bpffs: &Path) {
+        let made = self.sys.ops.borrow().len();
+        self.begun.borrow_mut().push((bpffs.to_owned(), made));
+    }
+
+    fn activate(
+        &self,
+        bpffs: &Path,
+        protect: &[PathBuf],
+        lsm_list: io::Result<String>,
+        switches: &guard::SwitchPaths,
+    ) -> Result<guard::GuardReport, guard::GuardFailure> {
+        let made = self.sys.ops.borrow().len();
+        self.begun
+            .borrow_mut()
+            .push((PathBuf::from("activate"), made));
+        self.inner.activate(bpffs, protect, lsm_list, switches)
+    }
+}
+
+/// The guard begins (loads and attaches, not armed) once the bpffs is ready and before any
+/// object is read, and arms last; not at all with a guard already there or none asked for.
+#[test]
+fn the_guard_begins_before_the_objects_and_arms_after_them() {
+    let (sys, cfg) = setup(&["a", "b"]);
+    sys.files
+        .borrow_mut()
+        .insert("/sys/kernel/security/lsm".into(), b"bpf".to_vec());
+    let kernel = FakeKernel::new(&sys);
+    let guard = BeginOrder {
+        sys: &sys,
+        inner: FakeGuard::active(),
+        begun: Default::default(),
+    };
+    let st = run_with_guard(
+        "rd.bpf_preload=a,b rd.bpf_preload.guard=1",
+        &cfg,
+        &sys,
+        &kernel,
+        &guard,
+    );
+    assert_eq!(st.guard.unwrap().state, GuardState::Active);
+    let begun = guard.begun.borrow().clone();
+    let ops = sys.ops.borrow().clone();
+    assert_eq!(
+        begun.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(),
+        [PathBuf::from("/bpf"), PathBuf::from("activate")],
+        "{ops:?}"
+    );
+    let at = |what: &str| ops.iter().position(|o| o.contains(what)).expect(what);
+    let bpffs_mounted = at("mount bpf /bpf");
+    let first_object = at("a.bpf.o");
+    let last_pin = ops.iter().rposition(|o| o.starts_with("rename ")).unwrap();
+    assert!(
+        bpffs_mounted < begun[0].1 && begun[0].1 <= first_object,
+        "{begun:?} {ops:?}"
+    );
+    assert!(last_pin < begun[1].1, "{begun:?} {ops:?}");
+    // No second guard over a guarded instance; none when the guard is off.
+    sys.dirs.borrow_mut().insert("/bpf/+guard".into());
+    sys.dirs.borrow_mut().insert("/bpf/+guard/links".into());
+    run_with_guard(
+        "rd.bpf_preload=a,b rd.bpf_preload.guard=1",
+        &cfg,
+        &sys,
+        &kernel,
+        &guard,
+    );
+    sys.dirs.borrow_mut().remove(Path::new("/bpf/+guard"));
+    run_with_guard("rd.bpf_preload=a,b", &cfg, &sys, &kernel, &guard);
+    assert_eq!(guard.begun.borrow().len(), 2, "{:?}", guard.begun.borrow());
+}
+
 #[test]
 fn guard_is_the_last_step_and_protects_what_loaded() {
     let (sys, cfg) = setup(&["a", "rej"]);
@@ -347,7 +429,7 @@ fn guard_is_the_last_step_and_protects_what_loaded() {
         .any(|(p, l)| *p == Prio::Info
             && l.starts_with("guard: active instance=0:42")
             && l.contains(" links=1 protected_links=2 protected_progs=3 hook_funcs=500 switches=kernel.ftrace_enabled:refused steps=prepare:")
-            && l.contains(",btf:7.0,lookups:0.0,probe:0.0,wait:0.0,choose:0.0,open:0.0,load:9.0,path:-,verifier:1.5,attach:0.0,pin:0.0,maps:0.0/505,record:0.0,describe:")
+            && l.contains(",btf:7.0,lookups:0.0,probe:0.0,wait:0.0,early:0,choose:0.0,open:0.0,load:9.0,path:-,verifier:1.5,attach:0.0,pin:0.0,maps:0.0/505,record:0.0,describe:")
             && l.contains(" ms=")));
 }
 
