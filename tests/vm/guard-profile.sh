@@ -37,13 +37,10 @@ OBJS="counter iter maponly"
 B=$(vm_bundle guard-profile "$OBJS")
 OUT=$VM_BUILD/guard-profile
 r=$OUT/root
-rm -rf "$OUT" && mkdir -p "$OUT"
-cp -a "$VM_BUILD/root" "$r"
-mkdir -p "$r/lib/x86_64-linux-gnu" "$r/lib64" "$r/etc/profile-run" "$r/mnt"
+vm_profile_root "$OUT" "$B"
+mkdir -p "$r/lib/x86_64-linux-gnu" "$r/lib64"
 cp /usr/bin/strace "$r/usr/bin/"
 for l in $(ldd /usr/bin/strace | grep -o '/lib[^ ]*'); do cp -L "$l" "$r$l"; done
-cp -r "$B/lib" "$r/etc/profile-run/bundle"
-cp -r "$B/keys" "$r/etc/profile-run/keys"
 cat > "$r/sbin/profile-run" << 'EOF'
 #!/bin/sh
 # init of the profiling root: runs, prints, powers off.
@@ -75,16 +72,8 @@ one 0 1
 one 1 1
 poweroff -f
 EOF
-chmod 755 "$r/sbin/profile-run"
-img=$OUT/root.img
-mke2fs -q -t ext4 -L vmroot -d "$r" "$img" 128M
-for k in $KERNELS; do
-    K=$(vm_kernel "$k")
-    initrd=$VM_BUILD/initrd/guard-profile-$k.img
-    vm_initrd "$K" shell "$initrd" "$B"
-    VM_INIT=/sbin/profile-run vm_boot "$K" "$initrd" "$img" "$OUT/$k.log" "rd.bpf_preload=0"
-    grep -qa 'PROFRUN 6 ' "$OUT/$k.log" || vdie "$k: the profiling runs did not finish ($OUT/$k.log)"
-done
+# shellcheck disable=SC2086 # one argument per kernel
+vm_profile_boots "$OUT" "$B" guard-profile 6 $KERNELS
 # shellcheck disable=SC2086 # one argument per kernel
 python3 - "$OUT" $KERNELS << 'PY'
 import json, re, sys

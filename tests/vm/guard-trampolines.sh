@@ -35,11 +35,7 @@ OBJS="counter iter maponly"
 B=$(vm_bundle guard-trampolines "$OBJS")
 OUT=$VM_BUILD/guard-trampolines
 r=$OUT/root
-rm -rf "$OUT" && mkdir -p "$OUT"
-cp -a "$VM_BUILD/root" "$r"
-mkdir -p "$r/etc/profile-run" "$r/mnt"
-cp -r "$B/lib" "$r/etc/profile-run/bundle"
-cp -r "$B/keys" "$r/etc/profile-run/keys"
+vm_profile_root "$OUT" "$B"
 # The traceable functions on the attach path (those a kernel lacks are named and left out).
 FUNCS="__sys_bpf bpf_tracing_prog_attach bpf_trampoline_link_prog bpf_trampoline_get
 arch_bpf_trampoline_size arch_alloc_bpf_trampoline bpf_prog_pack_alloc arch_prepare_bpf_trampoline
@@ -85,16 +81,8 @@ one 1 1
 sed "s/^/PROFTR /" $T/trace
 poweroff -f
 EOF
-chmod 755 "$r/sbin/profile-run"
-img=$OUT/root.img
-mke2fs -q -t ext4 -L vmroot -d "$r" "$img" 128M
-for k in $KERNELS; do
-    K=$(vm_kernel "$k")
-    initrd=$VM_BUILD/initrd/guard-trampolines-$k.img
-    vm_initrd "$K" shell "$initrd" "$B"
-    VM_INIT=/sbin/profile-run vm_boot "$K" "$initrd" "$img" "$OUT/$k.log" "rd.bpf_preload=0"
-    grep -qa 'PROFRUN 3 ' "$OUT/$k.log" || vdie "$k: the profiling runs did not finish ($OUT/$k.log)"
-done
+# shellcheck disable=SC2086 # one argument per kernel
+vm_profile_boots "$OUT" "$B" guard-trampolines 3 $KERNELS
 # shellcheck disable=SC2086 # one argument per kernel
 python3 - "$OUT" $KERNELS << 'PY'
 import json, re, statistics, sys

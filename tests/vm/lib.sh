@@ -151,6 +151,35 @@ vm_test_key() {
     fi
 }
 
+# vm_profile_root OUT B: the root of the benchmarks that boot into their own init
+# (tests/vm/guard-*.sh): the test root copied to OUT/root (OUT made afresh), bundle B's objects
+# and keys under /etc/profile-run; the caller writes OUT/root/sbin/profile-run.
+vm_profile_root() {
+    local out=$1 b=$2
+    rm -rf "$out" && mkdir -p "$out"
+    cp -a "$VM_BUILD/root" "$out/root"
+    mkdir -p "$out/root/etc/profile-run" "$out/root/mnt"
+    cp -r "$b/lib" "$out/root/etc/profile-run/bundle"
+    cp -r "$b/keys" "$out/root/etc/profile-run/keys"
+}
+
+# vm_profile_boots OUT B NAME LAST KERNEL...: OUT/root as an ext4 image, booted once per kernel
+# (dracut's shell initrd of bundle B, nothing preloaded at boot) with /sbin/profile-run as init;
+# each OUT/KERNEL.log must show the profiling run LAST (PROFRUN LAST).
+vm_profile_boots() {
+    local out=$1 b=$2 name=$3 last=$4 k K initrd
+    shift 4
+    chmod 755 "$out/root/sbin/profile-run"
+    mke2fs -q -t ext4 -L vmroot -d "$out/root" "$out/root.img" 128M
+    for k in "$@"; do
+        K=$(vm_kernel "$k")
+        initrd=$VM_BUILD/initrd/$name-$k.img
+        vm_initrd "$K" shell "$initrd" "$b"
+        VM_INIT=/sbin/profile-run vm_boot "$K" "$initrd" "$out/root.img" "$out/$k.log" "rd.bpf_preload=0"
+        grep -qa "PROFRUN $last " "$out/$k.log" || vdie "$k: the profiling runs did not finish ($out/$k.log)"
+    done
+}
+
 # vm_bundle NAME "obj1 obj2 ..." [list...]: signed objects in
 # $VM_BUILD/bundle-NAME/{lib,keys}, preload.list = the list (default: objects).
 # Signed as users sign them (with the fast path where the object converts);

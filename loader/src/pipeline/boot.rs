@@ -15,7 +15,9 @@
 //! | report | [`Status`] | [`report`](super::report) |
 //!
 //! The kernel and the guard are made between the keyring and the bpffs steps, from the keyring
-//! step's value ([`Signing`]): signed-only mode loads against the sealed keyring.
+//! step's value ([`Signing`]): signed-only mode loads against the sealed keyring. Once the bpffs
+//! step has prepared the instance, the guard begins beside the objects ([`GuardLoader::begin`]:
+//! loaded and attached, not armed); its step, last, arms it.
 #![forbid(unsafe_code)]
 
 use std::cell::Cell;
